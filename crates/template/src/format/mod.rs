@@ -1,0 +1,3 @@
+//! Injection-proof writers, one per config file format.
+
+pub mod key_value;
