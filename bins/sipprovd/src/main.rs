@@ -1,1 +1,121 @@
-fn main() {}
+//! `sipprovd`: the sipprov provisioning daemon.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sipprov_server::PhoneServer;
+use sipprovd::config::Config;
+use sipprovd::demo::{DEMO_PHONES, Demo};
+
+/// Secure remote provisioning for SIP phones.
+#[derive(Debug, Parser)]
+#[command(name = "sipprovd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a demo server with a generated PKI and three enrolled phones.
+    Demo {
+        /// Directory for the demo's PKI, config and database (created if missing, reused if not).
+        #[arg(long, default_value = "sipprov-demo")]
+        dir: PathBuf,
+        /// Address for the phone listener (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Seconds the password is still served after the first delivery (new demo only).
+        #[arg(long, default_value_t = 300)]
+        grace: u64,
+    },
+    /// Run the server from a configuration file.
+    Run {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Demo { dir, listen, grace } => demo(&dir, listen, grace).await,
+        Command::Run { config } => run(&config).await,
+    }
+}
+
+async fn demo(dir: &Path, listen: SocketAddr, grace: u64) -> anyhow::Result<()> {
+    let mut demo = Demo::prepare(dir, grace)?;
+    demo.config.phones.listen = listen;
+    let banner = if demo.reused {
+        format!("Reusing the existing demo in {} (delete it to start afresh).", dir.display())
+    } else {
+        format!("Created a demo in {}: PKI in pki/, config in sipprov.toml, database sipprov.db.", dir.display())
+    };
+    let server = PhoneServer::bind(listen, demo.config.server_config()?).await?;
+    let url = url_base(server.local_addr());
+    say(&format!(
+        "{banner}\nServing phones on {url}\nEnrolled phones: {}\nFetch a phone's config as that phone:\n\n    {}\n\nPress Ctrl-C to stop.",
+        DEMO_PHONES.map(|m| m.to_string()).join(", "),
+        demo.curl_command(&DEMO_PHONES[0], &url),
+    ));
+    server.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let server = PhoneServer::bind(config.phones.listen, config.server_config()?)
+        .await
+        .with_context(|| format!("starting from {}", config_path.display()))?;
+    tracing::info!(addr = %server.local_addr(), "serving phones");
+    server.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Prints to stdout, ignoring a closed stdout: a daemon must keep serving when its terminal or
+/// the pipe reading it goes away.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+}
+
+/// `https://host:port` for a bound address; a wildcard address is shown as `localhost`.
+fn url_base(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() { format!("https://localhost:{}", addr.port()) } else { format!("https://{addr}") }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down");
+}

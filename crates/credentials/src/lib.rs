@@ -12,6 +12,7 @@
 //! - [`Store`]: the persistence a backend implements; [`deliver`] runs one fetch through the
 //!   lifecycle in one store transaction.
 //! - [`Clock`]: time is injected, so every rule is tested without sleeping.
+//! - `MemoryStore` (feature `memory-store`): a non-durable store for tests and experiments.
 //!
 //! ```text
 //!   enrol ──> Issued ──first fetch──> Delivered{at} ──fetch at >= at + grace──> Purged
@@ -44,11 +45,15 @@
 mod clock;
 mod device;
 mod lifecycle;
+#[cfg(feature = "memory-store")]
+mod memory_store;
 mod secret;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use device::{CredentialState, DeviceRecord};
 pub use lifecycle::{Delivery, Lifecycle};
+#[cfg(feature = "memory-store")]
+pub use memory_store::MemoryStore;
 pub use secret::{SecretError, SipPassword};
 pub use store::{Store, StoreError, deliver};

@@ -27,12 +27,18 @@ pub trait Store: Send + Sync {
 
 /// Runs one authorized fetch of `mac`'s config at `now` through the lifecycle, durably.
 ///
-/// Returns `None` when the device is not enrolled. The returned [`Delivery`] has been committed
+/// Returns `None` when the device is not enrolled; otherwise the device as stored after the
+/// fetch and what to serve. The returned [`Delivery`] has been committed
 /// before this function returns: a password is never served that the store has not recorded.
-pub fn deliver(store: &dyn Store, lifecycle: &Lifecycle, mac: &Mac, now: Timestamp) -> Result<Option<Delivery>, StoreError> {
+pub fn deliver(
+    store: &dyn Store,
+    lifecycle: &Lifecycle,
+    mac: &Mac,
+    now: Timestamp,
+) -> Result<Option<(DeviceRecord, Delivery)>, StoreError> {
     let mut delivery = None;
     let updated = store.update_device(mac, &mut |device| delivery = Some(lifecycle.on_fetch(device, now)))?;
-    Ok(updated.and(delivery))
+    Ok(updated.zip(delivery))
 }
 
 /// A storage backend failed.

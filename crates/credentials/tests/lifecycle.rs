@@ -1,44 +1,12 @@
 //! Every arrow of the lifecycle, with a manual clock, through a store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use sipprov_credentials::{
-    Clock, CredentialState, DeviceRecord, Lifecycle, ManualClock, Store, StoreError, Timestamp, deliver,
+    Clock, CredentialState, DeviceRecord, Lifecycle, ManualClock, MemoryStore, Store, Timestamp, deliver,
 };
 use sipprov_identity::Mac;
-
-/// The smallest correct store: a map behind a mutex.
-#[derive(Default)]
-struct MemoryStore(Mutex<HashMap<Mac, DeviceRecord>>);
-
-impl Store for MemoryStore {
-    fn insert_device(&self, record: &DeviceRecord) -> Result<bool, StoreError> {
-        let mut devices = self.0.lock().unwrap();
-        if devices.contains_key(&record.mac) {
-            return Ok(false);
-        }
-        devices.insert(record.mac, record.clone());
-        Ok(true)
-    }
-
-    fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
-        Ok(self.0.lock().unwrap().get(mac).cloned())
-    }
-
-    fn update_device(
-        &self,
-        mac: &Mac,
-        apply: &mut dyn FnMut(&mut DeviceRecord),
-    ) -> Result<Option<DeviceRecord>, StoreError> {
-        let mut devices = self.0.lock().unwrap();
-        Ok(devices.get_mut(mac).map(|device| {
-            apply(device);
-            device.clone()
-        }))
-    }
-}
 
 const GRACE: Duration = Duration::from_secs(300);
 
@@ -56,7 +24,7 @@ fn setup() -> (MemoryStore, ManualClock, Mac, String) {
 fn issued_first_fetch_delivers_and_records_the_time() {
     let (store, clock, mac, password) = setup();
     let lifecycle = Lifecycle::new(GRACE);
-    let delivery = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap();
+    let delivery = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
     assert_eq!(delivery.password.as_ref().unwrap().expose(), password);
     assert_eq!(delivery.from, CredentialState::Issued);
     assert_eq!(delivery.to, CredentialState::Delivered { at: clock.now() });
@@ -70,7 +38,7 @@ fn fetches_inside_the_grace_window_still_get_the_password() {
     let first_at = clock.now();
     deliver(&store, &lifecycle, &mac, clock.now()).unwrap();
     clock.advance(GRACE - Duration::from_secs(1));
-    let again = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap();
+    let again = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
     assert_eq!(again.password.as_ref().unwrap().expose(), password);
     assert!(!again.is_transition());
     assert_eq!(again.to, CredentialState::Delivered { at: first_at });
@@ -82,14 +50,14 @@ fn grace_expiry_purges_the_password_for_good() {
     let lifecycle = Lifecycle::new(GRACE);
     deliver(&store, &lifecycle, &mac, clock.now()).unwrap();
     clock.advance(GRACE);
-    let purged = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap();
+    let purged = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
     assert!(purged.password.is_none());
     assert_eq!(purged.to, CredentialState::Purged);
     let stored = store.device(&mac).unwrap().unwrap();
     assert!(stored.password.is_none());
 
     clock.advance(Duration::from_secs(86_400));
-    let later = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap();
+    let later = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
     assert!(later.password.is_none());
     assert!(!later.is_transition());
 }

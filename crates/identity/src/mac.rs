@@ -52,8 +52,8 @@ impl Mac {
         let bytes = input.as_bytes();
         let digits: Vec<u8> = match bytes.len() {
             12 => bytes.to_vec(),
-            17 => ungroup(bytes, 2, &[b':', b'-'])?,
-            14 => ungroup(bytes, 4, &[b'.'])?,
+            17 => ungroup(bytes, 2, b":-")?,
+            14 => ungroup(bytes, 4, b".")?,
             _ => return Err(MacParseError::new(input, "expected 12 hex digits")),
         };
         let mut mac = [0u8; 6];

@@ -1,4 +1,5 @@
 //! The `cn-mac` rule against certificates made with rcgen in the layouts it must accept or refuse.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
 use rcgen::{CertificateParams, DnType, DnValue, KeyPair};
 use sipprov_identity::{IdentityRule, Mac, NoIdentity};
@@ -41,10 +42,7 @@ fn utf8_cn_with_separators_is_accepted() {
 #[test]
 fn missing_cn_is_no_identity() {
     let (der, _) = certificate(&[(DnType::OrganizationName, printable("Snom"))]);
-    assert_eq!(
-        IdentityRule::CnMac.identify(&der),
-        Err(NoIdentity::MissingAttribute { attribute: "commonName" })
-    );
+    assert_eq!(IdentityRule::CnMac.identify(&der), Err(NoIdentity::MissingAttribute { attribute: "commonName" }));
 }
 
 #[test]
@@ -74,10 +72,7 @@ fn cn_that_is_not_a_mac_is_no_identity() {
 #[test]
 fn bytes_that_are_not_a_certificate_are_refused() {
     for input in [&b""[..], b"\x30\x03\x02\x01\x00", b"-----BEGIN CERTIFICATE-----", &[0xff; 64]] {
-        assert!(matches!(
-            IdentityRule::CnMac.identify(input),
-            Err(NoIdentity::MalformedCertificate(_))
-        ));
+        assert!(matches!(IdentityRule::CnMac.identify(input), Err(NoIdentity::MalformedCertificate(_))));
     }
 }
 

@@ -16,7 +16,7 @@
 //! let mac = "001565000001".parse()?;
 //! store.insert_device(&DeviceRecord::enrol(mac, "1001", "Desk", Timestamp::from_unix(0))?)?;
 //!
-//! let delivery = deliver(&store, &Lifecycle::default(), &mac, Timestamp::from_unix(5))?.expect("enrolled");
+//! let delivery = deliver(&store, &Lifecycle::default(), &mac, Timestamp::from_unix(5))?.expect("enrolled").1;
 //! assert!(delivery.password.is_some());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

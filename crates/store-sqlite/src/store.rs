@@ -69,10 +69,7 @@ impl Store for SqliteStore {
 
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
         let conn = self.conn();
-        let row = conn
-            .query_row(SELECT_DEVICE, [mac.to_string()], read_device)
-            .optional()
-            .map_err(backend)?;
+        let row = conn.query_row(SELECT_DEVICE, [mac.to_string()], read_device).optional().map_err(backend)?;
         row.transpose()
     }
 
@@ -83,11 +80,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<DeviceRecord>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let Some(mut device) = tx
-            .query_row(SELECT_DEVICE, [mac.to_string()], read_device)
-            .optional()
-            .map_err(backend)?
-            .transpose()?
+        let Some(mut device) =
+            tx.query_row(SELECT_DEVICE, [mac.to_string()], read_device).optional().map_err(backend)?.transpose()?
         else {
             return Ok(None);
         };

@@ -1,4 +1,5 @@
 //! The SQLite store: durability settings, round trips, concurrency, and schema versioning.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
 use std::sync::Arc;
 use std::thread;
@@ -49,7 +50,7 @@ fn purge_removes_the_password_from_the_row() {
         store.device(&mac(1)).unwrap().unwrap().state,
         CredentialState::Delivered { at: Timestamp::from_unix(100) }
     );
-    let purged = deliver(&store, &lifecycle, &mac(1), Timestamp::from_unix(110)).unwrap().unwrap();
+    let purged = deliver(&store, &lifecycle, &mac(1), Timestamp::from_unix(110)).unwrap().unwrap().1;
     assert!(purged.password.is_none());
     let stored = store.device(&mac(1)).unwrap().unwrap();
     assert_eq!(stored.state, CredentialState::Purged);
@@ -65,7 +66,9 @@ fn concurrent_first_fetches_record_exactly_one_delivery() {
     let handles: Vec<_> = (0..8)
         .map(|i| {
             let store = Arc::clone(&store);
-            thread::spawn(move || deliver(&*store, &lifecycle, &mac(1), Timestamp::from_unix(100 + i)).unwrap().unwrap())
+            thread::spawn(move || {
+                deliver(&*store, &lifecycle, &mac(1), Timestamp::from_unix(100 + i)).unwrap().unwrap().1
+            })
         })
         .collect();
     let deliveries: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();

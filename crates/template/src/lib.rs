@@ -6,7 +6,7 @@
 //! - [`vendors`] holds one module per vendor that renders that vendor's file formats from typed
 //!   settings ([`AccountSettings`]). Secrets are passed separately: when the SIP password may not
 //!   be delivered, the password key is left out entirely, so the phone keeps what it has.
-//! - [`format`] holds the writers that make each file format injection-proof: a value that the
+//! - [`format`](mod@format) holds the writers that make each file format injection-proof: a value that the
 //!   format cannot carry is refused with a [`RenderError`] that names the field.
 //!
 //! # Example

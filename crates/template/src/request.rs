@@ -34,12 +34,11 @@ pub fn recognise(path: &str) -> RequestedFile {
     let Some(name) = path.strip_prefix('/') else {
         return RequestedFile::Unknown;
     };
-    if let Some(stem) = strip_suffix_ignore_case(name, ".cfg") {
-        if stem.len() == 12 {
-            if let Ok(mac) = Mac::parse(stem) {
-                return RequestedFile::DeviceConfig { vendor: Vendor::Yealink, mac };
-            }
-        }
+    if let Some(stem) = strip_suffix_ignore_case(name, ".cfg")
+        && stem.len() == 12
+        && let Ok(mac) = Mac::parse(stem)
+    {
+        return RequestedFile::DeviceConfig { vendor: Vendor::Yealink, mac };
     }
     RequestedFile::Unknown
 }

@@ -1,4 +1,5 @@
 //! The Yealink device file, byte for byte.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
 use sipprov_template::{AccountSettings, vendors::yealink};
 
@@ -45,7 +46,8 @@ fn without_password_the_key_is_absent() {
 #[test]
 fn a_hostile_value_in_any_field_is_refused_naming_it() {
     let hostile = "ok\r\naccount.1.sip_server.1.address = evil.example";
-    let cases: [(&str, fn(&mut AccountSettings) -> &mut String); 4] = [
+    type Field = fn(&mut AccountSettings) -> &mut String;
+    let cases: [(&str, Field); 4] = [
         ("account.1.user_name", |a| &mut a.user_name),
         ("account.1.auth_name", |a| &mut a.auth_name),
         ("account.1.label", |a| &mut a.display_name),

@@ -53,11 +53,7 @@ impl FromStr for IdentityRule {
     type Err = UnknownRule;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|rule| rule.name() == s)
-            .ok_or_else(|| UnknownRule(s.chars().take(64).collect()))
+        Self::ALL.iter().copied().find(|rule| rule.name() == s).ok_or_else(|| UnknownRule(s.chars().take(64).collect()))
     }
 }
 

@@ -19,10 +19,8 @@ pub(crate) struct Attribute {
     pub(crate) oid: ObjectIdentifier,
 }
 
-pub(crate) const COMMON_NAME: Attribute = Attribute {
-    name: "commonName",
-    oid: ObjectIdentifier::new_unwrap("2.5.4.3"),
-};
+pub(crate) const COMMON_NAME: Attribute =
+    Attribute { name: "commonName", oid: ObjectIdentifier::new_unwrap("2.5.4.3") };
 
 /// A certificate parsed far enough to read its subject and key.
 pub(crate) struct ParsedCertificate {
@@ -37,22 +35,14 @@ impl ParsedCertificate {
 
     /// The single value of `attribute` in the subject; none or several is an error.
     pub(crate) fn single_attribute(&self, attribute: Attribute) -> Result<String, NoIdentity> {
-        let values: Vec<_> = self
-            .cert
-            .tbs_certificate()
-            .subject()
-            .iter()
-            .filter(|atv| atv.oid == attribute.oid)
-            .collect();
+        let values: Vec<_> =
+            self.cert.tbs_certificate().subject().iter().filter(|atv| atv.oid == attribute.oid).collect();
         match values.as_slice() {
             [] => Err(NoIdentity::MissingAttribute { attribute: attribute.name }),
             [one] => decode_string(&one.value)
                 .map(str::to_owned)
                 .ok_or(NoIdentity::UndecodableAttribute { attribute: attribute.name }),
-            many => Err(NoIdentity::AmbiguousAttribute {
-                attribute: attribute.name,
-                count: many.len(),
-            }),
+            many => Err(NoIdentity::AmbiguousAttribute { attribute: attribute.name, count: many.len() }),
         }
     }
 

@@ -58,10 +58,7 @@ mod tests {
         for c in ['\r', '\n', '\0', '\t', '\u{7f}', '\u{85}', '\u{1b}'] {
             let value = format!("a{c}b");
             let err = KeyValueWriter::new("#").set("account.1.label", &value).unwrap_err();
-            assert_eq!(
-                err,
-                RenderError::ControlCharacter { field: "account.1.label".into(), code: u32::from(c) }
-            );
+            assert_eq!(err, RenderError::ControlCharacter { field: "account.1.label".into(), code: u32::from(c) });
         }
     }
 

@@ -1,0 +1,148 @@
+//! The daemon's configuration file (`sipprov.toml`) and the server it describes.
+//!
+//! Relative paths in the file are resolved against the directory holding the file, so a config
+//! directory can be moved as a whole.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+use sipprov_credentials::{Lifecycle, SystemClock};
+use sipprov_identity::IdentityRule;
+use sipprov_server::{PhoneServerConfig, Timeouts};
+use sipprov_store_sqlite::SqliteStore;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The phone listener.
+    pub phones: PhonesSection,
+    /// Trust in device certificates.
+    pub trust: TrustSection,
+    /// Where device records live.
+    pub store: StoreSection,
+    /// The credential lifecycle.
+    #[serde(default)]
+    pub lifecycle: LifecycleSection,
+    /// What every account config points at.
+    pub sip: SipSection,
+}
+
+/// `[phones]`: the listener phones connect to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhonesSection {
+    /// Address and port to listen on, e.g. `0.0.0.0:443`.
+    pub listen: SocketAddr,
+    /// PEM file with the server certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// PEM file with the server certificate's private key.
+    pub key: PathBuf,
+}
+
+/// `[trust]`: which device certificates are accepted and how they name the device.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSection {
+    /// PEM file with one or more device CA certificates.
+    pub device_ca: PathBuf,
+    /// The identity rule the CA's device certificates follow (e.g. `cn-mac`).
+    pub rule: String,
+}
+
+/// `[store]`: the device database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// Path of the SQLite database file (created if missing).
+    pub sqlite: PathBuf,
+}
+
+/// `[lifecycle]`: how long secrets live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSection {
+    /// Seconds after the first delivery during which the password is still served.
+    #[serde(default = "default_grace_seconds")]
+    pub grace_seconds: u64,
+}
+
+impl Default for LifecycleSection {
+    fn default() -> Self {
+        Self { grace_seconds: default_grace_seconds() }
+    }
+}
+
+fn default_grace_seconds() -> u64 {
+    Lifecycle::DEFAULT_GRACE.as_secs()
+}
+
+/// `[sip]`: the service the phones register with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    /// The registrar host (and optional `:port`) written into every account.
+    pub registrar: String,
+}
+
+impl Config {
+    /// Reads and parses `path`, resolving relative paths against its directory.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for file in [
+            &mut config.phones.certificate,
+            &mut config.phones.key,
+            &mut config.trust.device_ca,
+            &mut config.store.sqlite,
+        ] {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Opens the store and loads the TLS material this configuration names.
+    pub fn server_config(&self) -> anyhow::Result<PhoneServerConfig> {
+        let identity_rule: IdentityRule = self.trust.rule.parse().context("[trust] rule")?;
+        let server_chain = read_certificates(&self.phones.certificate)?;
+        let server_key = PrivateKeyDer::from_pem_file(&self.phones.key)
+            .with_context(|| format!("cannot read private key from {}", self.phones.key.display()))?;
+        let device_cas = read_certificates(&self.trust.device_ca)?;
+        let store = SqliteStore::open(&self.store.sqlite)?;
+        Ok(PhoneServerConfig {
+            server_chain,
+            server_key,
+            device_cas,
+            identity_rule,
+            registrar: self.sip.registrar.clone(),
+            lifecycle: Lifecycle::new(Duration::from_secs(self.lifecycle.grace_seconds)),
+            store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+            timeouts: Timeouts::default(),
+        })
+    }
+}
+
+/// Every certificate in a PEM file; an empty file is an error, not an empty trust list.
+fn read_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .enumerate()
+        .map(|(index, cert)| cert.with_context(|| format!("{}: certificate #{index} is not valid PEM", path.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if certificates.is_empty() {
+        bail!("{} contains no PEM certificate", path.display());
+    }
+    Ok(certificates)
+}

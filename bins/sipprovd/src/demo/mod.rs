@@ -1,0 +1,112 @@
+//! `sipprovd demo`: a complete provisioning server in one directory, for a first look.
+//!
+//! The first run creates the directory with a generated PKI (ECDSA P-256), a commented
+//! `sipprov.toml`, and a SQLite database with three enrolled Yealink phones. Later runs reuse it.
+
+mod pki;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use sipprov_credentials::{Clock, DeviceRecord, Store, SystemClock};
+use sipprov_identity::Mac;
+use sipprov_store_sqlite::SqliteStore;
+
+use crate::config::Config;
+
+/// The demo phones: MACs in Yealink's OUI 00:15:65.
+pub const DEMO_PHONES: [Mac; 3] = [
+    Mac::from_bytes([0x00, 0x15, 0x65, 0x00, 0x00, 0x01]),
+    Mac::from_bytes([0x00, 0x15, 0x65, 0x00, 0x00, 0x02]),
+    Mac::from_bytes([0x00, 0x15, 0x65, 0x00, 0x00, 0x03]),
+];
+
+/// The demo directory, ready to serve.
+#[derive(Debug)]
+pub struct Demo {
+    /// The directory holding everything.
+    pub dir: PathBuf,
+    /// The configuration read back from `sipprov.toml`.
+    pub config: Config,
+    /// Whether this run found an existing demo directory and reused it.
+    pub reused: bool,
+}
+
+impl Demo {
+    /// The path of the config file inside the demo directory.
+    pub fn config_path(dir: &Path) -> PathBuf {
+        dir.join("sipprov.toml")
+    }
+
+    /// Creates the demo in `dir`, or reuses the one already there.
+    pub fn prepare(dir: &Path, grace_seconds: u64) -> anyhow::Result<Self> {
+        let config_path = Self::config_path(dir);
+        let reused = config_path.exists();
+        if !reused {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            pki::generate(&dir.join("pki"), &DEMO_PHONES)?;
+            std::fs::write(&config_path, config_text(grace_seconds))
+                .with_context(|| format!("cannot write {}", config_path.display()))?;
+        }
+        let config = Config::load(&config_path)?;
+        let store = SqliteStore::open(&config.store.sqlite)?;
+        for (n, mac) in DEMO_PHONES.iter().enumerate() {
+            let device = DeviceRecord::enrol(
+                *mac,
+                &format!("100{}", n + 1),
+                &format!("Demo phone {}", n + 1),
+                SystemClock.now(),
+            )?;
+            store.insert_device(&device)?;
+        }
+        Ok(Self { dir: dir.to_owned(), config, reused })
+    }
+
+    /// The `curl` command that fetches `mac`'s config as that phone, against `url_base`
+    /// (`https://host:port`).
+    pub fn curl_command(&self, mac: &Mac, url_base: &str) -> String {
+        let pki = self.dir.join("pki");
+        let device = pki.join("devices");
+        format!(
+            "curl --cacert {} --cert {} --key {} {url_base}/{mac}.cfg",
+            pki.join("server-ca.pem").display(),
+            device.join(format!("{mac}.pem")).display(),
+            device.join(format!("{mac}.key")).display(),
+        )
+    }
+}
+
+fn config_text(grace_seconds: u64) -> String {
+    format!(
+        r#"# sipprov configuration, written by `sipprovd demo`.
+# Start a server from it with: sipprovd run --config sipprov.toml
+# Relative paths are resolved against this file's directory.
+
+[phones]
+# Where phones connect (HTTPS with a client certificate; there is no plain-HTTP listener).
+listen = "127.0.0.1:8443"
+# The server certificate chain (leaf first) and its key, as PEM.
+certificate = "pki/server.pem"
+key = "pki/server.key"
+
+[trust]
+# CA certificate(s) that signed the phones' device certificates (PEM, one or more).
+device_ca = "pki/device-ca.pem"
+# How those certificates name the device: cn-mac = the subject commonName is the MAC.
+rule = "cn-mac"
+
+[store]
+# The device database (SQLite, WAL, synchronous=FULL). Created if missing.
+sqlite = "sipprov.db"
+
+[lifecycle]
+# After a phone first fetches its config, its SIP password is served for this many more
+# seconds (so a phone that failed to apply it can retry), then deleted from the server.
+grace_seconds = {grace_seconds}
+
+[sip]
+# The registrar written into every account config.
+registrar = "sip.example.net"
+"#
+    )
+}

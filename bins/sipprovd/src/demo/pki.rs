@@ -1,0 +1,76 @@
+//! A throwaway PKI for the demo: a server CA, a server certificate, a device CA and phones.
+//!
+//! Everything is ECDSA P-256 and lives only in the demo directory. Private keys are written with
+//! mode 0600. Nothing here is meant for production: real phones carry their vendor's certificates.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+};
+use sipprov_identity::Mac;
+
+/// Generates the demo PKI under `pki_dir` for the given phones.
+pub(crate) fn generate(pki_dir: &Path, phones: &[Mac]) -> anyhow::Result<()> {
+    fs::create_dir_all(pki_dir.join("devices"))?;
+
+    let server_ca = certificate_authority("sipprov demo server CA")?;
+    write_file(&pki_dir.join("server-ca.pem"), server_ca.pem().as_bytes(), 0o644)?;
+
+    let server_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    server.distinguished_name = name("sipprov demo server");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let server = server.signed_by(&server_key, &server_ca)?;
+    write_file(&pki_dir.join("server.pem"), server.pem().as_bytes(), 0o644)?;
+    write_file(&pki_dir.join("server.key"), server_key.serialize_pem().as_bytes(), 0o600)?;
+
+    let device_ca = certificate_authority("sipprov demo device CA")?;
+    write_file(&pki_dir.join("device-ca.pem"), device_ca.pem().as_bytes(), 0o644)?;
+    for mac in phones {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut phone = CertificateParams::default();
+        // Uppercase, as Polycom and Snom write it: the server canonicalises.
+        phone.distinguished_name = name(&mac.to_upper_hex());
+        phone.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        phone.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let cert = phone.signed_by(&key, &device_ca)?;
+        let devices = pki_dir.join("devices");
+        write_file(&devices.join(format!("{mac}.pem")), cert.pem().as_bytes(), 0o644)?;
+        write_file(&devices.join(format!("{mac}.key")), key.serialize_pem().as_bytes(), 0o600)?;
+    }
+    Ok(())
+}
+
+fn certificate_authority(common_name: &str) -> anyhow::Result<CertifiedIssuer<'static, KeyPair>> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common_name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    Ok(CertifiedIssuer::self_signed(params, KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?)?)
+}
+
+fn name(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::OrganizationName, "sipprov demo");
+    name.push(DnType::CommonName, common_name);
+    name
+}
+
+/// Writes a new file with `mode`, refusing to overwrite: the demo never clobbers existing keys.
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! End to end: the real `sipprovd demo` binary, fetched from with the real `curl`.
+//!
+//! Each test starts its own demo on a free loopback port in a temporary directory, and stops it
+//! when done. Without `curl` on the machine the tests are skipped loudly (in CI they fail).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct DemoServer {
+    child: Child,
+    dir: PathBuf,
+    url: String,
+    stdout: Vec<String>,
+}
+
+impl DemoServer {
+    fn start(dir: &Path, grace: u64) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
+            .args(["demo", "--listen", "127.0.0.1:0", "--grace", &grace.to_string(), "--dir"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sipprovd demo");
+        let stdout = child.stdout.take().unwrap();
+        // From here on, Drop kills the child, also when a panic below unwinds.
+        let mut server = Self { child, dir: dir.to_owned(), url: String::new(), stdout: Vec::new() };
+        let (lines_tx, lines_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Keep draining after the receiver is gone, so the daemon's stdout never fills.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+        while server.url.is_empty() {
+            let line = lines_rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("sipprovd demo did not start; it printed {:#?}", server.stdout));
+            if let Some(url) = line.strip_prefix("Serving phones on ") {
+                server.url = url.to_owned();
+            }
+            server.stdout.push(line);
+        }
+        server
+    }
+
+    fn pki(&self, file: &str) -> PathBuf {
+        self.dir.join("pki").join(file)
+    }
+
+    /// Fetches `path` with curl, presenting phone `as_phone`'s certificate when given.
+    fn fetch(&self, path: &str, as_phone: Option<&str>) -> Fetched {
+        let mut curl = Command::new("curl");
+        curl.args(["--silent", "--show-error", "--max-time", "10", "--dump-header", "-"])
+            .arg("--cacert")
+            .arg(self.pki("server-ca.pem"));
+        if let Some(mac) = as_phone {
+            curl.arg("--cert")
+                .arg(self.pki(&format!("devices/{mac}.pem")))
+                .arg("--key")
+                .arg(self.pki(&format!("devices/{mac}.key")));
+        }
+        let output = curl.arg(format!("{}{path}", self.url)).output().expect("run curl");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or(("", ""));
+        Fetched {
+            curl_exit: output.status.code(),
+            status: head.split(' ').nth(1).and_then(|s| s.parse().ok()),
+            head: head.to_ascii_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Fetched {
+    curl_exit: Option<i32>,
+    status: Option<u16>,
+    head: String,
+    body: String,
+}
+
+impl Fetched {
+    fn password_lines(&self) -> Vec<&str> {
+        self.body.lines().filter(|line| line.contains("password")).collect()
+    }
+}
+
+/// Whether curl is available; says so loudly when it is not, and fails in CI.
+fn have_curl() -> bool {
+    if Command::new("curl").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "curl is required in CI (.ci/run installs it)");
+    eprintln!("SKIPPED: curl not found; install curl to run the end-to-end tests");
+    false
+}
+
+const PHONE_1: &str = "001565000001";
+const PHONE_2: &str = "001565000002";
+
+#[test]
+fn phone_gets_its_password_once_then_a_config_without_it_after_the_grace() {
+    if !have_curl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(dir.path(), 1);
+    assert!(server.stdout.iter().any(|l| l.starts_with("Created a demo in")), "{:#?}", server.stdout);
+
+    let first = server.fetch(&format!("/{PHONE_1}.cfg"), Some(PHONE_1));
+    assert_eq!(first.status, Some(200), "{first:?}");
+    assert!(first.head.contains("cache-control: no-store"), "{first:?}");
+    assert!(first.body.starts_with("#!version:1.0.0.1\n"), "{first:?}");
+    assert!(first.body.contains("account.1.user_name = 1001\n"), "{first:?}");
+    let password = first.password_lines();
+    assert_eq!(password.len(), 1, "{first:?}");
+    let secret = password[0].strip_prefix("account.1.password = ").unwrap();
+    assert_eq!(secret.len(), 22);
+
+    // Whole-second timestamps: two seconds is always past a one-second grace.
+    std::thread::sleep(Duration::from_millis(2100));
+    let after = server.fetch(&format!("/{PHONE_1}.cfg"), Some(PHONE_1));
+    assert_eq!(after.status, Some(200), "{after:?}");
+    assert!(after.password_lines().is_empty(), "{after:?}");
+    assert!(!after.body.contains(secret));
+    assert!(after.body.contains("account.1.user_name = 1001\n"), "{after:?}");
+}
+
+#[test]
+fn another_phones_file_unknown_paths_and_the_root_get_the_same_404() {
+    if !have_curl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(dir.path(), 300);
+    let unknown = server.fetch("/no-such-file.cfg", Some(PHONE_1));
+    assert_eq!(unknown.status, Some(404), "{unknown:?}");
+    assert!(!unknown.body.is_empty());
+    for path in [
+        format!("/{PHONE_2}.cfg"),
+        "/".to_owned(),
+        "/y000000000000.cfg".to_owned(),
+        format!("/%30{}.cfg", &PHONE_1[1..]),
+        format!("/..%2f{PHONE_1}.cfg"),
+        format!("/{PHONE_1}.cfg%00"),
+        "/001565000004.cfg".to_owned(),
+    ] {
+        let other = server.fetch(&path, Some(PHONE_1));
+        assert_eq!(other.status, Some(404), "{path}: {other:?}");
+        assert_eq!(other.body, unknown.body, "{path}");
+        assert!(other.password_lines().is_empty());
+    }
+    // The phone's own file still works: the mismatch consumed nothing.
+    let own = server.fetch(&format!("/{PHONE_1}.cfg"), Some(PHONE_1));
+    assert_eq!(own.status, Some(200), "{own:?}");
+    assert_eq!(own.password_lines().len(), 1, "{own:?}");
+}
+
+#[test]
+fn no_client_certificate_is_refused_at_the_tls_layer() {
+    if !have_curl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = DemoServer::start(dir.path(), 300);
+    let anonymous = server.fetch(&format!("/{PHONE_1}.cfg"), None);
+    assert_eq!(anonymous.status, None, "no HTTP response at all: {anonymous:?}");
+    assert_ne!(anonymous.curl_exit, Some(0), "{anonymous:?}");
+    assert!(anonymous.body.is_empty());
+    // The refused attempt consumed nothing: the phone still gets its password.
+    let phone = server.fetch(&format!("/{PHONE_1}.cfg"), Some(PHONE_1));
+    assert_eq!(phone.password_lines().len(), 1, "{phone:?}");
+}
+
+#[test]
+fn rerunning_the_demo_reuses_its_directory_and_database() {
+    if !have_curl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let first_password = {
+        let server = DemoServer::start(dir.path(), 300);
+        server.fetch(&format!("/{PHONE_2}.cfg"), Some(PHONE_2)).password_lines().concat()
+    };
+    assert!(first_password.starts_with("account.1.password = "));
+    let server = DemoServer::start(dir.path(), 300);
+    assert!(server.stdout.iter().any(|l| l.starts_with("Reusing the existing demo in")), "{:#?}", server.stdout);
+    let again = server.fetch(&format!("/{PHONE_2}.cfg"), Some(PHONE_2));
+    assert_eq!(
+        again.password_lines().concat(),
+        first_password,
+        "same database, same phone, inside the grace: {again:?}"
+    );
+}

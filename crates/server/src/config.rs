@@ -1,0 +1,45 @@
+//! What a phone server needs to run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sipprov_credentials::{Clock, Lifecycle, Store};
+use sipprov_identity::IdentityRule;
+
+/// Everything the phone listener needs: TLS material, trust, storage and policy.
+pub struct PhoneServerConfig {
+    /// The server certificate chain, leaf first, presented to phones.
+    pub server_chain: Vec<CertificateDer<'static>>,
+    /// The server certificate's private key.
+    pub server_key: PrivateKeyDer<'static>,
+    /// Device CA certificates: a phone must present a certificate chaining to one of them.
+    pub device_cas: Vec<CertificateDer<'static>>,
+    /// How the device CAs' certificates name the device.
+    pub identity_rule: IdentityRule,
+    /// The registrar written into every account config.
+    pub registrar: String,
+    /// The credential lifecycle rules (grace window).
+    pub lifecycle: Lifecycle,
+    /// Where device records live.
+    pub store: Arc<dyn Store>,
+    /// The time source for lifecycle decisions.
+    pub clock: Arc<dyn Clock>,
+    /// Deadlines that close slow or idle connections.
+    pub timeouts: Timeouts,
+}
+
+/// Deadlines that keep slow or idle connections from holding resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From TCP accept to a finished TLS handshake.
+    pub handshake: Duration,
+    /// From connection start (or the end of the previous response) to a complete request head.
+    pub request_header: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { handshake: Duration::from_secs(10), request_header: Duration::from_secs(10) }
+    }
+}

@@ -1,0 +1,72 @@
+//! `PhoneServer`: the accept loop of the phone listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::connection::{self, ConnectionContext};
+use crate::routes::phone::PhoneRoutes;
+use crate::{PhoneServerConfig, ServerError, tls};
+
+/// A bound phone listener, ready to serve.
+pub struct PhoneServer {
+    listener: TcpListener,
+    context: Arc<ConnectionContext>,
+}
+
+impl PhoneServer {
+    /// Checks `config`, builds the TLS configuration and binds `addr` (port 0 picks a free port).
+    pub async fn bind(addr: SocketAddr, config: PhoneServerConfig) -> Result<Self, ServerError> {
+        let tls = tls::server_config(config.server_chain, config.server_key, &config.device_cas)?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let routes = Arc::new(PhoneRoutes {
+            store: config.store,
+            clock: config.clock,
+            lifecycle: config.lifecycle,
+            registrar: config.registrar,
+        });
+        let context = Arc::new(ConnectionContext {
+            acceptor: TlsAcceptor::from(tls),
+            identity_rule: config.identity_rule,
+            timeouts: config.timeouts,
+            routes,
+        });
+        Ok(Self { listener, context })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound TcpListener always has a local address; fall back to a harmless value anyway.
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Accepts and serves connections until `shutdown` completes.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                accepted = self.listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        tokio::spawn(connection::serve(Arc::clone(&self.context), tcp, peer));
+                    }
+                    // Running out of file descriptors or a reset before accept: transient.
+                    Err(e) if is_transient(&e) => {
+                        tracing::warn!(error = %e, "accept failed; continuing");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(ServerError::Accept(e)),
+                },
+            }
+        }
+    }
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut)
+        || e.raw_os_error().is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE
+}

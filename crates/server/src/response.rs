@@ -1,0 +1,38 @@
+//! The few responses the phone listener ever sends.
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+
+pub(crate) type Body = Full<Bytes>;
+
+/// The one answer for anything not served: unknown paths, another device's file, devices not
+/// enrolled, wrong methods. Byte for byte the same, so it reveals nothing about what exists.
+pub(crate) fn not_found() -> Response<Body> {
+    plain(StatusCode::NOT_FOUND, "Not Found\n")
+}
+
+/// The server cannot decide right now (the store failed); nothing was consumed.
+pub(crate) fn unavailable() -> Response<Body> {
+    plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n")
+}
+
+/// A rendered config file.
+pub(crate) fn config_file(body: String, content_type: &'static str) -> Response<Body> {
+    with_headers(StatusCode::OK, Bytes::from(body), content_type)
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    with_headers(status, Bytes::from_static(text.as_bytes()), "text/plain; charset=utf-8")
+}
+
+fn with_headers(status: StatusCode, body: Bytes, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Configs carry secrets: no proxy or client cache may keep them.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

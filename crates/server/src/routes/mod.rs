@@ -1,0 +1,3 @@
+//! Request routing, one module per listener.
+
+pub(crate) mod phone;

@@ -1,0 +1,92 @@
+//! Embed the provisioning server in your own program, using `sipprov-server` alone.
+//!
+//! Generates a throwaway PKI in memory, starts the phone listener on a free loopback port with a
+//! SQLite store in a temporary directory, fetches one phone's config over mutual TLS with a
+//! rustls client, prints it, and stops.
+//!
+//! ```text
+//! cargo run -p sipprov-examples --bin embed_server
+//! ```
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use sipprov_credentials::{Clock, DeviceRecord, Lifecycle, Store, SystemClock};
+use sipprov_identity::{IdentityRule, Mac};
+use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+use sipprov_store_sqlite::SqliteStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mac: Mac = "001565000001".parse()?;
+
+    // A server CA + server certificate, and a device CA + one phone certificate (CN = MAC).
+    let server_ca = certificate_authority("example server CA")?;
+    let server_key = KeyPair::generate()?;
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(&server_key, &server_ca)?;
+    let device_ca = certificate_authority("example device CA")?;
+    let phone_key = KeyPair::generate()?;
+    let mut phone = CertificateParams::default();
+    phone.distinguished_name.push(DnType::CommonName, mac.to_upper_hex());
+    phone.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let phone_cert = phone.signed_by(&phone_key, &device_ca)?;
+
+    // The store, with the phone enrolled.
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(SqliteStore::open(dir.path().join("example.db"))?);
+    store.insert_device(&DeviceRecord::enrol(mac, "1001", "Reception", SystemClock.now())?)?;
+
+    let config = PhoneServerConfig {
+        server_chain: vec![server_cert.der().clone()],
+        server_key: private_key(&server_key),
+        device_cas: vec![device_ca.der().clone()],
+        identity_rule: IdentityRule::CnMac,
+        registrar: "sip.example.net".into(),
+        lifecycle: Lifecycle::new(Duration::from_secs(300)),
+        store,
+        clock: Arc::new(SystemClock),
+        timeouts: Timeouts::default(),
+    };
+    let server = PhoneServer::bind("127.0.0.1:0".parse()?, config).await?;
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async {
+        let _ = stopped.await;
+    }));
+
+    // The phone's side: trust the server CA, present the device certificate.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(server_ca.der().clone())?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![phone_cert.der().clone()], private_key(&phone_key))?;
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let mut tls =
+        tokio_rustls::TlsConnector::from(Arc::new(client)).connect(ServerName::try_from("localhost")?, tcp).await?;
+    tls.write_all(format!("GET /{mac}.cfg HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await?;
+    println!("{response}");
+
+    let _ = stop.send(());
+    serving.await??;
+    Ok(())
+}
+
+fn certificate_authority(name: &str) -> anyhow::Result<CertifiedIssuer<'static, KeyPair>> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    Ok(CertifiedIssuer::self_signed(params, KeyPair::generate()?)?)
+}
+
+fn private_key(key: &KeyPair) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()))
+}

@@ -1,0 +1,49 @@
+//! Every example runs and prints what it promises.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+use std::process::Command;
+
+fn run(exe: &str, args: &[&str]) -> String {
+    let output = Command::new(exe).args(args).output().unwrap();
+    assert!(output.status.success(), "{exe}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn identify_certificate_reads_the_mac() {
+    let out = run(env!("CARGO_BIN_EXE_identify_certificate"), &[]);
+    assert!(out.starts_with("mac 0004f28b54f4 (vendor generic)\n"), "{out}");
+}
+
+#[test]
+fn render_config_renders_and_refuses_injection() {
+    let out = run(env!("CARGO_BIN_EXE_render_config"), &["/001565AABBCC.cfg"]);
+    assert!(out.contains("is the Yealink device file of 001565aabbcc"), "{out}");
+    assert!(out.contains("account.1.password = example-password\n"), "{out}");
+    assert!(out.contains("refused: field account.1.label"), "{out}");
+    let unknown = run(env!("CARGO_BIN_EXE_render_config"), &["/../etc/passwd"]);
+    assert_eq!(unknown, "\"/../etc/passwd\" is not a device config file\n");
+}
+
+#[test]
+fn lifecycle_with_own_store_walks_issued_delivered_purged() {
+    let out = run(env!("CARGO_BIN_EXE_lifecycle_with_own_store"), &[]);
+    assert_eq!(
+        out,
+        "first fetch: issued -> delivered, password served\n\
+         retry after 60 s: delivered -> delivered, password served\n\
+         fetch after the grace: delivered -> purged, no password\n\
+         journal:\n  \
+         001565000001 enrolled (issued)\n  \
+         001565000001 issued -> delivered\n  \
+         001565000001 delivered -> purged\n"
+    );
+}
+
+#[test]
+fn embed_server_serves_a_phone_over_mutual_tls() {
+    let out = run(env!("CARGO_BIN_EXE_embed_server"), &[]);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("cache-control: no-store\r\n"), "{out}");
+    assert!(out.contains("account.1.password = "), "{out}");
+}
