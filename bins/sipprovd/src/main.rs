@@ -27,9 +27,10 @@ enum Command {
         /// Address for the phone listener (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
-        /// Seconds the password is still served after the first delivery (new demo only).
-        #[arg(long, default_value_t = 300)]
-        grace: u64,
+        /// Seconds the password is still served after the first delivery [default: the config's,
+        /// 300 in a new demo].
+        #[arg(long)]
+        grace: Option<u64>,
     },
     /// Run the server from a configuration file.
     Run {
@@ -54,9 +55,12 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn demo(dir: &Path, listen: SocketAddr, grace: u64) -> anyhow::Result<()> {
-    let mut demo = Demo::prepare(dir, grace)?;
+async fn demo(dir: &Path, listen: SocketAddr, grace: Option<u64>) -> anyhow::Result<()> {
+    let mut demo = Demo::prepare(dir)?;
     demo.config.phones.listen = listen;
+    if let Some(grace) = grace {
+        demo.config.lifecycle.grace_seconds = grace;
+    }
     let banner = if demo.reused {
         format!("Reusing the existing demo in {} (delete it to start afresh).", dir.display())
     } else {

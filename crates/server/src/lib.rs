@@ -15,13 +15,35 @@
 //!
 //! # Example
 //!
-//! ```no_run
-//! # async fn run(config: sipprov_server::PhoneServerConfig) -> Result<(), sipprov_server::ServerError> {
-//! use sipprov_server::PhoneServer;
+//! ```
+//! use std::sync::Arc;
+//! use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+//! use sipprov_credentials::{Lifecycle, SystemClock};
+//! use sipprov_identity::IdentityRule;
+//! use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 //!
-//! let server = PhoneServer::bind("127.0.0.1:8443".parse().unwrap(), config).await?;
-//! println!("serving phones on {}", server.local_addr());
-//! server.serve(async { tokio::signal::ctrl_c().await.ok(); }).await?;
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // TLS material: in production from files; here generated.
+//! let server = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+//! let device_ca = rcgen::generate_simple_self_signed(vec!["device CA".to_owned()])?;
+//! let dir = tempfile::tempdir()?;
+//!
+//! let config = PhoneServerConfig {
+//!     server_chain: vec![server.cert.der().clone()],
+//!     server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.signing_key.serialize_der())),
+//!     device_cas: vec![device_ca.cert.der().clone()],
+//!     identity_rule: IdentityRule::CnMac,
+//!     registrar: "sip.example.net".into(),
+//!     lifecycle: Lifecycle::default(),
+//!     store: Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),
+//!     clock: Arc::new(SystemClock),
+//!     timeouts: Timeouts::default(),
+//! };
+//! let server = PhoneServer::bind("127.0.0.1:0".parse()?, config).await?;
+//! assert!(server.local_addr().port() != 0);
+//! // Serve until the shutdown future completes (here: at once; in a daemon: on SIGTERM).
+//! server.serve(async {}).await?;
 //! # Ok(()) }
 //! ```
 //!

@@ -39,13 +39,13 @@ impl Demo {
     }
 
     /// Creates the demo in `dir`, or reuses the one already there.
-    pub fn prepare(dir: &Path, grace_seconds: u64) -> anyhow::Result<Self> {
+    pub fn prepare(dir: &Path) -> anyhow::Result<Self> {
         let config_path = Self::config_path(dir);
         let reused = config_path.exists();
         if !reused {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             pki::generate(&dir.join("pki"), &DEMO_PHONES)?;
-            std::fs::write(&config_path, config_text(grace_seconds))
+            std::fs::write(&config_path, CONFIG_TEXT)
                 .with_context(|| format!("cannot write {}", config_path.display()))?;
         }
         let config = Config::load(&config_path)?;
@@ -76,9 +76,7 @@ impl Demo {
     }
 }
 
-fn config_text(grace_seconds: u64) -> String {
-    format!(
-        r#"# sipprov configuration, written by `sipprovd demo`.
+const CONFIG_TEXT: &str = r#"# sipprov configuration, written by `sipprovd demo`.
 # Start a server from it with: sipprovd run --config sipprov.toml
 # Relative paths are resolved against this file's directory.
 
@@ -102,11 +100,9 @@ sqlite = "sipprov.db"
 [lifecycle]
 # After a phone first fetches its config, its SIP password is served for this many more
 # seconds (so a phone that failed to apply it can retry), then deleted from the server.
-grace_seconds = {grace_seconds}
+grace_seconds = 300
 
 [sip]
 # The registrar written into every account config.
 registrar = "sip.example.net"
-"#
-    )
-}
+"#;
