@@ -12,7 +12,7 @@ fn run(exe: &str, args: &[&str]) -> String {
 #[test]
 fn identify_certificate_reads_the_mac() {
     let out = run(env!("CARGO_BIN_EXE_identify_certificate"), &[]);
-    assert!(out.starts_with("mac 0004f28b54f4 (vendor generic)\n"), "{out}");
+    assert!(out.starts_with("mac 0004f28b54f4 (vendor polycom, rule polycom)\n"), "{out}");
 }
 
 #[test]

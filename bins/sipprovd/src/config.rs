@@ -13,7 +13,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sipprov_credentials::{Lifecycle, SystemClock};
-use sipprov_identity::IdentityRule;
+use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
 
@@ -23,8 +23,8 @@ use sipprov_store_sqlite::SqliteStore;
 pub struct Config {
     /// The phone listener.
     pub phones: PhonesSection,
-    /// Trust in device certificates.
-    pub trust: TrustSection,
+    /// Trust in device certificates: one entry per vendor CA bundle.
+    pub trust: Vec<TrustSection>,
     /// Where device records live.
     pub store: StoreSection,
     /// The credential lifecycle.
@@ -46,14 +46,52 @@ pub struct PhonesSection {
     pub key: PathBuf,
 }
 
-/// `[trust]`: which device certificates are accepted and how they name the device.
+/// `[[trust]]`: one vendor's device CAs, and how their certificates name the device.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustSection {
-    /// PEM file with one or more device CA certificates.
-    pub device_ca: PathBuf,
-    /// The identity rule the CA's device certificates follow (e.g. `cn-mac`).
+    /// PEM or DER file with one or more CA certificates.
+    pub bundle: PathBuf,
+    /// The identity rule the CA's device certificates follow: `polycom`, `snom`, `yealink`,
+    /// `cisco-mic`, `cisco-mpp`, `cn-mac`, or `attribute` (with `vendor`, `attribute`, `pattern`).
     pub rule: String,
+    /// Vendor MAC prefixes this CA may vouch for (e.g. `"00:15:65"`); empty: any.
+    #[serde(default)]
+    pub allowed_ouis: Vec<String>,
+    /// For `rule = "attribute"`: the vendor name reported for its devices.
+    pub vendor: Option<String>,
+    /// For `rule = "attribute"`: the subject attribute holding the MAC (OID or `CN`, `serialNumber`, ...).
+    pub attribute: Option<String>,
+    /// For `rule = "attribute"`: the value's pattern, with `{mac}` once and `*` wildcards.
+    pub pattern: Option<String>,
+}
+
+impl TrustSection {
+    /// Reads the bundle and builds the vendor's trust.
+    fn load(&self) -> anyhow::Result<VendorTrust> {
+        let rule = match self.rule.as_str() {
+            "attribute" => {
+                let field = |value: &Option<String>, name: &str| {
+                    value.clone().with_context(|| format!("rule \"attribute\" needs `{name}`"))
+                };
+                let rule = AttributeRule::new(
+                    &field(&self.vendor, "vendor")?,
+                    &field(&self.attribute, "attribute")?,
+                    &field(&self.pattern, "pattern")?,
+                )?;
+                IdentityRule::Attribute(rule)
+            }
+            name => {
+                if self.vendor.is_some() || self.attribute.is_some() || self.pattern.is_some() {
+                    bail!("`vendor`, `attribute` and `pattern` belong to rule = \"attribute\" only");
+                }
+                name.parse()?
+            }
+        };
+        let ouis = self.allowed_ouis.iter().map(|oui| oui.parse::<Oui>()).collect::<Result<Vec<_>, _>>()?;
+        let bytes = std::fs::read(&self.bundle).with_context(|| format!("cannot read {}", self.bundle.display()))?;
+        Ok(VendorTrust::from_bundle(&self.bundle.display().to_string(), &bytes, rule)?.with_allowed_ouis(ouis))
+    }
 }
 
 /// `[store]`: the device database.
@@ -99,12 +137,8 @@ impl Config {
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for file in [
-            &mut config.phones.certificate,
-            &mut config.phones.key,
-            &mut config.trust.device_ca,
-            &mut config.store.sqlite,
-        ] {
+        let files = [&mut config.phones.certificate, &mut config.phones.key, &mut config.store.sqlite];
+        for file in files.into_iter().chain(config.trust.iter_mut().map(|trust| &mut trust.bundle)) {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
@@ -114,17 +148,21 @@ impl Config {
 
     /// Opens the store and loads the TLS material this configuration names.
     pub fn server_config(&self) -> anyhow::Result<PhoneServerConfig> {
-        let identity_rule: IdentityRule = self.trust.rule.parse().context("[trust] rule")?;
+        let vendors = self
+            .trust
+            .iter()
+            .enumerate()
+            .map(|(index, trust)| trust.load().with_context(|| format!("[[trust]] entry #{}", index + 1)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let trust = TrustStore::new(vendors)?;
         let server_chain = read_certificates(&self.phones.certificate)?;
         let server_key = PrivateKeyDer::from_pem_file(&self.phones.key)
             .with_context(|| format!("cannot read private key from {}", self.phones.key.display()))?;
-        let device_cas = read_certificates(&self.trust.device_ca)?;
         let store = SqliteStore::open(&self.store.sqlite)?;
         Ok(PhoneServerConfig {
             server_chain,
             server_key,
-            device_cas,
-            identity_rule,
+            trust,
             registrar: self.sip.registrar.clone(),
             lifecycle: Lifecycle::new(Duration::from_secs(self.lifecycle.grace_seconds)),
             store: Arc::new(store),

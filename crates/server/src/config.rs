@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sipprov_credentials::{Clock, Lifecycle, Store};
-use sipprov_identity::IdentityRule;
+use sipprov_identity::TrustStore;
 
 /// Everything the phone listener needs: TLS material, trust, storage and policy.
 pub struct PhoneServerConfig {
@@ -13,10 +13,9 @@ pub struct PhoneServerConfig {
     pub server_chain: Vec<CertificateDer<'static>>,
     /// The server certificate's private key.
     pub server_key: PrivateKeyDer<'static>,
-    /// Device CA certificates: a phone must present a certificate chaining to one of them.
-    pub device_cas: Vec<CertificateDer<'static>>,
-    /// How the device CAs' certificates name the device.
-    pub identity_rule: IdentityRule,
+    /// The vendor CAs a phone's certificate must chain to, each bound to its identity rule and
+    /// allowed OUIs.
+    pub trust: TrustStore,
     /// The registrar written into every account config.
     pub registrar: String,
     /// The credential lifecycle rules (grace window).

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use sipprov_identity::IdentityRule;
+use rustls_pki_types::UnixTime;
+use sipprov_identity::TrustStore;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -18,7 +19,7 @@ const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 pub(crate) struct ConnectionContext {
     pub(crate) acceptor: TlsAcceptor,
-    pub(crate) identity_rule: IdentityRule,
+    pub(crate) trust: TrustStore,
     pub(crate) timeouts: Timeouts,
     pub(crate) routes: Arc<PhoneRoutes>,
 }
@@ -37,15 +38,18 @@ pub(crate) async fn serve(context: Arc<ConnectionContext>, tcp: TcpStream, peer:
         }
     };
 
-    // Identity comes from the verified leaf certificate only.
-    let leaf = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first());
-    let identity = match leaf.map(|leaf| context.identity_rule.identify(leaf)) {
-        Some(Ok(identity)) => Some(Arc::new(identity)),
-        Some(Err(reason)) => {
-            tracing::info!(%peer, rule = %context.identity_rule, %reason, "certificate names no device");
+    // Identity comes from the verified leaf certificate only, read with the rule of the anchor
+    // it chains to.
+    let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
+    let identity = match context.trust.identify(chain, UnixTime::now()) {
+        Ok((identity, vendor)) => {
+            tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
+            Some(Arc::new(identity))
+        }
+        Err(reason) => {
+            tracing::info!(%peer, %reason, "certificate names no device");
             None
         }
-        None => None,
     };
 
     let routes = Arc::clone(&context.routes);

@@ -6,8 +6,9 @@
 //!
 //! 1. [`tls`]: rustls with the aws-lc-rs provider; a client certificate chaining to a configured
 //!    device CA is required, or the handshake fails. The handshake has a deadline.
-//! 2. Identity: the configured [`IdentityRule`](sipprov_identity::IdentityRule) reads the MAC from
-//!    the verified leaf certificate, never from the URL or headers.
+//! 2. Identity: the [`TrustStore`](sipprov_identity::TrustStore) finds the vendor anchor the
+//!    chain verifies to and reads the MAC from the leaf with that vendor's rule, never from the
+//!    URL or headers.
 //! 3. Routing: the path is recognised as a device file; it is served only when its MAC
 //!    equals the certificate's and the device is enrolled. Everything else gets one uniform 404.
 //! 4. The credential lifecycle decides, in one store transaction, whether the password goes out.
@@ -19,7 +20,7 @@
 //! use std::sync::Arc;
 //! use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 //! use sipprov_credentials::{Lifecycle, SystemClock};
-//! use sipprov_identity::IdentityRule;
+//! use sipprov_identity::{IdentityRule, TrustStore, VendorTrust};
 //! use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 //!
 //! # #[tokio::main]
@@ -32,8 +33,11 @@
 //! let config = PhoneServerConfig {
 //!     server_chain: vec![server.cert.der().clone()],
 //!     server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.signing_key.serialize_der())),
-//!     device_cas: vec![device_ca.cert.der().clone()],
-//!     identity_rule: IdentityRule::CnMac,
+//!     trust: TrustStore::new(vec![VendorTrust::from_bundle(
+//!         "device-ca.pem",
+//!         device_ca.cert.pem().as_bytes(),
+//!         IdentityRule::CnMac,
+//!     )?])?,
 //!     registrar: "sip.example.net".into(),
 //!     lifecycle: Lifecycle::default(),
 //!     store: Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),

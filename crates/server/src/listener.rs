@@ -20,7 +20,7 @@ pub struct PhoneServer {
 impl PhoneServer {
     /// Checks `config`, builds the TLS configuration and binds `addr` (port 0 picks a free port).
     pub async fn bind(addr: SocketAddr, config: PhoneServerConfig) -> Result<Self, ServerError> {
-        let tls = tls::server_config(config.server_chain, config.server_key, &config.device_cas)?;
+        let tls = tls::server_config(config.server_chain, config.server_key, &config.trust)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let routes = Arc::new(PhoneRoutes {
             store: config.store,
@@ -30,7 +30,7 @@ impl PhoneServer {
         });
         let context = Arc::new(ConnectionContext {
             acceptor: TlsAcceptor::from(tls),
-            identity_rule: config.identity_rule,
+            trust: config.trust,
             timeouts: config.timeouts,
             routes,
         });

@@ -15,7 +15,7 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipprov_credentials::{Clock, DeviceRecord, Lifecycle, Store, SystemClock};
-use sipprov_identity::{IdentityRule, Mac};
+use sipprov_identity::{IdentityRule, Mac, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,8 +43,11 @@ async fn main() -> anyhow::Result<()> {
     let config = PhoneServerConfig {
         server_chain: vec![server_cert.der().clone()],
         server_key: private_key(&server_key),
-        device_cas: vec![device_ca.der().clone()],
-        identity_rule: IdentityRule::CnMac,
+        trust: TrustStore::new(vec![VendorTrust::from_bundle(
+            "example device CA",
+            device_ca.der(),
+            IdentityRule::CnMac,
+        )?])?,
         registrar: "sip.example.net".into(),
         lifecycle: Lifecycle::new(Duration::from_secs(300)),
         store,

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run -p sipprov-examples --bin identify_certificate -- phone.pem
 //! ```
-//! With no argument it makes a certificate the way a vendor would (CN = MAC) and reads it back.
+//! With no argument it makes a certificate the way Polycom does (CN = MAC) and reads it back.
 #![allow(clippy::print_stdout)]
 
 use rustls_pki_types::CertificateDer;
@@ -21,12 +21,15 @@ fn main() -> anyhow::Result<()> {
             params.self_signed(&key)?.der().to_vec()
         }
     };
-    match IdentityRule::CnMac.identify(&der) {
+    // In production the rule comes from the trust anchor the chain verified to
+    // (`sipprov_identity::TrustStore`); for a look at one file, guess it from the subject.
+    let rule = IdentityRule::guess(&der)?;
+    match rule.identify(&der) {
         Ok(identity) => {
-            println!("mac {} (vendor {})", identity.mac, identity.vendor);
+            println!("mac {} (vendor {}, rule {rule})", identity.mac, identity.vendor);
             println!("key fingerprint {}", identity.spki_sha256_hex());
         }
-        Err(reason) => println!("no identity: {reason}"),
+        Err(reason) => println!("no identity under rule {rule}: {reason}"),
     }
     Ok(())
 }

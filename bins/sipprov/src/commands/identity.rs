@@ -8,7 +8,7 @@ use clap::Subcommand;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
-use sipprov_identity::{DeviceIdentity, IdentityRule, NoIdentity};
+use sipprov_identity::{AttributeRule, DeviceIdentity, IdentityRule, NoIdentity};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum IdentityCommand {
@@ -18,10 +18,17 @@ pub(crate) enum IdentityCommand {
     Inspect {
         /// The certificate, PEM or DER. For a PEM file with several certificates, the first.
         file: PathBuf,
-        /// The identity rule to apply, or `auto` to try every rule (diagnostics only: in
-        /// production each trust anchor is bound to one rule).
+        /// The identity rule: polycom, snom, yealink, cisco-mic, cisco-mpp, cn-mac, attribute, or
+        /// `auto` to pick by subject shape and OUI (diagnostics only: in production each trust
+        /// anchor is bound to one rule).
         #[arg(long, default_value = "auto")]
         rule: String,
+        /// For `--rule attribute`: the subject attribute holding the MAC (OID, or CN, serialNumber, ST, L, O, OU).
+        #[arg(long, requires = "pattern")]
+        attribute: Option<String>,
+        /// For `--rule attribute`: the value's pattern, `{mac}` once, `*` for any run of characters.
+        #[arg(long, requires = "attribute")]
+        pattern: Option<String>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -30,13 +37,13 @@ pub(crate) enum IdentityCommand {
 
 impl IdentityCommand {
     pub(crate) fn run(self) -> ExitCode {
-        let IdentityCommand::Inspect { file, rule, json } = self;
-        match inspect(&file, &rule) {
+        let IdentityCommand::Inspect { file, rule, attribute, pattern, json } = self;
+        match inspect(&file, &rule, attribute.zip(pattern)) {
             Ok((rule, result)) => {
                 if json {
-                    println!("{}", to_json(rule, &result));
+                    println!("{}", to_json(&rule, &result));
                 } else {
-                    print_text(rule, &result);
+                    print_text(&rule, &result);
                 }
                 if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
@@ -48,24 +55,27 @@ impl IdentityCommand {
     }
 }
 
-/// Applies `rule` (a rule name or `auto`) to the certificate in `file`.
-fn inspect(file: &Path, rule: &str) -> anyhow::Result<(IdentityRule, Result<DeviceIdentity, NoIdentity>)> {
+/// Applies `rule` (a rule name, `attribute` with its attribute and pattern, or `auto`) to the
+/// certificate in `file`.
+fn inspect(
+    file: &Path,
+    rule: &str,
+    custom: Option<(String, String)>,
+) -> anyhow::Result<(IdentityRule, Result<DeviceIdentity, NoIdentity>)> {
     let der = read_certificate(file)?;
-    if rule != "auto" {
-        let rule: IdentityRule = rule.parse()?;
-        return Ok((rule, rule.identify(&der)));
-    }
-    let mut first_failure = None;
-    for rule in IdentityRule::ALL {
-        match rule.identify(&der) {
-            Ok(identity) => return Ok((*rule, Ok(identity))),
-            Err(NoIdentity::MalformedCertificate(e)) => bail!("{}: not an X.509 certificate: {e}", file.display()),
-            Err(reason) => {
-                first_failure.get_or_insert((*rule, Err(reason)));
-            }
+    let rule = match (rule, custom) {
+        ("attribute", Some((attribute, pattern))) => {
+            IdentityRule::Attribute(AttributeRule::new("custom", &attribute, &pattern)?)
         }
+        ("attribute", None) => bail!("--rule attribute needs --attribute and --pattern"),
+        (_, Some(_)) => bail!("--attribute and --pattern go with --rule attribute"),
+        ("auto", None) => IdentityRule::guess(&der).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+        (name, None) => name.parse()?,
+    };
+    match rule.identify(&der) {
+        Err(NoIdentity::MalformedCertificate(e)) => bail!("{}: not an X.509 certificate: {e}", file.display()),
+        result => Ok((rule, result)),
     }
-    first_failure.context("no identity rules are built in")
 }
 
 /// The certificate's DER bytes from a PEM or DER file.
@@ -79,7 +89,7 @@ fn read_certificate(file: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn to_json(rule: IdentityRule, result: &Result<DeviceIdentity, NoIdentity>) -> Value {
+fn to_json(rule: &IdentityRule, result: &Result<DeviceIdentity, NoIdentity>) -> Value {
     match result {
         Ok(identity) => json!({
             "identity": {
@@ -96,7 +106,7 @@ fn to_json(rule: IdentityRule, result: &Result<DeviceIdentity, NoIdentity>) -> V
     }
 }
 
-fn print_text(rule: IdentityRule, result: &Result<DeviceIdentity, NoIdentity>) {
+fn print_text(rule: &IdentityRule, result: &Result<DeviceIdentity, NoIdentity>) {
     match result {
         Ok(identity) => {
             println!("mac:         {}", identity.mac);

@@ -87,11 +87,16 @@ listen = "127.0.0.1:8443"
 certificate = "pki/server.pem"
 key = "pki/server.key"
 
-[trust]
-# CA certificate(s) that signed the phones' device certificates (PEM, one or more).
-device_ca = "pki/device-ca.pem"
-# How those certificates name the device: cn-mac = the subject commonName is the MAC.
+# One [[trust]] entry per vendor CA bundle.
+[[trust]]
+# The CA certificate(s) that signed the phones' device certificates (PEM or DER, one or more).
+bundle = "pki/device-ca.pem"
+# How those certificates name the device. Built in: polycom, snom, yealink, cisco-mic,
+# cisco-mpp, cn-mac (the subject commonName is the MAC). For another vendor:
+#   rule = "attribute", vendor = "acme", attribute = "serialNumber", pattern = "ACME-{mac}"
 rule = "cn-mac"
+# The vendor MAC prefixes this CA may vouch for; leave out to allow any.
+allowed_ouis = ["00:15:65"]
 
 [store]
 # The device database (SQLite, WAL, synchronous=FULL). Created if missing.

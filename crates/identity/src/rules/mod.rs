@@ -1,45 +1,133 @@
 //! Identity rules: one per certificate layout, each reading the MAC from where that layout keeps it.
+//!
+//! Every rule is strict: exactly one candidate MAC, or no identity with a precise reason.
 
-mod cn_mac;
-mod subject;
+mod attribute_rule;
+mod cisco;
+mod common_name;
+mod guess;
+mod yealink;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use attribute_rule::{AttributeRule, PatternError};
+
+use crate::certificate::CertificateView;
 use crate::{DeviceIdentity, NoIdentity};
 
 /// A certificate layout sipprov knows how to read an identity from.
 ///
-/// Each trust anchor is bound to exactly one rule, so a CA can only vouch for devices in the
-/// layout its vendor uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Each trust anchor is bound to exactly one rule, so a vendor's CA can only vouch for devices
+/// in that vendor's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IdentityRule {
-    /// `cn-mac`: the subject has exactly one commonName and it is the MAC (any common spelling),
-    /// e.g. `CN=0004F28B54F4`. Used by the sipprov demo PKI and by private device CAs.
+    /// `polycom`: Polycom / Poly (VVX, SoundPoint, Trio). The subject's one commonName is the MAC,
+    /// uppercase: `CN=0004F28B54F4, O=Polycom Inc.`
+    Polycom,
+    /// `snom`: Snom D-series. The subject's one commonName is the MAC, case not guaranteed:
+    /// `CN=000413AABBCC`.
+    Snom,
+    /// `yealink`: Yealink T4x/T5x/CP/VP/W. The MAC is the last 12 hex digits of the UUID-shaped
+    /// serialNumber (2.5.4.5): `CN=yealink.com, serialNumber=ffffffff-ffff-ffff-fff0-001565000062`.
+    /// The generic certificate Yealink puts on phones without a unique one carries no such
+    /// serialNumber, or an all-zero / all-F MAC part, and yields no identity.
+    Yealink,
+    /// `cisco-mic`: Cisco enterprise phones' Manufacturing Installed Certificate.
+    /// `CN=<PID>-SEP<MAC>`, `serialNumber=PID:<model> SN:<serial>`:
+    /// `serialNumber=PID:CP-8861 SN:FCH2133E8B9, O=Cisco Systems Inc., OU=CTG, CN=CP-8861-SEP2C3124C9F8E1`.
+    CiscoMic,
+    /// `cisco-mpp`: Cisco MPP / SPA (3PCC) phones. MAC in stateOrProvinceName (2.5.4.8), serial in
+    /// localityName (2.5.4.7), product in OU: `OU=CP-8841-3PCC, L=88012BA01234, S=000e08abcdef`.
+    /// The generic certificate (`OU=cisco.com, L=ciscogeneric, S=ciscogeneric`) yields no identity.
+    CiscoMpp,
+    /// `cn-mac`: the subject's one commonName is the MAC (any common spelling). For private device
+    /// CAs and the sipprov demo PKI.
     CnMac,
+    /// `attribute`: a configured rule for vendors not built in: one subject attribute, matched
+    /// against a pattern holding `{mac}`.
+    Attribute(AttributeRule),
 }
 
 impl IdentityRule {
-    /// Every rule, in the order `auto` would try them.
-    pub const ALL: &'static [IdentityRule] = &[IdentityRule::CnMac];
+    /// The built-in rules, by name.
+    pub const BUILT_IN: &'static [IdentityRule] = &[
+        IdentityRule::Polycom,
+        IdentityRule::Snom,
+        IdentityRule::Yealink,
+        IdentityRule::CiscoMic,
+        IdentityRule::CiscoMpp,
+        IdentityRule::CnMac,
+    ];
 
     /// The rule's name as written in configuration files and on the command line.
-    pub const fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
+            IdentityRule::Polycom => "polycom",
+            IdentityRule::Snom => "snom",
+            IdentityRule::Yealink => "yealink",
+            IdentityRule::CiscoMic => "cisco-mic",
+            IdentityRule::CiscoMpp => "cisco-mpp",
             IdentityRule::CnMac => "cn-mac",
+            IdentityRule::Attribute(_) => "attribute",
+        }
+    }
+
+    /// The vendor the rule reports in [`DeviceIdentity::vendor`].
+    pub fn vendor(&self) -> &str {
+        match self {
+            IdentityRule::Polycom => "polycom",
+            IdentityRule::Snom => "snom",
+            IdentityRule::Yealink => "yealink",
+            IdentityRule::CiscoMic | IdentityRule::CiscoMpp => "cisco",
+            IdentityRule::CnMac => "generic",
+            IdentityRule::Attribute(rule) => rule.vendor(),
         }
     }
 
     /// Reads the identity of the device named by `certificate` (DER), or says why there is none.
     ///
     /// The certificate must already have been verified against a trust anchor bound to this
-    /// rule: this function establishes *which* device it names, not *whether* to trust it.
-    pub fn identify(self, certificate: &[u8]) -> Result<DeviceIdentity, NoIdentity> {
-        let cert = subject::ParsedCertificate::parse(certificate)?;
-        match self {
-            IdentityRule::CnMac => cn_mac::identify(&cert),
-        }
+    /// rule: this function establishes *which* device it names, not *whether* to trust it
+    /// (see [`TrustStore`](crate::TrustStore) for both).
+    pub fn identify(&self, certificate: &[u8]) -> Result<DeviceIdentity, NoIdentity> {
+        let cert = CertificateView::parse(certificate)?;
+        let found = match self {
+            IdentityRule::Polycom | IdentityRule::Snom | IdentityRule::CnMac => common_name::identify(&cert)?,
+            IdentityRule::Yealink => yealink::identify(&cert)?,
+            IdentityRule::CiscoMic => cisco::identify_mic(&cert)?,
+            IdentityRule::CiscoMpp => cisco::identify_mpp(&cert)?,
+            IdentityRule::Attribute(rule) => rule.identify(&cert)?,
+        };
+        Ok(DeviceIdentity {
+            mac: found.mac,
+            vendor: self.vendor().to_owned(),
+            serial: found.serial,
+            model: found.model,
+            spki_sha256: cert.spki_sha256(),
+        })
+    }
+
+    /// Picks the built-in rule whose layout `certificate` looks like, by subject shape and OUI.
+    ///
+    /// For diagnostics only (`sipprov identity inspect --rule auto`): in production the rule
+    /// comes from the trust anchor that verified the certificate, never from the certificate.
+    pub fn guess(certificate: &[u8]) -> Result<IdentityRule, NoIdentity> {
+        guess::guess(&CertificateView::parse(certificate)?)
+    }
+}
+
+/// What a rule reads from the subject; [`IdentityRule::identify`] adds vendor and key.
+struct Found {
+    mac: crate::Mac,
+    serial: Option<String>,
+    model: Option<String>,
+}
+
+impl Found {
+    fn mac(mac: crate::Mac) -> Self {
+        Self { mac, serial: None, model: None }
     }
 }
 
@@ -52,12 +140,18 @@ impl fmt::Display for IdentityRule {
 impl FromStr for IdentityRule {
     type Err = UnknownRule;
 
+    /// Parses a built-in rule name. (`attribute` rules need an attribute and a pattern: build
+    /// them with [`AttributeRule::new`].)
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.iter().copied().find(|rule| rule.name() == s).ok_or_else(|| UnknownRule(s.chars().take(64).collect()))
+        Self::BUILT_IN
+            .iter()
+            .find(|rule| rule.name() == s)
+            .cloned()
+            .ok_or_else(|| UnknownRule(crate::error::excerpt(s)))
     }
 }
 
-/// A rule name that is not one of [`IdentityRule::ALL`].
+/// A rule name that is not one of [`IdentityRule::BUILT_IN`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown identity rule {0:?} (known: cn-mac)")]
+#[error("unknown identity rule {0:?} (built in: polycom, snom, yealink, cisco-mic, cisco-mpp, cn-mac)")]
 pub struct UnknownRule(String);

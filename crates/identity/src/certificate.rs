@@ -1,0 +1,126 @@
+//! A certificate read just far enough to name its device: subject attributes and public key.
+//!
+//! This is deliberately not a full X.509 parser. It walks the DER structure to the subject and
+//! the SubjectPublicKeyInfo and keeps attribute values as raw bytes, decoding only the ones a
+//! rule asks for. So an attribute sipprov does not need (a Latin-1 TeletexString organisation, a
+//! PrintableString with a character the standard forbids) cannot stop extraction of the one it
+//! does need, and an odd validity encoding (fractional seconds) is not our concern here: the
+//! TLS layer has already verified the chain.
+
+use der::asn1::AnyRef;
+use der::oid::ObjectIdentifier;
+use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
+use sha2::{Digest, Sha256};
+
+use crate::NoIdentity;
+use crate::attribute::{Attribute, decode_text};
+
+/// One `AttributeTypeAndValue` of the subject, value undecoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SubjectAttribute<'a> {
+    pub(crate) oid: ObjectIdentifier,
+    pub(crate) tag: Tag,
+    pub(crate) value: &'a [u8],
+}
+
+/// The parts of a DER certificate that identity rules read.
+#[derive(Debug)]
+pub(crate) struct CertificateView<'a> {
+    subject: Vec<SubjectAttribute<'a>>,
+    spki: &'a [u8],
+}
+
+impl<'a> CertificateView<'a> {
+    /// Walks `Certificate -> TBSCertificate -> subject, subjectPublicKeyInfo`.
+    pub(crate) fn parse(der: &'a [u8]) -> Result<Self, NoIdentity> {
+        let malformed = |what: &str| NoIdentity::MalformedCertificate(what.to_owned());
+        let certificate = AnyRef::from_der(der).map_err(|e| malformed(&format!("outer structure: {e}")))?;
+        expect_tag(certificate, Tag::Sequence, "certificate")?;
+        let mut outer = reader(certificate.value())?;
+        let tbs: AnyRef<'a> = outer.decode().map_err(|e| malformed(&format!("TBSCertificate: {e}")))?;
+        expect_tag(tbs, Tag::Sequence, "TBSCertificate")?;
+
+        let mut fields = reader(tbs.value())?;
+        let mut next = |name: &str| -> Result<AnyRef<'a>, NoIdentity> {
+            fields.decode().map_err(|e| malformed(&format!("TBSCertificate {name}: {e}")))
+        };
+        let mut serial = next("version or serialNumber")?;
+        if serial.tag() == (Tag::ContextSpecific { constructed: true, number: TagNumber(0) }) {
+            serial = next("serialNumber")?;
+        }
+        expect_tag(serial, Tag::Integer, "serialNumber")?;
+        expect_tag(next("signature")?, Tag::Sequence, "signature algorithm")?;
+        expect_tag(next("issuer")?, Tag::Sequence, "issuer")?;
+        expect_tag(next("validity")?, Tag::Sequence, "validity")?;
+        let subject = next("subject")?;
+        expect_tag(subject, Tag::Sequence, "subject")?;
+        let spki = fields.tlv_bytes().map_err(|e| malformed(&format!("subjectPublicKeyInfo: {e}")))?;
+        if spki.first() != Some(&0x30) {
+            return Err(malformed("subjectPublicKeyInfo is not a SEQUENCE"));
+        }
+        Ok(Self { subject: parse_name(subject.value())?, spki })
+    }
+
+    /// Every subject value of `attribute`, undecoded, in certificate order.
+    fn values(&self, attribute: &Attribute) -> Vec<&SubjectAttribute<'a>> {
+        self.subject.iter().filter(|a| a.oid == attribute.oid).collect()
+    }
+
+    /// The one value of `attribute`, as text. None, several, or an undecodable value is an error.
+    pub(crate) fn single(&self, attribute: &Attribute) -> Result<String, NoIdentity> {
+        self.optional(attribute)?.ok_or_else(|| NoIdentity::MissingAttribute { attribute: attribute.name.clone() })
+    }
+
+    /// The value of `attribute` as text if it occurs once, `None` if it does not occur.
+    /// Several values, or an undecodable one, is an error: the rule cannot know which is meant.
+    pub(crate) fn optional(&self, attribute: &Attribute) -> Result<Option<String>, NoIdentity> {
+        match self.values(attribute).as_slice() {
+            [] => Ok(None),
+            [one] => decode_text(one.tag, one.value)
+                .map(Some)
+                .ok_or_else(|| NoIdentity::UndecodableAttribute { attribute: attribute.name.clone() }),
+            many => Err(NoIdentity::AmbiguousAttribute { attribute: attribute.name.clone(), count: many.len() }),
+        }
+    }
+
+    /// SHA-256 of the DER SubjectPublicKeyInfo: the key fingerprint sipprov pins.
+    pub(crate) fn spki_sha256(&self) -> [u8; 32] {
+        Sha256::digest(self.spki).into()
+    }
+}
+
+/// `Name ::= SEQUENCE OF RelativeDistinguishedName`, `RDN ::= SET OF AttributeTypeAndValue`.
+fn parse_name(name: &[u8]) -> Result<Vec<SubjectAttribute<'_>>, NoIdentity> {
+    let malformed = |e: der::Error| NoIdentity::MalformedCertificate(format!("subject: {e}"));
+    let mut attributes = Vec::new();
+    let mut rdns = reader(name)?;
+    while !rdns.is_finished() {
+        let rdn: AnyRef<'_> = rdns.decode().map_err(malformed)?;
+        expect_tag(rdn, Tag::Set, "subject RDN")?;
+        let mut atvs = reader(rdn.value())?;
+        while !atvs.is_finished() {
+            let atv: AnyRef<'_> = atvs.decode().map_err(malformed)?;
+            expect_tag(atv, Tag::Sequence, "subject attribute")?;
+            let mut parts = reader(atv.value())?;
+            let oid: ObjectIdentifier = parts.decode().map_err(malformed)?;
+            let value: AnyRef<'_> = parts.decode().map_err(malformed)?;
+            if !parts.is_finished() {
+                return Err(NoIdentity::MalformedCertificate("subject attribute has trailing data".into()));
+            }
+            attributes.push(SubjectAttribute { oid, tag: value.tag(), value: value.value() });
+        }
+    }
+    Ok(attributes)
+}
+
+fn reader(bytes: &[u8]) -> Result<SliceReader<'_>, NoIdentity> {
+    SliceReader::new(bytes).map_err(|e| NoIdentity::MalformedCertificate(e.to_string()))
+}
+
+fn expect_tag(value: AnyRef<'_>, tag: Tag, what: &str) -> Result<(), NoIdentity> {
+    if value.tag() == tag {
+        Ok(())
+    } else {
+        Err(NoIdentity::MalformedCertificate(format!("{what}: expected {tag}, found {}", value.tag())))
+    }
+}

@@ -1,0 +1,93 @@
+//! Reading a CA bundle: PEM or concatenated DER, one or more certificates.
+
+use der::{Reader, SliceReader};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// A trust anchor bundle could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnchorError {
+    /// The bundle holds no certificate.
+    #[error("{bundle}: no certificate found (expected PEM or DER X.509 certificates)")]
+    Empty {
+        /// The bundle's name (file path).
+        bundle: String,
+    },
+    /// A PEM section could not be read.
+    #[error("{bundle}: certificate #{index}: invalid PEM: {detail}")]
+    Pem {
+        /// The bundle's name.
+        bundle: String,
+        /// Index of the certificate in the bundle, from 0.
+        index: usize,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A certificate could not be used as a trust anchor.
+    #[error("{bundle}: certificate #{index}: not usable as a trust anchor: {detail}")]
+    Certificate {
+        /// The bundle's name.
+        bundle: String,
+        /// Index of the certificate in the bundle, from 0.
+        index: usize,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A certificate uses a key too weak for any chain under it to verify.
+    #[error("{bundle}: certificate #{index}: {detail}; legacy chains are not supported")]
+    Legacy {
+        /// The bundle's name.
+        bundle: String,
+        /// Index of the certificate in the bundle, from 0.
+        index: usize,
+        /// What is legacy about it.
+        detail: String,
+    },
+    /// No trust anchors were configured at all.
+    #[error("no trust anchors configured: no phone could ever be identified")]
+    NoAnchors,
+    /// The same CA certificate appears in two bundles.
+    #[error("{second} repeats a CA certificate of {first}: a CA must be bound to one rule")]
+    Duplicate {
+        /// The bundle that has it first.
+        first: String,
+        /// The bundle that repeats it.
+        second: String,
+    },
+}
+
+/// The certificates of a PEM or DER bundle, in order.
+pub(super) fn parse(source: &str, bundle: &[u8]) -> Result<Vec<CertificateDer<'static>>, AnchorError> {
+    let certificates = if bundle.trim_ascii_start().starts_with(b"-----BEGIN") {
+        CertificateDer::pem_slice_iter(bundle)
+            .enumerate()
+            .map(|(index, cert)| {
+                cert.map_err(|e| AnchorError::Pem { bundle: source.to_owned(), index, detail: e.to_string() })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        split_der(source, bundle)?
+    };
+    if certificates.is_empty() {
+        return Err(AnchorError::Empty { bundle: source.to_owned() });
+    }
+    Ok(certificates)
+}
+
+/// Splits concatenated DER certificates.
+fn split_der(source: &str, mut bundle: &[u8]) -> Result<Vec<CertificateDer<'static>>, AnchorError> {
+    let mut certificates = Vec::new();
+    while !bundle.is_empty() {
+        let index = certificates.len();
+        let invalid = |e: der::Error| AnchorError::Certificate {
+            bundle: source.to_owned(),
+            index,
+            detail: format!("not DER: {e}"),
+        };
+        let tlv = SliceReader::new(bundle).and_then(|mut reader| reader.tlv_bytes()).map_err(invalid)?;
+        certificates.push(CertificateDer::from(tlv.to_vec()));
+        bundle = &bundle[tlv.len()..];
+    }
+    Ok(certificates)
+}

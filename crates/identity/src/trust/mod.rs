@@ -1,0 +1,178 @@
+//! Trust anchors: which CAs may vouch for devices, in which layout, for which vendor prefixes.
+//!
+//! A [`VendorTrust`] is one vendor's CA bundle bound to one [`IdentityRule`] and, optionally, to
+//! the OUIs (vendor MAC prefixes) its certificates may name. A [`TrustStore`] holds them all and
+//! answers the one question the server asks: *which device is this verified chain?*
+
+mod bundle;
+mod legacy;
+mod oui;
+
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use webpki::{EndEntityCert, KeyUsage};
+
+pub use bundle::AnchorError;
+pub use oui::{Oui, OuiParseError};
+
+use crate::{DeviceIdentity, IdentityRule, NoIdentity};
+
+/// One vendor's CA certificates, the identity rule its device certificates follow, and the OUIs
+/// it may vouch for.
+#[derive(Debug, Clone)]
+pub struct VendorTrust {
+    source: String,
+    rule: IdentityRule,
+    allowed_ouis: Vec<Oui>,
+    certificates: Vec<CertificateDer<'static>>,
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl VendorTrust {
+    /// Loads a CA bundle: PEM with one or more certificates, or one or more concatenated DER
+    /// certificates. `source` names the bundle in errors and logs (usually its file path).
+    ///
+    /// Refused with an error naming `source` and the certificate's index: no certificate at all,
+    /// a certificate webpki cannot use as an anchor, and legacy RSA keys under 2048 bits (no
+    /// chain under such a key can verify; see `docs/vendors.md`).
+    pub fn from_bundle(source: &str, bundle: &[u8], rule: IdentityRule) -> Result<Self, AnchorError> {
+        let certificates = bundle::parse(source, bundle)?;
+        let mut anchors = Vec::with_capacity(certificates.len());
+        for (index, certificate) in certificates.iter().enumerate() {
+            legacy::refuse_weak_key(source, index, certificate)?;
+            let anchor = webpki::anchor_from_trusted_cert(certificate).map_err(|e| AnchorError::Certificate {
+                bundle: source.to_owned(),
+                index,
+                detail: format!("{e:?}"),
+            })?;
+            anchors.push(anchor.to_owned());
+        }
+        Ok(Self { source: source.to_owned(), rule, allowed_ouis: Vec::new(), certificates, anchors })
+    }
+
+    /// Restricts the MACs this bundle may vouch for to these vendor prefixes (empty: any).
+    pub fn with_allowed_ouis(mut self, ouis: Vec<Oui>) -> Self {
+        self.allowed_ouis = ouis;
+        self
+    }
+
+    /// Where the bundle came from, as given to [`VendorTrust::from_bundle`].
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The identity rule bound to this bundle.
+    pub fn rule(&self) -> &IdentityRule {
+        &self.rule
+    }
+
+    /// The vendor prefixes this bundle may vouch for; empty means any.
+    pub fn allowed_ouis(&self) -> &[Oui] {
+        &self.allowed_ouis
+    }
+
+    /// The CA certificates, DER, e.g. for a TLS library's root store.
+    pub fn certificates(&self) -> &[CertificateDer<'static>] {
+        &self.certificates
+    }
+}
+
+/// Every configured [`VendorTrust`], in configuration order.
+#[derive(Debug, Clone)]
+pub struct TrustStore {
+    vendors: Vec<VendorTrust>,
+}
+
+impl TrustStore {
+    /// A store over `vendors`. Refuses an empty list, and one CA certificate configured in two
+    /// entries (its device certificates would have two rules).
+    pub fn new(vendors: Vec<VendorTrust>) -> Result<Self, AnchorError> {
+        if vendors.is_empty() {
+            return Err(AnchorError::NoAnchors);
+        }
+        for (i, vendor) in vendors.iter().enumerate() {
+            for earlier in &vendors[..i] {
+                if vendor.certificates.iter().any(|c| earlier.certificates.contains(c)) {
+                    return Err(AnchorError::Duplicate {
+                        first: earlier.source.clone(),
+                        second: vendor.source.clone(),
+                    });
+                }
+            }
+        }
+        Ok(Self { vendors })
+    }
+
+    /// The configured vendors.
+    pub fn vendors(&self) -> &[VendorTrust] {
+        &self.vendors
+    }
+
+    /// Every CA certificate of every vendor, for the TLS layer's root store.
+    pub fn certificates(&self) -> impl Iterator<Item = &CertificateDer<'static>> {
+        self.vendors.iter().flat_map(|vendor| vendor.certificates.iter())
+    }
+
+    /// Verifies `chain` (leaf first, then the intermediates the peer sent) for client
+    /// authentication at `now`, finds the vendor whose anchor it chains to, and reads the
+    /// device's identity with that vendor's rule. The first vendor in order that verifies wins.
+    ///
+    /// The TLS layer has already verified the chain against all anchors together; doing it again
+    /// per vendor is what binds the identity rule and OUI list to the right anchor.
+    pub fn identify(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
+        let (leaf, intermediates) =
+            chain.split_first().ok_or_else(|| NoIdentity::Untrusted("no certificate presented".into()))?;
+        let end_entity = EndEntityCert::try_from(leaf).map_err(|e| NoIdentity::Untrusted(describe(&e)))?;
+        let mut last_error = None;
+        for vendor in &self.vendors {
+            let verified = end_entity.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &vendor.anchors,
+                intermediates,
+                now,
+                KeyUsage::client_auth(),
+                None,
+                None,
+            );
+            match verified {
+                Ok(_) => {
+                    let identity = vendor.rule.identify(leaf)?;
+                    if !vendor.allowed_ouis.is_empty() && !vendor.allowed_ouis.contains(&Oui::of(&identity.mac)) {
+                        return Err(NoIdentity::OuiNotAllowed {
+                            mac: identity.mac.to_string(),
+                            anchor: vendor.source.clone(),
+                        });
+                    }
+                    return Ok((identity, vendor));
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(NoIdentity::Untrusted(last_error.map_or_else(|| "no trust anchors".into(), |e| describe(&e))))
+    }
+}
+
+/// A webpki error in words an operator can act on.
+#[allow(deprecated)] // older webpki versions still return the context-free variants
+fn describe(error: &webpki::Error) -> String {
+    use webpki::Error::*;
+    match error {
+        CertExpired { .. } => "the certificate has expired".into(),
+        CertNotValidYet { .. } => "the certificate is not valid yet".into(),
+        UnknownIssuer => "the certificate does not chain to a configured anchor".into(),
+        CertRevoked => "the certificate is revoked".into(),
+        UnsupportedSignatureAlgorithm
+        | UnsupportedSignatureAlgorithmContext(_)
+        | UnsupportedSignatureAlgorithmForPublicKey
+        | UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            "unsupported signature algorithm (legacy SHA-1 and RSA-1024 chains are not supported)".into()
+        }
+        RequiredEkuNotFound | RequiredEkuNotFoundContext(_) => {
+            "the certificate is not for client authentication".into()
+        }
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,176 @@
+//! Trust anchors: loading vendor bundles, binding each to a rule and OUIs, and identifying
+//! verified chains.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+mod support;
+
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, UnixTime};
+use sipprov_identity::{AnchorError, IdentityRule, NoIdentity, Oui, TrustStore, VendorTrust};
+use support::{bytes, cert, der};
+
+/// 2027-01-15: inside every fixture's validity except the expired one's.
+fn now() -> UnixTime {
+    UnixTime::since_unix_epoch(Duration::from_secs(1_800_000_000))
+}
+
+fn vendor(ca: &str, rule: IdentityRule) -> VendorTrust {
+    VendorTrust::from_bundle(ca, &bytes(&format!("ca/{ca}.pem")), rule).unwrap()
+}
+
+fn store() -> TrustStore {
+    let yealink_ouis = vec!["00:15:65".parse::<Oui>().unwrap(), "80:5e:c0".parse().unwrap()];
+    TrustStore::new(vec![
+        vendor("polycom-ca", IdentityRule::Polycom),
+        vendor("snom-ca", IdentityRule::Snom),
+        vendor("yealink-ca", IdentityRule::Yealink).with_allowed_ouis(yealink_ouis),
+        vendor("cisco-root-ca", IdentityRule::CiscoMic),
+        vendor("cisco-mpp-ca", IdentityRule::CiscoMpp),
+        vendor("private-ca", IdentityRule::CnMac),
+    ])
+    .unwrap()
+}
+
+fn identify(chain: &[&str]) -> Result<(String, String), NoIdentity> {
+    let chain: Vec<CertificateDer<'static>> = chain.iter().map(|f| cert(f)).collect();
+    let store = store();
+    store.identify(&chain, now()).map(|(identity, vendor)| (identity.mac.to_string(), vendor.source().to_owned()))
+}
+
+#[test]
+fn each_vendor_chain_is_identified_with_its_own_rule() {
+    assert_eq!(identify(&["device/polycom-vvx.pem"]), Ok(("0004f28b54f4".into(), "polycom-ca".into())));
+    assert_eq!(identify(&["device/snom-d785.pem"]), Ok(("000413aabbcc".into(), "snom-ca".into())));
+    assert_eq!(identify(&["device/yealink-t46u.pem"]), Ok(("001565000062".into(), "yealink-ca".into())));
+    assert_eq!(identify(&["device/cisco-mpp-8841.pem"]), Ok(("000e08abcdef".into(), "cisco-mpp-ca".into())));
+    assert_eq!(identify(&["device/private-phone.pem"]), Ok(("001565000001".into(), "private-ca".into())));
+}
+
+#[test]
+fn an_intermediate_sent_by_the_phone_completes_the_chain() {
+    assert_eq!(
+        identify(&["device/cisco-mic-8861.pem", "ca/cisco-mfg-ca.pem"]),
+        Ok(("2c3124c9f8e1".into(), "cisco-root-ca".into()))
+    );
+    let without = identify(&["device/cisco-mic-8861.pem"]).unwrap_err();
+    assert_eq!(without, NoIdentity::Untrusted("the certificate does not chain to a configured anchor".into()));
+}
+
+#[test]
+fn a_yealink_anchor_cannot_vouch_for_a_polycom_mac() {
+    assert_eq!(
+        identify(&["device/yealink-polycom-oui.pem"]),
+        Err(NoIdentity::OuiNotAllowed { mac: "0004f28b54f4".into(), anchor: "yealink-ca".into() })
+    );
+}
+
+#[test]
+fn the_rule_comes_from_the_anchor_not_the_certificate() {
+    // The private CA is bound to cn-mac: its phone is named by CN. Bound to yealink, the same
+    // chain names no device.
+    let store = TrustStore::new(vec![vendor("private-ca", IdentityRule::Yealink)]).unwrap();
+    let err = store.identify(&[cert("device/private-phone.pem")], now()).unwrap_err();
+    assert_eq!(err, NoIdentity::MissingAttribute { attribute: "serialNumber".into() });
+}
+
+#[test]
+fn untrusted_expired_and_legacy_chains_name_no_device() {
+    assert_eq!(
+        identify(&["device/rogue-phone.pem"]),
+        Err(NoIdentity::Untrusted("the certificate does not chain to a configured anchor".into()))
+    );
+    assert_eq!(
+        identify(&["device/private-expired.pem"]),
+        Err(NoIdentity::Untrusted("the certificate has expired".into()))
+    );
+    assert_eq!(
+        identify(&["device/private-sha1.pem"]),
+        Err(NoIdentity::Untrusted(
+            "unsupported signature algorithm (legacy SHA-1 and RSA-1024 chains are not supported)".into()
+        ))
+    );
+    assert_eq!(identify(&[]), Err(NoIdentity::Untrusted("no certificate presented".into())));
+}
+
+#[test]
+fn generic_certificates_name_no_device_even_when_trusted() {
+    assert!(matches!(identify(&["device/cisco-mpp-generic.pem"]), Err(NoIdentity::GenericCertificate { .. })));
+    assert!(matches!(identify(&["device/yealink-zero-mac.pem"]), Err(NoIdentity::GenericCertificate { .. })));
+}
+
+#[test]
+fn bundles_load_from_pem_with_several_certificates_and_from_concatenated_der() {
+    let mut pem = bytes("ca/cisco-root-ca.pem");
+    pem.extend(bytes("ca/cisco-mfg-ca.pem"));
+    let from_pem = VendorTrust::from_bundle("cisco.pem", &pem, IdentityRule::CiscoMic).unwrap();
+    assert_eq!(from_pem.certificates().len(), 2);
+
+    let mut concatenated = der("ca/cisco-root-ca.pem");
+    concatenated.extend(der("ca/cisco-mfg-ca.pem"));
+    let from_der = VendorTrust::from_bundle("cisco.der", &concatenated, IdentityRule::CiscoMic).unwrap();
+    assert_eq!(from_der.certificates(), from_pem.certificates());
+
+    // With the intermediate as an anchor too, the leaf alone verifies.
+    let store = TrustStore::new(vec![from_der]).unwrap();
+    let (identity, _) = store.identify(&[cert("device/cisco-mic-8861.pem")], now()).unwrap();
+    assert_eq!(identity.model.as_deref(), Some("CP-8861"));
+}
+
+#[test]
+fn bad_bundles_are_refused_naming_the_bundle_and_certificate() {
+    assert_eq!(
+        VendorTrust::from_bundle("empty.pem", b"", IdentityRule::CnMac).unwrap_err(),
+        AnchorError::Empty { bundle: "empty.pem".into() }
+    );
+    let key_only = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    assert_eq!(
+        VendorTrust::from_bundle("key.pem", key_only, IdentityRule::CnMac).unwrap_err(),
+        AnchorError::Empty { bundle: "key.pem".into() }
+    );
+
+    let mut second_is_garbage = der("ca/private-ca.pem");
+    second_is_garbage.extend(b"\x30\x82\x01\x00 truncated");
+    let err = VendorTrust::from_bundle("mixed.der", &second_is_garbage, IdentityRule::CnMac).unwrap_err();
+    assert!(matches!(&err, AnchorError::Certificate { bundle, index: 1, .. } if bundle == "mixed.der"), "{err:?}");
+    assert!(err.to_string().starts_with("mixed.der: certificate #1: "), "{err}");
+
+    let not_a_cert = b"\x30\x03\x02\x01\x00";
+    let err = VendorTrust::from_bundle("tiny.der", not_a_cert, IdentityRule::CnMac).unwrap_err();
+    assert!(matches!(err, AnchorError::Certificate { index: 0, .. }), "{err:?}");
+}
+
+#[test]
+fn a_root_with_fractional_seconds_in_not_after_loads() {
+    // Like the Cisco ECC Root CA: RFC 5280 forbids the encoding, but anchors are read for their
+    // name and key only, so it works (and never panics).
+    let vendor =
+        VendorTrust::from_bundle("ecc-root.pem", &bytes("ca/fractional-seconds-root.pem"), IdentityRule::CiscoMic);
+    assert_eq!(vendor.unwrap().certificates().len(), 1);
+}
+
+#[test]
+fn legacy_rsa_1024_anchors_are_refused_at_load() {
+    let err = VendorTrust::from_bundle("snom-old.pem", &bytes("ca/rsa1024-root.pem"), IdentityRule::Snom).unwrap_err();
+    assert_eq!(
+        err,
+        AnchorError::Legacy {
+            bundle: "snom-old.pem".into(),
+            index: 0,
+            detail: "RSA-1024 key (at least 2048 bits are required)".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "snom-old.pem: certificate #0: RSA-1024 key (at least 2048 bits are required); legacy chains are not supported"
+    );
+}
+
+#[test]
+fn a_store_needs_anchors_and_binds_each_ca_once() {
+    assert_eq!(TrustStore::new(Vec::new()).unwrap_err(), AnchorError::NoAnchors);
+    let err =
+        TrustStore::new(vec![vendor("private-ca", IdentityRule::CnMac), vendor("private-ca", IdentityRule::Snom)])
+            .unwrap_err();
+    assert_eq!(err, AnchorError::Duplicate { first: "private-ca".into(), second: "private-ca".into() });
+}

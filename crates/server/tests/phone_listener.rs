@@ -1,0 +1,254 @@
+//! The phone listener in-process, with a rustls client: authorization by certificate, the
+//! uniform 404, anchor-bound rules and OUIs, and connection deadlines.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair,
+};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use sipprov_credentials::{Clock, DeviceRecord, Lifecycle, MemoryStore, Store, SystemClock};
+use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
+use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+type Issuer = CertifiedIssuer<'static, KeyPair>;
+
+fn ca(name: &str) -> Issuer {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+struct Phone {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn phone(issuer: &Issuer, subject: &[(DnType, &str)]) -> Phone {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    for (ty, value) in subject {
+        params.distinguished_name.push(ty.clone(), *value);
+    }
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, issuer).unwrap();
+    Phone { chain: vec![cert.der().clone()], key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())) }
+}
+
+/// A Yealink-layout phone: the MAC ends the serialNumber UUID.
+fn yealink_phone(issuer: &Issuer, mac: &str) -> Phone {
+    let serial = format!("ffffffff-ffff-ffff-fff0-{mac}");
+    phone(issuer, &[(DnType::CommonName, "yealink.com"), (DnType::CustomDnType(vec![2, 5, 4, 5]), &serial)])
+}
+
+struct Harness {
+    addr: SocketAddr,
+    server_ca: CertificateDer<'static>,
+    store: Arc<MemoryStore>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Harness {
+    async fn start(trust: TrustStore, timeouts: Timeouts) -> Self {
+        let server_ca = ca("test server CA");
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert =
+            CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &server_ca).unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let config = PhoneServerConfig {
+            server_chain: vec![server_cert.der().clone()],
+            server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            trust,
+            registrar: "sip.example.net".into(),
+            lifecycle: Lifecycle::default(),
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            clock: Arc::new(SystemClock),
+            timeouts,
+        };
+        let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.serve(async {
+            let _ = stopped.await;
+        }));
+        Self { addr, server_ca: server_ca.der().clone(), store, stop: Some(stop) }
+    }
+
+    fn enrol(&self, mac: &str) {
+        let device = DeviceRecord::enrol(mac.parse::<Mac>().unwrap(), "1001", "Desk", SystemClock.now()).unwrap();
+        assert!(self.store.insert_device(&device).unwrap());
+    }
+
+    async fn tls(&self, phone: Option<&Phone>) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.server_ca.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match phone {
+            Some(phone) => builder.with_client_auth_cert(phone.chain.clone(), phone.key.clone_key()).unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        let tcp = TcpStream::connect(self.addr).await?;
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+    }
+
+    /// Sends one request and returns the whole response with the Date header removed.
+    async fn request(&self, phone: Option<&Phone>, method: &str, path: &str) -> std::io::Result<String> {
+        let mut tls = self.tls(phone).await?;
+        let request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        tls.read_to_end(&mut response).await?;
+        let text = String::from_utf8(response).unwrap();
+        Ok(text.lines().filter(|l| !l.starts_with("date:")).collect::<Vec<_>>().join("\n"))
+    }
+
+    async fn get(&self, phone: &Phone, path: &str) -> String {
+        self.request(Some(phone), "GET", path).await.unwrap()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn yealink_trust(vendor_ca: &Issuer) -> TrustStore {
+    let yealink = VendorTrust::from_bundle("yealink-ca.pem", vendor_ca.pem().as_bytes(), IdentityRule::Yealink)
+        .unwrap()
+        .with_allowed_ouis(vec!["00:15:65".parse::<Oui>().unwrap()]);
+    TrustStore::new(vec![yealink]).unwrap()
+}
+
+const OWN: &str = "001565000062";
+const OTHER: &str = "001565000063";
+
+#[tokio::test]
+async fn a_phone_gets_only_its_own_file_and_everything_else_is_one_404() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    harness.enrol(OTHER);
+    let phone = yealink_phone(&vendor_ca, OWN);
+
+    let unknown = harness.get(&phone, "/nothing-here").await;
+    assert!(unknown.starts_with("HTTP/1.1 404 Not Found\n"), "{unknown}");
+    assert!(unknown.contains("cache-control: no-store"), "{unknown}");
+    for (method, path) in [
+        ("GET", format!("/{OTHER}.cfg")),
+        ("GET", "/".to_owned()),
+        ("GET", format!("/{}.cfg", OTHER.to_uppercase())),
+        ("POST", format!("/{OWN}.cfg")),
+        ("PUT", format!("/{OWN}.cfg")),
+        ("GET", format!("/{OWN}.cfg/")),
+        ("GET", format!("/./{OWN}.cfg")),
+        ("GET", "/y000000000000.cfg".to_owned()),
+    ] {
+        let response = harness.request(Some(&phone), method, &path).await.unwrap();
+        assert_eq!(response, unknown, "{method} {path}");
+    }
+
+    let own = harness.get(&phone, &format!("/{OWN}.cfg")).await;
+    assert!(own.starts_with("HTTP/1.1 200 OK\n"), "{own}");
+    assert!(own.contains("cache-control: no-store"), "{own}");
+    assert!(own.contains("account.1.password = "), "{own}");
+    // Spelling variants of the phone's own MAC are its own file too.
+    let upper = harness.get(&phone, &format!("/{}.CFG", OWN.to_uppercase())).await;
+    assert!(upper.starts_with("HTTP/1.1 200 OK\n"), "{upper}");
+}
+
+#[tokio::test]
+async fn devices_not_enrolled_get_the_same_404_as_unknown_paths() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let unknown = harness.get(&phone, "/nothing-here").await;
+    assert_eq!(harness.get(&phone, &format!("/{OWN}.cfg")).await, unknown);
+}
+
+#[tokio::test]
+async fn an_anchor_never_vouches_outside_its_ouis_or_its_layout() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    let polycom_mac = "0004f28b54f4";
+    harness.enrol(polycom_mac);
+    harness.enrol(OWN);
+
+    let outside_ouis = yealink_phone(&vendor_ca, polycom_mac);
+    let unknown = harness.get(&outside_ouis, "/nothing-here").await;
+    assert_eq!(harness.get(&outside_ouis, &format!("/{polycom_mac}.cfg")).await, unknown);
+
+    // A CN = MAC certificate under the Yealink-bound CA: not the layout the anchor is bound to.
+    let wrong_layout = phone(&vendor_ca, &[(DnType::CommonName, OWN)]);
+    assert_eq!(harness.get(&wrong_layout, &format!("/{OWN}.cfg")).await, unknown);
+
+    // The enrolled phone's password was not consumed by either attempt.
+    let own = harness.get(&yealink_phone(&vendor_ca, OWN), &format!("/{OWN}.cfg")).await;
+    assert!(own.contains("account.1.password = "), "{own}");
+}
+
+#[tokio::test]
+async fn no_certificate_or_an_untrusted_one_gets_no_http_at_all() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    assert!(harness.request(None, "GET", &format!("/{OWN}.cfg")).await.is_err());
+    let rogue = yealink_phone(&ca("Rogue CA"), OWN);
+    assert!(harness.request(Some(&rogue), "GET", &format!("/{OWN}.cfg")).await.is_err());
+}
+
+/// Reads until the server closes the connection; fails if it stays open past `limit`.
+async fn closed_within(stream: &mut (impl AsyncReadExt + Unpin), limit: Duration) -> bool {
+    let mut buf = [0u8; 512];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn silent_and_half_finished_handshakes_are_closed_at_the_deadline() {
+    let vendor_ca = ca("Yealink-like CA");
+    let timeouts = Timeouts { handshake: Duration::from_millis(300), request_header: Duration::from_secs(10) };
+    let harness = Harness::start(yealink_trust(&vendor_ca), timeouts).await;
+
+    let mut silent = TcpStream::connect(harness.addr).await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(5)).await, "silent connection left open");
+
+    let mut half_hello = TcpStream::connect(harness.addr).await.unwrap();
+    // A TLS record header announcing a 512-byte handshake message, then only part of it.
+    half_hello.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]).await.unwrap();
+    assert!(closed_within(&mut half_hello, Duration::from_secs(5)).await, "half ClientHello left open");
+}
+
+#[tokio::test]
+async fn a_dribbled_request_head_is_closed_at_the_header_deadline() {
+    let vendor_ca = ca("Yealink-like CA");
+    let timeouts = Timeouts { handshake: Duration::from_secs(10), request_header: Duration::from_millis(300) };
+    let harness = Harness::start(yealink_trust(&vendor_ca), timeouts).await;
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let mut tls = harness.tls(Some(&phone)).await.unwrap();
+    tls.write_all(b"GET /001565000062.cfg HTTP/1.1\r\nHost: local").await.unwrap();
+    assert!(closed_within(&mut tls, Duration::from_secs(5)).await, "dribbling connection left open");
+}
