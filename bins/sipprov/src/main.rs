@@ -20,10 +20,24 @@ enum Command {
     /// Device certificates and the identities read from them.
     #[command(subcommand)]
     Identity(commands::identity::IdentityCommand),
+    /// What a User-Agent claims about a phone.
+    #[command(subcommand)]
+    Ua(commands::ua::UaCommand),
+    /// Which file a request path names.
+    #[command(subcommand)]
+    Path(commands::path::PathCommand),
+    /// Render a vendor config file from a settings file, as the server would.
+    Render(commands::render::RenderArgs),
+    /// Check a rendered config file against the hardening policy.
+    Lint(commands::lint::LintArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Identity(command) => command.run(),
+        Command::Ua(command) => command.run(),
+        Command::Path(command) => command.run(),
+        Command::Render(args) => args.run(),
+        Command::Lint(args) => args.run(),
     }
 }

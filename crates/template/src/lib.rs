@@ -1,42 +1,62 @@
 //! Recognises which file a phone asks for and renders it, so a value can never become config.
 //!
-//! - [`recognise`] turns a request path into a [`RequestedFile`] from a closed set of routes,
-//!   with the MAC canonicalised; anything else is [`RequestedFile::Unknown`]. Paths never reach
-//!   a filesystem.
-//! - [`vendors`] holds one module per vendor that renders that vendor's file formats from typed
-//!   settings ([`AccountSettings`]). Secrets are passed separately: when the SIP password may not
-//!   be delivered, the password key is left out entirely, so the phone keeps what it has.
-//! - [`format`](mod@format) holds the writers that make each file format injection-proof: a value that the
-//!   format cannot carry is refused with a [`RenderError`] that names the field.
+//! - [`profiles`]: one [`VendorProfile`] per vendor sipprov provisions (Yealink, Polycom,
+//!   Cisco SPA/MPP, Snom, Grandstream, Fanvil, Gigaset Nx70, Linphone): every file its phones
+//!   ask for, what kind of file it is ([`FileKind`]: device, common, firmware, upload), its
+//!   [`Format`], the template that renders it, and the vendor's hardening policy.
+//! - [`recognise_route`] turns a request path into a [`Route`] from a closed set, with the MAC
+//!   canonicalised; anything else is [`Route::Unknown`]. Paths never reach a filesystem. Where
+//!   several vendors ask for the same name, the caller picks the format from what it knows for
+//!   certain ([`Route::file_for`]); the User-Agent is only a hint.
+//! - [`UserAgent::parse`] reads vendor, model, firmware and MAC from a User-Agent, for reports.
+//! - [`Renderer`] renders a file with minijinja from templates shipped here or an operator's
+//!   override directory, checked at start-up; strict undefined variables, a fuel budget, and
+//!   every value escaped for the file's [`format`](mod@format) or refused with a
+//!   [`TemplateError`] naming the field. Settings are [`LayeredSettings`] (global, vendor,
+//!   model, site, device: the nearer wins); [`Secrets`] are separate, and a SIP password that
+//!   may not be sent is left out entirely, so the phone keeps the one it has.
+//! - [`lint`](fn@lint) checks a rendered file against the hardening policy and names each finding.
 //!
 //! # Example
 //!
 //! ```
-//! use sipprov_template::{recognise, vendors::yealink, AccountSettings, RequestedFile, Vendor};
-//!
-//! let RequestedFile::DeviceConfig { vendor: Vendor::Yealink, mac } = recognise("/001565AABBCC.cfg") else {
-//!     panic!("a Yealink device file");
+//! use sipprov_template::{
+//!     AccountSettings, Device, FileKind, Layer, LayeredSettings, Renderer, Route, Secrets, Vendor, lint,
+//!     recognise_route,
 //! };
-//! assert_eq!(mac.to_string(), "001565aabbcc");
 //!
+//! // At start-up: every template compiled and checked.
+//! let renderer = Renderer::shipped()?;
+//!
+//! // A request. The MAC is canonical whatever its spelling; the certificate says "yealink".
+//! let route = recognise_route("/001565AABBCC.cfg", Some("Yealink SIP-T46G 28.72.0.1 00:15:65:aa:bb:cc"));
+//! let Route::Device { mac, .. } = route else { panic!("a device file") };
+//! assert_eq!(mac.to_string(), "001565aabbcc");
+//! let file = route.file_for(Vendor::Yealink).expect("Yealink asks for {mac}.cfg");
+//!
+//! let mut settings = LayeredSettings::new();
+//! settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
 //! let account = AccountSettings {
 //!     user_name: "1001".into(),
 //!     auth_name: "u-1001".into(),
 //!     display_name: "Reception".into(),
 //!     registrar: "sip.example.net".into(),
 //! };
-//! let with_password = yealink::device_config(&account, Some("s3cret"))?;
-//! assert!(with_password.contains("account.1.password = s3cret\n"));
+//! let secrets = Secrets { sip_password: Some("s3cret"), admin_password: "Vq3-per-device" };
+//! let device = Device { mac, model: Some("T46G"), account: &account, settings: &settings, secrets };
+//! let config = renderer.render_device(file, &device)?;
+//! assert!(config.contains("account.1.password = s3cret\n"));
+//! assert!(lint(Vendor::Yealink, FileKind::Device, &config)?.is_empty());
 //!
 //! // After delivery + grace the password key is omitted, not emptied.
-//! let without = yealink::device_config(&account, None)?;
-//! assert!(!without.contains("password"));
+//! let later = Device { secrets: Secrets { sip_password: None, ..secrets }, ..device };
+//! assert!(!renderer.render_device(file, &later)?.contains("account.1.password"));
 //!
-//! // A value carrying a line break could add keys; it is refused, naming the field.
-//! let hostile = AccountSettings { display_name: "x\naccount.2.enable = 1".into(), ..account };
-//! let err = yealink::device_config(&hostile, None).unwrap_err();
-//! assert_eq!(err.field(), "account.1.label");
-//! # Ok::<(), sipprov_template::RenderError>(())
+//! // A value carrying a line break could add keys: it is refused, naming the field.
+//! let hostile = AccountSettings { display_name: "x\naccount.2.enable = 1".into(), ..account.clone() };
+//! let err = renderer.render_device(file, &Device { account: &hostile, ..device }).unwrap_err();
+//! assert_eq!(err.field(), Some("account.display_name"));
+//! # Ok::<(), sipprov_template::TemplateError>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -44,9 +64,23 @@
 mod account;
 mod error;
 pub mod format;
+pub mod lint;
+mod profile;
+mod render;
 mod request;
+mod secrets;
+mod settings;
+mod user_agent;
+mod vendor;
 pub mod vendors;
 
 pub use account::AccountSettings;
-pub use error::RenderError;
-pub use request::{RequestedFile, Vendor, recognise};
+pub use error::{RenderError, TemplateError};
+pub use lint::{Finding, Rule, lint};
+pub use profile::{FileKind, Format, ProfileFile, ReadConfig, VendorProfile, profiles};
+pub use render::{Device, FUEL, Renderer};
+pub use request::{Candidates, MAX_NAME_LEN, RequestedFile, Route, recognise, recognise_route};
+pub use secrets::Secrets;
+pub use settings::{Layer, LayeredSettings};
+pub use user_agent::{MAX_USER_AGENT_LEN, UserAgent};
+pub use vendor::Vendor;

@@ -2,9 +2,11 @@
 //!
 //! A line break in a value would start a new line, i.e. a new key: `display_name = x\naccount.2...`.
 //! The format has no escaping, so values with control characters are refused rather than mangled,
-//! and values with surrounding white space are refused because the phone trims it.
+//! and values with surrounding white space are refused because the phone trims it. Everything
+//! else (`=`, `#`, quotes, `%`, non-ASCII) is carried verbatim: the phone splits a line at its
+//! first `=` and only treats `#` as a comment at the start of a line.
 
-use crate::RenderError;
+use crate::TemplateError as RenderError;
 
 /// Builds a `key = value` file line by line, refusing values that would not read back unchanged.
 #[derive(Debug, Clone)]
@@ -39,7 +41,9 @@ impl KeyValueWriter {
     }
 }
 
-fn check_value(key: &str, value: &str) -> Result<(), RenderError> {
+/// Checks that `value` reads back unchanged from a `key = value` line; `field` names it in the error.
+pub fn check_value(field: &str, value: &str) -> Result<(), RenderError> {
+    let key = field;
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(RenderError::ControlCharacter { field: key.to_owned(), code: u32::from(c) });
     }
@@ -47,6 +51,34 @@ fn check_value(key: &str, value: &str) -> Result<(), RenderError> {
         return Err(RenderError::SurroundingWhitespace { field: key.to_owned() });
     }
     Ok(())
+}
+
+/// Reads a `key = value` file back into its `(key, value)` pairs, in file order.
+///
+/// The first line must be `header`. Blank lines and lines starting with `#` are skipped; every
+/// other line must hold a `=`. Keys and values are trimmed, as the phone trims them.
+pub fn read(text: &str, header: &str) -> Result<Vec<(String, String)>, RenderError> {
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, first)) if first == header => {}
+        _ => return Err(unreadable(1, format!("the first line must be exactly {header:?}"))),
+    }
+    let mut pairs = Vec::new();
+    for (index, line) in lines {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = trimmed.split_once('=') else {
+            return Err(unreadable(index + 1, "a line that is neither a comment nor `key = value`".into()));
+        };
+        pairs.push((key.trim().to_owned(), value.trim().to_owned()));
+    }
+    Ok(pairs)
+}
+
+fn unreadable(line: usize, detail: String) -> RenderError {
+    RenderError::Unreadable { format: "key=value", line, detail }
 }
 
 #[cfg(test)]
@@ -75,6 +107,16 @@ mod tests {
         let mut writer = KeyValueWriter::new("#!version:1.0.0.1");
         writer.set("a", "x = y # z %NULL% <&> \"é\"").unwrap();
         writer.set("b", "").unwrap();
-        assert_eq!(writer.finish(), "#!version:1.0.0.1\na = x = y # z %NULL% <&> \"é\"\nb = \n");
+        let text = writer.finish();
+        assert_eq!(text, "#!version:1.0.0.1\na = x = y # z %NULL% <&> \"é\"\nb = \n");
+        let pairs = read(&text, "#!version:1.0.0.1").unwrap();
+        assert_eq!(pairs, [("a".into(), "x = y # z %NULL% <&> \"é\"".into()), ("b".into(), String::new())]);
+    }
+
+    #[test]
+    fn reading_needs_the_header_and_names_the_bad_line() {
+        assert!(read("a = 1\n", "#!version:1.0.0.1").is_err());
+        let err = read("#!version:1.0.0.1\n# comment\n\na = 1\nnonsense\n", "#!version:1.0.0.1").unwrap_err();
+        assert!(matches!(err, RenderError::Unreadable { line: 5, .. }), "{err:?}");
     }
 }

@@ -1,17 +1,100 @@
 //! Yealink: `key = value` files whose first line is exactly `#!version:1.0.0.1`.
+//!
+//! The phone asks for `y000000000000.boot`, then its model's common file `y0000000000NN.cfg`
+//! (NN is the model id, the first number of the firmware version: T46G 28, T46S 66, T54W 96,
+//! ...), then `{mac}.cfg`. sipprov serves `{mac}.cfg` only: without a boot file and a common
+//! file the phone carries on with its own file, so everything lives where the certificate
+//! authorizes it.
 
-use crate::format::key_value::KeyValueWriter;
-use crate::{AccountSettings, RenderError};
+use crate::format::key_value::{self, KeyValueWriter};
+use crate::lint::{Check, Expect, Hardening, Rule};
+use crate::{AccountSettings, FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 /// The header Yealink phones require on the first line of every config file.
 pub const HEADER: &str = "#!version:1.0.0.1";
 
-/// Renders the device file `{mac}.cfg` for one account.
+const fn file(
+    pattern: &'static str,
+    kind: FileKind,
+    template: Option<&'static str>,
+    purpose: &'static str,
+) -> ProfileFile {
+    let format = match kind {
+        FileKind::Firmware => Format::Opaque,
+        _ => Format::KeyValue,
+    };
+    ProfileFile { vendor: Vendor::Yealink, pattern, kind, format, template, purpose }
+}
+
+/// Yealink's files, formats and policy.
+pub const PROFILE: VendorProfile = VendorProfile {
+    vendor: Vendor::Yealink,
+    files: &[
+        file("y000000000000.boot", FileKind::Common, None, "boot file naming the files to load; not served"),
+        file("y0000000000{nn}.cfg", FileKind::Common, None, "common file of one model (nn = model id); not served"),
+        file("{mac}.boot", FileKind::Device, None, "per-device boot file (some models); not served"),
+        file("{mac}.cfg", FileKind::Device, Some("yealink/device.cfg"), "the device's config: account, hardening"),
+        ProfileFile {
+            vendor: Vendor::Yealink,
+            pattern: "directory.xml",
+            kind: FileKind::Common,
+            format: Format::Xml,
+            template: None,
+            purpose: "remote phone book; not served",
+        },
+        ProfileFile {
+            vendor: Vendor::Yealink,
+            pattern: "favorite_setting.xml",
+            kind: FileKind::Common,
+            format: Format::Xml,
+            template: None,
+            purpose: "favourites; not served",
+        },
+        file("{file}.rom", FileKind::Firmware, None, "firmware image"),
+    ],
+    hardening: Hardening {
+        checks: &[
+            Check {
+                rule: Rule::NoAdminPassword,
+                key: "static.security.user_password",
+                expect: Expect::Secret { prefix: "admin:" },
+            },
+            Check { rule: Rule::WebUiEnabled, key: "static.wui.http_enable", expect: Expect::OneOf(&["0"]) },
+            Check { rule: Rule::WebUiEnabled, key: "static.wui.https_enable", expect: Expect::OneOf(&["0"]) },
+            Check { rule: Rule::CallFeaturesEditable, key: "features.fwd.allow", expect: Expect::OneOf(&["0"]) },
+            Check { rule: Rule::SipFromAnyone, key: "sip.trust_ctrl", expect: Expect::OneOf(&["1"]) },
+            Check {
+                rule: Rule::ServerCertNotVerified,
+                key: "static.security.trust_certificates",
+                expect: Expect::OneOf(&["1"]),
+            },
+            Check {
+                rule: Rule::PlainProvisioningUrl,
+                key: "static.auto_provision.server.url",
+                expect: Expect::HttpsUrl,
+            },
+        ],
+        unenforced: &[],
+        secret_keys: &["account.1.password", "static.security.user_password"],
+    },
+    password_key: "account.1.password",
+    read,
+};
+
+/// Reads a Yealink config file back into its `(key, value)` pairs.
+pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
+    key_value::read(text, HEADER)
+}
+
+/// Renders a minimal device file `{mac}.cfg` for one account, without templates or hardening.
+///
+/// Kept for the first callers; new code renders `yealink/device.cfg` with a
+/// [`Renderer`](crate::Renderer), which adds the hardening settings. Errors name the config key.
 ///
 /// With `password: None` the `account.1.password` key is omitted entirely (not emptied): Yealink
 /// keeps the stored value of a key the file does not mention, so a phone that was provisioned
 /// keeps working after the server has forgotten its password.
-pub fn device_config(account: &AccountSettings, password: Option<&str>) -> Result<String, RenderError> {
+pub fn device_config(account: &AccountSettings, password: Option<&str>) -> Result<String, TemplateError> {
     let mut file = KeyValueWriter::new(HEADER);
     file.set("account.1.enable", "1")?
         .set("account.1.label", &account.display_name)?

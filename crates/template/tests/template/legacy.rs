@@ -1,5 +1,4 @@
-//! The Yealink device file, byte for byte.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+//! The first API's minimal Yealink device file, byte for byte (kept for its callers).
 
 use sipprov_template::{AccountSettings, vendors::yealink};
 
@@ -57,8 +56,8 @@ fn a_hostile_value_in_any_field_is_refused_naming_it() {
         let mut account = account();
         *select(&mut account) = hostile.into();
         let err = yealink::device_config(&account, None).unwrap_err();
-        assert_eq!(err.field(), field);
+        assert_eq!(err.field(), Some(field));
     }
     let err = yealink::device_config(&account(), Some("pw\nx = 1")).unwrap_err();
-    assert_eq!(err.field(), "account.1.password");
+    assert_eq!(err.field(), Some("account.1.password"));
 }

@@ -1,16 +1,14 @@
-//! Recognising a request path as one of the files phones ask for.
+//! The first, Yealink-only recognition API, kept for existing callers.
+//!
+//! New code uses [`recognise_route`](super::recognise_route), which knows every profile and
+//! leaves the choice of format to what the caller knows for certain.
 
 use sipprov_identity::Mac;
 
-/// A phone vendor whose files sipprov can recognise and render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Vendor {
-    /// Yealink T4x/T5x/CP/W phones.
-    Yealink,
-}
+use super::{Route, recognise_route};
+use crate::Vendor;
 
-/// What a request path asks for, from a closed set of routes.
+/// What a request path asks for, in the first API: a Yealink device file or nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RequestedFile {
@@ -25,28 +23,23 @@ pub enum RequestedFile {
     Unknown,
 }
 
-/// Parses a request path (without query string) into the file it names.
+/// Parses a request path (without query string) into the Yealink device file it names.
 ///
-/// Recognised: `/{mac}.cfg` (Yealink device file; hex digits and extension in either case).
-/// Everything else, including percent-encoded, dotted, doubled-slash or separator-spelled paths,
-/// is [`RequestedFile::Unknown`]: the path is matched against known shapes, never resolved.
+/// Recognised: `/{mac}.cfg` with the MAC as 12 hex digits (either case, extension in either
+/// case). Everything else is [`RequestedFile::Unknown`], including the separator spellings that
+/// [`recognise_route`] accepts: this function keeps the behaviour its callers were written for.
 pub fn recognise(path: &str) -> RequestedFile {
-    let Some(name) = path.strip_prefix('/') else {
-        return RequestedFile::Unknown;
-    };
-    if let Some(stem) = strip_suffix_ignore_case(name, ".cfg")
-        && stem.len() == 12
-        && let Ok(mac) = Mac::parse(stem)
-    {
-        return RequestedFile::DeviceConfig { vendor: Vendor::Yealink, mac };
+    // "/" + 12 hex digits + ".cfg": the only spelling this API ever accepted.
+    const PLAIN_LEN: usize = 17;
+    match recognise_route(path, None) {
+        Route::Device { mac, files }
+            if path.len() == PLAIN_LEN
+                && files.for_vendor(Vendor::Yealink).is_some_and(|f| f.pattern == "{mac}.cfg") =>
+        {
+            RequestedFile::DeviceConfig { vendor: Vendor::Yealink, mac }
+        }
+        _ => RequestedFile::Unknown,
     }
-    RequestedFile::Unknown
-}
-
-fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
-    let split = s.len().checked_sub(suffix.len())?;
-    let (stem, tail) = (s.get(..split)?, s.get(split..)?);
-    tail.eq_ignore_ascii_case(suffix).then_some(stem)
 }
 
 #[cfg(test)]
@@ -83,6 +76,8 @@ mod tests {
             "/XMLDefault.cnf.xml",
             "/001565aabbc\u{e9}.cfg",
             "/é.cfg",
+            "/001565aabbcc.xml",
+            "/001565aabbcc.boot",
         ] {
             assert_eq!(recognise(path), RequestedFile::Unknown, "{path:?}");
         }

@@ -1,0 +1,262 @@
+//! Rendering config files from templates, escaped for their format.
+//!
+//! A [`Renderer`] is built once at start-up from the templates shipped in this crate, each of
+//! which may be replaced by a file of the same name in an operator's override directory. Every
+//! template is compiled and checked then, so a broken override stops the start with its file
+//! and line rather than failing the first phone that asks.
+//!
+//! The template language is minijinja without includes, imports, macros or global functions:
+//! one template is one file, readable top to bottom. Undefined variables are errors (strict
+//! mode), every render has a fuel budget, and every `{{ value }}` goes through a formatter that
+//! escapes it for the file's format (or refuses it): there is no `|safe`.
+
+mod context;
+mod overrides;
+mod shipped;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
+
+pub use context::Device;
+
+use crate::format::{key_value, xml};
+use crate::{FileKind, Format, LayeredSettings, ProfileFile, TemplateError, profiles};
+
+/// The work one render may do: about this many template instructions, or 64 times as many
+/// bytes of output. Shipped templates need a few hundred; the budget stops a runaway loop in
+/// an override from holding a worker.
+pub const FUEL: u64 = 20_000;
+
+/// Renders vendor config files; built once, shared by every request.
+///
+/// ```
+/// use sipprov_template::{AccountSettings, Device, Layer, LayeredSettings, Renderer, Secrets, Vendor, recognise_route};
+///
+/// let renderer = Renderer::shipped()?;
+/// let mut settings = LayeredSettings::new();
+/// settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
+/// let account = AccountSettings {
+///     user_name: "1001".into(),
+///     auth_name: "u-1001".into(),
+///     display_name: "Reception".into(),
+///     registrar: "sip.example.net".into(),
+/// };
+/// let route = recognise_route("/0004f28b54f4-sipprov.cfg", None);
+/// let file = route.file_for(Vendor::Polycom).unwrap();
+/// let device = Device {
+///     mac: route.mac().unwrap(),
+///     model: None,
+///     account: &account,
+///     settings: &settings,
+///     secrets: Secrets { sip_password: Some("s3cret<&>"), admin_password: "Xq7-per-device" },
+/// };
+/// let config = renderer.render_device(file, &device)?;
+/// assert!(config.contains(r#"reg.1.auth.password="s3cret&lt;&amp;&gt;""#));
+///
+/// // Without the password the key is left out, so the phone keeps the one it has.
+/// let later = Device { secrets: Secrets { sip_password: None, ..device.secrets }, ..device };
+/// assert!(!renderer.render_device(file, &later)?.contains("reg.1.auth.password"));
+/// # Ok::<(), sipprov_template::TemplateError>(())
+/// ```
+#[derive(Debug)]
+pub struct Renderer {
+    key_value: Environment<'static>,
+    xml: Environment<'static>,
+    templates: BTreeMap<&'static str, Loaded>,
+}
+
+/// What start-up learnt about one template.
+#[derive(Debug)]
+struct Loaded {
+    format: Format,
+    /// The dotted variable paths it refers to, checked against the format before each render.
+    referenced: Vec<String>,
+    /// Where it came from: `shipped` or the override's path, for error messages.
+    origin: String,
+}
+
+impl Renderer {
+    /// A renderer with the templates shipped in this crate.
+    pub fn shipped() -> Result<Renderer, TemplateError> {
+        Self::build(shipped::sources())
+    }
+
+    /// A renderer whose templates are the shipped ones, each replaced by the file of the same
+    /// name under `dir` if there is one (`dir/yealink/device.cfg` replaces `yealink/device.cfg`).
+    ///
+    /// A file under `dir` that replaces no shipped template, is not UTF-8, does not compile, or
+    /// uses a variable its kind of file is not given, is an error naming the file (and line).
+    /// Names starting with `.` are skipped.
+    pub fn with_overrides(dir: &Path) -> Result<Renderer, TemplateError> {
+        let mut sources = shipped::sources();
+        overrides::apply(dir, &mut sources)?;
+        Self::build(sources)
+    }
+
+    /// The names of all templates, e.g. `yealink/device.cfg`.
+    pub fn template_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.templates.keys().copied()
+    }
+
+    /// The template source shipped under `name`, for operators starting an override.
+    pub fn shipped_source(name: &str) -> Option<&'static str> {
+        shipped::SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, source)| *source)
+    }
+
+    fn build(sources: BTreeMap<&'static str, (String, String)>) -> Result<Renderer, TemplateError> {
+        let mut renderer = Renderer {
+            key_value: environment(Format::KeyValue)?,
+            xml: environment(Format::Xml)?,
+            templates: BTreeMap::new(),
+        };
+        for (name, (source, origin)) in sources {
+            let (format, kind) = template_use(name)?;
+            let env = match format {
+                Format::KeyValue => &mut renderer.key_value,
+                _ => &mut renderer.xml,
+            };
+            let invalid = |e: &Error| TemplateError::InvalidTemplate {
+                template: origin.clone(),
+                line: e.line(),
+                detail: e.detail().map_or_else(|| e.kind().to_string(), str::to_owned),
+            };
+            env.add_template_owned(name, source).map_err(|e| invalid(&e))?;
+            let template = env.get_template(name).map_err(|e| invalid(&e))?;
+            let allowed = if kind == FileKind::Device { context::DEVICE_VARIABLES } else { context::COMMON_VARIABLES };
+            let mut referenced: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+            referenced.sort();
+            if let Some(stray) = referenced.iter().find(|r| !allowed.contains(&r.split('.').next().unwrap_or(r))) {
+                return Err(TemplateError::InvalidTemplate {
+                    template: origin,
+                    line: None,
+                    detail: format!(
+                        "uses {stray:?}, which a {} file is not given (it may use: {})",
+                        kind.name(),
+                        allowed.join(", ")
+                    ),
+                });
+            }
+            renderer.templates.insert(name, Loaded { format, referenced, origin });
+        }
+        Ok(renderer)
+    }
+
+    /// Renders a device's own file. `file` must be a [`FileKind::Device`] file with a template.
+    pub fn render_device(&self, file: &ProfileFile, device: &Device<'_>) -> Result<String, TemplateError> {
+        self.render(file, FileKind::Device, &context::Fields::device(device))
+    }
+
+    /// Renders a file every phone fetches, from settings alone: no account, MAC or secret can
+    /// reach it. `file` must be a [`FileKind::Common`] file with a template.
+    pub fn render_common(&self, file: &ProfileFile, settings: &LayeredSettings) -> Result<String, TemplateError> {
+        self.render(file, FileKind::Common, &context::Fields::common(settings))
+    }
+
+    fn render(&self, file: &ProfileFile, kind: FileKind, fields: &context::Fields) -> Result<String, TemplateError> {
+        let not_renderable =
+            |detail| TemplateError::NotRenderable { vendor: file.vendor, pattern: file.pattern, detail };
+        let Some(name) = file.template else {
+            return Err(not_renderable("sipprov recognises this file but does not serve it"));
+        };
+        if file.kind != kind {
+            return Err(not_renderable(if kind == FileKind::Device {
+                "not a device file"
+            } else {
+                "not a common file"
+            }));
+        }
+        let Some(loaded) = self.templates.get(name) else {
+            return Err(not_renderable("its template is missing"));
+        };
+        fields.check(loaded.format, &loaded.referenced)?;
+        let env = if loaded.format == Format::KeyValue { &self.key_value } else { &self.xml };
+        let failed = |e: Error| TemplateError::Render {
+            template: loaded.origin.clone(),
+            line: e.line(),
+            detail: e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind())),
+        };
+        let template = env.get_template(name).map_err(failed)?;
+        template.render(fields.to_value()).map_err(failed)
+    }
+}
+
+/// The format and kind of the files a template renders, from the profiles.
+fn template_use(name: &str) -> Result<(Format, FileKind), TemplateError> {
+    profiles()
+        .iter()
+        .flat_map(|p| p.files.iter())
+        .find(|f| f.template == Some(name))
+        .map(|f| (f.format, f.kind))
+        .ok_or_else(|| TemplateError::InvalidTemplate {
+            template: name.to_owned(),
+            line: None,
+            detail: "no profile file uses this template".into(),
+        })
+}
+
+fn environment(format: Format) -> Result<Environment<'static>, TemplateError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    let syntax = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).keep_trailing_newline(true).build();
+    env.set_syntax(syntax.map_err(|e| TemplateError::InvalidTemplate {
+        template: "(syntax)".into(),
+        line: None,
+        detail: e.to_string(),
+    })?);
+    env.set_formatter(move |out, _state, value| {
+        if value.is_undefined() {
+            return Err(Error::new(ErrorKind::UndefinedError, "an undefined value cannot be written"));
+        }
+        let text = text_of(value);
+        let written = match format {
+            Format::KeyValue => {
+                key_value::check_value("(a value computed in the template)", &text).map(|()| out.write_str(&text))
+            }
+            _ => xml::check_value("(a value computed in the template)", &text)
+                .map(|()| out.write_str(&xml::escape(&text))),
+        };
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::from(ErrorKind::WriteFailure)),
+            Err(refused) => Err(Error::new(ErrorKind::InvalidOperation, refused.to_string())),
+        }
+    });
+    Ok(env)
+}
+
+/// A value as text. Strings as they are; anything else as minijinja displays it.
+fn text_of(value: &Value) -> String {
+    match value.as_str() {
+        Some(s) => s.to_owned(),
+        None => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_renderer_is_shared_by_every_request() {
+        fn shareable<T: Send + Sync>(_: &T) {}
+        shareable(&Renderer::shipped().unwrap());
+    }
+
+    #[test]
+    fn every_template_a_profile_names_is_shipped_and_used_for_one_format_and_kind() {
+        let renderer = Renderer::shipped().unwrap();
+        let names: Vec<&str> = renderer.template_names().collect();
+        for file in profiles().iter().flat_map(|p| p.files.iter()) {
+            if let Some(name) = file.template {
+                assert!(names.contains(&name), "{name} is shipped");
+                assert!(name.starts_with(&format!("{}/", file.vendor.name())), "{name} is under its vendor");
+                assert_eq!(template_use(name).unwrap(), (file.format, file.kind), "{name}");
+            }
+        }
+        assert_eq!(names.len(), shipped::SHIPPED.len());
+    }
+}

@@ -1,0 +1,149 @@
+//! Layered settings: global, then vendor, model, site and device; the nearer layer wins.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::TemplateError;
+
+/// Where a setting was made. Later layers are nearer to the device and win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    /// For every phone.
+    Global,
+    /// For every phone of the device's vendor.
+    Vendor,
+    /// For every phone of the device's model.
+    Model,
+    /// For every phone at the device's site.
+    Site,
+    /// For this one device.
+    Device,
+}
+
+impl Layer {
+    /// The layers, farthest first.
+    pub const ALL: [Layer; 5] = [Layer::Global, Layer::Vendor, Layer::Model, Layer::Site, Layer::Device];
+
+    /// The lowercase name: `global`, `vendor`, `model`, `site`, `device`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Layer::Global => "global",
+            Layer::Vendor => "vendor",
+            Layer::Model => "model",
+            Layer::Site => "site",
+            Layer::Device => "device",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The settings that apply to one device, as the caller selected them: the global layer, the
+/// layer of the device's vendor, of its model, of its site, and its own.
+///
+/// Templates see the merged result as `settings.<name>`: for each name, the value from the
+/// nearest layer that sets it (device over site over model over vendor over global). Values are
+/// strings; how one is escaped depends on the file it is written into.
+///
+/// ```
+/// use sipprov_template::{Layer, LayeredSettings};
+///
+/// let mut settings = LayeredSettings::new();
+/// settings.set(Layer::Global, "ntp_server", "pool.ntp.org")?;
+/// settings.set(Layer::Site, "ntp_server", "ntp.branch.example")?;
+/// settings.set(Layer::Global, "language", "English")?;
+/// assert_eq!(settings.get("ntp_server"), Some("ntp.branch.example"));
+/// assert_eq!(settings.origin("ntp_server"), Some(Layer::Site));
+/// assert_eq!(settings.get("language"), Some("English"));
+/// # Ok::<(), sipprov_template::TemplateError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayeredSettings {
+    layers: [BTreeMap<String, String>; 5],
+}
+
+impl LayeredSettings {
+    /// No settings at all.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `name` to `value` in `layer`, replacing what that layer had.
+    ///
+    /// Names are identifiers (`a-z`, `0-9`, `_`, starting with a letter, at most 64), so a
+    /// template can always write `settings.<name>`.
+    pub fn set(&mut self, layer: Layer, name: &str, value: impl Into<String>) -> Result<&mut Self, TemplateError> {
+        if !is_setting_name(name) {
+            return Err(TemplateError::InvalidSettingName { layer, name: name.chars().take(64).collect() });
+        }
+        self.layers[layer as usize].insert(name.to_owned(), value.into());
+        Ok(self)
+    }
+
+    /// The value of `name` from the nearest layer that sets it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.layers.iter().rev().find_map(|layer| layer.get(name)).map(String::as_str)
+    }
+
+    /// The nearest layer that sets `name`.
+    pub fn origin(&self, name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().rev().find(|layer| self.layers[*layer as usize].contains_key(name))
+    }
+
+    /// The settings made in one layer alone.
+    pub fn layer(&self, layer: Layer) -> &BTreeMap<String, String> {
+        &self.layers[layer as usize]
+    }
+
+    /// Every setting with its winning value.
+    pub fn resolve(&self) -> BTreeMap<&str, &str> {
+        let mut merged = BTreeMap::new();
+        for layer in &self.layers {
+            for (name, value) in layer {
+                merged.insert(name.as_str(), value.as_str());
+            }
+        }
+        merged
+    }
+}
+
+fn is_setting_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_layer_wins_whatever_the_order_of_setting() {
+        let mut settings = LayeredSettings::new();
+        for layer in Layer::ALL.into_iter().rev() {
+            settings.set(layer, "x", layer.name()).unwrap();
+        }
+        assert_eq!(settings.get("x"), Some("device"));
+        assert_eq!(settings.origin("x"), Some(Layer::Device));
+        let mut settings = LayeredSettings::new();
+        settings.set(Layer::Vendor, "x", "vendor").unwrap().set(Layer::Model, "x", "model").unwrap();
+        settings.set(Layer::Global, "x", "global").unwrap();
+        assert_eq!(settings.resolve().get("x"), Some(&"model"));
+        assert_eq!(settings.layer(Layer::Global).get("x").map(String::as_str), Some("global"));
+        assert_eq!(settings.get("y"), None);
+    }
+
+    #[test]
+    fn names_must_be_identifiers() {
+        let mut settings = LayeredSettings::new();
+        for bad in ["", "Ntp", "1x", "a.b", "a-b", "a b", "a\n", &"a".repeat(65)] {
+            let err = settings.set(Layer::Site, bad, "v").unwrap_err();
+            assert!(matches!(err, TemplateError::InvalidSettingName { layer: Layer::Site, .. }), "{bad:?}");
+        }
+        assert!(settings.set(Layer::Site, "ntp_server_2", "v").is_ok());
+    }
+}

@@ -1,0 +1,147 @@
+//! The phone vendors sipprov knows by name.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::TemplateError;
+
+/// A maker of SIP phones, ATAs or softphones.
+///
+/// Eight of them have a [`VendorProfile`](crate::VendorProfile) (request paths, templates,
+/// hardening policy); the others are only recognised in User-Agents, for firmware reports and
+/// diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Vendor {
+    /// Yealink T4x/T5x/CP/VP/W phones.
+    Yealink,
+    /// Polycom / Poly VVX, SoundPoint IP, Trio.
+    Polycom,
+    /// Cisco SPA and MPP (3PCC) phones. Enterprise (CUCM) firmware is not provisioned.
+    Cisco,
+    /// Snom D-series.
+    Snom,
+    /// Grandstream GXP/GRP/HT.
+    Grandstream,
+    /// Fanvil X-series.
+    Fanvil,
+    /// Gigaset Nx70 DECT bases (N670, N870).
+    Gigaset,
+    /// The Linphone softphone.
+    Linphone,
+    /// Aastra / Mitel 67xx/68xx.
+    Mitel,
+    /// Alcatel-Lucent Enterprise and Alcatel business phones.
+    Alcatel,
+    /// AudioCodes IP phones.
+    AudioCodes,
+    /// Avaya J100 and 9600 SIP phones.
+    Avaya,
+    /// Htek UC phones.
+    Htek,
+    /// Panasonic KX-UT/KX-HDV/KX-TGP.
+    Panasonic,
+    /// Linksys SPA phones and PAP ATAs (before Cisco's rebranding).
+    Linksys,
+    /// Technicolor / Thomson ST phones.
+    Technicolor,
+    /// Patton SmartNode gateways and ATAs.
+    Patton,
+    /// Flyingvoice phones and ATAs.
+    Flyingvoice,
+    /// Digium / Sangoma D-series.
+    Digium,
+}
+
+impl Vendor {
+    /// Every vendor, in a stable order.
+    pub const ALL: [Vendor; 19] = [
+        Vendor::Yealink,
+        Vendor::Polycom,
+        Vendor::Cisco,
+        Vendor::Snom,
+        Vendor::Grandstream,
+        Vendor::Fanvil,
+        Vendor::Gigaset,
+        Vendor::Linphone,
+        Vendor::Mitel,
+        Vendor::Alcatel,
+        Vendor::AudioCodes,
+        Vendor::Avaya,
+        Vendor::Htek,
+        Vendor::Panasonic,
+        Vendor::Linksys,
+        Vendor::Technicolor,
+        Vendor::Patton,
+        Vendor::Flyingvoice,
+        Vendor::Digium,
+    ];
+
+    /// The lowercase name used in configuration, JSON output and template paths.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Vendor::Yealink => "yealink",
+            Vendor::Polycom => "polycom",
+            Vendor::Cisco => "cisco",
+            Vendor::Snom => "snom",
+            Vendor::Grandstream => "grandstream",
+            Vendor::Fanvil => "fanvil",
+            Vendor::Gigaset => "gigaset",
+            Vendor::Linphone => "linphone",
+            Vendor::Mitel => "mitel",
+            Vendor::Alcatel => "alcatel",
+            Vendor::AudioCodes => "audiocodes",
+            Vendor::Avaya => "avaya",
+            Vendor::Htek => "htek",
+            Vendor::Panasonic => "panasonic",
+            Vendor::Linksys => "linksys",
+            Vendor::Technicolor => "technicolor",
+            Vendor::Patton => "patton",
+            Vendor::Flyingvoice => "flyingvoice",
+            Vendor::Digium => "digium",
+        }
+    }
+}
+
+impl fmt::Display for Vendor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Vendor {
+    type Err = TemplateError;
+
+    /// Parses a vendor name in any case; `poly`, `aastra` and `thomson` are accepted as the
+    /// names those brands also go by.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        let alias = match lower.as_str() {
+            "poly" => Some(Vendor::Polycom),
+            "aastra" => Some(Vendor::Mitel),
+            "thomson" => Some(Vendor::Technicolor),
+            "sangoma" => Some(Vendor::Digium),
+            _ => None,
+        };
+        alias
+            .or_else(|| Vendor::ALL.into_iter().find(|v| v.name() == lower))
+            .ok_or_else(|| TemplateError::UnknownVendor { name: s.chars().take(64).collect() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_in_any_case() {
+        for vendor in Vendor::ALL {
+            assert_eq!(vendor.name().parse::<Vendor>(), Ok(vendor));
+            assert_eq!(vendor.name().to_ascii_uppercase().parse::<Vendor>(), Ok(vendor));
+            assert_eq!(vendor.to_string(), vendor.name());
+        }
+        assert_eq!("Aastra".parse::<Vendor>(), Ok(Vendor::Mitel));
+        assert_eq!("poly".parse::<Vendor>(), Ok(Vendor::Polycom));
+        assert!("acme".parse::<Vendor>().is_err());
+    }
+}

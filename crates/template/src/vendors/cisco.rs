@@ -1,0 +1,81 @@
+//! Cisco SPA and MPP (3PCC): XML `<flat-profile>` with one element per setting.
+//!
+//! An SPA asks first for `spa{model}.cfg` (the PAP2T for `init.cfg`), an MPP phone for
+//! `{model}-3PCC.xml`; that file's `Profile_Rule` then points at `$MA.xml`, the device's own
+//! profile (`$MA` is the MAC, lowercase). Enterprise (CUCM) firmware files (`SEP{MAC}.cnf.xml`,
+//! `CTLSEP{MAC}.tlv`, `ITLFile.tlv`, `SIP{MAC}.cnf`) are not recognised: sipprov does not
+//! provision enterprise firmware, and scanners ask for them.
+
+use crate::format::xml;
+use crate::lint::{Check, Expect, Hardening, Rule};
+use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+
+const fn file(pattern: &'static str, kind: FileKind, template: &'static str, purpose: &'static str) -> ProfileFile {
+    ProfileFile { vendor: Vendor::Cisco, pattern, kind, format: Format::Xml, template: Some(template), purpose }
+}
+
+/// Cisco SPA/MPP's files, formats and policy.
+pub const PROFILE: VendorProfile = VendorProfile {
+    vendor: Vendor::Cisco,
+    files: &[
+        file(
+            "spa{name}.cfg",
+            FileKind::Common,
+            "cisco/common.xml",
+            "first file of an SPA phone: points to its own profile",
+        ),
+        file("init.cfg", FileKind::Common, "cisco/common.xml", "first file of a PAP2T: points to its own profile"),
+        file(
+            "{name}-3PCC.xml",
+            FileKind::Common,
+            "cisco/common.xml",
+            "first file of an MPP phone: points to its own profile",
+        ),
+        file("{mac}.xml", FileKind::Device, "cisco/device.xml", "the device's profile ($MA.xml): account, hardening"),
+    ],
+    hardening: Hardening {
+        checks: &[
+            Check { rule: Rule::NoAdminPassword, key: "Admin_Passwd", expect: Expect::Secret { prefix: "" } },
+            Check { rule: Rule::WebUiEnabled, key: "Enable_Web_Server", expect: Expect::OneOf(&["No"]) },
+            Check { rule: Rule::CallFeaturesEditable, key: "Cfwd_Setting", expect: Expect::OneOf(&["No"]) },
+            Check { rule: Rule::SipFromAnyone, key: "Restrict_Source_IP_1_", expect: Expect::OneOf(&["Yes"]) },
+            Check { rule: Rule::PlainProvisioningUrl, key: "Profile_Rule", expect: Expect::HttpsUrl },
+        ],
+        unenforced: &[(
+            Rule::ServerCertNotVerified,
+            "SPA/MPP firmware has no setting to turn verification of an https:// Profile_Rule server off or on; \
+             it checks the server against its built-in CA list (and a Custom CA, if configured)",
+        )],
+        secret_keys: &["Password_1_", "Admin_Passwd"],
+    },
+    password_key: "Password_1_",
+    read,
+};
+
+/// Reads a `<flat-profile>` into `(element, text)` pairs; an attribute such as `ua="na"` is
+/// returned as `element@ua`.
+pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
+    let root = xml::read(text)?;
+    if root.name != "flat-profile" {
+        return Err(TemplateError::Unreadable {
+            format: "Cisco XML",
+            line: 1,
+            detail: format!("the root element is <{}>, not <flat-profile>", root.name),
+        });
+    }
+    let mut pairs = Vec::new();
+    for element in &root.children {
+        if !element.children.is_empty() {
+            return Err(TemplateError::Unreadable {
+                format: "Cisco XML",
+                line: 1,
+                detail: format!("<{}> has children; a flat profile has none", element.name),
+            });
+        }
+        pairs.push((element.name.clone(), element.text.clone()));
+        for (attribute, value) in &element.attributes {
+            pairs.push((format!("{}@{attribute}", element.name), value.clone()));
+        }
+    }
+    Ok(pairs)
+}

@@ -1,0 +1,74 @@
+//! Grandstream: XML `<gs_provision>` whose `<config version="1">` holds P-values
+//! (`P35` user, `P36` auth id, `P34` password, `P47` server, `P270` account name).
+//!
+//! The phone asks for `cfg{mac}.xml`, or `cfg{mac}` without an extension on old firmware.
+
+use crate::format::xml;
+use crate::lint::{Check, Expect, Hardening, Rule};
+use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+
+const fn file(
+    pattern: &'static str,
+    kind: FileKind,
+    template: Option<&'static str>,
+    purpose: &'static str,
+) -> ProfileFile {
+    ProfileFile { vendor: Vendor::Grandstream, pattern, kind, format: Format::Xml, template, purpose }
+}
+
+/// Grandstream's files, formats and policy.
+pub const PROFILE: VendorProfile = VendorProfile {
+    vendor: Vendor::Grandstream,
+    files: &[
+        file(
+            "cfg{mac}[.xml]",
+            FileKind::Device,
+            Some("grandstream/device.xml"),
+            "the device's config (old firmware: no extension)",
+        ),
+        file("phonebook.xml", FileKind::Common, None, "phone book; not served"),
+    ],
+    hardening: Hardening {
+        checks: &[
+            Check { rule: Rule::NoAdminPassword, key: "P2", expect: Expect::Secret { prefix: "" } },
+            Check { rule: Rule::WebUiEnabled, key: "P1650", expect: Expect::OneOf(&["2"]) },
+            Check { rule: Rule::SipFromAnyone, key: "P2347", expect: Expect::OneOf(&["1"]) },
+            Check { rule: Rule::ServerCertNotVerified, key: "P8463", expect: Expect::OneOf(&["1"]) },
+            Check { rule: Rule::PlainProvisioningUrl, key: "P212", expect: Expect::OneOf(&["2"]) },
+            Check { rule: Rule::PlainProvisioningUrl, key: "P237", expect: Expect::HttpsUrl },
+        ],
+        unenforced: &[(
+            Rule::CallFeaturesEditable,
+            "no P-value locks call forward on the phone across GXP/GRP firmware; with the web UI off \
+             (P1650 = 2) the keypad menu remains",
+        )],
+        secret_keys: &["P34", "P2"],
+    },
+    password_key: "P34",
+    read,
+};
+
+/// Reads `<gs_provision>` into `(name, text)` pairs: the P-values inside `<config>`, and any
+/// other child (such as `<mac>`) by its name.
+pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
+    let root = xml::read(text)?;
+    if root.name != "gs_provision" {
+        return Err(unreadable(format!("the root element is <{}>, not <gs_provision>", root.name)));
+    }
+    let mut pairs = Vec::new();
+    for child in &root.children {
+        let settings: &[xml::Element] =
+            if child.name == "config" { &child.children } else { std::slice::from_ref(child) };
+        for setting in settings {
+            if !setting.children.is_empty() {
+                return Err(unreadable(format!("<{}> has children; a setting has none", setting.name)));
+            }
+            pairs.push((setting.name.clone(), setting.text.clone()));
+        }
+    }
+    Ok(pairs)
+}
+
+fn unreadable(detail: String) -> TemplateError {
+    TemplateError::Unreadable { format: "Grandstream XML", line: 1, detail }
+}

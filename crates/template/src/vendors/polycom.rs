@@ -1,0 +1,101 @@
+//! Polycom / Poly (VVX, SoundPoint IP, Trio): XML with settings as attributes.
+//!
+//! The phone asks for its per-device master file `{mac}.cfg`, else the shared master file
+//! `000000000000.cfg`, whose `CONFIG_FILES` names the config files to load. sipprov serves the
+//! shared master file only, naming `[PHONE_MAC_ADDRESS]-sipprov.cfg` (the phone substitutes its
+//! own MAC): `{mac}-sipprov.cfg` is the device's config. The override files the phone keeps for
+//! local changes (`{mac}-phone.cfg`, `{mac}-web.cfg`) and the directory and license files are
+//! recognised and not served. The phone PUTs its logs as `{mac}-boot.log` and `{mac}-app.log`.
+
+use crate::format::xml;
+use crate::lint::{Check, Expect, Hardening, Rule};
+use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+
+const fn file(
+    pattern: &'static str,
+    kind: FileKind,
+    template: Option<&'static str>,
+    purpose: &'static str,
+) -> ProfileFile {
+    let format = match kind {
+        FileKind::Firmware | FileKind::Upload => Format::Opaque,
+        _ => Format::Xml,
+    };
+    ProfileFile { vendor: Vendor::Polycom, pattern, kind, format, template, purpose }
+}
+
+/// Polycom's files, formats and policy.
+pub const PROFILE: VendorProfile = VendorProfile {
+    vendor: Vendor::Polycom,
+    files: &[
+        file("000000000000.cfg", FileKind::Common, Some("polycom/master.cfg"), "master file: names the files to load"),
+        file("{mac}.cfg", FileKind::Device, None, "per-device master file; not served, the shared one applies"),
+        file(
+            "{mac}-sipprov.cfg",
+            FileKind::Device,
+            Some("polycom/device.cfg"),
+            "the device's config, named by the master file",
+        ),
+        file("{mac}-phone.cfg", FileKind::Device, None, "settings changed on the phone; not served"),
+        file("{mac}-web.cfg", FileKind::Device, None, "settings changed in the web UI; not served"),
+        file("000000000000-license.cfg", FileKind::Common, None, "shared feature license; not served"),
+        file("{mac}-license.cfg", FileKind::Device, None, "device feature license; not served"),
+        file("000000000000-directory.xml", FileKind::Common, None, "shared contact directory; not served"),
+        file("{mac}-directory.xml", FileKind::Device, None, "device contact directory; not served"),
+        file("{mac}-calls.xml", FileKind::Device, None, "call lists; not served"),
+        file("sip.ld", FileKind::Firmware, None, "firmware image (all models)"),
+        file("{file}.sip.ld", FileKind::Firmware, None, "firmware image (one model)"),
+        file("{mac}-boot.log", FileKind::Upload, None, "boot log, uploaded with PUT"),
+        file("{mac}-app.log", FileKind::Upload, None, "application log, uploaded with PUT"),
+    ],
+    hardening: Hardening {
+        checks: &[
+            Check {
+                rule: Rule::NoAdminPassword,
+                key: "device.auth.localAdminPassword",
+                expect: Expect::Secret { prefix: "" },
+            },
+            Check { rule: Rule::WebUiEnabled, key: "httpd.enabled", expect: Expect::OneOf(&["0"]) },
+            Check { rule: Rule::CallFeaturesEditable, key: "divert.fwd.1.enabled", expect: Expect::OneOf(&["0"]) },
+            Check {
+                rule: Rule::SipFromAnyone,
+                key: "voIpProt.SIP.requestValidation.1.method",
+                expect: Expect::OneOf(&["source", "both"]),
+            },
+            Check {
+                rule: Rule::ServerCertNotVerified,
+                key: "sec.TLS.prov.strictCertCommonNameValidation",
+                expect: Expect::OneOf(&["1"]),
+            },
+            Check { rule: Rule::PlainProvisioningUrl, key: "device.prov.serverType", expect: Expect::OneOf(&["3"]) },
+            Check { rule: Rule::PlainProvisioningUrl, key: "device.prov.serverName", expect: Expect::HttpsUrl },
+        ],
+        unenforced: &[],
+        secret_keys: &["reg.1.auth.password", "device.auth.localAdminPassword"],
+    },
+    password_key: "reg.1.auth.password",
+    read,
+};
+
+/// Reads a Polycom file (`<polycomConfig>` or a master file `<APPLICATION>`) into its
+/// `(attribute, value)` pairs, in document order: every attribute of every element is a setting.
+pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
+    let root = xml::read(text)?;
+    if root.name != "polycomConfig" && root.name != "APPLICATION" {
+        return Err(TemplateError::Unreadable {
+            format: "Polycom XML",
+            line: 1,
+            detail: format!("the root element is <{}>, not <polycomConfig> or <APPLICATION>", root.name),
+        });
+    }
+    let mut pairs = Vec::new();
+    collect(&root, &mut pairs);
+    Ok(pairs)
+}
+
+fn collect(element: &xml::Element, pairs: &mut Vec<(String, String)>) {
+    pairs.extend(element.attributes.iter().cloned());
+    for child in &element.children {
+        collect(child, pairs);
+    }
+}

@@ -1,0 +1,84 @@
+//! Snom D-series: XML `<settings><phone-settings>` with one element per setting.
+//!
+//! The phone fetches the URL in its `setting_server`: sipprov hands out
+//! `https://.../snom{model}-{mac}.htm` style names (Snom substitutes the MAC) and also answers
+//! `{MAC}.xml`; both are the device's settings. `perm="R"` makes a setting read-only for the
+//! user. Snom also sends its MAC as `?mac=`: the query is not part of the path and is ignored.
+
+use crate::format::xml;
+use crate::lint::{Check, Expect, Hardening, Rule};
+use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+
+const fn file(
+    pattern: &'static str,
+    kind: FileKind,
+    template: Option<&'static str>,
+    purpose: &'static str,
+) -> ProfileFile {
+    ProfileFile { vendor: Vendor::Snom, pattern, kind, format: Format::Xml, template, purpose }
+}
+
+/// Snom's files, formats and policy.
+pub const PROFILE: VendorProfile = VendorProfile {
+    vendor: Vendor::Snom,
+    files: &[
+        file(
+            "snom{name}-{MAC}.htm",
+            FileKind::Device,
+            Some("snom/device.xml"),
+            "the device's settings, by model and MAC",
+        ),
+        file("{MAC}.xml", FileKind::Device, Some("snom/device.xml"), "the device's settings, by MAC"),
+        file("snom{name}.xml", FileKind::Common, None, "settings for every phone of a model; not served"),
+        file("snom{name}-firmware.xml", FileKind::Common, None, "which firmware a model loads; not served"),
+    ],
+    hardening: Hardening {
+        checks: &[
+            Check { rule: Rule::NoAdminPassword, key: "admin_mode_password", expect: Expect::Secret { prefix: "" } },
+            Check { rule: Rule::NoAdminPassword, key: "http_pass", expect: Expect::Secret { prefix: "" } },
+            Check { rule: Rule::WebUiEnabled, key: "webserver_type", expect: Expect::OneOf(&["off"]) },
+            Check { rule: Rule::CallFeaturesEditable, key: "redirect_event", expect: Expect::OneOf(&["none"]) },
+            Check { rule: Rule::CallFeaturesEditable, key: "redirect_event@perm", expect: Expect::OneOf(&["R"]) },
+            Check { rule: Rule::SipFromAnyone, key: "filter_registrar", expect: Expect::OneOf(&["on"]) },
+            Check { rule: Rule::PlainProvisioningUrl, key: "setting_server", expect: Expect::HttpsUrl },
+        ],
+        unenforced: &[(
+            Rule::ServerCertNotVerified,
+            "no setting is documented that makes a Snom phone refuse an unverifiable provisioning server; \
+             serve sipprov with a certificate from a CA in the phone's store",
+        )],
+        secret_keys: &["user_pass[1]", "admin_mode_password", "http_pass"],
+    },
+    password_key: "user_pass[1]",
+    read,
+};
+
+/// Reads `<settings>` into `(name, text)` pairs: `name[idx]` for indexed settings, and
+/// `name[idx]@perm` (any attribute but `idx`) for their attributes.
+pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
+    let root = xml::read(text)?;
+    if root.name != "settings" {
+        return Err(unreadable(format!("the root element is <{}>, not <settings>", root.name)));
+    }
+    let mut pairs = Vec::new();
+    for section in &root.children {
+        for setting in &section.children {
+            if !setting.children.is_empty() {
+                return Err(unreadable(format!("<{}> has children; a setting has none", setting.name)));
+            }
+            let key = match setting.attribute("idx") {
+                Some(idx) => format!("{}[{idx}]", setting.name),
+                None => setting.name.clone(),
+            };
+            pairs.push((key.clone(), setting.text.clone()));
+            for (attribute, value) in setting.attributes.iter().filter(|(a, _)| a != "idx") {
+                pairs.push((format!("{key}@{attribute}"), value.clone()));
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+fn unreadable(detail: String) -> TemplateError {
+    TemplateError::Unreadable { format: "Snom XML", line: 1, detail }
+}

@@ -1,0 +1,241 @@
+//! Injection: any value either renders to a file that reads back to exactly the intended keys
+//! and values, or is refused with an error that names its field. Never an extra key.
+//!
+//! The intended file is the one rendered from harmless placeholder values, read back, with
+//! each placeholder replaced by the real value: same keys, in the same order, and each value
+//! exactly what was put in. Files are read back with the vendors' readers (XML through
+//! quick-xml, an implementation independent of sipprov's escaping).
+
+use proptest::prelude::*;
+use sipprov_template::{
+    AccountSettings, Format, Layer, LayeredSettings, Renderer, Secrets, TemplateError, Vendor, profiles,
+};
+
+use crate::fixtures;
+
+/// The fields a device file is rendered from, by the name a refusal must give.
+const FIELDS: [&str; 8] = [
+    "account.user_name",
+    "account.auth_name",
+    "account.display_name",
+    "account.registrar",
+    "secrets.sip_password",
+    "secrets.admin_password",
+    "settings.provisioning_url",
+    "settings.ntp_server",
+];
+
+fn placeholder(i: usize) -> String {
+    format!("qqf{i}qq")
+}
+
+fn render(renderer: &Renderer, vendor: Vendor, values: &[String; 8]) -> Result<String, TemplateError> {
+    let account = AccountSettings {
+        user_name: values[0].clone(),
+        auth_name: values[1].clone(),
+        display_name: values[2].clone(),
+        registrar: values[3].clone(),
+    };
+    let mut settings = LayeredSettings::new();
+    settings.set(Layer::Global, "provisioning_url", values[6].clone()).unwrap();
+    settings.set(Layer::Device, "ntp_server", values[7].clone()).unwrap();
+    let mut device = fixtures::device(vendor, &account, &settings, Some(&values[4]));
+    device.secrets = Secrets { sip_password: Some(&values[4]), admin_password: &values[5] };
+    renderer.render_device(fixtures::device_file(vendor), &device)
+}
+
+fn read(vendor: Vendor, text: &str) -> Vec<(String, String)> {
+    (vendor.profile().unwrap().read)(text).unwrap_or_else(|e| panic!("{vendor}: {e}\n{text}"))
+}
+
+/// Whether a value cannot be carried by a format, by the rules stated in the docs (written out
+/// here again, independently of the crate's checks).
+fn refusable(format: Format, value: &str) -> bool {
+    let control = value.chars().any(char::is_control);
+    match format {
+        Format::KeyValue => control || value.trim() != value,
+        _ => control || value.contains(['\u{fffe}', '\u{ffff}']),
+    }
+}
+
+fn check_vendor(renderer: &Renderer, vendor: Vendor, values: &[String; 8]) -> Result<(), TestCaseError> {
+    let format = fixtures::device_file(vendor).format;
+    let placeholders: [String; 8] = std::array::from_fn(placeholder);
+    let template_text = render(renderer, vendor, &placeholders).unwrap();
+    let expected: Vec<(String, String)> = read(vendor, &template_text)
+        .into_iter()
+        .map(|(key, mut value)| {
+            for (i, real) in values.iter().enumerate() {
+                value = value.replace(&placeholder(i), real);
+            }
+            (key, value)
+        })
+        .collect();
+    // Only the fields the template writes are checked: another vendor's file may need the rest.
+    let used = |i: usize| template_text.contains(&placeholder(i));
+    let any_refusable = values.iter().enumerate().any(|(i, v)| used(i) && refusable(format, v));
+    match render(renderer, vendor, values) {
+        Ok(text) => {
+            prop_assert!(!any_refusable, "{}: rendered a value the format cannot carry:\n{}", vendor, text);
+            prop_assert_eq!(read(vendor, &text), expected, "{}", vendor);
+        }
+        Err(err) => {
+            let field = err.field().unwrap_or_else(|| panic!("{vendor}: an error without a field: {err}"));
+            let index =
+                FIELDS.iter().position(|f| *f == field).unwrap_or_else(|| panic!("{vendor}: unknown field {field}"));
+            prop_assert!(
+                used(index) && refusable(format, &values[index]),
+                "{}: refused {} = {:?}: {}",
+                vendor,
+                field,
+                values[index],
+                err
+            );
+            prop_assert!(err.to_string().contains(field), "{}: the message names the field: {}", vendor, err);
+        }
+    }
+    Ok(())
+}
+
+fn value() -> impl Strategy<Value = String> {
+    let nasty = prop::sample::select(vec![
+        "\r",
+        "\n",
+        "\r\n",
+        "\0",
+        "\t",
+        "\u{b}",
+        "\u{1b}",
+        "\u{7f}",
+        "\u{85}",
+        "\u{2028}",
+        "\u{fffe}",
+        "\u{ffff}",
+        "\"",
+        "'",
+        "<",
+        ">",
+        "&",
+        "&amp;",
+        "&#10;",
+        "%",
+        "%0a",
+        "%NULL%",
+        "=",
+        " = ",
+        "#",
+        "##",
+        ";",
+        "[",
+        "]",
+        "]]>",
+        "<!--",
+        "-->",
+        "/>",
+        "</x>",
+        " ",
+        "é",
+        "漢字",
+        "😀",
+        "a",
+        "b.c",
+        "{{ x }}",
+        "{% if %}",
+        "$MA",
+        "account.2.enable = 1",
+    ]);
+    prop_oneof![
+        "[ -~]{0,30}",
+        "\\PC{0,20}",
+        any::<String>(),
+        prop::collection::vec(nasty, 0..10).prop_map(|v| v.concat()),
+        "[a-zA-Z0-9]{300,2000}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn every_vendor_reads_back_exactly_or_refuses_naming_the_field(values in prop::array::uniform8(value())) {
+        let renderer = Renderer::shipped().unwrap();
+        for profile in profiles() {
+            check_vendor(&renderer, profile.vendor, &values)?;
+        }
+    }
+
+    #[test]
+    fn common_files_read_back_exactly_or_refuse(url in value()) {
+        let renderer = Renderer::shipped().unwrap();
+        let mut settings = LayeredSettings::new();
+        settings.set(Layer::Global, "provisioning_url", url.clone()).unwrap();
+        let mut placeholder_settings = LayeredSettings::new();
+        placeholder_settings.set(Layer::Global, "provisioning_url", "qqurlqq").unwrap();
+        for file in fixtures::common_files() {
+            let read = file.vendor.profile().unwrap().read;
+            let expected: Vec<(String, String)> = read(&renderer.render_common(file, &placeholder_settings).unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (k, v.replace("qqurlqq", &url)))
+                .collect();
+            match renderer.render_common(file, &settings) {
+                Ok(text) => prop_assert_eq!(read(&text).unwrap(), expected),
+                Err(err) => {
+                    prop_assert_eq!(err.field(), Some("settings.provisioning_url"));
+                    prop_assert!(refusable(file.format, &url));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_classic_injections_are_refused_naming_the_field() {
+    let renderer = Renderer::shipped().unwrap();
+    for profile in profiles() {
+        let vendor = profile.vendor;
+        let placeholders: [String; 8] = std::array::from_fn(placeholder);
+        let template_text = render(&renderer, vendor, &placeholders).unwrap();
+        for (index, field) in FIELDS.iter().enumerate() {
+            if !template_text.contains(&placeholder(index)) {
+                continue;
+            }
+            for payload in ["x\r\naccount.1.sip_server.1.address = evil", "x\n<P47>evil</P47>", "x\0y"] {
+                let mut values: [String; 8] = std::array::from_fn(placeholder);
+                values[index] = payload.to_owned();
+                let err = render(&renderer, vendor, &values).unwrap_err();
+                assert_eq!(err.field(), Some(*field), "{vendor}");
+            }
+        }
+    }
+}
+
+#[test]
+fn markup_in_a_value_stays_a_value() {
+    let renderer = Renderer::shipped().unwrap();
+    let hostile = r#"Front" reg.1.auth.password="x"/><reg x="&amp;'<!--"#;
+    for profile in profiles() {
+        let vendor = profile.vendor;
+        let mut values: [String; 8] = std::array::from_fn(placeholder);
+        values[2] = hostile.to_owned();
+        values[6] = "https://prov.example.net".to_owned();
+        let text = render(&renderer, vendor, &values).unwrap();
+        if !render(&renderer, vendor, &std::array::from_fn(placeholder)).unwrap().contains(&placeholder(2)) {
+            continue; // this vendor does not show a display name
+        }
+        let pairs = read(vendor, &text);
+        let shown: Vec<&str> = pairs.iter().filter(|(_, v)| v.contains("Front")).map(|(_, v)| v.as_str()).collect();
+        assert!(!shown.is_empty() && shown.iter().all(|v| v.contains(hostile)), "{vendor}: {shown:?}");
+    }
+}
+
+#[test]
+fn settings_a_template_does_not_use_are_not_checked() {
+    let renderer = Renderer::shipped().unwrap();
+    let (account, mut settings) = (fixtures::account(), fixtures::settings());
+    settings.set(Layer::Site, "unused_by_templates", " with\nline breaks ").unwrap();
+    for vendor in fixtures::vendors() {
+        let device = fixtures::device(vendor, &account, &settings, None);
+        assert!(renderer.render_device(fixtures::device_file(vendor), &device).is_ok(), "{vendor}");
+    }
+}

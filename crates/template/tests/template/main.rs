@@ -1,0 +1,11 @@
+//! sipprov-template's integration tests, one module per topic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+mod escaping;
+mod fixtures;
+mod golden;
+mod hardening;
+mod legacy;
+mod overrides;
+mod recognise;
+mod user_agent;
