@@ -34,9 +34,11 @@ fn lifecycle_with_own_store_walks_issued_delivered_purged() {
          retry after 60 s: delivered -> delivered, password served\n\
          fetch after the grace: delivered -> purged, no password\n\
          journal:\n  \
-         001565000001 enrolled (issued)\n  \
-         001565000001 issued -> delivered\n  \
-         001565000001 delivered -> purged\n"
+         001565000001 delivered\n  \
+         001565000001 key-pinned\n  \
+         001565000001 delivered\n  \
+         001565000001 purged\n  \
+         001565000001 delivered\n"
     );
 }
 

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
-use sipprov_credentials::{Lifecycle, SystemClock};
+use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
@@ -94,12 +94,15 @@ impl TrustSection {
     }
 }
 
-/// `[store]`: the device database.
+/// `[store]`: the device database and the key that seals its secrets.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     /// Path of the SQLite database file (created if missing).
     pub sqlite: PathBuf,
+    /// Path of the sealing key file (`sipprovd keygen`). Keep it outside the database's
+    /// directory and backups: with the database alone, no secret can be read.
+    pub sealing_key: PathBuf,
 }
 
 /// `[lifecycle]`: how long secrets live.
@@ -109,16 +112,33 @@ pub struct LifecycleSection {
     /// Seconds after the first delivery during which the password is still served.
     #[serde(default = "default_grace_seconds")]
     pub grace_seconds: u64,
+    /// Days issued secrets wait for a first fetch before the device goes dormant.
+    #[serde(default = "default_dormant_days")]
+    pub dormant_days: u64,
 }
 
 impl Default for LifecycleSection {
     fn default() -> Self {
-        Self { grace_seconds: default_grace_seconds() }
+        Self { grace_seconds: default_grace_seconds(), dormant_days: default_dormant_days() }
+    }
+}
+
+impl LifecycleSection {
+    /// The lifecycle rules these settings describe.
+    pub fn lifecycle(&self) -> Lifecycle {
+        Lifecycle::new(
+            Duration::from_secs(self.grace_seconds),
+            Duration::from_secs(self.dormant_days.saturating_mul(86_400)),
+        )
     }
 }
 
 fn default_grace_seconds() -> u64 {
     Lifecycle::DEFAULT_GRACE.as_secs()
+}
+
+fn default_dormant_days() -> u64 {
+    Lifecycle::DEFAULT_DORMANT_AFTER.as_secs() / 86_400
 }
 
 /// `[sip]`: the service the phones register with.
@@ -137,13 +157,32 @@ impl Config {
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let files = [&mut config.phones.certificate, &mut config.phones.key, &mut config.store.sqlite];
+        let files = [
+            &mut config.phones.certificate,
+            &mut config.phones.key,
+            &mut config.store.sqlite,
+            &mut config.store.sealing_key,
+        ];
         for file in files.into_iter().chain(config.trust.iter_mut().map(|trust| &mut trust.bundle)) {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
         }
         Ok(config)
+    }
+
+    /// Opens the store with its sealing key: the credential service.
+    ///
+    /// A missing or unreadable key file is an error: a server that cannot open its secrets must
+    /// not start (it would answer every new phone with an error).
+    pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        let key_file = &self.store.sealing_key;
+        let keys = std::fs::read_to_string(key_file).with_context(|| {
+            format!("cannot read the sealing key file {} (create one with `sipprovd keygen FILE`)", key_file.display())
+        })?;
+        let keyring = Keyring::parse(&keys).with_context(|| format!("{}", key_file.display()))?;
+        let store = SqliteStore::open(&self.store.sqlite)?;
+        Ok(Credentials::new(Arc::new(store), self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock)))
     }
 
     /// Opens the store and loads the TLS material this configuration names.
@@ -158,15 +197,12 @@ impl Config {
         let server_chain = read_certificates(&self.phones.certificate)?;
         let server_key = PrivateKeyDer::from_pem_file(&self.phones.key)
             .with_context(|| format!("cannot read private key from {}", self.phones.key.display()))?;
-        let store = SqliteStore::open(&self.store.sqlite)?;
         Ok(PhoneServerConfig {
             server_chain,
             server_key,
             trust,
             registrar: self.sip.registrar.clone(),
-            lifecycle: Lifecycle::new(Duration::from_secs(self.lifecycle.grace_seconds)),
-            store: Arc::new(store),
-            clock: Arc::new(SystemClock),
+            credentials: Arc::new(self.credentials()?),
             timeouts: Timeouts::default(),
         })
     }

@@ -2,12 +2,16 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sipprov_credentials::{Credentials, Keyring};
 use sipprov_server::PhoneServer;
 use sipprovd::config::Config;
 use sipprovd::demo::{DEMO_PHONES, Demo};
+use sipprovd::files::write_new_file;
 
 /// Secure remote provisioning for SIP phones.
 #[derive(Debug, Parser)]
@@ -38,6 +42,26 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Create a sealing key file (mode 0600; never overwrites).
+    ///
+    /// To rotate keys: `keygen new.key --id 2 --previous old.key`, point `store.sealing_key` at
+    /// new.key, run `sipprovd reseal`, then the old key may be dropped.
+    Keygen {
+        /// The key file to create.
+        file: PathBuf,
+        /// The new key's id (each ciphertext records the id of the key that sealed it).
+        #[arg(long, default_value_t = 1)]
+        id: u32,
+        /// An existing key file whose keys are kept after the new one, so what they sealed opens.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+    },
+    /// Seal every stored secret again under the current (first) key of the key file.
+    Reseal {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -52,6 +76,12 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Demo { dir, listen, grace } => demo(&dir, listen, grace).await,
         Command::Run { config } => run(&config).await,
+        Command::Keygen { file, id, previous } => keygen(&file, id, previous.as_deref()),
+        Command::Reseal { config } => {
+            let resealed = Config::load(&config)?.credentials()?.reseal_all(500)?;
+            say(&format!("Resealed the secrets of {resealed} device(s) under the current key."));
+            Ok(())
+        }
     }
 }
 
@@ -66,7 +96,9 @@ async fn demo(dir: &Path, listen: SocketAddr, grace: Option<u64>) -> anyhow::Res
     } else {
         format!("Created a demo in {}: PKI in pki/, config in sipprov.toml, database sipprov.db.", dir.display())
     };
-    let server = PhoneServer::bind(listen, demo.config.server_config()?).await?;
+    let config = demo.config.server_config()?;
+    start_sweeper(Arc::clone(&config.credentials));
+    let server = PhoneServer::bind(listen, config).await?;
     let url = url_base(server.local_addr());
     say(&format!(
         "{banner}\nServing phones on {url}\nEnrolled phones: {}\nFetch a phone's config as that phone:\n\n    {}\n\nPress Ctrl-C to stop.",
@@ -79,12 +111,47 @@ async fn demo(dir: &Path, listen: SocketAddr, grace: Option<u64>) -> anyhow::Res
 
 async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let server = PhoneServer::bind(config.phones.listen, config.server_config()?)
+    let server_config = config.server_config()?;
+    start_sweeper(Arc::clone(&server_config.credentials));
+    let server = PhoneServer::bind(config.phones.listen, server_config)
         .await
         .with_context(|| format!("starting from {}", config_path.display()))?;
     tracing::info!(addr = %server.local_addr(), "serving phones");
     server.serve(shutdown_signal()).await?;
     Ok(())
+}
+
+fn keygen(file: &Path, id: u32, previous: Option<&Path>) -> anyhow::Result<()> {
+    let previous = previous
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())))
+        .transpose()?;
+    let text = Keyring::generate_file(id, previous.as_deref())?;
+    write_new_file(file, text.as_bytes(), 0o600)?;
+    say(&format!("Wrote sealing key {id} to {} (mode 0600). Keep it out of the database's backups.", file.display()));
+    Ok(())
+}
+
+/// How often expiries (purge after grace, dormant after N days) are applied without a fetch.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Devices read per store query during a sweep.
+const SWEEP_BATCH: usize = 500;
+
+/// Applies due expiries in the background, so secrets go away on time even if the phone never
+/// comes back.
+fn start_sweeper(credentials: Arc<Credentials>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            let credentials = Arc::clone(&credentials);
+            match tokio::task::spawn_blocking(move || credentials.sweep(SWEEP_BATCH)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(changed)) => tracing::info!(changed, "expiry sweep"),
+                Ok(Err(e)) => tracing::error!(error = %e, "expiry sweep failed"),
+                Err(e) => tracing::error!(error = %e, "expiry sweep task failed"),
+            }
+        }
+    });
 }
 
 /// Prints to stdout, ignoring a closed stdout: a daemon must keep serving when its terminal or

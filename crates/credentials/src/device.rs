@@ -2,69 +2,104 @@
 
 use sipprov_identity::Mac;
 
-use crate::{SecretError, SipPassword, Timestamp};
+use crate::{Sealed, Timestamp};
 
-/// Where a device's SIP password is in its life.
+/// Where a device's secrets are in their life. See the crate docs for the diagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CredentialState {
-    /// Enrolled; the password is on the server and will be delivered on the first fetch.
-    Issued,
-    /// First delivered `at`; the password is still served until `at + grace`.
+    /// Armed `since` then: secrets on the server, delivered on the first fetch. Not fetched
+    /// within the dormant period, the device goes `Dormant`.
+    Issued {
+        /// When the secrets were issued (enrolment, re-arm or rotation).
+        since: Timestamp,
+    },
+    /// First delivered `at`; the secrets are still served until `at + grace`.
     Delivered {
         /// When the first successful fetch happened.
         at: Timestamp,
     },
-    /// The password has been deleted; configs are rendered without it.
+    /// The secrets have been deleted; configs are rendered without them.
     Purged,
+    /// Never fetched within the dormant period: secrets deleted, nothing served, until the
+    /// operator re-arms the device.
+    Dormant {
+        /// When the device went dormant.
+        since: Timestamp,
+    },
 }
 
 impl CredentialState {
     /// The state's name as stored and shown to operators.
     pub const fn name(self) -> &'static str {
         match self {
-            CredentialState::Issued => "issued",
+            CredentialState::Issued { .. } => "issued",
             CredentialState::Delivered { .. } => "delivered",
             CredentialState::Purged => "purged",
+            CredentialState::Dormant { .. } => "dormant",
+        }
+    }
+
+    /// The time the state carries (`since` or `at`), if any.
+    pub const fn time(self) -> Option<Timestamp> {
+        match self {
+            CredentialState::Issued { since } | CredentialState::Dormant { since } => Some(since),
+            CredentialState::Delivered { at } => Some(at),
+            CredentialState::Purged => None,
+        }
+    }
+
+    /// Rebuilds a state from its stored name and time; `None` if they do not fit together.
+    pub fn from_parts(name: &str, time: Option<Timestamp>) -> Option<Self> {
+        match (name, time) {
+            ("issued", Some(since)) => Some(CredentialState::Issued { since }),
+            ("delivered", Some(at)) => Some(CredentialState::Delivered { at }),
+            ("purged", None) => Some(CredentialState::Purged),
+            ("dormant", Some(since)) => Some(CredentialState::Dormant { since }),
+            _ => None,
         }
     }
 }
 
-/// An enrolled device and its SIP account.
-///
-/// Fields are public so storage backends can rebuild a record from what they persisted.
+/// A device's SIP account settings (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRecord {
-    /// The device's MAC, as read from its certificate.
-    pub mac: Mac,
+pub struct Account {
     /// The SIP user part (extension or number).
     pub user_name: String,
     /// The digest authentication user name, decoupled from any login.
     pub auth_name: String,
     /// The name shown on the phone's screen.
     pub display_name: String,
-    /// Where the password is in its life.
-    pub state: CredentialState,
-    /// The SIP password, present only while it may still be delivered.
-    pub password: Option<SipPassword>,
-    /// When the device was enrolled.
-    pub enrolled_at: Timestamp,
 }
 
-impl DeviceRecord {
-    /// Enrols a device with a freshly generated password and a generated auth name.
-    ///
-    /// Fails only if the operating system RNG fails.
-    pub fn enrol(mac: Mac, user_name: &str, display_name: &str, now: Timestamp) -> Result<Self, SecretError> {
-        Ok(Self {
-            mac,
-            user_name: user_name.to_owned(),
-            // The auth name is derived from the MAC, never from a customer login.
-            auth_name: format!("sp-{mac}"),
-            display_name: display_name.to_owned(),
-            state: CredentialState::Issued,
-            password: Some(SipPassword::generate()?),
-            enrolled_at: now,
-        })
-    }
+/// A device's secrets, sealed: present only while they may still be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSecrets {
+    /// The SIP digest password.
+    pub sip_password: Sealed,
+    /// The phone's web-UI admin password.
+    pub admin_password: Sealed,
+}
+
+/// An enrolled device.
+///
+/// Fields are public so storage backends can rebuild a record from what they persisted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The device's MAC, as read from its certificate.
+    pub mac: Mac,
+    /// Its SIP account.
+    pub account: Account,
+    /// Where its secrets are in their life.
+    pub state: CredentialState,
+    /// The sealed secrets, while they may still be delivered.
+    pub secrets: Option<DeviceSecrets>,
+    /// SHA-256 of the SubjectPublicKeyInfo of the certificate of the first successful fetch.
+    pub pinned_spki: Option<[u8; 32]>,
+    /// Disabled by the operator: nothing is served.
+    pub disabled: bool,
+    /// When the device was enrolled.
+    pub enrolled_at: Timestamp,
+    /// When a config was last served to it.
+    pub last_fetch: Option<Timestamp>,
 }

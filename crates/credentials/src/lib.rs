@@ -1,59 +1,89 @@
-//! Decides when a SIP secret may leave the server, and makes sure it then stops existing.
+//! Decides when a phone's secrets may leave the server, and makes sure they then stop existing.
 //!
 //! The ITSPA paper asks provisioning servers not to keep SIP passwords: deliver them once, then
-//! delete them. This crate holds that rule, independent of any database:
+//! delete them; remove configs never fetched. This crate holds those rules, independent of any
+//! database:
 //!
-//! - [`SipPassword`]: a generated secret (131 bits, alphanumeric so every vendor format carries
-//!   it) whose `Debug` is redacted and whose memory is wiped on drop.
-//! - [`DeviceRecord`] and [`CredentialState`]: what the server knows about an enrolled phone.
-//! - [`Lifecycle`]: the pure state machine. A fetch while `Issued` delivers the password and moves
-//!   to `Delivered`; fetches within the grace window still get it; the first fetch after the grace
-//!   purges it and the config is rendered without the password key.
-//! - [`Store`]: the persistence a backend implements; [`deliver`] runs one fetch through the
-//!   lifecycle in one store transaction.
+//! - [`Password`] and [`OneTimeToken`]: generated secrets (>= 128 bits) whose `Debug` is redacted
+//!   and whose memory is wiped on drop.
+//! - [`Keyring`]: secrets are stored only sealed (AES-256-GCM, device-bound associated data, key
+//!   id per ciphertext) under keys kept outside the database.
+//! - [`Lifecycle`]: the pure state machine over a [`DeviceRecord`]; every operation returns the
+//!   [`AuditEvent`]s to append in the same transaction.
+//! - [`Store`]: what a backend persists; [`conformance`] (feature `test-support`) checks a backend
+//!   in one line.
+//! - [`Credentials`]: the service the server calls. Each operation is one store transaction.
 //! - [`Clock`]: time is injected, so every rule is tested without sleeping.
-//! - `MemoryStore` (feature `memory-store`): a non-durable store for tests and experiments.
+//!
+//! # The lifecycle
 //!
 //! ```text
-//!   enrol ──> Issued ──first fetch──> Delivered{at} ──fetch at >= at + grace──> Purged
-//!              (password served)       (password served)                          (no password)
+//!                 not in the inventory: Pending (listed for the operator, never served)
+//!                                   | enrol
+//!                                   v
+//!   rotate / re-arm ---------> Issued{since} --- no fetch for 14 days (sweep) ---> Dormant
+//!   (fresh secrets)                 |                                              (secrets deleted,
+//!                                   | first fetch: secrets served, key pinned        nothing served;
+//!                                   v                                                re-arm -> Issued)
+//!                             Delivered{at} --- fetch or sweep at >= at + grace ---> Purged
+//!                             (secrets served                                       (config served
+//!                              again in grace)                                       without secrets)
+//!
+//!   Disabled is a flag over any state: nothing is served until the operator enables the device.
+//!   A certificate whose key differs from the pinned one is refused and raises a key-mismatch
+//!   alert, until the operator re-arms the device (which clears the pin).
 //! ```
 //!
 //! # Example
 //!
 //! ```
+//! use std::sync::Arc;
 //! use std::time::Duration;
-//! use sipprov_credentials::{CredentialState, DeviceRecord, Lifecycle, Timestamp};
+//! use sipprov_credentials::{
+//!     Account, Credentials, FetchRequest, Fetched, Keyring, Lifecycle, ManualClock, MemoryStore, Timestamp,
+//! };
+//!
+//! let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
+//! let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
+//! let lifecycle = Lifecycle::new(Duration::from_secs(300), Duration::from_secs(14 * 86_400));
+//! let credentials = Credentials::new(Arc::new(MemoryStore::default()), lifecycle, Some(keyring), clock.clone());
 //!
 //! let mac = "00:15:65:00:00:01".parse()?;
-//! let mut device = DeviceRecord::enrol(mac, "1001", "Front desk", Timestamp::from_unix(0))?;
-//! let lifecycle = Lifecycle::new(Duration::from_secs(300));
+//! let account = Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() };
+//! let issued = credentials.enrol(mac, account, None)?.expect("new device");
 //!
-//! let first = lifecycle.on_fetch(&mut device, Timestamp::from_unix(10));
-//! assert!(first.password.is_some());
-//! assert_eq!(device.state, CredentialState::Delivered { at: Timestamp::from_unix(10) });
+//! let request = FetchRequest { spki_sha256: [7; 32], peer: "192.0.2.10".into(), user_agent: None };
+//! let Fetched::Config { secrets: Some(first), .. } = credentials.fetch(&mac, request.clone())? else { panic!() };
+//! assert_eq!(first.sip_password, issued.sip_password);
 //!
-//! let later = lifecycle.on_fetch(&mut device, Timestamp::from_unix(10 + 300));
-//! assert!(later.password.is_none());
-//! assert_eq!(device.state, CredentialState::Purged);
-//! assert!(device.password.is_none(), "the password no longer exists on the server");
+//! clock.advance(Duration::from_secs(300));
+//! let Fetched::Config { secrets, .. } = credentials.fetch(&mac, request)? else { panic!() };
+//! assert!(secrets.is_none(), "purged after the grace: the server no longer has the password");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod audit;
 mod clock;
+#[cfg(feature = "test-support")]
+pub mod conformance;
+mod credentials;
 mod device;
 mod lifecycle;
-#[cfg(feature = "memory-store")]
+#[cfg(feature = "test-support")]
 mod memory_store;
+mod sealing;
 mod secret;
 mod store;
 
+pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, quote};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use device::{CredentialState, DeviceRecord};
-pub use lifecycle::{Delivery, Lifecycle};
-#[cfg(feature = "memory-store")]
+pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets};
+pub use device::{Account, CredentialState, DeviceRecord, DeviceSecrets};
+pub use lifecycle::{FetchRequest, Lifecycle, Refusal, Serve};
+#[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
-pub use secret::{SecretError, SipPassword};
-pub use store::{Store, StoreError, deliver};
+pub use sealing::{Keyring, Sealed, SealingError, SecretKind};
+pub use secret::{OneTimeToken, Password, SecretError};
+pub use store::{Abort, Ban, DeviceUpdate, PendingDevice, RevealToken, Store, StoreError, TokenUse};

@@ -1,50 +1,163 @@
 //! An in-memory [`Store`], for tests and for trying the lifecycle without a database.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use sipprov_identity::Mac;
 
-use crate::{DeviceRecord, Store, StoreError};
+use crate::{
+    AuditEvent, AuditQuery, Ban, DeviceRecord, DeviceUpdate, PendingDevice, RevealToken, Store, StoreError,
+    StoredAuditEvent, Timestamp, TokenUse,
+};
 
-/// A [`Store`] that keeps records in a map behind a mutex. Nothing is durable.
+/// A [`Store`] in memory. Nothing is durable. [`MemoryStore::fail_audit_writes`] makes every
+/// audit append fail, to test that a transition without its audit event does not happen.
 #[derive(Debug, Default)]
-pub struct MemoryStore(Mutex<HashMap<Mac, DeviceRecord>>);
+pub struct MemoryStore {
+    state: Mutex<State>,
+    fail_audit: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    devices: BTreeMap<Mac, DeviceRecord>,
+    audit: Vec<AuditEvent>,
+    pending: BTreeMap<Mac, PendingDevice>,
+    bans: BTreeMap<String, Ban>,
+    tokens: HashMap<[u8; 32], (RevealToken, bool)>,
+}
 
 impl MemoryStore {
-    fn devices(&self) -> MutexGuard<'_, HashMap<Mac, DeviceRecord>> {
-        // Every mutation below is a single map operation, so a poisoned map is still consistent.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// While `fail` is set, every write that appends audit events fails and changes nothing.
+    pub fn fail_audit_writes(&self, fail: bool) {
+        self.fail_audit.store(fail, Ordering::SeqCst);
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every mutation below completes before anything can panic, so a poisoned state is whole.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn check_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        if !events.is_empty() && self.fail_audit.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("audit write failed (injected)".into()));
+        }
+        Ok(())
     }
 }
 
 impl Store for MemoryStore {
-    fn insert_device(&self, record: &DeviceRecord) -> Result<bool, StoreError> {
-        let mut devices = self.devices();
-        if devices.contains_key(&record.mac) {
+    fn insert_device(&self, record: DeviceRecord, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.devices.contains_key(&record.mac) {
             return Ok(false);
         }
-        devices.insert(record.mac, record.clone());
+        self.check_audit(&events)?;
+        state.pending.remove(&record.mac);
+        state.devices.insert(record.mac, record);
+        state.audit.extend(events);
         Ok(true)
     }
 
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
-        Ok(self.devices().get(mac).cloned())
+        Ok(self.state().devices.get(mac).cloned())
     }
 
-    fn update_device(
-        &self,
-        mac: &Mac,
-        apply: &mut dyn FnMut(&mut DeviceRecord),
-    ) -> Result<Option<DeviceRecord>, StoreError> {
-        let mut devices = self.devices();
-        let Some(stored) = devices.get(mac) else {
-            return Ok(None);
-        };
-        // Apply to a copy and write back, so a panicking `apply` leaves the record untouched.
+    fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError> {
+        let mut state = self.state();
+        let Some(stored) = state.devices.get(mac) else { return Ok(None) };
+        // Work on a copy: an abort, or a failed audit write, leaves the stored record untouched.
         let mut device = stored.clone();
-        apply(&mut device);
-        devices.insert(*mac, device.clone());
+        let events = update(&mut device).map_err(|abort| StoreError::Aborted(abort.0))?;
+        self.check_audit(&events)?;
+        state.devices.insert(*mac, device.clone());
+        state.audit.extend(events);
         Ok(Some(device))
+    }
+
+    fn delete_device(&self, mac: &Mac, event: AuditEvent) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if !state.devices.contains_key(mac) {
+            return Ok(false);
+        }
+        self.check_audit(std::slice::from_ref(&event))?;
+        state.devices.remove(mac);
+        state.audit.push(event);
+        Ok(true)
+    }
+
+    fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .devices
+            .values()
+            .filter(|d| d.secrets.is_some() && after.is_none_or(|after| d.mac > after))
+            .map(|d| d.mac)
+            .take(limit)
+            .collect())
+    }
+
+    fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        self.check_audit(&events)?;
+        self.state().audit.extend(events);
+        Ok(())
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let state = self.state();
+        Ok((1u64..)
+            .zip(state.audit.iter())
+            .filter(|(id, event)| query.matches(*id, event))
+            .take(query.limit)
+            .map(|(id, event)| StoredAuditEvent { id, event: event.clone() })
+            .collect())
+    }
+
+    fn record_pending(&self, sighting: PendingDevice, event: AuditEvent) -> Result<(), StoreError> {
+        self.check_audit(std::slice::from_ref(&event))?;
+        let mut state = self.state();
+        let entry = state.pending.entry(sighting.mac).or_insert_with(|| PendingDevice { count: 0, ..sighting.clone() });
+        entry.last_seen = sighting.last_seen;
+        entry.spki_sha256 = sighting.spki_sha256;
+        entry.vendor = sighting.vendor;
+        entry.count += 1;
+        state.audit.push(event);
+        Ok(())
+    }
+
+    fn pending(&self) -> Result<Vec<PendingDevice>, StoreError> {
+        Ok(self.state().pending.values().cloned().collect())
+    }
+
+    fn put_ban(&self, ban: &Ban) -> Result<(), StoreError> {
+        self.state().bans.insert(ban.key.clone(), ban.clone());
+        Ok(())
+    }
+
+    fn bans(&self, now: Timestamp) -> Result<Vec<Ban>, StoreError> {
+        Ok(self.state().bans.values().filter(|ban| ban.until > now).cloned().collect())
+    }
+
+    fn remove_ban(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.state().bans.remove(key).is_some())
+    }
+
+    fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {
+        self.state().tokens.insert(token.hash, (token.clone(), false));
+        Ok(())
+    }
+
+    fn consume_reveal_token(&self, hash: &[u8; 32], now: Timestamp) -> Result<TokenUse, StoreError> {
+        let mut state = self.state();
+        let Some((token, used)) = state.tokens.get_mut(hash) else { return Ok(TokenUse::Unknown) };
+        Ok(if *used {
+            TokenUse::AlreadyUsed
+        } else if now >= token.expires_at {
+            TokenUse::Expired
+        } else {
+            *used = true;
+            TokenUse::Valid(token.mac)
+        })
     }
 }

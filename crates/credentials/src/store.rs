@@ -1,54 +1,138 @@
-//! The persistence a storage backend provides, and one fetch run through it atomically.
+//! The persistence a storage backend provides.
+//!
+//! Every method is one transaction. Mutations that change a device append their audit events in
+//! the same transaction: if an event cannot be written, nothing changes.
 
 use sipprov_identity::Mac;
 
-use crate::{Delivery, DeviceRecord, Lifecycle, Timestamp};
+use crate::{AuditEvent, AuditQuery, DeviceRecord, StoredAuditEvent, Timestamp};
 
-/// Durable storage of device records, implemented by backends such as `sipprov-store-sqlite`.
+/// A change to one device: edits the record and returns the audit events to append with it,
+/// or aborts the transaction (nothing is written).
+pub type DeviceUpdate = Box<dyn FnOnce(&mut DeviceRecord) -> Result<Vec<AuditEvent>, Abort> + Send>;
+
+/// Why a [`DeviceUpdate`] gave up; the transaction is rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abort(pub String);
+
+/// Durable storage of devices, audit events, pending devices, bans and reveal tokens.
 ///
-/// Every method is one transaction. [`Store::update_device`] must hold the record exclusively
-/// between reading it and writing it back, so two concurrent fetches of the same device see one
-/// another's effect (exactly one of them records the first delivery).
+/// Backends: `sipprov-store-sqlite` (embedded default). Every backend must pass the conformance
+/// suite in `sipprov_credentials::conformance` (feature `test-support`).
 pub trait Store: Send + Sync {
-    /// Adds `record` if no device with its MAC exists. Returns `false`, changing nothing, if one does.
-    fn insert_device(&self, record: &DeviceRecord) -> Result<bool, StoreError>;
+    /// Adds `record` and appends `events`, and removes the MAC from the pending list. Returns
+    /// `false`, changing nothing, if a device with this MAC exists.
+    fn insert_device(&self, record: DeviceRecord, events: Vec<AuditEvent>) -> Result<bool, StoreError>;
 
     /// The device with this MAC, if enrolled.
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError>;
 
-    /// Reads the device, lets `apply` change it, and writes it back, all in one transaction.
-    /// Returns `None`, changing nothing, if no such device exists.
-    fn update_device(
-        &self,
-        mac: &Mac,
-        apply: &mut dyn FnMut(&mut DeviceRecord),
-    ) -> Result<Option<DeviceRecord>, StoreError>;
+    /// Reads the device, applies `update`, writes the record and appends the events, in one
+    /// transaction that holds the device exclusively: two concurrent updates of one device see
+    /// each other's effect. Returns the record as written, or `None` (nothing written) if there
+    /// is no such device. An [`Abort`] becomes [`StoreError::Aborted`] with nothing written.
+    fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError>;
+
+    /// Deletes the device and appends `event`. Returns `false` if there was none.
+    fn delete_device(&self, mac: &Mac, event: AuditEvent) -> Result<bool, StoreError>;
+
+    /// Up to `limit` MACs, in ascending order after `after`, of devices that still hold
+    /// secrets: the candidates for expiry sweeps and resealing, read in bounded batches.
+    fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError>;
+
+    /// Appends events that change no device (refused fetches, pending sightings).
+    fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError>;
+
+    /// Reads audit events, oldest first.
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
+    /// Records a sighting of a valid certificate for a MAC not in the inventory (first sighting
+    /// kept, last sighting and count updated) and appends `event`.
+    fn record_pending(&self, sighting: PendingDevice, event: AuditEvent) -> Result<(), StoreError>;
+
+    /// Every pending device, by MAC.
+    fn pending(&self) -> Result<Vec<PendingDevice>, StoreError>;
+
+    /// Adds or replaces a ban.
+    fn put_ban(&self, ban: &Ban) -> Result<(), StoreError>;
+
+    /// Bans still in force at `now`, by key.
+    fn bans(&self, now: Timestamp) -> Result<Vec<Ban>, StoreError>;
+
+    /// Lifts a ban. Returns `false` if there was none.
+    fn remove_ban(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Stores a reveal token by its hash.
+    fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError>;
+
+    /// Uses the token with this hash at `now`: the first use inside its lifetime succeeds and
+    /// marks it used; every other attempt reports why it failed.
+    fn consume_reveal_token(&self, hash: &[u8; 32], now: Timestamp) -> Result<TokenUse, StoreError>;
 }
 
-/// Runs one authorized fetch of `mac`'s config at `now` through the lifecycle, durably.
-///
-/// Returns `None` when the device is not enrolled; otherwise the device as stored after the
-/// fetch and what to serve. The returned [`Delivery`] has been committed
-/// before this function returns: a password is never served that the store has not recorded.
-pub fn deliver(
-    store: &dyn Store,
-    lifecycle: &Lifecycle,
-    mac: &Mac,
-    now: Timestamp,
-) -> Result<Option<(DeviceRecord, Delivery)>, StoreError> {
-    let mut delivery = None;
-    let updated = store.update_device(mac, &mut |device| delivery = Some(lifecycle.on_fetch(device, now)))?;
-    Ok(updated.zip(delivery))
+/// A device whose valid certificate was seen but which is not in the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDevice {
+    /// The MAC its certificate names.
+    pub mac: Mac,
+    /// The vendor its certificate's rule reports.
+    pub vendor: String,
+    /// SHA-256 of its certificate's SubjectPublicKeyInfo at the last sighting.
+    pub spki_sha256: [u8; 32],
+    /// First sighting.
+    pub first_seen: Timestamp,
+    /// Last sighting.
+    pub last_seen: Timestamp,
+    /// Number of sightings.
+    pub count: u64,
+}
+
+/// A ban on a client (an address or prefix, as the rate limiter spells it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    /// What is banned, e.g. `192.0.2.7` or `2001:db8::/64`.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+    /// Until when.
+    pub until: Timestamp,
+}
+
+/// A one-time reveal token, stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevealToken {
+    /// SHA-256 of the token.
+    pub hash: [u8; 32],
+    /// The device whose secret it reveals.
+    pub mac: Mac,
+    /// It may not be used at or after this time.
+    pub expires_at: Timestamp,
+}
+
+/// The outcome of presenting a reveal token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// First use, in time: reveal this device's secret.
+    Valid(Mac),
+    /// No such token.
+    Unknown,
+    /// The token's lifetime is over.
+    Expired,
+    /// The token was used before: a replay, to be alerted on.
+    AlreadyUsed,
 }
 
 /// A storage backend failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The backend reported an error (I/O, locking, constraint).
+    /// The backend reported an error (I/O, locking, constraint, an audit write that failed).
     #[error("store backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored value is not one this version understands.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The update gave up; nothing was written.
+    #[error("update aborted: {0}")]
+    Aborted(String),
 }

@@ -1,81 +1,336 @@
-//! Every arrow of the lifecycle, with a manual clock, through a store.
+//! Every arrow of the lifecycle, through `Credentials` and an in-memory store, on a manual clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
+use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
 
 use sipprov_credentials::{
-    Clock, CredentialState, DeviceRecord, Lifecycle, ManualClock, MemoryStore, Store, Timestamp, deliver,
+    Account, AuditKind, AuditQuery, Clock, CredentialState, Credentials, CredentialsError, FetchRequest, Fetched,
+    IssuedSecrets, Keyring, Lifecycle, ManualClock, MemoryStore, Refusal, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 
 const GRACE: Duration = Duration::from_secs(300);
+const DORMANT: Duration = Duration::from_secs(14 * 24 * 3600);
+const KEY_A: [u8; 32] = [0xaa; 32];
+const KEY_B: [u8; 32] = [0xbb; 32];
 
-fn setup() -> (MemoryStore, ManualClock, Mac, String) {
-    let store = MemoryStore::default();
-    let clock = ManualClock::new(Timestamp::from_unix(1_800_000_000));
-    let mac: Mac = "001565000001".parse().unwrap();
-    let device = DeviceRecord::enrol(mac, "1001", "Desk", clock.now()).unwrap();
-    let password = device.password.as_ref().unwrap().expose().to_owned();
-    assert!(store.insert_device(&device).unwrap());
-    (store, clock, mac, password)
+struct World {
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
+    credentials: Credentials,
+    mac: Mac,
+}
+
+fn keyring() -> Keyring {
+    Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap()
+}
+
+fn world_with(keyring: Option<Keyring>) -> World {
+    let store = Arc::new(MemoryStore::default());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
+    let credentials =
+        Credentials::new(store.clone() as Arc<dyn Store>, Lifecycle::new(GRACE, DORMANT), keyring, clock.clone());
+    World { store, clock, credentials, mac: "001565000001".parse().unwrap() }
+}
+
+fn account() -> Account {
+    Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() }
+}
+
+fn enrolled() -> (World, IssuedSecrets) {
+    let world = world_with(Some(keyring()));
+    let issued = world.credentials.enrol(world.mac, account(), None).unwrap().unwrap();
+    (world, issued)
+}
+
+fn request(key: [u8; 32]) -> FetchRequest {
+    FetchRequest { spki_sha256: key, peer: "192.0.2.10".into(), user_agent: Some("Yealink SIP-T46G 28.72.0.1".into()) }
+}
+
+impl World {
+    fn fetch(&self, key: [u8; 32]) -> Fetched {
+        self.credentials.fetch(&self.mac, request(key)).unwrap()
+    }
+
+    fn state(&self) -> CredentialState {
+        self.store.device(&self.mac).unwrap().unwrap().state
+    }
+
+    fn kinds(&self) -> Vec<AuditKind> {
+        let query = AuditQuery { mac: Some(self.mac), limit: usize::MAX, ..AuditQuery::default() };
+        self.store.audit(&query).unwrap().into_iter().map(|e| e.event.kind).collect()
+    }
+}
+
+fn sip_password(fetched: &Fetched) -> Option<String> {
+    match fetched {
+        Fetched::Config { secrets, .. } => secrets.as_ref().map(|s| s.sip_password.expose().to_owned()),
+        other => panic!("expected a config, got {other:?}"),
+    }
 }
 
 #[test]
-fn issued_first_fetch_delivers_and_records_the_time() {
-    let (store, clock, mac, password) = setup();
-    let lifecycle = Lifecycle::new(GRACE);
-    let delivery = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
-    assert_eq!(delivery.password.as_ref().unwrap().expose(), password);
-    assert_eq!(delivery.from, CredentialState::Issued);
-    assert_eq!(delivery.to, CredentialState::Delivered { at: clock.now() });
-    assert_eq!(store.device(&mac).unwrap().unwrap().state, CredentialState::Delivered { at: clock.now() });
+fn enrol_then_first_fetch_delivers_pins_and_audits() {
+    let (world, issued) = enrolled();
+    assert_eq!(world.state(), CredentialState::Issued { since: world.clock.now() });
+    let first = world.fetch(KEY_A);
+    assert_eq!(sip_password(&first).as_deref(), Some(issued.sip_password.expose()));
+    let Fetched::Config { secrets: Some(secrets), account: served } = first else { unreachable!() };
+    assert_eq!(secrets.admin_password, issued.admin_password);
+    assert_eq!(served, account());
+    let device = world.store.device(&world.mac).unwrap().unwrap();
+    assert_eq!(device.state, CredentialState::Delivered { at: world.clock.now() });
+    assert_eq!(device.pinned_spki, Some(KEY_A));
+    assert_eq!(world.kinds(), vec![AuditKind::Enrolled, AuditKind::Delivered, AuditKind::KeyPinned]);
 }
 
 #[test]
-fn fetches_inside_the_grace_window_still_get_the_password() {
-    let (store, clock, mac, password) = setup();
-    let lifecycle = Lifecycle::new(GRACE);
-    let first_at = clock.now();
-    deliver(&store, &lifecycle, &mac, clock.now()).unwrap();
-    clock.advance(GRACE - Duration::from_secs(1));
-    let again = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
-    assert_eq!(again.password.as_ref().unwrap().expose(), password);
-    assert!(!again.is_transition());
-    assert_eq!(again.to, CredentialState::Delivered { at: first_at });
+fn the_grace_window_serves_again_then_the_secrets_are_purged() {
+    let (world, issued) = enrolled();
+    world.fetch(KEY_A);
+    world.clock.advance(GRACE - Duration::from_secs(1));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    world.clock.advance(Duration::from_secs(1));
+    assert_eq!(sip_password(&world.fetch(KEY_A)), None);
+    assert_eq!(world.state(), CredentialState::Purged);
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap().secrets, None, "nothing left to recover");
+    world.clock.advance(Duration::from_secs(86_400 * 30));
+    assert_eq!(sip_password(&world.fetch(KEY_A)), None);
+    assert!(world.kinds().contains(&AuditKind::Purged));
 }
 
 #[test]
-fn grace_expiry_purges_the_password_for_good() {
-    let (store, clock, mac, _) = setup();
-    let lifecycle = Lifecycle::new(GRACE);
-    deliver(&store, &lifecycle, &mac, clock.now()).unwrap();
-    clock.advance(GRACE);
-    let purged = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
-    assert!(purged.password.is_none());
-    assert_eq!(purged.to, CredentialState::Purged);
-    let stored = store.device(&mac).unwrap().unwrap();
-    assert!(stored.password.is_none());
-
-    clock.advance(Duration::from_secs(86_400));
-    let later = deliver(&store, &lifecycle, &mac, clock.now()).unwrap().unwrap().1;
-    assert!(later.password.is_none());
-    assert!(!later.is_transition());
+fn the_sweep_purges_after_the_grace_without_a_fetch() {
+    let (world, _) = enrolled();
+    world.fetch(KEY_A);
+    world.clock.advance(GRACE);
+    assert_eq!(world.credentials.sweep(10).unwrap(), 1);
+    assert_eq!(world.state(), CredentialState::Purged);
+    assert_eq!(world.credentials.sweep(10).unwrap(), 0, "nothing left to sweep");
 }
 
 #[test]
-fn unknown_device_gets_nothing_and_changes_nothing() {
-    let (store, clock, _, _) = setup();
-    let other: Mac = "001565000002".parse().unwrap();
-    assert!(deliver(&store, &Lifecycle::default(), &other, clock.now()).unwrap().is_none());
-    assert!(store.device(&other).unwrap().is_none());
+fn never_fetched_for_14_days_goes_dormant_and_serves_nothing() {
+    let (world, _) = enrolled();
+    world.clock.advance(DORMANT - Duration::from_secs(1));
+    assert_eq!(world.credentials.sweep(10).unwrap(), 0);
+    assert!(matches!(world.state(), CredentialState::Issued { .. }));
+    world.clock.advance(Duration::from_secs(1));
+    assert_eq!(world.credentials.sweep(10).unwrap(), 1);
+    assert_eq!(world.state(), CredentialState::Dormant { since: world.clock.now() });
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap().secrets, None);
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Dormant)));
+    assert_eq!(world.kinds(), vec![AuditKind::Enrolled, AuditKind::Dormant, AuditKind::Refused]);
 }
 
 #[test]
-fn enrolling_twice_keeps_the_first_record() {
-    let (store, clock, mac, password) = setup();
-    let second = DeviceRecord::enrol(mac, "2002", "Other", clock.now()).unwrap();
-    assert!(!store.insert_device(&second).unwrap());
-    let stored = store.device(&mac).unwrap().unwrap();
-    assert_eq!(stored.user_name, "1001");
-    assert_eq!(stored.password.unwrap().expose(), password);
+fn the_dormant_rule_applies_at_fetch_time_even_before_a_sweep() {
+    let (world, _) = enrolled();
+    world.clock.advance(DORMANT);
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Dormant)));
+    assert!(matches!(world.state(), CredentialState::Dormant { .. }));
+}
+
+#[test]
+fn rearm_issues_fresh_secrets_and_clears_the_pin() {
+    let (world, issued) = enrolled();
+    world.clock.advance(DORMANT);
+    world.credentials.sweep(10).unwrap();
+    let fresh = world.credentials.rearm(&world.mac).unwrap().unwrap();
+    assert_ne!(fresh.sip_password, issued.sip_password);
+    assert_eq!(world.state(), CredentialState::Issued { since: world.clock.now() });
+    assert_eq!(sip_password(&world.fetch(KEY_B)).as_deref(), Some(fresh.sip_password.expose()));
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap().pinned_spki, Some(KEY_B));
+    assert!(world.credentials.rearm(&"001565000099".parse().unwrap()).unwrap().is_none(), "unknown device");
+}
+
+#[test]
+fn rotation_issues_fresh_secrets_and_keeps_the_pin() {
+    let (world, issued) = enrolled();
+    world.fetch(KEY_A);
+    world.clock.advance(GRACE);
+    world.credentials.sweep(10).unwrap();
+    let rotated = world.credentials.rotate(&world.mac).unwrap().unwrap();
+    assert_ne!(rotated.sip_password, issued.sip_password);
+    assert!(matches!(world.state(), CredentialState::Issued { .. }));
+    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(rotated.sip_password.expose()));
+    assert!(world.kinds().contains(&AuditKind::Rotated));
+}
+
+#[test]
+fn another_key_for_a_pinned_device_is_refused_with_an_alert_until_rearm() {
+    let (world, issued) = enrolled();
+    world.fetch(KEY_A);
+    let before = world.store.device(&world.mac).unwrap().unwrap();
+    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)));
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap(), before, "the mismatch changed nothing");
+    let alerts: Vec<_> =
+        world.store.audit(&AuditQuery { kind: Some(AuditKind::KeyMismatch), ..AuditQuery::default() }).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].event.kind.is_alert());
+    assert!(alerts[0].event.detail.contains(&"bb".repeat(32)), "{}", alerts[0].event.detail);
+    assert_eq!(
+        sip_password(&world.fetch(KEY_A)).as_deref(),
+        Some(issued.sip_password.expose()),
+        "the pinned key still works"
+    );
+    world.credentials.rearm(&world.mac).unwrap();
+    assert!(matches!(world.fetch(KEY_B), Fetched::Config { secrets: Some(_), .. }));
+}
+
+#[test]
+fn a_disabled_device_gets_nothing_until_enabled() {
+    let (world, issued) = enrolled();
+    assert!(world.credentials.set_disabled(&world.mac, true).unwrap());
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Disabled)));
+    assert!(matches!(world.state(), CredentialState::Issued { .. }), "disabling keeps the state");
+    world.credentials.set_disabled(&world.mac, false).unwrap();
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    assert_eq!(
+        world.kinds(),
+        vec![
+            AuditKind::Enrolled,
+            AuditKind::Disabled,
+            AuditKind::Refused,
+            AuditKind::Enabled,
+            AuditKind::Delivered,
+            AuditKind::KeyPinned
+        ]
+    );
+}
+
+#[test]
+fn concurrent_first_fetches_record_one_first_delivery_and_nothing_after_purge() {
+    let (world, issued) = enrolled();
+    let world = Arc::new(world);
+    let fetches: Vec<_> = (0..8)
+        .map(|_| {
+            let world = Arc::clone(&world);
+            thread::spawn(move || sip_password(&world.fetch(KEY_A)))
+        })
+        .collect();
+    for fetch in fetches {
+        assert_eq!(fetch.join().unwrap().as_deref(), Some(issued.sip_password.expose()));
+    }
+    let kinds = world.kinds();
+    assert_eq!(kinds.iter().filter(|k| **k == AuditKind::KeyPinned).count(), 1, "one first delivery");
+    assert_eq!(kinds.iter().filter(|k| **k == AuditKind::Delivered).count(), 8, "every delivery audited");
+    world.clock.advance(GRACE);
+    let after: Vec<_> = (0..8)
+        .map(|_| {
+            let world = Arc::clone(&world);
+            thread::spawn(move || sip_password(&world.fetch(KEY_A)))
+        })
+        .collect();
+    for fetch in after {
+        assert_eq!(fetch.join().unwrap(), None, "no password after the purge");
+    }
+}
+
+#[test]
+fn a_failed_audit_write_leaves_the_secret_unconsumed() {
+    let (world, issued) = enrolled();
+    world.store.fail_audit_writes(true);
+    assert!(matches!(world.credentials.fetch(&world.mac, request(KEY_A)), Err(CredentialsError::Store(_))));
+    assert!(matches!(world.state(), CredentialState::Issued { .. }), "no transition without its audit event");
+    world.store.fail_audit_writes(false);
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+}
+
+#[test]
+fn without_the_sealing_key_nothing_secret_is_issued_or_delivered() {
+    let (keyed, _) = enrolled();
+    // The same store, opened without the key.
+    let unkeyed = Credentials::new(
+        keyed.store.clone() as Arc<dyn Store>,
+        Lifecycle::new(GRACE, DORMANT),
+        None,
+        keyed.clock.clone(),
+    );
+    assert!(matches!(unkeyed.fetch(&keyed.mac, request(KEY_A)), Err(CredentialsError::NoSealingKey)));
+    assert!(matches!(keyed.state(), CredentialState::Issued { .. }), "the refused fetch consumed nothing");
+    assert!(matches!(
+        unkeyed.enrol("001565000002".parse().unwrap(), account(), None),
+        Err(CredentialsError::NoSealingKey)
+    ));
+    assert_eq!(
+        unkeyed.enrol("001565000002".parse().unwrap(), account(), None).unwrap_err().to_string(),
+        "no sealing key loaded: secrets can be neither issued nor delivered (configure the key file)"
+    );
+    // Status still works, and a purged device still gets its config (no secret needed).
+    keyed.fetch(KEY_A);
+    keyed.clock.advance(GRACE);
+    keyed.credentials.sweep(10).unwrap();
+    assert!(matches!(unkeyed.fetch(&keyed.mac, request(KEY_A)).unwrap(), Fetched::Config { secrets: None, .. }));
+}
+
+#[test]
+fn key_rotation_reseals_every_device_under_the_new_key() {
+    let old_text = Keyring::generate_file(1, None).unwrap();
+    let world = world_with(Some(Keyring::parse(&old_text).unwrap()));
+    let macs: Vec<Mac> = (1..=5).map(|n| Mac::from_bytes([0, 0x15, 0x65, 0, 0, n])).collect();
+    let issued: Vec<IssuedSecrets> =
+        macs.iter().map(|mac| world.credentials.enrol(*mac, account(), None).unwrap().unwrap()).collect();
+
+    let new_text = Keyring::generate_file(2, Some(&old_text)).unwrap();
+    let rotated = Credentials::new(
+        world.store.clone() as Arc<dyn Store>,
+        Lifecycle::new(GRACE, DORMANT),
+        Some(Keyring::parse(&new_text).unwrap()),
+        world.clock.clone(),
+    );
+    assert_eq!(rotated.reseal_all(2).unwrap(), 5);
+    assert_eq!(rotated.reseal_all(2).unwrap(), 0, "already under the current key");
+    for mac in &macs {
+        let secrets = world.store.device(mac).unwrap().unwrap().secrets.unwrap();
+        assert_eq!((secrets.sip_password.key_id(), secrets.admin_password.key_id()), (Some(2), Some(2)));
+    }
+    // Only the new key is needed from now on.
+    let new_only = new_text.lines().filter(|l| !l.starts_with("key 1 ")).collect::<Vec<_>>().join("\n");
+    let new_only = Credentials::new(
+        world.store.clone() as Arc<dyn Store>,
+        Lifecycle::new(GRACE, DORMANT),
+        Some(Keyring::parse(&new_only).unwrap()),
+        world.clock.clone(),
+    );
+    for (mac, issued) in macs.iter().zip(&issued) {
+        let fetched = new_only.fetch(mac, request(KEY_A)).unwrap();
+        assert_eq!(sip_password(&fetched).as_deref(), Some(issued.sip_password.expose()));
+    }
+}
+
+#[test]
+fn unknown_devices_are_listed_as_pending_and_enrolment_clears_them() {
+    let world = world_with(Some(keyring()));
+    assert!(matches!(world.fetch(KEY_A), Fetched::NotEnrolled));
+    world.credentials.seen_unknown(world.mac, "yealink", KEY_A, "192.0.2.10").unwrap();
+    world.credentials.seen_unknown(world.mac, "yealink", KEY_A, "192.0.2.10").unwrap();
+    let pending = world.store.pending().unwrap();
+    assert_eq!((pending.len(), pending[0].count), (1, 2));
+    world.credentials.enrol(world.mac, account(), None).unwrap();
+    assert!(world.store.pending().unwrap().is_empty());
+}
+
+#[test]
+fn sweeps_visit_every_device_in_bounded_batches() {
+    let world = world_with(Some(keyring()));
+    for n in 0..25u8 {
+        world.credentials.enrol(Mac::from_bytes([0, 0x15, 0x65, 0, 1, n]), account(), None).unwrap();
+    }
+    world.clock.advance(DORMANT);
+    assert_eq!(world.credentials.sweep(4).unwrap(), 25);
+    assert!(world.store.devices_with_secrets(None, 100).unwrap().is_empty());
+}
+
+#[test]
+fn an_operator_supplied_password_is_the_one_delivered() {
+    let world = world_with(Some(keyring()));
+    let supplied = sipprov_credentials::Password::from_string("FromTheOssBss123".into());
+    let issued = world.credentials.enrol(world.mac, account(), Some(supplied)).unwrap().unwrap();
+    assert_eq!(issued.sip_password.expose(), "FromTheOssBss123");
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some("FromTheOssBss123"));
+    assert!(world.credentials.enrol(world.mac, account(), None).unwrap().is_none(), "already enrolled");
 }

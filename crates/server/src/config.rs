@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sipprov_credentials::{Clock, Lifecycle, Store};
+use sipprov_credentials::Credentials;
 use sipprov_identity::TrustStore;
 
 /// Everything the phone listener needs: TLS material, trust, storage and policy.
@@ -18,12 +18,8 @@ pub struct PhoneServerConfig {
     pub trust: TrustStore,
     /// The registrar written into every account config.
     pub registrar: String,
-    /// The credential lifecycle rules (grace window).
-    pub lifecycle: Lifecycle,
-    /// Where device records live.
-    pub store: Arc<dyn Store>,
-    /// The time source for lifecycle decisions.
-    pub clock: Arc<dyn Clock>,
+    /// The credential service: inventory, lifecycle, sealed secrets, audit.
+    pub credentials: Arc<Credentials>,
     /// Deadlines that close slow or idle connections.
     pub timeouts: Timeouts,
 }

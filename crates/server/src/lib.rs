@@ -19,7 +19,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-//! use sipprov_credentials::{Lifecycle, SystemClock};
+//! use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 //! use sipprov_identity::{IdentityRule, TrustStore, VendorTrust};
 //! use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 //!
@@ -39,9 +39,12 @@
 //!         IdentityRule::CnMac,
 //!     )?])?,
 //!     registrar: "sip.example.net".into(),
-//!     lifecycle: Lifecycle::default(),
-//!     store: Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),
-//!     clock: Arc::new(SystemClock),
+//!     credentials: Arc::new(Credentials::new(
+//!         Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),
+//!         Lifecycle::default(),
+//!         Some(Keyring::parse(&Keyring::generate_file(1, None)?)?),
+//!         Arc::new(SystemClock),
+//!     )),
 //!     timeouts: Timeouts::default(),
 //! };
 //! let server = PhoneServer::bind("127.0.0.1:0".parse()?, config).await?;

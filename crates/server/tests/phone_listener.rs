@@ -11,7 +11,7 @@ use rcgen::{
     KeyPair,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use sipprov_credentials::{Clock, DeviceRecord, Lifecycle, MemoryStore, Store, SystemClock};
+use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,6 +54,7 @@ struct Harness {
     addr: SocketAddr,
     server_ca: CertificateDer<'static>,
     store: Arc<MemoryStore>,
+    credentials: Arc<Credentials>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -64,14 +65,19 @@ impl Harness {
         let server_cert =
             CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &server_ca).unwrap();
         let store = Arc::new(MemoryStore::default());
+        let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
+        let credentials = Arc::new(Credentials::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            Lifecycle::default(),
+            Some(keyring),
+            Arc::new(SystemClock),
+        ));
         let config = PhoneServerConfig {
             server_chain: vec![server_cert.der().clone()],
             server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
             trust,
             registrar: "sip.example.net".into(),
-            lifecycle: Lifecycle::default(),
-            store: Arc::clone(&store) as Arc<dyn Store>,
-            clock: Arc::new(SystemClock),
+            credentials: Arc::clone(&credentials),
             timeouts,
         };
         let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
@@ -80,12 +86,12 @@ impl Harness {
         tokio::spawn(server.serve(async {
             let _ = stopped.await;
         }));
-        Self { addr, server_ca: server_ca.der().clone(), store, stop: Some(stop) }
+        Self { addr, server_ca: server_ca.der().clone(), store, credentials, stop: Some(stop) }
     }
 
     fn enrol(&self, mac: &str) {
-        let device = DeviceRecord::enrol(mac.parse::<Mac>().unwrap(), "1001", "Desk", SystemClock.now()).unwrap();
-        assert!(self.store.insert_device(&device).unwrap());
+        let account = Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
+        assert!(self.credentials.enrol(mac.parse::<Mac>().unwrap(), account, None).unwrap().is_some());
     }
 
     async fn tls(&self, phone: Option<&Phone>) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
@@ -251,4 +257,51 @@ async fn a_dribbled_request_head_is_closed_at_the_header_deadline() {
     let mut tls = harness.tls(Some(&phone)).await.unwrap();
     tls.write_all(b"GET /001565000062.cfg HTTP/1.1\r\nHost: local").await.unwrap();
     assert!(closed_within(&mut tls, Duration::from_secs(5)).await, "dribbling connection left open");
+}
+
+#[tokio::test]
+async fn a_valid_certificate_for_an_unknown_mac_becomes_pending_and_gets_the_404() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let unknown = harness.get(&phone, "/nothing-here").await;
+    assert_eq!(harness.get(&phone, &format!("/{OWN}.cfg")).await, unknown);
+    let pending = harness.store.pending().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].mac.to_string(), pending[0].vendor.as_str()), (OWN.to_owned(), "yealink"));
+}
+
+#[tokio::test]
+async fn an_audit_failure_answers_503_and_the_password_stays_deliverable() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    harness.store.fail_audit_writes(true);
+    let failed = harness.get(&phone, &format!("/{OWN}.cfg")).await;
+    assert!(failed.starts_with("HTTP/1.1 503 Service Unavailable\n"), "{failed}");
+    assert!(!failed.contains("password"), "{failed}");
+    harness.store.fail_audit_writes(false);
+    let served = harness.get(&phone, &format!("/{OWN}.cfg")).await;
+    assert!(served.contains("account.1.password = "), "{served}");
+}
+
+#[tokio::test]
+async fn a_second_key_for_a_pinned_phone_gets_the_404_and_raises_an_alert() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    let original = yealink_phone(&vendor_ca, OWN);
+    let clone = yealink_phone(&vendor_ca, OWN); // same MAC, another key: a forged certificate
+    let unknown = harness.get(&original, "/nothing-here").await;
+    assert!(harness.get(&original, &format!("/{OWN}.cfg")).await.contains("account.1.password = "));
+    assert_eq!(harness.get(&clone, &format!("/{OWN}.cfg")).await, unknown);
+    let alerts = harness
+        .store
+        .audit(&sipprov_credentials::AuditQuery {
+            kind: Some(sipprov_credentials::AuditKind::KeyMismatch),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(alerts.len(), 1);
 }

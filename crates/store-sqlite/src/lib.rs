@@ -1,23 +1,31 @@
 //! The embedded default [`Store`](sipprov_credentials::Store): one SQLite file, no server to run.
 //!
 //! Durability first: the database runs in WAL mode with `synchronous=FULL`, so a transition that
-//! has been acknowledged survives a power cut. Every [`Store`](sipprov_credentials::Store) method is
-//! one transaction; read-modify-write runs under `BEGIN IMMEDIATE`, so concurrent fetches of the
-//! same device are serialised by SQLite's write lock.
+//! has been acknowledged survives a power cut, and with `secure_delete`, so a purged secret's
+//! bytes are overwritten. Every [`Store`](sipprov_credentials::Store) method is one transaction
+//! (or one savepoint of a group commit); secrets arrive already sealed.
+//!
+//! Writes go through one writer thread that runs concurrent writes as savepoints of one
+//! transaction and commits them together (group commit): many phones fetching at once share an
+//! fsync, and each is answered only after the commit that holds its write.
 //!
 //! # Example
 //!
 //! ```
-//! use sipprov_credentials::{deliver, DeviceRecord, Lifecycle, Store, Timestamp};
+//! use std::sync::Arc;
+//! use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, Store, SystemClock};
 //! use sipprov_store_sqlite::SqliteStore;
 //!
 //! let dir = tempfile::tempdir()?;
-//! let store = SqliteStore::open(dir.path().join("sipprov.db"))?;
-//! let mac = "001565000001".parse()?;
-//! store.insert_device(&DeviceRecord::enrol(mac, "1001", "Desk", Timestamp::from_unix(0))?)?;
+//! let store = Arc::new(SqliteStore::open(dir.path().join("sipprov.db"))?);
+//! let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
+//! let credentials = Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), Arc::new(SystemClock));
 //!
-//! let delivery = deliver(&store, &Lifecycle::default(), &mac, Timestamp::from_unix(5))?.expect("enrolled").1;
-//! assert!(delivery.password.is_some());
+//! let mac = "001565000001".parse()?;
+//! let account = Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() };
+//! credentials.enrol(mac, account, None)?;
+//! assert_eq!(store.device(&mac)?.map(|d| d.state.name()), Some("issued"));
+//! store.integrity_check()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -25,5 +33,6 @@
 
 mod schema;
 mod store;
+mod writer;
 
-pub use store::{OpenError, SqliteStore};
+pub use store::{OpenError, SqliteOptions, SqliteStore};

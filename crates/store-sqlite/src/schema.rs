@@ -4,18 +4,53 @@ use rusqlite::Connection;
 
 /// Migrations in order; migration `i` moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
-    // 1: devices and their credential state.
+    // 1: devices with sealed secrets, the audit log, pending devices, bans, reveal tokens.
     "CREATE TABLE devices (
-        mac          TEXT PRIMARY KEY NOT NULL CHECK (length(mac) = 12),
-        user_name    TEXT NOT NULL,
-        auth_name    TEXT NOT NULL,
-        display_name TEXT NOT NULL,
-        state        TEXT NOT NULL CHECK (state IN ('issued', 'delivered', 'purged')),
-        delivered_at INTEGER,
-        password     TEXT,
-        enrolled_at  INTEGER NOT NULL,
-        CHECK ((state = 'delivered') = (delivered_at IS NOT NULL)),
-        CHECK (state <> 'purged' OR password IS NULL)
+        mac            TEXT PRIMARY KEY NOT NULL CHECK (length(mac) = 12),
+        user_name      TEXT NOT NULL,
+        auth_name      TEXT NOT NULL,
+        display_name   TEXT NOT NULL,
+        state          TEXT NOT NULL CHECK (state IN ('issued', 'delivered', 'purged', 'dormant')),
+        state_time     INTEGER,
+        sip_password   BLOB,
+        admin_password BLOB,
+        pinned_spki    BLOB CHECK (pinned_spki IS NULL OR length(pinned_spki) = 32),
+        disabled       INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+        enrolled_at    INTEGER NOT NULL,
+        last_fetch     INTEGER,
+        CHECK ((state = 'purged') = (state_time IS NULL)),
+        CHECK ((sip_password IS NULL) = (admin_password IS NULL)),
+        CHECK (state IN ('issued', 'delivered') OR sip_password IS NULL)
+    ) STRICT;
+    CREATE INDEX devices_holding_secrets ON devices (mac) WHERE sip_password IS NOT NULL;
+    CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        mac    TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_by_mac ON audit (mac, id);
+    CREATE INDEX audit_by_kind ON audit (kind, id);
+    CREATE INDEX audit_by_time ON audit (at);
+    CREATE TABLE pending (
+        mac        TEXT PRIMARY KEY NOT NULL,
+        vendor     TEXT NOT NULL,
+        spki       BLOB NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        count      INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE bans (
+        key    TEXT PRIMARY KEY NOT NULL,
+        reason TEXT NOT NULL,
+        until  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE reveal_tokens (
+        hash       BLOB PRIMARY KEY NOT NULL,
+        mac        TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
     ) STRICT;",
 ];
 

@@ -1,118 +1,357 @@
-//! `SqliteStore`: the `Store` trait over one SQLite connection.
+//! `SqliteStore`: the `Store` trait over SQLite, writes through the group-commit writer.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use sipprov_credentials::{CredentialState, DeviceRecord, SipPassword, Store, StoreError, Timestamp};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use sipprov_credentials::{
+    Account, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceRecord, DeviceSecrets, DeviceUpdate,
+    PendingDevice, RevealToken, Sealed, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
+};
 use sipprov_identity::Mac;
 
 use crate::schema::{self, MigrateError};
+use crate::writer::Writer;
+
+/// How a [`SqliteStore`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Let concurrent writes share one commit (and fsync). On by default; off only to measure.
+    pub group_commit: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { group_commit: true }
+    }
+}
 
 /// A [`Store`] in one SQLite database file.
 #[derive(Debug)]
 pub struct SqliteStore {
-    // One connection, serialised: SQLite has one writer at a time anyway, and a mutex makes the
-    // read-modify-write of `update_device` trivially exclusive within the process.
-    conn: Mutex<Connection>,
+    writer: Writer,
+    // WAL lets this connection read committed data while the writer writes.
+    reader: Mutex<Connection>,
+    path: PathBuf,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    /// Opens (creating if needed) the database at `path` with group commit, and migrates it.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens the database at `path` with `options`.
+    ///
+    /// Durability: WAL, `synchronous=FULL`, and `secure_delete` so the cells of deleted secrets
+    /// are overwritten. Opening folds the WAL into the database and truncates it, so old page
+    /// images left by a crash do not linger.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, OpenError> {
         let path = path.as_ref();
         let fail = |source: rusqlite::Error| OpenError::Sqlite { path: path.to_owned(), source };
-        let mut conn = Connection::open(path).map_err(fail)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(fail)?;
-        conn.pragma_update(None, "foreign_keys", true).map_err(fail)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(fail)?;
+        let mut conn = connect(path).map_err(fail)?;
         schema::migrate(&mut conn).map_err(|e| match e {
             MigrateError::TooNew(found) => OpenError::SchemaTooNew { path: path.to_owned(), found },
             MigrateError::Sqlite(source) => OpenError::Sqlite { path: path.to_owned(), source },
         })?;
-        Ok(Self { conn: Mutex::new(conn) })
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(fail)?;
+        let reader = connect(path).map_err(fail)?;
+        let writer = Writer::start(conn, options.group_commit).map_err(|e| OpenError::Thread(e.to_string()))?;
+        Ok(Self { writer, reader: Mutex::new(reader), path: path.to_owned() })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a half-applied transaction behind (SQLite
-        // rolls it back), so a poisoned lock is still safe to use.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check`; `Ok(())` when the database is sound.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let result: String =
+            self.reader().query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(backend)?;
+        if result == "ok" { Ok(()) } else { Err(StoreError::Corrupt(result)) }
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the reader cannot leave anything half-written: it only reads.
+        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-const SELECT_DEVICE: &str = "SELECT mac, user_name, auth_name, display_name, state, delivered_at, password, enrolled_at
-     FROM devices WHERE mac = ?1";
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", true)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+const DEVICE_COLUMNS: &str = "mac, user_name, auth_name, display_name, state, state_time, sip_password, admin_password,
+     pinned_spki, disabled, enrolled_at, last_fetch";
+
+fn select_device(conn: &Connection, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
+    conn.query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE mac = ?1"), [mac.to_string()], read_device)
+        .optional()
+        .map_err(backend)?
+        .transpose()
+}
+
+fn write_device(conn: &Connection, device: &DeviceRecord, insert: bool) -> rusqlite::Result<usize> {
+    let secrets = device.secrets.as_ref();
+    let sql = if insert {
+        format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+    } else {
+        "UPDATE devices SET user_name = ?2, auth_name = ?3, display_name = ?4, state = ?5, state_time = ?6,
+             sip_password = ?7, admin_password = ?8, pinned_spki = ?9, disabled = ?10, enrolled_at = ?11,
+             last_fetch = ?12
+         WHERE mac = ?1"
+            .to_owned()
+    };
+    conn.execute(
+        &sql,
+        params![
+            device.mac.to_string(),
+            device.account.user_name,
+            device.account.auth_name,
+            device.account.display_name,
+            device.state.name(),
+            device.state.time().map(Timestamp::unix),
+            secrets.map(|s| s.sip_password.as_bytes()),
+            secrets.map(|s| s.admin_password.as_bytes()),
+            device.pinned_spki.as_ref().map(|p| &p[..]),
+            device.disabled,
+            device.enrolled_at.unix(),
+            device.last_fetch.map(Timestamp::unix),
+        ],
+    )
+}
+
+fn insert_events(conn: &Connection, events: &[AuditEvent]) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare_cached("INSERT INTO audit (at, mac, kind, detail) VALUES (?1, ?2, ?3, ?4)")?;
+    for event in events {
+        statement.execute(params![event.at.unix(), event.mac.to_string(), event.kind.name(), event.detail])?;
+    }
+    Ok(())
+}
 
 impl Store for SqliteStore {
-    fn insert_device(&self, record: &DeviceRecord) -> Result<bool, StoreError> {
-        let (state, delivered_at) = state_columns(record.state);
-        let inserted = self
-            .conn()
-            .execute(
-                "INSERT INTO devices (mac, user_name, auth_name, display_name, state, delivered_at, password, enrolled_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (mac) DO NOTHING",
-                params![
-                    record.mac.to_string(),
-                    record.user_name,
-                    record.auth_name,
-                    record.display_name,
-                    state,
-                    delivered_at,
-                    record.password.as_ref().map(SipPassword::expose),
-                    record.enrolled_at.unix(),
-                ],
-            )
-            .map_err(backend)?;
-        Ok(inserted == 1)
+    fn insert_device(&self, record: DeviceRecord, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        self.writer.submit(move |conn| {
+            if select_device(conn, &record.mac)?.is_some() {
+                return Ok(false);
+            }
+            write_device(conn, &record, true).map_err(backend)?;
+            conn.execute("DELETE FROM pending WHERE mac = ?1", [record.mac.to_string()]).map_err(backend)?;
+            insert_events(conn, &events).map_err(backend)?;
+            Ok(true)
+        })
     }
 
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
-        let conn = self.conn();
-        let row = conn.query_row(SELECT_DEVICE, [mac.to_string()], read_device).optional().map_err(backend)?;
-        row.transpose()
+        select_device(&self.reader(), mac)
     }
 
-    fn update_device(
-        &self,
-        mac: &Mac,
-        apply: &mut dyn FnMut(&mut DeviceRecord),
-    ) -> Result<Option<DeviceRecord>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-        let Some(mut device) =
-            tx.query_row(SELECT_DEVICE, [mac.to_string()], read_device).optional().map_err(backend)?.transpose()?
-        else {
-            return Ok(None);
-        };
-        apply(&mut device);
-        let (state, delivered_at) = state_columns(device.state);
-        tx.execute(
-            "UPDATE devices SET user_name = ?2, auth_name = ?3, display_name = ?4, state = ?5,
-                    delivered_at = ?6, password = ?7
-             WHERE mac = ?1",
-            params![
-                mac.to_string(),
-                device.user_name,
-                device.auth_name,
-                device.display_name,
-                state,
-                delivered_at,
-                device.password.as_ref().map(SipPassword::expose),
-            ],
-        )
-        .map_err(backend)?;
-        tx.commit().map_err(backend)?;
-        Ok(Some(device))
+    fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError> {
+        let mac = *mac;
+        self.writer.submit(move |conn| {
+            let Some(mut device) = select_device(conn, &mac)? else { return Ok(None) };
+            let events = update(&mut device).map_err(|abort| StoreError::Aborted(abort.0))?;
+            if device.mac != mac {
+                return Err(StoreError::Aborted("an update may not change the MAC".into()));
+            }
+            write_device(conn, &device, false).map_err(backend)?;
+            insert_events(conn, &events).map_err(backend)?;
+            Ok(Some(device))
+        })
     }
-}
 
-fn state_columns(state: CredentialState) -> (&'static str, Option<i64>) {
-    let delivered_at = match state {
-        CredentialState::Delivered { at } => Some(at.unix()),
-        _ => None,
-    };
-    (state.name(), delivered_at)
+    fn delete_device(&self, mac: &Mac, event: AuditEvent) -> Result<bool, StoreError> {
+        let mac = *mac;
+        self.writer.submit(move |conn| {
+            let deleted = conn.execute("DELETE FROM devices WHERE mac = ?1", [mac.to_string()]).map_err(backend)?;
+            if deleted == 1 {
+                insert_events(conn, std::slice::from_ref(&event)).map_err(backend)?;
+            }
+            Ok(deleted == 1)
+        })
+    }
+
+    fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn
+            .prepare_cached("SELECT mac FROM devices WHERE sip_password IS NOT NULL AND mac > ?1 ORDER BY mac LIMIT ?2")
+            .map_err(backend)?;
+        let after = after.map(|m| m.to_string()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![after, limit], |row| row.get::<_, String>(0)).map_err(backend)?;
+        rows.map(|mac| parse_mac(&mac.map_err(backend)?)).collect()
+    }
+
+    fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        self.writer.submit(move |conn| insert_events(conn, &events).map_err(backend))
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT id, at, mac, kind, detail FROM audit
+                 WHERE (?1 IS NULL OR mac = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR at >= ?3)
+                   AND (?4 IS NULL OR at < ?4) AND id > ?5
+                 ORDER BY id LIMIT ?6",
+            )
+            .map_err(backend)?;
+        let rows = statement
+            .query_map(
+                params![
+                    query.mac.map(|m| m.to_string()),
+                    query.kind.map(AuditKind::name),
+                    query.since.map(Timestamp::unix),
+                    query.until.map(Timestamp::unix),
+                    query.after_id.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX)),
+                    i64::try_from(query.limit).unwrap_or(i64::MAX),
+                ],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (id, at, mac, kind, detail) = row.map_err(backend)?;
+            Ok(StoredAuditEvent {
+                id: u64::try_from(id).map_err(|_| StoreError::Corrupt(format!("audit id {id}")))?,
+                event: AuditEvent {
+                    at: Timestamp::from_unix(at),
+                    mac: parse_mac(&mac)?,
+                    kind: kind.parse().map_err(StoreError::Corrupt)?,
+                    detail,
+                },
+            })
+        })
+        .collect()
+    }
+
+    fn record_pending(&self, sighting: PendingDevice, event: AuditEvent) -> Result<(), StoreError> {
+        self.writer.submit(move |conn| {
+            conn.execute(
+                "INSERT INTO pending (mac, vendor, spki, first_seen, last_seen, count) VALUES (?1, ?2, ?3, ?4, ?4, 1)
+                 ON CONFLICT (mac) DO UPDATE SET vendor = ?2, spki = ?3, last_seen = ?4, count = count + 1",
+                params![
+                    sighting.mac.to_string(),
+                    sighting.vendor,
+                    &sighting.spki_sha256[..],
+                    sighting.last_seen.unix()
+                ],
+            )
+            .map_err(backend)?;
+            insert_events(conn, std::slice::from_ref(&event)).map_err(backend)
+        })
+    }
+
+    fn pending(&self) -> Result<Vec<PendingDevice>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn
+            .prepare_cached("SELECT mac, vendor, spki, first_seen, last_seen, count FROM pending ORDER BY mac")
+            .map_err(backend)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Vec<u8>>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, i64>(5)?,
+                ))
+            })
+            .map_err(backend)?;
+        rows.map(|row| {
+            let (mac, vendor, spki, first_seen, last_seen, count) = row.map_err(backend)?;
+            Ok(PendingDevice {
+                mac: parse_mac(&mac)?,
+                vendor,
+                spki_sha256: spki.try_into().map_err(|_| StoreError::Corrupt(format!("pending {mac}: key hash")))?,
+                first_seen: Timestamp::from_unix(first_seen),
+                last_seen: Timestamp::from_unix(last_seen),
+                count: u64::try_from(count).unwrap_or(0),
+            })
+        })
+        .collect()
+    }
+
+    fn put_ban(&self, ban: &Ban) -> Result<(), StoreError> {
+        let ban = ban.clone();
+        self.writer.submit(move |conn| {
+            conn.execute(
+                "INSERT INTO bans (key, reason, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET reason = ?2, until = ?3",
+                params![ban.key, ban.reason, ban.until.unix()],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn bans(&self, now: Timestamp) -> Result<Vec<Ban>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn
+            .prepare_cached("SELECT key, reason, until FROM bans WHERE until > ?1 ORDER BY key")
+            .map_err(backend)?;
+        let rows = statement
+            .query_map([now.unix()], |row| {
+                Ok(Ban { key: row.get(0)?, reason: row.get(1)?, until: Timestamp::from_unix(row.get(2)?) })
+            })
+            .map_err(backend)?;
+        rows.map(|row| row.map_err(backend)).collect()
+    }
+
+    fn remove_ban(&self, key: &str) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.writer
+            .submit(move |conn| Ok(conn.execute("DELETE FROM bans WHERE key = ?1", [key]).map_err(backend)? == 1))
+    }
+
+    fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.writer.submit(move |conn| {
+            conn.execute(
+                "INSERT INTO reveal_tokens (hash, mac, expires_at) VALUES (?1, ?2, ?3)",
+                params![&token.hash[..], token.mac.to_string(), token.expires_at.unix()],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn consume_reveal_token(&self, hash: &[u8; 32], now: Timestamp) -> Result<TokenUse, StoreError> {
+        let hash = *hash;
+        self.writer.submit(move |conn| {
+            let row: Option<(String, i64, Option<i64>)> = conn
+                .query_row("SELECT mac, expires_at, used_at FROM reveal_tokens WHERE hash = ?1", [&hash[..]], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()
+                .map_err(backend)?;
+            let Some((mac, expires_at, used_at)) = row else { return Ok(TokenUse::Unknown) };
+            if used_at.is_some() {
+                return Ok(TokenUse::AlreadyUsed);
+            }
+            if now.unix() >= expires_at {
+                return Ok(TokenUse::Expired);
+            }
+            conn.execute("UPDATE reveal_tokens SET used_at = ?2 WHERE hash = ?1", params![&hash[..], now.unix()])
+                .map_err(backend)?;
+            Ok(TokenUse::Valid(parse_mac(&mac)?))
+        })
+    }
 }
 
 /// Reads one `devices` row. The outer `Result` is SQLite's; the inner one rejects values that
@@ -120,27 +359,44 @@ fn state_columns(state: CredentialState) -> (&'static str, Option<i64>) {
 fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreError>> {
     let mac: String = row.get(0)?;
     let state: String = row.get(4)?;
-    let delivered_at: Option<i64> = row.get(5)?;
-    let password: Option<String> = row.get(6)?;
-    let Ok(mac) = Mac::parse(&mac) else {
-        return Ok(Err(StoreError::Corrupt(format!("device key {mac:?} is not a MAC"))));
+    let state_time: Option<i64> = row.get(5)?;
+    let sip: Option<Vec<u8>> = row.get(6)?;
+    let admin: Option<Vec<u8>> = row.get(7)?;
+    let pinned: Option<Vec<u8>> = row.get(8)?;
+    let parsed = (|| {
+        let mac = parse_mac(&mac)?;
+        let state = CredentialState::from_parts(&state, state_time.map(Timestamp::from_unix))
+            .ok_or_else(|| StoreError::Corrupt(format!("device {mac}: invalid state {state:?}")))?;
+        let secrets = match (sip, admin) {
+            (Some(sip), Some(admin)) => {
+                Some(DeviceSecrets { sip_password: Sealed::from_bytes(sip), admin_password: Sealed::from_bytes(admin) })
+            }
+            (None, None) => None,
+            _ => return Err(StoreError::Corrupt(format!("device {mac}: one secret without the other"))),
+        };
+        let pinned_spki = pinned
+            .map(|p| p.try_into().map_err(|_| StoreError::Corrupt(format!("device {mac}: key pin is not 32 bytes"))))
+            .transpose()?;
+        Ok((mac, state, secrets, pinned_spki))
+    })();
+    let (mac, state, secrets, pinned_spki) = match parsed {
+        Ok(parts) => parts,
+        Err(e) => return Ok(Err(e)),
     };
-    let state = match (state.as_str(), delivered_at) {
-        ("issued", None) => CredentialState::Issued,
-        ("delivered", Some(at)) => CredentialState::Delivered { at: Timestamp::from_unix(at) },
-        ("purged", None) => CredentialState::Purged,
-        _ => return Ok(Err(StoreError::Corrupt(format!("device {mac}: invalid state {state:?}")))),
-    };
-    let record = DeviceRecord {
+    Ok(Ok(DeviceRecord {
         mac,
-        user_name: row.get(1)?,
-        auth_name: row.get(2)?,
-        display_name: row.get(3)?,
+        account: Account { user_name: row.get(1)?, auth_name: row.get(2)?, display_name: row.get(3)? },
         state,
-        password: password.map(SipPassword::from_string),
-        enrolled_at: Timestamp::from_unix(row.get(7)?),
-    };
-    Ok(Ok(record))
+        secrets,
+        pinned_spki,
+        disabled: row.get(9)?,
+        enrolled_at: Timestamp::from_unix(row.get(10)?),
+        last_fetch: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_unix),
+    }))
+}
+
+fn parse_mac(text: &str) -> Result<Mac, StoreError> {
+    Mac::parse(text).map_err(|_| StoreError::Corrupt(format!("stored MAC {text:?} is not a MAC")))
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -161,11 +417,14 @@ pub enum OpenError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer sipprov; this build will not guess at its meaning.
-    #[error("SQLite database {path} has schema version {found}, newer than this build understands; upgrade sipprov")]
+    #[error("SQLite database {path} has schema version {found}, which this build does not know; upgrade sipprov")]
     SchemaTooNew {
         /// The database file.
         path: PathBuf,
         /// The schema version found in the file.
         found: i64,
     },
+    /// The writer thread could not be started.
+    #[error("cannot start the SQLite writer thread: {0}")]
+    Thread(String),
 }

@@ -1,19 +1,52 @@
-//! The SQLite store: durability settings, round trips, concurrency, and schema versioning.
+//! The SQLite store: conformance, durability settings, sealing at rest, audit-or-nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
+use std::path::Path;
 use std::sync::Arc;
-use std::thread;
 
-use sipprov_credentials::{CredentialState, DeviceRecord, Lifecycle, Store, Timestamp, deliver};
+use sipprov_credentials::{
+    Account, CredentialState, Credentials, CredentialsError, FetchRequest, Fetched, Keyring, Lifecycle, Store,
+    SystemClock,
+};
 use sipprov_identity::Mac;
-use sipprov_store_sqlite::{OpenError, SqliteStore};
-
-fn mac(n: u8) -> Mac {
-    Mac::from_bytes([0x00, 0x15, 0x65, 0, 0, n])
-}
+use sipprov_store_sqlite::{OpenError, SqliteOptions, SqliteStore};
 
 #[test]
-fn runs_in_wal_mode_with_full_sync() {
+fn sqlite_store_conforms_with_and_without_group_commit() {
+    for group_commit in [true, false] {
+        let dirs = std::sync::Mutex::new(Vec::new());
+        sipprov_credentials::conformance::run(&|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open_with(dir.path().join("s.db"), SqliteOptions { group_commit }).unwrap();
+            dirs.lock().unwrap().push(dir);
+            Arc::new(store) as Arc<dyn Store>
+        });
+    }
+}
+
+fn credentials(path: &Path, keyring: &str) -> (Arc<SqliteStore>, Credentials) {
+    let store = Arc::new(SqliteStore::open(path).unwrap());
+    let credentials = Credentials::new(
+        store.clone() as Arc<dyn Store>,
+        Lifecycle::default(),
+        Some(Keyring::parse(keyring).unwrap()),
+        Arc::new(SystemClock),
+    );
+    (store, credentials)
+}
+
+fn account() -> Account {
+    Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() }
+}
+
+fn request() -> FetchRequest {
+    FetchRequest { spki_sha256: [1; 32], peer: "192.0.2.1".into(), user_agent: None }
+}
+
+const MAC: &str = "001565000001";
+
+#[test]
+fn runs_in_wal_mode_with_full_sync_and_secure_delete() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     drop(SqliteStore::open(&path).unwrap());
@@ -25,56 +58,67 @@ fn runs_in_wal_mode_with_full_sync() {
 }
 
 #[test]
-fn records_survive_reopening_exactly() {
+fn secrets_are_sealed_in_the_file_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
-    let record = DeviceRecord::enrol(mac(1), "1001", "Desk \"A\" <b>", Timestamp::from_unix(42)).unwrap();
-    {
-        let store = SqliteStore::open(&path).unwrap();
-        assert!(store.insert_device(&record).unwrap());
-        assert!(!store.insert_device(&record).unwrap(), "second insert is refused");
+    let keys = Keyring::generate_file(1, None).unwrap();
+    let issued = {
+        let (store, credentials) = credentials(&path, &keys);
+        let issued = credentials.enrol(MAC.parse().unwrap(), account(), None).unwrap().unwrap();
+        store.integrity_check().unwrap();
+        issued
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(dir.path().join("s.db-wal")).unwrap_or_default());
+    for secret in [issued.sip_password.expose(), issued.admin_password.expose()] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "plaintext secret in the database");
     }
-    let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.device(&mac(1)).unwrap(), Some(record));
-    assert_eq!(store.device(&mac(2)).unwrap(), None);
+    let (_, credentials) = credentials(&path, &keys);
+    let Fetched::Config { secrets: Some(secrets), .. } = credentials.fetch(&MAC.parse().unwrap(), request()).unwrap()
+    else {
+        panic!("expected the secrets");
+    };
+    assert_eq!(secrets.sip_password, issued.sip_password);
 }
 
 #[test]
-fn purge_removes_the_password_from_the_row() {
+fn the_wrong_key_file_delivers_nothing_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
-    store.insert_device(&DeviceRecord::enrol(mac(1), "1001", "Desk", Timestamp::from_unix(0)).unwrap()).unwrap();
-    let lifecycle = Lifecycle::new(std::time::Duration::from_secs(10));
-    deliver(&store, &lifecycle, &mac(1), Timestamp::from_unix(100)).unwrap();
-    assert_eq!(
-        store.device(&mac(1)).unwrap().unwrap().state,
-        CredentialState::Delivered { at: Timestamp::from_unix(100) }
+    let path = dir.path().join("s.db");
+    let (store, credentials) = credentials(&path, &Keyring::generate_file(1, None).unwrap());
+    credentials.enrol(MAC.parse().unwrap(), account(), None).unwrap();
+    drop(credentials);
+    let wrong = Credentials::new(
+        store.clone() as Arc<dyn Store>,
+        Lifecycle::default(),
+        Some(Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap()),
+        Arc::new(SystemClock),
     );
-    let purged = deliver(&store, &lifecycle, &mac(1), Timestamp::from_unix(110)).unwrap().unwrap().1;
-    assert!(purged.password.is_none());
-    let stored = store.device(&mac(1)).unwrap().unwrap();
-    assert_eq!(stored.state, CredentialState::Purged);
-    assert_eq!(stored.password, None);
+    let mac: Mac = MAC.parse().unwrap();
+    assert!(matches!(wrong.fetch(&mac, request()), Err(CredentialsError::Sealing(_))));
+    assert!(matches!(store.device(&mac).unwrap().unwrap().state, CredentialState::Issued { .. }));
 }
 
 #[test]
-fn concurrent_first_fetches_record_exactly_one_delivery() {
+fn a_failing_audit_write_rolls_the_transition_back() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
-    store.insert_device(&DeviceRecord::enrol(mac(1), "1001", "Desk", Timestamp::from_unix(0)).unwrap()).unwrap();
-    let lifecycle = Lifecycle::default();
-    let handles: Vec<_> = (0..8)
-        .map(|i| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                deliver(&*store, &lifecycle, &mac(1), Timestamp::from_unix(100 + i)).unwrap().unwrap().1
-            })
-        })
-        .collect();
-    let deliveries: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let first_deliveries = deliveries.iter().filter(|d| d.from == CredentialState::Issued).count();
-    assert_eq!(first_deliveries, 1);
-    assert!(deliveries.iter().all(|d| d.password.is_some()));
+    let path = dir.path().join("s.db");
+    let (store, credentials) = credentials(&path, &Keyring::generate_file(1, None).unwrap());
+    let issued = credentials.enrol(MAC.parse().unwrap(), account(), None).unwrap().unwrap();
+    // Make every audit insert fail, as a full disk or a broken audit table would.
+    let admin = rusqlite::Connection::open(&path).unwrap();
+    admin
+        .execute_batch(
+            "CREATE TRIGGER audit_fails BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END;",
+        )
+        .unwrap();
+    let mac: Mac = MAC.parse().unwrap();
+    let err = credentials.fetch(&mac, request()).unwrap_err();
+    assert!(err.to_string().contains("audit unavailable"), "{err}");
+    assert!(matches!(store.device(&mac).unwrap().unwrap().state, CredentialState::Issued { .. }));
+    admin.execute_batch("DROP TRIGGER audit_fails").unwrap();
+    let Fetched::Config { secrets: Some(secrets), .. } = credentials.fetch(&mac, request()).unwrap() else { panic!() };
+    assert_eq!(secrets.sip_password, issued.sip_password, "the secret was not consumed");
 }
 
 #[test]

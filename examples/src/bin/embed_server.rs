@@ -10,11 +10,10 @@
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use sipprov_credentials::{Clock, DeviceRecord, Lifecycle, Store, SystemClock};
+use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
@@ -35,10 +34,15 @@ async fn main() -> anyhow::Result<()> {
     phone.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let phone_cert = phone.signed_by(&phone_key, &device_ca)?;
 
-    // The store, with the phone enrolled.
+    // The credential service over a SQLite store, with the phone enrolled. The sealing key would
+    // come from a file kept apart from the database; here it is generated.
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(dir.path().join("example.db"))?);
-    store.insert_device(&DeviceRecord::enrol(mac, "1001", "Reception", SystemClock.now())?)?;
+    let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
+    let credentials = Arc::new(Credentials::new(store, Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
+    let account =
+        Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Reception".into() };
+    credentials.enrol(mac, account, None)?;
 
     let config = PhoneServerConfig {
         server_chain: vec![server_cert.der().clone()],
@@ -49,9 +53,7 @@ async fn main() -> anyhow::Result<()> {
             IdentityRule::CnMac,
         )?])?,
         registrar: "sip.example.net".into(),
-        lifecycle: Lifecycle::new(Duration::from_secs(300)),
-        store,
-        clock: Arc::new(SystemClock),
+        credentials,
         timeouts: Timeouts::default(),
     };
     let server = PhoneServer::bind("127.0.0.1:0".parse()?, config).await?;

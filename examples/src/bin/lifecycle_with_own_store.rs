@@ -1,7 +1,9 @@
 //! Drive the credential lifecycle with your own store, using `sipprov-credentials` alone.
 //!
-//! The store below is what an ITSP with its own inventory database would write: here a map that
-//! also keeps a journal of every state change, the seed of an audit trail.
+//! `Lifecycle` is a pure state machine over a `DeviceRecord`: an ITSP with its own inventory
+//! database calls it inside its own transaction, persists the record, and appends the audit
+//! events it returns in that same transaction. Here the "database" is a map and a journal, and
+//! secrets are sealed with a `Keyring` before they are kept.
 //!
 //! ```text
 //! cargo run -p sipprov-examples --bin lifecycle_with_own_store
@@ -9,69 +11,85 @@
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use sipprov_credentials::{Clock, DeviceRecord, Lifecycle, ManualClock, Store, StoreError, Timestamp, deliver};
+use sipprov_credentials::{
+    Account, AuditEvent, CredentialState, DeviceRecord, DeviceSecrets, FetchRequest, Keyring, Lifecycle, Password,
+    SecretKind, Serve, Timestamp,
+};
 use sipprov_identity::Mac;
 
+/// The ITSP's own storage: records by MAC, and an append-only journal of audit events.
 #[derive(Default)]
-struct JournalingStore {
-    inner: Mutex<(BTreeMap<Mac, DeviceRecord>, Vec<String>)>,
+struct OwnDatabase {
+    devices: BTreeMap<Mac, DeviceRecord>,
+    journal: Vec<AuditEvent>,
 }
 
-impl Store for JournalingStore {
-    fn insert_device(&self, record: &DeviceRecord) -> Result<bool, StoreError> {
-        let mut guard = self.inner.lock().map_err(|_| StoreError::Corrupt("lock poisoned".into()))?;
-        let (devices, journal) = &mut *guard;
-        if devices.contains_key(&record.mac) {
-            return Ok(false);
-        }
-        journal.push(format!("{} enrolled ({})", record.mac, record.state.name()));
-        devices.insert(record.mac, record.clone());
-        Ok(true)
-    }
-
-    fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
-        let guard = self.inner.lock().map_err(|_| StoreError::Corrupt("lock poisoned".into()))?;
-        Ok(guard.0.get(mac).cloned())
-    }
-
-    fn update_device(
-        &self,
-        mac: &Mac,
-        apply: &mut dyn FnMut(&mut DeviceRecord),
-    ) -> Result<Option<DeviceRecord>, StoreError> {
-        let mut guard = self.inner.lock().map_err(|_| StoreError::Corrupt("lock poisoned".into()))?;
-        let (devices, journal) = &mut *guard;
-        let Some(device) = devices.get_mut(mac) else { return Ok(None) };
-        let before = device.state;
-        apply(device);
-        if device.state != before {
-            journal.push(format!("{mac} {} -> {}", before.name(), device.state.name()));
-        }
-        Ok(Some(device.clone()))
+impl OwnDatabase {
+    /// One "transaction": change a record and append its events together.
+    fn transact<T>(&mut self, mac: &Mac, change: impl FnOnce(&mut DeviceRecord) -> (T, Vec<AuditEvent>)) -> Option<T> {
+        let device = self.devices.get_mut(mac)?;
+        let (result, events) = change(device);
+        self.journal.extend(events);
+        Some(result)
     }
 }
 
 fn main() -> anyhow::Result<()> {
-    let store = JournalingStore::default();
-    let clock = ManualClock::new(Timestamp::from_unix(1_800_000_000));
-    let lifecycle = Lifecycle::new(Duration::from_secs(300));
+    let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
+    let lifecycle = Lifecycle::new(Duration::from_secs(300), Duration::from_secs(14 * 86_400));
     let mac: Mac = "00:15:65:00:00:01".parse()?;
-    store.insert_device(&DeviceRecord::enrol(mac, "1001", "Reception", clock.now())?)?;
+    let mut now = Timestamp::from_unix(1_800_000_000);
 
+    let sip_password = Password::generate()?;
+    let secrets = DeviceSecrets {
+        sip_password: keyring.seal(&sip_password, &mac, SecretKind::SipPassword)?,
+        admin_password: keyring.seal(&Password::generate()?, &mac, SecretKind::AdminPassword)?,
+    };
+    let mut database = OwnDatabase::default();
+    database.devices.insert(
+        mac,
+        DeviceRecord {
+            mac,
+            account: Account {
+                user_name: "1001".into(),
+                auth_name: "sp-001565000001".into(),
+                display_name: "Reception".into(),
+            },
+            state: CredentialState::Issued { since: now },
+            secrets: Some(secrets),
+            pinned_spki: None,
+            disabled: false,
+            enrolled_at: now,
+            last_fetch: None,
+        },
+    );
+
+    let phone = FetchRequest { spki_sha256: [0x42; 32], peer: "192.0.2.10".into(), user_agent: None };
     for (label, wait) in [("first fetch", 0), ("retry after 60 s", 60), ("fetch after the grace", 300)] {
-        clock.advance(Duration::from_secs(wait));
-        let (_, delivery) =
-            deliver(&store, &lifecycle, &mac, clock.now())?.ok_or_else(|| anyhow::anyhow!("not enrolled"))?;
-        let served = if delivery.password.is_some() { "password served" } else { "no password" };
-        println!("{label}: {} -> {}, {served}", delivery.from.name(), delivery.to.name());
+        now = now.saturating_add(Duration::from_secs(wait));
+        let (from, serve, to) = database
+            .transact(&mac, |device| {
+                let from = device.state.name();
+                let (serve, events) = lifecycle.fetch(device, &phone, now);
+                ((from, serve, device.state.name()), events)
+            })
+            .ok_or_else(|| anyhow::anyhow!("not enrolled"))?;
+        let served = match serve {
+            Serve::Config { secrets: Some(sealed) } => {
+                let opened = keyring.open(&sealed.sip_password, &mac, SecretKind::SipPassword)?;
+                anyhow::ensure!(opened == sip_password, "the sealed password did not round-trip");
+                "password served"
+            }
+            Serve::Config { secrets: None } => "no password",
+            Serve::Nothing(refusal) => anyhow::bail!("refused: {refusal:?}"),
+        };
+        println!("{label}: {from} -> {to}, {served}");
     }
-    let guard = store.inner.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?;
     println!("journal:");
-    for entry in &guard.1 {
-        println!("  {entry}");
+    for event in &database.journal {
+        println!("  {} {}", event.mac, event.kind);
     }
     Ok(())
 }

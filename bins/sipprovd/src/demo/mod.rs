@@ -1,18 +1,19 @@
 //! `sipprovd demo`: a complete provisioning server in one directory, for a first look.
 //!
-//! The first run creates the directory with a generated PKI (ECDSA P-256), a commented
-//! `sipprov.toml`, and a SQLite database with three enrolled Yealink phones. Later runs reuse it.
+//! The first run creates the directory with a generated PKI (ECDSA P-256), a sealing key, a
+//! commented `sipprov.toml`, and a SQLite database with three enrolled Yealink phones. Later runs
+//! reuse it.
 
 mod pki;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use sipprov_credentials::{Clock, DeviceRecord, Store, SystemClock};
+use sipprov_credentials::{Account, Keyring};
 use sipprov_identity::Mac;
-use sipprov_store_sqlite::SqliteStore;
 
 use crate::config::Config;
+use crate::files::write_new_file;
 
 /// The demo phones: MACs in Yealink's OUI 00:15:65.
 pub const DEMO_PHONES: [Mac; 3] = [
@@ -45,19 +46,21 @@ impl Demo {
         if !reused {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             pki::generate(&dir.join("pki"), &DEMO_PHONES)?;
+            let keys = Keyring::generate_file(1, None)?;
+            write_new_file(&dir.join("sealing.key"), keys.as_bytes(), 0o600)?;
             std::fs::write(&config_path, CONFIG_TEXT)
                 .with_context(|| format!("cannot write {}", config_path.display()))?;
         }
         let config = Config::load(&config_path)?;
-        let store = SqliteStore::open(&config.store.sqlite)?;
+        let credentials = config.credentials()?;
         for (n, mac) in DEMO_PHONES.iter().enumerate() {
-            let device = DeviceRecord::enrol(
-                *mac,
-                &format!("100{}", n + 1),
-                &format!("Demo phone {}", n + 1),
-                SystemClock.now(),
-            )?;
-            store.insert_device(&device)?;
+            let account = Account {
+                user_name: format!("100{}", n + 1),
+                auth_name: format!("sp-{mac}"),
+                display_name: format!("Demo phone {}", n + 1),
+            };
+            // `None` when the phone is already enrolled: a reused demo keeps its state.
+            credentials.enrol(*mac, account, None)?;
         }
         Ok(Self { dir: dir.to_owned(), config, reused })
     }
@@ -101,11 +104,17 @@ allowed_ouis = ["00:15:65"]
 [store]
 # The device database (SQLite, WAL, synchronous=FULL). Created if missing.
 sqlite = "sipprov.db"
+# The key that seals every secret in the database (`sipprovd keygen FILE` makes one). In
+# production keep it outside the database's directory and its backups.
+sealing_key = "sealing.key"
 
 [lifecycle]
 # After a phone first fetches its config, its SIP password is served for this many more
 # seconds (so a phone that failed to apply it can retry), then deleted from the server.
 grace_seconds = 300
+# Secrets never fetched within this many days are deleted (the device goes dormant) until the
+# operator re-arms it.
+dormant_days = 14
 
 [sip]
 # The registrar written into every account config.

@@ -4,15 +4,15 @@
 //! mode 0600. Nothing here is meant for production: real phones carry their vendor's certificates.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
 use sipprov_identity::Mac;
+
+use crate::files::write_new_file as write_file;
 
 /// Generates the demo PKI under `pki_dir` for the given phones.
 pub(crate) fn generate(pki_dir: &Path, phones: &[Mac]) -> anyhow::Result<()> {
@@ -60,17 +60,4 @@ fn name(common_name: &str) -> DistinguishedName {
     name.push(DnType::OrganizationName, "sipprov demo");
     name.push(DnType::CommonName, common_name);
     name
-}
-
-/// Writes a new file with `mode`, refusing to overwrite: the demo never clobbers existing keys.
-fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(contents).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

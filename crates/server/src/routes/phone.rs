@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
-use sipprov_credentials::{Clock, Lifecycle, Store, deliver};
-use sipprov_identity::{DeviceIdentity, Mac};
+use sipprov_credentials::{Credentials, FetchRequest, Fetched, Refusal};
+use sipprov_identity::DeviceIdentity;
 use sipprov_template::vendors::yealink;
 use sipprov_template::{AccountSettings, RequestedFile, Vendor, recognise};
 
@@ -14,29 +15,29 @@ use crate::response::{self, Body};
 /// What happened to one request; logged, and later fed to scan detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// The config was served; `with_password` says whether the SIP password was in it.
-    Served { with_password: bool },
+    /// The config was served; `with_secrets` says whether the SIP password was in it.
+    Served { with_secrets: bool },
     /// Not a GET or HEAD.
     MethodNotServed,
     /// The path is not a file sipprov serves.
     UnknownPath,
-    /// The certificate verified but names no device under the configured rule.
+    /// The certificate verified but names no device.
     NoIdentity,
     /// The path names another device's file: an attack, or a misconfigured phone.
     MacMismatch,
-    /// The certificate's device is not in the inventory.
+    /// The certificate's device is not in the inventory (listed as pending for the operator).
     NotEnrolled,
-    /// The store failed; nothing was consumed.
-    StoreFailed,
+    /// The device is enrolled but gets nothing (disabled, dormant, or another key).
+    Refused(Refusal),
+    /// The credential service failed (store, audit, sealing key); nothing was consumed.
+    Unavailable,
     /// The device's settings cannot be written in its vendor's format.
     RenderFailed,
 }
 
 /// The state every phone request needs.
 pub(crate) struct PhoneRoutes {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) lifecycle: Lifecycle,
+    pub(crate) credentials: Arc<Credentials>,
     pub(crate) registrar: String,
 }
 
@@ -48,7 +49,7 @@ impl PhoneRoutes {
         peer: SocketAddr,
         request: Request<B>,
     ) -> Response<Body> {
-        let (outcome, response) = self.route(identity.as_deref(), &request).await;
+        let (outcome, response) = self.route(identity.as_deref(), peer, &request).await;
         let mac = identity.as_ref().map(|identity| identity.mac.to_string());
         tracing::info!(
             %peer,
@@ -62,7 +63,12 @@ impl PhoneRoutes {
         response
     }
 
-    async fn route<B>(&self, identity: Option<&DeviceIdentity>, request: &Request<B>) -> (Outcome, Response<Body>) {
+    async fn route<B>(
+        &self,
+        identity: Option<&DeviceIdentity>,
+        peer: SocketAddr,
+        request: &Request<B>,
+    ) -> (Outcome, Response<Body>) {
         if request.method() != Method::GET && request.method() != Method::HEAD {
             return (Outcome::MethodNotServed, response::not_found());
         }
@@ -76,37 +82,56 @@ impl PhoneRoutes {
         if identity.mac != mac {
             return (Outcome::MacMismatch, response::not_found());
         }
-        self.serve_device_config(mac).await
+        let user_agent =
+            request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
+        self.serve_device_config(identity.clone(), peer, user_agent).await
     }
 
-    async fn serve_device_config(&self, mac: Mac) -> (Outcome, Response<Body>) {
-        let store = Arc::clone(&self.store);
-        let lifecycle = self.lifecycle;
-        let now = self.clock.now();
+    async fn serve_device_config(
+        &self,
+        identity: DeviceIdentity,
+        peer: SocketAddr,
+        user_agent: Option<String>,
+    ) -> (Outcome, Response<Body>) {
+        let credentials = Arc::clone(&self.credentials);
+        let mac = identity.mac;
+        let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
         // The store is synchronous (SQLite fsyncs): keep it off the async workers.
-        let decided = tokio::task::spawn_blocking(move || deliver(&*store, &lifecycle, &mac, now)).await;
-        let (device, delivery) = match decided {
-            Ok(Ok(Some(found))) => found,
-            Ok(Ok(None)) => return (Outcome::NotEnrolled, response::not_found()),
+        let decided = tokio::task::spawn_blocking(move || {
+            let fetched = credentials.fetch(&mac, fetch);
+            if let Ok(Fetched::NotEnrolled) = fetched {
+                let seen =
+                    credentials.seen_unknown(mac, &identity.vendor, identity.spki_sha256, &peer.ip().to_string());
+                if let Err(e) = seen {
+                    tracing::warn!(%mac, error = %e, "cannot record the pending device");
+                }
+            }
+            fetched
+        })
+        .await;
+        let (account, secrets) = match decided {
+            Ok(Ok(Fetched::Config { account, secrets })) => (account, secrets),
+            Ok(Ok(Fetched::NotEnrolled)) => return (Outcome::NotEnrolled, response::not_found()),
+            Ok(Ok(Fetched::Refused(refusal))) => return (Outcome::Refused(refusal), response::not_found()),
             Ok(Err(e)) => {
-                tracing::error!(%mac, error = %e, "store failed during delivery");
-                return (Outcome::StoreFailed, response::unavailable());
+                tracing::error!(%mac, error = %e, "credential service failed; nothing was delivered");
+                return (Outcome::Unavailable, response::unavailable());
             }
             Err(e) => {
                 tracing::error!(%mac, error = %e, "delivery task failed");
-                return (Outcome::StoreFailed, response::unavailable());
+                return (Outcome::Unavailable, response::unavailable());
             }
         };
-        let account = AccountSettings {
-            user_name: device.user_name,
-            auth_name: device.auth_name,
-            display_name: device.display_name,
+        let settings = AccountSettings {
+            user_name: account.user_name,
+            auth_name: account.auth_name,
+            display_name: account.display_name,
             registrar: self.registrar.clone(),
         };
-        let password = delivery.password.as_ref().map(|p| p.expose());
-        match yealink::device_config(&account, password) {
+        let password = secrets.as_ref().map(|s| s.sip_password.expose());
+        match yealink::device_config(&settings, password) {
             Ok(body) => (
-                Outcome::Served { with_password: password.is_some() },
+                Outcome::Served { with_secrets: password.is_some() },
                 response::config_file(body, "text/plain; charset=utf-8"),
             ),
             Err(e) => {

@@ -1,0 +1,159 @@
+//! Audit events: every transition and every delivery leaves one, in the same transaction.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sipprov_identity::Mac;
+
+use crate::Timestamp;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// The device was enrolled (secrets issued).
+    Enrolled,
+    /// A config was served; the detail says whether it carried the secrets.
+    Delivered,
+    /// The grace window ended: secrets deleted.
+    Purged,
+    /// Not fetched within the dormant period: secrets deleted.
+    Dormant,
+    /// The operator re-armed the device: fresh secrets, key pin cleared.
+    Rearmed,
+    /// The operator rotated the secrets: fresh secrets, key pin kept.
+    Rotated,
+    /// The operator disabled the device.
+    Disabled,
+    /// The operator enabled the device.
+    Enabled,
+    /// The first successful fetch pinned the certificate's key.
+    KeyPinned,
+    /// Alert: a certificate with another key claimed a pinned device.
+    KeyMismatch,
+    /// A fetch was refused (disabled or dormant device).
+    Refused,
+    /// A valid certificate for a MAC not in the inventory was seen.
+    PendingSeen,
+    /// The device's secrets were sealed again under the current key.
+    Resealed,
+    /// The operator deleted the device.
+    Deleted,
+}
+
+const NAMES: &[(AuditKind, &str)] = &[
+    (AuditKind::Enrolled, "enrolled"),
+    (AuditKind::Delivered, "delivered"),
+    (AuditKind::Purged, "purged"),
+    (AuditKind::Dormant, "dormant"),
+    (AuditKind::Rearmed, "rearmed"),
+    (AuditKind::Rotated, "rotated"),
+    (AuditKind::Disabled, "disabled"),
+    (AuditKind::Enabled, "enabled"),
+    (AuditKind::KeyPinned, "key-pinned"),
+    (AuditKind::KeyMismatch, "key-mismatch"),
+    (AuditKind::Refused, "refused"),
+    (AuditKind::PendingSeen, "pending-seen"),
+    (AuditKind::Resealed, "resealed"),
+    (AuditKind::Deleted, "deleted"),
+];
+
+impl AuditKind {
+    /// The kind's stored name, e.g. `key-mismatch`.
+    pub fn name(self) -> &'static str {
+        NAMES.iter().find(|(kind, _)| *kind == self).map_or("unknown", |(_, name)| name)
+    }
+
+    /// Whether an operator should be alerted.
+    pub fn is_alert(self) -> bool {
+        self == AuditKind::KeyMismatch
+    }
+}
+
+impl fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AuditKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NAMES
+            .iter()
+            .find(|(_, name)| *name == s)
+            .map(|(kind, _)| *kind)
+            .ok_or_else(|| format!("unknown audit kind {s:?}"))
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The device concerned.
+    pub mac: Mac,
+    /// What happened.
+    pub kind: AuditKind,
+    /// Context for the reader: `key=value` pairs, client-supplied values quoted and escaped.
+    /// Never a secret.
+    pub detail: String,
+}
+
+impl AuditEvent {
+    /// An event with `detail`.
+    pub fn new(at: Timestamp, mac: Mac, kind: AuditKind, detail: impl Into<String>) -> Self {
+        Self { at, mac, kind, detail: detail.into() }
+    }
+}
+
+/// An audit event as stored, with its position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuditEvent {
+    /// Increasing with every appended event.
+    pub id: u64,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+/// Which audit events to read, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this device.
+    pub mac: Option<Mac>,
+    /// Only this kind.
+    pub kind: Option<AuditKind>,
+    /// Only at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only before this time.
+    pub until: Option<Timestamp>,
+    /// Only events after this id (for paging).
+    pub after_id: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Default for AuditQuery {
+    fn default() -> Self {
+        Self { mac: None, kind: None, since: None, until: None, after_id: None, limit: 100 }
+    }
+}
+
+impl AuditQuery {
+    /// Whether `event` (with `id`) matches, for backends that filter in memory.
+    pub fn matches(&self, id: u64, event: &AuditEvent) -> bool {
+        self.mac.is_none_or(|mac| mac == event.mac)
+            && self.kind.is_none_or(|kind| kind == event.kind)
+            && self.since.is_none_or(|since| event.at >= since)
+            && self.until.is_none_or(|until| event.at < until)
+            && self.after_id.is_none_or(|after| id > after)
+    }
+}
+
+/// Quotes a client-supplied value for an audit detail: control characters escaped, length capped.
+pub fn quote(value: &str) -> String {
+    let capped: String = value.chars().take(200).collect();
+    format!("{capped:?}")
+}

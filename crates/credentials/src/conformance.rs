@@ -1,0 +1,302 @@
+//! The conformance suite every [`Store`] backend must pass.
+//!
+//! One line in a backend's tests runs it all:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use sipprov_credentials::{MemoryStore, Store};
+//! sipprov_credentials::conformance::run(&|| Arc::new(MemoryStore::default()) as Arc<dyn Store>);
+//! ```
+//!
+//! Each check gets a fresh, empty store from the factory and panics with a message naming the
+//! broken promise of the [`Store`] contract.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test suite: failing loudly is the point
+
+use std::sync::Arc;
+use std::thread;
+
+use sipprov_identity::Mac;
+
+use crate::{
+    Abort, Account, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceRecord, DeviceSecrets,
+    PendingDevice, RevealToken, Sealed, Store, StoreError, Timestamp, TokenUse,
+};
+
+/// One check of the contract, given a fresh store.
+type Check = fn(Arc<dyn Store>);
+
+/// Runs every check against stores made by `new_store`.
+pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
+    let checks: &[(&str, Check)] = &[
+        ("devices round-trip exactly", devices_round_trip),
+        ("a second insert of a MAC changes nothing", duplicate_insert_changes_nothing),
+        ("enrolment removes the MAC from the pending list", enrolment_clears_pending),
+        ("updates persist with their audit events", updates_persist_with_events),
+        ("an aborted update writes nothing", aborted_update_writes_nothing),
+        ("updates of one device are exclusive", concurrent_updates_are_exclusive),
+        ("deletion removes the device", deletion),
+        ("devices with secrets are listed in bounded batches", devices_with_secrets_in_batches),
+        ("the audit log filters and pages", audit_queries),
+        ("pending sightings accumulate", pending_sightings),
+        ("bans expire and can be lifted", bans),
+        ("reveal tokens are single-use and expire", reveal_tokens),
+    ];
+    for (name, check) in checks {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(new_store())));
+        if let Err(panic) = outcome {
+            let message = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied());
+            panic!("store conformance: {name}: {}", message.unwrap_or("(no message)"));
+        }
+    }
+}
+
+fn mac(n: u16) -> Mac {
+    let [high, low] = n.to_be_bytes();
+    Mac::from_bytes([0x00, 0x15, 0x65, 0x00, high, low])
+}
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix(1_800_000_000 + seconds)
+}
+
+fn record(n: u16) -> DeviceRecord {
+    DeviceRecord {
+        mac: mac(n),
+        account: Account {
+            user_name: format!("1{n:03}"),
+            auth_name: format!("sp-{}", mac(n)),
+            display_name: "Desk \"A\" <&>".into(),
+        },
+        state: CredentialState::Issued { since: at(0) },
+        secrets: Some(DeviceSecrets {
+            sip_password: Sealed::from_bytes(vec![1, 2, 3, n as u8]),
+            admin_password: Sealed::from_bytes(vec![4, 5, 6, n as u8]),
+        }),
+        pinned_spki: None,
+        disabled: false,
+        enrolled_at: at(0),
+        last_fetch: None,
+    }
+}
+
+fn event(n: u16, seconds: i64, kind: AuditKind) -> AuditEvent {
+    AuditEvent::new(at(seconds), mac(n), kind, format!("n={n}"))
+}
+
+fn all_events(store: &dyn Store) -> Vec<AuditEvent> {
+    let query = AuditQuery { limit: usize::MAX, ..AuditQuery::default() };
+    store.audit(&query).unwrap().into_iter().map(|e| e.event).collect()
+}
+
+fn devices_round_trip(store: Arc<dyn Store>) {
+    let mut full = record(1);
+    full.state = CredentialState::Delivered { at: at(5) };
+    full.pinned_spki = Some([7; 32]);
+    full.disabled = true;
+    full.last_fetch = Some(at(6));
+    assert!(store.insert_device(full.clone(), vec![event(1, 0, AuditKind::Enrolled)]).unwrap());
+    let mut bare = record(2);
+    bare.state = CredentialState::Purged;
+    bare.secrets = None;
+    assert!(store.insert_device(bare.clone(), Vec::new()).unwrap());
+    let mut dormant = record(3);
+    dormant.state = CredentialState::Dormant { since: at(9) };
+    dormant.secrets = None;
+    assert!(store.insert_device(dormant.clone(), Vec::new()).unwrap());
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(full));
+    assert_eq!(store.device(&mac(2)).unwrap(), Some(bare));
+    assert_eq!(store.device(&mac(3)).unwrap(), Some(dormant));
+    assert_eq!(store.device(&mac(4)).unwrap(), None);
+    assert_eq!(all_events(&*store), vec![event(1, 0, AuditKind::Enrolled)]);
+}
+
+fn duplicate_insert_changes_nothing(store: Arc<dyn Store>) {
+    assert!(store.insert_device(record(1), vec![event(1, 0, AuditKind::Enrolled)]).unwrap());
+    let mut other = record(1);
+    other.account.user_name = "9999".into();
+    assert!(!store.insert_device(other, vec![event(1, 1, AuditKind::Enrolled)]).unwrap());
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(record(1)));
+    assert_eq!(all_events(&*store).len(), 1, "the refused insert appended no event");
+}
+
+fn enrolment_clears_pending(store: Arc<dyn Store>) {
+    let sighting = PendingDevice {
+        mac: mac(1),
+        vendor: "yealink".into(),
+        spki_sha256: [1; 32],
+        first_seen: at(0),
+        last_seen: at(0),
+        count: 1,
+    };
+    store.record_pending(sighting, event(1, 0, AuditKind::PendingSeen)).unwrap();
+    assert_eq!(store.pending().unwrap().len(), 1);
+    store.insert_device(record(1), Vec::new()).unwrap();
+    assert!(store.pending().unwrap().is_empty());
+}
+
+fn updates_persist_with_events(store: Arc<dyn Store>) {
+    assert_eq!(store.update_device(&mac(1), Box::new(|_| Ok(Vec::new()))).unwrap(), None, "unknown device");
+    store.insert_device(record(1), Vec::new()).unwrap();
+    let written = store
+        .update_device(
+            &mac(1),
+            Box::new(|device| {
+                device.state = CredentialState::Purged;
+                device.secrets = None;
+                device.pinned_spki = Some([9; 32]);
+                device.last_fetch = Some(at(10));
+                Ok(vec![event(1, 10, AuditKind::Delivered), event(1, 10, AuditKind::Purged)])
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(written.state, CredentialState::Purged);
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(written));
+    assert_eq!(all_events(&*store), vec![event(1, 10, AuditKind::Delivered), event(1, 10, AuditKind::Purged)]);
+}
+
+fn aborted_update_writes_nothing(store: Arc<dyn Store>) {
+    store.insert_device(record(1), Vec::new()).unwrap();
+    let result = store.update_device(
+        &mac(1),
+        Box::new(|device| {
+            device.secrets = None;
+            Err(Abort("changed my mind".into()))
+        }),
+    );
+    assert!(matches!(result, Err(StoreError::Aborted(reason)) if reason == "changed my mind"));
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(record(1)));
+    assert!(all_events(&*store).is_empty());
+}
+
+fn concurrent_updates_are_exclusive(store: Arc<dyn Store>) {
+    store.insert_device(record(1), Vec::new()).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                for _ in 0..10 {
+                    store
+                        .update_device(
+                            &mac(1),
+                            Box::new(|device| {
+                                device.account.display_name.push('+');
+                                Ok(Vec::new())
+                            }),
+                        )
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let name = store.device(&mac(1)).unwrap().unwrap().account.display_name;
+    assert_eq!(name.matches('+').count(), 80, "lost updates");
+}
+
+fn deletion(store: Arc<dyn Store>) {
+    store.insert_device(record(1), Vec::new()).unwrap();
+    assert!(store.delete_device(&mac(1), event(1, 1, AuditKind::Deleted)).unwrap());
+    assert_eq!(store.device(&mac(1)).unwrap(), None);
+    assert!(!store.delete_device(&mac(1), event(1, 2, AuditKind::Deleted)).unwrap());
+    assert_eq!(all_events(&*store), vec![event(1, 1, AuditKind::Deleted)]);
+}
+
+fn devices_with_secrets_in_batches(store: Arc<dyn Store>) {
+    for n in [5, 1, 3, 2, 4] {
+        let mut device = record(n);
+        if n == 3 {
+            device.state = CredentialState::Purged;
+            device.secrets = None;
+        }
+        store.insert_device(device, Vec::new()).unwrap();
+    }
+    assert_eq!(store.devices_with_secrets(None, 2).unwrap(), vec![mac(1), mac(2)]);
+    assert_eq!(store.devices_with_secrets(Some(mac(2)), 2).unwrap(), vec![mac(4), mac(5)]);
+    assert_eq!(store.devices_with_secrets(Some(mac(5)), 2).unwrap(), Vec::<Mac>::new());
+}
+
+fn audit_queries(store: Arc<dyn Store>) {
+    store
+        .append_audit(vec![
+            event(1, 0, AuditKind::Delivered),
+            event(2, 10, AuditKind::KeyMismatch),
+            event(1, 20, AuditKind::Purged),
+            event(2, 30, AuditKind::Delivered),
+        ])
+        .unwrap();
+    let read = |query: AuditQuery| store.audit(&query).unwrap();
+    let all = read(AuditQuery { limit: 10, ..AuditQuery::default() });
+    assert_eq!(all.len(), 4);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    let kinds = |events: Vec<crate::StoredAuditEvent>| {
+        events.into_iter().map(|e| (e.event.mac, e.event.kind)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kinds(read(AuditQuery { mac: Some(mac(1)), ..AuditQuery::default() })),
+        vec![(mac(1), AuditKind::Delivered), (mac(1), AuditKind::Purged)]
+    );
+    assert_eq!(
+        kinds(read(AuditQuery { kind: Some(AuditKind::Delivered), ..AuditQuery::default() })),
+        vec![(mac(1), AuditKind::Delivered), (mac(2), AuditKind::Delivered)]
+    );
+    assert_eq!(
+        kinds(read(AuditQuery { since: Some(at(10)), until: Some(at(30)), ..AuditQuery::default() })),
+        vec![(mac(2), AuditKind::KeyMismatch), (mac(1), AuditKind::Purged)]
+    );
+    let first_page = read(AuditQuery { limit: 3, ..AuditQuery::default() });
+    assert_eq!(first_page.len(), 3);
+    let second_page = read(AuditQuery { after_id: Some(first_page[2].id), ..AuditQuery::default() });
+    assert_eq!(kinds(second_page), vec![(mac(2), AuditKind::Delivered)]);
+    assert_eq!(all[1].event.detail, "n=2");
+}
+
+fn pending_sightings(store: Arc<dyn Store>) {
+    let sighting = |seconds, key| PendingDevice {
+        mac: mac(7),
+        vendor: "polycom".into(),
+        spki_sha256: [key; 32],
+        first_seen: at(seconds),
+        last_seen: at(seconds),
+        count: 1,
+    };
+    store.record_pending(sighting(0, 1), event(7, 0, AuditKind::PendingSeen)).unwrap();
+    store.record_pending(sighting(50, 2), event(7, 50, AuditKind::PendingSeen)).unwrap();
+    let pending = store.pending().unwrap();
+    assert_eq!(
+        pending,
+        vec![PendingDevice {
+            mac: mac(7),
+            vendor: "polycom".into(),
+            spki_sha256: [2; 32],
+            first_seen: at(0),
+            last_seen: at(50),
+            count: 2
+        }]
+    );
+    assert_eq!(all_events(&*store).len(), 2);
+}
+
+fn bans(store: Arc<dyn Store>) {
+    let ban = |key: &str, until| Ban { key: key.into(), reason: "scan".into(), until: at(until) };
+    store.put_ban(&ban("192.0.2.7", 100)).unwrap();
+    store.put_ban(&ban("2001:db8::/64", 10)).unwrap();
+    store.put_ban(&ban("192.0.2.7", 200)).unwrap();
+    assert_eq!(store.bans(at(50)).unwrap(), vec![ban("192.0.2.7", 200)]);
+    assert_eq!(store.bans(at(0)).unwrap().len(), 2);
+    assert!(store.remove_ban("192.0.2.7").unwrap());
+    assert!(!store.remove_ban("192.0.2.7").unwrap());
+    assert!(store.bans(at(50)).unwrap().is_empty());
+}
+
+fn reveal_tokens(store: Arc<dyn Store>) {
+    let token = |hash: u8, expires| RevealToken { hash: [hash; 32], mac: mac(1), expires_at: at(expires) };
+    store.insert_reveal_token(&token(1, 100)).unwrap();
+    store.insert_reveal_token(&token(2, 10)).unwrap();
+    assert_eq!(store.consume_reveal_token(&[1; 32], at(50)).unwrap(), TokenUse::Valid(mac(1)));
+    assert_eq!(store.consume_reveal_token(&[1; 32], at(51)).unwrap(), TokenUse::AlreadyUsed);
+    assert_eq!(store.consume_reveal_token(&[2; 32], at(10)).unwrap(), TokenUse::Expired);
+    assert_eq!(store.consume_reveal_token(&[3; 32], at(0)).unwrap(), TokenUse::Unknown);
+}

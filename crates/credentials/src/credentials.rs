@@ -1,0 +1,298 @@
+//! `Credentials`: the lifecycle, the store and the sealing keys together, as the server uses them.
+
+use std::sync::{Arc, Mutex};
+
+use sipprov_identity::Mac;
+
+use crate::audit::quote;
+use crate::lifecycle::{FetchRequest, Refusal, Serve};
+use crate::sealing::{Keyring, SealingError, SecretKind};
+use crate::{
+    Abort, Account, AuditEvent, AuditKind, Clock, CredentialState, DeviceRecord, DeviceSecrets, DeviceUpdate,
+    Lifecycle, Password, PendingDevice, SecretError, Store, StoreError,
+};
+
+/// Secrets just issued (enrolment, re-arm, rotation), in the clear, returned once so the caller
+/// can hand the registrar what it needs. sipprov keeps only their sealed form.
+#[derive(Debug)]
+pub struct IssuedSecrets {
+    /// The new SIP password.
+    pub sip_password: Password,
+    /// The new web-UI admin password.
+    pub admin_password: Password,
+}
+
+/// The answer to a phone's fetch.
+#[derive(Debug)]
+pub enum Fetched {
+    /// Serve the config; with the secrets while they may still be delivered.
+    Config {
+        /// The device's account.
+        account: Account,
+        /// The secrets to include, or `None` to render without the secret keys.
+        secrets: Option<IssuedSecrets>,
+    },
+    /// Enrolled but refused (disabled, dormant, other key): answer like an unknown device.
+    Refused(Refusal),
+    /// Not in the inventory.
+    NotEnrolled,
+}
+
+/// The credential service: every operation is one store transaction with its audit events.
+pub struct Credentials {
+    store: Arc<dyn Store>,
+    lifecycle: Lifecycle,
+    keyring: Option<Arc<Keyring>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Credentials {
+    /// Without a `keyring` the service still answers status questions and serves configs without
+    /// secrets, but refuses every operation that needs a secret ([`CredentialsError::NoSealingKey`]).
+    pub fn new(store: Arc<dyn Store>, lifecycle: Lifecycle, keyring: Option<Keyring>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, lifecycle, keyring: keyring.map(Arc::new), clock }
+    }
+
+    /// The store underneath, for reads.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The lifecycle rules in force.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle
+    }
+
+    fn keyring(&self) -> Result<Arc<Keyring>, CredentialsError> {
+        self.keyring.clone().ok_or(CredentialsError::NoSealingKey)
+    }
+
+    /// Enrols a device with generated secrets (or the operator's SIP password). Returns the
+    /// secrets once; `None` if the MAC is already enrolled (nothing changed).
+    pub fn enrol(
+        &self,
+        mac: Mac,
+        account: Account,
+        sip_password: Option<Password>,
+    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        let now = self.clock.now();
+        let issued = IssuedSecrets {
+            sip_password: sip_password.map_or_else(Password::generate, Ok)?,
+            admin_password: Password::generate()?,
+        };
+        let record = DeviceRecord {
+            mac,
+            account,
+            state: CredentialState::Issued { since: now },
+            secrets: Some(self.seal(&mac, &issued)?),
+            pinned_spki: None,
+            disabled: false,
+            enrolled_at: now,
+            last_fetch: None,
+        };
+        let event =
+            AuditEvent::new(now, mac, AuditKind::Enrolled, format!("user={}", quote(&record.account.user_name)));
+        Ok(self.store.insert_device(record, vec![event])?.then_some(issued))
+    }
+
+    /// One authorized fetch of `mac`'s config: decided, recorded and audited in one transaction
+    /// before anything is returned. Secrets are opened inside that transaction, so a secret that
+    /// cannot be opened changes nothing.
+    pub fn fetch(&self, mac: &Mac, request: FetchRequest) -> Result<Fetched, CredentialsError> {
+        type Outcome = Result<Result<Option<IssuedSecrets>, Refusal>, CredentialsError>;
+        let now = self.clock.now();
+        let lifecycle = self.lifecycle;
+        let keyring = self.keyring.clone();
+        let served: Arc<Mutex<Option<Outcome>>> = Arc::default();
+        let slot = Arc::clone(&served);
+        let update: DeviceUpdate = Box::new(move |device| {
+            let (serve, events) = lifecycle.fetch(device, &request, now);
+            let outcome: Outcome = match serve {
+                Serve::Nothing(refusal) => Ok(Err(refusal)),
+                Serve::Config { secrets: None } => Ok(Ok(None)),
+                Serve::Config { secrets: Some(sealed) } => match &keyring {
+                    None => Err(CredentialsError::NoSealingKey),
+                    Some(keyring) => open(keyring, &device.mac, &sealed).map(|s| Ok(Some(s))).map_err(Into::into),
+                },
+            };
+            let failed = outcome.as_ref().err().map(ToString::to_string);
+            *slot.lock().map_err(|_| Abort("outcome slot poisoned".into()))? = Some(outcome);
+            match failed {
+                Some(reason) => Err(Abort(reason)),
+                None => Ok(events),
+            }
+        });
+        let updated = self.store.update_device(mac, update);
+        let outcome = served.lock().ok().and_then(|mut slot| slot.take());
+        let device = match (updated, outcome) {
+            (Ok(None), _) => return Ok(Fetched::NotEnrolled),
+            (Err(StoreError::Aborted(_)), Some(Err(cause))) => return Err(cause),
+            (Err(e), _) => return Err(e.into()),
+            (Ok(Some(device)), Some(Ok(outcome))) => (device, outcome),
+            (Ok(Some(_)), _) => return Err(StoreError::Corrupt("the store did not run the update".into()).into()),
+        };
+        Ok(match device.1 {
+            Ok(secrets) => Fetched::Config { account: device.0.account, secrets },
+            Err(refusal) => Fetched::Refused(refusal),
+        })
+    }
+
+    /// Re-arms a device: fresh secrets, state `Issued`, key pin cleared. Returns the secrets once.
+    pub fn rearm(&self, mac: &Mac) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, |lifecycle, device, secrets, now| lifecycle.rearm(device, secrets, now))
+    }
+
+    /// Rotates a device's secrets: fresh secrets, state `Issued`, key pin kept. Returns them once.
+    pub fn rotate(&self, mac: &Mac) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, |lifecycle, device, secrets, now| lifecycle.rotate(device, secrets, now))
+    }
+
+    fn reissue(
+        &self,
+        mac: &Mac,
+        apply: fn(&Lifecycle, &mut DeviceRecord, DeviceSecrets, crate::Timestamp) -> Vec<AuditEvent>,
+    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        let issued = IssuedSecrets { sip_password: Password::generate()?, admin_password: Password::generate()? };
+        let sealed = self.seal(mac, &issued)?;
+        let (lifecycle, now) = (self.lifecycle, self.clock.now());
+        let updated =
+            self.store.update_device(mac, Box::new(move |device| Ok(apply(&lifecycle, device, sealed, now))))?;
+        Ok(updated.map(|_| issued))
+    }
+
+    /// Disables (`true`) or enables (`false`) a device. Returns `false` if it is not enrolled.
+    pub fn set_disabled(&self, mac: &Mac, disabled: bool) -> Result<bool, CredentialsError> {
+        let (lifecycle, now) = (self.lifecycle, self.clock.now());
+        let updated =
+            self.store.update_device(mac, Box::new(move |device| Ok(lifecycle.set_disabled(device, disabled, now))))?;
+        Ok(updated.is_some())
+    }
+
+    /// Deletes a device (its secrets with it). Returns `false` if it was not enrolled.
+    pub fn delete(&self, mac: &Mac) -> Result<bool, CredentialsError> {
+        let event = AuditEvent::new(self.clock.now(), *mac, AuditKind::Deleted, "by=operator");
+        Ok(self.store.delete_device(mac, event)?)
+    }
+
+    /// Records that a valid certificate for `mac`, not in the inventory, was seen.
+    pub fn seen_unknown(
+        &self,
+        mac: Mac,
+        vendor: &str,
+        spki_sha256: [u8; 32],
+        peer: &str,
+    ) -> Result<(), CredentialsError> {
+        let now = self.clock.now();
+        let sighting =
+            PendingDevice { mac, vendor: vendor.to_owned(), spki_sha256, first_seen: now, last_seen: now, count: 1 };
+        let event =
+            AuditEvent::new(now, mac, AuditKind::PendingSeen, format!("vendor={} peer={}", quote(vendor), quote(peer)));
+        Ok(self.store.record_pending(sighting, event)?)
+    }
+
+    /// Applies due expiries (dormant, purge) to every device holding secrets, `batch` devices per
+    /// store read, each device in its own transaction. Returns how many devices changed state.
+    pub fn sweep(&self, batch: usize) -> Result<usize, CredentialsError> {
+        let lifecycle = self.lifecycle;
+        self.for_each_with_secrets(batch, |mac| {
+            let now = self.clock.now();
+            let changed = Arc::new(Mutex::new(false));
+            let flag = Arc::clone(&changed);
+            self.store.update_device(
+                &mac,
+                Box::new(move |device| {
+                    let events = lifecycle.sweep(device, now);
+                    if let Ok(mut flag) = flag.lock() {
+                        *flag = !events.is_empty();
+                    }
+                    Ok(events)
+                }),
+            )?;
+            Ok(changed.lock().map(|c| *c).unwrap_or(false))
+        })
+    }
+
+    /// Seals every device's secrets again under the current key (after a key rotation).
+    /// Returns how many devices were resealed.
+    pub fn reseal_all(&self, batch: usize) -> Result<usize, CredentialsError> {
+        let keyring = self.keyring()?;
+        let current = keyring.current_id();
+        self.for_each_with_secrets(batch, |mac| {
+            let device = self.store.device(&mac)?;
+            let Some(secrets) = device.and_then(|d| d.secrets) else { return Ok(false) };
+            if secrets.sip_password.key_id() == Some(current) && secrets.admin_password.key_id() == Some(current) {
+                return Ok(false);
+            }
+            let keyring = Arc::clone(&keyring);
+            let now = self.clock.now();
+            self.store.update_device(
+                &mac,
+                Box::new(move |device| {
+                    let Some(sealed) = device.secrets.take() else { return Ok(Vec::new()) };
+                    let opened = open(&keyring, &device.mac, &sealed).map_err(|e| Abort(e.to_string()))?;
+                    device.secrets = Some(seal_with(&keyring, &device.mac, &opened).map_err(|e| Abort(e.to_string()))?);
+                    Ok(vec![AuditEvent::new(
+                        now,
+                        device.mac,
+                        AuditKind::Resealed,
+                        format!("key={}", keyring.current_id()),
+                    )])
+                }),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn for_each_with_secrets(
+        &self,
+        batch: usize,
+        mut visit: impl FnMut(Mac) -> Result<bool, CredentialsError>,
+    ) -> Result<usize, CredentialsError> {
+        let mut after = None;
+        let mut count = 0;
+        loop {
+            let macs = self.store.devices_with_secrets(after, batch.max(1))?;
+            let Some(last) = macs.last().copied() else { return Ok(count) };
+            for mac in macs {
+                count += usize::from(visit(mac)?);
+            }
+            after = Some(last);
+        }
+    }
+
+    fn seal(&self, mac: &Mac, issued: &IssuedSecrets) -> Result<DeviceSecrets, CredentialsError> {
+        Ok(seal_with(&*self.keyring()?, mac, issued)?)
+    }
+}
+
+fn seal_with(keyring: &Keyring, mac: &Mac, issued: &IssuedSecrets) -> Result<DeviceSecrets, SealingError> {
+    Ok(DeviceSecrets {
+        sip_password: keyring.seal(&issued.sip_password, mac, SecretKind::SipPassword)?,
+        admin_password: keyring.seal(&issued.admin_password, mac, SecretKind::AdminPassword)?,
+    })
+}
+
+fn open(keyring: &Keyring, mac: &Mac, sealed: &DeviceSecrets) -> Result<IssuedSecrets, SealingError> {
+    Ok(IssuedSecrets {
+        sip_password: keyring.open(&sealed.sip_password, mac, SecretKind::SipPassword)?,
+        admin_password: keyring.open(&sealed.admin_password, mac, SecretKind::AdminPassword)?,
+    })
+}
+
+/// A credential operation failed; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialsError {
+    /// No sealing key is loaded: secrets can be neither issued nor delivered.
+    #[error("no sealing key loaded: secrets can be neither issued nor delivered (configure the key file)")]
+    NoSealingKey,
+    /// Sealing or opening a secret failed.
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
+    /// A secret could not be generated.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

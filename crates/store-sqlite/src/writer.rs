@@ -1,0 +1,105 @@
+//! The writer thread: every write runs here, and concurrent writes share one commit.
+//!
+//! With `synchronous=FULL` each commit waits for an fsync. Many phones fetching at once would
+//! each wait for their own; instead, writes queue here, and the thread runs everything queued
+//! as savepoints inside one transaction and commits once (group commit). A write that fails rolls
+//! back only its savepoint. Every caller is answered after the commit that holds its write, so
+//! an acknowledged write is durable.
+
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::Connection;
+use sipprov_credentials::StoreError;
+
+/// Most writes one commit carries; bounds how long the first waiter in a batch waits.
+const MAX_BATCH: usize = 256;
+
+/// One write: runs inside a savepoint and says whether it succeeded; `finish` is called with the
+/// commit's outcome once the batch is committed.
+pub(crate) type Job = Box<dyn FnOnce(&Connection) -> Done + Send>;
+
+pub(crate) struct Done {
+    ok: bool,
+    finish: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+/// The handle callers submit writes through.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the thread that owns `conn` for writing. It ends when the `Writer` is dropped.
+    pub(crate) fn start(conn: Connection, group_commit: bool) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        thread::Builder::new().name("sipprov-sqlite-writer".into()).spawn(move || {
+            while let Ok(first) = queue.recv() {
+                let mut batch = vec![first];
+                while group_commit && batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&conn, batch);
+            }
+        })?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` in the next batch and returns its result once the batch is committed.
+    pub(crate) fn submit<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (reply, answer) = mpsc::sync_channel::<Result<R, StoreError>>(1);
+        let job: Job = Box::new(move |conn| {
+            let result = work(conn);
+            let ok = result.is_ok();
+            Done {
+                ok,
+                finish: Box::new(move |commit| {
+                    let result = match commit {
+                        Err(e) if ok => Err(StoreError::Backend(format!("commit failed: {e}").into())),
+                        _ => result,
+                    };
+                    let _ = reply.send(result);
+                }),
+            }
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Backend("the SQLite writer thread has stopped".into()))?;
+        answer
+            .recv()
+            .map_err(|_| StoreError::Backend("write not committed: the SQLite writer could not run it".into()))?
+    }
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>) {
+    // A job that cannot run inside a transaction is dropped unrun: dropping it drops its reply
+    // channel, and its caller gets an error saying the write was not committed.
+    if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+        return;
+    }
+    let mut finishes = Vec::with_capacity(batch.len());
+    for job in batch {
+        if conn.execute_batch("SAVEPOINT job").is_err() {
+            continue;
+        }
+        let done = job(conn);
+        let closed = if done.ok {
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        finishes.push((done.finish, closed.map_err(|e| e.to_string())));
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for (finish, closed) in finishes {
+        finish(closed.and(commit.clone()));
+    }
+}
