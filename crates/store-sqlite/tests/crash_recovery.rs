@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sipprov_credentials::{
-    Account, AuditQuery, CredentialState, Credentials, FetchRequest, Fetched, Keyring, Lifecycle, ManualClock, Store,
-    Timestamp,
+    Account, AuditQuery, CredentialState, Credentials, FetchRequest, Fetched, IssuedSecrets, Keyring, Lifecycle,
+    ManualClock, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 use sipprov_store_sqlite::SqliteStore;
@@ -60,16 +60,7 @@ fn crash_worker() {
             let account =
                 Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
             if let Some(issued) = credentials.enrol(mac, account, None).unwrap() {
-                let sealed = store.device(&mac).unwrap().unwrap().secrets.unwrap();
-                writeln!(out, "op {mac} enrolled").unwrap();
-                writeln!(out, "plain {} {}", issued.sip_password.expose(), issued.admin_password.expose()).unwrap();
-                writeln!(
-                    out,
-                    "sealed {mac} {} {}",
-                    hex(sealed.sip_password.as_bytes()),
-                    hex(sealed.admin_password.as_bytes())
-                )
-                .unwrap();
+                acknowledge_issued(&mut out, &store, mac, "enrolled", &issued);
                 macs.push(mac);
             }
         } else {
@@ -87,21 +78,22 @@ fn crash_worker() {
                 }
                 _ => {
                     let issued = credentials.rotate(&mac).unwrap().unwrap();
-                    let sealed = store.device(&mac).unwrap().unwrap().secrets.unwrap();
-                    writeln!(out, "op {mac} rotated").unwrap();
-                    writeln!(out, "plain {} {}", issued.sip_password.expose(), issued.admin_password.expose()).unwrap();
-                    writeln!(
-                        out,
-                        "sealed {mac} {} {}",
-                        hex(sealed.sip_password.as_bytes()),
-                        hex(sealed.admin_password.as_bytes())
-                    )
-                    .unwrap();
+                    acknowledge_issued(&mut out, &store, mac, "rotated", &issued);
                 }
             }
         }
         out.flush().unwrap();
     }
+}
+
+/// Prints the acknowledgement of committed secrets: the operation, the plaintexts (so the parent
+/// can look for them in the files) and their sealed form (so it can check purges erase it).
+fn acknowledge_issued(out: &mut impl Write, store: &SqliteStore, mac: Mac, kind: &str, issued: &IssuedSecrets) {
+    let sealed = store.device(&mac).unwrap().unwrap().secrets.unwrap();
+    writeln!(out, "op {mac} {kind}").unwrap();
+    writeln!(out, "plain {} {}", issued.sip_password.expose(), issued.admin_password.expose()).unwrap();
+    let (sip, admin) = (hex(sealed.sip_password.as_bytes()), hex(sealed.admin_password.as_bytes()));
+    writeln!(out, "sealed {mac} {sip} {admin}").unwrap();
 }
 
 /// Everything the children were told was committed, across all runs.
@@ -183,6 +175,7 @@ fn kill_9_in_a_loop_loses_nothing_acknowledged() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (first_ack, working) = std::sync::mpsc::channel::<()>();
         let reader = std::thread::spawn(move || {
             let mut lines = Vec::new();
             let mut reader = BufReader::new(stdout);
@@ -191,12 +184,15 @@ fn kill_9_in_a_loop_loses_nothing_acknowledged() {
             while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
                 if line.ends_with(b"\n") {
                     lines.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+                    let _ = first_ack.send(());
                 }
                 line.clear();
             }
             lines
         });
-        std::thread::sleep(Duration::from_millis(100 + random_u64() % 200));
+        // Kill at a random moment after the child is working, however slowly the machine runs.
+        working.recv_timeout(Duration::from_secs(60)).expect("the worker acknowledged nothing within 60 s");
+        std::thread::sleep(Duration::from_millis(20 + random_u64() % 250));
         child.kill().unwrap();
         child.wait().unwrap();
         for line in reader.join().unwrap() {

@@ -1,0 +1,67 @@
+//! Concurrent first deliveries per second on SQLite, without and with group commit.
+//!
+//! ```text
+//! cargo bench -p sipprov-store-sqlite --bench deliveries
+//! ```
+//!
+//! Each delivery is one durable transaction (`synchronous=FULL`): the device moves from Issued to
+//! Delivered, its key is pinned, and two audit events are appended. Both variants run in the same
+//! process on the same disk, one after the other, so the ratio is what to read; absolute numbers
+//! depend on the disk's fsync latency.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // a benchmark program
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use sipprov_credentials::{Account, Credentials, FetchRequest, Fetched, Keyring, Lifecycle, Store, SystemClock};
+use sipprov_identity::Mac;
+use sipprov_store_sqlite::{SqliteOptions, SqliteStore};
+
+const DEVICES: usize = 2000;
+const THREADS: usize = 32;
+
+fn deliveries_per_second(group_commit: bool) -> f64 {
+    // On the target directory's disk, not a tmpfs, so fsync costs what it costs in production.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let store = Arc::new(SqliteStore::open_with(dir.path().join("bench.db"), SqliteOptions { group_commit }).unwrap());
+    let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
+    let credentials =
+        Arc::new(Credentials::new(store as Arc<dyn Store>, Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
+    let macs: Vec<Mac> = (0..DEVICES).map(|n| Mac::from_bytes([0x02, 0, 0, 0, (n >> 8) as u8, n as u8])).collect();
+    for mac in &macs {
+        let account = Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
+        credentials.enrol(*mac, account, None).unwrap();
+    }
+    let started = Instant::now();
+    let workers: Vec<_> = macs
+        .chunks(DEVICES / THREADS)
+        .map(|chunk| {
+            let (credentials, chunk) = (Arc::clone(&credentials), chunk.to_vec());
+            thread::spawn(move || {
+                for mac in chunk {
+                    let request = FetchRequest { spki_sha256: [1; 32], peer: "192.0.2.1".into(), user_agent: None };
+                    let fetched = credentials.fetch(&mac, request).unwrap();
+                    assert!(matches!(fetched, Fetched::Config { secrets: Some(_), .. }));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    DEVICES as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // `cargo test --benches` runs this too; keep that quick.
+    if std::env::args().any(|arg| arg == "--test") {
+        return;
+    }
+    let without = deliveries_per_second(false);
+    let with = deliveries_per_second(true);
+    println!("{DEVICES} first deliveries from {THREADS} threads, synchronous=FULL");
+    println!("  without group commit: {without:>8.0} deliveries/s");
+    println!("  with group commit:    {with:>8.0} deliveries/s");
+    println!("  ratio:                {:>8.1}x", with / without);
+}
