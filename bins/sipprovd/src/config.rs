@@ -3,6 +3,7 @@
 //! Relative paths in the file are resolved against the directory holding the file, so a config
 //! directory can be moved as a whole.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
+use sipprov_template::{Layer, LayeredSettings, Renderer};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +34,19 @@ pub struct Config {
     pub lifecycle: LifecycleSection,
     /// What every account config points at.
     pub sip: SipSection,
+    /// Settings every config is rendered with: the global layer. `provisioning_url` is required.
+    pub settings: BTreeMap<String, String>,
+    /// Where the vendor templates come from.
+    #[serde(default)]
+    pub templates: TemplatesSection,
+}
+
+/// `[templates]`: an operator's template directory, whose files replace the shipped ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesSection {
+    /// Directory of override templates (`<vendor>/<file>`, as shipped); checked at start-up.
+    pub overrides: Option<PathBuf>,
 }
 
 /// `[phones]`: the listener phones connect to.
@@ -157,6 +172,11 @@ impl Config {
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(overrides) = &mut config.templates.overrides
+            && overrides.is_relative()
+        {
+            *overrides = base.join(&*overrides);
+        }
         let files = [
             &mut config.phones.certificate,
             &mut config.phones.key,
@@ -169,6 +189,21 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The `[settings]` table as the global settings layer. Phones are told to provision only
+    /// over HTTPS, so `provisioning_url` must be an `https://` URL.
+    pub fn global_settings(&self) -> anyhow::Result<LayeredSettings> {
+        match self.settings.get("provisioning_url") {
+            Some(url) if url.starts_with("https://") => {}
+            Some(url) => bail!("[settings] provisioning_url {url:?} must be an https:// URL"),
+            None => bail!("[settings] needs provisioning_url, the https:// URL phones provision from"),
+        }
+        let mut settings = LayeredSettings::new();
+        for (name, value) in &self.settings {
+            settings.set(Layer::Global, name, value.as_str()).with_context(|| format!("[settings] {name}"))?;
+        }
+        Ok(settings)
     }
 
     /// Opens the store with its sealing key: the credential service.
@@ -197,11 +232,17 @@ impl Config {
         let server_chain = read_certificates(&self.phones.certificate)?;
         let server_key = PrivateKeyDer::from_pem_file(&self.phones.key)
             .with_context(|| format!("cannot read private key from {}", self.phones.key.display()))?;
+        let renderer = match &self.templates.overrides {
+            Some(dir) => Renderer::with_overrides(dir).with_context(|| format!("templates in {}", dir.display()))?,
+            None => Renderer::shipped()?,
+        };
         Ok(PhoneServerConfig {
             server_chain,
             server_key,
             trust,
             registrar: self.sip.registrar.clone(),
+            renderer: Arc::new(renderer),
+            settings: self.global_settings()?,
             credentials: Arc::new(self.credentials()?),
             timeouts: Timeouts::default(),
         })

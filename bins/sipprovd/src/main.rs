@@ -88,6 +88,9 @@ async fn main() -> anyhow::Result<()> {
 async fn demo(dir: &Path, listen: SocketAddr, grace: Option<u64>) -> anyhow::Result<()> {
     let mut demo = Demo::prepare(dir)?;
     demo.config.phones.listen = listen;
+    if listen.port() != 0 {
+        demo.config.settings.insert("provisioning_url".into(), url_base(listen));
+    }
     if let Some(grace) = grace {
         demo.config.lifecycle.grace_seconds = grace;
     }

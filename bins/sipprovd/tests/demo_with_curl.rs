@@ -92,8 +92,13 @@ struct Fetched {
 }
 
 impl Fetched {
+    /// The lines that carry a secret: the SIP password and the phone's admin password.
     fn password_lines(&self) -> Vec<&str> {
-        self.body.lines().filter(|line| line.contains("password")).collect()
+        self.body.lines().filter(|line| line.starts_with("account.1.password")).collect()
+    }
+
+    fn admin_password_line(&self) -> Option<&str> {
+        self.body.lines().find(|line| line.starts_with("static.security.user_password"))
     }
 }
 
@@ -128,12 +133,17 @@ fn phone_gets_its_password_once_then_a_config_without_it_after_the_grace() {
     assert_eq!(password.len(), 1, "{first:?}");
     let secret = password[0].strip_prefix("account.1.password = ").unwrap();
     assert_eq!(secret.len(), 22);
+    let admin = first.admin_password_line().expect("a per-device admin password").to_owned();
+    assert_ne!(admin, "static.security.user_password = admin:admin");
+    assert!(first.head.contains("content-type: text/plain"), "{first:?}");
+    assert!(first.body.contains("static.wui.http_enable = 0\n"), "hardened: {first:?}");
 
     // Whole-second timestamps: two seconds is always past a one-second grace.
     std::thread::sleep(Duration::from_millis(2100));
     let after = server.fetch(&format!("/{PHONE_1}.cfg"), Some(PHONE_1));
     assert_eq!(after.status, Some(200), "{after:?}");
     assert!(after.password_lines().is_empty(), "{after:?}");
+    assert_eq!(after.admin_password_line(), None, "the admin password leaves with the SIP password");
     assert!(!after.body.contains(secret));
     assert!(after.body.contains("account.1.user_name = 1001\n"), "{after:?}");
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sipprov_credentials::Credentials;
 use sipprov_identity::TrustStore;
+use sipprov_template::{LayeredSettings, Renderer};
 
 /// Everything the phone listener needs: TLS material, trust, storage and policy.
 pub struct PhoneServerConfig {
@@ -18,6 +19,10 @@ pub struct PhoneServerConfig {
     pub trust: TrustStore,
     /// The registrar written into every account config.
     pub registrar: String,
+    /// The vendor templates, compiled and checked at start-up.
+    pub renderer: Arc<Renderer>,
+    /// The settings every config is rendered with (must hold an `https://` `provisioning_url`).
+    pub settings: LayeredSettings,
     /// The credential service: inventory, lifecycle, sealed secrets, audit.
     pub credentials: Arc<Credentials>,
     /// Deadlines that close slow or idle connections.

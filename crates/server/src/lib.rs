@@ -9,8 +9,9 @@
 //! 2. Identity: the [`TrustStore`](sipprov_identity::TrustStore) finds the vendor anchor the
 //!    chain verifies to and reads the MAC from the leaf with that vendor's rule, never from the
 //!    URL or headers.
-//! 3. Routing: the path is recognised as a device file; it is served only when its MAC
-//!    equals the certificate's and the device is enrolled. Everything else gets one uniform 404.
+//! 3. Routing: the path is recognised as a device or common file; a device file is served only
+//!    when its MAC equals the certificate's and the device is enrolled, in the format of the
+//!    certificate's vendor (never the User-Agent's). Everything else gets one uniform 404.
 //! 4. The credential lifecycle decides, in one store transaction, whether the password goes out.
 //! 5. The vendor template renders the file; responses carry `Cache-Control: no-store`.
 //!
@@ -22,6 +23,7 @@
 //! use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 //! use sipprov_identity::{IdentityRule, TrustStore, VendorTrust};
 //! use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+//! use sipprov_template::{Layer, LayeredSettings, Renderer};
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,6 +41,12 @@
 //!         IdentityRule::CnMac,
 //!     )?])?,
 //!     registrar: "sip.example.net".into(),
+//!     renderer: Arc::new(Renderer::shipped()?),
+//!     settings: {
+//!         let mut settings = LayeredSettings::new();
+//!         settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
+//!         settings
+//!     },
 //!     credentials: Arc::new(Credentials::new(
 //!         Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),
 //!         Lifecycle::default(),

@@ -22,7 +22,12 @@ impl PhoneServer {
     pub async fn bind(addr: SocketAddr, config: PhoneServerConfig) -> Result<Self, ServerError> {
         let tls = tls::server_config(config.server_chain, config.server_key, &config.trust)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        let routes = Arc::new(PhoneRoutes { credentials: config.credentials, registrar: config.registrar });
+        let routes = Arc::new(PhoneRoutes {
+            credentials: config.credentials,
+            registrar: config.registrar,
+            renderer: config.renderer,
+            settings: config.settings,
+        });
         let context = Arc::new(ConnectionContext {
             acceptor: TlsAcceptor::from(tls),
             trust: config.trust,

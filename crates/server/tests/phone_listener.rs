@@ -14,6 +14,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -50,6 +51,12 @@ fn yealink_phone(issuer: &Issuer, mac: &str) -> Phone {
     phone(issuer, &[(DnType::CommonName, "yealink.com"), (DnType::CustomDnType(vec![2, 5, 4, 5]), &serial)])
 }
 
+fn settings() -> LayeredSettings {
+    let mut settings = LayeredSettings::new();
+    settings.set(Layer::Global, "provisioning_url", "https://prov.example.net").unwrap();
+    settings
+}
+
 struct Harness {
     addr: SocketAddr,
     server_ca: CertificateDer<'static>,
@@ -77,6 +84,8 @@ impl Harness {
             server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
             trust,
             registrar: "sip.example.net".into(),
+            renderer: Arc::new(Renderer::shipped().unwrap()),
+            settings: settings(),
             credentials: Arc::clone(&credentials),
             timeouts,
         };

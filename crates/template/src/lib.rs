@@ -42,7 +42,7 @@
 //!     display_name: "Reception".into(),
 //!     registrar: "sip.example.net".into(),
 //! };
-//! let secrets = Secrets { sip_password: Some("s3cret"), admin_password: "Vq3-per-device" };
+//! let secrets = Secrets { sip_password: Some("s3cret"), admin_password: Some("Vq3-per-device") };
 //! let device = Device { mac, model: Some("T46G"), account: &account, settings: &settings, secrets };
 //! let config = renderer.render_device(file, &device)?;
 //! assert!(config.contains("account.1.password = s3cret\n"));

@@ -8,13 +8,15 @@ use std::fmt;
 /// window, dormant, purged): the templates then leave the password key out entirely, never
 /// write it empty, because Yealink, Polycom, Cisco, Snom, Gigaset and Linphone keep the stored
 /// value of a key a file does not mention. The admin password of the phone's own web UI and
-/// menus is per device and random; it is always written, so a phone never keeps a default.
+/// menus is per device and random, and follows the same rule: delivered with the SIP password,
+/// left out once it may no longer be sent (the phone keeps the one it was given). An engineer
+/// who needs it rotates or re-arms the device, which issues a fresh one: a one-time password.
 #[derive(Clone, Copy)]
 pub struct Secrets<'a> {
     /// The SIP password, when it may be included.
     pub sip_password: Option<&'a str>,
-    /// The phone's per-device admin password.
-    pub admin_password: &'a str,
+    /// The phone's per-device admin password, when it may be included.
+    pub admin_password: Option<&'a str>,
 }
 
 impl fmt::Debug for Secrets<'_> {
@@ -22,7 +24,7 @@ impl fmt::Debug for Secrets<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secrets")
             .field("sip_password", &self.sip_password.map(|_| "<redacted>"))
-            .field("admin_password", &"<redacted>")
+            .field("admin_password", &self.admin_password.map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -103,6 +103,30 @@ impl Vendor {
     }
 }
 
+/// Vendor prefixes (OUIs) that identify a vendor's phones beyond doubt, for choosing a file
+/// format when the device certificate's layout names no vendor (a private CA's CN = MAC).
+const OUIS: &[([u8; 3], Vendor)] = &[
+    ([0x00, 0x15, 0x65], Vendor::Yealink),
+    ([0x80, 0x5e, 0xc0], Vendor::Yealink),
+    ([0x00, 0x04, 0xf2], Vendor::Polycom),
+    ([0x64, 0x16, 0x7f], Vendor::Polycom),
+    ([0x00, 0x04, 0x13], Vendor::Snom),
+    ([0x00, 0x0b, 0x82], Vendor::Grandstream),
+    ([0xc0, 0x74, 0xad], Vendor::Grandstream),
+    ([0x0c, 0x38, 0x3e], Vendor::Fanvil),
+    ([0x7c, 0x2f, 0x80], Vendor::Gigaset),
+];
+
+impl Vendor {
+    /// The vendor whose phones carry MACs with this OUI, if sipprov knows it.
+    ///
+    /// The MAC must come from a verified certificate: this picks a file *format*, it never
+    /// authorizes anything.
+    pub fn from_oui(oui: [u8; 3]) -> Option<Vendor> {
+        OUIS.iter().find(|(prefix, _)| *prefix == oui).map(|(_, vendor)| *vendor)
+    }
+}
+
 impl fmt::Display for Vendor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -17,6 +17,7 @@ use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, SystemClock}
 use sipprov_identity::{IdentityRule, Mac, TrustStore, VendorTrust};
 use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
+use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main]
@@ -53,6 +54,12 @@ async fn main() -> anyhow::Result<()> {
             IdentityRule::CnMac,
         )?])?,
         registrar: "sip.example.net".into(),
+        renderer: Arc::new(Renderer::shipped()?),
+        settings: {
+            let mut settings = LayeredSettings::new();
+            settings.set(Layer::Global, "provisioning_url", "https://localhost")?;
+            settings
+        },
         credentials,
         timeouts: Timeouts::default(),
     };

@@ -118,7 +118,7 @@ impl RenderArgs {
                     model: input.model.as_deref(),
                     account,
                     settings: &input.settings,
-                    secrets: Secrets { sip_password, admin_password },
+                    secrets: Secrets { sip_password, admin_password: Some(admin_password) },
                 };
                 Ok(renderer.render_device(file, &device)?)
             }

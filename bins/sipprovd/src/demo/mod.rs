@@ -119,4 +119,14 @@ dormant_days = 14
 [sip]
 # The registrar written into every account config.
 registrar = "sip.example.net"
+
+[settings]
+# Settings every phone's config is rendered with (the global layer). provisioning_url is where
+# phones are told to fetch from: HTTPS only. `sipprovd demo` sets it to the address it listens on.
+provisioning_url = "https://127.0.0.1:8443"
+# ntp_server = "pool.ntp.org"
+
+# [templates]
+# A directory whose files replace the shipped templates, e.g. yealink/device.cfg.
+# overrides = "templates"
 "#;

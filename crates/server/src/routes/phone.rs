@@ -1,25 +1,28 @@
-//! The phone listener's one route: a device fetching its own config file.
+//! The phone listener's routes: a device fetching its own file, or its vendor's common file.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
-use sipprov_credentials::{Credentials, FetchRequest, Fetched, Refusal};
+use sipprov_credentials::{Credentials, FetchRequest, Fetched, IssuedSecrets, Refusal};
 use sipprov_identity::DeviceIdentity;
-use sipprov_template::vendors::yealink;
-use sipprov_template::{AccountSettings, RequestedFile, Vendor, recognise};
+use sipprov_template::{
+    AccountSettings, Device, LayeredSettings, ProfileFile, Renderer, Route, Secrets, Vendor, recognise_route,
+};
 
 use crate::response::{self, Body};
 
 /// What happened to one request; logged, and later fed to scan detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// The config was served; `with_secrets` says whether the SIP password was in it.
+    /// The device's config was served; `with_secrets` says whether the secrets were in it.
     Served { with_secrets: bool },
+    /// A common file (no secrets) was served.
+    ServedCommon,
     /// Not a GET or HEAD.
     MethodNotServed,
-    /// The path is not a file sipprov serves.
+    /// The path is not a file sipprov serves (unknown, firmware, upload, or no template).
     UnknownPath,
     /// The certificate verified but names no device.
     NoIdentity,
@@ -39,6 +42,8 @@ pub(crate) enum Outcome {
 pub(crate) struct PhoneRoutes {
     pub(crate) credentials: Arc<Credentials>,
     pub(crate) registrar: String,
+    pub(crate) renderer: Arc<Renderer>,
+    pub(crate) settings: LayeredSettings,
 }
 
 impl PhoneRoutes {
@@ -72,29 +77,46 @@ impl PhoneRoutes {
         if request.method() != Method::GET && request.method() != Method::HEAD {
             return (Outcome::MethodNotServed, response::not_found());
         }
-        let RequestedFile::DeviceConfig { vendor: Vendor::Yealink, mac } = recognise(request.uri().path()) else {
+        let user_agent =
+            request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
+        let route = recognise_route(request.uri().path(), user_agent.as_deref());
+        if !matches!(route, Route::Device { .. } | Route::Common { .. }) {
             return (Outcome::UnknownPath, response::not_found());
-        };
+        }
         let Some(identity) = identity else {
             return (Outcome::NoIdentity, response::not_found());
         };
         // Authorization: the certificate's MAC, never the path's, decides whose file this is.
-        if identity.mac != mac {
+        if route.mac().is_some_and(|mac| mac != identity.mac) {
             return (Outcome::MacMismatch, response::not_found());
         }
-        let user_agent =
-            request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
-        self.serve_device_config(identity.clone(), peer, user_agent).await
+        // The file's format follows what the certificate says, never the User-Agent.
+        let file = format_vendor(identity).and_then(|vendor| route.file_for(vendor)).filter(|f| f.template.is_some());
+        let Some(file) = file else {
+            return (Outcome::UnknownPath, response::not_found());
+        };
+        match route {
+            Route::Device { .. } => self.serve_device_file(identity.clone(), file, peer, user_agent).await,
+            _ => match self.renderer.render_common(file, &self.settings) {
+                Ok(body) => (Outcome::ServedCommon, response::config_file(body, file.format.content_type())),
+                Err(e) => {
+                    tracing::error!(file = file.pattern, error = %e, "common file cannot be rendered");
+                    (Outcome::RenderFailed, response::unavailable())
+                }
+            },
+        }
     }
 
-    async fn serve_device_config(
+    async fn serve_device_file(
         &self,
         identity: DeviceIdentity,
+        file: &'static ProfileFile,
         peer: SocketAddr,
         user_agent: Option<String>,
     ) -> (Outcome, Response<Body>) {
         let credentials = Arc::clone(&self.credentials);
         let mac = identity.mac;
+        let model = identity.model.clone();
         let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
         // The store is synchronous (SQLite fsyncs): keep it off the async workers.
         let decided = tokio::task::spawn_blocking(move || {
@@ -122,22 +144,41 @@ impl PhoneRoutes {
                 return (Outcome::Unavailable, response::unavailable());
             }
         };
-        let settings = AccountSettings {
+        let account = AccountSettings {
             user_name: account.user_name,
             auth_name: account.auth_name,
             display_name: account.display_name,
             registrar: self.registrar.clone(),
         };
-        let password = secrets.as_ref().map(|s| s.sip_password.expose());
-        match yealink::device_config(&settings, password) {
+        let device = Device {
+            mac,
+            model: model.as_deref(),
+            account: &account,
+            settings: &self.settings,
+            secrets: secrets_of(secrets.as_ref()),
+        };
+        match self.renderer.render_device(file, &device) {
             Ok(body) => (
-                Outcome::Served { with_secrets: password.is_some() },
-                response::config_file(body, "text/plain; charset=utf-8"),
+                Outcome::Served { with_secrets: secrets.is_some() },
+                response::config_file(body, file.format.content_type()),
             ),
             Err(e) => {
                 tracing::error!(%mac, error = %e, "device settings cannot be rendered");
                 (Outcome::RenderFailed, response::unavailable())
             }
         }
+    }
+}
+
+/// The vendor whose file format a device gets: the vendor its certificate layout names, or
+/// for a layout that names none (CN = MAC under a private CA), the vendor of its MAC's OUI.
+fn format_vendor(identity: &DeviceIdentity) -> Option<Vendor> {
+    identity.vendor.parse::<Vendor>().ok().or_else(|| Vendor::from_oui(identity.mac.oui()))
+}
+
+fn secrets_of(secrets: Option<&IssuedSecrets>) -> Secrets<'_> {
+    Secrets {
+        sip_password: secrets.map(|s| s.sip_password.expose()),
+        admin_password: secrets.map(|s| s.admin_password.expose()),
     }
 }

@@ -56,7 +56,9 @@ impl Fields {
         if let Some(password) = device.secrets.sip_password {
             fields.push(("secrets.sip_password".into(), password.to_owned()));
         }
-        fields.push(("secrets.admin_password".into(), device.secrets.admin_password.to_owned()));
+        if let Some(password) = device.secrets.admin_password {
+            fields.push(("secrets.admin_password".into(), password.to_owned()));
+        }
         let mut fields = Fields(fields);
         fields.add_settings(device.settings);
         fields
@@ -102,8 +104,10 @@ impl Fields {
                 }
             }
         }
-        // `settings` always exists, so `settings.x is defined` works when nothing is set.
+        // `settings` and `secrets` always exist, so `settings.x is defined` works when nothing is
+        // set and `secrets.x is defined` when no secret may be sent.
         maps.entry("settings".to_owned()).or_default();
+        maps.entry("secrets".to_owned()).or_default();
         for (name, map) in maps {
             top.insert(name, Value::from(map));
         }

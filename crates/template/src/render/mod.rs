@@ -51,7 +51,7 @@ pub const FUEL: u64 = 20_000;
 ///     model: None,
 ///     account: &account,
 ///     settings: &settings,
-///     secrets: Secrets { sip_password: Some("s3cret<&>"), admin_password: "Xq7-per-device" },
+///     secrets: Secrets { sip_password: Some("s3cret<&>"), admin_password: Some("Xq7-per-device") },
 /// };
 /// let config = renderer.render_device(file, &device)?;
 /// assert!(config.contains(r#"reg.1.auth.password="s3cret&lt;&amp;&gt;""#));

@@ -40,7 +40,7 @@ fn render(renderer: &Renderer, vendor: Vendor, values: &[String; 8]) -> Result<S
     settings.set(Layer::Global, "provisioning_url", values[6].clone()).unwrap();
     settings.set(Layer::Device, "ntp_server", values[7].clone()).unwrap();
     let mut device = fixtures::device(vendor, &account, &settings, Some(&values[4]));
-    device.secrets = Secrets { sip_password: Some(&values[4]), admin_password: &values[5] };
+    device.secrets = Secrets { sip_password: Some(&values[4]), admin_password: Some(&values[5]) };
     renderer.render_device(fixtures::device_file(vendor), &device)
 }
 

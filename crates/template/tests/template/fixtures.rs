@@ -49,7 +49,7 @@ pub(crate) fn device<'a>(
         model: None,
         account,
         settings,
-        secrets: Secrets { sip_password, admin_password: ADMIN_PASSWORD },
+        secrets: Secrets { sip_password, admin_password: Some(ADMIN_PASSWORD) },
     }
 }
 

@@ -123,7 +123,7 @@ fn a_default_admin_password_is_reported_without_showing_it() {
     for profile in profiles().iter().filter(|p| p.hardening.checks.iter().any(|c| c.rule == Rule::NoAdminPassword)) {
         let vendor = profile.vendor;
         let mut device = fixtures::device(vendor, &account, &settings, None);
-        device.secrets.admin_password = "admin";
+        device.secrets.admin_password = Some("admin");
         let config = renderer.render_device(fixtures::device_file(vendor), &device).unwrap();
         let findings = lint(vendor, FileKind::Device, &config).unwrap();
         assert!(findings.iter().any(|f| f.rule == Rule::NoAdminPassword), "{vendor}: {findings:#?}");
@@ -188,5 +188,30 @@ fn without_the_password_its_key_is_absent_not_empty() {
         // Nothing else changes.
         let rest: Vec<_> = with.iter().filter(|(k, _)| !k.starts_with(profile.password_key)).collect();
         assert_eq!(rest, without.iter().collect::<Vec<_>>(), "{vendor}");
+    }
+}
+
+#[test]
+fn once_no_secret_may_be_sent_neither_password_is_written() {
+    let renderer = Renderer::shipped().unwrap();
+    let (account, settings) = (fixtures::account(), fixtures::settings());
+    for profile in profiles() {
+        let vendor = profile.vendor;
+        let mut purged = fixtures::device(vendor, &account, &settings, None);
+        purged.secrets.admin_password = None;
+        let rendered = renderer.render_device(fixtures::device_file(vendor), &purged).unwrap();
+        assert!(!rendered.contains(SIP_PASSWORD) && !rendered.contains(fixtures::ADMIN_PASSWORD), "{vendor}");
+        let keys = (profile.read)(&rendered).unwrap();
+        assert!(keys.iter().all(|(k, _)| !k.starts_with(profile.password_key)), "{vendor}: {keys:?}");
+        // Everything that is not a secret is still there.
+        let full = renderer
+            .render_device(fixtures::device_file(vendor), &fixtures::device(vendor, &account, &settings, None))
+            .unwrap();
+        let full_keys = (profile.read)(&full).unwrap();
+        assert!(keys.iter().all(|pair| full_keys.contains(pair)), "{vendor}");
+        assert!(
+            full_keys.len() > keys.len() || vendor == sipprov_template::Vendor::Linphone,
+            "{vendor}: the admin password key is left out"
+        );
     }
 }
