@@ -17,12 +17,15 @@ fn identify_certificate_reads_the_mac() {
 
 #[test]
 fn render_config_renders_and_refuses_injection() {
-    let out = run(env!("CARGO_BIN_EXE_render_config"), &["/001565AABBCC.cfg"]);
-    assert!(out.contains("is the Yealink device file of 001565aabbcc"), "{out}");
+    let out = run(env!("CARGO_BIN_EXE_render_config"), &["/001565AABBCC.cfg", "yealink"]);
+    assert!(out.contains("is the yealink device file {mac}.cfg of 001565aabbcc"), "{out}");
     assert!(out.contains("account.1.password = example-password\n"), "{out}");
-    assert!(out.contains("refused: field account.1.label"), "{out}");
+    assert!(out.contains("hardening findings: 0\n"), "{out}");
+    assert!(out.contains("refused: field account.display_name"), "{out}");
+    let polycom = run(env!("CARGO_BIN_EXE_render_config"), &["/0004f28b54f4-sipprov.cfg", "polycom"]);
+    assert!(polycom.contains("reg.1.auth.password=\"example-password\""), "{polycom}");
     let unknown = run(env!("CARGO_BIN_EXE_render_config"), &["/../etc/passwd"]);
-    assert_eq!(unknown, "\"/../etc/passwd\" is not a device config file\n");
+    assert_eq!(unknown, "\"/../etc/passwd\" is not a yealink device file\n");
 }
 
 #[test]

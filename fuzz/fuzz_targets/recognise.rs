@@ -1,17 +1,13 @@
 //! Arbitrary request paths and User-Agents: never a panic; a recognised path is plain (no `%`,
 //! `/`, `\`, `..` in its name) and its MAC is spelled in it; the User-Agent never changes the
-//! kind, the MAC or the candidates; the first API still only knows `/{12 hex}.cfg`.
+//! kind, the MAC or the candidates.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sipprov_template::{RequestedFile, Route, recognise, recognise_route};
+use sipprov_template::{Route, recognise_route};
 
 fuzz_target!(|input: (&str, &str)| {
     let (path, user_agent) = input;
-    if let RequestedFile::DeviceConfig { mac, .. } = recognise(path) {
-        assert_eq!(path.len(), 17);
-        assert!(path[1..13].eq_ignore_ascii_case(&mac.to_string()));
-    }
     let plain = recognise_route(path, None);
     let hinted = recognise_route(path, Some(user_agent));
     assert_eq!(plain.kind(), hinted.kind());

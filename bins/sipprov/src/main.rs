@@ -1,5 +1,7 @@
 //! `sipprov`: the operator's command line for sipprov.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+// Doc comments here are the --help text clap prints to a terminal, not rustdoc pages.
+#![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
 mod commands;
 

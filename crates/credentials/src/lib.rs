@@ -10,7 +10,7 @@
 //!   id per ciphertext) under keys kept outside the database.
 //! - [`Lifecycle`]: the pure state machine over a [`DeviceRecord`]; every operation returns the
 //!   [`AuditEvent`]s to append in the same transaction.
-//! - [`Store`]: what a backend persists; [`conformance`] (feature `test-support`) checks a backend
+//! - [`Store`]: what a backend persists; the `conformance` module (feature `test-support`) checks a backend
 //!   in one line.
 //! - [`Credentials`]: the service the server calls. Each operation is one store transaction.
 //! - [`Clock`]: time is injected, so every rule is tested without sleeping.

@@ -102,9 +102,6 @@ pub enum TemplateError {
     },
 }
 
-/// The name the first callers know this crate's error by.
-pub type RenderError = TemplateError;
-
 impl TemplateError {
     /// The field whose value was refused, for the errors about one value.
     pub fn field(&self) -> Option<&str> {

@@ -75,11 +75,11 @@ mod vendor;
 pub mod vendors;
 
 pub use account::AccountSettings;
-pub use error::{RenderError, TemplateError};
+pub use error::TemplateError;
 pub use lint::{Finding, Rule, lint};
 pub use profile::{FileKind, Format, ProfileFile, ReadConfig, VendorProfile, profiles};
 pub use render::{Device, FUEL, Renderer};
-pub use request::{Candidates, MAX_NAME_LEN, RequestedFile, Route, recognise, recognise_route};
+pub use request::{Candidates, MAX_NAME_LEN, Route, recognise_route};
 pub use secrets::Secrets;
 pub use settings::{Layer, LayeredSettings};
 pub use user_agent::{MAX_USER_AGENT_LEN, UserAgent};

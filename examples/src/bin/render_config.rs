@@ -1,33 +1,49 @@
 //! Recognise a phone's request and render its config, using `sipprov-template` alone.
 //!
 //! ```text
-//! cargo run -p sipprov-examples --bin render_config -- /001565AABBCC.cfg
+//! cargo run -p sipprov-examples --bin render_config -- /001565AABBCC.cfg yealink
 //! ```
+//! The vendor (second argument, default `yealink`) is what a server would take from the phone's
+//! certificate: it picks the format of a file name several vendors share.
 #![allow(clippy::print_stdout)]
 
-use sipprov_template::vendors::yealink;
-use sipprov_template::{AccountSettings, RequestedFile, recognise};
+use sipprov_template::{
+    AccountSettings, Device, FileKind, Layer, LayeredSettings, Renderer, Route, Secrets, Vendor, lint, recognise_route,
+};
 
 fn main() -> anyhow::Result<()> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "/001565AABBCC.cfg".to_owned());
-    let RequestedFile::DeviceConfig { vendor, mac } = recognise(&path) else {
-        println!("{path:?} is not a device config file");
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| "/001565AABBCC.cfg".to_owned());
+    let vendor: Vendor = args.next().as_deref().unwrap_or("yealink").parse()?;
+
+    let route = recognise_route(&path, None);
+    let (Route::Device { mac, .. }, Some(file)) = (&route, route.file_for(vendor)) else {
+        println!("{path:?} is not a {vendor} device file");
         return Ok(());
     };
-    println!("{path:?} is the {vendor:?} device file of {mac}");
+    println!("{path:?} is the {vendor} device file {} of {mac}", file.pattern);
 
+    // Built once at start-up: every shipped template compiled and checked.
+    let renderer = Renderer::shipped()?;
+    let mut settings = LayeredSettings::new();
+    settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
     let account = AccountSettings {
         user_name: "1001".into(),
         auth_name: format!("sp-{mac}"),
         display_name: "Reception".into(),
         registrar: "sip.example.net".into(),
     };
-    print!("{}", yealink::device_config(&account, Some("example-password"))?);
+    let secrets = Secrets { sip_password: Some("example-password"), admin_password: Some("example-admin") };
+    let device = Device { mac: *mac, model: None, account: &account, settings: &settings, secrets };
+    let config = renderer.render_device(file, &device)?;
+    print!("{config}");
+    let findings = lint(vendor, FileKind::Device, &config)?;
+    println!("hardening findings: {}", findings.len());
 
     // A display name smuggling a second line is refused, never written.
     let hostile =
-        AccountSettings { display_name: "Reception\naccount.1.sip_server.1.address = evil".into(), ..account };
-    match yealink::device_config(&hostile, None) {
+        AccountSettings { display_name: "Reception\naccount.1.sip_server.1.address = evil".into(), ..account.clone() };
+    match renderer.render_device(file, &Device { account: &hostile, ..device }) {
         Ok(_) => anyhow::bail!("a hostile value was rendered"),
         Err(e) => println!("refused: {e}"),
     }

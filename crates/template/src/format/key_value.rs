@@ -6,49 +6,15 @@
 //! else (`=`, `#`, quotes, `%`, non-ASCII) is carried verbatim: the phone splits a line at its
 //! first `=` and only treats `#` as a comment at the start of a line.
 
-use crate::TemplateError as RenderError;
-
-/// Builds a `key = value` file line by line, refusing values that would not read back unchanged.
-#[derive(Debug, Clone)]
-pub struct KeyValueWriter {
-    text: String,
-}
-
-impl KeyValueWriter {
-    /// Starts a file with `header` as its first line (e.g. `#!version:1.0.0.1`).
-    pub fn new(header: &str) -> Self {
-        let mut text = String::with_capacity(1024);
-        text.push_str(header);
-        text.push('\n');
-        Self { text }
-    }
-
-    /// Appends `key = value`, or refuses a value the format cannot carry.
-    ///
-    /// Keys come from sipprov's own templates, never from input, so only values are checked.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, RenderError> {
-        check_value(key, value)?;
-        self.text.push_str(key);
-        self.text.push_str(" = ");
-        self.text.push_str(value);
-        self.text.push('\n');
-        Ok(self)
-    }
-
-    /// The finished file.
-    pub fn finish(self) -> String {
-        self.text
-    }
-}
+use crate::TemplateError;
 
 /// Checks that `value` reads back unchanged from a `key = value` line; `field` names it in the error.
-pub fn check_value(field: &str, value: &str) -> Result<(), RenderError> {
-    let key = field;
+pub fn check_value(field: &str, value: &str) -> Result<(), TemplateError> {
     if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(RenderError::ControlCharacter { field: key.to_owned(), code: u32::from(c) });
+        return Err(TemplateError::ControlCharacter { field: field.to_owned(), code: u32::from(c) });
     }
     if value.trim() != value {
-        return Err(RenderError::SurroundingWhitespace { field: key.to_owned() });
+        return Err(TemplateError::SurroundingWhitespace { field: field.to_owned() });
     }
     Ok(())
 }
@@ -57,7 +23,7 @@ pub fn check_value(field: &str, value: &str) -> Result<(), RenderError> {
 ///
 /// The first line must be `header`. Blank lines and lines starting with `#` are skipped; every
 /// other line must hold a `=`. Keys and values are trimmed, as the phone trims them.
-pub fn read(text: &str, header: &str) -> Result<Vec<(String, String)>, RenderError> {
+pub fn read(text: &str, header: &str) -> Result<Vec<(String, String)>, TemplateError> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, first)) if first == header => {}
@@ -77,8 +43,8 @@ pub fn read(text: &str, header: &str) -> Result<Vec<(String, String)>, RenderErr
     Ok(pairs)
 }
 
-fn unreadable(line: usize, detail: String) -> RenderError {
-    RenderError::Unreadable { format: "key=value", line, detail }
+fn unreadable(line: usize, detail: String) -> TemplateError {
+    TemplateError::Unreadable { format: "key=value", line, detail }
 }
 
 #[cfg(test)]
@@ -89,26 +55,25 @@ mod tests {
     fn every_control_character_is_refused_with_the_field_name() {
         for c in ['\r', '\n', '\0', '\t', '\u{7f}', '\u{85}', '\u{1b}'] {
             let value = format!("a{c}b");
-            let err = KeyValueWriter::new("#").set("account.1.label", &value).unwrap_err();
-            assert_eq!(err, RenderError::ControlCharacter { field: "account.1.label".into(), code: u32::from(c) });
+            let err = check_value("account.1.label", &value).unwrap_err();
+            assert_eq!(err, TemplateError::ControlCharacter { field: "account.1.label".into(), code: u32::from(c) });
         }
     }
 
     #[test]
     fn surrounding_white_space_is_refused() {
         for value in [" a", "a ", "\u{a0}a"] {
-            let err = KeyValueWriter::new("#").set("k", value).unwrap_err();
-            assert_eq!(err, RenderError::SurroundingWhitespace { field: "k".into() });
+            let err = check_value("k", value).unwrap_err();
+            assert_eq!(err, TemplateError::SurroundingWhitespace { field: "k".into() });
         }
     }
 
     #[test]
     fn punctuation_and_non_ascii_pass_through_verbatim() {
-        let mut writer = KeyValueWriter::new("#!version:1.0.0.1");
-        writer.set("a", "x = y # z %NULL% <&> \"é\"").unwrap();
-        writer.set("b", "").unwrap();
-        let text = writer.finish();
-        assert_eq!(text, "#!version:1.0.0.1\na = x = y # z %NULL% <&> \"é\"\nb = \n");
+        let value = "x = y # z %NULL% <&> \"é\"";
+        check_value("a", value).unwrap();
+        check_value("b", "").unwrap();
+        let text = format!("#!version:1.0.0.1\na = {value}\nb = \n");
         let pairs = read(&text, "#!version:1.0.0.1").unwrap();
         assert_eq!(pairs, [("a".into(), "x = y # z %NULL% <&> \"é\"".into()), ("b".into(), String::new())]);
     }
@@ -117,6 +82,6 @@ mod tests {
     fn reading_needs_the_header_and_names_the_bad_line() {
         assert!(read("a = 1\n", "#!version:1.0.0.1").is_err());
         let err = read("#!version:1.0.0.1\n# comment\n\na = 1\nnonsense\n", "#!version:1.0.0.1").unwrap_err();
-        assert!(matches!(err, RenderError::Unreadable { line: 5, .. }), "{err:?}");
+        assert!(matches!(err, TemplateError::Unreadable { line: 5, .. }), "{err:?}");
     }
 }

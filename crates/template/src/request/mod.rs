@@ -13,12 +13,9 @@
 //! picks it with [`Candidates::for_vendor`] from what it knows for certain (the certificate's
 //! vendor, the inventory). The User-Agent only fills in [`Candidates::hint`], for diagnostics.
 
-mod legacy;
 mod pattern;
 
 use sipprov_identity::Mac;
-
-pub use legacy::{RequestedFile, recognise};
 
 use crate::{FileKind, ProfileFile, UserAgent, Vendor, profiles};
 

@@ -6,9 +6,9 @@
 //! file the phone carries on with its own file, so everything lives where the certificate
 //! authorizes it.
 
-use crate::format::key_value::{self, KeyValueWriter};
+use crate::format::key_value;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{AccountSettings, FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 /// The header Yealink phones require on the first line of every config file.
 pub const HEADER: &str = "#!version:1.0.0.1";
@@ -84,26 +84,4 @@ pub const PROFILE: VendorProfile = VendorProfile {
 /// Reads a Yealink config file back into its `(key, value)` pairs.
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
     key_value::read(text, HEADER)
-}
-
-/// Renders a minimal device file `{mac}.cfg` for one account, without templates or hardening.
-///
-/// Kept for the first callers; new code renders `yealink/device.cfg` with a
-/// [`Renderer`](crate::Renderer), which adds the hardening settings. Errors name the config key.
-///
-/// With `password: None` the `account.1.password` key is omitted entirely (not emptied): Yealink
-/// keeps the stored value of a key the file does not mention, so a phone that was provisioned
-/// keeps working after the server has forgotten its password.
-pub fn device_config(account: &AccountSettings, password: Option<&str>) -> Result<String, TemplateError> {
-    let mut file = KeyValueWriter::new(HEADER);
-    file.set("account.1.enable", "1")?
-        .set("account.1.label", &account.display_name)?
-        .set("account.1.display_name", &account.display_name)?
-        .set("account.1.user_name", &account.user_name)?
-        .set("account.1.auth_name", &account.auth_name)?;
-    if let Some(password) = password {
-        file.set("account.1.password", password)?;
-    }
-    file.set("account.1.sip_server.1.address", &account.registrar)?;
-    Ok(file.finish())
 }

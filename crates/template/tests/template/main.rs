@@ -5,7 +5,6 @@ mod escaping;
 mod fixtures;
 mod golden;
 mod hardening;
-mod legacy;
 mod overrides;
 mod recognise;
 mod user_agent;
