@@ -245,6 +245,7 @@ impl Config {
             settings: self.global_settings()?,
             credentials: Arc::new(self.credentials()?),
             timeouts: Timeouts::default(),
+            limits: sipprov_ratelimit::Policy::default(),
         })
     }
 }

@@ -8,10 +8,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::UnixTime;
 use sipprov_identity::TrustStore;
+use sipprov_ratelimit::{ConnectionPermit, MissKind, Outcome};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::Timeouts;
+use crate::admission::Admission;
 use crate::routes::phone::PhoneRoutes;
 
 /// Request heads larger than this are refused: phones send a few hundred bytes.
@@ -21,22 +23,33 @@ pub(crate) struct ConnectionContext {
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) trust: TrustStore,
     pub(crate) timeouts: Timeouts,
+    pub(crate) admission: Arc<Admission>,
     pub(crate) routes: Arc<PhoneRoutes>,
 }
 
-/// Serves one accepted TCP connection to the end. Never panics on what the peer sends.
-pub(crate) async fn serve(context: Arc<ConnectionContext>, tcp: TcpStream, peer: SocketAddr) {
-    let tls = match tokio::time::timeout(context.timeouts.handshake, context.acceptor.accept(tcp)).await {
+/// Serves one accepted TCP connection to the end, holding its admission `permit` until then.
+/// Never panics on what the peer sends.
+pub(crate) async fn serve(
+    context: Arc<ConnectionContext>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut permit: ConnectionPermit,
+) {
+    let handshake = tokio::time::timeout(context.timeouts.handshake, context.acceptor.accept(tcp)).await;
+    let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::info!(%peer, error = %e, "TLS handshake refused");
+            context.admission.record(peer.ip(), Outcome::Miss(MissKind::HandshakeRefused));
             return;
         }
         Err(_) => {
             tracing::info!(%peer, "TLS handshake deadline passed");
+            context.admission.record(peer.ip(), Outcome::Miss(MissKind::HandshakeRefused));
             return;
         }
     };
+    permit.finish_handshake();
 
     // Identity comes from the verified leaf certificate only, read with the rule of the anchor
     // it chains to.

@@ -18,6 +18,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The rate-limit policy is unusable, or the stored bans cannot be read.
+    #[error("rate limits: {0}")]
+    Limits(String),
     /// Accepting connections failed in a way that will not recover.
     #[error("accepting connections failed: {0}")]
     Accept(#[source] std::io::Error),

@@ -4,6 +4,9 @@
 //! This crate composes the others; it is the only one that knows TLS, HTTP and sockets.
 //! A request goes through these steps, each in its own module:
 //!
+//! 0. Admission: right after `accept()`, before any TLS work, the rate limiter
+//!    (`sipprov-ratelimit`) refuses banned sources and floods; every request's outcome feeds its
+//!    scan detector, and the bans it decides are persisted through the store.
 //! 1. [`tls`]: rustls with the aws-lc-rs provider; a client certificate chaining to a configured
 //!    device CA is required, or the handshake fails. The handshake has a deadline.
 //! 2. Identity: the [`TrustStore`](sipprov_identity::TrustStore) finds the vendor anchor the
@@ -54,6 +57,7 @@
 //!         Arc::new(SystemClock),
 //!     )),
 //!     timeouts: Timeouts::default(),
+//!     limits: sipprov_ratelimit::Policy::default(),
 //! };
 //! let server = PhoneServer::bind("127.0.0.1:0".parse()?, config).await?;
 //! assert!(server.local_addr().port() != 0);
@@ -66,6 +70,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admission;
 mod config;
 mod connection;
 mod error;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::admission::Admission;
 use crate::connection::{self, ConnectionContext};
 use crate::routes::phone::PhoneRoutes;
 use crate::{PhoneServerConfig, ServerError, tls};
@@ -22,7 +23,9 @@ impl PhoneServer {
     pub async fn bind(addr: SocketAddr, config: PhoneServerConfig) -> Result<Self, ServerError> {
         let tls = tls::server_config(config.server_chain, config.server_key, &config.trust)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let admission = Arc::new(Admission::new(config.limits, Arc::clone(&config.credentials))?);
         let routes = Arc::new(PhoneRoutes {
+            admission: Arc::clone(&admission),
             credentials: config.credentials,
             registrar: config.registrar,
             renderer: config.renderer,
@@ -32,6 +35,7 @@ impl PhoneServer {
             acceptor: TlsAcceptor::from(tls),
             trust: config.trust,
             timeouts: config.timeouts,
+            admission,
             routes,
         });
         Ok(Self { listener, context })
@@ -50,9 +54,13 @@ impl PhoneServer {
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 accepted = self.listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        tokio::spawn(connection::serve(Arc::clone(&self.context), tcp, peer));
-                    }
+                    Ok((tcp, peer)) => match self.context.admission.connection(peer.ip()) {
+                        Ok(permit) => {
+                            tokio::spawn(connection::serve(Arc::clone(&self.context), tcp, peer, permit));
+                        }
+                        // Closed at once: a refused client costs no TLS work.
+                        Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
+                    },
                     // Running out of file descriptors or a reset before accept: transient.
                     Err(e) if is_transient(&e) => {
                         tracing::warn!(error = %e, "accept failed; continuing");

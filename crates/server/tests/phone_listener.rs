@@ -2,158 +2,16 @@
 //! uniform 404, anchor-bound rules and OUIs, and connection deadlines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair,
-};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
-use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
-use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
-use sipprov_template::{Layer, LayeredSettings, Renderer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rcgen::DnType;
+use sipprov_credentials::Store;
+use sipprov_server::Timeouts;
+use support::*;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-type Issuer = CertifiedIssuer<'static, KeyPair>;
-
-fn ca(name: &str) -> Issuer {
-    let mut params = CertificateParams::default();
-    params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
-}
-
-struct Phone {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-fn phone(issuer: &Issuer, subject: &[(DnType, &str)]) -> Phone {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::default();
-    params.distinguished_name = DistinguishedName::new();
-    for (ty, value) in subject {
-        params.distinguished_name.push(ty.clone(), *value);
-    }
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = params.signed_by(&key, issuer).unwrap();
-    Phone { chain: vec![cert.der().clone()], key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())) }
-}
-
-/// A Yealink-layout phone: the MAC ends the serialNumber UUID.
-fn yealink_phone(issuer: &Issuer, mac: &str) -> Phone {
-    let serial = format!("ffffffff-ffff-ffff-fff0-{mac}");
-    phone(issuer, &[(DnType::CommonName, "yealink.com"), (DnType::CustomDnType(vec![2, 5, 4, 5]), &serial)])
-}
-
-fn settings() -> LayeredSettings {
-    let mut settings = LayeredSettings::new();
-    settings.set(Layer::Global, "provisioning_url", "https://prov.example.net").unwrap();
-    settings
-}
-
-struct Harness {
-    addr: SocketAddr,
-    server_ca: CertificateDer<'static>,
-    store: Arc<MemoryStore>,
-    credentials: Arc<Credentials>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Harness {
-    async fn start(trust: TrustStore, timeouts: Timeouts) -> Self {
-        let server_ca = ca("test server CA");
-        let server_key = KeyPair::generate().unwrap();
-        let server_cert =
-            CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &server_ca).unwrap();
-        let store = Arc::new(MemoryStore::default());
-        let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
-        let credentials = Arc::new(Credentials::new(
-            Arc::clone(&store) as Arc<dyn Store>,
-            Lifecycle::default(),
-            Some(keyring),
-            Arc::new(SystemClock),
-        ));
-        let config = PhoneServerConfig {
-            server_chain: vec![server_cert.der().clone()],
-            server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-            trust,
-            registrar: "sip.example.net".into(),
-            renderer: Arc::new(Renderer::shipped().unwrap()),
-            settings: settings(),
-            credentials: Arc::clone(&credentials),
-            timeouts,
-        };
-        let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-        let addr = server.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.serve(async {
-            let _ = stopped.await;
-        }));
-        Self { addr, server_ca: server_ca.der().clone(), store, credentials, stop: Some(stop) }
-    }
-
-    fn enrol(&self, mac: &str) {
-        let account = Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
-        assert!(self.credentials.enrol(mac.parse::<Mac>().unwrap(), account, None).unwrap().is_some());
-    }
-
-    async fn tls(&self, phone: Option<&Phone>) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.server_ca.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let config = match phone {
-            Some(phone) => builder.with_client_auth_cert(phone.chain.clone(), phone.key.clone_key()).unwrap(),
-            None => builder.with_no_client_auth(),
-        };
-        let tcp = TcpStream::connect(self.addr).await?;
-        tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-    }
-
-    /// Sends one request and returns the whole response with the Date header removed.
-    async fn request(&self, phone: Option<&Phone>, method: &str, path: &str) -> std::io::Result<String> {
-        let mut tls = self.tls(phone).await?;
-        let request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        tls.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        tls.read_to_end(&mut response).await?;
-        let text = String::from_utf8(response).unwrap();
-        Ok(text.lines().filter(|l| !l.starts_with("date:")).collect::<Vec<_>>().join("\n"))
-    }
-
-    async fn get(&self, phone: &Phone, path: &str) -> String {
-        self.request(Some(phone), "GET", path).await.unwrap()
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-fn yealink_trust(vendor_ca: &Issuer) -> TrustStore {
-    let yealink = VendorTrust::from_bundle("yealink-ca.pem", vendor_ca.pem().as_bytes(), IdentityRule::Yealink)
-        .unwrap()
-        .with_allowed_ouis(vec!["00:15:65".parse::<Oui>().unwrap()]);
-    TrustStore::new(vec![yealink]).unwrap()
-}
-
-const OWN: &str = "001565000062";
-const OTHER: &str = "001565000063";
 
 #[tokio::test]
 async fn a_phone_gets_only_its_own_file_and_everything_else_is_one_404() {
@@ -227,19 +85,6 @@ async fn no_certificate_or_an_untrusted_one_gets_no_http_at_all() {
     assert!(harness.request(None, "GET", &format!("/{OWN}.cfg")).await.is_err());
     let rogue = yealink_phone(&ca("Rogue CA"), OWN);
     assert!(harness.request(Some(&rogue), "GET", &format!("/{OWN}.cfg")).await.is_err());
-}
-
-/// Reads until the server closes the connection; fails if it stays open past `limit`.
-async fn closed_within(stream: &mut (impl AsyncReadExt + Unpin), limit: Duration) -> bool {
-    let mut buf = [0u8; 512];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-        }
-    }
 }
 
 #[tokio::test]

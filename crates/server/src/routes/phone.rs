@@ -7,10 +7,12 @@ use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
 use sipprov_credentials::{Credentials, FetchRequest, Fetched, IssuedSecrets, Refusal};
 use sipprov_identity::DeviceIdentity;
+use sipprov_ratelimit::{MissKind, Outcome as ScanOutcome};
 use sipprov_template::{
     AccountSettings, Device, LayeredSettings, ProfileFile, Renderer, Route, Secrets, Vendor, recognise_route,
 };
 
+use crate::admission::Admission;
 use crate::response::{self, Body};
 
 /// What happened to one request; logged, and later fed to scan detection.
@@ -22,8 +24,13 @@ pub(crate) enum Outcome {
     ServedCommon,
     /// Not a GET or HEAD.
     MethodNotServed,
-    /// The path is not a file sipprov serves (unknown, firmware, upload, or no template).
+    /// The path is no file any profiled phone asks for.
     UnknownPath,
+    /// A file phones do ask for that sipprov does not serve (boot, firmware, upload, no
+    /// template): a normal part of a phone's boot sequence, not a scan.
+    NotServed,
+    /// The source or device is over its request rate; not counted as a miss.
+    RateLimited,
     /// The certificate verified but names no device.
     NoIdentity,
     /// The path names another device's file: an attack, or a misconfigured phone.
@@ -38,8 +45,33 @@ pub(crate) enum Outcome {
     RenderFailed,
 }
 
+impl Outcome {
+    /// What the scan detector learns from this outcome; `None` for what says nothing about the
+    /// client (its own rate limit).
+    fn for_scan_detector(self) -> Option<ScanOutcome> {
+        Some(match self {
+            Outcome::UnknownPath | Outcome::MethodNotServed => ScanOutcome::Miss(MissKind::UnknownPath),
+            Outcome::MacMismatch | Outcome::Refused(Refusal::KeyMismatch) => ScanOutcome::Miss(MissKind::MacMismatch),
+            Outcome::NotEnrolled | Outcome::NoIdentity => ScanOutcome::Miss(MissKind::UnknownDevice),
+            Outcome::RateLimited => return None,
+            _ => ScanOutcome::Hit,
+        })
+    }
+}
+
+/// What a request is, decided before any store or template work.
+enum Plan {
+    /// Answer at once with the uniform 404.
+    Answer(Outcome),
+    /// Serve this device file, after the credential lifecycle decides about its secrets.
+    Device(&'static ProfileFile),
+    /// Render this common file.
+    Common(&'static ProfileFile),
+}
+
 /// The state every phone request needs.
 pub(crate) struct PhoneRoutes {
+    pub(crate) admission: Arc<Admission>,
     pub(crate) credentials: Arc<Credentials>,
     pub(crate) registrar: String,
     pub(crate) renderer: Arc<Renderer>,
@@ -55,6 +87,9 @@ impl PhoneRoutes {
         request: Request<B>,
     ) -> Response<Body> {
         let (outcome, response) = self.route(identity.as_deref(), peer, &request).await;
+        if let Some(scan_outcome) = outcome.for_scan_detector() {
+            self.admission.record(peer.ip(), scan_outcome);
+        }
         let mac = identity.as_ref().map(|identity| identity.mac.to_string());
         tracing::info!(
             %peer,
@@ -68,42 +103,65 @@ impl PhoneRoutes {
         response
     }
 
+    /// Decides, without touching the store, what a request is: an early answer, or a file to
+    /// serve. Cheap enough to run for requests over their rate limit too, so the scan detector
+    /// still learns from them.
+    fn plan<B>(&self, identity: Option<&DeviceIdentity>, request: &Request<B>, user_agent: Option<&str>) -> Plan {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            return Plan::Answer(Outcome::MethodNotServed);
+        }
+        let route = recognise_route(request.uri().path(), user_agent);
+        match route {
+            Route::Device { .. } | Route::Common { .. } => {}
+            Route::Unknown => return Plan::Answer(Outcome::UnknownPath),
+            _ => return Plan::Answer(Outcome::NotServed),
+        }
+        let Some(identity) = identity else {
+            return Plan::Answer(Outcome::NoIdentity);
+        };
+        // Authorization: the certificate's MAC, never the path's, decides whose file this is.
+        if route.mac().is_some_and(|mac| mac != identity.mac) {
+            return Plan::Answer(Outcome::MacMismatch);
+        }
+        // The file's format follows what the certificate says, never the User-Agent.
+        let file = format_vendor(identity).and_then(|vendor| route.file_for(vendor)).filter(|f| f.template.is_some());
+        match (file, route) {
+            (None, _) => Plan::Answer(Outcome::NotServed),
+            (Some(file), Route::Device { .. }) => Plan::Device(file),
+            (Some(file), _) => Plan::Common(file),
+        }
+    }
+
     async fn route<B>(
         &self,
         identity: Option<&DeviceIdentity>,
         peer: SocketAddr,
         request: &Request<B>,
     ) -> (Outcome, Response<Body>) {
-        if request.method() != Method::GET && request.method() != Method::HEAD {
-            return (Outcome::MethodNotServed, response::not_found());
-        }
         let user_agent =
             request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
-        let route = recognise_route(request.uri().path(), user_agent.as_deref());
-        if !matches!(route, Route::Device { .. } | Route::Common { .. }) {
-            return (Outcome::UnknownPath, response::not_found());
+        let plan = self.plan(identity, request, user_agent.as_deref());
+        if self.admission.request(peer.ip(), identity.map(|identity| &identity.mac)).is_err() {
+            // Over the limit: no work, but a request that would have missed still counts as one.
+            let outcome = match plan {
+                Plan::Answer(outcome) if outcome.for_scan_detector() != Some(ScanOutcome::Hit) => outcome,
+                _ => Outcome::RateLimited,
+            };
+            return (outcome, response::not_found());
         }
-        let Some(identity) = identity else {
-            return (Outcome::NoIdentity, response::not_found());
-        };
-        // Authorization: the certificate's MAC, never the path's, decides whose file this is.
-        if route.mac().is_some_and(|mac| mac != identity.mac) {
-            return (Outcome::MacMismatch, response::not_found());
-        }
-        // The file's format follows what the certificate says, never the User-Agent.
-        let file = format_vendor(identity).and_then(|vendor| route.file_for(vendor)).filter(|f| f.template.is_some());
-        let Some(file) = file else {
-            return (Outcome::UnknownPath, response::not_found());
-        };
-        match route {
-            Route::Device { .. } => self.serve_device_file(identity.clone(), file, peer, user_agent).await,
-            _ => match self.renderer.render_common(file, &self.settings) {
+        match (plan, identity) {
+            (Plan::Answer(outcome), _) => (outcome, response::not_found()),
+            (Plan::Device(file), Some(identity)) => {
+                self.serve_device_file(identity.clone(), file, peer, user_agent).await
+            }
+            (Plan::Common(file), _) => match self.renderer.render_common(file, &self.settings) {
                 Ok(body) => (Outcome::ServedCommon, response::config_file(body, file.format.content_type())),
                 Err(e) => {
                     tracing::error!(file = file.pattern, error = %e, "common file cannot be rendered");
                     (Outcome::RenderFailed, response::unavailable())
                 }
             },
+            (Plan::Device(_), None) => (Outcome::NoIdentity, response::not_found()),
         }
     }
 

@@ -1,0 +1,215 @@
+//! The harness the listener tests share: a PKI made with rcgen, an in-process server over an
+//! in-memory store, and a rustls client that can connect from any loopback source address.
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different part
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair,
+};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
+use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
+use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+use sipprov_template::{Layer, LayeredSettings, Renderer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub type Issuer = CertifiedIssuer<'static, KeyPair>;
+
+pub fn ca(name: &str) -> Issuer {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+pub struct Phone {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+pub fn phone(issuer: &Issuer, subject: &[(DnType, &str)]) -> Phone {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    for (ty, value) in subject {
+        params.distinguished_name.push(ty.clone(), *value);
+    }
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, issuer).unwrap();
+    Phone { chain: vec![cert.der().clone()], key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())) }
+}
+
+/// A Yealink-layout phone: the MAC ends the serialNumber UUID.
+pub fn yealink_phone(issuer: &Issuer, mac: &str) -> Phone {
+    let serial = format!("ffffffff-ffff-ffff-fff0-{mac}");
+    phone(issuer, &[(DnType::CommonName, "yealink.com"), (DnType::CustomDnType(vec![2, 5, 4, 5]), &serial)])
+}
+
+pub fn settings() -> LayeredSettings {
+    let mut settings = LayeredSettings::new();
+    settings.set(Layer::Global, "provisioning_url", "https://prov.example.net").unwrap();
+    settings
+}
+
+pub struct Harness {
+    pub addr: SocketAddr,
+    pub server_ca: CertificateDer<'static>,
+    pub store: Arc<MemoryStore>,
+    pub credentials: Arc<Credentials>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Harness {
+    pub async fn start(trust: TrustStore, timeouts: Timeouts) -> Self {
+        let server_ca = ca("test server CA");
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert =
+            CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &server_ca).unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
+        let credentials = Arc::new(Credentials::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            Lifecycle::default(),
+            Some(keyring),
+            Arc::new(SystemClock),
+        ));
+        let config = PhoneServerConfig {
+            server_chain: vec![server_cert.der().clone()],
+            server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            trust,
+            registrar: "sip.example.net".into(),
+            renderer: Arc::new(Renderer::shipped().unwrap()),
+            settings: settings(),
+            credentials: Arc::clone(&credentials),
+            timeouts,
+            limits: sipprov_ratelimit::Policy::default(),
+        };
+        let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.serve(async {
+            let _ = stopped.await;
+        }));
+        Self { addr, server_ca: server_ca.der().clone(), store, credentials, stop: Some(stop) }
+    }
+
+    /// A client-side view of a running server (address and CA), for probes in spawned tasks.
+    pub fn client_only(addr: SocketAddr, server_ca: CertificateDer<'static>) -> ClientOnly {
+        ClientOnly { addr, server_ca }
+    }
+
+    pub fn enrol(&self, mac: &str) {
+        let account = Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
+        assert!(self.credentials.enrol(mac.parse::<Mac>().unwrap(), account, None).unwrap().is_some());
+    }
+
+    pub async fn tls(&self, phone: Option<&Phone>) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        self.tls_from("127.0.0.1".parse().unwrap(), phone).await
+    }
+
+    /// A TLS connection from the loopback address `source` (any of 127.0.0.0/8).
+    pub async fn tls_from(
+        &self,
+        source: IpAddr,
+        phone: Option<&Phone>,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        tls_connect(self.addr, &self.server_ca, source, phone).await
+    }
+
+    /// Sends one request and returns the whole response with the Date header removed.
+    pub async fn request(&self, phone: Option<&Phone>, method: &str, path: &str) -> std::io::Result<String> {
+        let mut tls = self.tls(phone).await?;
+        let request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        tls.read_to_end(&mut response).await?;
+        let text = String::from_utf8(response).unwrap();
+        Ok(text.lines().filter(|l| !l.starts_with("date:")).collect::<Vec<_>>().join("\n"))
+    }
+
+    pub async fn get(&self, phone: &Phone, path: &str) -> String {
+        self.request(Some(phone), "GET", path).await.unwrap()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn yealink_trust(vendor_ca: &Issuer) -> TrustStore {
+    let yealink = VendorTrust::from_bundle("yealink-ca.pem", vendor_ca.pem().as_bytes(), IdentityRule::Yealink)
+        .unwrap()
+        .with_allowed_ouis(vec!["00:15:65".parse::<Oui>().unwrap()]);
+    TrustStore::new(vec![yealink]).unwrap()
+}
+
+pub const OWN: &str = "001565000062";
+pub const OTHER: &str = "001565000063";
+
+/// Reads until the server closes the connection; fails if it stays open past `limit`.
+pub async fn closed_within(stream: &mut (impl AsyncReadExt + Unpin), limit: Duration) -> bool {
+    let mut buf = [0u8; 512];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// A TCP connection to `addr` from the loopback address `source`.
+pub async fn connect_from(source: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+/// What a client needs to reach a harness server.
+pub struct ClientOnly {
+    addr: SocketAddr,
+    server_ca: CertificateDer<'static>,
+}
+
+impl ClientOnly {
+    /// A TLS connection from `source`, presenting `phone`'s certificate if any.
+    pub async fn tls_from(
+        &self,
+        source: IpAddr,
+        phone: Option<&Phone>,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        tls_connect(self.addr, &self.server_ca, source, phone).await
+    }
+}
+
+async fn tls_connect(
+    addr: SocketAddr,
+    server_ca: &CertificateDer<'static>,
+    source: IpAddr,
+    phone: Option<&Phone>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(server_ca.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match phone {
+        Some(phone) => builder.with_client_auth_cert(phone.chain.clone(), phone.key.clone_key()).unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let tcp = connect_from(source, addr).await?;
+    tokio_rustls::TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await
+}
