@@ -15,6 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
+use sipprov_ratelimit::Allowlist;
 use sipprov_server::{PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
 use sipprov_template::{Layer, LayeredSettings, Renderer};
@@ -59,6 +60,21 @@ pub struct PhonesSection {
     pub certificate: PathBuf,
     /// PEM file with the server certificate's private key.
     pub key: PathBuf,
+    /// When set, only these source networks (CIDRs) may connect at all, e.g. a PBX's own LAN.
+    #[serde(default)]
+    pub allow_sources: Option<Vec<String>>,
+}
+
+impl PhonesSection {
+    /// The `allow_sources` list, parsed.
+    fn allowed_sources(&self) -> anyhow::Result<Option<Allowlist>> {
+        let Some(sources) = &self.allow_sources else { return Ok(None) };
+        let allowed = Allowlist::parse(sources.iter().map(String::as_str)).context("[phones] allow_sources")?;
+        if allowed.is_empty() {
+            bail!("[phones] allow_sources is empty: no phone could connect (leave it out to allow any source)");
+        }
+        Ok(Some(allowed))
+    }
 }
 
 /// `[[trust]]`: one vendor's device CAs, and how their certificates name the device.
@@ -245,6 +261,7 @@ impl Config {
             settings: self.global_settings()?,
             credentials: Arc::new(self.credentials()?),
             timeouts: Timeouts::default(),
+            allowed_sources: self.phones.allowed_sources()?,
             limits: sipprov_ratelimit::Policy::default(),
         })
     }
@@ -261,4 +278,49 @@ fn read_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>
         bail!("{} contains no PEM certificate", path.display());
     }
     Ok(certificates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phones(allow_sources: Option<Vec<&str>>) -> PhonesSection {
+        PhonesSection {
+            listen: "127.0.0.1:8443".parse().unwrap(),
+            certificate: "server.pem".into(),
+            key: "server.key".into(),
+            allow_sources: allow_sources.map(|list| list.into_iter().map(String::from).collect()),
+        }
+    }
+
+    #[test]
+    fn allow_sources_parse_and_refuse_what_would_lock_everyone_out() {
+        assert!(phones(None).allowed_sources().unwrap().is_none());
+        let lan = phones(Some(vec!["192.168.1.0/24", "2001:db8::/64"])).allowed_sources().unwrap().unwrap();
+        assert!(lan.contains("192.168.1.77".parse().unwrap()));
+        assert!(!lan.contains("192.168.2.1".parse().unwrap()));
+        let empty = phones(Some(vec![])).allowed_sources().unwrap_err();
+        assert!(empty.to_string().contains("allow_sources is empty"), "{empty:#}");
+        let bad = phones(Some(vec!["192.168.1.0/33"])).allowed_sources().unwrap_err();
+        assert!(format!("{bad:#}").starts_with("[phones] allow_sources"), "{bad:#}");
+    }
+
+    #[test]
+    fn provisioning_must_be_https() {
+        let settings = |url: &str| BTreeMap::from([("provisioning_url".to_owned(), url.to_owned())]);
+        let config = |settings| Config {
+            phones: phones(None),
+            trust: Vec::new(),
+            store: StoreSection { sqlite: "db".into(), sealing_key: "key".into() },
+            lifecycle: LifecycleSection::default(),
+            sip: SipSection { registrar: "sip.example.net".into() },
+            settings,
+            templates: TemplatesSection::default(),
+        };
+        assert!(config(settings("https://prov.example.net")).global_settings().is_ok());
+        let plain = config(settings("http://prov.example.net")).global_settings().unwrap_err();
+        assert!(plain.to_string().contains("must be an https:// URL"), "{plain}");
+        let missing = config(BTreeMap::new()).global_settings().unwrap_err();
+        assert!(missing.to_string().contains("needs provisioning_url"), "{missing}");
+    }
 }

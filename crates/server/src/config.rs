@@ -6,7 +6,7 @@ use std::time::Duration;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sipprov_credentials::Credentials;
 use sipprov_identity::TrustStore;
-use sipprov_ratelimit::Policy;
+use sipprov_ratelimit::{Allowlist, Policy};
 use sipprov_template::{LayeredSettings, Renderer};
 
 /// Everything the phone listener needs: TLS material, trust, storage and policy.
@@ -28,6 +28,9 @@ pub struct PhoneServerConfig {
     pub credentials: Arc<Credentials>,
     /// Deadlines that close slow or idle connections.
     pub timeouts: Timeouts,
+    /// When set, only these source networks may connect at all (e.g. a PBX's own LAN); checked
+    /// before anything else, refused connections closed at once.
+    pub allowed_sources: Option<Allowlist>,
     /// Rate limits, connection caps, scan detection and bans (`Policy::default()` is sized for
     /// offices of hundreds of phones behind one address).
     pub limits: Policy,

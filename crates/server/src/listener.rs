@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use sipprov_ratelimit::Allowlist;
+
 use crate::admission::Admission;
 use crate::connection::{self, ConnectionContext};
 use crate::routes::phone::PhoneRoutes;
@@ -15,6 +17,7 @@ use crate::{PhoneServerConfig, ServerError, tls};
 /// A bound phone listener, ready to serve.
 pub struct PhoneServer {
     listener: TcpListener,
+    allowed_sources: Option<Allowlist>,
     context: Arc<ConnectionContext>,
 }
 
@@ -38,7 +41,7 @@ impl PhoneServer {
             admission,
             routes,
         });
-        Ok(Self { listener, context })
+        Ok(Self { listener, allowed_sources: config.allowed_sources, context })
     }
 
     /// The address actually bound.
@@ -54,6 +57,9 @@ impl PhoneServer {
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 accepted = self.listener.accept() => match accepted {
+                    Ok((_, peer)) if self.allowed_sources.as_ref().is_some_and(|allowed| !allowed.contains(peer.ip())) => {
+                        tracing::debug!(%peer, "connection from outside the allowed sources closed");
+                    }
                     Ok((tcp, peer)) => match self.context.admission.connection(peer.ip()) {
                         Ok(permit) => {
                             tokio::spawn(connection::serve(Arc::clone(&self.context), tcp, peer, permit));

@@ -161,3 +161,15 @@ async fn two_hundred_phones_behind_one_address_all_get_their_configs() {
     }
     assert_eq!(served, 200);
 }
+
+#[tokio::test]
+async fn with_a_source_allow_list_only_those_networks_get_a_handshake() {
+    let vendor_ca = ca("Yealink-like CA");
+    let lan = sipprov_ratelimit::Allowlist::parse(["127.0.7.0/24"]).unwrap();
+    let harness = Harness::start_with_sources(yealink_trust(&vendor_ca), Timeouts::default(), Some(lan)).await;
+    harness.enrol(OWN);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    assert!(harness.tls_from(ip("127.0.8.1"), Some(&phone)).await.is_err(), "outside the LAN: no TLS");
+    let inside = fetch_from(&harness, ip("127.0.7.5"), &phone, &format!("/{OWN}.cfg")).await.unwrap();
+    assert!(inside.starts_with("HTTP/1.1 200 OK"), "{inside}");
+}

@@ -13,6 +13,7 @@ use rcgen::{
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
+use sipprov_ratelimit::Allowlist;
 use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
 use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -67,6 +68,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(trust: TrustStore, timeouts: Timeouts) -> Self {
+        Self::start_with_sources(trust, timeouts, None).await
+    }
+
+    /// A server that accepts connections only from `allowed_sources`.
+    pub async fn start_with_sources(trust: TrustStore, timeouts: Timeouts, allowed_sources: Option<Allowlist>) -> Self {
         let server_ca = ca("test server CA");
         let server_key = KeyPair::generate().unwrap();
         let server_cert =
@@ -88,6 +94,7 @@ impl Harness {
             settings: settings(),
             credentials: Arc::clone(&credentials),
             timeouts,
+            allowed_sources,
             limits: sipprov_ratelimit::Policy::default(),
         };
         let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
