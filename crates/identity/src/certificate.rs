@@ -83,6 +83,11 @@ impl<'a> CertificateView<'a> {
         }
     }
 
+    /// The DER SubjectPublicKeyInfo (tag, length and contents).
+    pub(crate) fn spki(&self) -> &'a [u8] {
+        self.spki
+    }
+
     /// SHA-256 of the DER SubjectPublicKeyInfo: the key fingerprint sipprov pins.
     pub(crate) fn spki_sha256(&self) -> [u8; 32] {
         Sha256::digest(self.spki).into()

@@ -6,9 +6,9 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use sipprov_credentials::{Ban, Credentials, Timestamp};
+use sipprov_credentials::{Ban, Clock, Credentials, SystemClock, Timestamp};
 use sipprov_identity::Mac;
 use sipprov_ratelimit::{BanRecord, ConnectionPermit, Gatekeeper, Moment, Outcome, Policy, Refusal};
 
@@ -26,7 +26,7 @@ impl Admission {
     pub(crate) fn new(policy: Policy, credentials: Arc<Credentials>) -> Result<Self, ServerError> {
         let gate = Gatekeeper::new(policy).map_err(|e| ServerError::Limits(e.to_string()))?;
         let admission = Self { gate, epoch: Instant::now(), credentials };
-        let unix_now = unix_now();
+        let unix_now = SystemClock.now().unix();
         let stored = admission
             .credentials
             .store()
@@ -56,7 +56,7 @@ impl Admission {
     /// Feeds one outcome to the scan detector; a resulting ban is persisted and logged.
     pub(crate) fn record(&self, ip: IpAddr, outcome: Outcome) {
         let Some(ban) = self.gate.record(ip, outcome, self.now()) else { return };
-        let record = ban.record(unix_now());
+        let record = ban.record(SystemClock.now().unix());
         tracing::warn!(key = %record.key, reason = %record.reason, until = record.until_unix, "ban");
         let ban = Ban { key: record.key, reason: record.reason, until: Timestamp::from_unix(record.until_unix) };
         let credentials = Arc::clone(&self.credentials);
@@ -67,9 +67,4 @@ impl Admission {
             }
         });
     }
-}
-
-fn unix_now() -> i64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
 }

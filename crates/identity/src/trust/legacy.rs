@@ -8,10 +8,11 @@
 //! another way (see `docs/vendors.md`).
 
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, UintRef};
-use der::{Decode, Reader, SliceReader, Tagged};
+use der::{Decode, Reader, SliceReader};
 use rustls_pki_types::CertificateDer;
 
 use super::AnchorError;
+use crate::certificate::CertificateView;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const MIN_RSA_BITS: usize = 2048;
@@ -31,20 +32,8 @@ pub(super) fn refuse_weak_key(source: &str, index: usize, certificate: &Certific
 /// The modulus size of an RSA public key, or `None` for other keys or unreadable input (which
 /// webpki then judges on its own).
 fn rsa_modulus_bits(certificate: &[u8]) -> Option<usize> {
-    let certificate = AnyRef::from_der(certificate).ok()?;
-    let mut outer = SliceReader::new(certificate.value()).ok()?;
-    let tbs: AnyRef<'_> = outer.decode().ok()?;
-    let mut fields = SliceReader::new(tbs.value()).ok()?;
-    // version? serial, signature, issuer, validity, subject, then the key.
-    let mut field: AnyRef<'_> = fields.decode().ok()?;
-    if field.tag().is_context_specific() {
-        field = fields.decode().ok()?;
-    }
-    let _serial = field;
-    for _ in 0..4 {
-        let _: AnyRef<'_> = fields.decode().ok()?;
-    }
-    let spki: AnyRef<'_> = fields.decode().ok()?;
+    let view = CertificateView::parse(certificate).ok()?;
+    let spki = AnyRef::from_der(view.spki()).ok()?;
     let mut spki = SliceReader::new(spki.value()).ok()?;
     let algorithm: AnyRef<'_> = spki.decode().ok()?;
     let oid = ObjectIdentifier::from_der(SliceReader::new(algorithm.value()).ok()?.tlv_bytes().ok()?).ok()?;
