@@ -72,6 +72,18 @@ impl Element {
     }
 }
 
+/// Reads a vendor's document: [`read`], then a check that the root element is one of `roots`;
+/// `format` names the vendor's format in the error.
+pub fn read_document(text: &str, format: &'static str, roots: &[&str]) -> Result<Element, TemplateError> {
+    let root = read(text)?;
+    if !roots.contains(&root.name.as_str()) {
+        let expected: Vec<String> = roots.iter().map(|r| format!("<{r}>")).collect();
+        let detail = format!("the root element is <{}>, not {}", root.name, expected.join(" or "));
+        return Err(TemplateError::Unreadable { format, line: 1, detail });
+    }
+    Ok(root)
+}
+
 /// Reads an XML document into its root element.
 pub fn read(text: &str) -> Result<Element, TemplateError> {
     let mut reader = quick_xml::Reader::from_str(text);

@@ -55,14 +55,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 /// Reads a `<flat-profile>` into `(element, text)` pairs; an attribute such as `ua="na"` is
 /// returned as `element@ua`.
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
-    let root = xml::read(text)?;
-    if root.name != "flat-profile" {
-        return Err(TemplateError::Unreadable {
-            format: "Cisco XML",
-            line: 1,
-            detail: format!("the root element is <{}>, not <flat-profile>", root.name),
-        });
-    }
+    let root = xml::read_document(text, "Cisco XML", &["flat-profile"])?;
     let mut pairs = Vec::new();
     for element in &root.children {
         if !element.children.is_empty() {

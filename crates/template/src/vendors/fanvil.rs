@@ -56,14 +56,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 /// Reads `<sysConf>` into `(path, text)` pairs: element names below the root joined with `.`,
 /// an element with an `id` attribute written `name[id]` (`SIP.Line[1].PhoneNumber`).
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
-    let root = xml::read(text)?;
-    if root.name != "sysConf" {
-        return Err(TemplateError::Unreadable {
-            format: "Fanvil XML",
-            line: 1,
-            detail: format!("the root element is <{}>, not <sysConf>", root.name),
-        });
-    }
+    let root = xml::read_document(text, "Fanvil XML", &["sysConf"])?;
     let mut pairs = Vec::new();
     for child in &root.children {
         flatten(child, "", &mut pairs);

@@ -46,10 +46,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 
 /// Reads `<provisioning>` into the `(name, value)` of every `<param>`, in document order.
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
-    let root = xml::read(text)?;
-    if root.name != "provisioning" {
-        return Err(unreadable(format!("the root element is <{}>, not <provisioning>", root.name)));
-    }
+    let root = xml::read_document(text, "Gigaset XML", &["provisioning"])?;
     let mut pairs = Vec::new();
     collect(&root, &mut pairs)?;
     Ok(pairs)

@@ -51,10 +51,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 /// Reads `<gs_provision>` into `(name, text)` pairs: the P-values inside `<config>`, and any
 /// other child (such as `<mac>`) by its name.
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
-    let root = xml::read(text)?;
-    if root.name != "gs_provision" {
-        return Err(unreadable(format!("the root element is <{}>, not <gs_provision>", root.name)));
-    }
+    let root = xml::read_document(text, "Grandstream XML", &["gs_provision"])?;
     let mut pairs = Vec::new();
     for child in &root.children {
         let settings: &[xml::Element] =

@@ -43,10 +43,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 /// Reads `<config>` into `(section.entry, text)` pairs; an entry's attributes (`overwrite`)
 /// are returned as `section.entry@overwrite`.
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
-    let root = xml::read(text)?;
-    if root.name != "config" {
-        return Err(unreadable(format!("the root element is <{}>, not <config>", root.name)));
-    }
+    let root = xml::read_document(text, "Linphone XML", &["config"])?;
     let mut pairs = Vec::new();
     for section in &root.children {
         let Some(section_name) = section.attribute("name").filter(|_| section.name == "section") else {

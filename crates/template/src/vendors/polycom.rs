@@ -80,14 +80,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 /// Reads a Polycom file (`<polycomConfig>` or a master file `<APPLICATION>`) into its
 /// `(attribute, value)` pairs, in document order: every attribute of every element is a setting.
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
-    let root = xml::read(text)?;
-    if root.name != "polycomConfig" && root.name != "APPLICATION" {
-        return Err(TemplateError::Unreadable {
-            format: "Polycom XML",
-            line: 1,
-            detail: format!("the root element is <{}>, not <polycomConfig> or <APPLICATION>", root.name),
-        });
-    }
+    let root = xml::read_document(text, "Polycom XML", &["polycomConfig", "APPLICATION"])?;
     let mut pairs = Vec::new();
     collect(&root, &mut pairs);
     Ok(pairs)

@@ -56,10 +56,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 /// Reads `<settings>` into `(name, text)` pairs: `name[idx]` for indexed settings, and
 /// `name[idx]@perm` (any attribute but `idx`) for their attributes.
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
-    let root = xml::read(text)?;
-    if root.name != "settings" {
-        return Err(unreadable(format!("the root element is <{}>, not <settings>", root.name)));
-    }
+    let root = xml::read_document(text, "Snom XML", &["settings"])?;
     let mut pairs = Vec::new();
     for section in &root.children {
         for setting in &section.children {
