@@ -238,6 +238,11 @@ impl Config {
 
     /// Opens the store and loads the TLS material this configuration names.
     pub fn server_config(&self) -> anyhow::Result<PhoneServerConfig> {
+        self.server_config_with(Arc::new(self.credentials()?))
+    }
+
+    /// The server this configuration describes, over an already opened credential service.
+    pub fn server_config_with(&self, credentials: Arc<Credentials>) -> anyhow::Result<PhoneServerConfig> {
         let vendors = self
             .trust
             .iter()
@@ -259,7 +264,7 @@ impl Config {
             registrar: self.sip.registrar.clone(),
             renderer: Arc::new(renderer),
             settings: self.global_settings()?,
-            credentials: Arc::new(self.credentials()?),
+            credentials,
             timeouts: Timeouts::default(),
             allowed_sources: self.phones.allowed_sources()?,
             limits: sipprov_ratelimit::Policy::default(),

@@ -86,20 +86,17 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn demo(dir: &Path, listen: SocketAddr, grace: Option<u64>) -> anyhow::Result<()> {
-    let mut demo = Demo::prepare(dir)?;
+    let mut demo = Demo::prepare(dir, grace)?;
     demo.config.phones.listen = listen;
     if listen.port() != 0 {
         demo.config.settings.insert("provisioning_url".into(), url_base(listen));
-    }
-    if let Some(grace) = grace {
-        demo.config.lifecycle.grace_seconds = grace;
     }
     let banner = if demo.reused {
         format!("Reusing the existing demo in {} (delete it to start afresh).", dir.display())
     } else {
         format!("Created a demo in {}: PKI in pki/, config in sipprov.toml, database sipprov.db.", dir.display())
     };
-    let config = demo.config.server_config()?;
+    let config = demo.config.server_config_with(Arc::clone(&demo.credentials))?;
     start_sweeper(Arc::clone(&config.credentials));
     let server = PhoneServer::bind(listen, config).await?;
     let url = url_base(server.local_addr());

@@ -46,6 +46,15 @@ pub struct Credentials {
     clock: Arc<dyn Clock>,
 }
 
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("lifecycle", &self.lifecycle)
+            .field("keyring", &self.keyring)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Credentials {
     /// Without a `keyring` the service still answers status questions and serves configs without
     /// secrets, but refuses every operation that needs a secret ([`CredentialsError::NoSealingKey`]).

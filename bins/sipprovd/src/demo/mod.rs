@@ -7,9 +7,11 @@
 mod pki;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
-use sipprov_credentials::{Account, Keyring};
+
+use sipprov_credentials::{Account, Credentials, Keyring};
 use sipprov_identity::Mac;
 
 use crate::config::Config;
@@ -31,6 +33,8 @@ pub struct Demo {
     pub config: Config,
     /// Whether this run found an existing demo directory and reused it.
     pub reused: bool,
+    /// The credential service over the demo's database, with the demo phones enrolled.
+    pub credentials: Arc<Credentials>,
 }
 
 impl Demo {
@@ -40,7 +44,9 @@ impl Demo {
     }
 
     /// Creates the demo in `dir`, or reuses the one already there.
-    pub fn prepare(dir: &Path) -> anyhow::Result<Self> {
+    ///
+    /// `grace` (seconds), when given, overrides the config file's grace window for this run.
+    pub fn prepare(dir: &Path, grace: Option<u64>) -> anyhow::Result<Self> {
         let config_path = Self::config_path(dir);
         let reused = config_path.exists();
         if !reused {
@@ -51,8 +57,11 @@ impl Demo {
             std::fs::write(&config_path, CONFIG_TEXT)
                 .with_context(|| format!("cannot write {}", config_path.display()))?;
         }
-        let config = Config::load(&config_path)?;
-        let credentials = config.credentials()?;
+        let mut config = Config::load(&config_path)?;
+        if let Some(grace) = grace {
+            config.lifecycle.grace_seconds = grace;
+        }
+        let credentials = Arc::new(config.credentials()?);
         for (n, mac) in DEMO_PHONES.iter().enumerate() {
             let account = Account {
                 user_name: format!("100{}", n + 1),
@@ -62,7 +71,7 @@ impl Demo {
             // `None` when the phone is already enrolled: a reused demo keeps its state.
             credentials.enrol(*mac, account, None)?;
         }
-        Ok(Self { dir: dir.to_owned(), config, reused })
+        Ok(Self { dir: dir.to_owned(), config, reused, credentials })
     }
 
     /// The `curl` command that fetches `mac`'s config as that phone, against `url_base`
