@@ -3,6 +3,7 @@
 // Doc comments here are the --help text clap prints to a terminal, not rustdoc pages.
 #![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
+mod api;
 mod commands;
 
 use std::process::ExitCode;
@@ -15,6 +16,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: api::Connection,
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,10 +35,31 @@ enum Command {
     Render(commands::render::RenderArgs),
     /// Check a rendered config file against the hardening policy.
     Lint(commands::lint::LintArgs),
+    /// The device inventory (admin API).
+    #[command(subcommand)]
+    Device(api::DeviceCommand),
+    /// Devices seen but not enrolled (admin API).
+    #[command(subcommand)]
+    Pending(api::PendingCommand),
+    /// The audit log and the suspicious-activity summary (admin API).
+    Audit(api::AuditArgs),
+    /// Bans on scanning addresses and networks (admin API).
+    #[command(subcommand)]
+    Ban(api::BanCommand),
+    /// Admin API tokens (admin API; `sipprovd token create` makes the first one offline).
+    #[command(subcommand)]
+    Token(api::TokenCommand),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let connection = &cli.connection;
+    match cli.command {
+        Command::Device(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Pending(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Audit(args) => api::run(connection, |client, json| args.run(client, json)),
+        Command::Ban(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Token(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Identity(command) => command.run(),
         Command::Ua(command) => command.run(),
         Command::Path(command) => command.run(),

@@ -15,8 +15,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
-use sipprov_ratelimit::Allowlist;
-use sipprov_server::{PhoneServerConfig, Timeouts};
+use sipprov_ratelimit::{Allowlist, Policy, RateLimit};
+use sipprov_server::tls::ServerCertificate;
+use sipprov_server::{AdminConfig, GroupSettings, PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
 use sipprov_template::{Layer, LayeredSettings, Renderer};
 
@@ -26,6 +27,9 @@ use sipprov_template::{Layer, LayeredSettings, Renderer};
 pub struct Config {
     /// The phone listener.
     pub phones: PhonesSection,
+    /// The admin listener (JSON API, metrics).
+    #[serde(default)]
+    pub admin: AdminSection,
     /// Trust in device certificates: one entry per vendor CA bundle.
     pub trust: Vec<TrustSection>,
     /// Where device records live.
@@ -37,9 +41,183 @@ pub struct Config {
     pub sip: SipSection,
     /// Settings every config is rendered with: the global layer. `provisioning_url` is required.
     pub settings: BTreeMap<String, String>,
+    /// Settings for every phone of a vendor (`[vendor_settings.yealink]`).
+    #[serde(default)]
+    pub vendor_settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// Settings for every phone of a model (`[model_settings.T54W]`).
+    #[serde(default)]
+    pub model_settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// Settings for every phone of a site (`[site_settings.leeds]`).
+    #[serde(default)]
+    pub site_settings: BTreeMap<String, BTreeMap<String, String>>,
     /// Where the vendor templates come from.
     #[serde(default)]
     pub templates: TemplatesSection,
+    /// Rate limits, scan detection and bans.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// How the daemon logs.
+    #[serde(default)]
+    pub logging: LoggingSection,
+}
+
+/// `[admin]`: the admin listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address and port; keep it on loopback or a management network.
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain for the admin listener [default: the phone listener's].
+    pub certificate: Option<PathBuf>,
+    /// Its private key [default: the phone listener's].
+    pub key: Option<PathBuf>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self { listen: default_admin_listen(), certificate: None, key: None }
+    }
+}
+
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8444))
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSection {
+    /// `json` (one object per line, for log shippers) or `text`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A `tracing` filter: `info`, `debug`, `sipprov_server=debug,info`, ...
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        Self { format: default_log_format(), level: default_log_level() }
+    }
+}
+
+impl LoggingSection {
+    /// Refuses an unknown format or an unparsable level filter.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.format != "json" && self.format != "text" {
+            bail!("[logging] format {:?} must be \"json\" or \"text\"", self.format);
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.level)
+            .map(drop)
+            .with_context(|| format!("[logging] level {:?}", self.level))
+    }
+}
+
+fn default_log_format() -> String {
+    "json".into()
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// `[limits]`: every key is optional; the defaults allow a 200-phone office behind one address
+/// to reboot at once (see docs/configuration.md for the arithmetic).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// New connections per source: burst, then one per interval.
+    pub connections_burst: Option<u32>,
+    /// Milliseconds per new connection after the burst.
+    pub connection_interval_ms: Option<u64>,
+    /// Requests per source: burst.
+    pub requests_burst: Option<u32>,
+    /// Milliseconds per request after the burst.
+    pub request_interval_ms: Option<u64>,
+    /// Requests per device (certificate MAC): burst.
+    pub device_requests_burst: Option<u32>,
+    /// Milliseconds per device request after the burst.
+    pub device_request_interval_ms: Option<u64>,
+    /// Connections open at once per source.
+    pub max_connections_per_source: Option<u32>,
+    /// TLS handshakes in progress at once, all clients together.
+    pub max_handshakes_in_flight: Option<u32>,
+    /// Misses (unknown paths, MAC mismatches, refused handshakes) from one source that trip a
+    /// ban whatever the ratio, within `scan_source_window_seconds`.
+    pub scan_source_max_misses: Option<u32>,
+    /// The scan detector's window per source, in seconds.
+    pub scan_source_window_seconds: Option<u64>,
+    /// Misses from one network (IPv4 /24, IPv6 /48) that trip a ban of the network.
+    pub scan_network_max_misses: Option<u32>,
+    /// The scan detector's window per network, in seconds.
+    pub scan_network_window_seconds: Option<u64>,
+    /// Length of a first ban, in seconds; repeat offences double it.
+    pub ban_first_seconds: Option<u64>,
+    /// The longest ban, in seconds.
+    pub ban_max_seconds: Option<u64>,
+    /// Sources never banned nor counted by the scan detector (CIDRs), e.g. a monitoring host.
+    #[serde(default)]
+    pub never_ban: Vec<String>,
+}
+
+impl LimitsSection {
+    /// The limiter policy: the defaults, with what this section sets.
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        let mut policy = Policy::default();
+        let rate = |burst: Option<u32>, interval_ms: Option<u64>, default: RateLimit, name: &str| {
+            let burst = burst.unwrap_or(default.burst());
+            let interval = interval_ms.map_or(default.interval(), Duration::from_millis);
+            RateLimit::new(burst, interval).with_context(|| format!("[limits] {name}"))
+        };
+        policy.connections_per_source = rate(
+            self.connections_burst,
+            self.connection_interval_ms,
+            policy.connections_per_source,
+            "connections_burst / connection_interval_ms",
+        )?;
+        policy.requests_per_source = rate(
+            self.requests_burst,
+            self.request_interval_ms,
+            policy.requests_per_source,
+            "requests_burst / request_interval_ms",
+        )?;
+        policy.requests_per_device = rate(
+            self.device_requests_burst,
+            self.device_request_interval_ms,
+            policy.requests_per_device,
+            "device_requests_burst / device_request_interval_ms",
+        )?;
+        if let Some(max) = self.max_connections_per_source {
+            policy.max_connections_per_source = max;
+        }
+        if let Some(max) = self.max_handshakes_in_flight {
+            policy.max_handshakes_in_flight = max;
+        }
+        if let Some(max) = self.scan_source_max_misses {
+            policy.scan.source.max_misses = max;
+            policy.scan.source.min_misses = policy.scan.source.min_misses.min(max);
+        }
+        if let Some(seconds) = self.scan_source_window_seconds {
+            policy.scan.source.window = Duration::from_secs(seconds);
+        }
+        if let Some(max) = self.scan_network_max_misses {
+            policy.scan.network.max_misses = max;
+            policy.scan.network.min_misses = policy.scan.network.min_misses.min(max);
+        }
+        if let Some(seconds) = self.scan_network_window_seconds {
+            policy.scan.network.window = Duration::from_secs(seconds);
+        }
+        if let Some(seconds) = self.ban_first_seconds {
+            policy.bans.first = Duration::from_secs(seconds);
+        }
+        if let Some(seconds) = self.ban_max_seconds {
+            policy.bans.max = Duration::from_secs(seconds);
+        }
+        policy.allowlist = Allowlist::parse(self.never_ban.iter().map(String::as_str)).context("[limits] never_ban")?;
+        policy.validate().context("[limits]")?;
+        Ok(policy)
+    }
 }
 
 /// `[templates]`: an operator's template directory, whose files replace the shipped ones.
@@ -60,14 +238,60 @@ pub struct PhonesSection {
     pub certificate: PathBuf,
     /// PEM file with the server certificate's private key.
     pub key: PathBuf,
+    /// Optional RSA certificate chain, for phones that cannot verify ECDSA signatures; chosen
+    /// per ClientHello.
+    pub rsa_certificate: Option<PathBuf>,
+    /// The RSA certificate's key.
+    pub rsa_key: Option<PathBuf>,
+    /// Seconds from TCP accept to a finished TLS handshake.
+    #[serde(default = "default_handshake_seconds")]
+    pub handshake_timeout_seconds: u64,
+    /// Seconds allowed for a request head to arrive.
+    #[serde(default = "default_header_seconds")]
+    pub header_timeout_seconds: u64,
+    /// Seconds in-flight requests may take to finish after SIGTERM.
+    #[serde(default = "default_drain_seconds")]
+    pub drain_seconds: u64,
     /// When set, only these source networks (CIDRs) may connect at all, e.g. a PBX's own LAN.
     #[serde(default)]
     pub allow_sources: Option<Vec<String>>,
 }
 
+fn default_handshake_seconds() -> u64 {
+    Timeouts::default().handshake.as_secs()
+}
+
+fn default_header_seconds() -> u64 {
+    Timeouts::default().request_header.as_secs()
+}
+
+fn default_drain_seconds() -> u64 {
+    Timeouts::default().drain.as_secs()
+}
+
 impl PhonesSection {
+    /// The listener's deadlines.
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            handshake: Duration::from_secs(self.handshake_timeout_seconds.max(1)),
+            request_header: Duration::from_secs(self.header_timeout_seconds.max(1)),
+            drain: Duration::from_secs(self.drain_seconds),
+        }
+    }
+
+    /// The primary server certificate and, if configured, the RSA one.
+    pub fn certificates(&self) -> anyhow::Result<(ServerCertificate, Option<ServerCertificate>)> {
+        let primary = read_server_certificate(&self.certificate, &self.key)?;
+        let rsa = match (&self.rsa_certificate, &self.rsa_key) {
+            (Some(certificate), Some(key)) => Some(read_server_certificate(certificate, key)?),
+            (None, None) => None,
+            _ => bail!("[phones] rsa_certificate and rsa_key go together"),
+        };
+        Ok((primary, rsa))
+    }
+
     /// The `allow_sources` list, parsed.
-    fn allowed_sources(&self) -> anyhow::Result<Option<Allowlist>> {
+    pub fn allowed_sources(&self) -> anyhow::Result<Option<Allowlist>> {
         let Some(sources) = &self.allow_sources else { return Ok(None) };
         let allowed = Allowlist::parse(sources.iter().map(String::as_str)).context("[phones] allow_sources")?;
         if allowed.is_empty() {
@@ -99,7 +323,7 @@ pub struct TrustSection {
 
 impl TrustSection {
     /// Reads the bundle and builds the vendor's trust.
-    fn load(&self) -> anyhow::Result<VendorTrust> {
+    pub fn load(&self) -> anyhow::Result<VendorTrust> {
         let rule = match self.rule.as_str() {
             "attribute" => {
                 let field = |value: &Option<String>, name: &str| {
@@ -178,6 +402,19 @@ fn default_dormant_days() -> u64 {
 pub struct SipSection {
     /// The registrar host (and optional `:port`) written into every account.
     pub registrar: String,
+    /// The digest realm the registrar challenges with [default: the registrar's host]. HA1
+    /// values handed to the registrar are computed for it.
+    pub realm: Option<String>,
+}
+
+impl SipSection {
+    /// The realm, or the registrar's host without a port.
+    pub fn realm(&self) -> String {
+        self.realm.clone().unwrap_or_else(|| {
+            let host = self.registrar.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok());
+            host.map_or(self.registrar.as_str(), |(host, _)| host).trim_matches(['[', ']']).to_owned()
+        })
+    }
 }
 
 impl Config {
@@ -199,7 +436,14 @@ impl Config {
             &mut config.store.sqlite,
             &mut config.store.sealing_key,
         ];
-        for file in files.into_iter().chain(config.trust.iter_mut().map(|trust| &mut trust.bundle)) {
+        let optional = [
+            &mut config.phones.rsa_certificate,
+            &mut config.phones.rsa_key,
+            &mut config.admin.certificate,
+            &mut config.admin.key,
+        ];
+        let trust = config.trust.iter_mut().map(|trust| &mut trust.bundle);
+        for file in files.into_iter().chain(optional.into_iter().flatten()).chain(trust) {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
@@ -227,13 +471,35 @@ impl Config {
     /// A missing or unreadable key file is an error: a server that cannot open its secrets must
     /// not start (it would answer every new phone with an error).
     pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        let keyring = self.keyring()?;
+        let store = SqliteStore::open(&self.store.sqlite)?;
+        Ok(Credentials::new(Arc::new(store), self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock)))
+    }
+
+    /// The sealing keys, read from `[store] sealing_key`.
+    pub fn keyring(&self) -> anyhow::Result<Keyring> {
         let key_file = &self.store.sealing_key;
         let keys = std::fs::read_to_string(key_file).with_context(|| {
             format!("cannot read the sealing key file {} (create one with `sipprovd keygen FILE`)", key_file.display())
         })?;
-        let keyring = Keyring::parse(&keys).with_context(|| format!("{}", key_file.display()))?;
-        let store = SqliteStore::open(&self.store.sqlite)?;
-        Ok(Credentials::new(Arc::new(store), self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock)))
+        Keyring::parse(&keys).with_context(|| format!("{}", key_file.display()))
+    }
+
+    /// Whether the store can be opened: an existing database opens (and is brought to this
+    /// version's schema); a missing one could be created in its directory.
+    pub fn check_store(&self) -> anyhow::Result<()> {
+        let path = &self.store.sqlite;
+        if path.exists() {
+            let store = SqliteStore::open(path)?;
+            return Ok(store.integrity_check()?);
+        }
+        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let metadata =
+            std::fs::metadata(dir).with_context(|| format!("{}: the directory for the database", dir.display()))?;
+        if !metadata.is_dir() || metadata.permissions().readonly() {
+            bail!("{} cannot hold the database (not a writable directory)", dir.display());
+        }
+        Ok(())
     }
 
     /// Opens the store and loads the TLS material this configuration names.
@@ -241,35 +507,83 @@ impl Config {
         self.server_config_with(Arc::new(self.credentials()?))
     }
 
-    /// The server this configuration describes, over an already opened credential service.
-    pub fn server_config_with(&self, credentials: Arc<Credentials>) -> anyhow::Result<PhoneServerConfig> {
+    /// The trust anchors: every `[[trust]]` entry loaded.
+    pub fn trust_store(&self) -> anyhow::Result<TrustStore> {
         let vendors = self
             .trust
             .iter()
             .enumerate()
             .map(|(index, trust)| trust.load().with_context(|| format!("[[trust]] entry #{}", index + 1)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let trust = TrustStore::new(vendors)?;
-        let server_chain = read_certificates(&self.phones.certificate)?;
-        let server_key = PrivateKeyDer::from_pem_file(&self.phones.key)
-            .with_context(|| format!("cannot read private key from {}", self.phones.key.display()))?;
-        let renderer = match &self.templates.overrides {
+        Ok(TrustStore::new(vendors)?)
+    }
+
+    /// The templates: shipped, or with the operator's overrides, compiled and checked.
+    pub fn renderer(&self) -> anyhow::Result<Renderer> {
+        Ok(match &self.templates.overrides {
             Some(dir) => Renderer::with_overrides(dir).with_context(|| format!("templates in {}", dir.display()))?,
             None => Renderer::shipped()?,
-        };
-        Ok(PhoneServerConfig {
-            server_chain,
-            server_key,
-            trust,
-            registrar: self.sip.registrar.clone(),
-            renderer: Arc::new(renderer),
-            settings: self.global_settings()?,
-            credentials,
-            timeouts: Timeouts::default(),
-            allowed_sources: self.phones.allowed_sources()?,
-            limits: sipprov_ratelimit::Policy::default(),
         })
     }
+
+    /// The vendor, model and site settings.
+    pub fn group_settings(&self) -> anyhow::Result<GroupSettings> {
+        let check = |section: &str, groups: &BTreeMap<String, BTreeMap<String, String>>| {
+            for (group, values) in groups {
+                let mut settings = LayeredSettings::new();
+                for (name, value) in values {
+                    settings
+                        .set(Layer::Device, name, value.as_str())
+                        .with_context(|| format!("[{section}.{group}] {name}"))?;
+                }
+            }
+            anyhow::Ok(groups.clone())
+        };
+        Ok(GroupSettings {
+            vendor: check("vendor_settings", &self.vendor_settings)?
+                .into_iter()
+                .map(|(vendor, values)| (vendor.to_ascii_lowercase(), values))
+                .collect(),
+            model: check("model_settings", &self.model_settings)?,
+            site: check("site_settings", &self.site_settings)?,
+        })
+    }
+
+    /// The server this configuration describes, over an already opened credential service.
+    pub fn server_config_with(&self, credentials: Arc<Credentials>) -> anyhow::Result<PhoneServerConfig> {
+        let (certificate, rsa_certificate) = self.phones.certificates()?;
+        Ok(PhoneServerConfig {
+            certificate,
+            rsa_certificate,
+            trust: self.trust_store()?,
+            registrar: self.sip.registrar.clone(),
+            renderer: Arc::new(self.renderer()?),
+            settings: self.global_settings()?,
+            group_settings: self.group_settings()?,
+            credentials,
+            timeouts: self.phones.timeouts(),
+            allowed_sources: self.phones.allowed_sources()?,
+            limits: self.limits.policy()?,
+        })
+    }
+
+    /// The admin listener's configuration.
+    pub fn admin_config(&self) -> anyhow::Result<AdminConfig> {
+        let certificate = match (&self.admin.certificate, &self.admin.key) {
+            (Some(certificate), Some(key)) => read_server_certificate(certificate, key)?,
+            (None, None) => read_server_certificate(&self.phones.certificate, &self.phones.key)?,
+            _ => bail!("[admin] certificate and key go together"),
+        };
+        Ok(AdminConfig { certificate, realm: self.sip.realm(), timeouts: self.phones.timeouts() })
+    }
+}
+
+/// A certificate chain and its key, from PEM files.
+fn read_server_certificate(certificate: &Path, key: &Path) -> anyhow::Result<ServerCertificate> {
+    let chain = read_certificates(certificate)?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read a private key from {}", key.display()))?;
+    Ok(ServerCertificate { chain, key })
 }
 
 /// Every certificate in a PEM file; an empty file is an error, not an empty trust list.
@@ -294,6 +608,11 @@ mod tests {
             listen: "127.0.0.1:8443".parse().unwrap(),
             certificate: "server.pem".into(),
             key: "server.key".into(),
+            rsa_certificate: None,
+            rsa_key: None,
+            handshake_timeout_seconds: 10,
+            header_timeout_seconds: 10,
+            drain_seconds: 30,
             allow_sources: allow_sources.map(|list| list.into_iter().map(String::from).collect()),
         }
     }
@@ -315,17 +634,55 @@ mod tests {
         let settings = |url: &str| BTreeMap::from([("provisioning_url".to_owned(), url.to_owned())]);
         let config = |settings| Config {
             phones: phones(None),
+            admin: AdminSection::default(),
             trust: Vec::new(),
             store: StoreSection { sqlite: "db".into(), sealing_key: "key".into() },
             lifecycle: LifecycleSection::default(),
-            sip: SipSection { registrar: "sip.example.net".into() },
+            sip: SipSection { registrar: "sip.example.net".into(), realm: None },
             settings,
+            vendor_settings: BTreeMap::new(),
+            model_settings: BTreeMap::new(),
+            site_settings: BTreeMap::new(),
             templates: TemplatesSection::default(),
+            limits: LimitsSection::default(),
+            logging: LoggingSection::default(),
         };
         assert!(config(settings("https://prov.example.net")).global_settings().is_ok());
         let plain = config(settings("http://prov.example.net")).global_settings().unwrap_err();
         assert!(plain.to_string().contains("must be an https:// URL"), "{plain}");
         let missing = config(BTreeMap::new()).global_settings().unwrap_err();
         assert!(missing.to_string().contains("needs provisioning_url"), "{missing}");
+    }
+
+    #[test]
+    fn the_realm_defaults_to_the_registrar_host() {
+        let sip = |registrar: &str, realm: Option<&str>| SipSection {
+            registrar: registrar.into(),
+            realm: realm.map(Into::into),
+        };
+        assert_eq!(sip("sip.example.net", None).realm(), "sip.example.net");
+        assert_eq!(sip("sip.example.net:5061", None).realm(), "sip.example.net");
+        assert_eq!(sip("[2001:db8::1]:5060", None).realm(), "2001:db8::1");
+        assert_eq!(sip("sip.example.net", Some("voip.example")).realm(), "voip.example");
+    }
+
+    #[test]
+    fn limits_start_from_the_defaults_and_refuse_nonsense() {
+        assert_eq!(LimitsSection::default().policy().unwrap(), Policy::default());
+        let limits: LimitsSection = toml::from_str(
+            "requests_burst = 5000\nban_first_seconds = 60\nnever_ban = [\"10.0.0.0/8\"]\nscan_source_max_misses = 20",
+        )
+        .unwrap();
+        let policy = limits.policy().unwrap();
+        assert_eq!(policy.requests_per_source.burst(), 5000);
+        assert_eq!(policy.requests_per_source.interval(), Policy::default().requests_per_source.interval());
+        assert_eq!(policy.bans.first, Duration::from_secs(60));
+        assert_eq!(policy.scan.source.max_misses, 20);
+        assert!(policy.scan.source.min_misses <= 20);
+        assert!(policy.allowlist.contains("10.1.2.3".parse().unwrap()));
+        let zero: LimitsSection = toml::from_str("max_handshakes_in_flight = 0").unwrap();
+        assert!(format!("{:#}", zero.policy().unwrap_err()).contains("max_handshakes_in_flight"));
+        let typo = toml::from_str::<LimitsSection>("request_burst = 5").unwrap_err();
+        assert!(typo.to_string().contains("unknown field `request_burst`"), "{typo}");
     }
 }

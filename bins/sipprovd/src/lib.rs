@@ -1,11 +1,15 @@
 //! Wiring for the `sipprovd` daemon, kept in a library so tests can drive it in-process.
 //!
 //! - [`config`]: the TOML configuration file and how it becomes a running server.
+//! - [`check`]: `sipprovd check`, every problem of a configuration with its file and line.
+//! - [`daemon`]: the phone and admin listeners, background jobs, SIGHUP reload, SIGTERM drain.
 //! - [`demo`]: `sipprovd demo`, a self-contained demo with a generated PKI and three phones.
 //! - [`files`]: creating key and config files safely.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod files;

@@ -2,14 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sipprov_credentials::{Credentials, Keyring};
-use sipprov_server::PhoneServer;
-use sipprovd::config::Config;
+use sipprov_credentials::{Keyring, Role};
+use sipprovd::check::check;
+use sipprovd::config::{Config, LoggingSection};
+use sipprovd::daemon::Daemon;
 use sipprovd::demo::{DEMO_PHONES, Demo};
 use sipprovd::files::write_new_file;
 
@@ -23,7 +24,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a demo server with a generated PKI and three enrolled phones.
+    /// Run a demo server with a generated PKI, three enrolled phones and an admin token.
     Demo {
         /// Directory for the demo's PKI, config and database (created if missing, reused if not).
         #[arg(long, default_value = "sipprov-demo")]
@@ -31,6 +32,9 @@ enum Command {
         /// Address for the phone listener (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
+        /// Address for the admin listener (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8444")]
+        admin_listen: SocketAddr,
         /// Seconds the password is still served after the first delivery [default: the config's,
         /// 300 in a new demo].
         #[arg(long)]
@@ -38,6 +42,13 @@ enum Command {
     },
     /// Run the server from a configuration file.
     Run {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file: anchors load, templates compile, keys and store readable.
+    /// Prints every problem with its file and line; exits 1 if there is any.
+    Check {
         /// The TOML configuration file.
         #[arg(long)]
         config: PathBuf,
@@ -62,32 +73,95 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Admin API tokens, offline (works while the daemon is stopped too).
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    match Cli::parse().command {
-        Command::Demo { dir, listen, grace } => demo(&dir, listen, grace).await,
-        Command::Run { config } => run(&config).await,
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once; only its hash is stored.
+    Create {
+        /// `admin` (everything), `operator` (devices, imports, bans) or `auditor` (read only).
+        #[arg(long)]
+        role: Role,
+        /// Who or what holds it, for the audit log.
+        #[arg(long, default_value = "bootstrap")]
+        name: String,
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&anyhow::anyhow!("cannot start the runtime: {e}")),
+    };
+    let outcome = match cli.command {
+        Command::Demo { dir, listen, admin_listen, grace } => runtime.block_on(demo(&dir, listen, admin_listen, grace)),
+        Command::Run { config } => runtime.block_on(run(&config)),
+        Command::Check { config } => return check_command(&config),
         Command::Keygen { file, id, previous } => keygen(&file, id, previous.as_deref()),
-        Command::Reseal { config } => {
-            let resealed = Config::load(&config)?.credentials()?.reseal_all(500)?;
+        Command::Reseal { config } => Config::load(&config).and_then(|config| {
+            let resealed = config.credentials()?.reseal_all(500)?;
             say(&format!("Resealed the secrets of {resealed} device(s) under the current key."));
             Ok(())
-        }
+        }),
+        Command::Token(TokenCommand::Create { role, name, config }) => Config::load(&config).and_then(|config| {
+            let token = config.credentials()?.create_api_token(&name, role, "sipprovd token create")?;
+            say(token.expose());
+            Ok(())
+        }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 
-async fn demo(dir: &Path, listen: SocketAddr, grace: Option<u64>) -> anyhow::Result<()> {
+fn fail(e: &anyhow::Error) -> ExitCode {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "sipprovd: {e:#}");
+    ExitCode::FAILURE
+}
+
+fn check_command(config: &Path) -> ExitCode {
+    let problems = check(config);
+    if problems.is_empty() {
+        say(&format!("{}: OK", config.display()));
+        return ExitCode::SUCCESS;
+    }
+    for problem in &problems {
+        say(&problem.to_string());
+    }
+    ExitCode::FAILURE
+}
+
+/// Logs to stderr, as JSON lines or text, filtered by `level` (overridden by `RUST_LOG`).
+fn init_logging(logging: &LoggingSection) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&logging.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi).with_env_filter(filter);
+    let installed = if logging.format == "json" {
+        builder.json().flatten_event(true).with_current_span(false).try_init()
+    } else {
+        builder.try_init()
+    };
+    if installed.is_err() {
+        say("logging was already set up");
+    }
+}
+
+async fn demo(dir: &Path, listen: SocketAddr, admin_listen: SocketAddr, grace: Option<u64>) -> anyhow::Result<()> {
     let mut demo = Demo::prepare(dir, grace)?;
+    init_logging(&demo.config.logging);
     demo.config.phones.listen = listen;
+    demo.config.admin.listen = admin_listen;
     if listen.port() != 0 {
         demo.config.settings.insert("provisioning_url".into(), url_base(listen));
     }
@@ -96,29 +170,28 @@ async fn demo(dir: &Path, listen: SocketAddr, grace: Option<u64>) -> anyhow::Res
     } else {
         format!("Created a demo in {}: PKI in pki/, config in sipprov.toml, database sipprov.db.", dir.display())
     };
-    let config = demo.config.server_config_with(Arc::clone(&demo.credentials))?;
-    start_sweeper(Arc::clone(&config.credentials));
-    let server = PhoneServer::bind(listen, config).await?;
-    let url = url_base(server.local_addr());
+    let daemon = Daemon::bind(&demo.config, Arc::clone(&demo.credentials), Some(Demo::config_path(dir))).await?;
+    let (url, admin_url) = (url_base(daemon.phone_addr()), url_base(daemon.admin_addr()));
     say(&format!(
-        "{banner}\nServing phones on {url}\nEnrolled phones: {}\nFetch a phone's config as that phone:\n\n    {}\n\nPress Ctrl-C to stop.",
+        "{banner}\nServing phones on {url}\nEnrolled phones: {}\nFetch a phone's config as that phone:\n\n    {}\n\n\
+         Admin API on {admin_url}; use the CLI with it:\n\n    {}\n\nPress Ctrl-C to stop.",
         DEMO_PHONES.map(|m| m.to_string()).join(", "),
         demo.curl_command(&DEMO_PHONES[0], &url),
+        demo.cli_command(&admin_url),
     ));
-    server.serve(shutdown_signal()).await?;
-    Ok(())
+    daemon.serve().await
 }
 
 async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let server_config = config.server_config()?;
-    start_sweeper(Arc::clone(&server_config.credentials));
-    let server = PhoneServer::bind(config.phones.listen, server_config)
+    config.logging.check()?;
+    init_logging(&config.logging);
+    let credentials = Arc::new(config.credentials()?);
+    let daemon = Daemon::bind(&config, credentials, Some(config_path.to_owned()))
         .await
         .with_context(|| format!("starting from {}", config_path.display()))?;
-    tracing::info!(addr = %server.local_addr(), "serving phones");
-    server.serve(shutdown_signal()).await?;
-    Ok(())
+    tracing::info!(phones = %daemon.phone_addr(), admin = %daemon.admin_addr(), "serving");
+    daemon.serve().await
 }
 
 fn keygen(file: &Path, id: u32, previous: Option<&Path>) -> anyhow::Result<()> {
@@ -129,29 +202,6 @@ fn keygen(file: &Path, id: u32, previous: Option<&Path>) -> anyhow::Result<()> {
     write_new_file(file, text.as_bytes(), 0o600)?;
     say(&format!("Wrote sealing key {id} to {} (mode 0600). Keep it out of the database's backups.", file.display()));
     Ok(())
-}
-
-/// How often expiries (purge after grace, dormant after N days) are applied without a fetch.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// Devices read per store query during a sweep.
-const SWEEP_BATCH: usize = 500;
-
-/// Applies due expiries in the background, so secrets go away on time even if the phone never
-/// comes back.
-fn start_sweeper(credentials: Arc<Credentials>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(SWEEP_EVERY);
-        loop {
-            every.tick().await;
-            let credentials = Arc::clone(&credentials);
-            match tokio::task::spawn_blocking(move || credentials.sweep(SWEEP_BATCH)).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(changed)) => tracing::info!(changed, "expiry sweep"),
-                Ok(Err(e)) => tracing::error!(error = %e, "expiry sweep failed"),
-                Err(e) => tracing::error!(error = %e, "expiry sweep task failed"),
-            }
-        }
-    });
 }
 
 /// Prints to stdout, ignoring a closed stdout: a daemon must keep serving when its terminal or
@@ -165,28 +215,4 @@ fn say(text: &str) {
 /// `https://host:port` for a bound address; a wildcard address is shown as `localhost`.
 fn url_base(addr: SocketAddr) -> String {
     if addr.ip().is_unspecified() { format!("https://localhost:{}", addr.port()) } else { format!("https://{addr}") }
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("shutting down");
 }

@@ -20,7 +20,16 @@ struct DemoServer {
 impl DemoServer {
     fn start(dir: &Path, grace: u64) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
-            .args(["demo", "--listen", "127.0.0.1:0", "--grace", &grace.to_string(), "--dir"])
+            .args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--grace",
+                &grace.to_string(),
+                "--dir",
+            ])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

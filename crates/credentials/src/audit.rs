@@ -39,6 +39,14 @@ pub enum AuditKind {
     Resealed,
     /// The operator deleted the device.
     Deleted,
+    /// The operator changed the device's account or profile.
+    Updated,
+    /// A client address or network was banned (scanning, flooding).
+    Banned,
+    /// A ban was lifted by the operator.
+    Unbanned,
+    /// An admin API token was created.
+    TokenCreated,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -56,6 +64,10 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::PendingSeen, "pending-seen"),
     (AuditKind::Resealed, "resealed"),
     (AuditKind::Deleted, "deleted"),
+    (AuditKind::Updated, "updated"),
+    (AuditKind::Banned, "banned"),
+    (AuditKind::Unbanned, "unbanned"),
+    (AuditKind::TokenCreated, "token-created"),
 ];
 
 impl AuditKind {
@@ -64,9 +76,14 @@ impl AuditKind {
         NAMES.iter().find(|(kind, _)| *kind == self).map_or("unknown", |(_, name)| name)
     }
 
+    /// Every kind, in a stable order.
+    pub fn all() -> impl Iterator<Item = AuditKind> {
+        NAMES.iter().map(|(kind, _)| *kind)
+    }
+
     /// Whether an operator should be alerted.
     pub fn is_alert(self) -> bool {
-        self == AuditKind::KeyMismatch
+        matches!(self, AuditKind::KeyMismatch | AuditKind::Banned)
     }
 }
 
@@ -93,8 +110,9 @@ impl FromStr for AuditKind {
 pub struct AuditEvent {
     /// When it happened.
     pub at: Timestamp,
-    /// The device concerned.
-    pub mac: Mac,
+    /// The device concerned; `None` for events about a client address or the service itself
+    /// (bans, tokens), which name their subject in `detail`.
+    pub mac: Option<Mac>,
     /// What happened.
     pub kind: AuditKind,
     /// Context for the reader: `key=value` pairs, client-supplied values quoted and escaped.
@@ -103,9 +121,14 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// An event with `detail`.
+    /// An event about one device, with `detail`.
     pub fn new(at: Timestamp, mac: Mac, kind: AuditKind, detail: impl Into<String>) -> Self {
-        Self { at, mac, kind, detail: detail.into() }
+        Self { at, mac: Some(mac), kind, detail: detail.into() }
+    }
+
+    /// An event about no device (a ban on an address, a token), its subject in `detail`.
+    pub fn without_device(at: Timestamp, kind: AuditKind, detail: impl Into<String>) -> Self {
+        Self { at, mac: None, kind, detail: detail.into() }
     }
 }
 
@@ -144,7 +167,7 @@ impl Default for AuditQuery {
 impl AuditQuery {
     /// Whether `event` (with `id`) matches, for backends that filter in memory.
     pub fn matches(&self, id: u64, event: &AuditEvent) -> bool {
-        self.mac.is_none_or(|mac| mac == event.mac)
+        self.mac.is_none_or(|mac| event.mac == Some(mac))
             && self.kind.is_none_or(|kind| kind == event.kind)
             && self.since.is_none_or(|since| event.at >= since)
             && self.until.is_none_or(|until| event.at < until)

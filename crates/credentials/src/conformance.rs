@@ -18,8 +18,8 @@ use std::thread;
 use sipprov_identity::Mac;
 
 use crate::{
-    Abort, Account, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceRecord, DeviceSecrets,
-    PendingDevice, RevealToken, Sealed, Store, StoreError, Timestamp, TokenUse,
+    Abort, Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
+    DeviceRecord, DeviceSecrets, PendingDevice, RevealToken, Role, Sealed, Store, StoreError, Timestamp, TokenUse,
 };
 
 /// One check of the contract, given a fresh store.
@@ -40,6 +40,9 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("pending sightings accumulate", pending_sightings),
         ("bans expire and can be lifted", bans),
         ("reveal tokens are single-use and expire", reveal_tokens),
+        ("devices are listed with filters and pages", device_listing),
+        ("events about no device are kept and found", events_without_device),
+        ("admin API tokens are found by hash", api_tokens),
     ];
     for (name, check) in checks {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(new_store())));
@@ -76,6 +79,7 @@ fn record(n: u16) -> DeviceRecord {
         disabled: false,
         enrolled_at: at(0),
         last_fetch: None,
+        profile: DeviceProfile::default(),
     }
 }
 
@@ -94,6 +98,13 @@ fn devices_round_trip(store: Arc<dyn Store>) {
     full.pinned_spki = Some([7; 32]);
     full.disabled = true;
     full.last_fetch = Some(at(6));
+    full.profile = DeviceProfile {
+        vendor: Some("yealink".into()),
+        model: Some("T54W".into()),
+        site: Some("Leeds \"HQ\"".into()),
+        settings: [("language".to_owned(), "Deutsch".to_owned()), ("ntp_server".to_owned(), "ntp.example".to_owned())]
+            .into(),
+    };
     assert!(store.insert_device(full.clone(), vec![event(1, 0, AuditKind::Enrolled)]).unwrap());
     let mut bare = record(2);
     bare.state = CredentialState::Purged;
@@ -232,7 +243,7 @@ fn audit_queries(store: Arc<dyn Store>) {
     assert_eq!(all.len(), 4);
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
     let kinds = |events: Vec<crate::StoredAuditEvent>| {
-        events.into_iter().map(|e| (e.event.mac, e.event.kind)).collect::<Vec<_>>()
+        events.into_iter().map(|e| (e.event.mac.unwrap(), e.event.kind)).collect::<Vec<_>>()
     };
     assert_eq!(
         kinds(read(AuditQuery { mac: Some(mac(1)), ..AuditQuery::default() })),
@@ -281,14 +292,65 @@ fn pending_sightings(store: Arc<dyn Store>) {
 
 fn bans(store: Arc<dyn Store>) {
     let ban = |key: &str, until| Ban { key: key.into(), reason: "scan".into(), until: at(until) };
-    store.put_ban(&ban("192.0.2.7", 100)).unwrap();
-    store.put_ban(&ban("2001:db8::/64", 10)).unwrap();
-    store.put_ban(&ban("192.0.2.7", 200)).unwrap();
+    let banned = |key: &str| AuditEvent::without_device(at(0), AuditKind::Banned, format!("source={key}"));
+    store.put_ban(&ban("192.0.2.7", 100), banned("192.0.2.7")).unwrap();
+    store.put_ban(&ban("2001:db8::/64", 10), banned("2001:db8::/64")).unwrap();
+    store.put_ban(&ban("192.0.2.7", 200), banned("192.0.2.7")).unwrap();
     assert_eq!(store.bans(at(50)).unwrap(), vec![ban("192.0.2.7", 200)]);
     assert_eq!(store.bans(at(0)).unwrap().len(), 2);
-    assert!(store.remove_ban("192.0.2.7").unwrap());
-    assert!(!store.remove_ban("192.0.2.7").unwrap());
+    let lifted = || AuditEvent::without_device(at(60), AuditKind::Unbanned, "source=192.0.2.7");
+    assert!(store.remove_ban("192.0.2.7", lifted()).unwrap());
+    assert!(!store.remove_ban("192.0.2.7", lifted()).unwrap());
     assert!(store.bans(at(50)).unwrap().is_empty());
+    let kinds: Vec<_> = all_events(&*store).into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [AuditKind::Banned, AuditKind::Banned, AuditKind::Banned, AuditKind::Unbanned]);
+}
+
+fn device_listing(store: Arc<dyn Store>) {
+    for n in 1..=6 {
+        let mut device = record(n);
+        device.profile.vendor = Some(if n % 2 == 0 { "snom" } else { "yealink" }.into());
+        device.profile.site = Some(if n <= 3 { "leeds" } else { "york" }.into());
+        if n >= 5 {
+            device.state = CredentialState::Delivered { at: at(i64::from(n)) };
+            device.last_fetch = Some(at(i64::from(n) * 10));
+        }
+        assert!(store.insert_device(device, Vec::new()).unwrap());
+    }
+    let list = |query: DeviceQuery| store.devices(&query).unwrap().into_iter().map(|d| d.mac).collect::<Vec<_>>();
+    assert_eq!(list(DeviceQuery::default()), (1..=6).map(mac).collect::<Vec<_>>());
+    assert_eq!(list(DeviceQuery { vendor: Some("snom".into()), ..DeviceQuery::default() }), [mac(2), mac(4), mac(6)]);
+    assert_eq!(
+        list(DeviceQuery { vendor: Some("yealink".into()), site: Some("york".into()), ..DeviceQuery::default() }),
+        [mac(5)]
+    );
+    assert_eq!(list(DeviceQuery { state: Some("delivered"), ..DeviceQuery::default() }), [mac(5), mac(6)]);
+    assert_eq!(list(DeviceQuery { seen_since: Some(at(55)), ..DeviceQuery::default() }), [mac(6)]);
+    assert_eq!(
+        list(DeviceQuery { not_seen_since: Some(at(55)), ..DeviceQuery::default() }),
+        [mac(1), mac(2), mac(3), mac(4), mac(5)]
+    );
+    assert_eq!(list(DeviceQuery { after: Some(mac(2)), limit: 2, ..DeviceQuery::default() }), [mac(3), mac(4)]);
+    assert!(list(DeviceQuery { site: Some("nowhere".into()), ..DeviceQuery::default() }).is_empty());
+}
+
+fn events_without_device(store: Arc<dyn Store>) {
+    let ban = AuditEvent::without_device(at(5), AuditKind::Banned, "source=\"198.51.100.0/24\" reason=scan");
+    store.append_audit(vec![event(1, 0, AuditKind::Delivered), ban.clone()]).unwrap();
+    assert_eq!(all_events(&*store)[1], ban);
+    let by_kind = store.audit(&AuditQuery { kind: Some(AuditKind::Banned), ..AuditQuery::default() }).unwrap();
+    assert_eq!(by_kind.into_iter().map(|e| e.event).collect::<Vec<_>>(), [ban]);
+    let by_mac = store.audit(&AuditQuery { mac: Some(mac(1)), ..AuditQuery::default() }).unwrap();
+    assert_eq!(by_mac.len(), 1, "an event about no device matches no MAC");
+}
+
+fn api_tokens(store: Arc<dyn Store>) {
+    let token = ApiToken { hash: [9; 32], name: "billing \"OSS\"".into(), role: Role::Operator, created_at: at(3) };
+    let created = AuditEvent::without_device(at(3), AuditKind::TokenCreated, "name=billing role=operator");
+    store.insert_api_token(&token, created.clone()).unwrap();
+    assert_eq!(store.api_token(&[9; 32]).unwrap(), Some(token));
+    assert_eq!(store.api_token(&[8; 32]).unwrap(), None);
+    assert_eq!(all_events(&*store), [created]);
 }
 
 fn reveal_tokens(store: Arc<dyn Store>) {

@@ -8,8 +8,9 @@ use crate::audit::quote;
 use crate::lifecycle::{FetchRequest, Refusal, Serve};
 use crate::sealing::{Keyring, SealingError, SecretKind};
 use crate::{
-    Abort, Account, AuditEvent, AuditKind, Clock, CredentialState, DeviceRecord, DeviceSecrets, DeviceUpdate,
-    Lifecycle, Password, PendingDevice, SecretError, Store, StoreError,
+    Abort, Account, ApiToken, AuditEvent, AuditKind, Clock, CredentialState, DeviceProfile, DeviceRecord,
+    DeviceSecrets, DeviceUpdate, Lifecycle, OneTimeToken, Password, PendingDevice, Role, SecretError, Store,
+    StoreError,
 };
 
 /// Secrets just issued (enrolment, re-arm, rotation), in the clear, returned once so the caller
@@ -24,11 +25,14 @@ pub struct IssuedSecrets {
 
 /// The answer to a phone's fetch.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per fetch, moved once: boxing would only add an allocation
 pub enum Fetched {
     /// Serve the config; with the secrets while they may still be delivered.
     Config {
         /// The device's account.
         account: Account,
+        /// The inventory's vendor, model, site and device settings.
+        profile: DeviceProfile,
         /// The secrets to include, or `None` to render without the secret keys.
         secrets: Option<IssuedSecrets>,
     },
@@ -84,6 +88,17 @@ impl Credentials {
         account: Account,
         sip_password: Option<Password>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.enrol_with_profile(mac, account, DeviceProfile::default(), sip_password)
+    }
+
+    /// [`Credentials::enrol`] with the inventory's vendor, model, site and device settings.
+    pub fn enrol_with_profile(
+        &self,
+        mac: Mac,
+        account: Account,
+        profile: DeviceProfile,
+        sip_password: Option<Password>,
+    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
         let now = self.clock.now();
         let issued = IssuedSecrets {
             sip_password: sip_password.map_or_else(Password::generate, Ok)?,
@@ -98,6 +113,7 @@ impl Credentials {
             disabled: false,
             enrolled_at: now,
             last_fetch: None,
+            profile,
         };
         let event =
             AuditEvent::new(now, mac, AuditKind::Enrolled, format!("user={}", quote(&record.account.user_name)));
@@ -141,7 +157,7 @@ impl Credentials {
             (Ok(Some(_)), _) => return Err(StoreError::Corrupt("the store did not run the update".into()).into()),
         };
         Ok(match device.1 {
-            Ok(secrets) => Fetched::Config { account: device.0.account, secrets },
+            Ok(secrets) => Fetched::Config { account: device.0.account, profile: device.0.profile, secrets },
             Err(refusal) => Fetched::Refused(refusal),
         })
     }
@@ -167,6 +183,26 @@ impl Credentials {
         let updated =
             self.store.update_device(mac, Box::new(move |device| Ok(apply(&lifecycle, device, sealed, now))))?;
         Ok(updated.map(|_| issued))
+    }
+
+    /// Replaces a device's account and profile (not its secrets or state). Returns the device as
+    /// written, or `None` if it is not enrolled.
+    pub fn update(
+        &self,
+        mac: &Mac,
+        account: Account,
+        profile: DeviceProfile,
+    ) -> Result<Option<DeviceRecord>, CredentialsError> {
+        let now = self.clock.now();
+        Ok(self.store.update_device(
+            mac,
+            Box::new(move |device| {
+                let detail = format!("user={}", quote(&account.user_name));
+                device.account = account;
+                device.profile = profile;
+                Ok(vec![AuditEvent::new(now, device.mac, AuditKind::Updated, detail)])
+            }),
+        )?)
     }
 
     /// Disables (`true`) or enables (`false`) a device. Returns `false` if it is not enrolled.
@@ -197,6 +233,25 @@ impl Credentials {
         let event =
             AuditEvent::new(now, mac, AuditKind::PendingSeen, format!("vendor={} peer={}", quote(vendor), quote(peer)));
         Ok(self.store.record_pending(sighting, event)?)
+    }
+
+    /// Creates an admin API token for `name` with `role`, audited as made `by` someone. Returns
+    /// the token, to show once; only its hash is stored.
+    pub fn create_api_token(&self, name: &str, role: Role, by: &str) -> Result<OneTimeToken, CredentialsError> {
+        let now = self.clock.now();
+        let (secret, token) = ApiToken::issue(name, role, now)?;
+        let event = AuditEvent::without_device(
+            now,
+            AuditKind::TokenCreated,
+            format!("name={} role={role} by={}", quote(name), quote(by)),
+        );
+        self.store.insert_api_token(&token, event)?;
+        Ok(secret)
+    }
+
+    /// The stored token a client presented, if it is one.
+    pub fn authenticate(&self, presented: &str) -> Result<Option<ApiToken>, CredentialsError> {
+        Ok(self.store.api_token(&OneTimeToken::hash_of(presented))?)
     }
 
     /// Applies due expiries (dormant, purge) to every device holding secrets, `batch` devices per

@@ -1,5 +1,7 @@
 //! What the server knows about one enrolled phone.
 
+use std::collections::BTreeMap;
+
 use sipprov_identity::Mac;
 
 use crate::{Sealed, Timestamp};
@@ -102,4 +104,20 @@ pub struct DeviceRecord {
     pub enrolled_at: Timestamp,
     /// When a config was last served to it.
     pub last_fetch: Option<Timestamp>,
+    /// What the inventory says about the phone: vendor, model, site and its own settings.
+    pub profile: DeviceProfile,
+}
+
+/// What the operator's inventory says about a device, beyond its account: it selects the
+/// settings layers a config is rendered with (vendor, model, site, device).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceProfile {
+    /// The vendor, as the operator's inventory names it (e.g. `yealink`).
+    pub vendor: Option<String>,
+    /// The model (e.g. `T54W`).
+    pub model: Option<String>,
+    /// The site (office, branch, customer) the phone belongs to.
+    pub site: Option<String>,
+    /// Settings for this device alone; they win over every other layer.
+    pub settings: BTreeMap<String, String>,
 }

@@ -64,12 +64,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod api_token;
 mod audit;
 mod clock;
 #[cfg(feature = "test-support")]
 pub mod conformance;
 mod credentials;
 mod device;
+mod digest_ha1;
 mod lifecycle;
 #[cfg(feature = "test-support")]
 mod memory_store;
@@ -77,13 +79,15 @@ mod sealing;
 mod secret;
 mod store;
 
+pub use api_token::{ApiToken, Role};
 pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, quote};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets};
-pub use device::{Account, CredentialState, DeviceRecord, DeviceSecrets};
+pub use device::{Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets};
+pub use digest_ha1::DigestHa1;
 pub use lifecycle::{FetchRequest, Lifecycle, Refusal, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
 pub use sealing::{Keyring, Sealed, SealingError, SecretKind};
 pub use secret::{OneTimeToken, Password, SecretError};
-pub use store::{Abort, Ban, DeviceUpdate, PendingDevice, RevealToken, Store, StoreError, TokenUse};
+pub use store::{Abort, Ban, DeviceQuery, DeviceUpdate, PendingDevice, RevealToken, Store, StoreError, TokenUse};

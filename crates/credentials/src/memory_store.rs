@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use sipprov_identity::Mac;
 
 use crate::{
-    AuditEvent, AuditQuery, Ban, DeviceRecord, DeviceUpdate, PendingDevice, RevealToken, Store, StoreError,
-    StoredAuditEvent, Timestamp, TokenUse,
+    ApiToken, AuditEvent, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, PendingDevice, RevealToken, Store,
+    StoreError, StoredAuditEvent, Timestamp, TokenUse,
 };
 
 /// A [`Store`] in memory. Nothing is durable. [`MemoryStore::fail_audit_writes`] makes every
@@ -26,6 +26,7 @@ struct State {
     pending: BTreeMap<Mac, PendingDevice>,
     bans: BTreeMap<String, Ban>,
     tokens: HashMap<[u8; 32], (RevealToken, bool)>,
+    api_tokens: HashMap<[u8; 32], ApiToken>,
 }
 
 impl MemoryStore {
@@ -87,6 +88,11 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    fn devices(&self, query: &DeviceQuery) -> Result<Vec<DeviceRecord>, StoreError> {
+        let state = self.state();
+        Ok(state.devices.values().filter(|d| query.matches(d)).take(query.limit).cloned().collect())
+    }
+
     fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError> {
         let state = self.state();
         Ok(state
@@ -130,8 +136,11 @@ impl Store for MemoryStore {
         Ok(self.state().pending.values().cloned().collect())
     }
 
-    fn put_ban(&self, ban: &Ban) -> Result<(), StoreError> {
-        self.state().bans.insert(ban.key.clone(), ban.clone());
+    fn put_ban(&self, ban: &Ban, event: AuditEvent) -> Result<(), StoreError> {
+        self.check_audit(std::slice::from_ref(&event))?;
+        let mut state = self.state();
+        state.bans.insert(ban.key.clone(), ban.clone());
+        state.audit.push(event);
         Ok(())
     }
 
@@ -139,8 +148,27 @@ impl Store for MemoryStore {
         Ok(self.state().bans.values().filter(|ban| ban.until > now).cloned().collect())
     }
 
-    fn remove_ban(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.state().bans.remove(key).is_some())
+    fn remove_ban(&self, key: &str, event: AuditEvent) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if !state.bans.contains_key(key) {
+            return Ok(false);
+        }
+        self.check_audit(std::slice::from_ref(&event))?;
+        state.bans.remove(key);
+        state.audit.push(event);
+        Ok(true)
+    }
+
+    fn insert_api_token(&self, token: &ApiToken, event: AuditEvent) -> Result<(), StoreError> {
+        self.check_audit(std::slice::from_ref(&event))?;
+        let mut state = self.state();
+        state.api_tokens.insert(token.hash, token.clone());
+        state.audit.push(event);
+        Ok(())
+    }
+
+    fn api_token(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>, StoreError> {
+        Ok(self.state().api_tokens.get(hash).cloned())
     }
 
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {

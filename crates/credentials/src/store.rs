@@ -5,7 +5,7 @@
 
 use sipprov_identity::Mac;
 
-use crate::{AuditEvent, AuditQuery, DeviceRecord, StoredAuditEvent, Timestamp};
+use crate::{ApiToken, AuditEvent, AuditQuery, DeviceRecord, StoredAuditEvent, Timestamp};
 
 /// A change to one device: edits the record and returns the audit events to append with it,
 /// or aborts the transaction (nothing is written).
@@ -36,6 +36,9 @@ pub trait Store: Send + Sync {
     /// Deletes the device and appends `event`. Returns `false` if there was none.
     fn delete_device(&self, mac: &Mac, event: AuditEvent) -> Result<bool, StoreError>;
 
+    /// Devices matching `query`, in ascending MAC order (page with `after`).
+    fn devices(&self, query: &DeviceQuery) -> Result<Vec<DeviceRecord>, StoreError>;
+
     /// Up to `limit` MACs, in ascending order after `after`, of devices that still hold
     /// secrets: the candidates for expiry sweeps and resealing, read in bounded batches.
     fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError>;
@@ -53,21 +56,67 @@ pub trait Store: Send + Sync {
     /// Every pending device, by MAC.
     fn pending(&self) -> Result<Vec<PendingDevice>, StoreError>;
 
-    /// Adds or replaces a ban.
-    fn put_ban(&self, ban: &Ban) -> Result<(), StoreError>;
+    /// Adds or replaces a ban and appends `event`.
+    fn put_ban(&self, ban: &Ban, event: AuditEvent) -> Result<(), StoreError>;
 
     /// Bans still in force at `now`, by key.
     fn bans(&self, now: Timestamp) -> Result<Vec<Ban>, StoreError>;
 
-    /// Lifts a ban. Returns `false` if there was none.
-    fn remove_ban(&self, key: &str) -> Result<bool, StoreError>;
+    /// Lifts a ban and appends `event`. Returns `false`, changing nothing, if there was none.
+    fn remove_ban(&self, key: &str, event: AuditEvent) -> Result<bool, StoreError>;
 
     /// Stores a reveal token by its hash.
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError>;
 
+    /// Stores an admin API token by its hash and appends `event`.
+    fn insert_api_token(&self, token: &ApiToken, event: AuditEvent) -> Result<(), StoreError>;
+
+    /// The admin API token with this hash, if any.
+    fn api_token(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>, StoreError>;
+
     /// Uses the token with this hash at `now`: the first use inside its lifetime succeeds and
     /// marks it used; every other attempt reports why it failed.
     fn consume_reveal_token(&self, hash: &[u8; 32], now: Timestamp) -> Result<TokenUse, StoreError>;
+}
+
+/// Which devices to list. Every filter that is set must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceQuery {
+    /// Only devices in this credential state (`issued`, `delivered`, `purged`, `dormant`).
+    pub state: Option<&'static str>,
+    /// Only devices of this vendor.
+    pub vendor: Option<String>,
+    /// Only devices at this site.
+    pub site: Option<String>,
+    /// Only devices that fetched at or after this time.
+    pub seen_since: Option<Timestamp>,
+    /// Only devices that have not fetched since this time (never, or before it).
+    pub not_seen_since: Option<Timestamp>,
+    /// Only devices with a MAC after this one (for paging).
+    pub after: Option<sipprov_identity::Mac>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Default for DeviceQuery {
+    fn default() -> Self {
+        Self { state: None, vendor: None, site: None, seen_since: None, not_seen_since: None, after: None, limit: 100 }
+    }
+}
+
+impl DeviceQuery {
+    /// Whether `device` matches, for backends that filter in memory.
+    pub fn matches(&self, device: &DeviceRecord) -> bool {
+        self.state.is_none_or(|state| device.state.name() == state)
+            && self.vendor.as_ref().is_none_or(|vendor| device.profile.vendor.as_ref() == Some(vendor))
+            && self.site.as_ref().is_none_or(|site| device.profile.site.as_ref() == Some(site))
+            && self.seen_since.is_none_or(|since| device.last_fetch.is_some_and(|at| at >= since))
+            && self.not_seen_since.is_none_or(|since| device.last_fetch.is_none_or(|at| at < since))
+            && self.after.is_none_or(|after| device.mac > after)
+    }
+
+    /// The state names a query may ask for.
+    pub const STATES: [&'static str; 4] = ["issued", "delivered", "purged", "dormant"];
 }
 
 /// A device whose valid certificate was seen but which is not in the inventory.

@@ -77,7 +77,7 @@ fn enrol_then_first_fetch_delivers_pins_and_audits() {
     assert_eq!(world.state(), CredentialState::Issued { since: world.clock.now() });
     let first = world.fetch(KEY_A);
     assert_eq!(sip_password(&first).as_deref(), Some(issued.sip_password.expose()));
-    let Fetched::Config { secrets: Some(secrets), account: served } = first else { unreachable!() };
+    let Fetched::Config { secrets: Some(secrets), account: served, .. } = first else { unreachable!() };
     assert_eq!(secrets.admin_password, issued.admin_password);
     assert_eq!(served, account());
     let device = world.store.device(&world.mac).unwrap().unwrap();

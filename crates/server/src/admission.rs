@@ -2,45 +2,56 @@
 //!
 //! Connections are admitted right after `accept()`, before any TLS work; requests before routing.
 //! Every request's outcome feeds the scan detector; a ban it decides is persisted through the
-//! store (so every node and the next start see it) and logged.
+//! store with its audit event (so every node and the next start see it) and logged. Bans made by
+//! other nodes are picked up by [`Admission::refresh_bans`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use sipprov_credentials::{Ban, Clock, Credentials, SystemClock, Timestamp};
+use sipprov_credentials::{AuditEvent, AuditKind, Ban, Clock, Credentials, StoreError, SystemClock, Timestamp, quote};
 use sipprov_identity::Mac;
-use sipprov_ratelimit::{BanRecord, ConnectionPermit, Gatekeeper, Moment, Outcome, Policy, Refusal};
+use sipprov_ratelimit::{BanRecord, ConnectionPermit, Gatekeeper, IpPrefix, Moment, Outcome, Policy, Refusal};
 
 use crate::ServerError;
+use crate::metrics::Metrics;
 
 pub(crate) struct Admission {
     gate: Gatekeeper<Mac>,
     // The limiter's clock: monotonic, so a wall-clock step cannot lift or extend a ban.
     epoch: Instant,
     credentials: Arc<Credentials>,
+    metrics: Arc<Metrics>,
 }
 
 impl Admission {
     /// A gatekeeper with `policy`, holding the bans the store still has in force.
-    pub(crate) fn new(policy: Policy, credentials: Arc<Credentials>) -> Result<Self, ServerError> {
+    pub(crate) fn new(
+        policy: Policy,
+        credentials: Arc<Credentials>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ServerError> {
         let gate = Gatekeeper::new(policy).map_err(|e| ServerError::Limits(e.to_string()))?;
-        let admission = Self { gate, epoch: Instant::now(), credentials };
-        let unix_now = SystemClock.now().unix();
-        let stored = admission
-            .credentials
-            .store()
-            .bans(Timestamp::from_unix(unix_now))
-            .map_err(|e| ServerError::Limits(format!("cannot read the stored bans: {e}")))?;
-        let records =
-            stored.into_iter().map(|ban| BanRecord { key: ban.key, reason: ban.reason, until_unix: ban.until.unix() });
-        let report = admission.gate.load_bans(records, admission.now(), unix_now);
-        tracing::info!(report = ?report, "bans restored");
+        let admission = Self { gate, epoch: Instant::now(), credentials, metrics };
+        let report =
+            admission.refresh_bans().map_err(|e| ServerError::Limits(format!("cannot read the stored bans: {e}")))?;
+        tracing::info!(restored = report, "bans restored");
         Ok(admission)
     }
 
     fn now(&self) -> Moment {
         Moment::from_duration(self.epoch.elapsed())
+    }
+
+    /// Loads the bans in force in the store (made by this node or another) into the limiter.
+    /// Returns how many are in force.
+    pub(crate) fn refresh_bans(&self) -> Result<usize, StoreError> {
+        let unix_now = SystemClock.now().unix();
+        let stored = self.credentials.store().bans(Timestamp::from_unix(unix_now))?;
+        let records =
+            stored.into_iter().map(|ban| BanRecord { key: ban.key, reason: ban.reason, until_unix: ban.until.unix() });
+        Ok(self.gate.load_bans(records, self.now(), unix_now).loaded)
     }
 
     /// Admits a new connection from `ip`, before TLS; the permit holds its place until dropped.
@@ -53,18 +64,61 @@ impl Admission {
         self.gate.admit_request(ip, device, self.now())
     }
 
-    /// Feeds one outcome to the scan detector; a resulting ban is persisted and logged.
+    /// Feeds one outcome to the scan detector; a resulting ban is persisted, audited and logged.
     pub(crate) fn record(&self, ip: IpAddr, outcome: Outcome) {
         let Some(ban) = self.gate.record(ip, outcome, self.now()) else { return };
-        let record = ban.record(SystemClock.now().unix());
+        self.metrics.bans.fetch_add(1, Ordering::Relaxed);
+        let now = SystemClock.now();
+        let record = ban.record(now.unix());
         tracing::warn!(key = %record.key, reason = %record.reason, until = record.until_unix, "ban");
+        let event = AuditEvent::without_device(
+            now,
+            AuditKind::Banned,
+            format!(
+                "source={} reason={} offence={} seconds={}",
+                quote(&record.key),
+                quote(&record.reason),
+                ban.offence,
+                ban.duration.as_secs()
+            ),
+        );
         let ban = Ban { key: record.key, reason: record.reason, until: Timestamp::from_unix(record.until_unix) };
         let credentials = Arc::clone(&self.credentials);
         // The store is synchronous; the ban is already in force in memory, persisting can follow.
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = credentials.store().put_ban(&ban) {
+            if let Err(e) = credentials.store().put_ban(&ban, event) {
                 tracing::error!(key = %ban.key, error = %e, "cannot persist the ban");
             }
         });
     }
+
+    /// The bans in force here, as stored: key, reason, end in Unix seconds.
+    pub(crate) fn bans(&self) -> Vec<BanRecord> {
+        let (now, unix_now) = (self.now(), SystemClock.now().unix());
+        self.gate.bans(now).iter().map(|ban| ban.record(now, unix_now)).collect()
+    }
+
+    /// Lifts the ban on `key` here and in the store (audited, naming `by`). Blocking: call it
+    /// off the async workers. Returns whether there was one.
+    pub(crate) fn unban(&self, key: &str, by: &str) -> Result<bool, UnbanError> {
+        let prefix: IpPrefix =
+            key.parse().map_err(|e| UnbanError::Key(format!("{key:?} is not an address or prefix: {e}")))?;
+        let event = AuditEvent::without_device(
+            SystemClock.now(),
+            AuditKind::Unbanned,
+            format!("source={} by={}", quote(&prefix.to_string()), quote(by)),
+        );
+        let stored = self.credentials.store().remove_ban(&prefix.to_string(), event).map_err(UnbanError::Store)?;
+        let here = self.gate.unban(&prefix);
+        Ok(stored || here)
+    }
+}
+
+/// Why a ban could not be lifted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UnbanError {
+    #[error("{0}")]
+    Key(String),
+    #[error(transparent)]
+    Store(StoreError),
 }

@@ -1,20 +1,23 @@
 //! What a phone server needs to run.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sipprov_credentials::Credentials;
 use sipprov_identity::TrustStore;
 use sipprov_ratelimit::{Allowlist, Policy};
 use sipprov_template::{LayeredSettings, Renderer};
 
+use crate::tls::ServerCertificate;
+
 /// Everything the phone listener needs: TLS material, trust, storage and policy.
 pub struct PhoneServerConfig {
-    /// The server certificate chain, leaf first, presented to phones.
-    pub server_chain: Vec<CertificateDer<'static>>,
-    /// The server certificate's private key.
-    pub server_key: PrivateKeyDer<'static>,
+    /// The server certificate presented to phones (ECDSA P-256 recommended).
+    pub certificate: ServerCertificate,
+    /// An RSA certificate for phones whose ClientHello offers no scheme the primary key can
+    /// sign with; `None` serves every phone the primary one.
+    pub rsa_certificate: Option<ServerCertificate>,
     /// The vendor CAs a phone's certificate must chain to, each bound to its identity rule and
     /// allowed OUIs.
     pub trust: TrustStore,
@@ -24,6 +27,8 @@ pub struct PhoneServerConfig {
     pub renderer: Arc<Renderer>,
     /// The settings every config is rendered with (must hold an `https://` `provisioning_url`).
     pub settings: LayeredSettings,
+    /// Settings for groups of devices: by vendor, model and site (from the inventory).
+    pub group_settings: GroupSettings,
     /// The credential service: inventory, lifecycle, sealed secrets, audit.
     pub credentials: Arc<Credentials>,
     /// Deadlines that close slow or idle connections.
@@ -36,6 +41,17 @@ pub struct PhoneServerConfig {
     pub limits: Policy,
 }
 
+/// Settings shared by a group of devices, by group name; a device's own settings win over them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// By vendor (the inventory's, else the certificate's), e.g. `yealink`.
+    pub vendor: BTreeMap<String, BTreeMap<String, String>>,
+    /// By model (the inventory's, else the certificate's), e.g. `T54W`.
+    pub model: BTreeMap<String, BTreeMap<String, String>>,
+    /// By site.
+    pub site: BTreeMap<String, BTreeMap<String, String>>,
+}
+
 /// Deadlines that keep slow or idle connections from holding resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -43,10 +59,16 @@ pub struct Timeouts {
     pub handshake: Duration,
     /// From connection start (or the end of the previous response) to a complete request head.
     pub request_header: Duration,
+    /// After shutdown is asked for: how long in-flight requests may take to finish.
+    pub drain: Duration,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { handshake: Duration::from_secs(10), request_header: Duration::from_secs(10) }
+        Self {
+            handshake: Duration::from_secs(10),
+            request_header: Duration::from_secs(10),
+            drain: Duration::from_secs(30),
+        }
     }
 }

@@ -1,30 +1,44 @@
 //! One phone connection: TLS handshake under a deadline, identity, then HTTP/1.1.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::UnixTime;
-use sipprov_identity::TrustStore;
 use sipprov_ratelimit::{ConnectionPermit, MissKind, Outcome};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 
 use crate::Timeouts;
 use crate::admission::Admission;
+use crate::drain::Watcher;
+use crate::metrics::Metrics;
+use crate::reload::{Live, LiveCell, snapshot};
 use crate::routes::phone::PhoneRoutes;
 
 /// Request heads larger than this are refused: phones send a few hundred bytes.
-const MAX_REQUEST_HEAD: usize = 16 * 1024;
+pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 pub(crate) struct ConnectionContext {
-    pub(crate) acceptor: TlsAcceptor,
-    pub(crate) trust: TrustStore,
+    pub(crate) live: LiveCell,
     pub(crate) timeouts: Timeouts,
     pub(crate) admission: Arc<Admission>,
     pub(crate) routes: Arc<PhoneRoutes>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl ConnectionContext {
+    pub(crate) fn new(
+        live: Live,
+        timeouts: Timeouts,
+        admission: Arc<Admission>,
+        routes: Arc<PhoneRoutes>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self { live: RwLock::new(Arc::new(live)), timeouts, admission, routes, metrics }
+    }
 }
 
 /// Serves one accepted TCP connection to the end, holding its admission `permit` until then.
@@ -34,18 +48,20 @@ pub(crate) async fn serve(
     tcp: TcpStream,
     peer: SocketAddr,
     mut permit: ConnectionPermit,
+    mut watcher: Watcher,
 ) {
-    let handshake = tokio::time::timeout(context.timeouts.handshake, context.acceptor.accept(tcp)).await;
+    let live = snapshot(&context.live);
+    let handshake = tokio::time::timeout(context.timeouts.handshake, live.acceptor.accept(tcp)).await;
     let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::info!(%peer, error = %e, "TLS handshake refused");
-            context.admission.record(peer.ip(), Outcome::Miss(MissKind::HandshakeRefused));
+            handshake_refused(&context, peer);
             return;
         }
         Err(_) => {
             tracing::info!(%peer, "TLS handshake deadline passed");
-            context.admission.record(peer.ip(), Outcome::Miss(MissKind::HandshakeRefused));
+            handshake_refused(&context, peer);
             return;
         }
     };
@@ -54,7 +70,7 @@ pub(crate) async fn serve(
     // Identity comes from the verified leaf certificate only, read with the rule of the anchor
     // it chains to.
     let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
-    let identity = match context.trust.identify(chain, UnixTime::now()) {
+    let identity = match live.trust.identify(chain, UnixTime::now()) {
         Ok((identity, vendor)) => {
             tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
             Some(Arc::new(identity))
@@ -66,18 +82,33 @@ pub(crate) async fn serve(
     };
 
     let routes = Arc::clone(&context.routes);
+    let renderer = Arc::clone(&live.renderer);
     let service = service_fn(move |request| {
         let routes = Arc::clone(&routes);
+        let renderer = Arc::clone(&renderer);
         let identity = identity.clone();
-        async move { Ok::<_, std::convert::Infallible>(routes.handle(identity, peer, request).await) }
+        async move { Ok::<_, std::convert::Infallible>(routes.handle(&renderer, identity, peer, request).await) }
     });
-    let served = http1::Builder::new()
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(context.timeouts.request_header)
         .max_buf_size(MAX_REQUEST_HEAD)
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
+        .serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    let served = tokio::select! {
+        served = connection.as_mut() => served,
+        () = watcher.stopping() => {
+            // Shutting down: finish the request in progress, then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
     if let Err(e) = served {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
+}
+
+fn handshake_refused(context: &ConnectionContext, peer: SocketAddr) {
+    context.metrics.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+    context.admission.record(peer.ip(), Outcome::Miss(MissKind::HandshakeRefused));
 }

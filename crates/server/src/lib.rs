@@ -25,7 +25,8 @@
 //! use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 //! use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 //! use sipprov_identity::{IdentityRule, TrustStore, VendorTrust};
-//! use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+//! use sipprov_server::tls::ServerCertificate;
+//! use sipprov_server::{GroupSettings, PhoneServer, PhoneServerConfig, Timeouts};
 //! use sipprov_template::{Layer, LayeredSettings, Renderer};
 //!
 //! # #[tokio::main]
@@ -36,8 +37,11 @@
 //! let dir = tempfile::tempdir()?;
 //!
 //! let config = PhoneServerConfig {
-//!     server_chain: vec![server.cert.der().clone()],
-//!     server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.signing_key.serialize_der())),
+//!     certificate: ServerCertificate {
+//!         chain: vec![server.cert.der().clone()],
+//!         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.signing_key.serialize_der())),
+//!     },
+//!     rsa_certificate: None,
 //!     trust: TrustStore::new(vec![VendorTrust::from_bundle(
 //!         "device-ca.pem",
 //!         device_ca.cert.pem().as_bytes(),
@@ -50,6 +54,7 @@
 //!         settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
 //!         settings
 //!     },
+//!     group_settings: GroupSettings::default(),
 //!     credentials: Arc::new(Credentials::new(
 //!         Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),
 //!         Lifecycle::default(),
@@ -71,15 +76,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 mod admission;
 mod config;
 mod connection;
+mod drain;
 mod error;
 mod listener;
+mod metrics;
+mod reload;
 mod response;
 mod routes;
 pub mod tls;
 
-pub use config::{PhoneServerConfig, Timeouts};
+pub use admin::{AdminConfig, AdminServer, AdminState};
+pub use config::{GroupSettings, PhoneServerConfig, Timeouts};
 pub use error::ServerError;
 pub use listener::PhoneServer;
+pub use reload::Reloader;

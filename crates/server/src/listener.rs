@@ -3,45 +3,49 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use sipprov_ratelimit::Allowlist;
 
+use crate::admin::AdminState;
 use crate::admission::Admission;
 use crate::connection::{self, ConnectionContext};
+use crate::drain::Drain;
+use crate::metrics::Metrics;
+use crate::reload::{Live, Reloader};
 use crate::routes::phone::PhoneRoutes;
-use crate::{PhoneServerConfig, ServerError, tls};
+use crate::tls::ServerCertificates;
+use crate::{PhoneServerConfig, ServerError};
 
 /// A bound phone listener, ready to serve.
 pub struct PhoneServer {
     listener: TcpListener,
     allowed_sources: Option<Allowlist>,
     context: Arc<ConnectionContext>,
+    reloader: Reloader,
 }
 
 impl PhoneServer {
     /// Checks `config`, builds the TLS configuration and binds `addr` (port 0 picks a free port).
     pub async fn bind(addr: SocketAddr, config: PhoneServerConfig) -> Result<Self, ServerError> {
-        let tls = tls::server_config(config.server_chain, config.server_key, &config.trust)?;
+        let certificates = Arc::new(ServerCertificates::new(config.certificate, config.rsa_certificate)?);
+        let live = Live::new(Arc::clone(&certificates), config.trust, config.renderer)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        let admission = Arc::new(Admission::new(config.limits, Arc::clone(&config.credentials))?);
+        let metrics = Arc::new(Metrics::default());
+        let admission = Arc::new(Admission::new(config.limits, Arc::clone(&config.credentials), Arc::clone(&metrics))?);
         let routes = Arc::new(PhoneRoutes {
             admission: Arc::clone(&admission),
             credentials: config.credentials,
             registrar: config.registrar,
-            renderer: config.renderer,
             settings: config.settings,
+            group_settings: config.group_settings,
+            metrics: Arc::clone(&metrics),
         });
-        let context = Arc::new(ConnectionContext {
-            acceptor: TlsAcceptor::from(tls),
-            trust: config.trust,
-            timeouts: config.timeouts,
-            admission,
-            routes,
-        });
-        Ok(Self { listener, allowed_sources: config.allowed_sources, context })
+        let context = Arc::new(ConnectionContext::new(live, config.timeouts, admission, routes, metrics));
+        let reloader = Reloader::new(certificates, Arc::clone(&context));
+        Ok(Self { listener, allowed_sources: config.allowed_sources, context, reloader })
     }
 
     /// The address actually bound.
@@ -50,22 +54,43 @@ impl PhoneServer {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// Accepts and serves connections until `shutdown` completes.
+    /// Swaps in new trust anchors and templates without dropping connections.
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
+    }
+
+    /// What the admin listener needs to see and manage this server (inventory, bans, metrics).
+    pub fn admin_state(&self) -> AdminState {
+        AdminState::new(
+            Arc::clone(&self.context.routes.credentials),
+            Arc::clone(&self.context.admission),
+            Arc::clone(&self.context.metrics),
+        )
+    }
+
+    /// Accepts and serves connections until `shutdown` completes; then stops accepting, lets
+    /// in-flight requests finish within the drain deadline, and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         tokio::pin!(shutdown);
+        let drain = Drain::new();
         loop {
             tokio::select! {
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((_, peer)) if self.allowed_sources.as_ref().is_some_and(|allowed| !allowed.contains(peer.ip())) => {
+                        self.context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%peer, "connection from outside the allowed sources closed");
                     }
                     Ok((tcp, peer)) => match self.context.admission.connection(peer.ip()) {
                         Ok(permit) => {
-                            tokio::spawn(connection::serve(Arc::clone(&self.context), tcp, peer, permit));
+                            let context = Arc::clone(&self.context);
+                            tokio::spawn(connection::serve(context, tcp, peer, permit, drain.watcher()));
                         }
                         // Closed at once: a refused client costs no TLS work.
-                        Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
+                        Err(refusal) => {
+                            self.context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(%peer, %refusal, "connection refused");
+                        }
                     },
                     // Running out of file descriptors or a reset before accept: transient.
                     Err(e) if is_transient(&e) => {
@@ -76,10 +101,21 @@ impl PhoneServer {
                 },
             }
         }
+        drop(self.listener);
+        let deadline = self.context.timeouts.drain;
+        if drain.finish(deadline).await {
+            tracing::info!("phone listener stopped; every request finished");
+        } else {
+            tracing::warn!(
+                deadline_seconds = deadline.as_secs(),
+                "phone listener stopped; requests still running were cut off"
+            );
+        }
+        Ok(())
     }
 }
 
-fn is_transient(e: &std::io::Error) -> bool {
+pub(crate) fn is_transient(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut)
         || e.raw_os_error().is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE

@@ -1,13 +1,66 @@
-//! The TLS configuration phones meet: client certificates required, aws-lc-rs crypto.
+//! The TLS configuration phones meet: client certificates required, aws-lc-rs crypto, and the
+//! server certificate chosen per ClientHello (ECDSA, or RSA for phones that cannot verify ECDSA).
 
 use std::sync::Arc;
 
 use rustls::RootCertStore;
-use rustls::server::WebPkiClientVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sipprov_identity::TrustStore;
 
 use crate::ServerError;
+
+/// A server certificate chain (leaf first) with its private key.
+#[derive(Debug)]
+pub struct ServerCertificate {
+    /// The chain presented to clients, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ServerCertificate {
+    fn clone(&self) -> Self {
+        Self { chain: self.chain.clone(), key: self.key.clone_key() }
+    }
+}
+
+/// The server's certificates: the primary one (ECDSA P-256 recommended: a signature costs a
+/// fraction of an RSA-2048 one) and optionally an RSA one, used only for clients whose
+/// ClientHello offers no signature scheme the primary key can make.
+#[derive(Debug)]
+pub struct ServerCertificates {
+    primary: Arc<CertifiedKey>,
+    rsa_fallback: Option<Arc<CertifiedKey>>,
+}
+
+impl ServerCertificates {
+    /// Loads the keys, checking that each key belongs to its certificate.
+    pub fn new(primary: ServerCertificate, rsa_fallback: Option<ServerCertificate>) -> Result<Self, ServerError> {
+        let provider = provider();
+        let load = |certificate: ServerCertificate, what: &str| {
+            CertifiedKey::from_der(certificate.chain, certificate.key, &provider)
+                .map(Arc::new)
+                .map_err(|e| ServerError::Tls(format!("{what} server certificate or key: {e}")))
+        };
+        Ok(Self { primary: load(primary, "primary")?, rsa_fallback: rsa_fallback.map(|c| load(c, "RSA")).transpose()? })
+    }
+}
+
+impl ResolvesServerCert for ServerCertificates {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match &self.rsa_fallback {
+            Some(rsa) if self.primary.key.choose_scheme(hello.signature_schemes()).is_none() => Some(Arc::clone(rsa)),
+            _ => Some(Arc::clone(&self.primary)),
+        }
+    }
+}
+
+fn provider() -> CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
 
 /// Builds the phone listener's rustls configuration.
 ///
@@ -15,11 +68,10 @@ use crate::ServerError;
 /// `trust` anchors fails before any HTTP is read. TLS 1.2 is kept because many deployed phones
 /// speak nothing newer.
 pub fn server_config(
-    server_chain: Vec<CertificateDer<'static>>,
-    server_key: PrivateKeyDer<'static>,
+    certificates: Arc<ServerCertificates>,
     trust: &TrustStore,
 ) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(provider());
     let mut roots = RootCertStore::empty();
     for vendor in trust.vendors() {
         for (index, ca) in vendor.certificates().iter().enumerate() {
@@ -35,7 +87,17 @@ pub fn server_config(
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| ServerError::Tls(e.to_string()))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(server_chain, server_key)
-        .map_err(|e| ServerError::Tls(format!("server certificate or key: {e}")))?;
+        .with_cert_resolver(certificates);
+    Ok(Arc::new(config))
+}
+
+/// The admin listener's rustls configuration: server authentication only (clients prove
+/// themselves with bearer tokens), TLS 1.3 and 1.2.
+pub fn admin_config(certificates: Arc<ServerCertificates>) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(certificates);
     Ok(Arc::new(config))
 }

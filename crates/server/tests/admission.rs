@@ -30,7 +30,11 @@ async fn fetch_from(harness: &Harness, source: IpAddr, phone: &Phone, path: &str
 #[tokio::test]
 async fn idle_and_half_open_connections_are_closed_while_a_phone_elsewhere_is_served() {
     let vendor_ca = ca("Yealink-like CA");
-    let timeouts = Timeouts { handshake: Duration::from_millis(500), request_header: Duration::from_millis(500) };
+    let timeouts = Timeouts {
+        handshake: Duration::from_millis(500),
+        request_header: Duration::from_millis(500),
+        ..Timeouts::default()
+    };
     let harness = Harness::start(yealink_trust(&vendor_ca), timeouts).await;
     harness.enrol(OWN);
     let attacker = ip("127.0.0.40");

@@ -90,7 +90,11 @@ async fn no_certificate_or_an_untrusted_one_gets_no_http_at_all() {
 #[tokio::test]
 async fn silent_and_half_finished_handshakes_are_closed_at_the_deadline() {
     let vendor_ca = ca("Yealink-like CA");
-    let timeouts = Timeouts { handshake: Duration::from_millis(300), request_header: Duration::from_secs(10) };
+    let timeouts = Timeouts {
+        handshake: Duration::from_millis(300),
+        request_header: Duration::from_secs(10),
+        ..Timeouts::default()
+    };
     let harness = Harness::start(yealink_trust(&vendor_ca), timeouts).await;
 
     let mut silent = TcpStream::connect(harness.addr).await.unwrap();
@@ -105,7 +109,11 @@ async fn silent_and_half_finished_handshakes_are_closed_at_the_deadline() {
 #[tokio::test]
 async fn a_dribbled_request_head_is_closed_at_the_header_deadline() {
     let vendor_ca = ca("Yealink-like CA");
-    let timeouts = Timeouts { handshake: Duration::from_secs(10), request_header: Duration::from_millis(300) };
+    let timeouts = Timeouts {
+        handshake: Duration::from_secs(10),
+        request_header: Duration::from_millis(300),
+        ..Timeouts::default()
+    };
     let harness = Harness::start(yealink_trust(&vendor_ca), timeouts).await;
     let phone = yealink_phone(&vendor_ca, OWN);
     let mut tls = harness.tls(Some(&phone)).await.unwrap();

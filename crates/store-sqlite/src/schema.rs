@@ -52,6 +52,33 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL,
         used_at    INTEGER
     ) STRICT;",
+    // 2: the inventory's vendor, model, site and device settings; audit events about no device
+    // (bans, tokens) with a NULL mac; admin API tokens by hash.
+    "ALTER TABLE devices ADD COLUMN vendor TEXT;
+    ALTER TABLE devices ADD COLUMN model TEXT;
+    ALTER TABLE devices ADD COLUMN site TEXT;
+    ALTER TABLE devices ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX devices_by_vendor ON devices (vendor, mac);
+    CREATE INDEX devices_by_site ON devices (site, mac);
+    CREATE TABLE audit_v2 (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        mac    TEXT,
+        kind   TEXT NOT NULL,
+        detail TEXT NOT NULL
+    ) STRICT;
+    INSERT INTO audit_v2 (id, at, mac, kind, detail) SELECT id, at, mac, kind, detail FROM audit;
+    DROP TABLE audit;
+    ALTER TABLE audit_v2 RENAME TO audit;
+    CREATE INDEX audit_by_mac ON audit (mac, id);
+    CREATE INDEX audit_by_kind ON audit (kind, id);
+    CREATE INDEX audit_by_time ON audit (at);
+    CREATE TABLE api_tokens (
+        hash       BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),
+        name       TEXT NOT NULL,
+        role       TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'auditor')),
+        created_at INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Brings the schema up to the newest version, one transaction per migration.
@@ -76,4 +103,39 @@ pub(crate) enum MigrateError {
     TooNew(i64),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+
+    use sipprov_credentials::{AuditQuery, Store};
+
+    use super::*;
+    use crate::SqliteStore;
+
+    #[test]
+    fn a_version_1_database_keeps_its_devices_and_audit_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO devices VALUES ('001565000001', '1001', 'a', 'Desk', 'purged', NULL, NULL, NULL,
+                     NULL, 0, 100, 150);
+                 INSERT INTO audit (at, mac, kind, detail) VALUES (150, '001565000001', 'delivered', 'secrets=yes');",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let device = store.device(&"001565000001".parse().unwrap()).unwrap().unwrap();
+        assert_eq!(device.account.user_name, "1001");
+        assert_eq!(device.profile, sipprov_credentials::DeviceProfile::default());
+        let events = store.audit(&AuditQuery::default()).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event.mac, Some(device.mac));
+        assert_eq!(events[0].event.detail, "secrets=yes");
+    }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
-    Account, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceRecord, DeviceSecrets, DeviceUpdate,
-    PendingDevice, RevealToken, Sealed, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
+    Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
+    DeviceRecord, DeviceSecrets, DeviceUpdate, PendingDevice, RevealToken, Sealed, Store, StoreError, StoredAuditEvent,
+    Timestamp, TokenUse,
 };
 use sipprov_identity::Mac;
 
@@ -89,7 +90,7 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 const DEVICE_COLUMNS: &str = "mac, user_name, auth_name, display_name, state, state_time, sip_password, admin_password,
-     pinned_spki, disabled, enrolled_at, last_fetch";
+     pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings";
 
 fn select_device(conn: &Connection, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
     conn.query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE mac = ?1"), [mac.to_string()], read_device)
@@ -101,14 +102,19 @@ fn select_device(conn: &Connection, mac: &Mac) -> Result<Option<DeviceRecord>, S
 fn write_device(conn: &Connection, device: &DeviceRecord, insert: bool) -> rusqlite::Result<usize> {
     let secrets = device.secrets.as_ref();
     let sql = if insert {
-        format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+        format!(
+            "INSERT INTO devices ({DEVICE_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        )
     } else {
         "UPDATE devices SET user_name = ?2, auth_name = ?3, display_name = ?4, state = ?5, state_time = ?6,
              sip_password = ?7, admin_password = ?8, pinned_spki = ?9, disabled = ?10, enrolled_at = ?11,
-             last_fetch = ?12
+             last_fetch = ?12, vendor = ?13, model = ?14, site = ?15, settings = ?16
          WHERE mac = ?1"
             .to_owned()
     };
+    let settings = serde_json::to_string(&device.profile.settings)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     conn.execute(
         &sql,
         params![
@@ -124,6 +130,10 @@ fn write_device(conn: &Connection, device: &DeviceRecord, insert: bool) -> rusql
             device.disabled,
             device.enrolled_at.unix(),
             device.last_fetch.map(Timestamp::unix),
+            device.profile.vendor,
+            device.profile.model,
+            device.profile.site,
+            settings,
         ],
     )
 }
@@ -131,7 +141,12 @@ fn write_device(conn: &Connection, device: &DeviceRecord, insert: bool) -> rusql
 fn insert_events(conn: &Connection, events: &[AuditEvent]) -> rusqlite::Result<()> {
     let mut statement = conn.prepare_cached("INSERT INTO audit (at, mac, kind, detail) VALUES (?1, ?2, ?3, ?4)")?;
     for event in events {
-        statement.execute(params![event.at.unix(), event.mac.to_string(), event.kind.name(), event.detail])?;
+        statement.execute(params![
+            event.at.unix(),
+            event.mac.map(|m| m.to_string()),
+            event.kind.name(),
+            event.detail
+        ])?;
     }
     Ok(())
 }
@@ -178,6 +193,34 @@ impl Store for SqliteStore {
         })
     }
 
+    fn devices(&self, query: &DeviceQuery) -> Result<Vec<DeviceRecord>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn
+            .prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices
+                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR vendor = ?2) AND (?3 IS NULL OR site = ?3)
+                   AND (?4 IS NULL OR last_fetch >= ?4) AND (?5 IS NULL OR last_fetch IS NULL OR last_fetch < ?5)
+                   AND mac > ?6
+                 ORDER BY mac LIMIT ?7"
+            ))
+            .map_err(backend)?;
+        let rows = statement
+            .query_map(
+                params![
+                    query.state,
+                    query.vendor,
+                    query.site,
+                    query.seen_since.map(Timestamp::unix),
+                    query.not_seen_since.map(Timestamp::unix),
+                    query.after.map(|m| m.to_string()).unwrap_or_default(),
+                    i64::try_from(query.limit).unwrap_or(i64::MAX),
+                ],
+                read_device,
+            )
+            .map_err(backend)?;
+        rows.map(|row| row.map_err(backend)?).collect()
+    }
+
     fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError> {
         let conn = self.reader();
         let mut statement = conn
@@ -217,7 +260,7 @@ impl Store for SqliteStore {
                     Ok((
                         row.get::<_, i64>(0)?,
                         row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
+                        row.get::<_, Option<String>>(2)?,
                         row.get::<_, String>(3)?,
                         row.get::<_, String>(4)?,
                     ))
@@ -230,7 +273,7 @@ impl Store for SqliteStore {
                 id: u64::try_from(id).map_err(|_| StoreError::Corrupt(format!("audit id {id}")))?,
                 event: AuditEvent {
                     at: Timestamp::from_unix(at),
-                    mac: parse_mac(&mac)?,
+                    mac: mac.as_deref().map(parse_mac).transpose()?,
                     kind: kind.parse().map_err(StoreError::Corrupt)?,
                     detail,
                 },
@@ -287,7 +330,7 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    fn put_ban(&self, ban: &Ban) -> Result<(), StoreError> {
+    fn put_ban(&self, ban: &Ban, event: AuditEvent) -> Result<(), StoreError> {
         let ban = ban.clone();
         self.writer.submit(move |conn| {
             conn.execute(
@@ -295,8 +338,8 @@ impl Store for SqliteStore {
                  ON CONFLICT (key) DO UPDATE SET reason = ?2, until = ?3",
                 params![ban.key, ban.reason, ban.until.unix()],
             )
-            .map(drop)
-            .map_err(backend)
+            .map_err(backend)?;
+            insert_events(conn, std::slice::from_ref(&event)).map_err(backend)
         })
     }
 
@@ -313,10 +356,46 @@ impl Store for SqliteStore {
         rows.map(|row| row.map_err(backend)).collect()
     }
 
-    fn remove_ban(&self, key: &str) -> Result<bool, StoreError> {
+    fn remove_ban(&self, key: &str, event: AuditEvent) -> Result<bool, StoreError> {
         let key = key.to_owned();
-        self.writer
-            .submit(move |conn| Ok(conn.execute("DELETE FROM bans WHERE key = ?1", [key]).map_err(backend)? == 1))
+        self.writer.submit(move |conn| {
+            let removed = conn.execute("DELETE FROM bans WHERE key = ?1", [key]).map_err(backend)? == 1;
+            if removed {
+                insert_events(conn, std::slice::from_ref(&event)).map_err(backend)?;
+            }
+            Ok(removed)
+        })
+    }
+
+    fn insert_api_token(&self, token: &ApiToken, event: AuditEvent) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.writer.submit(move |conn| {
+            conn.execute(
+                "INSERT INTO api_tokens (hash, name, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![&token.hash[..], token.name, token.role.name(), token.created_at.unix()],
+            )
+            .map_err(backend)?;
+            insert_events(conn, std::slice::from_ref(&event)).map_err(backend)
+        })
+    }
+
+    fn api_token(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>, StoreError> {
+        let row: Option<(String, String, i64)> = self
+            .reader()
+            .query_row("SELECT name, role, created_at FROM api_tokens WHERE hash = ?1", [&hash[..]], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        row.map(|(name, role, created_at)| {
+            Ok(ApiToken {
+                hash: *hash,
+                name,
+                role: role.parse().map_err(StoreError::Corrupt)?,
+                created_at: Timestamp::from_unix(created_at),
+            })
+        })
+        .transpose()
     }
 
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {
@@ -363,6 +442,7 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
     let sip: Option<Vec<u8>> = row.get(6)?;
     let admin: Option<Vec<u8>> = row.get(7)?;
     let pinned: Option<Vec<u8>> = row.get(8)?;
+    let settings: String = row.get(15)?;
     let parsed = (|| {
         let mac = parse_mac(&mac)?;
         let state = CredentialState::from_parts(&state, state_time.map(Timestamp::from_unix))
@@ -377,9 +457,12 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
         let pinned_spki = pinned
             .map(|p| p.try_into().map_err(|_| StoreError::Corrupt(format!("device {mac}: key pin is not 32 bytes"))))
             .transpose()?;
-        Ok((mac, state, secrets, pinned_spki))
+        let settings = serde_json::from_str(&settings).map_err(|e| {
+            StoreError::Corrupt(format!("device {mac}: settings are not a JSON object of strings: {e}"))
+        })?;
+        Ok((mac, state, secrets, pinned_spki, settings))
     })();
-    let (mac, state, secrets, pinned_spki) = match parsed {
+    let (mac, state, secrets, pinned_spki, settings) = match parsed {
         Ok(parts) => parts,
         Err(e) => return Ok(Err(e)),
     };
@@ -392,6 +475,7 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
         disabled: row.get(9)?,
         enrolled_at: Timestamp::from_unix(row.get(10)?),
         last_fetch: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_unix),
+        profile: DeviceProfile { vendor: row.get(12)?, model: row.get(13)?, site: row.get(14)?, settings },
     }))
 }
 

@@ -214,7 +214,9 @@ fn kill_9_in_a_loop_loses_nothing_acknowledged() {
         let events = store.audit(&AuditQuery { limit: usize::MAX, ..AuditQuery::default() }).unwrap();
         let mut found: HashMap<(String, String), usize> = HashMap::new();
         for event in &events {
-            *found.entry((event.event.mac.to_string(), event.event.kind.name().to_owned())).or_default() += 1;
+            *found
+                .entry((event.event.mac.map(|m| m.to_string()).unwrap_or_default(), event.event.kind.name().to_owned()))
+                .or_default() += 1;
         }
         for (key, count) in &acknowledged.operations {
             let durable = found.get(key).copied().unwrap_or(0);

@@ -15,7 +15,8 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, Extend
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, TrustStore, VendorTrust};
-use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+use sipprov_server::tls::ServerCertificate;
+use sipprov_server::{GroupSettings, PhoneServer, PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
 use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,8 +47,8 @@ async fn main() -> anyhow::Result<()> {
     credentials.enrol(mac, account, None)?;
 
     let config = PhoneServerConfig {
-        server_chain: vec![server_cert.der().clone()],
-        server_key: private_key(&server_key),
+        certificate: ServerCertificate { chain: vec![server_cert.der().clone()], key: private_key(&server_key) },
+        rsa_certificate: None,
         trust: TrustStore::new(vec![VendorTrust::from_bundle(
             "example device CA",
             device_ca.der(),
@@ -60,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             settings.set(Layer::Global, "provisioning_url", "https://localhost")?;
             settings
         },
+        group_settings: GroupSettings::default(),
         credentials,
         timeouts: Timeouts::default(),
         allowed_sources: None,

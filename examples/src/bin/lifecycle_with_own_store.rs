@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sipprov_credentials::{
-    Account, AuditEvent, CredentialState, DeviceRecord, DeviceSecrets, FetchRequest, Keyring, Lifecycle, Password,
-    SecretKind, Serve, Timestamp,
+    Account, AuditEvent, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets, FetchRequest, Keyring, Lifecycle,
+    Password, SecretKind, Serve, Timestamp,
 };
 use sipprov_identity::Mac;
 
@@ -63,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             disabled: false,
             enrolled_at: now,
             last_fetch: None,
+            profile: DeviceProfile::default(),
         },
     );
 
@@ -89,7 +90,8 @@ fn main() -> anyhow::Result<()> {
     }
     println!("journal:");
     for event in &database.journal {
-        println!("  {} {}", event.mac, event.kind);
+        let subject = event.mac.map_or_else(|| "-".to_owned(), |mac| mac.to_string());
+        println!("  {subject} {}", event.kind);
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use sipprov_credentials::{Account, Credentials, Keyring};
+use sipprov_credentials::{Account, Credentials, Keyring, Role};
 use sipprov_identity::Mac;
 
 use crate::config::Config;
@@ -43,6 +43,11 @@ impl Demo {
         dir.join("sipprov.toml")
     }
 
+    /// The admin API token the demo writes (mode 0600), with the `admin` role.
+    pub fn token_path(dir: &Path) -> PathBuf {
+        dir.join("admin.token")
+    }
+
     /// Creates the demo in `dir`, or reuses the one already there.
     ///
     /// `grace` (seconds), when given, overrides the config file's grace window for this run.
@@ -62,6 +67,11 @@ impl Demo {
             config.lifecycle.grace_seconds = grace;
         }
         let credentials = Arc::new(config.credentials()?);
+        let token_file = Self::token_path(dir);
+        if !token_file.exists() {
+            let token = credentials.create_api_token("demo", Role::Admin, "sipprovd demo")?;
+            write_new_file(&token_file, format!("{}\n", token.expose()).as_bytes(), 0o600)?;
+        }
         for (n, mac) in DEMO_PHONES.iter().enumerate() {
             let account = Account {
                 user_name: format!("100{}", n + 1),
@@ -88,6 +98,18 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// The `sipprov` CLI command that lists the demo's devices through the admin API at
+    /// `admin_url`.
+    pub fn cli_command(&self, admin_url: &str) -> String {
+        format!(
+            "cargo run -q -p sipprov -- --url {admin_url} --ca {} --token-file {} device list",
+            self.dir.join("pki").join("server-ca.pem").display(),
+            Self::token_path(&self.dir).display(),
+        )
+    }
+}
+
 const CONFIG_TEXT: &str = r#"# sipprov configuration, written by `sipprovd demo`.
 # Start a server from it with: sipprovd run --config sipprov.toml
 # Relative paths are resolved against this file's directory.
@@ -98,6 +120,16 @@ listen = "127.0.0.1:8443"
 # The server certificate chain (leaf first) and its key, as PEM.
 certificate = "pki/server.pem"
 key = "pki/server.key"
+
+[admin]
+# The admin API (JSON under /v1, Prometheus /metrics): keep it on loopback or a management
+# network. It uses the phone listener's certificate unless `certificate` and `key` are set.
+listen = "127.0.0.1:8444"
+
+[logging]
+# "json" (one object per line, for log shippers) or "text".
+format = "text"
+level = "info"
 
 # One [[trust]] entry per vendor CA bundle.
 [[trust]]
@@ -128,6 +160,8 @@ dormant_days = 14
 [sip]
 # The registrar written into every account config.
 registrar = "sip.example.net"
+# The digest realm it challenges with; HA1 values handed to the registrar are computed for it.
+realm = "sip.example.net"
 
 [settings]
 # Settings every phone's config is rendered with (the global layer). provisioning_url is where

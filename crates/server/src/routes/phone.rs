@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
+use sipprov_credentials::DeviceProfile;
 use sipprov_credentials::{Credentials, FetchRequest, Fetched, IssuedSecrets, Refusal};
 use sipprov_identity::DeviceIdentity;
 use sipprov_ratelimit::{MissKind, Outcome as ScanOutcome};
 use sipprov_template::{
-    AccountSettings, Device, LayeredSettings, ProfileFile, Renderer, Route, Secrets, Vendor, recognise_route,
+    AccountSettings, Device, Layer, LayeredSettings, ProfileFile, Renderer, Route, Secrets, Vendor, recognise_route,
 };
 
+use crate::GroupSettings;
 use crate::admission::Admission;
+use crate::metrics::Metrics;
 use crate::response::{self, Body};
 
 /// What happened to one request; logged, and later fed to scan detection.
@@ -46,6 +49,28 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome's name in logs and metrics.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Outcome::Served { with_secrets: true } => "served_with_secrets",
+            Outcome::Served { with_secrets: false } => "served",
+            Outcome::ServedCommon => "served_common",
+            Outcome::MethodNotServed => "method_not_served",
+            Outcome::UnknownPath => "unknown_path",
+            Outcome::NotServed => "not_served",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::NoIdentity => "no_identity",
+            Outcome::MacMismatch => "mac_mismatch",
+            Outcome::NotEnrolled => "not_enrolled",
+            Outcome::Refused(Refusal::Disabled) => "refused_disabled",
+            Outcome::Refused(Refusal::Dormant) => "refused_dormant",
+            Outcome::Refused(Refusal::KeyMismatch) => "refused_key_mismatch",
+            Outcome::Refused(_) => "refused",
+            Outcome::Unavailable => "unavailable",
+            Outcome::RenderFailed => "render_failed",
+        }
+    }
+
     /// What the scan detector learns from this outcome; `None` for what says nothing about the
     /// client (its own rate limit).
     fn for_scan_detector(self) -> Option<ScanOutcome> {
@@ -74,29 +99,36 @@ pub(crate) struct PhoneRoutes {
     pub(crate) admission: Arc<Admission>,
     pub(crate) credentials: Arc<Credentials>,
     pub(crate) registrar: String,
-    pub(crate) renderer: Arc<Renderer>,
     pub(crate) settings: LayeredSettings,
+    pub(crate) group_settings: GroupSettings,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl PhoneRoutes {
     /// Answers one request from a phone whose certificate yielded `identity`.
     pub(crate) async fn handle<B>(
         self: Arc<Self>,
+        renderer: &Renderer,
         identity: Option<Arc<DeviceIdentity>>,
         peer: SocketAddr,
         request: Request<B>,
     ) -> Response<Body> {
-        let (outcome, response) = self.route(identity.as_deref(), peer, &request).await;
+        let (outcome, response) = self.route(renderer, identity.as_deref(), peer, &request).await;
         if let Some(scan_outcome) = outcome.for_scan_detector() {
             self.admission.record(peer.ip(), scan_outcome);
         }
+        self.metrics.count_request(outcome.label());
         let mac = identity.as_ref().map(|identity| identity.mac.to_string());
+        let user_agent =
+            request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
+        // Client-supplied text (path, User-Agent) is Debug-quoted: control characters escaped.
         tracing::info!(
             %peer,
             mac = mac.as_deref().unwrap_or("-"),
             method = %request.method(),
             path = ?request.uri().path(),
-            outcome = ?outcome,
+            user_agent = ?user_agent.as_deref().unwrap_or("-"),
+            outcome = outcome.label(),
             status = response.status().as_u16(),
             "phone request"
         );
@@ -134,6 +166,7 @@ impl PhoneRoutes {
 
     async fn route<B>(
         &self,
+        renderer: &Renderer,
         identity: Option<&DeviceIdentity>,
         peer: SocketAddr,
         request: &Request<B>,
@@ -152,9 +185,9 @@ impl PhoneRoutes {
         match (plan, identity) {
             (Plan::Answer(outcome), _) => (outcome, response::not_found()),
             (Plan::Device(file), Some(identity)) => {
-                self.serve_device_file(identity.clone(), file, peer, user_agent).await
+                self.serve_device_file(renderer, identity.clone(), file, peer, user_agent).await
             }
-            (Plan::Common(file), _) => match self.renderer.render_common(file, &self.settings) {
+            (Plan::Common(file), _) => match renderer.render_common(file, &self.settings) {
                 Ok(body) => (Outcome::ServedCommon, response::config_file(body, file.format.content_type())),
                 Err(e) => {
                     tracing::error!(file = file.pattern, error = %e, "common file cannot be rendered");
@@ -167,6 +200,7 @@ impl PhoneRoutes {
 
     async fn serve_device_file(
         &self,
+        renderer: &Renderer,
         identity: DeviceIdentity,
         file: &'static ProfileFile,
         peer: SocketAddr,
@@ -175,6 +209,7 @@ impl PhoneRoutes {
         let credentials = Arc::clone(&self.credentials);
         let mac = identity.mac;
         let model = identity.model.clone();
+        let certificate_vendor = identity.vendor.clone();
         let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
         // The store is synchronous (SQLite fsyncs): keep it off the async workers.
         let decided = tokio::task::spawn_blocking(move || {
@@ -189,8 +224,8 @@ impl PhoneRoutes {
             fetched
         })
         .await;
-        let (account, secrets) = match decided {
-            Ok(Ok(Fetched::Config { account, secrets })) => (account, secrets),
+        let (account, profile, secrets) = match decided {
+            Ok(Ok(Fetched::Config { account, profile, secrets })) => (account, profile, secrets),
             Ok(Ok(Fetched::NotEnrolled)) => return (Outcome::NotEnrolled, response::not_found()),
             Ok(Ok(Fetched::Refused(refusal))) => return (Outcome::Refused(refusal), response::not_found()),
             Ok(Err(e)) => {
@@ -208,14 +243,23 @@ impl PhoneRoutes {
             display_name: account.display_name,
             registrar: self.registrar.clone(),
         };
+        let model = profile.model.clone().or(model);
+        let vendor = profile.vendor.clone().unwrap_or(certificate_vendor);
+        let settings = match self.settings_for(&vendor, model.as_deref(), &profile) {
+            Ok(settings) => settings,
+            Err(e) => {
+                tracing::error!(%mac, error = %e, "device settings are invalid");
+                return (Outcome::RenderFailed, response::unavailable());
+            }
+        };
         let device = Device {
             mac,
             model: model.as_deref(),
             account: &account,
-            settings: &self.settings,
+            settings: &settings,
             secrets: secrets_of(secrets.as_ref()),
         };
-        match self.renderer.render_device(file, &device) {
+        match renderer.render_device(file, &device) {
             Ok(body) => (
                 Outcome::Served { with_secrets: secrets.is_some() },
                 response::config_file(body, file.format.content_type()),
@@ -225,6 +269,32 @@ impl PhoneRoutes {
                 (Outcome::RenderFailed, response::unavailable())
             }
         }
+    }
+}
+
+impl PhoneRoutes {
+    /// The settings one device is rendered with: global, then its vendor's, model's and site's
+    /// groups, then its own.
+    fn settings_for(
+        &self,
+        vendor: &str,
+        model: Option<&str>,
+        profile: &DeviceProfile,
+    ) -> Result<LayeredSettings, sipprov_template::TemplateError> {
+        let mut settings = self.settings.clone();
+        let groups = &self.group_settings;
+        let layers = [
+            (Layer::Vendor, groups.vendor.get(vendor)),
+            (Layer::Model, model.and_then(|model| groups.model.get(model))),
+            (Layer::Site, profile.site.as_ref().and_then(|site| groups.site.get(site))),
+            (Layer::Device, Some(&profile.settings)),
+        ];
+        for (layer, values) in layers {
+            for (name, value) in values.into_iter().flatten() {
+                settings.set(layer, name, value.as_str())?;
+            }
+        }
+        Ok(settings)
     }
 }
 

@@ -14,7 +14,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::Allowlist;
-use sipprov_server::{PhoneServer, PhoneServerConfig, Timeouts};
+use sipprov_server::tls::ServerCertificate;
+use sipprov_server::{GroupSettings, PhoneServer, PhoneServerConfig, Timeouts};
 use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -86,12 +87,16 @@ impl Harness {
             Arc::new(SystemClock),
         ));
         let config = PhoneServerConfig {
-            server_chain: vec![server_cert.der().clone()],
-            server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            certificate: ServerCertificate {
+                chain: vec![server_cert.der().clone()],
+                key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            },
+            rsa_certificate: None,
             trust,
             registrar: "sip.example.net".into(),
             renderer: Arc::new(Renderer::shipped().unwrap()),
             settings: settings(),
+            group_settings: GroupSettings::default(),
             credentials: Arc::clone(&credentials),
             timeouts,
             allowed_sources,

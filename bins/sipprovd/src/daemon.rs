@@ -1,0 +1,184 @@
+//! The running daemon: phone and admin listeners, background jobs, and signals.
+//!
+//! - SIGHUP re-reads the config file's trust anchors and templates and swaps them in without
+//!   dropping connections; if they do not load, the old ones stay and the error is logged.
+//! - SIGTERM (or Ctrl-C) stops accepting, lets in-flight requests finish within
+//!   `[phones] drain_seconds`, and returns.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sipprov_credentials::Credentials;
+use sipprov_server::{AdminServer, AdminState, PhoneServer, Reloader};
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+/// How often expiries (purge after grace, dormant after N days) are applied without a fetch.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Devices read per store query during a sweep.
+const SWEEP_BATCH: usize = 500;
+/// How often bans made by other nodes sharing the store are picked up.
+const BAN_REFRESH_EVERY: Duration = Duration::from_secs(30);
+
+/// The bound listeners, ready to serve.
+pub struct Daemon {
+    phones: PhoneServer,
+    admin: AdminServer,
+    credentials: Arc<Credentials>,
+    config_path: Option<PathBuf>,
+}
+
+impl Daemon {
+    /// Binds the phone listener on `config.phones.listen` and the admin listener on
+    /// `config.admin.listen`, over `credentials`. `config_path` is what SIGHUP re-reads.
+    pub async fn bind(
+        config: &Config,
+        credentials: Arc<Credentials>,
+        config_path: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let server_config = config.server_config_with(Arc::clone(&credentials))?;
+        let phones =
+            PhoneServer::bind(config.phones.listen, server_config).await.context("starting the phone listener")?;
+        let admin = AdminServer::bind(config.admin.listen, config.admin_config()?, phones.admin_state())
+            .await
+            .context("starting the admin listener")?;
+        Ok(Self { phones, admin, credentials, config_path })
+    }
+
+    /// Where phones connect.
+    pub fn phone_addr(&self) -> SocketAddr {
+        self.phones.local_addr()
+    }
+
+    /// Where the admin API listens.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains both listeners.
+    pub async fn serve(self) -> anyhow::Result<()> {
+        start_sweeper(Arc::clone(&self.credentials));
+        start_ban_refresh(self.phones.admin_state());
+        if let Some(path) = self.config_path.clone() {
+            start_reload_on_sighup(path, self.phones.reloader());
+        }
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let phones = self.phones.serve(until_stopped(stopped.clone()));
+        let admin = self.admin.serve(until_stopped(stopped));
+        let signal = async move {
+            shutdown_signal().await;
+            stop.send_replace(true);
+        };
+        let (phones, admin, ()) = tokio::join!(phones, admin, signal);
+        phones?;
+        admin?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Applies due expiries in the background, so secrets go away on time even if the phone never
+/// comes back.
+fn start_sweeper(credentials: Arc<Credentials>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            let credentials = Arc::clone(&credentials);
+            match tokio::task::spawn_blocking(move || credentials.sweep(SWEEP_BATCH)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(changed)) => tracing::info!(changed, "expiry sweep"),
+                Ok(Err(e)) => tracing::error!(error = %e, "expiry sweep failed"),
+                Err(e) => tracing::error!(error = %e, "expiry sweep task failed"),
+            }
+        }
+    });
+}
+
+/// Picks up bans made by other nodes sharing the store.
+fn start_ban_refresh(state: AdminState) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(BAN_REFRESH_EVERY);
+        every.tick().await; // the listener loaded them at start
+        loop {
+            every.tick().await;
+            let state = state.clone();
+            match tokio::task::spawn_blocking(move || state.refresh_bans()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot refresh bans from the store"),
+                Err(e) => tracing::error!(error = %e, "ban refresh task failed"),
+            }
+        }
+    });
+}
+
+#[cfg(unix)]
+fn start_reload_on_sighup(config_path: PathBuf, reloader: Reloader) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => return tracing::warn!(error = %e, "cannot listen for SIGHUP; reloads need a restart"),
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let path = config_path.clone();
+            let loaded = tokio::task::spawn_blocking(move || reloadable(&path)).await;
+            let outcome = match loaded {
+                Ok(Ok((trust, renderer))) => reloader.reload(trust, Arc::new(renderer)).map_err(anyhow::Error::from),
+                Ok(Err(e)) => {
+                    reloader.refused();
+                    Err(e)
+                }
+                Err(e) => Err(anyhow::anyhow!("reload task failed: {e}")),
+            };
+            match outcome {
+                Ok(()) => tracing::info!(config = %config_path.display(), "reloaded trust anchors and templates"),
+                Err(e) => tracing::error!(
+                    config = %config_path.display(),
+                    error = format!("{e:#}"),
+                    "reload refused; still serving with the previous trust anchors and templates"
+                ),
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn start_reload_on_sighup(_config_path: PathBuf, _reloader: Reloader) {}
+
+/// What a reload replaces, read afresh from the config file.
+fn reloadable(path: &Path) -> anyhow::Result<(sipprov_identity::TrustStore, sipprov_template::Renderer)> {
+    let config = Config::load(path)?;
+    Ok((config.trust_store()?, config.renderer()?))
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,268 @@
+//! Devices: list, create, show, update, delete, re-arm, rotate, disable, enable; pending devices.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::StatusCode;
+use serde::de::DeserializeOwned;
+use sipprov_credentials::{DeviceQuery, Timestamp};
+use sipprov_identity::Mac;
+
+use super::body::{AdminResponse, empty, error, json};
+use super::model::{DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, RegistrarView};
+use super::{AdminContext, Call, blocking, time};
+
+/// The largest JSON body accepted outside imports.
+const MAX_BODY: usize = 1024 * 1024;
+/// The most devices one list call returns.
+const MAX_PAGE: usize = 1000;
+
+pub(super) async fn list(context: &AdminContext, call: Call) -> AdminResponse {
+    let query = match device_query(&call) {
+        Ok(query) => query,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    let limit = query.limit;
+    match blocking(move || Ok(credentials.store().devices(&query)?)).await {
+        Ok(devices) => {
+            let next_after = (devices.len() == limit).then(|| devices.last().map(|d| d.mac.to_string())).flatten();
+            let views: Vec<DeviceView> = devices.iter().map(DeviceView::from).collect();
+            json(StatusCode::OK, &serde_json::json!({ "devices": views, "next_after": next_after }))
+        }
+        Err(response) => response,
+    }
+}
+
+fn device_query(call: &Call) -> Result<DeviceQuery, String> {
+    let now = now();
+    let mut query = DeviceQuery::default();
+    for (name, value) in &call.query {
+        match name.as_str() {
+            "state" => {
+                let state = DeviceQuery::STATES.iter().find(|state| **state == value.as_str());
+                query.state = Some(
+                    *state
+                        .ok_or_else(|| format!("state {value:?} is not one of {}", DeviceQuery::STATES.join(", ")))?,
+                );
+            }
+            "vendor" => query.vendor = Some(value.to_ascii_lowercase()),
+            "site" => query.site = Some(value.clone()),
+            "seen_since" => query.seen_since = Some(time::parse(value, now)?),
+            "not_seen_since" => query.not_seen_since = Some(time::parse(value, now)?),
+            "after" => query.after = Some(Mac::parse(value).map_err(|e| format!("after: {}", e.reason()))?),
+            "limit" => query.limit = parse_limit(value)?,
+            other => return Err(format!("unknown query parameter {other:?}")),
+        }
+    }
+    Ok(query)
+}
+
+pub(super) fn parse_limit(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
+        _ => Err(format!("limit must be 1 to {MAX_PAGE}")),
+    }
+}
+
+pub(super) fn now() -> Timestamp {
+    use sipprov_credentials::Clock;
+    sipprov_credentials::SystemClock.now()
+}
+
+pub(super) async fn create(context: &AdminContext, call: Call) -> AdminResponse {
+    let input: DeviceInput = match read_json(call.body).await {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    match input.validate(None) {
+        Ok(device) => enrol(context, device).await,
+        Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+    }
+}
+
+/// Enrols a checked device: 201 with the registrar's hand-off, or 409 if the MAC is enrolled.
+pub(super) async fn enrol(context: &AdminContext, device: NewDevice) -> AdminResponse {
+    match enrol_one(context, device).await {
+        Ok(Some(issued)) => json(StatusCode::CREATED, &issued),
+        Ok(None) => error(StatusCode::CONFLICT, "a device with this MAC is already enrolled"),
+        Err(response) => response,
+    }
+}
+
+/// Enrols one device; `None` if the MAC is already enrolled.
+pub(super) async fn enrol_one(context: &AdminContext, device: NewDevice) -> Result<Option<IssuedView>, AdminResponse> {
+    let credentials = Arc::clone(&context.state.credentials);
+    let realm = context.realm.clone();
+    blocking(move || {
+        let NewDevice { mac, account, profile, password, reveal_password } = device;
+        let Some(issued) = credentials.enrol_with_profile(mac, account.clone(), profile, password)? else {
+            return Ok(None);
+        };
+        let record = credentials.store().device(&mac)?;
+        Ok(record.map(|record| IssuedView {
+            device: DeviceView::from(&record),
+            registrar: RegistrarView::new(&account, &realm, &issued, reveal_password),
+        }))
+    })
+    .await
+}
+
+pub(super) async fn show(context: &AdminContext, call: Call) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    match blocking(move || Ok(credentials.store().device(&mac)?)).await {
+        Ok(Some(device)) => json(StatusCode::OK, &DeviceView::from(&device)),
+        Ok(None) => not_enrolled(),
+        Err(response) => response,
+    }
+}
+
+pub(super) async fn update(context: &AdminContext, call: Call) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let patch: DevicePatch = match read_json(call.body).await {
+        Ok(patch) => patch,
+        Err(response) => return response,
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    let outcome = blocking(move || {
+        let Some(device) = credentials.store().device(&mac)? else { return Ok(None) };
+        Ok(Some(match patch.apply(&device) {
+            Ok((account, profile)) => Ok(credentials.update(&mac, account, profile)?),
+            Err(message) => Err(message),
+        }))
+    })
+    .await;
+    match outcome {
+        Ok(Some(Ok(Some(device)))) => json(StatusCode::OK, &DeviceView::from(&device)),
+        Ok(Some(Err(message))) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+        Ok(None | Some(Ok(None))) => not_enrolled(),
+        Err(response) => response,
+    }
+}
+
+pub(super) async fn delete(context: &AdminContext, call: Call) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    match blocking(move || credentials.delete(&mac)).await {
+        Ok(true) => empty(StatusCode::NO_CONTENT),
+        Ok(false) => not_enrolled(),
+        Err(response) => response,
+    }
+}
+
+/// Fresh secrets for an enrolled device.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Reissue {
+    /// Key pin cleared: for a replaced or factory-reset phone.
+    Rearm,
+    /// Key pin kept: for a suspected leak.
+    Rotate,
+}
+
+pub(super) async fn reissue(context: &AdminContext, call: Call, how: Reissue) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let reveal = call.flag("reveal_password");
+    let credentials = Arc::clone(&context.state.credentials);
+    let realm = context.realm.clone();
+    let outcome = blocking(move || {
+        let issued = match how {
+            Reissue::Rearm => credentials.rearm(&mac)?,
+            Reissue::Rotate => credentials.rotate(&mac)?,
+        };
+        let Some(issued) = issued else { return Ok(None) };
+        let Some(device) = credentials.store().device(&mac)? else { return Ok(None) };
+        let registrar = RegistrarView::new(&device.account, &realm, &issued, reveal);
+        Ok(Some(IssuedView { device: DeviceView::from(&device), registrar }))
+    })
+    .await;
+    match outcome {
+        Ok(Some(issued)) => json(StatusCode::OK, &issued),
+        Ok(None) => not_enrolled(),
+        Err(response) => response,
+    }
+}
+
+pub(super) async fn set_disabled(context: &AdminContext, call: Call, disabled: bool) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    let outcome = blocking(move || {
+        if !credentials.set_disabled(&mac, disabled)? {
+            return Ok(None);
+        }
+        Ok(credentials.store().device(&mac)?)
+    })
+    .await;
+    match outcome {
+        Ok(Some(device)) => json(StatusCode::OK, &DeviceView::from(&device)),
+        Ok(None) => not_enrolled(),
+        Err(response) => response,
+    }
+}
+
+pub(super) async fn list_pending(context: &AdminContext) -> AdminResponse {
+    let credentials = Arc::clone(&context.state.credentials);
+    match blocking(move || Ok(credentials.store().pending()?)).await {
+        Ok(pending) => {
+            let views: Vec<PendingView> = pending.iter().map(PendingView::from).collect();
+            json(StatusCode::OK, &serde_json::json!({ "pending": views }))
+        }
+        Err(response) => response,
+    }
+}
+
+pub(super) async fn enrol_pending(context: &AdminContext, call: Call) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let input: DeviceInput = match read_json(call.body).await {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let device = match input.validate(Some(mac)) {
+        Ok(device) => device,
+        Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    let pending = blocking(move || Ok(credentials.store().pending()?.into_iter().any(|p| p.mac == mac))).await;
+    match pending {
+        Ok(true) => enrol(context, device).await,
+        Ok(false) => error(StatusCode::NOT_FOUND, "no pending device with this MAC"),
+        Err(response) => response,
+    }
+}
+
+fn captured_mac(call: &Call) -> Result<Mac, AdminResponse> {
+    let text = call.captured.as_deref().unwrap_or_default();
+    Mac::parse(text).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("the path's MAC: {}", e.reason())))
+}
+
+fn not_enrolled() -> AdminResponse {
+    error(StatusCode::NOT_FOUND, "no device with this MAC is enrolled")
+}
+
+/// Reads a JSON body of at most [`MAX_BODY`] bytes; an empty body reads as `{}`.
+pub(super) async fn read_json<T: DeserializeOwned>(body: hyper::body::Incoming) -> Result<T, AdminResponse> {
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))),
+    };
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+}

@@ -1,0 +1,215 @@
+//! `POST /v1/import`: devices in bulk, CSV or JSON lines, applied row by row while the body
+//! streams in. Idempotent by MAC: a row for an enrolled device updates its account and profile
+//! (never its secrets), or changes nothing if they are equal. A bad row is reported with its
+//! line number and the rest go on.
+
+use std::sync::Arc;
+
+use http_body_util::BodyExt;
+use hyper::StatusCode;
+use hyper::body::Incoming;
+use serde::Serialize;
+use sipprov_credentials::{Credentials, CredentialsError};
+
+use super::body::{AdminResponse, error, json_lines};
+use super::import_rows::{ImportFormat, MAX_ROW, Row, RowParser};
+use super::model::{NewDevice, RegistrarView};
+use super::{AdminContext, Call, failure};
+
+/// One row's result, as one JSON line of the response.
+#[derive(Debug, Serialize)]
+struct RowResult {
+    line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registrar: Option<RegistrarView>,
+}
+
+/// The last line of the response.
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    rows: u64,
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+    errors: u64,
+}
+
+pub(super) async fn run(context: &AdminContext, call: Call) -> AdminResponse {
+    let format = match call.param("format") {
+        Some("csv") => ImportFormat::Csv,
+        Some("jsonl" | "ndjson") => ImportFormat::JsonLines,
+        _ => return error(StatusCode::BAD_REQUEST, "format=csv or format=jsonl is required"),
+    };
+    let importer = Importer {
+        credentials: Arc::clone(&context.state.credentials),
+        realm: context.realm.clone(),
+        reveal: call.flag("reveal_passwords"),
+        parser: RowParser::new(format),
+        summary: Summary::default(),
+        out: Vec::new(),
+        line: 0,
+    };
+    match importer.consume(call.body).await {
+        Ok(out) => json_lines(out),
+        Err(response) => response,
+    }
+}
+
+struct Importer {
+    credentials: Arc<Credentials>,
+    realm: String,
+    reveal: bool,
+    parser: RowParser,
+    summary: Summary,
+    out: Vec<u8>,
+    line: u64,
+}
+
+impl Importer {
+    /// Reads the body to its end, applying complete lines as they arrive; returns the response
+    /// lines. A store failure stops the import: rows before it are applied and reported.
+    async fn consume(mut self, mut body: Incoming) -> Result<Vec<u8>, AdminResponse> {
+        let mut pending: Vec<u8> = Vec::new();
+        // Inside a row already reported as too long: drop bytes up to its line break.
+        let mut skipping = false;
+        loop {
+            let frame = match body.frame().await {
+                None => break,
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))),
+            };
+            let Ok(data) = frame.into_data() else { continue };
+            pending.extend_from_slice(&data);
+            let mut lines = Vec::new();
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let mut line: Vec<u8> = pending.drain(..=end).collect();
+                line.pop();
+                if !std::mem::take(&mut skipping) {
+                    lines.push(Line::Text(line));
+                }
+            }
+            if pending.len() > MAX_ROW && !skipping {
+                lines.push(Line::TooLong);
+                skipping = true;
+            }
+            if skipping {
+                pending.clear();
+            }
+            self = self.apply(lines).await?;
+        }
+        if !pending.is_empty() && !skipping {
+            self = self.apply(vec![Line::Text(pending)]).await?;
+        }
+        let Importer { mut out, summary, .. } = self;
+        write_line(&mut out, &serde_json::json!({ "summary": summary }));
+        Ok(out)
+    }
+
+    /// Applies a batch of lines off the async workers.
+    async fn apply(self, lines: Vec<Line>) -> Result<Self, AdminResponse> {
+        if lines.is_empty() {
+            return Ok(self);
+        }
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut importer = self;
+            for line in lines {
+                importer.line += 1;
+                if let Err(e) = importer.apply_line(line) {
+                    return Err((importer, e));
+                }
+            }
+            Ok(importer)
+        })
+        .await;
+        match joined {
+            Ok(Ok(importer)) => Ok(importer),
+            Ok(Err((importer, e))) => {
+                tracing::error!(error = %e, line = importer.line, "import stopped: the store failed");
+                Err(failure(&e))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "import task failed");
+                Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+            }
+        }
+    }
+
+    fn apply_line(&mut self, line: Line) -> Result<(), CredentialsError> {
+        let number = self.line;
+        let parsed = match &line {
+            Line::TooLong => Err(format!("row longer than {MAX_ROW} bytes")),
+            Line::Text(bytes) if bytes.len() > MAX_ROW => Err(format!("row longer than {MAX_ROW} bytes")),
+            Line::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => self.parser.parse(text),
+                Err(_) => Err("row is not UTF-8".into()),
+            },
+        };
+        let device = match parsed.and_then(|row| match row {
+            Row::Skip => Ok(None),
+            Row::Device(input) => input.validate(None).map(Some),
+        }) {
+            Ok(None) => return Ok(()),
+            Ok(Some(device)) => device,
+            Err(message) => {
+                self.record(RowResult {
+                    line: number,
+                    mac: None,
+                    result: "error",
+                    error: Some(message),
+                    registrar: None,
+                });
+                return Ok(());
+            }
+        };
+        let result = self.apply_device(number, device)?;
+        self.record(result);
+        Ok(())
+    }
+
+    fn apply_device(&self, line: u64, device: NewDevice) -> Result<RowResult, CredentialsError> {
+        let NewDevice { mac, account, profile, password, reveal_password } = device;
+        let reveal = reveal_password || self.reveal;
+        let row = |result, registrar| RowResult { line, mac: Some(mac.to_string()), result, error: None, registrar };
+        if let Some(existing) = self.credentials.store().device(&mac)? {
+            if existing.account == account && existing.profile == profile {
+                return Ok(row("unchanged", None));
+            }
+            self.credentials.update(&mac, account, profile)?;
+            return Ok(row("updated", None));
+        }
+        match self.credentials.enrol_with_profile(mac, account.clone(), profile, password)? {
+            Some(issued) => Ok(row("created", Some(RegistrarView::new(&account, &self.realm, &issued, reveal)))),
+            // Enrolled meanwhile by another call: nothing of this row was applied.
+            None => Ok(row("unchanged", None)),
+        }
+    }
+
+    fn record(&mut self, result: RowResult) {
+        self.summary.rows += 1;
+        match result.result {
+            "created" => self.summary.created += 1,
+            "updated" => self.summary.updated += 1,
+            "unchanged" => self.summary.unchanged += 1,
+            _ => self.summary.errors += 1,
+        }
+        write_line(&mut self.out, &result);
+    }
+}
+
+fn write_line(out: &mut Vec<u8>, value: &impl Serialize) {
+    if serde_json::to_writer(&mut *out, value).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+/// One line of the body.
+enum Line {
+    Text(Vec<u8>),
+    /// A row that grew past [`MAX_ROW`] without a line break.
+    TooLong,
+}

@@ -1,0 +1,295 @@
+//! The admin listener: a JSON API under `/v1` and Prometheus `/metrics`, on its own TLS
+//! listener (loopback by default), for the operator's tools and the `sipprov` CLI.
+//!
+//! Every call but `/v1/health` needs a bearer token; tokens are stored hashed and carry a role
+//! (`auditor` reads, `operator` changes devices and bans, `admin` also creates tokens). Calls
+//! that hand over secrets (HA1, passwords, tokens) answer with `Cache-Control: no-store`.
+
+// Handlers return a finished response as their `Err`: built once per call, never propagated far.
+#![allow(clippy::result_large_err)]
+
+mod audit;
+mod body;
+mod devices;
+mod import;
+mod import_rows;
+mod model;
+mod routes;
+mod service;
+mod time;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::AUTHORIZATION;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use sipprov_credentials::{ApiToken, Credentials, CredentialsError};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::admission::Admission;
+use crate::connection::MAX_REQUEST_HEAD;
+use crate::drain::{Drain, Watcher};
+use crate::listener::is_transient;
+use crate::metrics::Metrics;
+use crate::tls::{self, ServerCertificate, ServerCertificates};
+use crate::{ServerError, Timeouts};
+use body::{AdminResponse, error};
+use routes::{Action, Matched};
+
+/// What the admin listener needs besides the phone server's state.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// The admin listener's certificate (clients verify it against the admin CA).
+    pub certificate: ServerCertificate,
+    /// The SIP digest realm the registrar challenges with: HA1 values are computed for it.
+    pub realm: String,
+    /// Deadlines for handshakes, request heads and the drain at shutdown.
+    pub timeouts: Timeouts,
+}
+
+/// The phone server's state the admin API works on: inventory, bans, metrics.
+#[derive(Clone)]
+pub struct AdminState {
+    credentials: Arc<Credentials>,
+    admission: Arc<Admission>,
+    metrics: Arc<Metrics>,
+}
+
+impl AdminState {
+    pub(crate) fn new(credentials: Arc<Credentials>, admission: Arc<Admission>, metrics: Arc<Metrics>) -> Self {
+        Self { credentials, admission, metrics }
+    }
+
+    /// Loads bans made by other nodes from the store; call it periodically when several nodes
+    /// share a store. Returns how many bans are in force.
+    pub fn refresh_bans(&self) -> Result<usize, sipprov_credentials::StoreError> {
+        self.admission.refresh_bans()
+    }
+}
+
+pub(crate) struct AdminContext {
+    state: AdminState,
+    realm: String,
+}
+
+/// A bound admin listener.
+pub struct AdminServer {
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    timeouts: Timeouts,
+    context: Arc<AdminContext>,
+}
+
+impl AdminServer {
+    /// Builds the TLS configuration and binds `addr`.
+    pub async fn bind(addr: SocketAddr, config: AdminConfig, state: AdminState) -> Result<Self, ServerError> {
+        let certificates = Arc::new(ServerCertificates::new(config.certificate, None)?);
+        let acceptor = TlsAcceptor::from(tls::admin_config(certificates)?);
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let context = Arc::new(AdminContext { state, realm: config.realm });
+        Ok(Self { listener, acceptor, timeouts: config.timeouts, context })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Serves until `shutdown` completes, then lets running calls finish within the drain deadline.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        tokio::pin!(shutdown);
+        let drain = Drain::new();
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let (acceptor, context) = (self.acceptor.clone(), Arc::clone(&self.context));
+                        tokio::spawn(serve_connection(acceptor, context, self.timeouts, tcp, peer, drain.watcher()));
+                    }
+                    Err(e) if is_transient(&e) => {
+                        tracing::warn!(error = %e, "admin accept failed; continuing");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(ServerError::Accept(e)),
+                },
+            }
+        }
+        drop(self.listener);
+        if !drain.finish(self.timeouts.drain).await {
+            tracing::warn!("admin listener stopped; calls still running were cut off");
+        }
+        Ok(())
+    }
+}
+
+async fn serve_connection(
+    acceptor: TlsAcceptor,
+    context: Arc<AdminContext>,
+    timeouts: Timeouts,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut watcher: Watcher,
+) {
+    let tls = match tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return tracing::info!(%peer, error = %e, "admin TLS handshake refused"),
+        Err(_) => return tracing::info!(%peer, "admin TLS handshake deadline passed"),
+    };
+    let service = service_fn(move |request| {
+        let context = Arc::clone(&context);
+        async move { Ok::<_, std::convert::Infallible>(handle(context, peer, request).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.request_header)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    let served = tokio::select! {
+        served = connection.as_mut() => served,
+        () = watcher.stopping() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(%peer, error = %e, "admin connection ended with an error");
+    }
+}
+
+/// One admin call, as the handlers see it.
+pub(crate) struct Call {
+    /// The path segment the route captured (a MAC, a ban key).
+    pub(crate) captured: Option<String>,
+    /// The query string's pairs.
+    pub(crate) query: Vec<(String, String)>,
+    /// Who is calling, for the audit log (`token:<name>`).
+    pub(crate) caller: String,
+    pub(crate) body: Incoming,
+}
+
+impl Call {
+    /// The value of query parameter `name`, if given.
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A yes/no query parameter (`true`/`1`/`yes`).
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        matches!(self.param(name), Some("true" | "1" | "yes"))
+    }
+}
+
+async fn handle(context: Arc<AdminContext>, peer: SocketAddr, request: Request<Incoming>) -> AdminResponse {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let (response, caller) = route(&context, request).await;
+    tracing::info!(
+        %peer,
+        %method,
+        path = ?path,
+        caller = caller.as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        "admin call"
+    );
+    response
+}
+
+async fn route(context: &AdminContext, request: Request<Incoming>) -> (AdminResponse, Option<String>) {
+    let (route, captured) = match routes::find(request.method(), request.uri().path()) {
+        Matched::Route(route, captured) => (route, captured),
+        Matched::WrongMethod => {
+            return (error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this path"), None);
+        }
+        Matched::NotFound => return (error(StatusCode::NOT_FOUND, "no such API path"), None),
+    };
+    let query = match routes::query_pairs(request.uri().query()) {
+        Ok(query) => query,
+        Err(message) => return (error(StatusCode::BAD_REQUEST, &message), None),
+    };
+    let token = match route.role {
+        None => None,
+        Some(required) => match authenticate(context, &request).await {
+            Err(response) => return (response, None),
+            Ok(token) if !token.role.allows(required) => {
+                let message = format!("the {} role may not do this (needs {required})", token.role);
+                return (error(StatusCode::FORBIDDEN, &message), Some(token.name));
+            }
+            Ok(token) => Some(token),
+        },
+    };
+    let caller = token.map(|token| format!("token:{}", token.name));
+    let call = Call {
+        captured,
+        query,
+        caller: caller.clone().unwrap_or_else(|| "anonymous".into()),
+        body: request.into_body(),
+    };
+    let response = match route.action {
+        Action::Health => service::health(context).await,
+        Action::Metrics => service::metrics(context).await,
+        Action::ListBans => service::list_bans(context).await,
+        Action::RemoveBan => service::remove_ban(context, call).await,
+        Action::CreateToken => service::create_token(context, call).await,
+        Action::ListDevices => devices::list(context, call).await,
+        Action::CreateDevice => devices::create(context, call).await,
+        Action::ShowDevice => devices::show(context, call).await,
+        Action::UpdateDevice => devices::update(context, call).await,
+        Action::DeleteDevice => devices::delete(context, call).await,
+        Action::Rearm => devices::reissue(context, call, devices::Reissue::Rearm).await,
+        Action::Rotate => devices::reissue(context, call, devices::Reissue::Rotate).await,
+        Action::Disable => devices::set_disabled(context, call, true).await,
+        Action::Enable => devices::set_disabled(context, call, false).await,
+        Action::ListPending => devices::list_pending(context).await,
+        Action::EnrolPending => devices::enrol_pending(context, call).await,
+        Action::Import => import::run(context, call).await,
+        Action::Audit => audit::query(context, call).await,
+        Action::Suspicious => audit::suspicious(context, call).await,
+    };
+    (response, caller)
+}
+
+/// The bearer token's stored record; the same 401 for a missing, malformed or unknown token.
+async fn authenticate(context: &AdminContext, request: &Request<Incoming>) -> Result<ApiToken, AdminResponse> {
+    let unauthorized = || error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    let presented = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty() && token.len() <= 256)
+        .ok_or_else(unauthorized)?;
+    let credentials = Arc::clone(&context.state.credentials);
+    match blocking(move || credentials.authenticate(&presented)).await {
+        Ok(Some(token)) => Ok(token),
+        Ok(None) => Err(unauthorized()),
+        Err(response) => Err(response),
+    }
+}
+
+/// Runs a blocking credential call off the async workers; a failure becomes its response.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CredentialsError> + Send + 'static,
+) -> Result<T, AdminResponse> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(failure(&e)),
+        Err(e) => {
+            tracing::error!(error = %e, "admin task failed");
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        }
+    }
+}
+
+/// The response for a failed credential operation (nothing was changed).
+pub(crate) fn failure(e: &CredentialsError) -> AdminResponse {
+    tracing::error!(error = %e, "admin operation failed; nothing changed");
+    error(StatusCode::SERVICE_UNAVAILABLE, &format!("nothing changed: {e}"))
+}

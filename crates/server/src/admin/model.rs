@@ -1,0 +1,348 @@
+//! The JSON documents of the admin API, and their checks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sipprov_credentials::{
+    Account, DeviceProfile, DeviceRecord, DigestHa1, IssuedSecrets, Password, PendingDevice, StoredAuditEvent,
+};
+use sipprov_identity::Mac;
+use sipprov_template::{Layer, LayeredSettings};
+
+use super::time;
+
+/// A device as an operator describes it: `POST /v1/devices`, one import row, or (without the
+/// MAC) `POST /v1/pending/{mac}/enrol`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeviceInput {
+    pub(crate) mac: Option<String>,
+    pub(crate) user_name: Option<String>,
+    pub(crate) auth_name: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) vendor: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) site: Option<String>,
+    #[serde(default)]
+    pub(crate) settings: BTreeMap<String, String>,
+    /// The operator's own SIP password (from its OSS/BSS) instead of a generated one.
+    pub(crate) password: Option<String>,
+    /// Return the plaintext password too, not only the HA1 values.
+    #[serde(default)]
+    pub(crate) reveal_password: bool,
+}
+
+/// A [`DeviceInput`] that passed every check.
+pub(crate) struct NewDevice {
+    pub(crate) mac: Mac,
+    pub(crate) account: Account,
+    pub(crate) profile: DeviceProfile,
+    pub(crate) password: Option<Password>,
+    pub(crate) reveal_password: bool,
+}
+
+const MAX_FIELD: usize = 256;
+
+impl DeviceInput {
+    /// Checks every field; the error names the field and what is wrong.
+    pub(crate) fn validate(self, mac_from_path: Option<Mac>) -> Result<NewDevice, String> {
+        let mac = match (mac_from_path, &self.mac) {
+            (Some(mac), None) => mac,
+            (Some(mac), Some(given)) => {
+                let given = parse_mac(given)?;
+                if given != mac {
+                    return Err(format!("mac {given} differs from the path's {mac}"));
+                }
+                mac
+            }
+            (None, Some(given)) => parse_mac(given)?,
+            (None, None) => return Err("mac is required".into()),
+        };
+        let user_name = required_text("user_name", self.user_name)?;
+        let auth_name = optional_text("auth_name", self.auth_name)?.unwrap_or_else(|| user_name.clone());
+        let display_name = optional_text("display_name", self.display_name)?.unwrap_or_else(|| user_name.clone());
+        let profile = DeviceProfile {
+            vendor: optional_text("vendor", self.vendor)?.map(|v| v.to_ascii_lowercase()),
+            model: optional_text("model", self.model)?,
+            site: optional_text("site", self.site)?,
+            settings: check_settings(self.settings)?,
+        };
+        let password = match self.password {
+            Some(password) if password.len() < 12 || password.len() > 128 => {
+                return Err("password must be 12 to 128 characters".into());
+            }
+            Some(password) if password.chars().any(char::is_control) => {
+                return Err("password may not contain control characters".into());
+            }
+            Some(password) => Some(Password::from_string(password)),
+            None => None,
+        };
+        Ok(NewDevice {
+            mac,
+            account: Account { user_name, auth_name, display_name },
+            profile,
+            password,
+            reveal_password: self.reveal_password,
+        })
+    }
+}
+
+/// `PATCH /v1/devices/{mac}`: the fields given replace the stored ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DevicePatch {
+    pub(crate) user_name: Option<String>,
+    pub(crate) auth_name: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) vendor: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) site: Option<String>,
+    pub(crate) settings: Option<BTreeMap<String, String>>,
+}
+
+impl DevicePatch {
+    /// The account and profile after the patch; the error names the bad field.
+    pub(crate) fn apply(self, device: &DeviceRecord) -> Result<(Account, DeviceProfile), String> {
+        let mut account = device.account.clone();
+        let mut profile = device.profile.clone();
+        if let Some(user_name) = self.user_name {
+            account.user_name = required_text("user_name", Some(user_name))?;
+        }
+        if let Some(auth_name) = self.auth_name {
+            account.auth_name = required_text("auth_name", Some(auth_name))?;
+        }
+        if let Some(display_name) = self.display_name {
+            account.display_name = required_text("display_name", Some(display_name))?;
+        }
+        // An empty string clears an optional field.
+        for (name, value, field) in [
+            ("vendor", self.vendor, &mut profile.vendor),
+            ("model", self.model, &mut profile.model),
+            ("site", self.site, &mut profile.site),
+        ] {
+            if let Some(value) = value {
+                *field = optional_text(name, Some(value))?;
+            }
+        }
+        if let Some(vendor) = &mut profile.vendor {
+            *vendor = vendor.to_ascii_lowercase();
+        }
+        if let Some(settings) = self.settings {
+            profile.settings = check_settings(settings)?;
+        }
+        Ok((account, profile))
+    }
+}
+
+fn parse_mac(text: &str) -> Result<Mac, String> {
+    Mac::parse(text).map_err(|e| format!("mac {:?}: {}", truncate(text), e.reason()))
+}
+
+fn required_text(name: &str, value: Option<String>) -> Result<String, String> {
+    optional_text(name, value)?.ok_or_else(|| format!("{name} is required"))
+}
+
+fn optional_text(name: &str, value: Option<String>) -> Result<Option<String>, String> {
+    let Some(value) = value else { return Ok(None) };
+    let value = value.trim().to_owned();
+    if value.len() > MAX_FIELD {
+        return Err(format!("{name} is longer than {MAX_FIELD} bytes"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{name} contains a control character"));
+    }
+    Ok((!value.is_empty()).then_some(value))
+}
+
+/// Setting names must be ones a template can use; values must fit in a config line.
+fn check_settings(settings: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    let mut check = LayeredSettings::new();
+    for (name, value) in &settings {
+        if value.len() > 1024 {
+            return Err(format!("settings.{name} is longer than 1024 bytes"));
+        }
+        check.set(Layer::Device, name, value.as_str()).map_err(|e| format!("settings: {e}"))?;
+    }
+    Ok(settings)
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+/// A device as the API shows it (never a secret).
+#[derive(Debug, Serialize)]
+pub(crate) struct DeviceView {
+    mac: String,
+    user_name: String,
+    auth_name: String,
+    display_name: String,
+    vendor: Option<String>,
+    model: Option<String>,
+    site: Option<String>,
+    settings: BTreeMap<String, String>,
+    state: &'static str,
+    state_since: Option<String>,
+    holds_secrets: bool,
+    key_pinned: bool,
+    disabled: bool,
+    enrolled_at: String,
+    last_fetch: Option<String>,
+}
+
+impl From<&DeviceRecord> for DeviceView {
+    fn from(device: &DeviceRecord) -> Self {
+        Self {
+            mac: device.mac.to_string(),
+            user_name: device.account.user_name.clone(),
+            auth_name: device.account.auth_name.clone(),
+            display_name: device.account.display_name.clone(),
+            vendor: device.profile.vendor.clone(),
+            model: device.profile.model.clone(),
+            site: device.profile.site.clone(),
+            settings: device.profile.settings.clone(),
+            state: device.state.name(),
+            state_since: device.state.time().map(time::format),
+            holds_secrets: device.secrets.is_some(),
+            key_pinned: device.pinned_spki.is_some(),
+            disabled: device.disabled,
+            enrolled_at: time::format(device.enrolled_at),
+            last_fetch: device.last_fetch.map(time::format),
+        }
+    }
+}
+
+/// What the registrar needs for one account, handed over once.
+#[derive(Debug, Serialize)]
+pub(crate) struct RegistrarView {
+    user: String,
+    realm: String,
+    ha1_md5: String,
+    ha1_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+impl RegistrarView {
+    pub(crate) fn new(account: &Account, realm: &str, issued: &IssuedSecrets, reveal_password: bool) -> Self {
+        let ha1 = DigestHa1::compute(&account.auth_name, realm, &issued.sip_password);
+        Self {
+            user: account.auth_name.clone(),
+            realm: ha1.realm,
+            ha1_md5: ha1.md5,
+            ha1_sha256: ha1.sha256,
+            password: reveal_password.then(|| issued.sip_password.expose().to_owned()),
+        }
+    }
+}
+
+/// A device with the registrar's hand-off: the answer to create, enrol, re-arm and rotate.
+#[derive(Debug, Serialize)]
+pub(crate) struct IssuedView {
+    pub(crate) device: DeviceView,
+    pub(crate) registrar: RegistrarView,
+}
+
+/// A pending device.
+#[derive(Debug, Serialize)]
+pub(crate) struct PendingView {
+    mac: String,
+    vendor: String,
+    first_seen: String,
+    last_seen: String,
+    count: u64,
+}
+
+impl From<&PendingDevice> for PendingView {
+    fn from(pending: &PendingDevice) -> Self {
+        Self {
+            mac: pending.mac.to_string(),
+            vendor: pending.vendor.clone(),
+            first_seen: time::format(pending.first_seen),
+            last_seen: time::format(pending.last_seen),
+            count: pending.count,
+        }
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Serialize)]
+pub(crate) struct AuditView {
+    id: u64,
+    at: String,
+    mac: Option<String>,
+    kind: &'static str,
+    detail: String,
+}
+
+impl From<&StoredAuditEvent> for AuditView {
+    fn from(stored: &StoredAuditEvent) -> Self {
+        Self {
+            id: stored.id,
+            at: time::format(stored.event.at),
+            mac: stored.event.mac.map(|mac| mac.to_string()),
+            kind: stored.event.kind.name(),
+            detail: stored.event.detail.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+
+    use super::*;
+
+    fn input(json: &str) -> Result<NewDevice, String> {
+        serde_json::from_str::<DeviceInput>(json).map_err(|e| e.to_string())?.validate(None)
+    }
+
+    #[test]
+    fn a_minimal_device_gets_defaults_from_its_user_name() {
+        let device = input(r#"{"mac": "00:15:65:AA:BB:01", "user_name": " 1001 "}"#).unwrap();
+        assert_eq!(device.mac.to_string(), "001565aabb01");
+        assert_eq!(device.account.auth_name, "1001");
+        assert_eq!(device.account.display_name, "1001");
+        assert!(device.password.is_none() && !device.reveal_password);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let cases = [
+            (r#"{"user_name": "1"}"#, "mac is required"),
+            (r#"{"mac": "00:15:65", "user_name": "1"}"#, "mac \"00:15:65\""),
+            (r#"{"mac": "001565aabb01"}"#, "user_name is required"),
+            (r#"{"mac": "001565aabb01", "user_name": "a\u0007"}"#, "user_name contains a control character"),
+            (r#"{"mac": "001565aabb01", "user_name": "1", "password": "short"}"#, "password must be 12"),
+            (r#"{"mac": "001565aabb01", "user_name": "1", "settings": {"Bad Name": "x"}}"#, "settings:"),
+            (r#"{"mac": "001565aabb01", "user_name": "1", "colour": "red"}"#, "unknown field `colour`"),
+        ];
+        for (json, expected) in cases {
+            let error = input(json).err().unwrap();
+            assert!(error.contains(expected), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_patch_replaces_given_fields_and_clears_empty_ones() {
+        let device =
+            input(r#"{"mac": "001565aabb01", "user_name": "1001", "site": "leeds", "model": "T54W"}"#).unwrap();
+        let record = DeviceRecord {
+            mac: device.mac,
+            account: device.account,
+            state: sipprov_credentials::CredentialState::Purged,
+            secrets: None,
+            pinned_spki: None,
+            disabled: false,
+            enrolled_at: sipprov_credentials::Timestamp::from_unix(0),
+            last_fetch: None,
+            profile: device.profile,
+        };
+        let patch: DevicePatch = serde_json::from_str(r#"{"display_name": "Reception", "site": ""}"#).unwrap();
+        let (account, profile) = patch.apply(&record).unwrap();
+        assert_eq!(account.display_name, "Reception");
+        assert_eq!(account.user_name, "1001");
+        assert_eq!(profile.site, None);
+        assert_eq!(profile.model.as_deref(), Some("T54W"));
+    }
+}

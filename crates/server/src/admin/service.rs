@@ -1,0 +1,92 @@
+//! The service itself: health, metrics, bans and API tokens.
+
+use std::sync::Arc;
+
+use hyper::StatusCode;
+use serde::Deserialize;
+use sipprov_credentials::{DeviceQuery, Role};
+
+use super::body::{AdminResponse, empty, error, json, text};
+use super::devices::{now, read_json};
+use super::{AdminContext, Call, blocking, time};
+
+/// `GET /v1/health`: 200 when the store answers, 503 when it does not.
+pub(super) async fn health(context: &AdminContext) -> AdminResponse {
+    let credentials = Arc::clone(&context.state.credentials);
+    let probe =
+        blocking(move || Ok(credentials.store().devices(&DeviceQuery { limit: 1, ..DeviceQuery::default() })?));
+    match probe.await {
+        Ok(_) => json(StatusCode::OK, &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer"),
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(super) async fn metrics(context: &AdminContext) -> AdminResponse {
+    let bans = context.state.admission.bans().len() as u64;
+    let body = context.state.metrics.render(&[("sipprov_bans_active", "Bans in force on this node.", bans)]);
+    text(body, "text/plain; version=0.0.4; charset=utf-8")
+}
+
+/// `GET /v1/bans`: the bans in force in the store (every node's).
+pub(super) async fn list_bans(context: &AdminContext) -> AdminResponse {
+    let credentials = Arc::clone(&context.state.credentials);
+    match blocking(move || Ok(credentials.store().bans(now())?)).await {
+        Ok(bans) => {
+            let views: Vec<_> = bans
+                .iter()
+                .map(
+                    |ban| serde_json::json!({ "key": ban.key, "reason": ban.reason, "until": time::format(ban.until) }),
+                )
+                .collect();
+            json(StatusCode::OK, &serde_json::json!({ "bans": views }))
+        }
+        Err(response) => response,
+    }
+}
+
+/// `DELETE /v1/bans/{key}`: lifts a ban here and in the store, audited.
+pub(super) async fn remove_ban(context: &AdminContext, call: Call) -> AdminResponse {
+    let key = call.captured.unwrap_or_default();
+    let admission = Arc::clone(&context.state.admission);
+    let caller = call.caller;
+    match tokio::task::spawn_blocking(move || admission.unban(&key, &caller)).await {
+        Ok(Ok(true)) => empty(StatusCode::NO_CONTENT),
+        Ok(Ok(false)) => error(StatusCode::NOT_FOUND, "no ban on this address or network"),
+        Ok(Err(crate::admission::UnbanError::Key(message))) => error(StatusCode::BAD_REQUEST, &message),
+        Ok(Err(crate::admission::UnbanError::Store(e))) => super::failure(&e.into()),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: String,
+}
+
+/// `POST /v1/tokens`: a new token, shown once.
+pub(super) async fn create_token(context: &AdminContext, call: Call) -> AdminResponse {
+    let request: NewToken = match read_json(call.body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let role: Role = match request.role.parse() {
+        Ok(role) => role,
+        Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+    };
+    let name = request.name.trim().to_owned();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "name must be 1 to 100 printable characters");
+    }
+    let credentials = Arc::clone(&context.state.credentials);
+    let (token_name, caller) = (name.clone(), call.caller);
+    match blocking(move || credentials.create_api_token(&token_name, role, &caller)).await {
+        Ok(token) => json(
+            StatusCode::CREATED,
+            &serde_json::json!({ "token": token.expose(), "name": name, "role": role.name() }),
+        ),
+        Err(response) => response,
+    }
+}
