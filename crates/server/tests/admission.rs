@@ -8,7 +8,7 @@ mod support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use sipprov_credentials::{Clock, Store, SystemClock};
+use sipprov_credentials::{AuditKind, AuditQuery, Clock, Store, SystemClock};
 use sipprov_server::Timeouts;
 use support::*;
 use tokio::io::AsyncWriteExt;
@@ -96,6 +96,12 @@ async fn a_mac_sweep_with_a_valid_certificate_is_banned_and_then_gets_no_tls() {
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
     assert!(persisted, "the ban was not persisted");
+    // ... with its audit event, naming the address and why.
+    let query = AuditQuery { kind: Some(AuditKind::Banned), ..AuditQuery::default() };
+    let banned = harness.store.audit(&query).unwrap();
+    assert_eq!(banned.len(), 1, "{banned:?}");
+    assert!(banned[0].event.detail.starts_with("source=\"127.0.0.20\" reason="), "{banned:?}");
+    assert_eq!(banned[0].event.mac, None);
     // Another phone, from another address, is untouched. (The sweeping certificate's own device
     // budget is spent: a stolen certificate does not buy a fresh one elsewhere.)
     harness.enrol(OTHER);

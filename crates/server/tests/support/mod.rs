@@ -15,7 +15,7 @@ use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore,
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::Allowlist;
 use sipprov_server::tls::ServerCertificate;
-use sipprov_server::{GroupSettings, PhoneServer, PhoneServerConfig, Timeouts};
+use sipprov_server::{AdminConfig, AdminServer, GroupSettings, PhoneServer, PhoneServerConfig, Reloader, Timeouts};
 use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -61,11 +61,17 @@ pub fn settings() -> LayeredSettings {
 
 pub struct Harness {
     pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
     pub server_ca: CertificateDer<'static>,
     pub store: Arc<MemoryStore>,
     pub credentials: Arc<Credentials>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub reloader: Reloader,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    serving: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// The realm the harness's admin listener computes HA1 values for.
+pub const REALM: &str = "sip.example.net";
 
 impl Harness {
     pub async fn start(trust: TrustStore, timeouts: Timeouts) -> Self {
@@ -86,11 +92,12 @@ impl Harness {
             Some(keyring),
             Arc::new(SystemClock),
         ));
+        let certificate = ServerCertificate {
+            chain: vec![server_cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        };
         let config = PhoneServerConfig {
-            certificate: ServerCertificate {
-                chain: vec![server_cert.der().clone()],
-                key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-            },
+            certificate: certificate.clone(),
             rsa_certificate: None,
             trust,
             registrar: "sip.example.net".into(),
@@ -104,11 +111,70 @@ impl Harness {
         };
         let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
         let addr = server.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.serve(async {
-            let _ = stopped.await;
-        }));
-        Self { addr, server_ca: server_ca.der().clone(), store, credentials, stop: Some(stop) }
+        let reloader = server.reloader();
+        let admin_config = AdminConfig { certificate: certificate.clone(), realm: REALM.into(), timeouts };
+        let admin =
+            AdminServer::bind("127.0.0.1:0".parse().unwrap(), admin_config, server.admin_state()).await.unwrap();
+        let admin_addr = admin.local_addr();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let phones = tokio::spawn(server.serve(until_stopped(stopped.clone())));
+        tokio::spawn(admin.serve(until_stopped(stopped)));
+        let serving = tokio::spawn(async move {
+            phones.await.unwrap().unwrap();
+        });
+        Self {
+            addr,
+            admin_addr,
+            server_ca: server_ca.der().clone(),
+            store,
+            credentials,
+            reloader,
+            stop: Some(stop),
+            serving: Some(serving),
+        }
+    }
+
+    /// Asks both listeners to stop; the returned handle completes when the phone listener has
+    /// drained.
+    pub fn shut_down(&mut self) -> tokio::task::JoinHandle<()> {
+        if let Some(stop) = self.stop.take() {
+            stop.send_replace(true);
+        }
+        self.serving.take().unwrap()
+    }
+
+    /// An admin API call with `token` (if any): status and body.
+    pub async fn admin(&self, token: Option<&str>, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut tls = tls_connect(self.admin_addr, &self.server_ca, "127.0.0.1".parse().unwrap(), None).await.unwrap();
+        let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let _ = tls.read_to_end(&mut response).await;
+        let text = String::from_utf8(response).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_owned())
+    }
+
+    /// An admin call whose body is JSON; panics unless the status is `expected`.
+    pub async fn admin_json(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: &str,
+        expected: u16,
+    ) -> serde_json::Value {
+        let (status, text) = self.admin(Some(token), method, path, body).await;
+        assert_eq!(status, expected, "{method} {path}: {text}");
+        if text.trim().is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap() }
     }
 
     /// A client-side view of a running server (address and CA), for probes in spawned tasks.
@@ -153,7 +219,7 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            stop.send_replace(true);
         }
     }
 }
