@@ -1,0 +1,413 @@
+//! End to end, as an operations team runs it: the real `sipprovd run` and `sipprov` binaries,
+//! `curl` and `openssl` as clients. Importing 1,000 devices through the CLI, a phone fetching
+//! its config, the audit log and metrics seeing it, roles enforced, SIGHUP adding a trust
+//! anchor, SIGTERM finishing a fetch in progress, and no secret in any log line.
+//!
+//! The `sipprov` binary is found next to `sipprovd`: `cargo test --workspace` builds both.
+//! Without curl or openssl the tests are skipped loudly (in CI they fail).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde_json::Value;
+
+const PHONE: &str = "001565000001";
+
+/// A daemon started with `sipprovd run` from a demo directory whose database was cleared.
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+    phones: String,
+    admin: String,
+    admin_token: String,
+    auditor_token: String,
+    /// Every line the daemon wrote, stdout and stderr.
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn start(dir: &Path) -> Self {
+        prepare_demo(dir);
+        let token = |role: &str| {
+            let output =
+                sipprovd(&["token", "create", "--role", role, "--name", &format!("e2e-{role}"), "--config"], dir);
+            assert!(output.status.success(), "token create: {}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        };
+        let (admin_token, auditor_token) = (token("admin"), token("auditor"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
+            .args(["run", "--config"])
+            .arg(dir.join("sipprov.toml"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sipprovd run");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (lines_tx, lines_rx) = mpsc::channel::<String>();
+        for stream in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
+            let (output, lines_tx) = (Arc::clone(&output), lines_tx.clone());
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    output.lock().unwrap().push(line.clone());
+                    let _ = lines_tx.send(line);
+                }
+            });
+        }
+        let mut daemon = Self {
+            child,
+            dir: dir.to_owned(),
+            phones: String::new(),
+            admin: String::new(),
+            admin_token,
+            auditor_token,
+            output,
+        };
+        while daemon.phones.is_empty() {
+            let line = lines_rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("sipprovd run did not start: {:#?}", daemon.output.lock().unwrap()));
+            let Ok(log) = serde_json::from_str::<Value>(&line) else { continue };
+            if log["message"] == "serving" {
+                daemon.phones = format!("https://{}", log["phones"].as_str().unwrap());
+                daemon.admin = format!("https://{}", log["admin"].as_str().unwrap());
+            }
+        }
+        daemon
+    }
+
+    fn pki(&self, file: &str) -> PathBuf {
+        self.dir.join("pki").join(file)
+    }
+
+    /// Runs the `sipprov` CLI against this daemon with `token`.
+    fn cli(&self, token: &str, args: &[&str]) -> Output {
+        let sipprov = Path::new(env!("CARGO_BIN_EXE_sipprovd")).with_file_name("sipprov");
+        assert!(sipprov.exists(), "{} is missing: run `cargo test --workspace`, which builds it", sipprov.display());
+        Command::new(sipprov)
+            .args(["--url", &self.admin, "--ca"])
+            .arg(self.pki("server-ca.pem"))
+            .env("SIPPROV_TOKEN", token)
+            .args(args)
+            .output()
+            .expect("run sipprov")
+    }
+
+    /// `curl` on the phone listener presenting `cert`/`key`; returns (status, body).
+    fn fetch(&self, path: &str, cert: &Path, key: &Path) -> (Option<u16>, String) {
+        let output = Command::new("curl")
+            .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}", "--cacert"])
+            .arg(self.pki("server-ca.pem"))
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .arg(format!("{}{path}", self.phones))
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (status.parse().ok().filter(|s| *s != 0), body.to_owned())
+    }
+
+    fn fetch_as_phone(&self, mac: &str) -> (Option<u16>, String) {
+        let devices = self.dir.join("pki").join("devices");
+        self.fetch(&format!("/{mac}.cfg"), &devices.join(format!("{mac}.pem")), &devices.join(format!("{mac}.key")))
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+
+    fn log_contains(&self, needle: &str) -> bool {
+        self.output.lock().unwrap().iter().any(|line| line.contains(needle))
+    }
+
+    fn all_output(&self) -> String {
+        self.output.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A demo directory (PKI, sealing key, config) with an empty database and JSON logs on free ports.
+fn prepare_demo(dir: &Path) {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(demo.stdout.take().unwrap());
+    for line in stdout.lines().map_while(Result::ok) {
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+    for file in ["sipprov.db", "sipprov.db-wal", "sipprov.db-shm", "admin.token"] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    let config_path = dir.join("sipprov.toml");
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("listen = \"127.0.0.1:8443\"", "listen = \"127.0.0.1:0\"")
+        .replace("listen = \"127.0.0.1:8444\"", "listen = \"127.0.0.1:0\"")
+        .replace("format = \"text\"", "format = \"json\"");
+    std::fs::write(&config_path, config).unwrap();
+}
+
+fn sipprovd(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sipprovd")).args(args).arg(dir.join("sipprov.toml")).output().unwrap()
+}
+
+fn have_tools() -> bool {
+    let missing: Vec<_> =
+        ["curl", "openssl"].into_iter().filter(|tool| Command::new(tool).arg("version").output().is_err()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "{missing:?} required in CI (.ci/run installs them)");
+    eprintln!("SKIPPED: {missing:?} not found; install them to run the operations end-to-end tests");
+    false
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+
+    let mut csv = String::from("mac,user_name,display_name,site\n");
+    for n in 0..1000u32 {
+        let [_, high, mid, low] = (n + 1).to_be_bytes();
+        csv.push_str(&format!("00:15:65:{high:02x}:{mid:02x}:{low:02x},{},Desk {n},site-{}\n", 2000 + n, n % 7));
+    }
+    let csv_path = dir.path().join("phones.csv");
+    std::fs::write(&csv_path, &csv).unwrap();
+    let imported = daemon.cli(&daemon.admin_token, &["device", "import", csv_path.to_str().unwrap(), "--json"]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(imported.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!((summary["rows"].as_u64(), summary["created"].as_u64()), (Some(1000), Some(1000)), "{summary}");
+    let ha1 = lines[0]["registrar"]["ha1_md5"].as_str().unwrap().to_owned();
+    assert_eq!(lines[0]["mac"], PHONE);
+
+    let listed = json_of(&daemon.cli(&daemon.auditor_token, &["device", "list", "--site", "site-3", "--json"]));
+    assert_eq!(listed["devices"].as_array().unwrap().len(), 143, "1000 devices over 7 sites");
+
+    let (status, config) = daemon.fetch_as_phone(PHONE);
+    assert_eq!(status, Some(200), "{config}");
+    let password = config.lines().find_map(|l| l.strip_prefix("account.1.password = ")).unwrap().to_owned();
+    let admin_password = config.lines().find_map(|l| l.strip_prefix("static.security.user_password = ")).unwrap();
+    let admin_password = admin_password.trim_start_matches("admin:").to_owned();
+
+    let audit = json_of(&daemon.cli(
+        &daemon.auditor_token,
+        &["audit", "--mac", "00:15:65:00:00:01", "--kind", "delivered", "--since", "1h", "--json"],
+    ));
+    let delivered = audit["events"].as_array().unwrap();
+    assert_eq!(delivered.len(), 1, "{audit}");
+    assert!(delivered[0]["detail"].as_str().unwrap().contains("secrets=yes"), "{audit}");
+
+    let metrics = Command::new("curl")
+        .args(["--silent", "--cacert"])
+        .arg(daemon.pki("server-ca.pem"))
+        .args(["-H", &format!("Authorization: Bearer {}", daemon.auditor_token)])
+        .arg(format!("{}/metrics", daemon.admin))
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8(metrics.stdout).unwrap();
+    assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"served_with_secrets\"} 1\n"), "{metrics}");
+
+    // Admin paths on the phone listener: the uniform 404, byte for byte.
+    let devices = dir.path().join("pki").join("devices");
+    let (cert, key) = (devices.join(format!("{PHONE}.pem")), devices.join(format!("{PHONE}.key")));
+    let unknown = daemon.fetch("/nothing-here", &cert, &key);
+    assert_eq!(unknown.0, Some(404));
+    for path in ["/v1/devices", "/v1/health", "/metrics", "/v1/audit"] {
+        assert_eq!(daemon.fetch(path, &cert, &key), unknown, "{path}");
+    }
+
+    // An auditor changes nothing.
+    for args in [["device", "delete", PHONE].as_slice(), &["device", "rotate", PHONE], &["device", "disable", PHONE]] {
+        let refused = daemon.cli(&daemon.auditor_token, args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("HTTP 403"), "{args:?}");
+    }
+    let device = json_of(&daemon.cli(&daemon.auditor_token, &["device", "show", PHONE, "--json"]));
+    assert_eq!((device["state"].as_str(), device["disabled"].as_bool()), (Some("delivered"), Some(false)));
+
+    // One JSON line per request, with what ops needs, and no secret anywhere in the output.
+    let request_line = daemon
+        .output
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|log| log["message"] == "phone request" && log["outcome"] == "served_with_secrets")
+        .expect("a log line for the delivery");
+    assert_eq!(request_line["mac"], PHONE);
+    assert!(request_line["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(request_line["user_agent"].as_str().unwrap().contains("curl"), "{request_line}");
+    let output = daemon.all_output();
+    for secret in [&password, &admin_password, &daemon.admin_token, &daemon.auditor_token, &ha1] {
+        assert!(!output.contains(secret.as_str()), "a secret ({} chars) is in the daemon's output", secret.len());
+    }
+}
+
+#[test]
+fn sighup_adds_a_trust_anchor_and_refuses_a_broken_one() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let mac = "001565000abc";
+    let added = daemon.cli(&daemon.admin_token, &["device", "add", mac, "--user", "3001"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    // A second vendor CA, and a phone under it.
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, "Second device CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let new_ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let phone_key = KeyPair::generate().unwrap();
+    let mut phone = CertificateParams::default();
+    phone.distinguished_name = DistinguishedName::new();
+    phone.distinguished_name.push(DnType::CommonName, mac);
+    let phone_cert = phone.signed_by(&phone_key, &new_ca).unwrap();
+    let (cert, key) = (dir.path().join("new-phone.pem"), dir.path().join("new-phone.key"));
+    std::fs::write(&cert, phone_cert.pem()).unwrap();
+    std::fs::write(&key, phone_key.serialize_pem()).unwrap();
+    std::fs::write(dir.path().join("second-ca.pem"), new_ca.pem()).unwrap();
+    assert_eq!(daemon.fetch(&format!("/{mac}.cfg"), &cert, &key).0, None, "refused at TLS before the reload");
+
+    // A broken anchor first: the reload is refused and the daemon keeps serving.
+    let config_path = dir.path().join("sipprov.toml");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    let with = |bundle: &str| format!("{original}\n[[trust]]\nbundle = \"{bundle}\"\nrule = \"cn-mac\"\n");
+    std::fs::write(&config_path, with("missing-ca.pem")).unwrap();
+    daemon.signal("HUP");
+    wait_until("the broken reload is refused", || daemon.log_contains("reload refused"));
+    assert_eq!(daemon.fetch_as_phone(PHONE).0, Some(404), "still serving (not enrolled: the uniform 404)");
+
+    std::fs::write(&config_path, with("second-ca.pem")).unwrap();
+    daemon.signal("HUP");
+    wait_until("the new anchor serves its phone", || daemon.fetch(&format!("/{mac}.cfg"), &cert, &key).0 == Some(200));
+}
+
+#[test]
+fn sigterm_during_a_fetch_completes_that_fetch_and_exits_cleanly() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(dir.path());
+    let added = daemon.cli(&daemon.admin_token, &["device", "add", PHONE, "--user", "1001"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    // A phone that has sent half its request when the daemon is told to stop.
+    let devices = dir.path().join("pki").join("devices");
+    let chain = vec![CertificateDer::from_pem_file(devices.join(format!("{PHONE}.pem"))).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(devices.join(format!("{PHONE}.key"))).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(daemon.pki("server-ca.pem")).unwrap()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+    let connection =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    let tcp = TcpStream::connect(daemon.phones.trim_start_matches("https://")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    tls.write_all(format!("GET /{PHONE}.cfg HTTP/1.1\r\nHost: localhost\r\n").as_bytes()).unwrap();
+    tls.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    daemon.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon waits for the fetch in progress");
+    tls.write_all(b"User-Agent: Yealink SIP-T54W 96.86.0.100\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    let _ = tls.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("account.1.password = "), "the whole config arrived");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not exit after the fetch");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn check_reports_every_problem_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_demo(dir.path());
+    let ok = sipprovd(&["check", "--config"], dir.path());
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+
+    let config_path = dir.path().join("sipprov.toml");
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("bundle = \"pki/device-ca.pem\"", "bundle = \"pki/nowhere.pem\"")
+        .replace("sealing_key = \"sealing.key\"", "sealing_key = \"no.key\"");
+    std::fs::write(&config_path, &config).unwrap();
+    let bad = sipprovd(&["check", "--config"], dir.path());
+    assert_eq!(bad.status.code(), Some(1));
+    let report = String::from_utf8(bad.stdout).unwrap();
+    let line_of = |needle: &str| config.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let file = config_path.display().to_string();
+    assert!(report.contains(&format!("{file}:{}: ", line_of("pki/nowhere.pem"))), "{report}");
+    assert!(report.contains(&format!("{file}:{}: ", line_of("no.key"))), "{report}");
+    assert_eq!(report.lines().count(), 2, "{report}");
+
+    std::fs::write(&config_path, config.replace("[store]", "[store]\nsqlite_path = \"x\"")).unwrap();
+    let typo = sipprovd(&["check", "--config"], dir.path());
+    let report = String::from_utf8(typo.stdout).unwrap();
+    assert!(report.contains("unknown field `sqlite_path`"), "{report}");
+    assert!(report.contains(&format!("{file}:{}", line_of("[store]") + 1)), "{report}");
+}
