@@ -14,7 +14,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair, PKCS_RSA_SHA256,
+    RsaKeySize,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
@@ -35,7 +38,13 @@ struct Daemon {
 
 impl Daemon {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, |_| {})
+    }
+
+    /// Starts after `edit` has changed the prepared directory (config, files).
+    fn start_with(dir: &Path, edit: impl FnOnce(&Path)) -> Self {
         prepare_demo(dir);
+        edit(dir);
         let token = |role: &str| {
             let output =
                 sipprovd(&["token", "create", "--role", role, "--name", &format!("e2e-{role}"), "--config"], dir);
@@ -410,4 +419,36 @@ fn check_reports_every_problem_with_its_line() {
     let report = String::from_utf8(typo.stdout).unwrap();
     assert!(report.contains("unknown field `sqlite_path`"), "{report}");
     assert!(report.contains(&format!("{file}:{}", line_of("[store]") + 1)), "{report}");
+}
+
+#[test]
+fn an_rsa_certificate_serves_only_clients_that_cannot_verify_ecdsa() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_with(dir.path(), |dir| {
+        let key = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+        std::fs::write(dir.join("rsa.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("rsa.key"), key.serialize_pem()).unwrap();
+        let config_path = dir.join("sipprov.toml");
+        let config = std::fs::read_to_string(&config_path).unwrap().replace(
+            "key = \"pki/server.key\"",
+            "key = \"pki/server.key\"\nrsa_certificate = \"rsa.pem\"\nrsa_key = \"rsa.key\"",
+        );
+        std::fs::write(config_path, config).unwrap();
+    });
+    let server_key = |sigalgs: Option<&str>| {
+        let mut openssl = Command::new("openssl");
+        openssl.args(["s_client", "-connect", daemon.phones.trim_start_matches("https://"), "-servername", "localhost"]);
+        if let Some(sigalgs) = sigalgs {
+            openssl.args(["-sigalgs", sigalgs]);
+        }
+        let output = openssl.stdin(Stdio::null()).output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.lines().find(|l| l.starts_with("Server public key is")).map(str::to_owned).unwrap_or(text)
+    };
+    assert_eq!(server_key(None), "Server public key is 256 bit", "ECDSA P-256 by default");
+    assert_eq!(server_key(Some("RSA-PSS+SHA256:RSA+SHA256")), "Server public key is 2048 bit");
 }
