@@ -57,6 +57,7 @@ pub fn check(path: &Path) -> Vec<Problem> {
         report("[[trust]]", None, config.trust_store().map(drop));
     }
     report("[templates]", Some("overrides"), config.renderer().map(drop));
+    report("[firmware]", Some("directory"), config.firmware_directory().map(drop));
     report("[settings]", None, config.global_settings().map(drop));
     report("[vendor_settings", None, config.group_settings().map(drop));
     report("[limits]", None, config.limits.policy().map(drop));

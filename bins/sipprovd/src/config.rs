@@ -53,12 +53,24 @@ pub struct Config {
     /// Where the vendor templates come from.
     #[serde(default)]
     pub templates: TemplatesSection,
+    /// Firmware images served to phones.
+    #[serde(default)]
+    pub firmware: FirmwareSection,
     /// Rate limits, scan detection and bans.
     #[serde(default)]
     pub limits: LimitsSection,
     /// How the daemon logs.
     #[serde(default)]
     pub logging: LoggingSection,
+}
+
+/// `[firmware]`: images phones fetch when told to upgrade.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareSection {
+    /// Directory of images, `<vendor>/<file>` (e.g. `yealink/T54W-96.86.0.100.rom`), served
+    /// only to identified phones of that vendor. Without it firmware requests get the 404.
+    pub directory: Option<PathBuf>,
 }
 
 /// `[admin]`: the admin listener.
@@ -319,6 +331,9 @@ pub struct TrustSection {
     pub attribute: Option<String>,
     /// For `rule = "attribute"`: the value's pattern, with `{mac}` once and `*` wildcards.
     pub pattern: Option<String>,
+    /// Certificate revocation lists of this vendor's CAs (PEM or DER files); reloaded on SIGHUP.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
 }
 
 impl TrustSection {
@@ -345,7 +360,13 @@ impl TrustSection {
         };
         let ouis = self.allowed_ouis.iter().map(|oui| oui.parse::<Oui>()).collect::<Result<Vec<_>, _>>()?;
         let bytes = std::fs::read(&self.bundle).with_context(|| format!("cannot read {}", self.bundle.display()))?;
-        Ok(VendorTrust::from_bundle(&self.bundle.display().to_string(), &bytes, rule)?.with_allowed_ouis(ouis))
+        let mut vendor =
+            VendorTrust::from_bundle(&self.bundle.display().to_string(), &bytes, rule)?.with_allowed_ouis(ouis);
+        for crl in &self.crls {
+            let bytes = std::fs::read(crl).with_context(|| format!("cannot read the CRL {}", crl.display()))?;
+            vendor = vendor.with_crls(&crl.display().to_string(), &bytes)?;
+        }
+        Ok(vendor)
     }
 }
 
@@ -425,10 +446,10 @@ impl Config {
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        if let Some(overrides) = &mut config.templates.overrides
-            && overrides.is_relative()
-        {
-            *overrides = base.join(&*overrides);
+        for directory in [&mut config.templates.overrides, &mut config.firmware.directory].into_iter().flatten() {
+            if directory.is_relative() {
+                *directory = base.join(&*directory);
+            }
         }
         let files = [
             &mut config.phones.certificate,
@@ -442,7 +463,7 @@ impl Config {
             &mut config.admin.certificate,
             &mut config.admin.key,
         ];
-        let trust = config.trust.iter_mut().map(|trust| &mut trust.bundle);
+        let trust = config.trust.iter_mut().flat_map(|trust| std::iter::once(&mut trust.bundle).chain(&mut trust.crls));
         for file in files.into_iter().chain(optional.into_iter().flatten()).chain(trust) {
             if file.is_relative() {
                 *file = base.join(&*file);
@@ -560,11 +581,21 @@ impl Config {
             renderer: Arc::new(self.renderer()?),
             settings: self.global_settings()?,
             group_settings: self.group_settings()?,
+            firmware: self.firmware_directory()?,
             credentials,
             timeouts: self.phones.timeouts(),
             allowed_sources: self.phones.allowed_sources()?,
             limits: self.limits.policy()?,
         })
+    }
+
+    /// The firmware directory, checked to be one.
+    pub fn firmware_directory(&self) -> anyhow::Result<Option<PathBuf>> {
+        let Some(directory) = &self.firmware.directory else { return Ok(None) };
+        if !directory.is_dir() {
+            bail!("[firmware] directory {} is not a directory", directory.display());
+        }
+        Ok(Some(directory.clone()))
     }
 
     /// The admin listener's configuration.
@@ -644,6 +675,7 @@ mod tests {
             model_settings: BTreeMap::new(),
             site_settings: BTreeMap::new(),
             templates: TemplatesSection::default(),
+            firmware: FirmwareSection::default(),
             limits: LimitsSection::default(),
             logging: LoggingSection::default(),
         };

@@ -290,6 +290,7 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
         .find(|log| log["message"] == "phone request" && log["outcome"] == "served_with_secrets")
         .expect("a log line for the delivery");
     assert_eq!(request_line["mac"], PHONE);
+    assert_eq!(request_line["rating"], 5, "HTTPS with a unique device certificate");
     assert!(request_line["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert!(request_line["user_agent"].as_str().unwrap().contains("curl"), "{request_line}");
     let output = daemon.all_output();
@@ -441,7 +442,13 @@ fn an_rsa_certificate_serves_only_clients_that_cannot_verify_ecdsa() {
     });
     let server_key = |sigalgs: Option<&str>| {
         let mut openssl = Command::new("openssl");
-        openssl.args(["s_client", "-connect", daemon.phones.trim_start_matches("https://"), "-servername", "localhost"]);
+        openssl.args([
+            "s_client",
+            "-connect",
+            daemon.phones.trim_start_matches("https://"),
+            "-servername",
+            "localhost",
+        ]);
         if let Some(sigalgs) = sigalgs {
             openssl.args(["-sigalgs", sigalgs]);
         }

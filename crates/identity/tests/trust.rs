@@ -174,3 +174,49 @@ fn a_store_needs_anchors_and_binds_each_ca_once() {
             .unwrap_err();
     assert_eq!(err, AnchorError::Duplicate { first: "private-ca".into(), second: "private-ca".into() });
 }
+
+#[test]
+fn a_certificate_its_ca_revoked_names_no_device() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType, IsCa,
+        KeyIdMethod, KeyPair, RevokedCertParams, SerialNumber, date_time_ymd,
+    };
+    let mut ca_params = CertificateParams::default();
+    ca_params.distinguished_name.push(DnType::CommonName, "device CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let phone = |mac: &str, serial: u8| {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, mac);
+        params.serial_number = Some(SerialNumber::from(vec![serial]));
+        params.signed_by(&KeyPair::generate().unwrap(), &ca).unwrap().der().clone()
+    };
+    let (stolen, kept) = (phone("001565000001", 1), phone("001565000002", 2));
+    let crl = CertificateRevocationListParams {
+        this_update: date_time_ymd(2026, 1, 1),
+        next_update: date_time_ymd(2036, 1, 1),
+        crl_number: SerialNumber::from(vec![1]),
+        issuing_distribution_point: None,
+        revoked_certs: vec![RevokedCertParams {
+            serial_number: SerialNumber::from(vec![1]),
+            revocation_time: date_time_ymd(2026, 6, 1),
+            reason_code: None,
+            invalidity_date: None,
+        }],
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(&ca)
+    .unwrap();
+    let vendor = VendorTrust::from_bundle("ca.pem", ca.pem().as_bytes(), IdentityRule::CnMac).unwrap();
+    let with_crl = vendor.clone().with_crls("ca.crl", crl.pem().unwrap().as_bytes()).unwrap();
+    assert_eq!(with_crl.crls().len(), 1);
+    let store = TrustStore::new(vec![with_crl]).unwrap();
+    let refused = store.identify(std::slice::from_ref(&stolen), now()).unwrap_err();
+    assert_eq!(refused.to_string(), NoIdentity::Untrusted("the certificate is revoked".into()).to_string());
+    assert_eq!(store.identify(&[kept], now()).unwrap().0.mac.to_string(), "001565000002");
+    // DER works too; without the CRL the same certificate is identified.
+    assert!(vendor.clone().with_crls("ca.crl", crl.der()).is_ok());
+    assert!(TrustStore::new(vec![vendor.clone()]).unwrap().identify(&[stolen], now()).is_ok());
+    let garbage = vendor.with_crls("bad.crl", b"not a CRL").unwrap_err();
+    assert!(matches!(&garbage, AnchorError::Crl { file, index: 0, .. } if file == "bad.crl"), "{garbage}");
+}

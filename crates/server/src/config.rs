@@ -1,6 +1,7 @@
 //! What a phone server needs to run.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub struct PhoneServerConfig {
     pub settings: LayeredSettings,
     /// Settings for groups of devices: by vendor, model and site (from the inventory).
     pub group_settings: GroupSettings,
+    /// Firmware images, `<directory>/<vendor>/<file>`, streamed to identified phones of that
+    /// vendor; `None` answers firmware requests with the uniform 404.
+    pub firmware: Option<PathBuf>,
     /// The credential service: inventory, lifecycle, sealed secrets, audit.
     pub credentials: Arc<Credentials>,
     /// Deadlines that close slow or idle connections.

@@ -55,6 +55,7 @@
 //!         settings
 //!     },
 //!     group_settings: GroupSettings::default(),
+//!     firmware: None,
 //!     credentials: Arc::new(Credentials::new(
 //!         Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),
 //!         Lifecycle::default(),
@@ -82,6 +83,7 @@ mod config;
 mod connection;
 mod drain;
 mod error;
+mod firmware;
 mod listener;
 mod metrics;
 mod reload;

@@ -41,6 +41,7 @@ impl PhoneServer {
             registrar: config.registrar,
             settings: config.settings,
             group_settings: config.group_settings,
+            firmware: config.firmware,
             metrics: Arc::clone(&metrics),
         });
         let context = Arc::new(ConnectionContext::new(live, config.timeouts, admission, routes, metrics));

@@ -1,11 +1,14 @@
 //! The few responses the phone listener ever sends.
 
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Bytes;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
-pub(crate) type Body = Full<Bytes>;
+use crate::firmware::FileBody;
+
+/// A whole body, or a firmware image streamed from disk.
+pub(crate) type Body = Either<Full<Bytes>, FileBody>;
 
 /// The one answer for anything not served: unknown paths, another device's file, devices not
 /// enrolled, wrong methods. Byte for byte the same, so it reveals nothing about what exists.
@@ -27,8 +30,17 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     with_headers(status, Bytes::from_static(text.as_bytes()), "text/plain; charset=utf-8")
 }
 
+/// A firmware image of `length` bytes, streamed from `file`.
+pub(crate) fn firmware(file: std::fs::File, length: u64) -> Response<Body> {
+    let mut response = Response::new(Either::Right(FileBody::stream(file)));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
 fn with_headers(status: StatusCode, body: Bytes, content_type: &'static str) -> Response<Body> {
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(Either::Left(Full::new(body)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

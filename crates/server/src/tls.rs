@@ -65,7 +65,7 @@ fn provider() -> CryptoProvider {
 /// Builds the phone listener's rustls configuration.
 ///
 /// Client authentication is mandatory: a handshake without a certificate chaining to one of the
-/// `trust` anchors fails before any HTTP is read. TLS 1.2 is kept because many deployed phones
+/// `trust` anchors, or with one their CRLs revoke, fails before any HTTP is read. TLS 1.2 is kept because many deployed phones
 /// speak nothing newer.
 pub fn server_config(
     certificates: Arc<ServerCertificates>,
@@ -80,9 +80,14 @@ pub fn server_config(
                 .map_err(|e| ServerError::Tls(format!("{}: certificate #{index}: {e}", vendor.source())))?;
         }
     }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-        .build()
-        .map_err(|e| ServerError::Tls(format!("device CAs: {e}")))?;
+    let crls: Vec<_> = trust.vendors().iter().flat_map(|vendor| vendor.crls().iter().cloned()).collect();
+    let mut verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
+    if !crls.is_empty() {
+        // Certificates a CRL lists are refused in the handshake; issuers without a CRL are
+        // not checked (most vendors publish none).
+        verifier = verifier.with_crls(crls).allow_unknown_revocation_status();
+    }
+    let verifier = verifier.build().map_err(|e| ServerError::Tls(format!("device CAs: {e}")))?;
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| ServerError::Tls(e.to_string()))?

@@ -10,7 +10,7 @@ use rcgen::DnType;
 use sipprov_credentials::Store;
 use sipprov_server::Timeouts;
 use support::*;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -166,4 +166,33 @@ async fn a_second_key_for_a_pinned_phone_gets_the_404_and_raises_an_alert() {
         })
         .unwrap();
     assert_eq!(alerts.len(), 1);
+}
+
+#[tokio::test]
+async fn firmware_is_streamed_from_the_vendor_directory_to_identified_phones_only() {
+    let vendor_ca = ca("Yealink CA");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("yealink")).unwrap();
+    let image: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+    std::fs::write(dir.path().join("yealink").join("T54W-96.86.0.100.rom"), &image).unwrap();
+    std::fs::write(dir.path().join("secret.rom"), b"outside the vendor directory").unwrap();
+    let harness = Harness::start_with_firmware(yealink_trust(&vendor_ca), dir.path().to_owned()).await;
+    let phone = yealink_phone(&vendor_ca, OWN);
+
+    let mut tls = harness.tls(Some(&phone)).await.unwrap();
+    tls.write_all(b"GET /T54W-96.86.0.100.rom HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-length: 300000"), "{head}");
+    assert_eq!(&response[split + 4..], &image[..], "the image, byte for byte");
+
+    let uniform = harness.get(&phone, "/nothing-here").await;
+    for path in ["/missing.rom", "/..%2Fsecret.rom", "/.hidden.rom"] {
+        assert_eq!(harness.get(&phone, path).await, uniform, "{path}");
+    }
+    // Not without a device identity: the handshake itself needs a device certificate.
+    assert!(harness.request(None, "GET", "/T54W-96.86.0.100.rom").await.is_err());
 }

@@ -93,3 +93,51 @@ async fn read_response(stream: &mut (impl AsyncReadExt + Unpin)) -> String {
         received.extend_from_slice(&buffer[..read]);
     }
 }
+
+#[tokio::test]
+async fn a_reload_with_a_crl_refuses_the_revoked_phone_at_tls() {
+    use rcgen::{
+        CertificateParams, CertificateRevocationListParams, DnType, KeyIdMethod, KeyPair, RevokedCertParams,
+        SerialNumber, date_time_ymd,
+    };
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let vendor_ca = ca("CN=MAC device CA");
+    let phone = |mac: &str, serial: u8| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, mac);
+        params.serial_number = Some(SerialNumber::from(vec![serial]));
+        let cert = params.signed_by(&key, &vendor_ca).unwrap();
+        support::Phone {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    };
+    let anchor = || VendorTrust::from_bundle("ca.pem", vendor_ca.pem().as_bytes(), IdentityRule::CnMac).unwrap();
+    let harness = Harness::start(TrustStore::new(vec![anchor()]).unwrap(), Timeouts::default()).await;
+    harness.enrol(OWN);
+    harness.enrol(OTHER);
+    let (stolen, kept) = (phone(OWN, 7), phone(OTHER, 8));
+    assert!(harness.get(&stolen, &format!("/{OWN}.cfg")).await.starts_with("HTTP/1.1 200"));
+
+    let crl = CertificateRevocationListParams {
+        this_update: date_time_ymd(2026, 1, 1),
+        next_update: date_time_ymd(2036, 1, 1),
+        crl_number: SerialNumber::from(vec![1]),
+        issuing_distribution_point: None,
+        revoked_certs: vec![RevokedCertParams {
+            serial_number: SerialNumber::from(vec![7]),
+            revocation_time: date_time_ymd(2026, 6, 1),
+            reason_code: None,
+            invalidity_date: None,
+        }],
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(&vendor_ca)
+    .unwrap();
+    let revoking = anchor().with_crls("ca.crl", crl.der()).unwrap();
+    harness.reloader.reload(TrustStore::new(vec![revoking]).unwrap(), Arc::new(Renderer::shipped().unwrap())).unwrap();
+    assert!(harness.request(Some(&stolen), "GET", &format!("/{OWN}.cfg")).await.is_err(), "refused at TLS");
+    assert!(harness.get(&kept, &format!("/{OTHER}.cfg")).await.starts_with("HTTP/1.1 200"));
+}

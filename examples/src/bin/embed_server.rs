@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
             settings
         },
         group_settings: GroupSettings::default(),
+        firmware: None,
         credentials,
         timeouts: Timeouts::default(),
         allowed_sources: None,

@@ -44,6 +44,16 @@ pub enum AnchorError {
         /// What is legacy about it.
         detail: String,
     },
+    /// A certificate revocation list could not be read.
+    #[error("{file}: CRL #{index}: {detail}")]
+    Crl {
+        /// The CRL file's name.
+        file: String,
+        /// Index of the CRL in the file, from 0.
+        index: usize,
+        /// What was wrong.
+        detail: String,
+    },
     /// No trust anchors were configured at all.
     #[error("no trust anchors configured: no phone could ever be identified")]
     NoAnchors,

@@ -8,8 +8,11 @@ mod bundle;
 mod legacy;
 mod oui;
 
-use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use webpki::{EndEntityCert, KeyUsage};
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor, UnixTime};
+use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList, RevocationOptionsBuilder};
 
 pub use bundle::AnchorError;
 pub use oui::{Oui, OuiParseError};
@@ -25,6 +28,9 @@ pub struct VendorTrust {
     allowed_ouis: Vec<Oui>,
     certificates: Vec<CertificateDer<'static>>,
     anchors: Vec<TrustAnchor<'static>>,
+    crls: Vec<CertificateRevocationListDer<'static>>,
+    // Parsed once at load; shared by clones (webpki's CRLs are not `Clone`).
+    parsed_crls: Arc<Vec<CertRevocationList<'static>>>,
 }
 
 impl VendorTrust {
@@ -46,13 +52,57 @@ impl VendorTrust {
             })?;
             anchors.push(anchor.to_owned());
         }
-        Ok(Self { source: source.to_owned(), rule, allowed_ouis: Vec::new(), certificates, anchors })
+        Ok(Self {
+            source: source.to_owned(),
+            rule,
+            allowed_ouis: Vec::new(),
+            certificates,
+            anchors,
+            crls: Vec::new(),
+            parsed_crls: Arc::default(),
+        })
     }
 
     /// Restricts the MACs this bundle may vouch for to these vendor prefixes (empty: any).
     pub fn with_allowed_ouis(mut self, ouis: Vec<Oui>) -> Self {
         self.allowed_ouis = ouis;
         self
+    }
+
+    /// Adds the certificate revocation lists in `bytes` (PEM `X509 CRL` sections, or one DER
+    /// CRL), named `source` in errors. A certificate a CRL lists as revoked names no device;
+    /// certificates of issuers without a CRL are not checked.
+    pub fn with_crls(mut self, source: &str, bytes: &[u8]) -> Result<Self, AnchorError> {
+        let crl_error = |index, detail: String| AnchorError::Crl { file: source.to_owned(), index, detail };
+        let ders: Vec<CertificateRevocationListDer<'static>> = if bytes.starts_with(b"-----") {
+            CertificateRevocationListDer::pem_slice_iter(bytes)
+                .enumerate()
+                .map(|(index, crl)| crl.map_err(|e| crl_error(index, format!("invalid PEM: {e}"))))
+                .collect::<Result<_, _>>()?
+        } else {
+            vec![CertificateRevocationListDer::from(bytes.to_vec())]
+        };
+        if ders.is_empty() {
+            return Err(crl_error(0, "no CRL found (expected PEM X509 CRL sections or one DER CRL)".into()));
+        }
+        self.crls.extend(ders);
+        let parsed = self
+            .crls
+            .iter()
+            .enumerate()
+            .map(|(index, der)| {
+                OwnedCertRevocationList::from_der(der)
+                    .map(CertRevocationList::Owned)
+                    .map_err(|e| crl_error(index, format!("not a usable CRL: {e:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.parsed_crls = Arc::new(parsed);
+        Ok(self)
+    }
+
+    /// The revocation lists of this vendor's CAs, for the TLS layer.
+    pub fn crls(&self) -> &[CertificateRevocationListDer<'static>] {
+        &self.crls
     }
 
     /// Where the bundle came from, as given to [`VendorTrust::from_bundle`].
@@ -128,13 +178,18 @@ impl TrustStore {
         let end_entity = EndEntityCert::try_from(leaf).map_err(|e| NoIdentity::Untrusted(describe(&e)))?;
         let mut last_error = None;
         for vendor in &self.vendors {
+            let crls: Vec<&CertRevocationList<'_>> = vendor.parsed_crls.iter().collect();
+            // Issuers without a CRL are not checked; listed certificates are refused.
+            let revocation = RevocationOptionsBuilder::new(&crls)
+                .ok()
+                .map(|options| options.with_status_policy(webpki::UnknownStatusPolicy::Allow).build());
             let verified = end_entity.verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
                 &vendor.anchors,
                 intermediates,
                 now,
                 KeyUsage::client_auth(),
-                None,
+                revocation,
                 None,
             );
             match verified {

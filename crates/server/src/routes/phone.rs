@@ -1,6 +1,7 @@
 //! The phone listener's routes: a device fetching its own file, or its vendor's common file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use hyper::header::USER_AGENT;
@@ -15,6 +16,7 @@ use sipprov_template::{
 
 use crate::GroupSettings;
 use crate::admission::Admission;
+use crate::firmware;
 use crate::metrics::Metrics;
 use crate::response::{self, Body};
 
@@ -25,6 +27,8 @@ pub(crate) enum Outcome {
     Served { with_secrets: bool },
     /// A common file (no secrets) was served.
     ServedCommon,
+    /// A firmware image was served.
+    ServedFirmware,
     /// Not a GET or HEAD.
     MethodNotServed,
     /// The path is no file any profiled phone asks for.
@@ -55,6 +59,7 @@ impl Outcome {
             Outcome::Served { with_secrets: true } => "served_with_secrets",
             Outcome::Served { with_secrets: false } => "served",
             Outcome::ServedCommon => "served_common",
+            Outcome::ServedFirmware => "served_firmware",
             Outcome::MethodNotServed => "method_not_served",
             Outcome::UnknownPath => "unknown_path",
             Outcome::NotServed => "not_served",
@@ -92,6 +97,8 @@ enum Plan {
     Device(&'static ProfileFile),
     /// Render this common file.
     Common(&'static ProfileFile),
+    /// Stream this firmware image, if it exists.
+    Firmware(PathBuf),
 }
 
 /// The state every phone request needs.
@@ -101,6 +108,7 @@ pub(crate) struct PhoneRoutes {
     pub(crate) registrar: String,
     pub(crate) settings: LayeredSettings,
     pub(crate) group_settings: GroupSettings,
+    pub(crate) firmware: Option<PathBuf>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -121,10 +129,14 @@ impl PhoneRoutes {
         let mac = identity.as_ref().map(|identity| identity.mac.to_string());
         let user_agent =
             request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
+        // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
+        // certificate, 4 for a certificate that verified but names no device (a shared one).
+        let rating = if identity.is_some() { 5 } else { 4 };
         // Client-supplied text (path, User-Agent) is Debug-quoted: control characters escaped.
         tracing::info!(
             %peer,
             mac = mac.as_deref().unwrap_or("-"),
+            rating,
             method = %request.method(),
             path = ?request.uri().path(),
             user_agent = ?user_agent.as_deref().unwrap_or("-"),
@@ -145,12 +157,19 @@ impl PhoneRoutes {
         let route = recognise_route(request.uri().path(), user_agent);
         match route {
             Route::Device { .. } | Route::Common { .. } => {}
+            Route::Firmware { .. } if self.firmware.is_some() => {}
             Route::Unknown => return Plan::Answer(Outcome::UnknownPath),
             _ => return Plan::Answer(Outcome::NotServed),
         }
         let Some(identity) = identity else {
             return Plan::Answer(Outcome::NoIdentity);
         };
+        if let (Route::Firmware { .. }, Some(directory)) = (&route, &self.firmware) {
+            // Only from the directory of the vendor the certificate names.
+            let vendor = format_vendor(identity).filter(|vendor| route.file_for(*vendor).is_some());
+            let path = vendor.and_then(|vendor| firmware::path_for(directory, vendor, request.uri().path()));
+            return path.map_or(Plan::Answer(Outcome::NotServed), Plan::Firmware);
+        }
         // Authorization: the certificate's MAC, never the path's, decides whose file this is.
         if route.mac().is_some_and(|mac| mac != identity.mac) {
             return Plan::Answer(Outcome::MacMismatch);
@@ -195,6 +214,13 @@ impl PhoneRoutes {
                 }
             },
             (Plan::Device(_), None) => (Outcome::NoIdentity, response::not_found()),
+            (Plan::Firmware(path), _) => {
+                let opened = tokio::task::spawn_blocking(move || firmware::open(&path)).await.ok().flatten();
+                match opened {
+                    Some((file, length)) => (Outcome::ServedFirmware, response::firmware(file, length)),
+                    None => (Outcome::NotServed, response::not_found()),
+                }
+            }
         }
     }
 

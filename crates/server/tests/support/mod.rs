@@ -80,6 +80,20 @@ impl Harness {
 
     /// A server that accepts connections only from `allowed_sources`.
     pub async fn start_with_sources(trust: TrustStore, timeouts: Timeouts, allowed_sources: Option<Allowlist>) -> Self {
+        Self::start_full(trust, timeouts, allowed_sources, None).await
+    }
+
+    /// A server that serves firmware images from `firmware`.
+    pub async fn start_with_firmware(trust: TrustStore, firmware: std::path::PathBuf) -> Self {
+        Self::start_full(trust, Timeouts::default(), None, Some(firmware)).await
+    }
+
+    async fn start_full(
+        trust: TrustStore,
+        timeouts: Timeouts,
+        allowed_sources: Option<Allowlist>,
+        firmware: Option<std::path::PathBuf>,
+    ) -> Self {
         let server_ca = ca("test server CA");
         let server_key = KeyPair::generate().unwrap();
         let server_cert =
@@ -104,6 +118,7 @@ impl Harness {
             renderer: Arc::new(Renderer::shipped().unwrap()),
             settings: settings(),
             group_settings: GroupSettings::default(),
+            firmware,
             credentials: Arc::clone(&credentials),
             timeouts,
             allowed_sources,
