@@ -15,6 +15,7 @@ struct DemoServer {
     dir: PathBuf,
     url: String,
     stdout: Vec<String>,
+    lines: mpsc::Receiver<String>,
 }
 
 impl DemoServer {
@@ -37,8 +38,8 @@ impl DemoServer {
             .expect("start sipprovd demo");
         let stdout = child.stdout.take().unwrap();
         // From here on, Drop kills the child, also when a panic below unwinds.
-        let mut server = Self { child, dir: dir.to_owned(), url: String::new(), stdout: Vec::new() };
         let (lines_tx, lines_rx) = mpsc::channel();
+        let mut server = Self { child, dir: dir.to_owned(), url: String::new(), stdout: Vec::new(), lines: lines_rx };
         std::thread::spawn(move || {
             // Keep draining after the receiver is gone, so the daemon's stdout never fills.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -46,7 +47,8 @@ impl DemoServer {
             }
         });
         while server.url.is_empty() {
-            let line = lines_rx
+            let line = server
+                .lines
                 .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|_| panic!("sipprovd demo did not start; it printed {:#?}", server.stdout));
             if let Some(url) = line.strip_prefix("Serving phones on ") {
@@ -55,6 +57,12 @@ impl DemoServer {
             server.stdout.push(line);
         }
         server
+    }
+
+    /// Every line printed so far.
+    fn lines(&mut self) -> &[String] {
+        self.stdout.extend(self.lines.try_iter());
+        &self.stdout
     }
 
     fn pki(&self, file: &str) -> PathBuf {
@@ -222,4 +230,33 @@ fn rerunning_the_demo_reuses_its_directory_and_database() {
         first_password,
         "same database, same phone, inside the grace: {again:?}"
     );
+}
+
+#[test]
+fn the_demo_prints_a_cli_command_that_works_with_its_admin_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = DemoServer::start(dir.path(), 300);
+    // The banner comes after the phone URL line; wait for the CLI line to be read.
+    let mut cli_line = None;
+    for _ in 0..100 {
+        cli_line = server.lines().iter().find(|l| l.trim_start().starts_with("cargo run -q -p sipprov --")).cloned();
+        if cli_line.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cli_line = cli_line.expect("the demo prints how to use the CLI");
+    let token = dir.path().join("admin.token");
+    assert_eq!(std::fs::metadata(&token).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(dir.path().join("pki").join("server-ca.pem").exists());
+
+    // Run the printed command with the built binary instead of `cargo run`.
+    let args: Vec<&str> = cli_line.split_whitespace().skip_while(|word| *word != "--").skip(1).collect();
+    let sipprov = Path::new(env!("CARGO_BIN_EXE_sipprovd")).with_file_name("sipprov");
+    let listed = Command::new(sipprov).args(&args).arg("--json").output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let devices: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let macs: Vec<_> = devices["devices"].as_array().unwrap().iter().map(|d| d["mac"].as_str().unwrap()).collect();
+    assert_eq!(macs, [PHONE_1, PHONE_2, "001565000003"]);
 }

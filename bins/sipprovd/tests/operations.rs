@@ -228,6 +228,7 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
     std::fs::write(&csv_path, &csv).unwrap();
     let imported = daemon.cli(&daemon.admin_token, &["device", "import", csv_path.to_str().unwrap(), "--json"]);
     assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    assert!(imported.stderr.is_empty(), "no progress bar when stderr is not a terminal");
     let lines: Vec<Value> =
         String::from_utf8(imported.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let summary = &lines.last().unwrap()["summary"];
