@@ -506,13 +506,24 @@ impl Config {
         Keyring::parse(&keys).with_context(|| format!("{}", key_file.display()))
     }
 
-    /// Whether the store can be opened: an existing database opens (and is brought to this
-    /// version's schema); a missing one could be created in its directory.
+    /// Whether the store could be opened, without changing it: an existing database is read
+    /// (schema version, integrity) but not migrated; a missing one could be created.
     pub fn check_store(&self) -> anyhow::Result<()> {
         let path = &self.store.sqlite;
         if path.exists() {
-            let store = SqliteStore::open(path)?;
-            return Ok(store.integrity_check()?);
+            let found = SqliteStore::inspect(path)?;
+            if found.too_new() {
+                bail!(
+                    "{} has schema version {}, newer than this build's {}: upgrade sipprovd",
+                    path.display(),
+                    found.version,
+                    found.newest
+                );
+            }
+            if let Some(damage) = found.integrity {
+                bail!("{} is damaged: {damage}", path.display());
+            }
+            return Ok(());
         }
         let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let metadata =

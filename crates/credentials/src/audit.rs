@@ -47,6 +47,8 @@ pub enum AuditKind {
     Unbanned,
     /// An admin API token was created.
     TokenCreated,
+    /// An admin API token was revoked.
+    TokenRevoked,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -68,6 +70,7 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::Banned, "banned"),
     (AuditKind::Unbanned, "unbanned"),
     (AuditKind::TokenCreated, "token-created"),
+    (AuditKind::TokenRevoked, "token-revoked"),
 ];
 
 impl AuditKind {

@@ -348,9 +348,17 @@ fn api_tokens(store: Arc<dyn Store>) {
     let token = ApiToken { hash: [9; 32], name: "billing \"OSS\"".into(), role: Role::Operator, created_at: at(3) };
     let created = AuditEvent::without_device(at(3), AuditKind::TokenCreated, "name=billing role=operator");
     store.insert_api_token(&token, created.clone()).unwrap();
-    assert_eq!(store.api_token(&[9; 32]).unwrap(), Some(token));
+    assert_eq!(store.api_token(&[9; 32]).unwrap(), Some(token.clone()));
     assert_eq!(store.api_token(&[8; 32]).unwrap(), None);
-    assert_eq!(all_events(&*store), [created]);
+    let later = ApiToken { hash: [1; 32], name: "ci".into(), role: Role::Auditor, created_at: at(4) };
+    store.insert_api_token(&later, created.clone()).unwrap();
+    assert_eq!(store.api_tokens().unwrap(), [token.clone(), later.clone()], "oldest first");
+    let revoked = AuditEvent::without_device(at(5), AuditKind::TokenRevoked, "name=billing");
+    assert!(store.remove_api_token(&[9; 32], revoked.clone()).unwrap());
+    assert!(!store.remove_api_token(&[9; 32], revoked.clone()).unwrap());
+    assert_eq!(store.api_token(&[9; 32]).unwrap(), None);
+    assert_eq!(store.api_tokens().unwrap(), [later]);
+    assert_eq!(all_events(&*store), [created.clone(), created, revoked]);
 }
 
 fn reveal_tokens(store: Arc<dyn Store>) {

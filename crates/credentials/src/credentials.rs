@@ -249,6 +249,32 @@ impl Credentials {
         Ok(secret)
     }
 
+    /// Revokes the admin API token whose id ([`ApiToken::id`]) starts with `id` (at least 8 hex
+    /// digits, matching exactly one token), audited as done `by` someone. Returns the revoked
+    /// token, or why nothing was revoked.
+    pub fn revoke_api_token(&self, id: &str, by: &str) -> Result<Result<ApiToken, String>, CredentialsError> {
+        let id = id.to_ascii_lowercase();
+        if id.len() < 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Err("a token id is at least 8 hex digits, as `token list` shows it".into()));
+        }
+        let mut matching: Vec<ApiToken> =
+            self.store.api_tokens()?.into_iter().filter(|token| token.id().starts_with(&id)).collect();
+        let token = match (matching.pop(), matching.is_empty()) {
+            (Some(token), true) => token,
+            (Some(_), false) => return Ok(Err(format!("{id} matches several tokens: give more digits"))),
+            (None, _) => return Ok(Err(format!("no token with id {id}"))),
+        };
+        let event = AuditEvent::without_device(
+            self.clock.now(),
+            AuditKind::TokenRevoked,
+            format!("name={} id={} by={}", quote(&token.name), token.id(), quote(by)),
+        );
+        if !self.store.remove_api_token(&token.hash, event)? {
+            return Ok(Err(format!("no token with id {id}")));
+        }
+        Ok(Ok(token))
+    }
+
     /// The stored token a client presented, if it is one.
     pub fn authenticate(&self, presented: &str) -> Result<Option<ApiToken>, CredentialsError> {
         Ok(self.store.api_token(&OneTimeToken::hash_of(presented))?)

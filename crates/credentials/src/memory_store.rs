@@ -171,6 +171,23 @@ impl Store for MemoryStore {
         Ok(self.state().api_tokens.get(hash).cloned())
     }
 
+    fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let mut tokens: Vec<ApiToken> = self.state().api_tokens.values().cloned().collect();
+        tokens.sort_by_key(|token| (token.created_at, token.hash));
+        Ok(tokens)
+    }
+
+    fn remove_api_token(&self, hash: &[u8; 32], event: AuditEvent) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if !state.api_tokens.contains_key(hash) {
+            return Ok(false);
+        }
+        self.check_audit(std::slice::from_ref(&event))?;
+        state.api_tokens.remove(hash);
+        state.audit.push(event);
+        Ok(true)
+    }
+
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {
         self.state().tokens.insert(token.hash, (token.clone(), false));
         Ok(())

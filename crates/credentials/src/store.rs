@@ -74,6 +74,13 @@ pub trait Store: Send + Sync {
     /// The admin API token with this hash, if any.
     fn api_token(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>, StoreError>;
 
+    /// Every admin API token, oldest first.
+    fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Deletes the admin API token with this hash and appends `event`. Returns `false`, changing
+    /// nothing, if there was none.
+    fn remove_api_token(&self, hash: &[u8; 32], event: AuditEvent) -> Result<bool, StoreError>;
+
     /// Uses the token with this hash at `now`: the first use inside its lifetime succeeds and
     /// marks it used; every other attempt reports why it failed.
     fn consume_reveal_token(&self, hash: &[u8; 32], now: Timestamp) -> Result<TokenUse, StoreError>;

@@ -138,6 +138,14 @@ async fn an_import_reports_each_row_and_running_it_again_changes_nothing() {
     let changed = import(csv.replace("2002,,york", "2002,,leeds")).await;
     assert_eq!(changed[1]["result"], "updated");
 
+    // A row for an enrolled device changes only what it gives; its settings are merged.
+    let partial = import("mac,user_name,setting.ntp_server\n00:15:65:00:01:01,2001,ntp.example\n".to_owned()).await;
+    assert_eq!(partial[0]["result"], "updated");
+    let device = harness.admin_json(&tokens.auditor, "GET", "/v1/devices/001565000101", "", 200).await;
+    assert_eq!(device["display_name"], "Desk, \"A\"");
+    assert_eq!(device["settings"]["language"], "Deutsch");
+    assert_eq!(device["settings"]["ntp_server"], "ntp.example");
+
     let leeds = harness.admin_json(&tokens.auditor, "GET", "/v1/devices?site=leeds", "", 200).await;
     assert_eq!(leeds["devices"].as_array().unwrap().len(), 2);
     let jsonl = "{\"mac\": \"001565000110\", \"user_name\": \"2010\"}\n{\"mac\": 5}\n";
@@ -244,4 +252,42 @@ async fn disabling_stops_delivery_and_pending_devices_can_be_enrolled() {
     assert_eq!((updated["display_name"].as_str(), updated["site"].as_str()), (Some("Reception"), Some("york")));
     harness.admin_json(&tokens.operator, "DELETE", &format!("/v1/devices/{OWN}"), "", 204).await;
     assert_eq!(harness.admin(Some(&tokens.auditor), "GET", &format!("/v1/devices/{OWN}"), "").await.0, 404);
+}
+
+#[tokio::test]
+async fn an_import_that_meets_a_store_failure_stops_there_and_says_so() {
+    let harness = Harness::start(yealink_trust(&ca("Yealink CA")), Timeouts::default()).await;
+    let tokens = tokens(&harness);
+    harness.store.fail_audit_writes(true);
+    let csv = "mac,user_name\n001565000201,1\n001565000202,2\n";
+    let (status, text) = harness.admin(Some(&tokens.operator), "POST", "/v1/import?format=csv", csv).await;
+    assert_eq!(status, 200, "{text}");
+    let summary: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(summary["summary"]["stopped"].as_str().unwrap().starts_with("line 2:"), "{summary}");
+    assert_eq!(summary["summary"]["created"], 0);
+    harness.store.fail_audit_writes(false);
+    let devices = harness.admin_json(&tokens.auditor, "GET", "/v1/devices", "", 200).await;
+    assert!(devices["devices"].as_array().unwrap().is_empty(), "nothing was enrolled without its audit event");
+}
+
+#[tokio::test]
+async fn tokens_are_listed_without_their_secret_and_a_revoked_one_stops_working() {
+    let harness = Harness::start(yealink_trust(&ca("Yealink CA")), Timeouts::default()).await;
+    let tokens = tokens(&harness);
+    let listed = harness.admin_json(&tokens.admin, "GET", "/v1/tokens", "", 200).await;
+    let listed = listed["tokens"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 3);
+    let text = serde_json::to_string(&listed).unwrap();
+    for secret in [&tokens.auditor, &tokens.operator, &tokens.admin] {
+        assert!(!text.contains(secret.as_str()));
+    }
+    assert_eq!(harness.admin(Some(&tokens.operator), "GET", "/v1/tokens", "").await.0, 403);
+    let auditor = listed.iter().find(|t| t["role"] == "auditor").unwrap();
+    let id = auditor["id"].as_str().unwrap();
+    assert_eq!(harness.admin(Some(&tokens.admin), "DELETE", "/v1/tokens/abc", "").await.0, 400);
+    harness.admin_json(&tokens.admin, "DELETE", &format!("/v1/tokens/{}", &id[..8]), "", 204).await;
+    assert_eq!(harness.admin(Some(&tokens.auditor), "GET", "/v1/devices", "").await.0, 401, "revoked at once");
+    assert_eq!(harness.admin(Some(&tokens.admin), "DELETE", &format!("/v1/tokens/{id}"), "").await.0, 404);
+    let audit = harness.admin_json(&tokens.admin, "GET", "/v1/audit?kind=token-revoked", "", 200).await;
+    assert!(audit["events"][0]["detail"].as_str().unwrap().contains(id), "{audit}");
 }

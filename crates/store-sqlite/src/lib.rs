@@ -35,4 +35,4 @@ mod schema;
 mod store;
 mod writer;
 
-pub use store::{OpenError, SqliteOptions, SqliteStore};
+pub use store::{Inspection, OpenError, SqliteOptions, SqliteStore};

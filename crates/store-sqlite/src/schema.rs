@@ -81,6 +81,11 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;",
 ];
 
+/// The schema version this build creates and reads.
+pub(crate) fn newest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// Brings the schema up to the newest version, one transaction per migration.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -129,6 +134,10 @@ mod tests {
             )
             .unwrap();
         }
+        let seen = SqliteStore::inspect(&path).unwrap();
+        assert_eq!((seen.version, seen.newest, seen.integrity.clone()), (1, newest(), None));
+        assert!(!seen.too_new());
+        assert_eq!(SqliteStore::inspect(&path).unwrap().version, 1, "inspecting changes nothing");
         let store = SqliteStore::open(&path).unwrap();
         let device = store.device(&"001565000001".parse().unwrap()).unwrap().unwrap();
         assert_eq!(device.account.user_name, "1001");

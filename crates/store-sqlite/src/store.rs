@@ -62,6 +62,17 @@ impl SqliteStore {
         Ok(Self { writer, reader: Mutex::new(reader), path: path.to_owned() })
     }
 
+    /// Looks at an existing database without changing it (read-only, no migration): its schema
+    /// version against this build's, and SQLite's `quick_check`. For `sipprovd check`.
+    pub fn inspect(path: impl AsRef<Path>) -> Result<Inspection, OpenError> {
+        let path = path.as_ref();
+        let fail = |source: rusqlite::Error| OpenError::Sqlite { path: path.to_owned(), source };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(fail)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(fail)?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(fail)?;
+        Ok(Inspection { version, newest: schema::newest(), integrity: (check != "ok").then_some(check) })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -380,22 +391,32 @@ impl Store for SqliteStore {
     }
 
     fn api_token(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>, StoreError> {
-        let row: Option<(String, String, i64)> = self
-            .reader()
-            .query_row("SELECT name, role, created_at FROM api_tokens WHERE hash = ?1", [&hash[..]], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })
-            .optional()
+        let conn = self.reader();
+        let mut statement = conn
+            .prepare_cached("SELECT hash, name, role, created_at FROM api_tokens WHERE hash = ?1")
             .map_err(backend)?;
-        row.map(|(name, role, created_at)| {
-            Ok(ApiToken {
-                hash: *hash,
-                name,
-                role: role.parse().map_err(StoreError::Corrupt)?,
-                created_at: Timestamp::from_unix(created_at),
-            })
+        let mut rows = statement.query_map([&hash[..]], read_api_token).map_err(backend)?;
+        rows.next().map(|row| row.map_err(backend)?).transpose()
+    }
+
+    fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn
+            .prepare_cached("SELECT hash, name, role, created_at FROM api_tokens ORDER BY created_at, hash")
+            .map_err(backend)?;
+        let rows = statement.query_map([], read_api_token).map_err(backend)?;
+        rows.map(|row| row.map_err(backend)?).collect()
+    }
+
+    fn remove_api_token(&self, hash: &[u8; 32], event: AuditEvent) -> Result<bool, StoreError> {
+        let hash = *hash;
+        self.writer.submit(move |conn| {
+            let removed = conn.execute("DELETE FROM api_tokens WHERE hash = ?1", [&hash[..]]).map_err(backend)? == 1;
+            if removed {
+                insert_events(conn, std::slice::from_ref(&event)).map_err(backend)?;
+            }
+            Ok(removed)
         })
-        .transpose()
     }
 
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {
@@ -479,12 +500,44 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
     }))
 }
 
+/// Reads one `api_tokens` row (outer `Result` SQLite's, inner one the values').
+fn read_api_token(row: &Row<'_>) -> rusqlite::Result<Result<ApiToken, StoreError>> {
+    let (hash, name, role, created_at): (Vec<u8>, String, String, i64) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+    Ok((|| {
+        Ok(ApiToken {
+            hash: hash.try_into().map_err(|_| StoreError::Corrupt("an API token hash is not 32 bytes".into()))?,
+            name,
+            role: role.parse().map_err(StoreError::Corrupt)?,
+            created_at: Timestamp::from_unix(created_at),
+        })
+    })())
+}
+
 fn parse_mac(text: &str) -> Result<Mac, StoreError> {
     Mac::parse(text).map_err(|_| StoreError::Corrupt(format!("stored MAC {text:?} is not a MAC")))
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
+}
+
+/// What [`SqliteStore::inspect`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// The file's schema version.
+    pub version: i64,
+    /// The version this build migrates to at start.
+    pub newest: i64,
+    /// SQLite's complaint, if the file is damaged.
+    pub integrity: Option<String>,
+}
+
+impl Inspection {
+    /// Whether the file was written by a newer sipprov (this build refuses to open it).
+    pub fn too_new(&self) -> bool {
+        self.version > self.newest
+    }
 }
 
 /// The database could not be opened or migrated.

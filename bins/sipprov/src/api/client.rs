@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 use ureq::{Agent, SendBody};
@@ -33,9 +35,13 @@ impl Client {
         let roots = match ca {
             Some(path) => {
                 let pem = std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
-                let certificates = Certificate::from_pem(&pem)
-                    .map(|certificate| vec![certificate.to_owned()])
-                    .with_context(|| format!("{}: not a PEM certificate", path.display()))?;
+                let certificates = CertificateDer::pem_slice_iter(&pem)
+                    .map(|der| der.map(|der| Certificate::from_der(&der).to_owned()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("{}: invalid PEM", path.display()))?;
+                if certificates.is_empty() {
+                    bail!("{} holds no PEM certificate", path.display());
+                }
                 RootCerts::Specific(Arc::new(certificates))
             }
             None => RootCerts::WebPki,

@@ -304,30 +304,49 @@ fn import(client: &Client, args: ImportArgs, as_json: bool) -> anyhow::Result<()
     }
     if as_json {
         print!("{text}");
-        return Ok(());
     }
     let mut summary = Value::Null;
-    let mut errors = 0;
+    let mut handed_over = Vec::new();
     for line in text.lines() {
         let row: Value = serde_json::from_str(line).context("the import response is not JSON lines")?;
         if row.get("summary").is_some() {
             summary = row["summary"].clone();
-        } else if row["result"] == "error" {
-            errors += 1;
+        } else if row["result"] == "error" && !as_json {
             eprintln!("line {}: {}", row["line"], table::cell(row.get("error")));
+        } else if let Some(registrar) = row.get("registrar") {
+            let mut registrar = registrar.clone();
+            registrar["mac"] = row["mac"].clone();
+            handed_over.push(registrar);
         }
     }
-    println!(
-        "{} rows: {} created, {} updated, {} unchanged, {} errors.",
-        summary["rows"], summary["created"], summary["updated"], summary["unchanged"], summary["errors"]
-    );
-    if summary["created"].as_u64().unwrap_or(0) > 0 {
-        println!("The registrar's HA1 values of the created devices are shown once: rerun with --json to keep them.");
+    if !as_json {
+        if !handed_over.is_empty() {
+            // The only time these exist outside the registrar: sipprov keeps no password.
+            println!("For the registrar (shown once; --json gives them as JSON lines):");
+            table::print(
+                &[
+                    ("MAC", "mac"),
+                    ("USER", "user"),
+                    ("REALM", "realm"),
+                    ("HA1 MD5", "ha1_md5"),
+                    ("PASSWORD", "password"),
+                ],
+                &handed_over,
+            );
+        }
+        println!(
+            "{} rows: {} created, {} updated, {} unchanged, {} errors.",
+            summary["rows"], summary["created"], summary["updated"], summary["unchanged"], summary["errors"]
+        );
     }
-    if errors > 0 {
-        bail!("{errors} row(s) were not imported");
+    if let Some(reason) = summary["stopped"].as_str() {
+        bail!("the import stopped early ({reason}); rows before it were applied");
     }
-    Ok(())
+    match summary["errors"].as_u64() {
+        Some(0) => Ok(()),
+        Some(errors) => bail!("{errors} row(s) were not imported"),
+        None => bail!("the import response has no summary"),
+    }
 }
 
 fn reissue(client: &Client, action: &str, args: ReissueArgs, as_json: bool) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::client::Client;
-use super::print_json;
+use super::{encode, print_json, table};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
@@ -17,16 +17,40 @@ pub(crate) enum TokenCommand {
         #[arg(long)]
         name: String,
     },
+    /// List tokens: id, name, role, created (never the tokens themselves).
+    List,
+    /// Revoke a token by its id (as `token list` shows it); it stops working at once.
+    Revoke {
+        /// The token's id, or its first 8 or more hex digits.
+        id: String,
+    },
 }
 
 impl TokenCommand {
     pub(crate) fn run(self, client: &Client, as_json: bool) -> anyhow::Result<()> {
-        let TokenCommand::Create { role, name } = self;
-        let created = client.post_json("/v1/tokens", &json!({ "name": name, "role": role }))?.expect(&[201])?;
-        if as_json {
-            return print_json(&created);
+        match self {
+            TokenCommand::Create { role, name } => {
+                let created = client.post_json("/v1/tokens", &json!({ "name": name, "role": role }))?.expect(&[201])?;
+                if as_json {
+                    return print_json(&created);
+                }
+                println!("{}", created["token"].as_str().unwrap_or_default());
+            }
+            TokenCommand::List => {
+                let tokens = client.get("/v1/tokens")?.expect(&[200])?;
+                if as_json {
+                    return print_json(&tokens);
+                }
+                let rows = tokens["tokens"].as_array().cloned().unwrap_or_default();
+                table::print(&[("ID", "id"), ("NAME", "name"), ("ROLE", "role"), ("CREATED", "created_at")], &rows);
+            }
+            TokenCommand::Revoke { id } => {
+                client.delete(&format!("/v1/tokens/{}", encode(&id)))?.expect(&[204])?;
+                if !as_json {
+                    println!("Revoked token {id}.");
+                }
+            }
         }
-        println!("{}", created["token"].as_str().unwrap_or_default());
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ use hyper::StatusCode;
 use serde::Serialize;
 use sipprov_credentials::{AuditKind, AuditQuery, StoredAuditEvent};
 use sipprov_identity::Mac;
+use sipprov_ratelimit::IpPrefix;
 
 use super::body::{AdminResponse, error, json};
 use super::devices::{now, parse_limit};
@@ -58,9 +59,9 @@ struct Suspicious {
     since: String,
     events_read: usize,
     truncated: bool,
-    /// Banned addresses (one host) with how often and the last reason.
+    /// Banned sources (an IPv4 address, an IPv6 /64) with how often and the last reason.
     top_scanning_addresses: Vec<Counted>,
-    /// Banned networks (IPv4 /24, IPv6 /64 and wider).
+    /// Banned networks (an IPv4 /24, an IPv6 /48, or wider).
     top_scanning_networks: Vec<Counted>,
     /// Alerts: a certificate with another key claimed a pinned device.
     key_pin_alerts: Vec<Counted>,
@@ -138,7 +139,7 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
             AuditKind::Banned => {
                 let source = detail_value(&event.detail, "source").unwrap_or_default();
                 let reason = detail_value(&event.detail, "reason");
-                let tally = if source.contains('/') { &mut networks } else { &mut addresses };
+                let tally = if is_network(&source) { &mut networks } else { &mut addresses };
                 tally.add(source, reason);
             }
             AuditKind::Unbanned => summary.bans_lifted += 1,
@@ -154,6 +155,16 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
     summary.refused_devices = refused.top();
     summary.unknown_device_sources = unknown.top();
     summary
+}
+
+/// Whether a ban key is a network rather than one source (an IPv4 address, an IPv6 /64: one
+/// LAN, where a host picks its own address).
+fn is_network(key: &str) -> bool {
+    match key.parse::<IpPrefix>() {
+        Ok(prefix) if prefix.network().is_ipv4() => prefix.prefix_len() < 32,
+        Ok(prefix) => prefix.prefix_len() < 64,
+        Err(_) => false,
+    }
 }
 
 #[derive(Default)]
@@ -238,14 +249,18 @@ mod tests {
             stored(2, ban("192.0.2.7")),
             stored(3, ban("192.0.2.9")),
             stored(4, ban("198.51.100.0/24")),
+            stored(8, ban("2001:db8:1:2::/64")),
+            stored(9, ban("2001:db8::/48")),
             stored(5, AuditEvent::new(at, mac, AuditKind::KeyMismatch, "peer=\"203.0.113.5\"")),
             stored(6, AuditEvent::new(at, mac, AuditKind::Delivered, "secrets=yes")),
             stored(7, AuditEvent::without_device(at, AuditKind::Unbanned, "source=\"192.0.2.9\"")),
         ];
         let summary = summarise(&events);
-        assert_eq!(summary.events_read, 7);
+        assert_eq!(summary.events_read, 9);
         let addresses: Vec<_> = summary.top_scanning_addresses.iter().map(|c| (c.subject.as_str(), c.count)).collect();
-        assert_eq!(addresses, [("192.0.2.7", 2), ("192.0.2.9", 1)]);
+        assert_eq!(addresses, [("192.0.2.7", 2), ("192.0.2.9", 1), ("2001:db8:1:2::/64", 1)]);
+        let networks: Vec<_> = summary.top_scanning_networks.iter().map(|c| c.subject.as_str()).collect();
+        assert_eq!(networks, ["198.51.100.0/24", "2001:db8::/48"]);
         assert_eq!(summary.top_scanning_addresses[0].last_reason.as_deref(), Some("mac-mismatch"));
         assert_eq!(summary.top_scanning_networks[0].subject, "198.51.100.0/24");
         assert_eq!(summary.key_pin_alerts[0].subject, "001565000001");

@@ -1,7 +1,9 @@
 //! `POST /v1/import`: devices in bulk, CSV or JSON lines, applied row by row while the body
-//! streams in. Idempotent by MAC: a row for an enrolled device updates its account and profile
-//! (never its secrets), or changes nothing if they are equal. A bad row is reported with its
-//! line number and the rest go on.
+//! streams in. Idempotent by MAC: a row for an enrolled device updates the fields it gives
+//! (settings are merged; never its secrets), or changes nothing if they already hold those
+//! values. A bad row is reported with its line number and the rest go on. If the store fails,
+//! the import stops there: the rows before it are applied and reported, and the summary says
+//! where and why it stopped.
 
 use std::sync::Arc;
 
@@ -13,8 +15,8 @@ use sipprov_credentials::{Credentials, CredentialsError};
 
 use super::body::{AdminResponse, error, json_lines};
 use super::import_rows::{ImportFormat, MAX_ROW, Row, RowParser};
-use super::model::{NewDevice, RegistrarView};
-use super::{AdminContext, Call, failure};
+use super::model::{DeviceInput, DevicePatch, NewDevice, RegistrarView};
+use super::{AdminContext, Call};
 
 /// One row's result, as one JSON line of the response.
 #[derive(Debug, Serialize)]
@@ -37,6 +39,9 @@ struct Summary {
     updated: u64,
     unchanged: u64,
     errors: u64,
+    /// Why the import stopped early (the store failed), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<String>,
 }
 
 pub(super) async fn run(context: &AdminContext, call: Call) -> AdminResponse {
@@ -112,7 +117,7 @@ impl Importer {
 
     /// Applies a batch of lines off the async workers.
     async fn apply(self, lines: Vec<Line>) -> Result<Self, AdminResponse> {
-        if lines.is_empty() {
+        if lines.is_empty() || self.summary.stopped.is_some() {
             return Ok(self);
         }
         let joined = tokio::task::spawn_blocking(move || {
@@ -120,23 +125,18 @@ impl Importer {
             for line in lines {
                 importer.line += 1;
                 if let Err(e) = importer.apply_line(line) {
-                    return Err((importer, e));
+                    tracing::error!(error = %e, line = importer.line, "import stopped: the store failed");
+                    importer.summary.stopped = Some(format!("line {}: {e}", importer.line));
+                    break;
                 }
             }
-            Ok(importer)
+            importer
         })
         .await;
-        match joined {
-            Ok(Ok(importer)) => Ok(importer),
-            Ok(Err((importer, e))) => {
-                tracing::error!(error = %e, line = importer.line, "import stopped: the store failed");
-                Err(failure(&e))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "import task failed");
-                Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
-            }
-        }
+        joined.map_err(|e| {
+            tracing::error!(error = %e, "import task failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })
     }
 
     fn apply_line(&mut self, line: Line) -> Result<(), CredentialsError> {
@@ -149,10 +149,11 @@ impl Importer {
                 Err(_) => Err("row is not UTF-8".into()),
             },
         };
-        let device = match parsed.and_then(|row| match row {
+        let row = parsed.and_then(|row| match row {
             Row::Skip => Ok(None),
-            Row::Device(input) => input.validate(None).map(Some),
-        }) {
+            Row::Device(input) => input.clone().validate(None).map(|device| Some((device, input))),
+        });
+        let (device, input) = match row {
             Ok(None) => return Ok(()),
             Ok(Some(device)) => device,
             Err(message) => {
@@ -166,16 +167,20 @@ impl Importer {
                 return Ok(());
             }
         };
-        let result = self.apply_device(number, device)?;
+        let result = self.apply_device(number, device, &input)?;
         self.record(result);
         Ok(())
     }
 
-    fn apply_device(&self, line: u64, device: NewDevice) -> Result<RowResult, CredentialsError> {
+    fn apply_device(&self, line: u64, device: NewDevice, input: &DeviceInput) -> Result<RowResult, CredentialsError> {
         let NewDevice { mac, account, profile, password, reveal_password } = device;
         let reveal = reveal_password || self.reveal;
         let row = |result, registrar| RowResult { line, mac: Some(mac.to_string()), result, error: None, registrar };
         if let Some(existing) = self.credentials.store().device(&mac)? {
+            // The row's fields were checked above, so applying them cannot fail.
+            let Ok((account, profile)) = DevicePatch::from_import(input, &existing).apply(&existing) else {
+                return Ok(row("unchanged", None));
+            };
             if existing.account == account && existing.profile == profile {
                 return Ok(row("unchanged", None));
             }

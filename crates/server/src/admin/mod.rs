@@ -237,6 +237,8 @@ async fn route(context: &AdminContext, request: Request<Incoming>) -> (AdminResp
         Action::ListBans => service::list_bans(context).await,
         Action::RemoveBan => service::remove_ban(context, call).await,
         Action::CreateToken => service::create_token(context, call).await,
+        Action::ListTokens => service::list_tokens(context).await,
+        Action::RevokeToken => service::revoke_token(context, call).await,
         Action::ListDevices => devices::list(context, call).await,
         Action::CreateDevice => devices::create(context, call).await,
         Action::ShowDevice => devices::show(context, call).await,

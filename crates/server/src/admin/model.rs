@@ -101,6 +101,25 @@ pub(crate) struct DevicePatch {
 }
 
 impl DevicePatch {
+    /// An import row for an enrolled device: the fields it gives replace the stored ones, its
+    /// settings are added to the stored ones.
+    pub(crate) fn from_import(input: &DeviceInput, device: &DeviceRecord) -> Self {
+        let settings = (!input.settings.is_empty()).then(|| {
+            let mut merged = device.profile.settings.clone();
+            merged.extend(input.settings.clone());
+            merged
+        });
+        Self {
+            user_name: input.user_name.clone(),
+            auth_name: input.auth_name.clone(),
+            display_name: input.display_name.clone(),
+            vendor: input.vendor.clone(),
+            model: input.model.clone(),
+            site: input.site.clone(),
+            settings,
+        }
+    }
+
     /// The account and profile after the patch; the error names the bad field.
     pub(crate) fn apply(self, device: &DeviceRecord) -> Result<(Account, DeviceProfile), String> {
         let mut account = device.account.clone();

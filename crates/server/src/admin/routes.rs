@@ -26,6 +26,8 @@ pub(crate) enum Action {
     ListBans,
     RemoveBan,
     CreateToken,
+    ListTokens,
+    RevokeToken,
 }
 
 /// One route.
@@ -66,6 +68,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Method::GET, "/v1/bans", AUDITOR, Action::ListBans),
     route(Method::DELETE, "/v1/bans/{key}", OPERATOR, Action::RemoveBan),
     route(Method::POST, "/v1/tokens", Some(Role::Admin), Action::CreateToken),
+    route(Method::GET, "/v1/tokens", Some(Role::Admin), Action::ListTokens),
+    route(Method::DELETE, "/v1/tokens/{id}", Some(Role::Admin), Action::RevokeToken),
 ];
 
 /// How a request's path and method matched.

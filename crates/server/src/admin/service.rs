@@ -90,3 +90,38 @@ pub(super) async fn create_token(context: &AdminContext, call: Call) -> AdminRes
         Err(response) => response,
     }
 }
+
+/// `GET /v1/tokens`: every token's id, name, role and creation time (never the token).
+pub(super) async fn list_tokens(context: &AdminContext) -> AdminResponse {
+    let credentials = Arc::clone(&context.state.credentials);
+    match blocking(move || Ok(credentials.store().api_tokens()?)).await {
+        Ok(tokens) => {
+            let views: Vec<_> = tokens
+                .iter()
+                .map(|token| {
+                    serde_json::json!({
+                        "id": token.id(),
+                        "name": token.name,
+                        "role": token.role.name(),
+                        "created_at": time::format(token.created_at),
+                    })
+                })
+                .collect();
+            json(StatusCode::OK, &serde_json::json!({ "tokens": views }))
+        }
+        Err(response) => response,
+    }
+}
+
+/// `DELETE /v1/tokens/{id}`: revokes one token, audited; it stops working at once.
+pub(super) async fn revoke_token(context: &AdminContext, call: Call) -> AdminResponse {
+    let id = call.captured.unwrap_or_default();
+    let credentials = Arc::clone(&context.state.credentials);
+    let caller = call.caller;
+    match blocking(move || credentials.revoke_api_token(&id, &caller)).await {
+        Ok(Ok(_)) => empty(StatusCode::NO_CONTENT),
+        Ok(Err(message)) if message.starts_with("no token") => error(StatusCode::NOT_FOUND, &message),
+        Ok(Err(message)) => error(StatusCode::BAD_REQUEST, &message),
+        Err(response) => response,
+    }
+}
