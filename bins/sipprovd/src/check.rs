@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use crate::config::Config;
+use sipprov_server::tls::ServerCertificates;
+
+use crate::config::{Config, check_groups};
 
 /// One problem: where (file and line, when known) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +45,17 @@ pub fn check(path: &Path) -> Vec<Problem> {
             problems.push(Problem { location: at(&file, line), message: format!("{e:#}") });
         }
     };
-    report("[phones]", Some("certificate"), config.phones.certificates().map(drop));
+    // Loaded as the server loads them, so a key that does not match its certificate shows here.
+    let phone_certificates = config
+        .phones
+        .certificates()
+        .and_then(|(primary, rsa)| ServerCertificates::new(primary, rsa).map(drop).map_err(anyhow::Error::from));
+    report("[phones]", Some("certificate"), phone_certificates);
     report("[phones]", Some("allow_sources"), config.phones.allowed_sources().map(drop));
-    report("[admin]", Some("certificate"), config.admin_config().map(drop));
+    let admin_certificate = config
+        .admin_config()
+        .and_then(|admin| ServerCertificates::new(admin.certificate, None).map(drop).map_err(anyhow::Error::from));
+    report("[admin]", Some("certificate"), admin_certificate);
     let mut anchors_load = true;
     for (index, trust) in config.trust.iter().enumerate() {
         let loaded = trust.load().map(drop);
@@ -59,7 +69,9 @@ pub fn check(path: &Path) -> Vec<Problem> {
     report("[templates]", Some("overrides"), config.renderer().map(drop));
     report("[firmware]", Some("directory"), config.firmware_directory().map(drop));
     report("[settings]", None, config.global_settings().map(drop));
-    report("[vendor_settings", None, config.group_settings().map(drop));
+    for (section, groups) in config.group_sections() {
+        report(&format!("[{section}"), None, check_groups(section, groups));
+    }
     report("[limits]", None, config.limits.policy().map(drop));
     report("[store]", Some("sealing_key"), config.keyring().map(drop));
     report("[store]", Some("sqlite"), config.check_store());

@@ -17,9 +17,12 @@ use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::{Allowlist, Policy, RateLimit};
 use sipprov_server::tls::ServerCertificate;
-use sipprov_server::{AdminConfig, GroupSettings, PhoneServerConfig, Timeouts};
+use sipprov_server::{AdminConfig, GroupSettings, PhoneServerConfig, Timeouts, check_setting};
 use sipprov_store_sqlite::SqliteStore;
 use sipprov_template::{Layer, LayeredSettings, Renderer};
+
+/// A group settings section: settings by group name (vendor, model or site).
+pub type Groups = BTreeMap<String, BTreeMap<String, String>>;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,13 +46,13 @@ pub struct Config {
     pub settings: BTreeMap<String, String>,
     /// Settings for every phone of a vendor (`[vendor_settings.yealink]`).
     #[serde(default)]
-    pub vendor_settings: BTreeMap<String, BTreeMap<String, String>>,
+    pub vendor_settings: Groups,
     /// Settings for every phone of a model (`[model_settings.T54W]`).
     #[serde(default)]
-    pub model_settings: BTreeMap<String, BTreeMap<String, String>>,
+    pub model_settings: Groups,
     /// Settings for every phone of a site (`[site_settings.leeds]`).
     #[serde(default)]
-    pub site_settings: BTreeMap<String, BTreeMap<String, String>>,
+    pub site_settings: Groups,
     /// Where the vendor templates come from.
     #[serde(default)]
     pub templates: TemplatesSection,
@@ -483,6 +486,7 @@ impl Config {
         let mut settings = LayeredSettings::new();
         for (name, value) in &self.settings {
             settings.set(Layer::Global, name, value.as_str()).with_context(|| format!("[settings] {name}"))?;
+            check_setting(name, value).map_err(|e| anyhow::anyhow!("[settings] {e}"))?;
         }
         Ok(settings)
     }
@@ -560,25 +564,27 @@ impl Config {
 
     /// The vendor, model and site settings.
     pub fn group_settings(&self) -> anyhow::Result<GroupSettings> {
-        let check = |section: &str, groups: &BTreeMap<String, BTreeMap<String, String>>| {
-            for (group, values) in groups {
-                let mut settings = LayeredSettings::new();
-                for (name, value) in values {
-                    settings
-                        .set(Layer::Device, name, value.as_str())
-                        .with_context(|| format!("[{section}.{group}] {name}"))?;
-                }
-            }
-            anyhow::Ok(groups.clone())
-        };
+        for (section, groups) in self.group_sections() {
+            check_groups(section, groups)?;
+        }
         Ok(GroupSettings {
-            vendor: check("vendor_settings", &self.vendor_settings)?
-                .into_iter()
-                .map(|(vendor, values)| (vendor.to_ascii_lowercase(), values))
+            vendor: self
+                .vendor_settings
+                .iter()
+                .map(|(vendor, values)| (vendor.to_ascii_lowercase(), values.clone()))
                 .collect(),
-            model: check("model_settings", &self.model_settings)?,
-            site: check("site_settings", &self.site_settings)?,
+            model: self.model_settings.clone(),
+            site: self.site_settings.clone(),
         })
+    }
+
+    /// The group settings sections by name: `vendor_settings`, `model_settings`, `site_settings`.
+    pub fn group_sections(&self) -> [(&'static str, &Groups); 3] {
+        [
+            ("vendor_settings", &self.vendor_settings),
+            ("model_settings", &self.model_settings),
+            ("site_settings", &self.site_settings),
+        ]
     }
 
     /// The server this configuration describes, over an already opened credential service.
@@ -618,6 +624,18 @@ impl Config {
         };
         Ok(AdminConfig { certificate, realm: self.sip.realm(), timeouts: self.phones.timeouts() })
     }
+}
+
+/// Checks every setting of one group settings section (`[section.<group>]`).
+pub fn check_groups(section: &str, groups: &Groups) -> anyhow::Result<()> {
+    for (group, values) in groups {
+        let mut settings = LayeredSettings::new();
+        for (name, value) in values {
+            settings.set(Layer::Device, name, value.as_str()).with_context(|| format!("[{section}.{group}] {name}"))?;
+            check_setting(name, value).map_err(|e| anyhow::anyhow!("[{section}.{group}] {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// A certificate chain and its key, from PEM files.

@@ -70,17 +70,41 @@ impl Daemon {
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let phones = self.phones.serve(until_stopped(stopped.clone()));
-        let admin = self.admin.serve(until_stopped(stopped));
-        let signal = async move {
-            shutdown_signal().await;
-            stop.send_replace(true);
+        let mut phones = tokio::spawn(self.phones.serve(until_stopped(stopped.clone())));
+        let mut admin = tokio::spawn(self.admin.serve(until_stopped(stopped)));
+        // Until a signal, or until a listener fails: a daemon without one of its listeners
+        // must not look healthy, so then everything stops and the exit status says why.
+        let failed = tokio::select! {
+            () = shutdown_signal() => None,
+            ended = &mut phones => Some(("phone", ended)),
+            ended = &mut admin => Some(("admin", ended)),
         };
-        let (phones, admin, ()) = tokio::join!(phones, admin, signal);
-        phones?;
-        admin?;
+        stop.send_replace(true);
+        let outcome = match failed {
+            None => {
+                let (phones, admin) = tokio::join!(phones, admin);
+                listener_outcome("phone", phones).and(listener_outcome("admin", admin))
+            }
+            Some((name, ended)) => {
+                // The other listener drains; the failure is what the exit status reports.
+                let _ = if name == "phone" { admin.await } else { phones.await };
+                listener_outcome(name, ended)
+                    .and_then(|()| Err(anyhow::anyhow!("the {name} listener stopped unexpectedly")))
+            }
+        };
         tracing::info!("stopped");
-        Ok(())
+        outcome
+    }
+}
+
+fn listener_outcome(
+    name: &str,
+    ended: Result<Result<(), sipprov_server::ServerError>, tokio::task::JoinError>,
+) -> anyhow::Result<()> {
+    match ended {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(anyhow::Error::from(e).context(format!("the {name} listener failed"))),
+        Err(e) => Err(anyhow::anyhow!("the {name} listener's task failed: {e}")),
     }
 }
 

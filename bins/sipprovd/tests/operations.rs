@@ -460,3 +460,15 @@ fn an_rsa_certificate_serves_only_clients_that_cannot_verify_ecdsa() {
     assert_eq!(server_key(None), "Server public key is 256 bit", "ECDSA P-256 by default");
     assert_eq!(server_key(Some("RSA-PSS+SHA256:RSA+SHA256")), "Server public key is 2048 bit");
 }
+
+#[test]
+fn check_finds_a_key_that_does_not_match_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_demo(dir.path());
+    let other_key = KeyPair::generate().unwrap();
+    std::fs::write(dir.path().join("pki").join("server.key"), other_key.serialize_pem()).unwrap();
+    let bad = sipprovd(&["check", "--config"], dir.path());
+    assert_eq!(bad.status.code(), Some(1));
+    let report = String::from_utf8(bad.stdout).unwrap();
+    assert!(report.contains("primary server certificate or key"), "{report}");
+}

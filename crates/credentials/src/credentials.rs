@@ -42,6 +42,19 @@ pub enum Fetched {
     NotEnrolled,
 }
 
+/// What [`Credentials::update`] did.
+#[derive(Debug)]
+pub enum Updated {
+    /// Written, with its audit event: the device as it is now.
+    Changed(DeviceRecord),
+    /// The change asked for what the device already had: nothing written.
+    Unchanged(DeviceRecord),
+    /// The change refused, saying why: nothing written.
+    Refused(String),
+    /// No such device.
+    NotEnrolled,
+}
+
 /// The credential service: every operation is one store transaction with its audit events.
 pub struct Credentials {
     store: Arc<dyn Store>,
@@ -88,16 +101,29 @@ impl Credentials {
         account: Account,
         sip_password: Option<Password>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.enrol_with_profile(mac, account, DeviceProfile::default(), sip_password)
+        self.enrol_as(mac, account, DeviceProfile::default(), sip_password, None)
     }
 
-    /// [`Credentials::enrol`] with the inventory's vendor, model, site and device settings.
+    /// [`Credentials::enrol`] with the inventory's vendor, model, site and device settings,
+    /// audited as done `by` someone (e.g. `token:billing`).
     pub fn enrol_with_profile(
         &self,
         mac: Mac,
         account: Account,
         profile: DeviceProfile,
         sip_password: Option<Password>,
+        by: &str,
+    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.enrol_as(mac, account, profile, sip_password, Some(by))
+    }
+
+    fn enrol_as(
+        &self,
+        mac: Mac,
+        account: Account,
+        profile: DeviceProfile,
+        sip_password: Option<Password>,
+        by: Option<&str>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
         let now = self.clock.now();
         let issued = IssuedSecrets {
@@ -117,7 +143,11 @@ impl Credentials {
         };
         let event =
             AuditEvent::new(now, mac, AuditKind::Enrolled, format!("user={}", quote(&record.account.user_name)));
-        Ok(self.store.insert_device(record, vec![event])?.then_some(issued))
+        let events = match by {
+            Some(by) => attributed(vec![event], by),
+            None => vec![event],
+        };
+        Ok(self.store.insert_device(record, events)?.then_some(issued))
     }
 
     /// One authorized fetch of `mac`'s config: decided, recorded and audited in one transaction
@@ -163,59 +193,84 @@ impl Credentials {
     }
 
     /// Re-arms a device: fresh secrets, state `Issued`, key pin cleared. Returns the secrets once.
-    pub fn rearm(&self, mac: &Mac) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.reissue(mac, |lifecycle, device, secrets, now| lifecycle.rearm(device, secrets, now))
+    /// Audited as done `by` someone.
+    pub fn rearm(&self, mac: &Mac, by: &str) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, by, |lifecycle, device, secrets, now| lifecycle.rearm(device, secrets, now))
     }
 
     /// Rotates a device's secrets: fresh secrets, state `Issued`, key pin kept. Returns them once.
-    pub fn rotate(&self, mac: &Mac) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.reissue(mac, |lifecycle, device, secrets, now| lifecycle.rotate(device, secrets, now))
+    /// Audited as done `by` someone.
+    pub fn rotate(&self, mac: &Mac, by: &str) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, by, |lifecycle, device, secrets, now| lifecycle.rotate(device, secrets, now))
     }
 
     fn reissue(
         &self,
         mac: &Mac,
+        by: &str,
         apply: fn(&Lifecycle, &mut DeviceRecord, DeviceSecrets, crate::Timestamp) -> Vec<AuditEvent>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
         let issued = IssuedSecrets { sip_password: Password::generate()?, admin_password: Password::generate()? };
         let sealed = self.seal(mac, &issued)?;
-        let (lifecycle, now) = (self.lifecycle, self.clock.now());
-        let updated =
-            self.store.update_device(mac, Box::new(move |device| Ok(apply(&lifecycle, device, sealed, now))))?;
+        let (lifecycle, now, by) = (self.lifecycle, self.clock.now(), by.to_owned());
+        let updated = self
+            .store
+            .update_device(mac, Box::new(move |device| Ok(attributed(apply(&lifecycle, device, sealed, now), &by))))?;
         Ok(updated.map(|_| issued))
     }
 
-    /// Replaces a device's account and profile (not its secrets or state). Returns the device as
-    /// written, or `None` if it is not enrolled.
+    /// Changes a device's account and profile (never its secrets or state), audited as done `by`
+    /// someone. `change` sees the device as stored, inside the transaction (so concurrent changes
+    /// do not overwrite each other), and returns the new account and profile, or why it refuses.
+    /// An unchanged device leaves no event.
     pub fn update(
         &self,
         mac: &Mac,
-        account: Account,
-        profile: DeviceProfile,
-    ) -> Result<Option<DeviceRecord>, CredentialsError> {
-        let now = self.clock.now();
-        Ok(self.store.update_device(
+        by: &str,
+        change: impl FnOnce(&DeviceRecord) -> Result<(Account, DeviceProfile), String> + Send + 'static,
+    ) -> Result<Updated, CredentialsError> {
+        let (now, by) = (self.clock.now(), by.to_owned());
+        let changed = Arc::new(Mutex::new(false));
+        let flag = Arc::clone(&changed);
+        let updated = self.store.update_device(
             mac,
             Box::new(move |device| {
+                let (account, profile) = change(device).map_err(Abort)?;
+                if device.account == account && device.profile == profile {
+                    return Ok(Vec::new());
+                }
                 let detail = format!("user={}", quote(&account.user_name));
                 device.account = account;
                 device.profile = profile;
-                Ok(vec![AuditEvent::new(now, device.mac, AuditKind::Updated, detail)])
+                *flag.lock().map_err(|_| Abort("change flag poisoned".into()))? = true;
+                Ok(attributed(vec![AuditEvent::new(now, device.mac, AuditKind::Updated, detail)], &by))
             }),
-        )?)
+        );
+        let changed = changed.lock().map(|flag| *flag).unwrap_or(false);
+        match updated {
+            Ok(Some(device)) if changed => Ok(Updated::Changed(device)),
+            Ok(Some(device)) => Ok(Updated::Unchanged(device)),
+            Ok(None) => Ok(Updated::NotEnrolled),
+            Err(StoreError::Aborted(reason)) => Ok(Updated::Refused(reason)),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// Disables (`true`) or enables (`false`) a device. Returns `false` if it is not enrolled.
-    pub fn set_disabled(&self, mac: &Mac, disabled: bool) -> Result<bool, CredentialsError> {
-        let (lifecycle, now) = (self.lifecycle, self.clock.now());
-        let updated =
-            self.store.update_device(mac, Box::new(move |device| Ok(lifecycle.set_disabled(device, disabled, now))))?;
+    /// Disables (`true`) or enables (`false`) a device, audited as done `by` someone. Returns
+    /// `false` if it is not enrolled.
+    pub fn set_disabled(&self, mac: &Mac, disabled: bool, by: &str) -> Result<bool, CredentialsError> {
+        let (lifecycle, now, by) = (self.lifecycle, self.clock.now(), by.to_owned());
+        let updated = self.store.update_device(
+            mac,
+            Box::new(move |device| Ok(attributed(lifecycle.set_disabled(device, disabled, now), &by))),
+        )?;
         Ok(updated.is_some())
     }
 
-    /// Deletes a device (its secrets with it). Returns `false` if it was not enrolled.
-    pub fn delete(&self, mac: &Mac) -> Result<bool, CredentialsError> {
-        let event = AuditEvent::new(self.clock.now(), *mac, AuditKind::Deleted, "by=operator");
+    /// Deletes a device (its secrets with it), audited as done `by` someone. Returns `false` if
+    /// it was not enrolled.
+    pub fn delete(&self, mac: &Mac, by: &str) -> Result<bool, CredentialsError> {
+        let event = AuditEvent::new(self.clock.now(), *mac, AuditKind::Deleted, format!("by={}", quote(by)));
         Ok(self.store.delete_device(mac, event)?)
     }
 
@@ -353,6 +408,15 @@ impl Credentials {
     fn seal(&self, mac: &Mac, issued: &IssuedSecrets) -> Result<DeviceSecrets, CredentialsError> {
         Ok(seal_with(&*self.keyring()?, mac, issued)?)
     }
+}
+
+/// Names who did it in each event's detail.
+fn attributed(mut events: Vec<AuditEvent>, by: &str) -> Vec<AuditEvent> {
+    let by = quote(by);
+    for event in &mut events {
+        event.detail = if event.detail.is_empty() { format!("by={by}") } else { format!("{} by={by}", event.detail) };
+    }
+    events
 }
 
 fn seal_with(keyring: &Keyring, mac: &Mac, issued: &IssuedSecrets) -> Result<DeviceSecrets, SealingError> {

@@ -8,7 +8,9 @@ use crate::Password;
 
 /// The digest HA1 values of one account, lowercase hex, for loading into a registrar
 /// (Kamailio `subscriber.ha1`, Asterisk `md5_cred`, FreeSWITCH `a1-hash`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// An HA1 is as good as the password at the registrar, for its realm: `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DigestHa1 {
     /// The realm the hashes are bound to: they verify only challenges for this realm.
     pub realm: String,
@@ -32,6 +34,12 @@ impl DigestHa1 {
     }
 }
 
+impl std::fmt::Debug for DigestHa1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestHa1").field("realm", &self.realm).finish_non_exhaustive()
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -49,5 +57,6 @@ mod tests {
         // printf 'Mufasa:testrealm@host.com:Circle Of Life' | sha256sum
         assert_eq!(ha1.sha256, "3ba6cd94661c5ef34598040c868f13b8775df29109986be50ad35ae537dd3aa4");
         assert_eq!(ha1.realm, "testrealm@host.com");
+        assert!(!format!("{ha1:?}").contains(&ha1.md5), "Debug hides the HA1");
     }
 }

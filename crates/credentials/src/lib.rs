@@ -82,7 +82,7 @@ mod store;
 pub use api_token::{ApiToken, Role};
 pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, quote};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets};
+pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets, Updated};
 pub use device::{Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets};
 pub use digest_ha1::DigestHa1;
 pub use lifecycle::{FetchRequest, Lifecycle, Refusal, Serve};

@@ -56,6 +56,20 @@ pub struct GroupSettings {
     pub site: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+/// Checks a setting a layer nearer than the global one would give every config it applies to:
+/// no control characters (no config format carries them), and `provisioning_url` only as an
+/// `https://` URL (a phone told to fetch over plain HTTP would hand its next config to anyone on
+/// the path). Names are checked by the settings layers themselves.
+pub fn check_setting(name: &str, value: &str) -> Result<(), String> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(format!("setting {name}: contains the control character U+{:04X}", u32::from(c)));
+    }
+    if name == "provisioning_url" && !value.starts_with("https://") {
+        return Err(format!("setting provisioning_url {value:?} must be an https:// URL"));
+    }
+    Ok(())
+}
+
 /// Deadlines that keep slow or idle connections from holding resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {

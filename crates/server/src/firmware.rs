@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame};
 use sipprov_template::Vendor;
@@ -32,30 +33,42 @@ pub(crate) fn open(path: &Path) -> Option<(std::fs::File, u64)> {
     metadata.is_file().then_some((file, metadata.len()))
 }
 
-/// A response body fed by a blocking reader thread, one chunk at a time, so a large image is
-/// never held in memory whole and a slow phone only holds one chunk.
+/// A response body read from disk one chunk at a time, so a large image is never held in
+/// memory whole. Each read borrows a blocking thread only for that read; a phone that stops
+/// reading for [`STALL`] is cut off, so slow clients cannot pin threads or memory.
 pub(crate) struct FileBody {
     chunks: mpsc::Receiver<std::io::Result<Bytes>>,
 }
 
+/// How long a phone may leave a chunk unread before the download is abandoned.
+const STALL: Duration = Duration::from_secs(60);
+
 impl FileBody {
-    pub(crate) fn stream(mut file: std::fs::File) -> Self {
+    pub(crate) fn stream(file: std::fs::File) -> Self {
         let (sender, chunks) = mpsc::channel(2);
-        tokio::task::spawn_blocking(move || {
-            loop {
-                let mut buffer = vec![0u8; CHUNK];
-                let chunk = match file.read(&mut buffer) {
-                    Ok(0) => return,
-                    Ok(n) => {
+        tokio::spawn(async move {
+            let mut file = Some(file);
+            while let Some(mut open) = file.take() {
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut buffer = vec![0u8; CHUNK];
+                    let read = open.read(&mut buffer).map(|n| {
                         buffer.truncate(n);
-                        Ok(Bytes::from(buffer))
-                    }
+                        Bytes::from(buffer)
+                    });
+                    (open, read)
+                })
+                .await;
+                let Ok((open, read)) = read else { return };
+                let chunk = match read {
+                    Ok(chunk) if chunk.is_empty() => return,
+                    Ok(chunk) => Ok(chunk),
                     Err(e) => Err(e),
                 };
                 let failed = chunk.is_err();
-                // The phone went away: stop reading.
-                if sender.blocking_send(chunk).is_err() || failed {
-                    return;
+                match tokio::time::timeout(STALL, sender.send(chunk)).await {
+                    Ok(Ok(())) if !failed => file = Some(open),
+                    // Gone, stalled, or the read failed: stop.
+                    _ => return,
                 }
             }
         });

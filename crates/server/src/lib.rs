@@ -92,7 +92,7 @@ mod routes;
 pub mod tls;
 
 pub use admin::{AdminConfig, AdminServer, AdminState};
-pub use config::{GroupSettings, PhoneServerConfig, Timeouts};
+pub use config::{GroupSettings, PhoneServerConfig, Timeouts, check_setting};
 pub use error::ServerError;
 pub use listener::PhoneServer;
 pub use reload::Reloader;

@@ -90,6 +90,8 @@ async fn the_registrar_gets_the_ha1_of_the_password_the_phone_receives() {
     let config = harness.get(&phone, &format!("/{OWN}.cfg")).await;
     assert_eq!(rotated["registrar"]["password"], password_in(&config));
     assert_ne!(password_in(&config), password);
+    let audit = harness.admin_json(&tokens.auditor, "GET", "/v1/audit?kind=rotated", "", 200).await;
+    assert!(audit["events"][0]["detail"].as_str().unwrap().ends_with("by=\"token:test\""), "{audit}");
 
     // An operator's own password is used as given.
     let own = format!(r#"{{"mac": "{OTHER}", "user_name": "1002", "password": "From-the-OSS-123"}}"#);
@@ -290,4 +292,20 @@ async fn tokens_are_listed_without_their_secret_and_a_revoked_one_stops_working(
     assert_eq!(harness.admin(Some(&tokens.admin), "DELETE", &format!("/v1/tokens/{id}"), "").await.0, 404);
     let audit = harness.admin_json(&tokens.admin, "GET", "/v1/audit?kind=token-revoked", "", 200).await;
     assert!(audit["events"][0]["detail"].as_str().unwrap().contains(id), "{audit}");
+}
+
+#[tokio::test]
+async fn no_layer_can_send_phones_to_a_plain_http_provisioning_server() {
+    let harness = Harness::start(yealink_trust(&ca("Yealink CA")), Timeouts::default()).await;
+    let tokens = tokens(&harness);
+    let body = format!(
+        r#"{{"mac": "{OWN}", "user_name": "1001", "settings": {{"provisioning_url": "http://evil.example"}}}}"#
+    );
+    let (status, text) = harness.admin(Some(&tokens.operator), "POST", "/v1/devices", &body).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("must be an https:// URL"), "{text}");
+    let csv = format!("mac,user_name,setting.language\n{OWN},1001,\"a\u{7}b\"\n");
+    let (_, text) = harness.admin(Some(&tokens.operator), "POST", "/v1/import?format=csv", &csv).await;
+    assert!(text.contains("control character U+0007"), "{text}");
+    assert!(harness.credentials.store().device(&OWN.parse().unwrap()).unwrap().is_none());
 }

@@ -68,6 +68,12 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL
     ) STRICT;
     INSERT INTO audit_v2 (id, at, mac, kind, detail) SELECT id, at, mac, kind, detail FROM audit;
+    -- Keep the id sequence where it was, so ids of deleted rows are never handed out again.
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'audit_v2', seq FROM sqlite_sequence
+        WHERE name = 'audit' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'audit_v2');
+    UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0))
+        WHERE name = 'audit_v2';
     DROP TABLE audit;
     ALTER TABLE audit_v2 RENAME TO audit;
     CREATE INDEX audit_by_mac ON audit (mac, id);
@@ -130,7 +136,9 @@ mod tests {
             conn.execute_batch(
                 "INSERT INTO devices VALUES ('001565000001', '1001', 'a', 'Desk', 'purged', NULL, NULL, NULL,
                      NULL, 0, 100, 150);
-                 INSERT INTO audit (at, mac, kind, detail) VALUES (150, '001565000001', 'delivered', 'secrets=yes');",
+                 INSERT INTO audit (at, mac, kind, detail) VALUES (150, '001565000001', 'delivered', 'secrets=yes');
+                 INSERT INTO audit (at, mac, kind, detail) VALUES (160, '001565000001', 'purged', 'gone');
+                 DELETE FROM audit WHERE id = 2;",
             )
             .unwrap();
         }
@@ -146,5 +154,15 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event.mac, Some(device.mac));
         assert_eq!(events[0].event.detail, "secrets=yes");
+        store
+            .append_audit(vec![sipprov_credentials::AuditEvent::new(
+                sipprov_credentials::Timestamp::from_unix(170),
+                device.mac,
+                sipprov_credentials::AuditKind::Rearmed,
+                "",
+            )])
+            .unwrap();
+        let ids: Vec<u64> = store.audit(&AuditQuery::default()).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(ids, [1, 3], "the id of the deleted event is not handed out again");
     }
 }

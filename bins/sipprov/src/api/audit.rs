@@ -16,15 +16,15 @@ pub(crate) struct AuditArgs {
     /// Only this kind (delivered, key-mismatch, banned, ...).
     #[arg(long)]
     kind: Option<String>,
-    /// Only since then: 24h, 7d, or 2026-11-27T00:00:00Z.
-    #[arg(long)]
-    since: Option<String>,
+    /// Only since then: 24h, 7d, or 2026-11-27T00:00:00Z. Events are listed oldest first.
+    #[arg(long, default_value = "24h")]
+    since: String,
     /// Only before then.
     #[arg(long)]
     until: Option<String>,
     /// At most this many events.
-    #[arg(long, default_value_t = 100)]
-    limit: usize,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,14 +46,15 @@ impl AuditArgs {
         }
         let mut events: Vec<Value> = Vec::new();
         let mut after: Option<String> = None;
-        while events.len() < self.limit {
-            let page_size = (self.limit - events.len()).min(1000);
+        let limit = self.limit as usize;
+        while events.len() < limit {
+            let page_size = (limit - events.len()).min(1000);
             let path = format!(
                 "/v1/audit{}",
                 query(&[
                     ("mac", self.mac.clone()),
                     ("kind", self.kind.clone()),
-                    ("since", self.since.clone()),
+                    ("since", Some(self.since.clone())),
                     ("until", self.until.clone()),
                     ("after", after.clone()),
                     ("limit", Some(page_size.to_string())),

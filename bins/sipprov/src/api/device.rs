@@ -120,8 +120,8 @@ pub(crate) struct ListArgs {
     #[arg(long)]
     not_seen_since: Option<String>,
     /// At most this many (all pages when not given).
-    #[arg(long)]
-    limit: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -246,10 +246,11 @@ impl DeviceCommand {
 }
 
 fn list(client: &Client, args: ListArgs, as_json: bool) -> anyhow::Result<()> {
+    let limit = args.limit.map(|limit| limit as usize);
     let mut devices: Vec<Value> = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page_size = args.limit.map_or(1000, |limit| limit.saturating_sub(devices.len()).clamp(1, 1000));
+        let page_size = limit.map_or(1000, |limit| limit.saturating_sub(devices.len()).clamp(1, 1000));
         let path = format!(
             "/v1/devices{}",
             query(&[
@@ -265,7 +266,7 @@ fn list(client: &Client, args: ListArgs, as_json: bool) -> anyhow::Result<()> {
         let page = client.get(&path)?.expect(&[200])?;
         devices.extend(page["devices"].as_array().cloned().unwrap_or_default());
         after = page["next_after"].as_str().map(str::to_owned);
-        if after.is_none() || args.limit.is_some_and(|limit| devices.len() >= limit) {
+        if after.is_none() || limit.is_some_and(|limit| devices.len() >= limit) {
             break;
         }
     }

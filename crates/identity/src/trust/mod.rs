@@ -85,17 +85,17 @@ impl VendorTrust {
         if ders.is_empty() {
             return Err(crl_error(0, "no CRL found (expected PEM X509 CRL sections or one DER CRL)".into()));
         }
+        // Checked one by one with their index in this file; then all parsed together, because
+        // webpki's parsed CRLs cannot be cloned out of the shared list.
+        for (index, der) in ders.iter().enumerate() {
+            OwnedCertRevocationList::from_der(der).map_err(|e| crl_error(index, format!("not a usable CRL: {e:?}")))?;
+        }
         self.crls.extend(ders);
         let parsed = self
             .crls
             .iter()
-            .enumerate()
-            .map(|(index, der)| {
-                OwnedCertRevocationList::from_der(der)
-                    .map(CertRevocationList::Owned)
-                    .map_err(|e| crl_error(index, format!("not a usable CRL: {e:?}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|der| OwnedCertRevocationList::from_der(der).ok().map(CertRevocationList::Owned))
+            .collect();
         self.parsed_crls = Arc::new(parsed);
         Ok(self)
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Limited};
 use hyper::StatusCode;
 use serde::de::DeserializeOwned;
-use sipprov_credentials::{DeviceQuery, Timestamp};
+use sipprov_credentials::{DeviceQuery, Timestamp, Updated};
 use sipprov_identity::Mac;
 
 use super::body::{AdminResponse, empty, error, json};
@@ -76,27 +76,18 @@ pub(super) async fn create(context: &AdminContext, call: Call) -> AdminResponse 
         Err(response) => return response,
     };
     match input.validate(None) {
-        Ok(device) => enrol(context, device).await,
+        Ok(device) => enrol(context, device, call.caller).await,
         Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
     }
 }
 
 /// Enrols a checked device: 201 with the registrar's hand-off, or 409 if the MAC is enrolled.
-pub(super) async fn enrol(context: &AdminContext, device: NewDevice) -> AdminResponse {
-    match enrol_one(context, device).await {
-        Ok(Some(issued)) => json(StatusCode::CREATED, &issued),
-        Ok(None) => error(StatusCode::CONFLICT, "a device with this MAC is already enrolled"),
-        Err(response) => response,
-    }
-}
-
-/// Enrols one device; `None` if the MAC is already enrolled.
-pub(super) async fn enrol_one(context: &AdminContext, device: NewDevice) -> Result<Option<IssuedView>, AdminResponse> {
+async fn enrol(context: &AdminContext, device: NewDevice, by: String) -> AdminResponse {
     let credentials = Arc::clone(&context.state.credentials);
     let realm = context.realm.clone();
-    blocking(move || {
+    let enrolled = blocking(move || {
         let NewDevice { mac, account, profile, password, reveal_password } = device;
-        let Some(issued) = credentials.enrol_with_profile(mac, account.clone(), profile, password)? else {
+        let Some(issued) = credentials.enrol_with_profile(mac, account.clone(), profile, password, &by)? else {
             return Ok(None);
         };
         let record = credentials.store().device(&mac)?;
@@ -105,7 +96,12 @@ pub(super) async fn enrol_one(context: &AdminContext, device: NewDevice) -> Resu
             registrar: RegistrarView::new(&account, &realm, &issued, reveal_password),
         }))
     })
-    .await
+    .await;
+    match enrolled {
+        Ok(Some(issued)) => json(StatusCode::CREATED, &issued),
+        Ok(None) => error(StatusCode::CONFLICT, "a device with this MAC is already enrolled"),
+        Err(response) => response,
+    }
 }
 
 pub(super) async fn show(context: &AdminContext, call: Call) -> AdminResponse {
@@ -131,18 +127,12 @@ pub(super) async fn update(context: &AdminContext, call: Call) -> AdminResponse 
         Err(response) => return response,
     };
     let credentials = Arc::clone(&context.state.credentials);
-    let outcome = blocking(move || {
-        let Some(device) = credentials.store().device(&mac)? else { return Ok(None) };
-        Ok(Some(match patch.apply(&device) {
-            Ok((account, profile)) => Ok(credentials.update(&mac, account, profile)?),
-            Err(message) => Err(message),
-        }))
-    })
-    .await;
-    match outcome {
-        Ok(Some(Ok(Some(device)))) => json(StatusCode::OK, &DeviceView::from(&device)),
-        Ok(Some(Err(message))) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
-        Ok(None | Some(Ok(None))) => not_enrolled(),
+    let by = call.caller;
+    // The patch applies inside the store's transaction: concurrent changes do not overwrite it.
+    match blocking(move || credentials.update(&mac, &by, move |device| patch.apply(device))).await {
+        Ok(Updated::Changed(device) | Updated::Unchanged(device)) => json(StatusCode::OK, &DeviceView::from(&device)),
+        Ok(Updated::Refused(message)) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+        Ok(Updated::NotEnrolled) => not_enrolled(),
         Err(response) => response,
     }
 }
@@ -153,7 +143,8 @@ pub(super) async fn delete(context: &AdminContext, call: Call) -> AdminResponse 
         Err(response) => return response,
     };
     let credentials = Arc::clone(&context.state.credentials);
-    match blocking(move || credentials.delete(&mac)).await {
+    let by = call.caller;
+    match blocking(move || credentials.delete(&mac, &by)).await {
         Ok(true) => empty(StatusCode::NO_CONTENT),
         Ok(false) => not_enrolled(),
         Err(response) => response,
@@ -176,11 +167,11 @@ pub(super) async fn reissue(context: &AdminContext, call: Call, how: Reissue) ->
     };
     let reveal = call.flag("reveal_password");
     let credentials = Arc::clone(&context.state.credentials);
-    let realm = context.realm.clone();
+    let (realm, by) = (context.realm.clone(), call.caller);
     let outcome = blocking(move || {
         let issued = match how {
-            Reissue::Rearm => credentials.rearm(&mac)?,
-            Reissue::Rotate => credentials.rotate(&mac)?,
+            Reissue::Rearm => credentials.rearm(&mac, &by)?,
+            Reissue::Rotate => credentials.rotate(&mac, &by)?,
         };
         let Some(issued) = issued else { return Ok(None) };
         let Some(device) = credentials.store().device(&mac)? else { return Ok(None) };
@@ -201,8 +192,9 @@ pub(super) async fn set_disabled(context: &AdminContext, call: Call, disabled: b
         Err(response) => return response,
     };
     let credentials = Arc::clone(&context.state.credentials);
+    let by = call.caller;
     let outcome = blocking(move || {
-        if !credentials.set_disabled(&mac, disabled)? {
+        if !credentials.set_disabled(&mac, disabled, &by)? {
             return Ok(None);
         }
         Ok(credentials.store().device(&mac)?)
@@ -242,7 +234,7 @@ pub(super) async fn enrol_pending(context: &AdminContext, call: Call) -> AdminRe
     let credentials = Arc::clone(&context.state.credentials);
     let pending = blocking(move || Ok(credentials.store().pending()?.into_iter().any(|p| p.mac == mac))).await;
     match pending {
-        Ok(true) => enrol(context, device).await,
+        Ok(true) => enrol(context, device, call.caller).await,
         Ok(false) => error(StatusCode::NOT_FOUND, "no pending device with this MAC"),
         Err(response) => response,
     }

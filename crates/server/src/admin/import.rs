@@ -11,15 +11,15 @@ use http_body_util::BodyExt;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 use serde::Serialize;
-use sipprov_credentials::{Credentials, CredentialsError};
+use sipprov_credentials::{Credentials, CredentialsError, DeviceRecord, Updated};
 
 use super::body::{AdminResponse, error, json_lines};
 use super::import_rows::{ImportFormat, MAX_ROW, Row, RowParser};
 use super::model::{DeviceInput, DevicePatch, NewDevice, RegistrarView};
 use super::{AdminContext, Call};
 
-/// One row's result, as one JSON line of the response.
-#[derive(Debug, Serialize)]
+/// One row's result, as one JSON line of the response. May carry a secret: no `Debug`.
+#[derive(Serialize)]
 struct RowResult {
     line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,6 +54,7 @@ pub(super) async fn run(context: &AdminContext, call: Call) -> AdminResponse {
         credentials: Arc::clone(&context.state.credentials),
         realm: context.realm.clone(),
         reveal: call.flag("reveal_passwords"),
+        by: call.caller.clone(),
         parser: RowParser::new(format),
         summary: Summary::default(),
         out: Vec::new(),
@@ -69,6 +70,8 @@ struct Importer {
     credentials: Arc<Credentials>,
     realm: String,
     reveal: bool,
+    /// Who is importing, for the audit log.
+    by: String,
     parser: RowParser,
     summary: Summary,
     out: Vec<u8>,
@@ -176,21 +179,24 @@ impl Importer {
         let NewDevice { mac, account, profile, password, reveal_password } = device;
         let reveal = reveal_password || self.reveal;
         let row = |result, registrar| RowResult { line, mac: Some(mac.to_string()), result, error: None, registrar };
-        if let Some(existing) = self.credentials.store().device(&mac)? {
-            // The row's fields were checked above, so applying them cannot fail.
-            let Ok((account, profile)) = DevicePatch::from_import(input, &existing).apply(&existing) else {
-                return Ok(row("unchanged", None));
-            };
-            if existing.account == account && existing.profile == profile {
-                return Ok(row("unchanged", None));
-            }
-            self.credentials.update(&mac, account, profile)?;
-            return Ok(row("updated", None));
+        let failed = |message: &str| RowResult { error: Some(message.to_owned()), ..row("error", None) };
+        if self.credentials.store().device(&mac)?.is_some() {
+            let input = input.clone();
+            let change = move |device: &DeviceRecord| DevicePatch::from_import(&input, device).apply(device);
+            return Ok(match self.credentials.update(&mac, &self.by, change)? {
+                Updated::Changed(_) => row("updated", None),
+                Updated::Unchanged(_) => row("unchanged", None),
+                Updated::Refused(message) => failed(&message),
+                // Deleted meanwhile by another call: nothing of this row was applied.
+                Updated::NotEnrolled => {
+                    failed("the device was deleted during the import; import again to apply this row")
+                }
+            });
         }
-        match self.credentials.enrol_with_profile(mac, account.clone(), profile, password)? {
+        match self.credentials.enrol_with_profile(mac, account.clone(), profile, password, &self.by)? {
             Some(issued) => Ok(row("created", Some(RegistrarView::new(&account, &self.realm, &issued, reveal)))),
             // Enrolled meanwhile by another call: nothing of this row was applied.
-            None => Ok(row("unchanged", None)),
+            None => Ok(failed("enrolled by another call during the import; import again to apply this row")),
         }
     }
 

@@ -219,7 +219,7 @@ async fn route(context: &AdminContext, request: Request<Incoming>) -> (AdminResp
             Err(response) => return (response, None),
             Ok(token) if !token.role.allows(required) => {
                 let message = format!("the {} role may not do this (needs {required})", token.role);
-                return (error(StatusCode::FORBIDDEN, &message), Some(token.name));
+                return (error(StatusCode::FORBIDDEN, &message), Some(format!("token:{}", token.name)));
             }
             Ok(token) => Some(token),
         },
@@ -272,7 +272,8 @@ async fn authenticate(context: &AdminContext, request: &Request<Incoming>) -> Re
     match blocking(move || credentials.authenticate(&presented)).await {
         Ok(Some(token)) => Ok(token),
         Ok(None) => Err(unauthorized()),
-        Err(response) => Err(response),
+        // Logged by `blocking`; an unauthenticated caller learns nothing about the store.
+        Err(_) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "service unavailable")),
     }
 }
 

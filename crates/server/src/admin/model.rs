@@ -12,8 +12,8 @@ use sipprov_template::{Layer, LayeredSettings};
 use super::time;
 
 /// A device as an operator describes it: `POST /v1/devices`, one import row, or (without the
-/// MAC) `POST /v1/pending/{mac}/enrol`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// MAC) `POST /v1/pending/{mac}/enrol`. It may carry a password: no `Debug`.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeviceInput {
     pub(crate) mac: Option<String>,
@@ -181,6 +181,7 @@ fn check_settings(settings: BTreeMap<String, String>) -> Result<BTreeMap<String,
             return Err(format!("settings.{name} is longer than 1024 bytes"));
         }
         check.set(Layer::Device, name, value.as_str()).map_err(|e| format!("settings: {e}"))?;
+        crate::check_setting(name, value).map_err(|e| format!("settings: {e}"))?;
     }
     Ok(settings)
 }
@@ -231,8 +232,8 @@ impl From<&DeviceRecord> for DeviceView {
     }
 }
 
-/// What the registrar needs for one account, handed over once.
-#[derive(Debug, Serialize)]
+/// What the registrar needs for one account, handed over once. Secret: no `Debug`.
+#[derive(Serialize)]
 pub(crate) struct RegistrarView {
     user: String,
     realm: String,
@@ -256,7 +257,7 @@ impl RegistrarView {
 }
 
 /// A device with the registrar's hand-off: the answer to create, enrol, re-arm and rotate.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub(crate) struct IssuedView {
     pub(crate) device: DeviceView,
     pub(crate) registrar: RegistrarView,

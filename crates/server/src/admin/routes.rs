@@ -124,7 +124,7 @@ pub(crate) fn percent_decode_with(text: &str, plus_is_space: bool) -> Option<Str
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = text.get(i + 1..i + 3)?;
+                let hex = text.get(i + 1..i + 3).filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
@@ -197,6 +197,7 @@ mod tests {
         assert_eq!(pairs[1], ("site".to_owned(), "Leeds HQ".to_owned()));
         assert_eq!(pairs[3], ("mac".to_owned(), "00:15".to_owned()));
         assert!(query_pairs(Some("a=%4")).is_err());
+        assert!(query_pairs(Some("a=%+1")).is_err(), "a sign is not a hex digit");
     }
 
     /// `docs/openapi.json` must describe exactly the routes served, with the role each needs.

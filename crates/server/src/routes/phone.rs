@@ -235,7 +235,8 @@ impl PhoneRoutes {
         let credentials = Arc::clone(&self.credentials);
         let mac = identity.mac;
         let model = identity.model.clone();
-        let certificate_vendor = identity.vendor.clone();
+        let certificate_vendor =
+            format_vendor(&identity).map_or_else(|| identity.vendor.clone(), |v| v.name().to_owned());
         let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
         // The store is synchronous (SQLite fsyncs): keep it off the async workers.
         let decided = tokio::task::spawn_blocking(move || {
@@ -270,6 +271,7 @@ impl PhoneRoutes {
             registrar: self.registrar.clone(),
         };
         let model = profile.model.clone().or(model);
+        // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
         let vendor = profile.vendor.clone().unwrap_or(certificate_vendor);
         let settings = match self.settings_for(&vendor, model.as_deref(), &profile) {
             Ok(settings) => settings,
@@ -306,7 +308,7 @@ impl PhoneRoutes {
         vendor: &str,
         model: Option<&str>,
         profile: &DeviceProfile,
-    ) -> Result<LayeredSettings, sipprov_template::TemplateError> {
+    ) -> Result<LayeredSettings, String> {
         let mut settings = self.settings.clone();
         let groups = &self.group_settings;
         let layers = [
@@ -317,8 +319,13 @@ impl PhoneRoutes {
         ];
         for (layer, values) in layers {
             for (name, value) in values.into_iter().flatten() {
-                settings.set(layer, name, value.as_str())?;
+                settings.set(layer, name, value.as_str()).map_err(|e| e.to_string())?;
             }
+        }
+        // Checked when each layer was set; checked again here, where it matters.
+        match settings.get("provisioning_url") {
+            Some(url) => crate::check_setting("provisioning_url", url)?,
+            None => return Err("no provisioning_url".into()),
         }
         Ok(settings)
     }
