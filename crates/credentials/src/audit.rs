@@ -183,3 +183,50 @@ pub fn quote(value: &str) -> String {
     let capped: String = value.chars().take(200).collect();
     format!("{capped:?}")
 }
+
+/// The value of `key` in an audit detail: the counterpart of [`quote`] (`key=value` pairs,
+/// quoted values with Rust string-literal escapes). `None` if the key is absent or its quoted
+/// value is not closed.
+pub fn detail_value(detail: &str, key: &str) -> Option<String> {
+    let pattern = format!("{key}=");
+    let start = detail
+        .match_indices(&pattern)
+        .find(|(at, _)| *at == 0 || detail.as_bytes()[at - 1] == b' ')
+        .map(|(at, _)| at + pattern.len())?;
+    let rest = &detail[start..];
+    let Some(quoted) = rest.strip_prefix('"') else {
+        return Some(rest.split(' ').next().unwrap_or_default().to_owned());
+    };
+    let mut value = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                'r' => value.push('\r'),
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_values_are_read_back_as_quoted() {
+        let detail = r#"source="192.0.2.0/24" reason="slow \"scan\"" offence=2 seconds=600"#;
+        assert_eq!(detail_value(detail, "source").as_deref(), Some("192.0.2.0/24"));
+        assert_eq!(detail_value(detail, "reason").as_deref(), Some("slow \"scan\""));
+        assert_eq!(detail_value(detail, "offence").as_deref(), Some("2"));
+        let written = format!("by={} key=1", quote("token:\"ops\" \\ team"));
+        assert_eq!(detail_value(&written, "by").as_deref(), Some("token:\"ops\" \\ team"), "quote round-trips");
+        assert_eq!(detail_value(detail, "son"), None);
+        assert_eq!(detail_value(r#"source="unterminated"#, "source"), None);
+    }
+}

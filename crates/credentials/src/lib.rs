@@ -80,7 +80,7 @@ mod secret;
 mod store;
 
 pub use api_token::{ApiToken, Role};
-pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, quote};
+pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, detail_value, quote};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets, Updated};
 pub use device::{Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets};

@@ -6,11 +6,14 @@
 //! other nodes are picked up by [`Admission::refresh_bans`].
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use sipprov_credentials::{AuditEvent, AuditKind, Ban, Clock, Credentials, StoreError, SystemClock, Timestamp, quote};
+use sipprov_credentials::{
+    AuditEvent, AuditKind, AuditQuery, Ban, Clock, Credentials, StoreError, StoredAuditEvent, SystemClock, Timestamp,
+    detail_value, quote,
+};
 use sipprov_identity::Mac;
 use sipprov_ratelimit::{BanRecord, ConnectionPermit, Gatekeeper, IpPrefix, Moment, Outcome, Policy, Refusal};
 
@@ -23,6 +26,9 @@ pub(crate) struct Admission {
     epoch: Instant,
     credentials: Arc<Credentials>,
     metrics: Arc<Metrics>,
+    /// The last `unbanned` audit event applied here: lifts made on other nodes are read from
+    /// the audit log after it.
+    last_unban: Mutex<Option<u64>>,
 }
 
 impl Admission {
@@ -33,7 +39,14 @@ impl Admission {
         metrics: Arc<Metrics>,
     ) -> Result<Self, ServerError> {
         let gate = Gatekeeper::new(policy).map_err(|e| ServerError::Limits(e.to_string()))?;
-        let admission = Self { gate, epoch: Instant::now(), credentials, metrics };
+        let admission = Self { gate, epoch: Instant::now(), credentials, metrics, last_unban: Mutex::new(None) };
+        // Lifts made before this start are already reflected in the stored bans.
+        let latest = admission
+            .unbans_after(None)
+            .map_err(|e| ServerError::Limits(format!("cannot read the audit log: {e}")))?
+            .last()
+            .map(|event| event.id);
+        *admission.last_unban.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = latest;
         let report =
             admission.refresh_bans().map_err(|e| ServerError::Limits(format!("cannot read the stored bans: {e}")))?;
         tracing::info!(restored = report, "bans restored");
@@ -44,14 +57,41 @@ impl Admission {
         Moment::from_duration(self.epoch.elapsed())
     }
 
-    /// Loads the bans in force in the store (made by this node or another) into the limiter.
-    /// Returns how many are in force.
+    /// Brings the limiter in line with the store, where every node records its bans and lifts:
+    /// bans lifted since the last refresh (and not imposed again) are lifted here, and the bans
+    /// in force are loaded. Returns how many are in force.
     pub(crate) fn refresh_bans(&self) -> Result<usize, StoreError> {
         let unix_now = SystemClock.now().unix();
         let stored = self.credentials.store().bans(Timestamp::from_unix(unix_now))?;
+        let mut last_unban = self.last_unban.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let lifted = self.unbans_after(*last_unban)?;
+        for event in &lifted {
+            let key = detail_value(&event.event.detail, "source").and_then(|key| key.parse::<IpPrefix>().ok());
+            if let Some(key) = key
+                && !stored.iter().any(|ban| ban.key == key.to_string())
+            {
+                self.gate.unban(&key);
+            }
+        }
+        if let Some(last) = lifted.last() {
+            *last_unban = Some(last.id);
+        }
         let records =
             stored.into_iter().map(|ban| BanRecord { key: ban.key, reason: ban.reason, until_unix: ban.until.unix() });
         Ok(self.gate.load_bans(records, self.now(), unix_now).loaded)
+    }
+
+    /// Every `unbanned` audit event after `after` (all of them for `None`), oldest first.
+    fn unbans_after(&self, mut after: Option<u64>) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let mut events = Vec::new();
+        loop {
+            let query =
+                AuditQuery { kind: Some(AuditKind::Unbanned), after_id: after, limit: 1000, ..AuditQuery::default() };
+            let page = self.credentials.store().audit(&query)?;
+            let Some(last) = page.last().map(|event| event.id) else { return Ok(events) };
+            events.extend(page);
+            after = Some(last);
+        }
     }
 
     /// Admits a new connection from `ip`, before TLS; the permit holds its place until dropped.

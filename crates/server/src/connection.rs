@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use rustls_pki_types::UnixTime;
+use rustls_pki_types::{CertificateDer, UnixTime};
+use sipprov_identity::DeviceIdentity;
 use sipprov_ratelimit::{ConnectionPermit, MissKind, Outcome};
 use tokio::net::TcpStream;
 
@@ -69,25 +70,23 @@ pub(crate) async fn serve(
 
     // Identity comes from the verified leaf certificate only, read with the rule of the anchor
     // it chains to.
-    let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
-    let identity = match live.trust.identify(chain, UnixTime::now()) {
-        Ok((identity, vendor)) => {
-            tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
-            Some(Arc::new(identity))
-        }
-        Err(reason) => {
-            tracing::info!(%peer, %reason, "certificate names no device");
-            None
-        }
-    };
+    let chain: Arc<[CertificateDer<'static>]> =
+        tls.get_ref().1.peer_certificates().unwrap_or_default().iter().map(|c| c.clone().into_owned()).collect();
+    let identity = identify(&live, &chain, peer);
 
-    let routes = Arc::clone(&context.routes);
-    let renderer = Arc::clone(&live.renderer);
+    let service_context = Arc::clone(&context);
     let service = service_fn(move |request| {
-        let routes = Arc::clone(&routes);
-        let renderer = Arc::clone(&renderer);
+        let (context, live, chain) = (Arc::clone(&service_context), Arc::clone(&live), Arc::clone(&chain));
         let identity = identity.clone();
-        async move { Ok::<_, std::convert::Infallible>(routes.handle(&renderer, identity, peer, request).await) }
+        async move {
+            // A reload since the handshake (new anchors, a CRL): check the certificate again, so
+            // a kept-alive connection is held to the current rules too.
+            let current = snapshot(&context.live);
+            let identity = if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer) };
+            Ok::<_, std::convert::Infallible>(
+                Arc::clone(&context.routes).handle(&current.renderer, identity, peer, request).await,
+            )
+        }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -105,6 +104,19 @@ pub(crate) async fn serve(
     };
     if let Err(e) = served {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) -> Option<Arc<DeviceIdentity>> {
+    match live.trust.identify(chain, UnixTime::now()) {
+        Ok((identity, vendor)) => {
+            tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
+            Some(Arc::new(identity))
+        }
+        Err(reason) => {
+            tracing::info!(%peer, %reason, "certificate names no device");
+            None
+        }
     }
 }
 

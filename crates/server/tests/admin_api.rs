@@ -309,3 +309,26 @@ async fn no_layer_can_send_phones_to_a_plain_http_provisioning_server() {
     assert!(text.contains("control character U+0007"), "{text}");
     assert!(harness.credentials.store().device(&OWN.parse().unwrap()).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn nodes_sharing_a_store_see_each_others_bans_and_lifts() {
+    let vendor_ca = ca("Yealink CA");
+    let first = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    let second = Harness::start_sharing(yealink_trust(&vendor_ca), &first).await;
+    let tokens = tokens(&first);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    assert!(second.tls(Some(&phone)).await.is_ok());
+
+    // The first node bans loopback (as its scan detector would); the second picks it up.
+    let until = Timestamp::from_unix(SystemClock.now().unix() + 600);
+    let ban = Ban { key: "127.0.0.1".into(), reason: "scan".into(), until };
+    let event = AuditEvent::without_device(SystemClock.now(), AuditKind::Banned, "source=\"127.0.0.1\"");
+    first.store.put_ban(&ban, event).unwrap();
+    second.admin_state.refresh_bans().unwrap();
+    assert!(second.tls(Some(&phone)).await.is_err(), "banned on the second node: no TLS");
+
+    // Lifted through the first node's API: the second node lifts it at its next refresh.
+    first.admin_json(&tokens.operator, "DELETE", "/v1/bans/127.0.0.1", "", 204).await;
+    second.admin_state.refresh_bans().unwrap();
+    assert!(second.tls(Some(&phone)).await.is_ok(), "admitted again");
+}

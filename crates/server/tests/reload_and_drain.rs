@@ -119,7 +119,10 @@ async fn a_reload_with_a_crl_refuses_the_revoked_phone_at_tls() {
     harness.enrol(OWN);
     harness.enrol(OTHER);
     let (stolen, kept) = (phone(OWN, 7), phone(OTHER, 8));
-    assert!(harness.get(&stolen, &format!("/{OWN}.cfg")).await.starts_with("HTTP/1.1 200"));
+    let mut kept_alive = harness.tls(Some(&stolen)).await.unwrap();
+    let request = format!("GET /{OWN}.cfg HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    kept_alive.write_all(request.as_bytes()).await.unwrap();
+    assert!(read_response(&mut kept_alive).await.starts_with("HTTP/1.1 200"));
 
     let crl = CertificateRevocationListParams {
         this_update: date_time_ymd(2026, 1, 1),
@@ -139,5 +142,8 @@ async fn a_reload_with_a_crl_refuses_the_revoked_phone_at_tls() {
     let revoking = anchor().with_crls("ca.crl", crl.der()).unwrap();
     harness.reloader.reload(TrustStore::new(vec![revoking]).unwrap(), Arc::new(Renderer::shipped().unwrap())).unwrap();
     assert!(harness.request(Some(&stolen), "GET", &format!("/{OWN}.cfg")).await.is_err(), "refused at TLS");
+    kept_alive.write_all(request.as_bytes()).await.unwrap();
+    let after = read_response(&mut kept_alive).await;
+    assert!(after.starts_with("HTTP/1.1 404"), "a kept-alive connection is held to the new CRL too: {after}");
     assert!(harness.get(&kept, &format!("/{OTHER}.cfg")).await.starts_with("HTTP/1.1 200"));
 }

@@ -205,30 +205,35 @@ impl Store for SqliteStore {
     }
 
     fn devices(&self, query: &DeviceQuery) -> Result<Vec<DeviceRecord>, StoreError> {
+        // Only the filters that are set go into the SQL, so the vendor and site indexes serve them.
+        let mut conditions = vec!["mac > ?".to_owned()];
+        let mut values: Vec<rusqlite::types::Value> =
+            vec![query.after.map(|m| m.to_string()).unwrap_or_default().into()];
+        let mut filter = |condition: &str, value: rusqlite::types::Value| {
+            conditions.push(condition.to_owned());
+            values.push(value);
+        };
+        if let Some(state) = query.state {
+            filter("state = ?", state.to_owned().into());
+        }
+        if let Some(vendor) = &query.vendor {
+            filter("vendor = ?", vendor.clone().into());
+        }
+        if let Some(site) = &query.site {
+            filter("site = ?", site.clone().into());
+        }
+        if let Some(since) = query.seen_since {
+            filter("last_fetch >= ?", since.unix().into());
+        }
+        if let Some(since) = query.not_seen_since {
+            filter("(last_fetch IS NULL OR last_fetch < ?)", since.unix().into());
+        }
+        values.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
+        let sql =
+            format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE {} ORDER BY mac LIMIT ?", conditions.join(" AND "));
         let conn = self.reader();
-        let mut statement = conn
-            .prepare_cached(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices
-                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR vendor = ?2) AND (?3 IS NULL OR site = ?3)
-                   AND (?4 IS NULL OR last_fetch >= ?4) AND (?5 IS NULL OR last_fetch IS NULL OR last_fetch < ?5)
-                   AND mac > ?6
-                 ORDER BY mac LIMIT ?7"
-            ))
-            .map_err(backend)?;
-        let rows = statement
-            .query_map(
-                params![
-                    query.state,
-                    query.vendor,
-                    query.site,
-                    query.seen_since.map(Timestamp::unix),
-                    query.not_seen_since.map(Timestamp::unix),
-                    query.after.map(|m| m.to_string()).unwrap_or_default(),
-                    i64::try_from(query.limit).unwrap_or(i64::MAX),
-                ],
-                read_device,
-            )
-            .map_err(backend)?;
+        let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = statement.query_map(rusqlite::params_from_iter(values), read_device).map_err(backend)?;
         rows.map(|row| row.map_err(backend)?).collect()
     }
 

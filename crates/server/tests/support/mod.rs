@@ -15,7 +15,9 @@ use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore,
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::Allowlist;
 use sipprov_server::tls::ServerCertificate;
-use sipprov_server::{AdminConfig, AdminServer, GroupSettings, PhoneServer, PhoneServerConfig, Reloader, Timeouts};
+use sipprov_server::{
+    AdminConfig, AdminServer, AdminState, GroupSettings, PhoneServer, PhoneServerConfig, Reloader, Timeouts,
+};
 use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -66,6 +68,7 @@ pub struct Harness {
     pub store: Arc<MemoryStore>,
     pub credentials: Arc<Credentials>,
     pub reloader: Reloader,
+    pub admin_state: AdminState,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     serving: Option<tokio::task::JoinHandle<()>>,
 }
@@ -80,12 +83,17 @@ impl Harness {
 
     /// A server that accepts connections only from `allowed_sources`.
     pub async fn start_with_sources(trust: TrustStore, timeouts: Timeouts, allowed_sources: Option<Allowlist>) -> Self {
-        Self::start_full(trust, timeouts, allowed_sources, None).await
+        Self::start_full(trust, timeouts, allowed_sources, None, None).await
     }
 
     /// A server that serves firmware images from `firmware`.
     pub async fn start_with_firmware(trust: TrustStore, firmware: std::path::PathBuf) -> Self {
-        Self::start_full(trust, Timeouts::default(), None, Some(firmware)).await
+        Self::start_full(trust, Timeouts::default(), None, Some(firmware), None).await
+    }
+
+    /// A second node over the store of `first`: what a cluster sharing one database looks like.
+    pub async fn start_sharing(trust: TrustStore, first: &Harness) -> Self {
+        Self::start_full(trust, Timeouts::default(), None, None, Some(Arc::clone(&first.store))).await
     }
 
     async fn start_full(
@@ -93,12 +101,13 @@ impl Harness {
         timeouts: Timeouts,
         allowed_sources: Option<Allowlist>,
         firmware: Option<std::path::PathBuf>,
+        store: Option<Arc<MemoryStore>>,
     ) -> Self {
         let server_ca = ca("test server CA");
         let server_key = KeyPair::generate().unwrap();
         let server_cert =
             CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &server_ca).unwrap();
-        let store = Arc::new(MemoryStore::default());
+        let store = store.unwrap_or_default();
         let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
         let credentials = Arc::new(Credentials::new(
             Arc::clone(&store) as Arc<dyn Store>,
@@ -127,9 +136,9 @@ impl Harness {
         let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
         let addr = server.local_addr();
         let reloader = server.reloader();
+        let admin_state = server.admin_state();
         let admin_config = AdminConfig { certificate: certificate.clone(), realm: REALM.into(), timeouts };
-        let admin =
-            AdminServer::bind("127.0.0.1:0".parse().unwrap(), admin_config, server.admin_state()).await.unwrap();
+        let admin = AdminServer::bind("127.0.0.1:0".parse().unwrap(), admin_config, admin_state.clone()).await.unwrap();
         let admin_addr = admin.local_addr();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -147,6 +156,7 @@ impl Harness {
             store,
             credentials,
             reloader,
+            admin_state,
             stop: Some(stop),
             serving: Some(serving),
         }
