@@ -4,23 +4,18 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sipprov_identity::DeviceIdentity;
 use sipprov_ratelimit::{ConnectionPermit, MissKind, Outcome};
 use tokio::net::TcpStream;
 
-use crate::Timeouts;
 use crate::admission::Admission;
 use crate::drain::Watcher;
 use crate::metrics::Metrics;
 use crate::reload::{Live, LiveCell, snapshot};
 use crate::routes::phone::PhoneRoutes;
-
-/// Request heads larger than this are refused: phones send a few hundred bytes.
-pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
+use crate::{Timeouts, http};
 
 pub(crate) struct ConnectionContext {
     pub(crate) live: LiveCell,
@@ -49,7 +44,7 @@ pub(crate) async fn serve(
     tcp: TcpStream,
     peer: SocketAddr,
     mut permit: ConnectionPermit,
-    mut watcher: Watcher,
+    watcher: Watcher,
 ) {
     let live = snapshot(&context.live);
     let handshake = tokio::time::timeout(context.timeouts.handshake, live.acceptor.accept(tcp)).await;
@@ -88,21 +83,7 @@ pub(crate) async fn serve(
             )
         }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(context.timeouts.request_header)
-        .max_buf_size(MAX_REQUEST_HEAD)
-        .serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(connection);
-    let served = tokio::select! {
-        served = connection.as_mut() => served,
-        () = watcher.stopping() => {
-            // Shutting down: finish the request in progress, then close.
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if let Err(e) = served {
+    if let Err(e) = http::serve(tls, service, &context.timeouts, watcher).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }

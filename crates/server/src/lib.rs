@@ -84,6 +84,7 @@ mod connection;
 mod drain;
 mod error;
 mod firmware;
+mod http;
 mod listener;
 mod metrics;
 mod reload;

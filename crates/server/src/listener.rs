@@ -93,12 +93,7 @@ impl PhoneServer {
                             tracing::debug!(%peer, %refusal, "connection refused");
                         }
                     },
-                    // Running out of file descriptors or a reset before accept: transient.
-                    Err(e) if is_transient(&e) => {
-                        tracing::warn!(error = %e, "accept failed; continuing");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                    Err(e) => return Err(ServerError::Accept(e)),
+                    Err(e) => accept_failed(e, "phone").await?,
                 },
             }
         }
@@ -116,8 +111,16 @@ impl PhoneServer {
     }
 }
 
-pub(crate) fn is_transient(e: &std::io::Error) -> bool {
+/// What a listener does when `accept()` fails: on a transient error (out of file descriptors, a
+/// connection reset before it was accepted) it pauses briefly and goes on; on any other it stops.
+pub(crate) async fn accept_failed(e: std::io::Error, listener: &str) -> Result<(), ServerError> {
     use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut)
-        || e.raw_os_error().is_some_and(|code| code == 24 || code == 23) // EMFILE, ENFILE
+    let transient = matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut)
+        || e.raw_os_error().is_some_and(|code| code == 24 || code == 23); // EMFILE, ENFILE
+    if !transient {
+        return Err(ServerError::Accept(e));
+    }
+    tracing::warn!(error = %e, listener, "accept failed; continuing");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    Ok(())
 }

@@ -10,7 +10,7 @@ use sipprov_identity::Mac;
 use sipprov_ratelimit::IpPrefix;
 
 use super::body::{AdminResponse, error, json};
-use super::devices::{now, parse_limit};
+use super::devices::parse_limit;
 use super::model::AuditView;
 use super::{AdminContext, Call, blocking, time};
 
@@ -32,7 +32,7 @@ pub(super) async fn query(context: &AdminContext, call: Call) -> AdminResponse {
 }
 
 fn audit_query(call: &Call) -> Result<AuditQuery, String> {
-    let now = now();
+    let now = time::now();
     let mut query = AuditQuery::default();
     for (name, value) in &call.query {
         match name.as_str() {
@@ -84,7 +84,7 @@ struct Counted {
 }
 
 pub(super) async fn suspicious(context: &AdminContext, call: Call) -> AdminResponse {
-    let since = match time::parse(call.param("since").unwrap_or("24h"), now()) {
+    let since = match time::parse(call.param("since").unwrap_or("24h"), time::now()) {
         Ok(since) => since,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };

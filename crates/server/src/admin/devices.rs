@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Limited};
 use hyper::StatusCode;
 use serde::de::DeserializeOwned;
-use sipprov_credentials::{DeviceQuery, Timestamp, Updated};
+use sipprov_credentials::{DeviceQuery, Updated};
 use sipprov_identity::Mac;
 
 use super::body::{AdminResponse, empty, error, json};
@@ -35,7 +35,7 @@ pub(super) async fn list(context: &AdminContext, call: Call) -> AdminResponse {
 }
 
 fn device_query(call: &Call) -> Result<DeviceQuery, String> {
-    let now = now();
+    let now = time::now();
     let mut query = DeviceQuery::default();
     for (name, value) in &call.query {
         match name.as_str() {
@@ -63,11 +63,6 @@ pub(super) fn parse_limit(value: &str) -> Result<usize, String> {
         Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
         _ => Err(format!("limit must be 1 to {MAX_PAGE}")),
     }
-}
-
-pub(super) fn now() -> Timestamp {
-    use sipprov_credentials::Clock;
-    sipprov_credentials::SystemClock.now()
 }
 
 pub(super) async fn create(context: &AdminContext, call: Call) -> AdminResponse {

@@ -24,21 +24,18 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use sipprov_credentials::{ApiToken, Credentials, CredentialsError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Admission;
-use crate::connection::MAX_REQUEST_HEAD;
 use crate::drain::{Drain, Watcher};
-use crate::listener::is_transient;
+use crate::listener::accept_failed;
 use crate::metrics::Metrics;
 use crate::tls::{self, ServerCertificate, ServerCertificates};
-use crate::{ServerError, Timeouts};
+use crate::{ServerError, Timeouts, http};
 use body::{AdminResponse, error};
 use routes::{Action, Matched};
 
@@ -113,11 +110,7 @@ impl AdminServer {
                         let (acceptor, context) = (self.acceptor.clone(), Arc::clone(&self.context));
                         tokio::spawn(serve_connection(acceptor, context, self.timeouts, tcp, peer, drain.watcher()));
                     }
-                    Err(e) if is_transient(&e) => {
-                        tracing::warn!(error = %e, "admin accept failed; continuing");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                    Err(e) => return Err(ServerError::Accept(e)),
+                    Err(e) => accept_failed(e, "admin").await?,
                 },
             }
         }
@@ -135,7 +128,7 @@ async fn serve_connection(
     timeouts: Timeouts,
     tcp: TcpStream,
     peer: SocketAddr,
-    mut watcher: Watcher,
+    watcher: Watcher,
 ) {
     let tls = match tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
@@ -146,20 +139,7 @@ async fn serve_connection(
         let context = Arc::clone(&context);
         async move { Ok::<_, std::convert::Infallible>(handle(context, peer, request).await) }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.request_header)
-        .max_buf_size(MAX_REQUEST_HEAD)
-        .serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(connection);
-    let served = tokio::select! {
-        served = connection.as_mut() => served,
-        () = watcher.stopping() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if let Err(e) = served {
+    if let Err(e) = http::serve(tls, service, &timeouts, watcher).await {
         tracing::debug!(%peer, error = %e, "admin connection ended with an error");
     }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sipprov_credentials::{DeviceQuery, Role};
 
 use super::body::{AdminResponse, empty, error, json, text};
-use super::devices::{now, read_json};
+use super::devices::read_json;
 use super::{AdminContext, Call, blocking, time};
 
 /// `GET /v1/health`: 200 when the store answers, 503 when it does not.
@@ -31,7 +31,7 @@ pub(super) async fn metrics(context: &AdminContext) -> AdminResponse {
 /// `GET /v1/bans`: the bans in force in the store (every node's).
 pub(super) async fn list_bans(context: &AdminContext) -> AdminResponse {
     let credentials = Arc::clone(&context.state.credentials);
-    match blocking(move || Ok(credentials.store().bans(now())?)).await {
+    match blocking(move || Ok(credentials.store().bans(time::now())?)).await {
         Ok(bans) => {
             let views: Vec<_> = bans
                 .iter()

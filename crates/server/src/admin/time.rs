@@ -1,6 +1,11 @@
 //! Times in the admin API: RFC 3339 UTC out; RFC 3339, Unix seconds or "ago" durations in.
 
-use sipprov_credentials::Timestamp;
+use sipprov_credentials::{Clock, SystemClock, Timestamp};
+
+/// The wall-clock time now.
+pub(crate) fn now() -> Timestamp {
+    SystemClock.now()
+}
 
 /// `2026-11-27T18:04:05Z`.
 pub(crate) fn format(at: Timestamp) -> String {
