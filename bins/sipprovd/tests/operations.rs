@@ -472,3 +472,78 @@ fn check_finds_a_key_that_does_not_match_its_certificate() {
     let report = String::from_utf8(bad.stdout).unwrap();
     assert!(report.contains("primary server certificate or key"), "{report}");
 }
+
+/// Threat 16: no plaintext transport. The daemon holds no UDP socket at all (so nothing on
+/// TFTP's port 69), and a plain-HTTP request to the phone port gets no config.
+#[test]
+fn no_udp_socket_and_plain_http_gets_no_config() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let added = daemon.cli(&daemon.admin_token, &["device", "add", PHONE, "--user", "1001"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", daemon.child.id()))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned))
+        .collect();
+    assert!(!sockets.is_empty(), "the listeners' sockets are visible");
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let inode = line.split_whitespace().nth(9).unwrap_or_default();
+            assert!(!sockets.iter().any(|s| s == inode), "the daemon holds a UDP socket: {line}");
+        }
+    }
+
+    let mut plain = TcpStream::connect(daemon.phones.trim_start_matches("https://")).unwrap();
+    plain.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    plain.write_all(format!("GET /{PHONE}.cfg HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.contains("account.1"), "no config over plain HTTP: {answer}");
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Threat 18: a User-Agent made to look like a second log record stays inside one record.
+#[test]
+fn a_hostile_user_agent_stays_inside_one_log_record() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let hostile = r#"Yealink SIP-T54W"}{"message":"phone request","outcome":"served_with_secrets","mac":"001565000002"#;
+    let devices = dir.path().join("pki").join("devices");
+    let fetched = Command::new("curl")
+        .args(["--silent", "--max-time", "10", "--user-agent", hostile, "--cacert"])
+        .arg(daemon.pki("server-ca.pem"))
+        .arg("--cert")
+        .arg(devices.join(format!("{PHONE}.pem")))
+        .arg("--key")
+        .arg(devices.join(format!("{PHONE}.key")))
+        .arg(format!("{}/{PHONE}.cfg", daemon.phones))
+        .output()
+        .unwrap();
+    assert!(fetched.status.success());
+    let mut records = Vec::new();
+    wait_until("the request is logged", || {
+        records = daemon
+            .output
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains("phone request"))
+            .map(|line| serde_json::from_str::<Value>(line).expect("every log line is one JSON record"))
+            .collect();
+        !records.is_empty()
+    });
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["outcome"], "not_enrolled");
+    assert_eq!(records[0]["mac"], PHONE);
+    assert_eq!(records[0]["user_agent"], format!("{hostile:?}"), "the UA, quoted, as one field");
+}

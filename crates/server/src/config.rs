@@ -57,12 +57,17 @@ pub struct GroupSettings {
 }
 
 /// Checks a setting a layer nearer than the global one would give every config it applies to:
-/// no control characters (no config format carries them), and `provisioning_url` only as an
+/// no control characters and no surrounding white space (not every config format can carry
+/// them), and `provisioning_url` only as an
 /// `https://` URL (a phone told to fetch over plain HTTP would hand its next config to anyone on
 /// the path). Names are checked by the settings layers themselves.
 pub fn check_setting(name: &str, value: &str) -> Result<(), String> {
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(format!("setting {name}: contains the control character U+{:04X}", u32::from(c)));
+    }
+    if value.trim() != value {
+        // Phones trim values; a config format that cannot say it refuses to render it.
+        return Err(format!("setting {name}: leading or trailing white space"));
     }
     if name == "provisioning_url" && !value.starts_with("https://") {
         return Err(format!("setting provisioning_url {value:?} must be an https:// URL"));

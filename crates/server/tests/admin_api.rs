@@ -332,3 +332,34 @@ async fn nodes_sharing_a_store_see_each_others_bans_and_lifts() {
     second.admin_state.refresh_bans().unwrap();
     assert!(second.tls(Some(&phone)).await.is_ok(), "admitted again");
 }
+
+/// Threat 24: hostile text in admin fields is stored verbatim and rendered as text.
+#[tokio::test]
+async fn hostile_admin_input_is_stored_verbatim_and_rendered_as_text() {
+    let vendor_ca = ca("Yealink CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    let tokens = tokens(&harness);
+    let hostile = r#"Desk "A" <&> = # %s '; DROP TABLE devices; --"#;
+    let body = serde_json::json!({
+        "mac": OWN,
+        "user_name": "1001",
+        "display_name": hostile,
+        "site": hostile,
+        "settings": { "ntp_server": hostile },
+    });
+    harness.admin_json(&tokens.operator, "POST", "/v1/devices", &body.to_string(), 201).await;
+    let device = harness.admin_json(&tokens.auditor, "GET", &format!("/v1/devices/{OWN}"), "", 200).await;
+    assert_eq!((device["display_name"].as_str(), device["site"].as_str()), (Some(hostile), Some(hostile)));
+    let listed = harness.admin_json(&tokens.auditor, "GET", "/v1/devices?site=%22A%22", "", 200).await;
+    assert!(listed["devices"].as_array().unwrap().is_empty(), "a filter value is a value, not SQL");
+
+    let config = harness.get(&yealink_phone(&vendor_ca, OWN), &format!("/{OWN}.cfg")).await;
+    let line = |key: &str| format!("{key} = {hostile}");
+    for key in ["account.1.display_name", "local_time.ntp_server1"] {
+        assert!(config.lines().any(|l| l == line(key)), "{key}, verbatim on one line: {config}");
+    }
+    let spaced = serde_json::json!({ "settings": { "ntp_server": " padded " } });
+    let (status, text) =
+        harness.admin(Some(&tokens.operator), "PATCH", &format!("/v1/devices/{OWN}"), &spaced.to_string()).await;
+    assert_eq!(status, 422, "{text}");
+}

@@ -196,3 +196,25 @@ async fn firmware_is_streamed_from_the_vendor_directory_to_identified_phones_onl
     // Not without a device identity: the handshake itself needs a device certificate.
     assert!(harness.request(None, "GET", "/T54W-96.86.0.100.rom").await.is_err());
 }
+
+/// Threat 6: identity never comes from a header, whatever a proxy might have set.
+#[tokio::test]
+async fn identity_headers_from_the_client_are_ignored() {
+    let vendor_ca = ca("Yealink CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    harness.enrol(OTHER);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let uniform = harness.get(&phone, "/nothing-here").await;
+    let mut tls = harness.tls(Some(&phone)).await.unwrap();
+    let request = format!(
+        "GET /{OTHER}.cfg HTTP/1.1\r\nHost: localhost\r\nX-SSL-Client-Cert: CN={OTHER}\r\nX-Client-MAC: {OTHER}\r\n\
+         X-Forwarded-For: 10.0.0.1\r\nSSL_CLIENT_S_DN_CN: {OTHER}\r\nConnection: close\r\n\r\n"
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let response: String = response.lines().filter(|l| !l.starts_with("date:")).collect::<Vec<_>>().join("\n");
+    assert_eq!(response, uniform);
+}
