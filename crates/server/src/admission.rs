@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sipprov_credentials::{
-    AuditEvent, AuditKind, AuditQuery, Ban, Clock, Credentials, StoreError, StoredAuditEvent, SystemClock, Timestamp,
-    detail_value, quote,
+    AuditEvent, AuditKind, AuditQuery, Ban, Clock, Credentials, Store, StoreError, StoredAuditEvent, SystemClock,
+    Timestamp, detail_value, quote,
 };
 use sipprov_identity::Mac;
 use sipprov_ratelimit::{BanRecord, ConnectionPermit, Gatekeeper, IpPrefix, Moment, Outcome, Policy, Refusal};
@@ -39,14 +39,12 @@ impl Admission {
         metrics: Arc<Metrics>,
     ) -> Result<Self, ServerError> {
         let gate = Gatekeeper::new(policy).map_err(|e| ServerError::Limits(e.to_string()))?;
-        let admission = Self { gate, epoch: Instant::now(), credentials, metrics, last_unban: Mutex::new(None) };
         // Lifts made before this start are already reflected in the stored bans.
-        let latest = admission
-            .unbans_after(None)
+        let latest = unbans_after(&**credentials.store(), None)
             .map_err(|e| ServerError::Limits(format!("cannot read the audit log: {e}")))?
             .last()
             .map(|event| event.id);
-        *admission.last_unban.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = latest;
+        let admission = Self { gate, epoch: Instant::now(), credentials, metrics, last_unban: Mutex::new(latest) };
         let report =
             admission.refresh_bans().map_err(|e| ServerError::Limits(format!("cannot read the stored bans: {e}")))?;
         tracing::info!(restored = report, "bans restored");
@@ -64,7 +62,7 @@ impl Admission {
         let unix_now = SystemClock.now().unix();
         let stored = self.credentials.store().bans(Timestamp::from_unix(unix_now))?;
         let mut last_unban = self.last_unban.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let lifted = self.unbans_after(*last_unban)?;
+        let lifted = unbans_after(&**self.credentials.store(), *last_unban)?;
         for event in &lifted {
             let key = detail_value(&event.event.detail, "source").and_then(|key| key.parse::<IpPrefix>().ok());
             if let Some(key) = key
@@ -79,19 +77,6 @@ impl Admission {
         let records =
             stored.into_iter().map(|ban| BanRecord { key: ban.key, reason: ban.reason, until_unix: ban.until.unix() });
         Ok(self.gate.load_bans(records, self.now(), unix_now).loaded)
-    }
-
-    /// Every `unbanned` audit event after `after` (all of them for `None`), oldest first.
-    fn unbans_after(&self, mut after: Option<u64>) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let mut events = Vec::new();
-        loop {
-            let query =
-                AuditQuery { kind: Some(AuditKind::Unbanned), after_id: after, limit: 1000, ..AuditQuery::default() };
-            let page = self.credentials.store().audit(&query)?;
-            let Some(last) = page.last().map(|event| event.id) else { return Ok(events) };
-            events.extend(page);
-            after = Some(last);
-        }
     }
 
     /// Admits a new connection from `ip`, before TLS; the permit holds its place until dropped.
@@ -151,6 +136,19 @@ impl Admission {
         let stored = self.credentials.store().remove_ban(&prefix.to_string(), event).map_err(UnbanError::Store)?;
         let here = self.gate.unban(&prefix);
         Ok(stored || here)
+    }
+}
+
+/// Every `unbanned` audit event after `after` (all of them for `None`), oldest first.
+fn unbans_after(store: &dyn Store, mut after: Option<u64>) -> Result<Vec<StoredAuditEvent>, StoreError> {
+    let mut events = Vec::new();
+    loop {
+        let query =
+            AuditQuery { kind: Some(AuditKind::Unbanned), after_id: after, limit: 1000, ..AuditQuery::default() };
+        let page = store.audit(&query)?;
+        let Some(last) = page.last().map(|event| event.id) else { return Ok(events) };
+        events.extend(page);
+        after = Some(last);
     }
 }
 

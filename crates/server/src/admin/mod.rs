@@ -63,8 +63,9 @@ impl AdminState {
         Self { credentials, admission, metrics }
     }
 
-    /// Loads bans made by other nodes from the store; call it periodically when several nodes
-    /// share a store. Returns how many bans are in force.
+    /// Brings this node's bans in line with the store: bans other nodes made are loaded, bans
+    /// they lifted are lifted. Call it periodically when several nodes share a store (sipprovd
+    /// does every 30 s). Returns how many bans are in force.
     pub fn refresh_bans(&self) -> Result<usize, sipprov_credentials::StoreError> {
         self.admission.refresh_bans()
     }
