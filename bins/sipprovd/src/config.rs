@@ -716,6 +716,15 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_listener_defaults_to_loopback() {
+        let admin = AdminSection::default();
+        assert!(admin.listen.ip().is_loopback(), "{}", admin.listen);
+        assert_eq!(admin.listen.port(), 8444);
+        let parsed: AdminSection = toml::from_str("").unwrap();
+        assert_eq!(parsed.listen, admin.listen);
+    }
+
+    #[test]
     fn the_realm_defaults_to_the_registrar_host() {
         let sip = |registrar: &str, realm: Option<&str>| SipSection {
             registrar: registrar.into(),

@@ -547,3 +547,20 @@ fn a_hostile_user_agent_stays_inside_one_log_record() {
     assert_eq!(records[0]["mac"], PHONE);
     assert_eq!(records[0]["user_agent"], format!("{hostile:?}"), "the UA, quoted, as one field");
 }
+
+/// Threat 14: without its sealing key the daemon does not start, and says why.
+#[test]
+fn run_refuses_to_start_without_the_sealing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_demo(dir.path());
+    std::fs::remove_file(dir.path().join("sealing.key")).unwrap();
+    let started = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
+        .args(["run", "--config"])
+        .arg(dir.path().join("sipprov.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(started.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    assert!(stderr.contains("cannot read the sealing key file"), "{stderr}");
+    assert!(stderr.contains("sipprovd keygen"), "says how to make one: {stderr}");
+}

@@ -49,6 +49,9 @@ pub enum AuditKind {
     TokenCreated,
     /// An admin API token was revoked.
     TokenRevoked,
+    /// Alert: a device asked for another device's file (an attack with a stolen or forged
+    /// certificate, or a misconfigured phone). Recorded against the asking device.
+    MacMismatch,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -71,6 +74,7 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::Unbanned, "unbanned"),
     (AuditKind::TokenCreated, "token-created"),
     (AuditKind::TokenRevoked, "token-revoked"),
+    (AuditKind::MacMismatch, "mac-mismatch"),
 ];
 
 impl AuditKind {
@@ -86,7 +90,7 @@ impl AuditKind {
 
     /// Whether an operator should be alerted.
     pub fn is_alert(self) -> bool {
-        matches!(self, AuditKind::KeyMismatch | AuditKind::Banned)
+        matches!(self, AuditKind::KeyMismatch | AuditKind::Banned | AuditKind::MacMismatch)
     }
 }
 

@@ -18,6 +18,10 @@
 //! 4. The credential lifecycle decides, in one store transaction, whether the password goes out.
 //! 5. The vendor template renders the file; responses carry `Cache-Control: no-store`.
 //!
+//! Beside it, [`AdminServer`] serves the admin API (JSON under `/v1`, Prometheus `/metrics`) on its
+//! own listener over the same state ([`PhoneServer::admin_state`]); [`Reloader`] swaps trust
+//! anchors, CRLs and templates in a running server; `serve(shutdown)` drains in-flight requests.
+//!
 //! # Example
 //!
 //! ```

@@ -178,6 +178,13 @@ async fn a_delivery_shows_in_the_audit_log_and_the_metrics() {
     assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"served_with_secrets\"} 1\n"), "{metrics}");
     assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"mac_mismatch\"} 1\n"), "{metrics}");
 
+    // Asking for another device's file is audited against the asking device (threat 2).
+    let mismatch = harness.admin_json(&tokens.auditor, "GET", "/v1/audit?kind=mac-mismatch", "", 200).await;
+    assert_eq!(mismatch["events"][0]["mac"], OWN, "{mismatch}");
+    assert!(mismatch["events"][0]["detail"].as_str().unwrap().contains(OTHER), "{mismatch}");
+    let summary = harness.admin_json(&tokens.auditor, "GET", "/v1/audit/suspicious", "", 200).await;
+    assert_eq!(summary["mac_mismatches"][0]["subject"], OWN, "{summary}");
+
     let device = harness.admin_json(&tokens.auditor, "GET", &format!("/v1/devices/{OWN}"), "", 200).await;
     assert_eq!(device["state"], "delivered");
     assert_eq!(device["key_pinned"], true);

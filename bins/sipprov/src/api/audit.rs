@@ -81,6 +81,7 @@ fn print_suspicious(summary: &Value) -> anyhow::Result<()> {
         ("Top scanning addresses (bans)", "top_scanning_addresses"),
         ("Top scanning networks (bans)", "top_scanning_networks"),
         ("Key-pin alerts (another key claimed a device)", "key_pin_alerts"),
+        ("Devices asking for other devices' files (last file asked)", "mac_mismatches"),
         ("Refused devices", "refused_devices"),
         ("Sources of unknown devices", "unknown_device_sources"),
     ];

@@ -65,6 +65,8 @@ struct Suspicious {
     top_scanning_networks: Vec<Counted>,
     /// Alerts: a certificate with another key claimed a pinned device.
     key_pin_alerts: Vec<Counted>,
+    /// Alerts: devices that asked for other devices' files, with the last file asked for.
+    mac_mismatches: Vec<Counted>,
     /// Enrolled devices refused (disabled, dormant).
     refused_devices: Vec<Counted>,
     /// Addresses presenting valid certificates of devices not in the inventory.
@@ -129,6 +131,7 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
     let mut addresses = Tally::default();
     let mut networks = Tally::default();
     let mut key_pins = Tally::default();
+    let mut mismatches = Tally::default();
     let mut refused = Tally::default();
     let mut unknown = Tally::default();
     let mut summary = Suspicious { events_read: events.len(), ..Suspicious::default() };
@@ -144,6 +147,7 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
             }
             AuditKind::Unbanned => summary.bans_lifted += 1,
             AuditKind::KeyMismatch => key_pins.add(mac(), None),
+            AuditKind::MacMismatch => mismatches.add(mac(), detail_value(&event.detail, "asked")),
             AuditKind::Refused => refused.add(mac(), detail_value(&event.detail, "reason")),
             AuditKind::PendingSeen => unknown.add(detail_value(&event.detail, "peer").unwrap_or_default(), None),
             _ => {}
@@ -152,6 +156,7 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
     summary.top_scanning_addresses = addresses.top();
     summary.top_scanning_networks = networks.top();
     summary.key_pin_alerts = key_pins.top();
+    summary.mac_mismatches = mismatches.top();
     summary.refused_devices = refused.top();
     summary.unknown_device_sources = unknown.top();
     summary

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
-use sipprov_credentials::DeviceProfile;
+use sipprov_credentials::{AuditEvent, AuditKind, Clock, DeviceProfile, SystemClock, quote};
 use sipprov_credentials::{Credentials, FetchRequest, Fetched, IssuedSecrets, Refusal};
-use sipprov_identity::DeviceIdentity;
+use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_ratelimit::{MissKind, Outcome as ScanOutcome};
 use sipprov_template::{
     AccountSettings, Device, Layer, LayeredSettings, ProfileFile, Renderer, Route, Secrets, Vendor, recognise_route,
@@ -202,6 +202,10 @@ impl PhoneRoutes {
             return (outcome, response::not_found());
         }
         match (plan, identity) {
+            (Plan::Answer(Outcome::MacMismatch), Some(identity)) => {
+                self.audit_mismatch(identity.mac, request.uri().path(), peer).await;
+                (Outcome::MacMismatch, response::not_found())
+            }
             (Plan::Answer(outcome), _) => (outcome, response::not_found()),
             (Plan::Device(file), Some(identity)) => {
                 self.serve_device_file(renderer, identity.clone(), file, peer, user_agent).await
@@ -221,6 +225,23 @@ impl PhoneRoutes {
                     None => (Outcome::NotServed, response::not_found()),
                 }
             }
+        }
+    }
+
+    /// Audits a device asking for another device's file, before the answer goes out. The scan
+    /// detector bans a source that keeps doing it, which bounds these writes.
+    async fn audit_mismatch(&self, mac: Mac, path: &str, peer: SocketAddr) {
+        let event = AuditEvent::new(
+            SystemClock.now(),
+            mac,
+            AuditKind::MacMismatch,
+            format!("asked={} peer={}", quote(path), quote(&peer.ip().to_string())),
+        );
+        let credentials = Arc::clone(&self.credentials);
+        match tokio::task::spawn_blocking(move || credentials.store().append_audit(vec![event])).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(%mac, error = %e, "cannot audit a MAC mismatch"),
+            Err(e) => tracing::error!(%mac, error = %e, "MAC mismatch audit task failed"),
         }
     }
 
