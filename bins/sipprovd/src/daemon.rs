@@ -21,6 +21,8 @@ use crate::config::Config;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Devices read per store query during a sweep.
 const SWEEP_BATCH: usize = 500;
+/// How often the store is compacted, so purged secrets are gone from its files too.
+const COMPACT_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How often bans made by other nodes sharing the store are picked up.
 const BAN_REFRESH_EVERY: Duration = Duration::from_secs(30);
 
@@ -62,6 +64,7 @@ impl Daemon {
     /// Serves until SIGTERM or Ctrl-C, then drains both listeners.
     pub async fn serve(self) -> anyhow::Result<()> {
         start_sweeper(Arc::clone(&self.credentials));
+        start_compaction(Arc::clone(&self.credentials));
         start_ban_refresh(self.phones.admin_state());
         if let Some(path) = self.config_path.clone() {
             start_reload_on_sighup(path, self.phones.reloader());
@@ -121,6 +124,24 @@ fn start_sweeper(credentials: Arc<Credentials>) {
                 Ok(Ok(changed)) => tracing::info!(changed, "expiry sweep"),
                 Ok(Err(e)) => tracing::error!(error = %e, "expiry sweep failed"),
                 Err(e) => tracing::error!(error = %e, "expiry sweep task failed"),
+            }
+        }
+    });
+}
+
+/// Compacts the store periodically: records are purged at once, and this removes the stale
+/// copies the storage engine may keep of them in free space.
+fn start_compaction(credentials: Arc<Credentials>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(COMPACT_EVERY);
+        every.tick().await; // not at start-up
+        loop {
+            every.tick().await;
+            let credentials = Arc::clone(&credentials);
+            match tokio::task::spawn_blocking(move || credentials.store().compact()).await {
+                Ok(Ok(())) => tracing::debug!("store compacted"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "store compaction failed; retried later"),
+                Err(e) => tracing::error!(error = %e, "store compaction task failed"),
             }
         }
     });

@@ -43,6 +43,7 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("devices are listed with filters and pages", device_listing),
         ("events about no device are kept and found", events_without_device),
         ("admin API tokens are found by hash", api_tokens),
+        ("compaction keeps every record", compaction_keeps_records),
     ];
     for (name, check) in checks {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(new_store())));
@@ -369,4 +370,16 @@ fn reveal_tokens(store: Arc<dyn Store>) {
     assert_eq!(store.consume_reveal_token(&[1; 32], at(51)).unwrap(), TokenUse::AlreadyUsed);
     assert_eq!(store.consume_reveal_token(&[2; 32], at(10)).unwrap(), TokenUse::Expired);
     assert_eq!(store.consume_reveal_token(&[3; 32], at(0)).unwrap(), TokenUse::Unknown);
+}
+
+fn compaction_keeps_records(store: Arc<dyn Store>) {
+    assert!(store.insert_device(record(1), vec![event(1, 0, AuditKind::Enrolled)]).unwrap());
+    let mut purged = record(2);
+    purged.state = CredentialState::Purged;
+    purged.secrets = None;
+    assert!(store.insert_device(purged.clone(), Vec::new()).unwrap());
+    store.compact().unwrap();
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(record(1)));
+    assert_eq!(store.device(&mac(2)).unwrap(), Some(purged));
+    assert_eq!(all_events(&*store), [event(1, 0, AuditKind::Enrolled)]);
 }

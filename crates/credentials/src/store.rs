@@ -81,6 +81,11 @@ pub trait Store: Send + Sync {
     /// nothing, if there was none.
     fn remove_api_token(&self, hash: &[u8; 32], event: AuditEvent) -> Result<bool, StoreError>;
 
+    /// Physically removes what deleted data may have left in the backend's files (copies the
+    /// storage engine made while moving records around), so a purged secret, even sealed, is gone
+    /// from disk and not only from the records. Slow on a large store: call it periodically.
+    fn compact(&self) -> Result<(), StoreError>;
+
     /// Uses the token with this hash at `now`: the first use inside its lifetime succeeds and
     /// marks it used; every other attempt reports why it failed.
     fn consume_reveal_token(&self, hash: &[u8; 32], now: Timestamp) -> Result<TokenUse, StoreError>;

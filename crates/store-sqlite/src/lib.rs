@@ -2,7 +2,8 @@
 //!
 //! Durability first: the database runs in WAL mode with `synchronous=FULL`, so a transition that
 //! has been acknowledged survives a power cut, and with `secure_delete`, so a purged secret's
-//! bytes are overwritten. Every [`Store`](sipprov_credentials::Store) method is one transaction
+//! bytes are overwritten where the record held them; `compact` removes the stale copies SQLite can
+//! leave in free space when it rebalances pages. Every [`Store`](sipprov_credentials::Store) method is one transaction
 //! (or one savepoint of a group commit); secrets arrive already sealed.
 //!
 //! Writes go through one writer thread that runs concurrent writes as savepoints of one

@@ -424,6 +424,23 @@ impl Store for SqliteStore {
         })
     }
 
+    fn compact(&self) -> Result<(), StoreError> {
+        // `secure_delete` zeroes a record's old bytes when it is changed or deleted, but when
+        // SQLite rebalances a page it can leave stale copies of moved records in the page's free
+        // space. VACUUM rewrites every page from the live records; the checkpoint then moves the
+        // rewritten pages into the file and empties the WAL. A connection of its own: VACUUM
+        // cannot run inside the writer's transactions, and takes the write lock like any writer.
+        let conn = connect(&self.path).map_err(backend)?;
+        conn.execute_batch("VACUUM").map_err(backend)?;
+        let (busy, _, _): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(backend)?;
+        if busy != 0 {
+            return Err(StoreError::Backend("compaction could not finish its checkpoint: readers were busy".into()));
+        }
+        Ok(())
+    }
+
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {
         let token = token.clone();
         self.writer.submit(move |conn| {
