@@ -10,8 +10,8 @@ use sipprov_identity::Mac;
 use sipprov_ratelimit::IpPrefix;
 
 use super::body::{AdminResponse, error, json};
-use super::devices::parse_limit;
 use super::model::AuditView;
+use super::routes::parse_limit;
 use super::{AdminContext, Call, blocking, time};
 
 pub(super) async fn query(context: &AdminContext, call: Call) -> AdminResponse {

@@ -2,20 +2,14 @@
 
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::StatusCode;
-use serde::de::DeserializeOwned;
 use sipprov_credentials::{DeviceQuery, Updated};
 use sipprov_identity::Mac;
 
 use super::body::{AdminResponse, empty, error, json};
 use super::model::{DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, RegistrarView};
-use super::{AdminContext, Call, blocking, time};
-
-/// The largest JSON body accepted outside imports.
-const MAX_BODY: usize = 1024 * 1024;
-/// The most devices one list call returns.
-const MAX_PAGE: usize = 1000;
+use super::routes::parse_limit;
+use super::{AdminContext, Call, blocking, read_json, time};
 
 pub(super) async fn list(context: &AdminContext, call: Call) -> AdminResponse {
     let query = match device_query(&call) {
@@ -56,13 +50,6 @@ fn device_query(call: &Call) -> Result<DeviceQuery, String> {
         }
     }
     Ok(query)
-}
-
-pub(super) fn parse_limit(value: &str) -> Result<usize, String> {
-    match value.parse::<usize>() {
-        Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
-        _ => Err(format!("limit must be 1 to {MAX_PAGE}")),
-    }
 }
 
 pub(super) async fn create(context: &AdminContext, call: Call) -> AdminResponse {
@@ -242,14 +229,4 @@ fn captured_mac(call: &Call) -> Result<Mac, AdminResponse> {
 
 fn not_enrolled() -> AdminResponse {
     error(StatusCode::NOT_FOUND, "no device with this MAC is enrolled")
-}
-
-/// Reads a JSON body of at most [`MAX_BODY`] bytes; an empty body reads as `{}`.
-pub(super) async fn read_json<T: DeserializeOwned>(body: hyper::body::Incoming) -> Result<T, AdminResponse> {
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))),
-    };
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
 }

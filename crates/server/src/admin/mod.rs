@@ -22,10 +22,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
+use serde::de::DeserializeOwned;
 use sipprov_credentials::{ApiToken, Credentials, CredentialsError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -166,6 +168,20 @@ impl Call {
     pub(crate) fn flag(&self, name: &str) -> bool {
         matches!(self.param(name), Some("true" | "1" | "yes"))
     }
+}
+
+/// The largest JSON body accepted outside imports.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// Reads a call's body as a JSON document of at most [`MAX_BODY`] bytes; an empty body reads
+/// as `{}`.
+pub(crate) async fn read_json<T: DeserializeOwned>(body: Incoming) -> Result<T, AdminResponse> {
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))),
+    };
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
 }
 
 async fn handle(context: Arc<AdminContext>, peer: SocketAddr, request: Request<Incoming>) -> AdminResponse {

@@ -145,6 +145,17 @@ fn percent_decode(text: &str) -> Option<String> {
     percent_decode_with(text, false)
 }
 
+/// The most items one page of a list returns.
+const MAX_PAGE: usize = 1000;
+
+/// A `limit` query parameter: 1 to [`MAX_PAGE`].
+pub(crate) fn parse_limit(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
+        _ => Err(format!("limit must be 1 to {MAX_PAGE}")),
+    }
+}
+
 /// The query string's `name=value` pairs, decoded; malformed pairs are an error naming them.
 pub(crate) fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, String> {
     let Some(query) = query else { return Ok(Vec::new()) };

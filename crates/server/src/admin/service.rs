@@ -7,8 +7,7 @@ use serde::Deserialize;
 use sipprov_credentials::{DeviceQuery, Role};
 
 use super::body::{AdminResponse, empty, error, json, text};
-use super::devices::read_json;
-use super::{AdminContext, Call, blocking, time};
+use super::{AdminContext, Call, blocking, read_json, time};
 
 /// `GET /v1/health`: 200 when the store answers, 503 when it does not.
 pub(super) async fn health(context: &AdminContext) -> AdminResponse {
