@@ -13,7 +13,7 @@ use rcgen::{
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
-use sipprov_ratelimit::Allowlist;
+use sipprov_ratelimit::{Allowlist, Policy};
 use sipprov_server::tls::ServerCertificate;
 use sipprov_server::{
     AdminConfig, AdminServer, AdminState, GroupSettings, PhoneServer, PhoneServerConfig, Reloader, Timeouts,
@@ -83,17 +83,23 @@ impl Harness {
 
     /// A server that accepts connections only from `allowed_sources`.
     pub async fn start_with_sources(trust: TrustStore, timeouts: Timeouts, allowed_sources: Option<Allowlist>) -> Self {
-        Self::start_full(trust, timeouts, allowed_sources, None, None).await
+        Self::start_full(trust, timeouts, allowed_sources, None, None, Policy::default()).await
     }
 
     /// A server that serves firmware images from `firmware`.
     pub async fn start_with_firmware(trust: TrustStore, firmware: std::path::PathBuf) -> Self {
-        Self::start_full(trust, Timeouts::default(), None, Some(firmware), None).await
+        Self::start_full(trust, Timeouts::default(), None, Some(firmware), None, Policy::default()).await
     }
 
     /// A second node over the store of `first`: what a cluster sharing one database looks like.
     pub async fn start_sharing(trust: TrustStore, first: &Harness) -> Self {
-        Self::start_full(trust, Timeouts::default(), None, None, Some(Arc::clone(&first.store))).await
+        Self::start_full(trust, Timeouts::default(), None, None, Some(Arc::clone(&first.store)), Policy::default())
+            .await
+    }
+
+    /// A server with rate limits and scan detection set by `limits`.
+    pub async fn start_with_limits(trust: TrustStore, limits: Policy) -> Self {
+        Self::start_full(trust, Timeouts::default(), None, None, None, limits).await
     }
 
     async fn start_full(
@@ -102,6 +108,7 @@ impl Harness {
         allowed_sources: Option<Allowlist>,
         firmware: Option<std::path::PathBuf>,
         store: Option<Arc<MemoryStore>>,
+        limits: Policy,
     ) -> Self {
         let server_ca = ca("test server CA");
         let server_key = KeyPair::generate().unwrap();
@@ -131,7 +138,7 @@ impl Harness {
             credentials: Arc::clone(&credentials),
             timeouts,
             allowed_sources,
-            limits: sipprov_ratelimit::Policy::default(),
+            limits,
         };
         let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
         let addr = server.local_addr();
