@@ -192,25 +192,39 @@ impl Credentials {
         })
     }
 
-    /// Re-arms a device: fresh secrets, state `Issued`, key pin cleared. Returns the secrets once.
-    /// Audited as done `by` someone.
-    pub fn rearm(&self, mac: &Mac, by: &str) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.reissue(mac, by, |lifecycle, device, secrets, now| lifecycle.rearm(device, secrets, now))
+    /// Re-arms a device: fresh secrets (the SIP password generated, or the operator's), state
+    /// `Issued`, key pin cleared. Returns the secrets once. Audited as done `by` someone.
+    pub fn rearm(
+        &self,
+        mac: &Mac,
+        sip_password: Option<Password>,
+        by: &str,
+    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, sip_password, by, |lifecycle, device, secrets, now| lifecycle.rearm(device, secrets, now))
     }
 
-    /// Rotates a device's secrets: fresh secrets, state `Issued`, key pin kept. Returns them once.
-    /// Audited as done `by` someone.
-    pub fn rotate(&self, mac: &Mac, by: &str) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.reissue(mac, by, |lifecycle, device, secrets, now| lifecycle.rotate(device, secrets, now))
+    /// Rotates a device's secrets (the SIP password generated, or the operator's): state
+    /// `Issued`, key pin kept. Returns them once. Audited as done `by` someone.
+    pub fn rotate(
+        &self,
+        mac: &Mac,
+        sip_password: Option<Password>,
+        by: &str,
+    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, sip_password, by, |lifecycle, device, secrets, now| lifecycle.rotate(device, secrets, now))
     }
 
     fn reissue(
         &self,
         mac: &Mac,
+        sip_password: Option<Password>,
         by: &str,
         apply: fn(&Lifecycle, &mut DeviceRecord, DeviceSecrets, crate::Timestamp) -> Vec<AuditEvent>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        let issued = IssuedSecrets { sip_password: Password::generate()?, admin_password: Password::generate()? };
+        let issued = IssuedSecrets {
+            sip_password: sip_password.map_or_else(Password::generate, Ok)?,
+            admin_password: Password::generate()?,
+        };
         let sealed = self.seal(mac, &issued)?;
         let (lifecycle, now, by) = (self.lifecycle, self.clock.now(), by.to_owned());
         let updated = self

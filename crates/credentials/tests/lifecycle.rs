@@ -138,12 +138,15 @@ fn rearm_issues_fresh_secrets_and_clears_the_pin() {
     let (world, issued) = enrolled();
     world.clock.advance(DORMANT);
     world.credentials.sweep(10).unwrap();
-    let fresh = world.credentials.rearm(&world.mac, "test").unwrap().unwrap();
+    let fresh = world.credentials.rearm(&world.mac, None, "test").unwrap().unwrap();
     assert_ne!(fresh.sip_password, issued.sip_password);
     assert_eq!(world.state(), CredentialState::Issued { since: world.clock.now() });
     assert_eq!(sip_password(&world.fetch(KEY_B)).as_deref(), Some(fresh.sip_password.expose()));
     assert_eq!(world.store.device(&world.mac).unwrap().unwrap().pinned_spki, Some(KEY_B));
-    assert!(world.credentials.rearm(&"001565000099".parse().unwrap(), "test").unwrap().is_none(), "unknown device");
+    assert!(
+        world.credentials.rearm(&"001565000099".parse().unwrap(), None, "test").unwrap().is_none(),
+        "unknown device"
+    );
 }
 
 #[test]
@@ -152,7 +155,7 @@ fn rotation_issues_fresh_secrets_and_keeps_the_pin() {
     world.fetch(KEY_A);
     world.clock.advance(GRACE);
     world.credentials.sweep(10).unwrap();
-    let rotated = world.credentials.rotate(&world.mac, "test").unwrap().unwrap();
+    let rotated = world.credentials.rotate(&world.mac, None, "test").unwrap().unwrap();
     assert_ne!(rotated.sip_password, issued.sip_password);
     assert!(matches!(world.state(), CredentialState::Issued { .. }));
     assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)));
@@ -177,7 +180,7 @@ fn another_key_for_a_pinned_device_is_refused_with_an_alert_until_rearm() {
         Some(issued.sip_password.expose()),
         "the pinned key still works"
     );
-    world.credentials.rearm(&world.mac, "test").unwrap();
+    world.credentials.rearm(&world.mac, None, "test").unwrap();
     assert!(matches!(world.fetch(KEY_B), Fetched::Config { secrets: Some(_), .. }));
 }
 

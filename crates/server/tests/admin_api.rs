@@ -90,6 +90,15 @@ async fn the_registrar_gets_the_ha1_of_the_password_the_phone_receives() {
     let config = harness.get(&phone, &format!("/{OWN}.cfg")).await;
     assert_eq!(rotated["registrar"]["password"], password_in(&config));
     assert_ne!(password_in(&config), password);
+    // Rotating to the operator's own password (from its OSS/BSS): the phone gets that one.
+    let own = r#"{"password": "Rotated-by-OSS-42"}"#;
+    let rotated = harness.admin_json(&tokens.operator, "POST", &format!("/v1/devices/{OWN}/rotate"), own, 200).await;
+    assert_eq!(rotated["registrar"]["ha1_md5"], md5_hex(&format!("sp-{OWN}:{REALM}:Rotated-by-OSS-42")));
+    assert!(rotated["registrar"].get("password").is_none());
+    assert_eq!(password_in(&harness.get(&phone, &format!("/{OWN}.cfg")).await), "Rotated-by-OSS-42");
+    let short = r#"{"password": "short"}"#;
+    let (status, _) = harness.admin(Some(&tokens.operator), "POST", &format!("/v1/devices/{OWN}/rearm"), short).await;
+    assert_eq!(status, 422);
     let audit = harness.admin_json(&tokens.auditor, "GET", "/v1/audit?kind=rotated", "", 200).await;
     assert!(audit["events"][0]["detail"].as_str().unwrap().ends_with("by=\"token:test\""), "{audit}");
 

@@ -77,7 +77,7 @@ fn crash_worker() {
                     writeln!(out, "swept").unwrap();
                 }
                 _ => {
-                    let issued = credentials.rotate(&mac, "crash-test").unwrap().unwrap();
+                    let issued = credentials.rotate(&mac, None, "crash-test").unwrap().unwrap();
                     acknowledge_issued(&mut out, &store, mac, "rotated", &issued);
                 }
             }

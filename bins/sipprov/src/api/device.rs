@@ -163,6 +163,9 @@ pub(crate) struct ImportArgs {
 pub(crate) struct ReissueArgs {
     /// The device's MAC.
     mac: String,
+    /// Read the new SIP password from this file (from your OSS/BSS) instead of generating one.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
     /// Also print the plaintext password.
     #[arg(long)]
     reveal_password: bool,
@@ -183,14 +186,7 @@ impl DeviceCommand {
     pub(crate) fn run(self, client: &Client, as_json: bool) -> anyhow::Result<()> {
         match self {
             DeviceCommand::Add(args) => {
-                let password = args
-                    .password_file
-                    .map(|file| {
-                        std::fs::read_to_string(&file)
-                            .map(|p| p.trim_end_matches(['\r', '\n']).to_owned())
-                            .with_context(|| format!("cannot read {}", file.display()))
-                    })
-                    .transpose()?;
+                let password = read_password(args.password_file.as_deref())?;
                 let mut body = json!({
                     "mac": args.mac,
                     "user_name": args.user,
@@ -351,10 +347,20 @@ fn import(client: &Client, args: ImportArgs, as_json: bool) -> anyhow::Result<()
 }
 
 fn reissue(client: &Client, action: &str, args: ReissueArgs, as_json: bool) -> anyhow::Result<()> {
-    let reveal = args.reveal_password.then(|| "true".to_owned());
-    let path = format!("/v1/devices/{}/{action}{}", encode(&args.mac), query(&[("reveal_password", reveal)]));
-    let issued = client.post_json(&path, &json!({}))?.expect(&[200])?;
+    let password = read_password(args.password_file.as_deref())?;
+    let body = json!({ "password": password, "reveal_password": args.reveal_password });
+    let issued = client.post_json(&format!("/v1/devices/{}/{action}", encode(&args.mac)), &body)?.expect(&[200])?;
     show_issued(&issued, as_json)
+}
+
+/// A password from a file (its first line), for passwords that come from the operator's OSS/BSS.
+fn read_password(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    file.map(|file| {
+        std::fs::read_to_string(file)
+            .map(|p| p.trim_end_matches(['\r', '\n']).to_owned())
+            .with_context(|| format!("cannot read {}", file.display()))
+    })
+    .transpose()
 }
 
 fn action(client: &Client, mac: &str, action: &str, as_json: bool) -> anyhow::Result<()> {

@@ -7,7 +7,10 @@ use sipprov_credentials::{DeviceQuery, Updated};
 use sipprov_identity::Mac;
 
 use super::body::{AdminResponse, empty, error, json};
-use super::model::{DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, RegistrarView};
+use super::model::{
+    DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, RegistrarView, ReissueInput,
+    check_password,
+};
 use super::routes::parse_limit;
 use super::{AdminContext, Call, blocking, read_json, time};
 
@@ -147,13 +150,22 @@ pub(super) async fn reissue(context: &AdminContext, call: Call, how: Reissue) ->
         Ok(mac) => mac,
         Err(response) => return response,
     };
-    let reveal = call.flag("reveal_password");
+    let reveal_asked = call.flag("reveal_password");
+    let input: ReissueInput = match read_json(call.body).await {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let password = match input.password.map(check_password).transpose() {
+        Ok(password) => password,
+        Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, &message),
+    };
+    let reveal = reveal_asked || input.reveal_password;
     let credentials = Arc::clone(&context.state.credentials);
     let (realm, by) = (context.realm.clone(), call.caller);
     let outcome = blocking(move || {
         let issued = match how {
-            Reissue::Rearm => credentials.rearm(&mac, &by)?,
-            Reissue::Rotate => credentials.rotate(&mac, &by)?,
+            Reissue::Rearm => credentials.rearm(&mac, password, &by)?,
+            Reissue::Rotate => credentials.rotate(&mac, password, &by)?,
         };
         let Some(issued) = issued else { return Ok(None) };
         let Some(device) = credentials.store().device(&mac)? else { return Ok(None) };

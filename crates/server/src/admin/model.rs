@@ -67,16 +67,7 @@ impl DeviceInput {
             site: optional_text("site", self.site)?,
             settings: check_settings(self.settings)?,
         };
-        let password = match self.password {
-            Some(password) if password.len() < 12 || password.len() > 128 => {
-                return Err("password must be 12 to 128 characters".into());
-            }
-            Some(password) if password.chars().any(char::is_control) => {
-                return Err("password may not contain control characters".into());
-            }
-            Some(password) => Some(Password::from_string(password)),
-            None => None,
-        };
+        let password = self.password.map(check_password).transpose()?;
         Ok(NewDevice {
             mac,
             account: Account { user_name, auth_name, display_name },
@@ -85,6 +76,28 @@ impl DeviceInput {
             reveal_password: self.reveal_password,
         })
     }
+}
+
+/// The optional body of `POST /v1/devices/{mac}/rearm` and `.../rotate`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReissueInput {
+    /// The operator's own SIP password (from its OSS/BSS) instead of a generated one.
+    pub(crate) password: Option<String>,
+    /// Return the plaintext password too, not only the HA1 values.
+    #[serde(default)]
+    pub(crate) reveal_password: bool,
+}
+
+/// An operator-supplied SIP password: 12 to 128 characters, no control characters.
+pub(crate) fn check_password(password: String) -> Result<Password, String> {
+    if password.len() < 12 || password.len() > 128 {
+        return Err("password must be 12 to 128 characters".into());
+    }
+    if password.chars().any(char::is_control) {
+        return Err("password may not contain control characters".into());
+    }
+    Ok(Password::from_string(password))
 }
 
 /// `PATCH /v1/devices/{mac}`: the fields given replace the stored ones.
