@@ -148,7 +148,7 @@ pub struct StoredAuditEvent {
     pub event: AuditEvent,
 }
 
-/// Which audit events to read, oldest first.
+/// Which audit events to read, oldest first unless `newest_first`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
     /// Only this device.
@@ -159,15 +159,28 @@ pub struct AuditQuery {
     pub since: Option<Timestamp>,
     /// Only before this time.
     pub until: Option<Timestamp>,
-    /// Only events after this id (for paging).
+    /// Only events after this id (for paging forward).
     pub after_id: Option<u64>,
+    /// Only events before this id (for paging backward, newest first).
+    pub before_id: Option<u64>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
     /// At most this many.
     pub limit: usize,
 }
 
 impl Default for AuditQuery {
     fn default() -> Self {
-        Self { mac: None, kind: None, since: None, until: None, after_id: None, limit: 100 }
+        Self {
+            mac: None,
+            kind: None,
+            since: None,
+            until: None,
+            after_id: None,
+            before_id: None,
+            newest_first: false,
+            limit: 100,
+        }
     }
 }
 
@@ -179,6 +192,7 @@ impl AuditQuery {
             && self.since.is_none_or(|since| event.at >= since)
             && self.until.is_none_or(|until| event.at < until)
             && self.after_id.is_none_or(|after| id > after)
+            && self.before_id.is_none_or(|before| id < before)
     }
 }
 

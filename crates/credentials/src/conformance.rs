@@ -258,6 +258,10 @@ fn audit_queries(store: Arc<dyn Store>) {
         kinds(read(AuditQuery { since: Some(at(10)), until: Some(at(30)), ..AuditQuery::default() })),
         vec![(mac(2), AuditKind::KeyMismatch), (mac(1), AuditKind::Purged)]
     );
+    let newest = read(AuditQuery { newest_first: true, limit: 2, ..AuditQuery::default() });
+    assert_eq!(kinds(newest.clone()), vec![(mac(2), AuditKind::Delivered), (mac(1), AuditKind::Purged)]);
+    let older = read(AuditQuery { newest_first: true, before_id: Some(newest[1].id), ..AuditQuery::default() });
+    assert_eq!(kinds(older), vec![(mac(2), AuditKind::KeyMismatch), (mac(1), AuditKind::Delivered)]);
     let first_page = read(AuditQuery { limit: 3, ..AuditQuery::default() });
     assert_eq!(first_page.len(), 3);
     let second_page = read(AuditQuery { after_id: Some(first_page[2].id), ..AuditQuery::default() });

@@ -112,12 +112,13 @@ impl Store for MemoryStore {
 
     fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let state = self.state();
-        Ok((1u64..)
-            .zip(state.audit.iter())
-            .filter(|(id, event)| query.matches(*id, event))
-            .take(query.limit)
-            .map(|(id, event)| StoredAuditEvent { id, event: event.clone() })
-            .collect())
+        let matching = (1u64..).zip(state.audit.iter()).filter(|(id, event)| query.matches(*id, event));
+        let stored = |(id, event): (u64, &AuditEvent)| StoredAuditEvent { id, event: event.clone() };
+        Ok(if query.newest_first {
+            matching.collect::<Vec<_>>().into_iter().rev().take(query.limit).map(stored).collect()
+        } else {
+            matching.take(query.limit).map(stored).collect()
+        })
     }
 
     fn record_pending(&self, sighting: PendingDevice, event: AuditEvent) -> Result<(), StoreError> {

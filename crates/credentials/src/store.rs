@@ -46,7 +46,7 @@ pub trait Store: Send + Sync {
     /// Appends events that change no device (refused fetches, pending sightings).
     fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError>;
 
-    /// Reads audit events, oldest first.
+    /// Reads audit events, oldest first (newest first if the query asks).
     fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
     /// Records a sighting of a valid certificate for a MAC not in the inventory (first sighting

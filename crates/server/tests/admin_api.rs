@@ -199,6 +199,15 @@ async fn a_delivery_shows_in_the_audit_log_and_the_metrics() {
     assert_eq!(device["key_pinned"], true);
     let (status, _) = harness.admin(Some(&tokens.auditor), "GET", "/v1/audit?kind=nonsense", "").await;
     assert_eq!(status, 400);
+
+    // Newest first, paging backwards.
+    let newest = harness.admin_json(&tokens.auditor, "GET", "/v1/audit?order=newest&limit=2", "", 200).await;
+    let ids: Vec<u64> = newest["events"].as_array().unwrap().iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert!(ids.len() == 2 && ids[0] > ids[1], "{newest}");
+    let before = newest["next_before"].as_u64().unwrap();
+    let path = format!("/v1/audit?order=newest&before={before}&limit=1");
+    let older = harness.admin_json(&tokens.auditor, "GET", &path, "", 200).await;
+    assert_eq!(older["events"][0]["id"].as_u64().unwrap(), before - 1, "{older}");
 }
 
 #[tokio::test]

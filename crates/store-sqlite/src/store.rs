@@ -254,13 +254,14 @@ impl Store for SqliteStore {
 
     fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let conn = self.reader();
+        let order = if query.newest_first { "DESC" } else { "ASC" };
         let mut statement = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT id, at, mac, kind, detail FROM audit
                  WHERE (?1 IS NULL OR mac = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR at >= ?3)
-                   AND (?4 IS NULL OR at < ?4) AND id > ?5
-                 ORDER BY id LIMIT ?6",
-            )
+                   AND (?4 IS NULL OR at < ?4) AND id > ?5 AND (?7 IS NULL OR id < ?7)
+                 ORDER BY id {order} LIMIT ?6"
+            ))
             .map_err(backend)?;
         let rows = statement
             .query_map(
@@ -271,6 +272,7 @@ impl Store for SqliteStore {
                     query.until.map(Timestamp::unix),
                     query.after_id.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX)),
                     i64::try_from(query.limit).unwrap_or(i64::MAX),
+                    query.before_id.map(|id| i64::try_from(id).unwrap_or(i64::MAX)),
                 ],
                 |row| {
                     Ok((

@@ -16,9 +16,12 @@ pub(crate) struct AuditArgs {
     /// Only this kind (delivered, key-mismatch, banned, ...).
     #[arg(long)]
     kind: Option<String>,
-    /// Only since then: 24h, 7d, or 2026-11-27T00:00:00Z. Events are listed oldest first.
+    /// Only since then: 24h, 7d, or 2026-11-27T00:00:00Z.
     #[arg(long, default_value = "24h")]
     since: String,
+    /// List the oldest events first (default: the newest first).
+    #[arg(long)]
+    oldest_first: bool,
     /// Only before then.
     #[arg(long)]
     until: Option<String>,
@@ -45,7 +48,9 @@ impl AuditArgs {
             return if as_json { print_json(&summary) } else { print_suspicious(&summary) };
         }
         let mut events: Vec<Value> = Vec::new();
-        let mut after: Option<String> = None;
+        let mut cursor: Option<String> = None;
+        let (order, cursor_name, next_name) =
+            if self.oldest_first { ("oldest", "after", "next_after") } else { ("newest", "before", "next_before") };
         let limit = self.limit as usize;
         while events.len() < limit {
             let page_size = (limit - events.len()).min(1000);
@@ -56,14 +61,15 @@ impl AuditArgs {
                     ("kind", self.kind.clone()),
                     ("since", Some(self.since.clone())),
                     ("until", self.until.clone()),
-                    ("after", after.clone()),
+                    ("order", Some(order.to_owned())),
+                    (cursor_name, cursor.clone()),
                     ("limit", Some(page_size.to_string())),
                 ])
             );
             let page = client.get(&path)?.expect(&[200])?;
             events.extend(page["events"].as_array().cloned().unwrap_or_default());
-            match page["next_after"].as_u64() {
-                Some(next) => after = Some(next.to_string()),
+            match page[next_name].as_u64() {
+                Some(next) => cursor = Some(next.to_string()),
                 None => break,
             }
         }

@@ -20,12 +20,14 @@ pub(super) async fn query(context: &AdminContext, call: Call) -> AdminResponse {
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let credentials = Arc::clone(&context.state.credentials);
-    let limit = query.limit;
+    let (limit, newest_first) = (query.limit, query.newest_first);
     match blocking(move || Ok(credentials.store().audit(&query)?)).await {
         Ok(events) => {
-            let next_after = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
+            // The cursor for the next page: `after` oldest first, `before` newest first.
+            let next = (events.len() == limit).then(|| events.last().map(|e| e.id)).flatten();
             let views: Vec<AuditView> = events.iter().map(AuditView::from).collect();
-            json(StatusCode::OK, &serde_json::json!({ "events": views, "next_after": next_after }))
+            let cursor = if newest_first { "next_before" } else { "next_after" };
+            json(StatusCode::OK, &serde_json::json!({ "events": views, cursor: next }))
         }
         Err(response) => response,
     }
@@ -41,6 +43,16 @@ fn audit_query(call: &Call) -> Result<AuditQuery, String> {
             "since" => query.since = Some(time::parse(value, now)?),
             "until" => query.until = Some(time::parse(value, now)?),
             "after" => query.after_id = Some(value.parse().map_err(|_| format!("after {value:?} is not an event id"))?),
+            "before" => {
+                query.before_id = Some(value.parse().map_err(|_| format!("before {value:?} is not an event id"))?);
+            }
+            "order" => {
+                query.newest_first = match value.as_str() {
+                    "oldest" => false,
+                    "newest" => true,
+                    other => return Err(format!("order {other:?} is not oldest or newest")),
+                };
+            }
             "limit" => query.limit = parse_limit(value)?,
             other => return Err(format!("unknown query parameter {other:?}")),
         }
