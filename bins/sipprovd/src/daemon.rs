@@ -111,57 +111,59 @@ fn listener_outcome(
     }
 }
 
+/// Runs `job` off the async workers every `period`, also at once if `at_start`; a failure is
+/// logged as `what` failing and the job runs again at the next period. The job logs its own
+/// successes.
+fn repeat(
+    period: Duration,
+    at_start: bool,
+    what: &'static str,
+    job: impl Fn() -> anyhow::Result<()> + Send + Sync + 'static,
+) {
+    let job = Arc::new(job);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        if !at_start {
+            ticks.tick().await; // an interval's first tick is immediate
+        }
+        loop {
+            ticks.tick().await;
+            let job = Arc::clone(&job);
+            match tokio::task::spawn_blocking(move || job()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "{what} failed; retried later"),
+                Err(e) => tracing::error!(error = %e, "{what} task failed"),
+            }
+        }
+    });
+}
+
 /// Applies due expiries in the background, so secrets go away on time even if the phone never
 /// comes back.
 fn start_sweeper(credentials: Arc<Credentials>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(SWEEP_EVERY);
-        loop {
-            every.tick().await;
-            let credentials = Arc::clone(&credentials);
-            match tokio::task::spawn_blocking(move || credentials.sweep(SWEEP_BATCH)).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(changed)) => tracing::info!(changed, "expiry sweep"),
-                Ok(Err(e)) => tracing::error!(error = %e, "expiry sweep failed"),
-                Err(e) => tracing::error!(error = %e, "expiry sweep task failed"),
-            }
+    repeat(SWEEP_EVERY, true, "expiry sweep", move || {
+        let changed = credentials.sweep(SWEEP_BATCH)?;
+        if changed > 0 {
+            tracing::info!(changed, "expiry sweep");
         }
+        Ok(())
     });
 }
 
 /// Compacts the store periodically: records are purged at once, and this removes the stale
 /// copies the storage engine may keep of them in free space.
 fn start_compaction(credentials: Arc<Credentials>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(COMPACT_EVERY);
-        every.tick().await; // not at start-up
-        loop {
-            every.tick().await;
-            let credentials = Arc::clone(&credentials);
-            match tokio::task::spawn_blocking(move || credentials.store().compact()).await {
-                Ok(Ok(())) => tracing::debug!("store compacted"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "store compaction failed; retried later"),
-                Err(e) => tracing::error!(error = %e, "store compaction task failed"),
-            }
-        }
+    repeat(COMPACT_EVERY, false, "store compaction", move || {
+        credentials.store().compact()?;
+        tracing::debug!("store compacted");
+        Ok(())
     });
 }
 
-/// Picks up bans made by other nodes sharing the store.
+/// Picks up bans made and lifted by other nodes sharing the store (the listener loaded them at
+/// start).
 fn start_ban_refresh(state: AdminState) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(BAN_REFRESH_EVERY);
-        every.tick().await; // the listener loaded them at start
-        loop {
-            every.tick().await;
-            let state = state.clone();
-            match tokio::task::spawn_blocking(move || state.refresh_bans()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot refresh bans from the store"),
-                Err(e) => tracing::error!(error = %e, "ban refresh task failed"),
-            }
-        }
-    });
+    repeat(BAN_REFRESH_EVERY, false, "ban refresh", move || Ok(state.refresh_bans().map(drop)?));
 }
 
 #[cfg(unix)]

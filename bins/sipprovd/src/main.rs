@@ -147,14 +147,12 @@ fn init_logging(logging: &LoggingSection) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi).with_env_filter(filter);
-    let installed = if logging.format == "json" {
+    // `try_init` fails only if a subscriber is already installed; it is set up once, here.
+    let _ = if logging.format == "json" {
         builder.json().flatten_event(true).with_current_span(false).try_init()
     } else {
         builder.try_init()
     };
-    if installed.is_err() {
-        say("logging was already set up");
-    }
 }
 
 async fn demo(dir: &Path, listen: SocketAddr, admin_listen: SocketAddr, grace: Option<u64>) -> anyhow::Result<()> {
