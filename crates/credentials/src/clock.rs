@@ -57,6 +57,11 @@ impl ManualClock {
         let seconds = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
+
+    /// Sets the clock to `to`, which may be in the past: a wall clock stepped back.
+    pub fn set(&self, to: Timestamp) {
+        self.0.store(to.0, Ordering::SeqCst);
+    }
 }
 
 impl Clock for ManualClock {

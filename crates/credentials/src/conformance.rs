@@ -19,7 +19,8 @@ use sipprov_identity::Mac;
 
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
-    DeviceRecord, DeviceSecrets, PendingDevice, RevealToken, Role, Sealed, Store, StoreError, Timestamp, TokenUse,
+    DeviceRecord, DeviceSecrets, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Role, Sealed,
+    Sighting, Store, StoreError, Timestamp, TokenUse,
 };
 
 /// One check of the contract, given a fresh store.
@@ -37,7 +38,10 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("deletion removes the device", deletion),
         ("devices with secrets are listed in bounded batches", devices_with_secrets_in_batches),
         ("the audit log filters and pages", audit_queries),
-        ("pending sightings accumulate", pending_sightings),
+        ("pending sightings accumulate per key", pending_sightings),
+        ("pending devices page, and one MAC's keys are found", pending_paging),
+        ("sightings keep the latest and skip unknown devices", sightings),
+        ("audit pruning removes only old events, in batches", audit_pruning),
         ("bans expire and can be lifted", bans),
         ("reveal tokens are single-use and expire", reveal_tokens),
         ("devices are listed with filters and pages", device_listing),
@@ -79,7 +83,7 @@ fn record(n: u16) -> DeviceRecord {
         pinned_spki: None,
         disabled: false,
         enrolled_at: at(0),
-        last_fetch: None,
+        last_seen: None,
         profile: DeviceProfile::default(),
     }
 }
@@ -98,7 +102,7 @@ fn devices_round_trip(store: Arc<dyn Store>) {
     full.state = CredentialState::Delivered { at: at(5) };
     full.pinned_spki = Some([7; 32]);
     full.disabled = true;
-    full.last_fetch = Some(at(6));
+    full.last_seen = Some(LastSeen { at: at(6), peer: "192.0.2.9".into(), user_agent: Some("Yealink \"T46\"".into()) });
     full.profile = DeviceProfile {
         vendor: Some("yealink".into()),
         model: Some("T54W".into()),
@@ -140,10 +144,13 @@ fn enrolment_clears_pending(store: Arc<dyn Store>) {
         last_seen: at(0),
         count: 1,
     };
-    store.record_pending(sighting, event(1, 0, AuditKind::PendingSeen)).unwrap();
-    assert_eq!(store.pending().unwrap().len(), 1);
+    store.record_pending(sighting.clone(), event(1, 0, AuditKind::PendingSeen)).unwrap();
+    store
+        .record_pending(PendingDevice { spki_sha256: [2; 32], ..sighting }, event(1, 1, AuditKind::PendingSeen))
+        .unwrap();
+    assert_eq!(store.pending(&PendingQuery::default()).unwrap().len(), 2);
     store.insert_device(record(1), Vec::new()).unwrap();
-    assert!(store.pending().unwrap().is_empty());
+    assert!(store.pending(&PendingQuery::default()).unwrap().is_empty(), "every key of the MAC is gone");
 }
 
 fn updates_persist_with_events(store: Arc<dyn Store>) {
@@ -156,7 +163,7 @@ fn updates_persist_with_events(store: Arc<dyn Store>) {
                 device.state = CredentialState::Purged;
                 device.secrets = None;
                 device.pinned_spki = Some([9; 32]);
-                device.last_fetch = Some(at(10));
+                device.last_seen = Some(seen(10));
                 Ok(vec![event(1, 10, AuditKind::Delivered), event(1, 10, AuditKind::Purged)])
             }),
         )
@@ -280,19 +287,84 @@ fn pending_sightings(store: Arc<dyn Store>) {
     };
     store.record_pending(sighting(0, 1), event(7, 0, AuditKind::PendingSeen)).unwrap();
     store.record_pending(sighting(50, 2), event(7, 50, AuditKind::PendingSeen)).unwrap();
-    let pending = store.pending().unwrap();
-    assert_eq!(
-        pending,
-        vec![PendingDevice {
-            mac: mac(7),
-            vendor: "polycom".into(),
-            spki_sha256: [2; 32],
-            first_seen: at(0),
-            last_seen: at(50),
-            count: 2
-        }]
-    );
-    assert_eq!(all_events(&*store).len(), 2);
+    store.record_pending(sighting(60, 1), event(7, 60, AuditKind::PendingSeen)).unwrap();
+    let pending = store.pending(&PendingQuery::default()).unwrap();
+    let entry = |key, first_seen, last_seen, count| PendingDevice {
+        mac: mac(7),
+        vendor: "polycom".into(),
+        spki_sha256: [key; 32],
+        first_seen: at(first_seen),
+        last_seen: at(last_seen),
+        count,
+    };
+    assert_eq!(pending, vec![entry(1, 0, 60, 2), entry(2, 50, 50, 1)], "each key kept apart, never overwritten");
+    for key in 3..=20 {
+        store.record_pending(sighting(100, key), event(7, 100, AuditKind::PendingSeen)).unwrap();
+    }
+    let keys = store.pending(&PendingQuery { limit: 100, ..PendingQuery::default() }).unwrap();
+    assert_eq!(keys.len(), MAX_PENDING_KEYS, "the keys kept for one MAC are bounded");
+    assert_eq!(all_events(&*store).len(), 21, "every sighting is audited, kept or not");
+}
+
+fn pending_paging(store: Arc<dyn Store>) {
+    for n in 1..=5u16 {
+        for key in [2u8, 1] {
+            let sighting = PendingDevice {
+                mac: mac(n),
+                vendor: "yealink".into(),
+                spki_sha256: [key; 32],
+                first_seen: at(0),
+                last_seen: at(0),
+                count: 1,
+            };
+            store.record_pending(sighting, event(n, 0, AuditKind::PendingSeen)).unwrap();
+        }
+    }
+    let page = |after, limit| {
+        let query = PendingQuery { after, limit, ..PendingQuery::default() };
+        store.pending(&query).unwrap().into_iter().map(|p| (p.mac, p.spki_sha256[0])).collect::<Vec<_>>()
+    };
+    assert_eq!(page(None, 3), [(mac(1), 1), (mac(1), 2), (mac(2), 1)]);
+    assert_eq!(page(Some((mac(2), [1; 32])), 3), [(mac(2), 2), (mac(3), 1), (mac(3), 2)]);
+    assert!(page(Some((mac(5), [2; 32])), 3).is_empty());
+    let one = store.pending(&PendingQuery { mac: Some(mac(4)), ..PendingQuery::default() }).unwrap();
+    assert_eq!(one.iter().map(|p| (p.mac, p.spki_sha256[0])).collect::<Vec<_>>(), [(mac(4), 1), (mac(4), 2)]);
+}
+
+fn seen(seconds: i64) -> LastSeen {
+    LastSeen { at: at(seconds), peer: format!("192.0.2.{}", seconds % 250), user_agent: Some(format!("ua {seconds}")) }
+}
+
+fn sightings(store: Arc<dyn Store>) {
+    store.insert_device(record(1), Vec::new()).unwrap();
+    store.insert_device(record(2), Vec::new()).unwrap();
+    let sighting = |n, seconds| Sighting { mac: mac(n), seen: seen(seconds) };
+    store.record_sightings(&[sighting(1, 20), sighting(2, 30), sighting(9, 40)]).unwrap();
+    assert_eq!(store.device(&mac(1)).unwrap().unwrap().last_seen, Some(seen(20)));
+    assert_eq!(store.device(&mac(2)).unwrap().unwrap().last_seen, Some(seen(30)));
+    assert_eq!(store.device(&mac(9)).unwrap(), None, "a sighting enrols nothing");
+    store.record_sightings(&[sighting(1, 10), sighting(2, 31)]).unwrap();
+    assert_eq!(store.device(&mac(1)).unwrap().unwrap().last_seen, Some(seen(20)), "an older sighting is ignored");
+    assert_eq!(store.device(&mac(2)).unwrap().unwrap().last_seen, Some(seen(31)));
+    let before = store.device(&mac(1)).unwrap().unwrap();
+    store.record_sightings(&[sighting(1, 50)]).unwrap();
+    let after = store.device(&mac(1)).unwrap().unwrap();
+    assert_eq!(after, DeviceRecord { last_seen: Some(seen(50)), ..before }, "nothing but the sighting changes");
+    assert!(all_events(&*store).is_empty(), "fleet data is not audit");
+}
+
+fn audit_pruning(store: Arc<dyn Store>) {
+    let events: Vec<AuditEvent> = (0..10).map(|n| event(1, n * 10, AuditKind::Delivered)).collect();
+    store.append_audit(events).unwrap();
+    assert_eq!(store.prune_audit(at(55), 4).unwrap(), 4, "a batch is at most the limit");
+    assert_eq!(store.prune_audit(at(55), 4).unwrap(), 2);
+    assert_eq!(store.prune_audit(at(55), 4).unwrap(), 0, "nothing newer is pruned");
+    let left = store.audit(&AuditQuery { limit: usize::MAX, ..AuditQuery::default() }).unwrap();
+    assert_eq!(left.iter().map(|e| e.event.at).collect::<Vec<_>>(), (6..10).map(|n| at(n * 10)).collect::<Vec<_>>());
+    assert!(left.windows(2).all(|pair| pair[0].id < pair[1].id));
+    store.append_audit(vec![event(1, 100, AuditKind::Purged)]).unwrap();
+    let newest = store.audit(&AuditQuery { newest_first: true, limit: 1, ..AuditQuery::default() }).unwrap();
+    assert!(newest[0].id > left.last().unwrap().id, "ids are never reused after pruning");
 }
 
 fn bans(store: Arc<dyn Store>) {
@@ -318,7 +390,7 @@ fn device_listing(store: Arc<dyn Store>) {
         device.profile.site = Some(if n <= 3 { "leeds" } else { "york" }.into());
         if n >= 5 {
             device.state = CredentialState::Delivered { at: at(i64::from(n)) };
-            device.last_fetch = Some(at(i64::from(n) * 10));
+            device.last_seen = Some(seen(i64::from(n) * 10));
         }
         assert!(store.insert_device(device, Vec::new()).unwrap());
     }

@@ -5,17 +5,18 @@ use std::sync::{Arc, Mutex};
 use sipprov_identity::Mac;
 
 use crate::audit::quote;
-use crate::lifecycle::{FetchRequest, Refusal, Serve};
+use crate::delivery::{DeliverError, Delivery, FetchKind};
+use crate::lifecycle::{FetchRequest, Refusal, hex};
 use crate::sealing::{Keyring, SealingError, SecretKind};
+use crate::sightings::SightingBuffer;
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, Clock, CredentialState, DeviceProfile, DeviceRecord,
-    DeviceSecrets, DeviceUpdate, Lifecycle, OneTimeToken, Password, PendingDevice, Role, SecretError, Store,
-    StoreError,
+    DeviceSecrets, Lifecycle, OneTimeToken, Password, PendingDevice, Role, SecretError, Store, StoreError,
 };
 
 /// Secrets just issued (enrolment, re-arm, rotation), in the clear, returned once so the caller
 /// can hand the registrar what it needs. sipprov keeps only their sealed form.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IssuedSecrets {
     /// The new SIP password.
     pub sip_password: Password,
@@ -57,10 +58,11 @@ pub enum Updated {
 
 /// The credential service: every operation is one store transaction with its audit events.
 pub struct Credentials {
-    store: Arc<dyn Store>,
-    lifecycle: Lifecycle,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) lifecycle: Lifecycle,
     keyring: Option<Arc<Keyring>>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sightings: SightingBuffer,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -76,7 +78,7 @@ impl Credentials {
     /// Without a `keyring` the service still answers status questions and serves configs without
     /// secrets, but refuses every operation that needs a secret ([`CredentialsError::NoSealingKey`]).
     pub fn new(store: Arc<dyn Store>, lifecycle: Lifecycle, keyring: Option<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, lifecycle, keyring: keyring.map(Arc::new), clock }
+        Self { store, lifecycle, keyring: keyring.map(Arc::new), clock, sightings: SightingBuffer::default() }
     }
 
     /// The store underneath, for reads.
@@ -89,7 +91,7 @@ impl Credentials {
         self.lifecycle
     }
 
-    fn keyring(&self) -> Result<Arc<Keyring>, CredentialsError> {
+    pub(crate) fn keyring(&self) -> Result<Arc<Keyring>, CredentialsError> {
         self.keyring.clone().ok_or(CredentialsError::NoSealingKey)
     }
 
@@ -101,7 +103,7 @@ impl Credentials {
         account: Account,
         sip_password: Option<Password>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.enrol_as(mac, account, DeviceProfile::default(), sip_password, None)
+        self.enrol_as(mac, account, DeviceProfile::default(), sip_password, None, None)
     }
 
     /// [`Credentials::enrol`] with the inventory's vendor, model, site and device settings,
@@ -114,7 +116,21 @@ impl Credentials {
         sip_password: Option<Password>,
         by: &str,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.enrol_as(mac, account, profile, sip_password, Some(by))
+        self.enrol_as(mac, account, profile, sip_password, None, Some(by))
+    }
+
+    /// Enrols a device an operator approved from the pending list: like
+    /// [`Credentials::enrol_with_profile`], with the key of the sighting they approved pinned
+    /// from the start, so only the certificate they saw can fetch the secrets.
+    pub fn enrol_pending(
+        &self,
+        pending: &PendingDevice,
+        account: Account,
+        profile: DeviceProfile,
+        sip_password: Option<Password>,
+        by: &str,
+    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.enrol_as(pending.mac, account, profile, sip_password, Some(pending.spki_sha256), Some(by))
     }
 
     fn enrol_as(
@@ -123,6 +139,7 @@ impl Credentials {
         account: Account,
         profile: DeviceProfile,
         sip_password: Option<Password>,
+        pinned_spki: Option<[u8; 32]>,
         by: Option<&str>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
         let now = self.clock.now();
@@ -135,14 +152,17 @@ impl Credentials {
             account,
             state: CredentialState::Issued { since: now },
             secrets: Some(self.seal(&mac, &issued)?),
-            pinned_spki: None,
+            pinned_spki,
             disabled: false,
             enrolled_at: now,
-            last_fetch: None,
+            last_seen: None,
             profile,
         };
-        let event =
-            AuditEvent::new(now, mac, AuditKind::Enrolled, format!("user={}", quote(&record.account.user_name)));
+        let mut detail = format!("user={}", quote(&record.account.user_name));
+        if let Some(spki) = &pinned_spki {
+            detail.push_str(&format!(" spki={}", hex(spki)));
+        }
+        let event = AuditEvent::new(now, mac, AuditKind::Enrolled, detail);
         let events = match by {
             Some(by) => attributed(vec![event], by),
             None => vec![event],
@@ -150,46 +170,24 @@ impl Credentials {
         Ok(self.store.insert_device(record, events)?.then_some(issued))
     }
 
-    /// One authorized fetch of `mac`'s config: decided, recorded and audited in one transaction
-    /// before anything is returned. Secrets are opened inside that transaction, so a secret that
-    /// cannot be opened changes nothing.
+    /// One authorized fetch of `mac`'s config, decided and recorded (with its audit events,
+    /// when it changes state or delivers a secret) before it is returned. For a caller that
+    /// renders the config, [`Credentials::deliver`] records the fetch only once the render
+    /// succeeded.
     pub fn fetch(&self, mac: &Mac, request: FetchRequest) -> Result<Fetched, CredentialsError> {
-        type Outcome = Result<Result<Option<IssuedSecrets>, Refusal>, CredentialsError>;
-        let now = self.clock.now();
-        let lifecycle = self.lifecycle;
-        let keyring = self.keyring.clone();
-        let served: Arc<Mutex<Option<Outcome>>> = Arc::default();
-        let slot = Arc::clone(&served);
-        let update: DeviceUpdate = Box::new(move |device| {
-            let (serve, events) = lifecycle.fetch(device, &request, now);
-            let outcome: Outcome = match serve {
-                Serve::Nothing(refusal) => Ok(Err(refusal)),
-                Serve::Config { secrets: None } => Ok(Ok(None)),
-                Serve::Config { secrets: Some(sealed) } => match &keyring {
-                    None => Err(CredentialsError::NoSealingKey),
-                    Some(keyring) => open(keyring, &device.mac, &sealed).map(|s| Ok(Some(s))).map_err(Into::into),
-                },
-            };
-            let failed = outcome.as_ref().err().map(ToString::to_string);
-            *slot.lock().map_err(|_| Abort("outcome slot poisoned".into()))? = Some(outcome);
-            match failed {
-                Some(reason) => Err(Abort(reason)),
-                None => Ok(events),
-            }
-        });
-        let updated = self.store.update_device(mac, update);
-        let outcome = served.lock().ok().and_then(|mut slot| slot.take());
-        let device = match (updated, outcome) {
-            (Ok(None), _) => return Ok(Fetched::NotEnrolled),
-            (Err(StoreError::Aborted(_)), Some(Err(cause))) => return Err(cause),
-            (Err(e), _) => return Err(e.into()),
-            (Ok(Some(device)), Some(Ok(outcome))) => (device, outcome),
-            (Ok(Some(_)), _) => return Err(StoreError::Corrupt("the store did not run the update".into()).into()),
-        };
-        Ok(match device.1 {
-            Ok(secrets) => Fetched::Config { account: device.0.account, profile: device.0.profile, secrets },
-            Err(refusal) => Fetched::Refused(refusal),
-        })
+        match self.deliver(mac, request, FetchKind::Deliver, |account, profile, secrets| {
+            Ok::<_, std::convert::Infallible>(Fetched::Config {
+                account: account.clone(),
+                profile: profile.clone(),
+                secrets: secrets.cloned(),
+            })
+        }) {
+            Ok(Delivery::Config { body, .. }) => Ok(body),
+            Ok(Delivery::Refused(refusal)) => Ok(Fetched::Refused(refusal)),
+            Ok(Delivery::NotEnrolled) => Ok(Fetched::NotEnrolled),
+            Err(DeliverError::Credentials(e)) => Err(e),
+            Err(DeliverError::Render(never)) => match never {},
+        }
     }
 
     /// Re-arms a device: fresh secrets (the SIP password generated, or the operator's), state
@@ -299,8 +297,8 @@ impl Credentials {
         let now = self.clock.now();
         let sighting =
             PendingDevice { mac, vendor: vendor.to_owned(), spki_sha256, first_seen: now, last_seen: now, count: 1 };
-        let event =
-            AuditEvent::new(now, mac, AuditKind::PendingSeen, format!("vendor={} peer={}", quote(vendor), quote(peer)));
+        let detail = format!("vendor={} spki={} peer={}", quote(vendor), hex(&spki_sha256), quote(peer));
+        let event = AuditEvent::new(now, mac, AuditKind::PendingSeen, detail);
         Ok(self.store.record_pending(sighting, event)?)
     }
 
@@ -440,7 +438,7 @@ fn seal_with(keyring: &Keyring, mac: &Mac, issued: &IssuedSecrets) -> Result<Dev
     })
 }
 
-fn open(keyring: &Keyring, mac: &Mac, sealed: &DeviceSecrets) -> Result<IssuedSecrets, SealingError> {
+pub(crate) fn open(keyring: &Keyring, mac: &Mac, sealed: &DeviceSecrets) -> Result<IssuedSecrets, SealingError> {
     Ok(IssuedSecrets {
         sip_password: keyring.open(&sealed.sip_password, mac, SecretKind::SipPassword)?,
         admin_password: keyring.open(&sealed.admin_password, mac, SecretKind::AdminPassword)?,

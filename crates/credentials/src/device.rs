@@ -102,10 +102,22 @@ pub struct DeviceRecord {
     pub disabled: bool,
     /// When the device was enrolled.
     pub enrolled_at: Timestamp,
-    /// When a config was last served to it.
-    pub last_fetch: Option<Timestamp>,
+    /// When a config was last served to it, and to which client (fleet data: written in
+    /// batches, so it may lag the latest fetch by the flush interval).
+    pub last_seen: Option<LastSeen>,
     /// What the inventory says about the phone: vendor, model, site and its own settings.
     pub profile: DeviceProfile,
+}
+
+/// The client a device's config was last served to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastSeen {
+    /// When.
+    pub at: Timestamp,
+    /// From which address.
+    pub peer: String,
+    /// With which User-Agent, if the client sent one.
+    pub user_agent: Option<String>,
 }
 
 /// What the operator's inventory says about a device, beyond its account: it selects the

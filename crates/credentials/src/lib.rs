@@ -70,6 +70,7 @@ mod clock;
 #[cfg(feature = "test-support")]
 pub mod conformance;
 mod credentials;
+mod delivery;
 mod device;
 mod digest_ha1;
 mod lifecycle;
@@ -77,17 +78,23 @@ mod lifecycle;
 mod memory_store;
 mod sealing;
 mod secret;
+mod sightings;
 mod store;
 
 pub use api_token::{ApiToken, Role};
 pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, detail_value, quote};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets, Updated};
-pub use device::{Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets};
+pub use delivery::{Committed, Decision, DeliverError, Delivery, FetchKind};
+pub use device::{Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets, LastSeen};
 pub use digest_ha1::DigestHa1;
 pub use lifecycle::{FetchRequest, Lifecycle, Refusal, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
 pub use sealing::{Keyring, Sealed, SealingError, SecretKind};
 pub use secret::{OneTimeToken, Password, SecretError};
-pub use store::{Abort, Ban, DeviceQuery, DeviceUpdate, PendingDevice, RevealToken, Store, StoreError, TokenUse};
+pub use sightings::Sighting;
+pub use store::{
+    Abort, Ban, DeviceQuery, DeviceUpdate, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Store,
+    StoreError, TokenUse,
+};

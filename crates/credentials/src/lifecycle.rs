@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use sipprov_identity::Mac;
+
 use crate::audit::quote;
 use crate::{AuditEvent, AuditKind, CredentialState, DeviceRecord, DeviceSecrets, Timestamp};
 
@@ -58,6 +60,10 @@ impl Lifecycle {
     /// See [`Lifecycle::DEFAULT_GRACE`].
     pub const DEFAULT_DORMANT_AFTER: Duration = Duration::from_secs(14 * 24 * 3600);
 
+    /// How far the wall clock may step back before a window it measures ends at once (see
+    /// [`Lifecycle::sweep`]): small corrections (NTP slewing, a leap second) change nothing.
+    pub const CLOCK_STEP_TOLERANCE: Duration = Duration::from_secs(60);
+
     /// Rules with the given grace window and dormant period.
     pub const fn new(grace: Duration, dormant_after: Duration) -> Self {
         Self { grace, dormant_after }
@@ -81,27 +87,19 @@ impl Lifecycle {
     /// `Issued` delivers the secrets and moves to `Delivered { at: now }`, `Delivered` inside
     /// the grace serves them again, `Purged` serves the config without them, `Dormant` serves
     /// nothing. The first successful fetch pins the key.
+    ///
+    /// Every refusal, transition and delivery of a secret returns its audit events. A fetch that
+    /// changes nothing and carries no secret (a provisioned phone polling) returns none and
+    /// leaves `device` as it was: it is a read, not a write.
     pub fn fetch(&self, device: &mut DeviceRecord, request: &FetchRequest, now: Timestamp) -> (Serve, Vec<AuditEvent>) {
+        if let Some(refused) = self.refuse(device, request, now) {
+            return refused;
+        }
         let mac = device.mac;
-        let client =
-            format!("peer={} ua={}", quote(&request.peer), request.user_agent.as_deref().map_or("-".into(), quote));
-        if device.disabled {
-            return (
-                Serve::Nothing(Refusal::Disabled),
-                vec![AuditEvent::new(now, mac, AuditKind::Refused, format!("reason=disabled {client}"))],
-            );
-        }
-        if device.pinned_spki.is_some_and(|pinned| pinned != request.spki_sha256) {
-            let detail = format!("presented_spki={} {client}", hex(&request.spki_sha256));
-            return (
-                Serve::Nothing(Refusal::KeyMismatch),
-                vec![AuditEvent::new(now, mac, AuditKind::KeyMismatch, detail)],
-            );
-        }
         let mut events = self.sweep(device, now);
         let serve = match device.state {
             CredentialState::Dormant { .. } => {
-                events.push(AuditEvent::new(now, mac, AuditKind::Refused, format!("reason=dormant {client}")));
+                events.push(refusal_event(mac, "dormant", request, now));
                 return (Serve::Nothing(Refusal::Dormant), events);
             }
             CredentialState::Issued { .. } => {
@@ -112,29 +110,72 @@ impl Lifecycle {
                 Serve::Config { secrets: device.secrets.clone() }
             }
         };
-        let with_secrets = matches!(&serve, Serve::Config { secrets: Some(_) });
-        events.push(AuditEvent::new(
-            now,
-            mac,
-            AuditKind::Delivered,
-            format!("secrets={} {client}", yes_no(with_secrets)),
-        ));
+        if matches!(&serve, Serve::Config { secrets: Some(_) }) {
+            let detail = format!("secrets=yes {}", client(request));
+            events.push(AuditEvent::new(now, mac, AuditKind::Delivered, detail));
+        }
         if device.pinned_spki.is_none() {
             device.pinned_spki = Some(request.spki_sha256);
             events.push(AuditEvent::new(now, mac, AuditKind::KeyPinned, format!("spki={}", hex(&request.spki_sha256))));
         }
-        device.last_fetch = Some(now);
         (serve, events)
+    }
+
+    /// A fetch that must deliver nothing (an HTTP `HEAD`): the same refusals as
+    /// [`Lifecycle::fetch`], with their audit events, but no transition, no key pin and never a
+    /// secret. `device` is not changed; a due expiry is left to the next fetch or sweep.
+    pub fn peek(&self, device: &DeviceRecord, request: &FetchRequest, now: Timestamp) -> (Serve, Vec<AuditEvent>) {
+        if let Some(refused) = self.refuse(device, request, now) {
+            return refused;
+        }
+        let mut expired = device.clone();
+        self.sweep(&mut expired, now);
+        if let CredentialState::Dormant { .. } = expired.state {
+            return (Serve::Nothing(Refusal::Dormant), vec![refusal_event(device.mac, "dormant", request, now)]);
+        }
+        (Serve::Config { secrets: None }, Vec::new())
+    }
+
+    /// What every fetch checks first: a disabled device, and a key other than the pinned one.
+    fn refuse(
+        &self,
+        device: &DeviceRecord,
+        request: &FetchRequest,
+        now: Timestamp,
+    ) -> Option<(Serve, Vec<AuditEvent>)> {
+        if device.disabled {
+            return Some((
+                Serve::Nothing(Refusal::Disabled),
+                vec![refusal_event(device.mac, "disabled", request, now)],
+            ));
+        }
+        if device.pinned_spki.is_some_and(|pinned| pinned != request.spki_sha256) {
+            let detail = format!("presented_spki={} {}", hex(&request.spki_sha256), client(request));
+            return Some((
+                Serve::Nothing(Refusal::KeyMismatch),
+                vec![AuditEvent::new(now, device.mac, AuditKind::KeyMismatch, detail)],
+            ));
+        }
+        None
     }
 
     /// Applies the time-based transitions due at `now`: `Issued` past the dormant period goes
     /// `Dormant`, `Delivered` past the grace goes `Purged`; both delete the secrets.
+    ///
+    /// The wall clock can step. Forwards, windows end early: the safe direction. Backwards, a
+    /// window would last longer by the size of the step, without bound; so a state whose own
+    /// time lies more than [`Lifecycle::CLOCK_STEP_TOLERANCE`] in the future ends its window at
+    /// once. A secret thus never outlives its window by more than the window itself plus the
+    /// tolerance, however far the clock is set back.
     pub fn sweep(&self, device: &mut DeviceRecord, now: Timestamp) -> Vec<AuditEvent> {
+        let stepped_back = |time: Timestamp| now.saturating_add(Self::CLOCK_STEP_TOLERANCE) < time;
         let (to, kind) = match device.state {
-            CredentialState::Issued { since } if now >= since.saturating_add(self.dormant_after) => {
+            CredentialState::Issued { since }
+                if now >= since.saturating_add(self.dormant_after) || stepped_back(since) =>
+            {
                 (CredentialState::Dormant { since: now }, AuditKind::Dormant)
             }
-            CredentialState::Delivered { at } if now >= at.saturating_add(self.grace) => {
+            CredentialState::Delivered { at } if now >= at.saturating_add(self.grace) || stepped_back(at) => {
                 (CredentialState::Purged, AuditKind::Purged)
             }
             _ => return Vec::new(),
@@ -142,7 +183,11 @@ impl Lifecycle {
         let from = device.state;
         device.state = to;
         device.secrets = None;
-        vec![AuditEvent::new(now, device.mac, kind, format!("from={}", from.name()))]
+        let detail = match from.time() {
+            Some(time) if stepped_back(time) => format!("from={} clock_stepped_back=yes", from.name()),
+            _ => format!("from={}", from.name()),
+        };
+        vec![AuditEvent::new(now, device.mac, kind, detail)]
     }
 
     /// The operator re-arms the device: fresh secrets, state `Issued`, key pin cleared (the phone
@@ -180,8 +225,12 @@ impl Default for Lifecycle {
     }
 }
 
-fn yes_no(value: bool) -> &'static str {
-    if value { "yes" } else { "no" }
+fn client(request: &FetchRequest) -> String {
+    format!("peer={} ua={}", quote(&request.peer), request.user_agent.as_deref().map_or("-".into(), quote))
+}
+
+fn refusal_event(mac: Mac, reason: &str, request: &FetchRequest, now: Timestamp) -> AuditEvent {
+    AuditEvent::new(now, mac, AuditKind::Refused, format!("reason={reason} {}", client(request)))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

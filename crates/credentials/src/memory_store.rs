@@ -1,29 +1,34 @@
 //! An in-memory [`Store`], for tests and for trying the lifecycle without a database.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use sipprov_identity::Mac;
 
 use crate::{
-    ApiToken, AuditEvent, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, PendingDevice, RevealToken, Store,
-    StoreError, StoredAuditEvent, Timestamp, TokenUse,
+    ApiToken, AuditEvent, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, MAX_PENDING_KEYS, PendingDevice,
+    PendingQuery, RevealToken, Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
 };
 
 /// A [`Store`] in memory. Nothing is durable. [`MemoryStore::fail_audit_writes`] makes every
-/// audit append fail, to test that a transition without its audit event does not happen.
+/// audit append fail, to test that a transition without its audit event does not happen;
+/// [`MemoryStore::writes`] counts device and audit writes, to test that a read stays
+/// a read.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
     fail_audit: AtomicBool,
+    writes: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct State {
     devices: BTreeMap<Mac, DeviceRecord>,
-    audit: Vec<AuditEvent>,
-    pending: BTreeMap<Mac, PendingDevice>,
+    /// Events with their ids, oldest first; ids are never reused, even after pruning.
+    audit: Vec<(u64, AuditEvent)>,
+    next_audit_id: u64,
+    pending: BTreeMap<(Mac, [u8; 32]), PendingDevice>,
     bans: BTreeMap<String, Ban>,
     tokens: HashMap<[u8; 32], (RevealToken, bool)>,
     api_tokens: HashMap<[u8; 32], ApiToken>,
@@ -33,6 +38,12 @@ impl MemoryStore {
     /// While `fail` is set, every write that appends audit events fails and changes nothing.
     pub fn fail_audit_writes(&self, fail: bool) {
         self.fail_audit.store(fail, Ordering::SeqCst);
+    }
+
+    /// How many times a device record was written (inserted, updated, deleted) or an audit
+    /// event appended: the writes a durable store would commit.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -48,6 +59,15 @@ impl MemoryStore {
     }
 }
 
+impl State {
+    fn append(&mut self, events: impl IntoIterator<Item = AuditEvent>) {
+        for event in events {
+            self.next_audit_id += 1;
+            self.audit.push((self.next_audit_id, event));
+        }
+    }
+}
+
 impl Store for MemoryStore {
     fn insert_device(&self, record: DeviceRecord, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
         let mut state = self.state();
@@ -55,9 +75,10 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         self.check_audit(&events)?;
-        state.pending.remove(&record.mac);
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        state.pending.retain(|(mac, _), _| *mac != record.mac);
         state.devices.insert(record.mac, record);
-        state.audit.extend(events);
+        state.append(events);
         Ok(true)
     }
 
@@ -72,8 +93,9 @@ impl Store for MemoryStore {
         let mut device = stored.clone();
         let events = update(&mut device).map_err(|abort| StoreError::Aborted(abort.0))?;
         self.check_audit(&events)?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
         state.devices.insert(*mac, device.clone());
-        state.audit.extend(events);
+        state.append(events);
         Ok(Some(device))
     }
 
@@ -84,7 +106,7 @@ impl Store for MemoryStore {
         }
         self.check_audit(std::slice::from_ref(&event))?;
         state.devices.remove(mac);
-        state.audit.push(event);
+        state.append([event]);
         Ok(true)
     }
 
@@ -106,14 +128,15 @@ impl Store for MemoryStore {
 
     fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
         self.check_audit(&events)?;
-        self.state().audit.extend(events);
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.state().append(events);
         Ok(())
     }
 
     fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let state = self.state();
-        let matching = (1u64..).zip(state.audit.iter()).filter(|(id, event)| query.matches(*id, event));
-        let stored = |(id, event): (u64, &AuditEvent)| StoredAuditEvent { id, event: event.clone() };
+        let matching = state.audit.iter().filter(|(id, event)| query.matches(*id, event));
+        let stored = |(id, event): &(u64, AuditEvent)| StoredAuditEvent { id: *id, event: event.clone() };
         Ok(if query.newest_first {
             matching.collect::<Vec<_>>().into_iter().rev().take(query.limit).map(stored).collect()
         } else {
@@ -124,24 +147,50 @@ impl Store for MemoryStore {
     fn record_pending(&self, sighting: PendingDevice, event: AuditEvent) -> Result<(), StoreError> {
         self.check_audit(std::slice::from_ref(&event))?;
         let mut state = self.state();
-        let entry = state.pending.entry(sighting.mac).or_insert_with(|| PendingDevice { count: 0, ..sighting.clone() });
-        entry.last_seen = sighting.last_seen;
-        entry.spki_sha256 = sighting.spki_sha256;
-        entry.vendor = sighting.vendor;
-        entry.count += 1;
-        state.audit.push(event);
+        let key = (sighting.mac, sighting.spki_sha256);
+        let keys = state.pending.keys().filter(|(mac, _)| *mac == sighting.mac).count();
+        if state.pending.contains_key(&key) || keys < MAX_PENDING_KEYS {
+            let entry = state.pending.entry(key).or_insert_with(|| PendingDevice { count: 0, ..sighting.clone() });
+            entry.last_seen = sighting.last_seen;
+            entry.vendor = sighting.vendor;
+            entry.count += 1;
+        }
+        state.append([event]);
         Ok(())
     }
 
-    fn pending(&self) -> Result<Vec<PendingDevice>, StoreError> {
-        Ok(self.state().pending.values().cloned().collect())
+    fn pending(&self, query: &PendingQuery) -> Result<Vec<PendingDevice>, StoreError> {
+        Ok(self.state().pending.values().filter(|p| query.matches(p)).take(query.limit).cloned().collect())
+    }
+
+    fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
+        let mut state = self.state();
+        for sighting in sightings {
+            if let Some(device) = state.devices.get_mut(&sighting.mac)
+                && device.last_seen.as_ref().is_none_or(|seen| seen.at <= sighting.seen.at)
+            {
+                device.last_seen = Some(sighting.seen.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        let mut state = self.state();
+        let mut pruned = 0;
+        state.audit.retain(|(_, event)| {
+            let prune = pruned < limit && event.at < before;
+            pruned += usize::from(prune);
+            !prune
+        });
+        Ok(pruned)
     }
 
     fn put_ban(&self, ban: &Ban, event: AuditEvent) -> Result<(), StoreError> {
         self.check_audit(std::slice::from_ref(&event))?;
         let mut state = self.state();
         state.bans.insert(ban.key.clone(), ban.clone());
-        state.audit.push(event);
+        state.append([event]);
         Ok(())
     }
 
@@ -156,7 +205,7 @@ impl Store for MemoryStore {
         }
         self.check_audit(std::slice::from_ref(&event))?;
         state.bans.remove(key);
-        state.audit.push(event);
+        state.append([event]);
         Ok(true)
     }
 
@@ -164,7 +213,7 @@ impl Store for MemoryStore {
         self.check_audit(std::slice::from_ref(&event))?;
         let mut state = self.state();
         state.api_tokens.insert(token.hash, token.clone());
-        state.audit.push(event);
+        state.append([event]);
         Ok(())
     }
 
@@ -185,7 +234,7 @@ impl Store for MemoryStore {
         }
         self.check_audit(std::slice::from_ref(&event))?;
         state.api_tokens.remove(hash);
-        state.audit.push(event);
+        state.append([event]);
         Ok(true)
     }
 

@@ -5,7 +5,7 @@
 
 use sipprov_identity::Mac;
 
-use crate::{ApiToken, AuditEvent, AuditQuery, DeviceRecord, StoredAuditEvent, Timestamp};
+use crate::{ApiToken, AuditEvent, AuditQuery, DeviceRecord, Sighting, StoredAuditEvent, Timestamp};
 
 /// A change to one device: edits the record and returns the audit events to append with it,
 /// or aborts the transaction (nothing is written).
@@ -49,12 +49,23 @@ pub trait Store: Send + Sync {
     /// Reads audit events, oldest first (newest first if the query asks).
     fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
-    /// Records a sighting of a valid certificate for a MAC not in the inventory (first sighting
-    /// kept, last sighting and count updated) and appends `event`.
+    /// Records a sighting of a valid certificate for a MAC not in the inventory and appends
+    /// `event`. Sightings are kept per MAC and key: the first sighting of a key is kept, its
+    /// last sighting and count updated. A MAC already claimed by [`MAX_PENDING_KEYS`] keys gets
+    /// no further row (the event is still appended).
     fn record_pending(&self, sighting: PendingDevice, event: AuditEvent) -> Result<(), StoreError>;
 
-    /// Every pending device, by MAC.
-    fn pending(&self) -> Result<Vec<PendingDevice>, StoreError>;
+    /// Pending devices matching `query`, ordered by MAC and key.
+    fn pending(&self, query: &PendingQuery) -> Result<Vec<PendingDevice>, StoreError>;
+
+    /// Writes where devices were last served from, in one transaction: for each sighting of an
+    /// enrolled device, its last-seen time, address and User-Agent, unless the store already
+    /// holds a later sighting. Sightings of devices not enrolled are skipped.
+    fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError>;
+
+    /// Deletes up to `limit` of the oldest audit events older than `before`; returns how many.
+    /// Retention runs this in small batches so no transaction holds the store for long.
+    fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError>;
 
     /// Adds or replaces a ban and appends `event`.
     fn put_ban(&self, ban: &Ban, event: AuditEvent) -> Result<(), StoreError>;
@@ -122,8 +133,8 @@ impl DeviceQuery {
         self.state.is_none_or(|state| device.state.name() == state)
             && self.vendor.as_ref().is_none_or(|vendor| device.profile.vendor.as_ref() == Some(vendor))
             && self.site.as_ref().is_none_or(|site| device.profile.site.as_ref() == Some(site))
-            && self.seen_since.is_none_or(|since| device.last_fetch.is_some_and(|at| at >= since))
-            && self.not_seen_since.is_none_or(|since| device.last_fetch.is_none_or(|at| at < since))
+            && self.seen_since.is_none_or(|since| device.last_seen.as_ref().is_some_and(|seen| seen.at >= since))
+            && self.not_seen_since.is_none_or(|since| device.last_seen.as_ref().is_none_or(|seen| seen.at < since))
             && self.after.is_none_or(|after| device.mac > after)
     }
 
@@ -131,21 +142,50 @@ impl DeviceQuery {
     pub const STATES: [&'static str; 4] = ["issued", "delivered", "purged", "dormant"];
 }
 
-/// A device whose valid certificate was seen but which is not in the inventory.
+/// The most keys kept pending for one MAC: more than one is already a warning (two
+/// certificates claim one phone); the bound keeps a forger from growing the table.
+pub const MAX_PENDING_KEYS: usize = 8;
+
+/// A MAC not in the inventory, seen with one key: what an operator approves when enrolling it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingDevice {
     /// The MAC its certificate names.
     pub mac: Mac,
     /// The vendor its certificate's rule reports.
     pub vendor: String,
-    /// SHA-256 of its certificate's SubjectPublicKeyInfo at the last sighting.
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo: enrolling this sighting pins it.
     pub spki_sha256: [u8; 32],
-    /// First sighting.
+    /// First sighting with this key.
     pub first_seen: Timestamp,
-    /// Last sighting.
+    /// Last sighting with this key.
     pub last_seen: Timestamp,
-    /// Number of sightings.
+    /// Number of sightings with this key.
     pub count: u64,
+}
+
+/// Which pending devices to list, ordered by MAC and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingQuery {
+    /// Only this MAC's keys.
+    pub mac: Option<Mac>,
+    /// Only entries after this MAC and key (for paging).
+    pub after: Option<(Mac, [u8; 32])>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Default for PendingQuery {
+    fn default() -> Self {
+        Self { mac: None, after: None, limit: 100 }
+    }
+}
+
+impl PendingQuery {
+    /// Whether `pending` matches, for backends that filter in memory.
+    pub fn matches(&self, pending: &PendingDevice) -> bool {
+        self.mac.is_none_or(|mac| pending.mac == mac)
+            && self.after.is_none_or(|after| (pending.mac, pending.spki_sha256) > after)
+    }
 }
 
 /// A ban on a client (an address or prefix, as the rate limiter spells it).

@@ -6,8 +6,9 @@ use std::thread;
 use std::time::Duration;
 
 use sipprov_credentials::{
-    Account, AuditKind, AuditQuery, Clock, CredentialState, Credentials, CredentialsError, FetchRequest, Fetched,
-    IssuedSecrets, Keyring, Lifecycle, ManualClock, MemoryStore, Refusal, Store, Timestamp,
+    Account, AuditKind, AuditQuery, Clock, CredentialState, Credentials, CredentialsError, DeliverError, Delivery,
+    FetchKind, FetchRequest, Fetched, IssuedSecrets, Keyring, Lifecycle, ManualClock, MemoryStore, PendingQuery,
+    Refusal, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 
@@ -89,7 +90,7 @@ fn enrol_then_first_fetch_delivers_pins_and_audits() {
 #[test]
 fn the_grace_window_serves_again_then_the_secrets_are_purged() {
     let (world, issued) = enrolled();
-    world.fetch(KEY_A);
+    let _ = world.fetch(KEY_A);
     world.clock.advance(GRACE - Duration::from_secs(1));
     assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
     world.clock.advance(Duration::from_secs(1));
@@ -104,7 +105,7 @@ fn the_grace_window_serves_again_then_the_secrets_are_purged() {
 #[test]
 fn the_sweep_purges_after_the_grace_without_a_fetch() {
     let (world, _) = enrolled();
-    world.fetch(KEY_A);
+    let _ = world.fetch(KEY_A);
     world.clock.advance(GRACE);
     assert_eq!(world.credentials.sweep(10).unwrap(), 1);
     assert_eq!(world.state(), CredentialState::Purged);
@@ -152,7 +153,7 @@ fn rearm_issues_fresh_secrets_and_clears_the_pin() {
 #[test]
 fn rotation_issues_fresh_secrets_and_keeps_the_pin() {
     let (world, issued) = enrolled();
-    world.fetch(KEY_A);
+    let _ = world.fetch(KEY_A);
     world.clock.advance(GRACE);
     world.credentials.sweep(10).unwrap();
     let rotated = world.credentials.rotate(&world.mac, None, "test").unwrap().unwrap();
@@ -166,7 +167,7 @@ fn rotation_issues_fresh_secrets_and_keeps_the_pin() {
 #[test]
 fn another_key_for_a_pinned_device_is_refused_with_an_alert_until_rearm() {
     let (world, issued) = enrolled();
-    world.fetch(KEY_A);
+    let _ = world.fetch(KEY_A);
     let before = world.store.device(&world.mac).unwrap().unwrap();
     assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)));
     assert_eq!(world.store.device(&world.mac).unwrap().unwrap(), before, "the mismatch changed nothing");
@@ -264,7 +265,7 @@ fn without_the_sealing_key_nothing_secret_is_issued_or_delivered() {
         "no sealing key loaded: secrets can be neither issued nor delivered (configure the key file)"
     );
     // Status still works, and a purged device still gets its config (no secret needed).
-    keyed.fetch(KEY_A);
+    let _ = keyed.fetch(KEY_A);
     keyed.clock.advance(GRACE);
     keyed.credentials.sweep(10).unwrap();
     assert!(matches!(unkeyed.fetch(&keyed.mac, request(KEY_A)).unwrap(), Fetched::Config { secrets: None, .. }));
@@ -311,10 +312,10 @@ fn unknown_devices_are_listed_as_pending_and_enrolment_clears_them() {
     assert!(matches!(world.fetch(KEY_A), Fetched::NotEnrolled));
     world.credentials.seen_unknown(world.mac, "yealink", KEY_A, "192.0.2.10").unwrap();
     world.credentials.seen_unknown(world.mac, "yealink", KEY_A, "192.0.2.10").unwrap();
-    let pending = world.store.pending().unwrap();
+    let pending = world.store.pending(&PendingQuery::default()).unwrap();
     assert_eq!((pending.len(), pending[0].count), (1, 2));
     world.credentials.enrol(world.mac, account(), None).unwrap();
-    assert!(world.store.pending().unwrap().is_empty());
+    assert!(world.store.pending(&PendingQuery::default()).unwrap().is_empty());
 }
 
 #[test]
@@ -336,4 +337,120 @@ fn an_operator_supplied_password_is_the_one_delivered() {
     assert_eq!(issued.sip_password.expose(), "FromTheOssBss123");
     assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some("FromTheOssBss123"));
     assert!(world.credentials.enrol(world.mac, account(), None).unwrap().is_none(), "already enrolled");
+}
+
+#[test]
+fn a_peek_never_consumes_the_delivery_nor_carries_a_secret() {
+    let (world, issued) = enrolled();
+    let writes = world.store.writes();
+    let peeked = world
+        .credentials
+        .deliver(&world.mac, request(KEY_A), FetchKind::Peek, |_, _, secrets| Ok::<_, ()>(secrets.is_some()))
+        .unwrap();
+    assert!(matches!(peeked, Delivery::Config { body: false, with_secrets: false }), "{peeked:?}");
+    let device = world.store.device(&world.mac).unwrap().unwrap();
+    assert!(matches!(device.state, CredentialState::Issued { .. }), "a peek is no delivery");
+    assert_eq!(device.pinned_spki, None, "a peek pins no key");
+    assert_eq!(world.store.writes(), writes, "a peek writes nothing");
+    assert_eq!(world.kinds(), vec![AuditKind::Enrolled]);
+    // The GET that follows, even long after, still gets the password.
+    world.clock.advance(GRACE * 10);
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+}
+
+#[test]
+fn a_peek_is_refused_and_alerted_like_a_fetch() {
+    let (world, _) = enrolled();
+    let _ = world.fetch(KEY_A);
+    let peek =
+        |key| world.credentials.deliver(&world.mac, request(key), FetchKind::Peek, |_, _, _| Ok::<_, ()>(())).unwrap();
+    assert!(matches!(peek(KEY_B), Delivery::Refused(Refusal::KeyMismatch)));
+    assert_eq!(world.kinds().last(), Some(&AuditKind::KeyMismatch));
+    world.credentials.set_disabled(&world.mac, true, "test").unwrap();
+    assert!(matches!(peek(KEY_A), Delivery::Refused(Refusal::Disabled)));
+    assert_eq!(world.kinds().last(), Some(&AuditKind::Refused));
+}
+
+#[test]
+fn a_render_failure_consumes_nothing_and_the_next_fetch_delivers() {
+    let (world, issued) = enrolled();
+    let failed = world.credentials.deliver(&world.mac, request(KEY_A), FetchKind::Deliver, |_, _, secrets| {
+        assert!(secrets.is_some(), "the renderer is given the secrets to render");
+        Err::<(), _>("a value the format cannot carry")
+    });
+    assert!(matches!(failed, Err(DeliverError::Render("a value the format cannot carry"))));
+    let device = world.store.device(&world.mac).unwrap().unwrap();
+    assert!(matches!(device.state, CredentialState::Issued { .. }), "not delivered: nothing left the server");
+    assert_eq!(device.pinned_spki, None);
+    assert_eq!(world.kinds(), vec![AuditKind::Enrolled], "no delivery audited");
+    // The sweep cannot purge what was never delivered; the next good render delivers it.
+    world.clock.advance(GRACE * 2);
+    assert_eq!(world.credentials.sweep(10).unwrap(), 0);
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+}
+
+#[test]
+fn a_provisioned_phone_polling_writes_nothing_and_is_seen_in_batches() {
+    let (world, _) = enrolled();
+    let _ = world.fetch(KEY_A);
+    world.clock.advance(GRACE);
+    assert_eq!(sip_password(&world.fetch(KEY_A)), None, "the purge is a transition: written");
+    let (writes, events) = (world.store.writes(), world.kinds().len());
+    for _ in 0..20 {
+        world.clock.advance(Duration::from_secs(3600));
+        assert_eq!(sip_password(&world.fetch(KEY_A)), None);
+    }
+    assert_eq!(world.store.writes(), writes, "a poll that changes no state is a read");
+    assert_eq!(world.kinds().len(), events, "and leaves no audit row");
+    assert_eq!(world.credentials.unflushed_sightings(), 1, "one entry per device, however often it polls");
+    assert_eq!(world.credentials.flush_sightings().unwrap(), 1);
+    let seen = world.store.device(&world.mac).unwrap().unwrap().last_seen.unwrap();
+    assert_eq!((seen.at, seen.peer.as_str()), (world.clock.now(), "192.0.2.10"));
+    assert_eq!(seen.user_agent.as_deref(), Some("Yealink SIP-T46G 28.72.0.1"));
+    assert_eq!(world.credentials.flush_sightings().unwrap(), 0, "nothing left to write");
+}
+
+#[test]
+fn a_clock_stepped_back_ends_the_grace_at_once_and_bounds_how_long_a_secret_lives() {
+    let (world, issued) = enrolled();
+    let delivered_at = world.clock.now();
+    let _ = world.fetch(KEY_A);
+    // A small correction (under the tolerance) keeps the grace running.
+    world.clock.set(Timestamp::from_unix(delivered_at.unix() - 30));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    // A step back of an hour: the window measured from the delivery cannot be trusted, so it ends.
+    world.clock.set(Timestamp::from_unix(delivered_at.unix() - 3600));
+    assert_eq!(sip_password(&world.fetch(KEY_A)), None);
+    assert_eq!(world.state(), CredentialState::Purged);
+    let query = AuditQuery { mac: Some(world.mac), kind: Some(AuditKind::Purged), ..AuditQuery::default() };
+    let purged = world.store.audit(&query).unwrap();
+    assert!(purged[0].event.detail.contains("clock_stepped_back=yes"), "{:?}", purged[0].event);
+}
+
+#[test]
+fn a_clock_stepped_back_sends_never_fetched_secrets_dormant() {
+    let (world, _) = enrolled();
+    let issued_at = world.clock.now();
+    world.clock.set(Timestamp::from_unix(issued_at.unix() - 59));
+    assert_eq!(world.credentials.sweep(10).unwrap(), 0, "within the tolerance");
+    world.clock.set(Timestamp::from_unix(issued_at.unix() - 86_400));
+    assert_eq!(world.credentials.sweep(10).unwrap(), 1);
+    assert!(matches!(world.state(), CredentialState::Dormant { .. }));
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Dormant)));
+}
+
+#[test]
+fn enrolling_a_pending_sighting_pins_the_key_the_operator_approved() {
+    let world = world_with(Some(keyring()));
+    world.credentials.seen_unknown(world.mac, "yealink", KEY_A, "192.0.2.10").unwrap();
+    world.credentials.seen_unknown(world.mac, "yealink", KEY_B, "198.51.100.7").unwrap();
+    let query = PendingQuery { mac: Some(world.mac), ..PendingQuery::default() };
+    let pending = world.store.pending(&query).unwrap();
+    assert_eq!(pending.iter().map(|p| p.spki_sha256).collect::<Vec<_>>(), [KEY_A, KEY_B], "both keys are shown");
+    let approved = &pending[0];
+    let profile = sipprov_credentials::DeviceProfile::default();
+    world.credentials.enrol_pending(approved, account(), profile, None, "token:ops").unwrap().unwrap();
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap().pinned_spki, Some(KEY_A));
+    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)), "the other key gets nothing");
+    assert!(sip_password(&world.fetch(KEY_A)).is_some());
 }

@@ -28,7 +28,13 @@ pub(crate) struct SubjectAttribute<'a> {
 pub(crate) struct CertificateView<'a> {
     subject: Vec<SubjectAttribute<'a>>,
     spki: &'a [u8],
+    /// The keyUsage extension's bits (DER BIT STRING contents, unused-bits byte first), if the
+    /// certificate has one.
+    key_usage: Option<&'a [u8]>,
 }
+
+/// `id-ce-keyUsage`.
+const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 
 impl<'a> CertificateView<'a> {
     /// Walks `Certificate -> TBSCertificate -> subject, subjectPublicKeyInfo`.
@@ -58,7 +64,24 @@ impl<'a> CertificateView<'a> {
         if spki.first() != Some(&0x30) {
             return Err(malformed("subjectPublicKeyInfo is not a SEQUENCE"));
         }
-        Ok(Self { subject: parse_name(subject.value())?, spki })
+        let mut key_usage = None;
+        while !fields.is_finished() {
+            let field: AnyRef<'a> = fields.decode().map_err(|e| malformed(&format!("TBSCertificate: {e}")))?;
+            if field.tag() == (Tag::ContextSpecific { constructed: true, number: TagNumber(3) }) {
+                key_usage = find_key_usage(field.value())?;
+            }
+        }
+        Ok(Self { subject: parse_name(subject.value())?, spki, key_usage })
+    }
+
+    /// Whether the key may make the signature that proves possession in a TLS handshake: true
+    /// without a keyUsage extension (every use allowed), else whether it has digitalSignature.
+    pub(crate) fn allows_digital_signature(&self) -> bool {
+        match self.key_usage {
+            None => true,
+            // The first byte counts the unused bits; digitalSignature is the first named bit.
+            Some(bits) => bits.get(1).is_some_and(|first| first & 0x80 != 0),
+        }
     }
 
     /// Every subject value of `attribute`, undecoded, in certificate order.
@@ -92,6 +115,32 @@ impl<'a> CertificateView<'a> {
     pub(crate) fn spki_sha256(&self) -> [u8; 32] {
         Sha256::digest(self.spki).into()
     }
+}
+
+/// `[3] EXPLICIT Extensions`, `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE,
+/// extnValue OCTET STRING }`: the keyUsage BIT STRING's contents, if present.
+fn find_key_usage(explicit: &[u8]) -> Result<Option<&[u8]>, NoIdentity> {
+    let malformed = |e: der::Error| NoIdentity::MalformedCertificate(format!("extensions: {e}"));
+    let extensions: AnyRef<'_> = reader(explicit)?.decode().map_err(malformed)?;
+    expect_tag(extensions, Tag::Sequence, "extensions")?;
+    let mut list = reader(extensions.value())?;
+    while !list.is_finished() {
+        let extension: AnyRef<'_> = list.decode().map_err(malformed)?;
+        expect_tag(extension, Tag::Sequence, "extension")?;
+        let mut parts = reader(extension.value())?;
+        let oid: ObjectIdentifier = parts.decode().map_err(malformed)?;
+        let mut value: AnyRef<'_> = parts.decode().map_err(malformed)?;
+        if value.tag() == Tag::Boolean {
+            value = parts.decode().map_err(malformed)?;
+        }
+        expect_tag(value, Tag::OctetString, "extension value")?;
+        if oid == KEY_USAGE {
+            let bits: AnyRef<'_> = reader(value.value())?.decode().map_err(malformed)?;
+            expect_tag(bits, Tag::BitString, "keyUsage")?;
+            return Ok(Some(bits.value()));
+        }
+    }
+    Ok(None)
 }
 
 /// `Name ::= SEQUENCE OF RelativeDistinguishedName`, `RDN ::= SET OF AttributeTypeAndValue`.

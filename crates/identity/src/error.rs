@@ -61,6 +61,10 @@ pub enum NoIdentity {
     /// or uses an unsupported algorithm).
     #[error("certificate not trusted: {0}")]
     Untrusted(String),
+    /// The certificate's keyUsage extension does not allow digitalSignature, the only use a
+    /// client certificate's key is put to in a TLS handshake.
+    #[error("the certificate's keyUsage does not allow digitalSignature: it is not a client certificate")]
+    NotForClientAuthentication,
     /// The MAC's vendor prefix is not one the trust anchor may vouch for.
     #[error("MAC {mac} is outside the OUIs that trust anchor {anchor:?} may vouch for")]
     OuiNotAllowed {

@@ -220,3 +220,53 @@ fn a_certificate_its_ca_revoked_names_no_device() {
     let garbage = vendor.with_crls("bad.crl", b"not a CRL").unwrap_err();
     assert!(matches!(&garbage, AnchorError::Crl { file, index: 0, .. } if file == "bad.crl"), "{garbage}");
 }
+
+/// A CN = MAC leaf under a fresh CA, with the key usages given (none: no keyUsage extension).
+fn leaf_with_key_usage(usages: &[rcgen::KeyUsagePurpose]) -> (TrustStore, Vec<CertificateDer<'static>>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::default();
+    ca_params.distinguished_name.push(DnType::CommonName, "key usage test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, "001565000077");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.key_usages = usages.to_vec();
+    let leaf = params.signed_by(&KeyPair::generate().unwrap(), &ca).unwrap();
+    let trust = VendorTrust::from_bundle("ku-ca", ca.pem().as_bytes(), IdentityRule::CnMac).unwrap();
+    (TrustStore::new(vec![trust]).unwrap(), vec![leaf.der().clone()])
+}
+
+#[test]
+fn a_leaf_whose_key_usage_lacks_digital_signature_is_no_client_certificate() {
+    use rcgen::KeyUsagePurpose::{DigitalSignature, KeyCertSign, KeyEncipherment};
+    let today = UnixTime::now();
+    for refused in [&[KeyCertSign][..], &[KeyEncipherment], &[KeyCertSign, KeyEncipherment]] {
+        let (store, chain) = leaf_with_key_usage(refused);
+        assert_eq!(store.verify(&chain, today), Err(NoIdentity::NotForClientAuthentication), "{refused:?}");
+        assert_eq!(store.identify(&chain, today).unwrap_err(), NoIdentity::NotForClientAuthentication);
+    }
+    for accepted in [&[][..], &[DigitalSignature], &[DigitalSignature, KeyEncipherment]] {
+        let (store, chain) = leaf_with_key_usage(accepted);
+        assert_eq!(store.verify(&chain, today), Ok(0), "{accepted:?}");
+        assert_eq!(store.identify(&chain, today).unwrap().0.mac.to_string(), "001565000077");
+    }
+}
+
+#[test]
+fn a_chain_verified_through_an_anchor_is_read_with_that_anchors_rule() {
+    let store = store();
+    for (file, source) in [
+        ("device/polycom-vvx.pem", "polycom-ca"),
+        ("device/yealink-t46u.pem", "yealink-ca"),
+        ("device/private-phone.pem", "private-ca"),
+    ] {
+        let chain = vec![cert(file)];
+        let position = store.verify(&chain, now()).unwrap();
+        assert_eq!(store.vendors()[position].source(), source);
+        let (_, vendor) = store.identify_verified(&chain[0], position).unwrap();
+        assert_eq!(vendor.source(), source, "{file}: the rule of the anchor that verified it");
+    }
+    assert!(matches!(store.identify_verified(&cert("device/private-phone.pem"), 99), Err(NoIdentity::Untrusted(_))));
+}

@@ -165,11 +165,12 @@ impl BanList {
     }
 
     /// Bans `key` for `reason`, for as long as its offence history dictates. Returns `None` when
-    /// the allowlist covers the whole of `key`. Banning a key already banned escalates and extends
-    /// it (a ban never gets shorter this way).
+    /// the allowlist covers the whole of `key`, or when `key` is banned already: one offence is
+    /// one ban, however many more verdicts arrive while it is in force (requests already in
+    /// flight when it was imposed cannot escalate it).
     pub fn ban(&mut self, key: IpPrefix, reason: impl Into<String>, now: Moment) -> Option<NewBan> {
         let now = self.floor.observe(now);
-        if self.allowlist.covers(&key) {
+        if self.allowlist.covers(&key) || self.bans.peek(&key).is_some_and(|ban| ban.until > now) {
             return None;
         }
         let forget_after = self.escalation.forget_after;
@@ -181,8 +182,7 @@ impl BanList {
         history.last = now;
         let offence = history.count;
 
-        let escalated = now.saturating_add(self.escalation.duration_for(offence));
-        let until = self.bans.peek(&key).map_or(escalated, |existing| existing.until.max(escalated));
+        let until = now.saturating_add(self.escalation.duration_for(offence));
         let reason = reason.into();
         self.insert(key, BanEntry { reason: reason.clone(), until, offence });
         Some(NewBan { key, reason, until, duration: until.saturating_since(now), offence })

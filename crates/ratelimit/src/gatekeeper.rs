@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::{
-    ActiveBan, AddressGrouping, Allowlist, BanList, BanRecord, CapReached, ConcurrencyCap, Error, InFlightCap,
-    InFlightPermit, IpPrefix, KeyedLimiter, KeyedPermit, LoadReport, Moment, NewBan, Outcome, Policy, ScanDetector,
-    lock,
+    ActiveBan, AddressGrouping, Allowlist, BanList, BanRecord, BoundedMap, CapReached, ConcurrencyCap, Error,
+    InFlightCap, InFlightPermit, IpPrefix, KeyedLimiter, KeyedPermit, LoadReport, MissKind, Moment, NewBan, Outcome,
+    Policy, ScanDetector, lock,
 };
 
 /// Why a connection or request was turned away. The server closes the connection (before TLS)
@@ -52,6 +52,14 @@ pub enum Refusal {
         /// The global cap.
         limit: u32,
     },
+    /// This source, or its network, already has as many TLS handshakes in progress as it may.
+    #[error("{key} already has {limit} TLS handshakes in progress")]
+    SourceHandshakesBusy {
+        /// The source or network at its cap.
+        key: IpPrefix,
+        /// Its cap.
+        limit: u32,
+    },
     /// Too many requests from this source.
     #[error("too many requests from {client}; retry after {retry_after:?}")]
     RequestRate {
@@ -69,13 +77,13 @@ pub enum Refusal {
 }
 
 /// A connection admitted by [`Gatekeeper::admit_connection`]. Hold it for the connection's life:
-/// dropping it frees the source's connection slot and, if still held, the handshake slot.
+/// dropping it frees the source's connection slot.
 #[derive(Debug)]
 #[must_use = "the connection is counted only while its permit is held"]
 pub struct ConnectionPermit {
     client: IpPrefix,
+    network: IpPrefix,
     _slot: KeyedPermit<IpPrefix>,
-    handshake: Option<InFlightPermit>,
 }
 
 impl ConnectionPermit {
@@ -83,16 +91,17 @@ impl ConnectionPermit {
     pub fn client(&self) -> IpPrefix {
         self.client
     }
+}
 
-    /// Frees the handshake slot: call when the TLS handshake completes, fails or times out.
-    pub fn finish_handshake(&mut self) {
-        self.handshake = None;
-    }
-
-    /// Whether the handshake slot is still held.
-    pub fn handshake_in_progress(&self) -> bool {
-        self.handshake.is_some()
-    }
+/// A place among the TLS handshakes in flight, granted by [`Gatekeeper::admit_handshake`]:
+/// globally, for the source and for its network. Drop it when the handshake completes, fails
+/// or times out.
+#[derive(Debug)]
+#[must_use = "the handshake is counted only while its permit is held"]
+pub struct HandshakePermit {
+    _global: InFlightPermit,
+    _network: KeyedPermit<IpPrefix>,
+    _source: KeyedPermit<IpPrefix>,
 }
 
 /// How many keys each table holds now, for metrics and for proving the memory bound.
@@ -105,6 +114,8 @@ pub struct Occupancy {
     pub request_sources: usize,
     /// Devices in the request-rate table.
     pub devices: usize,
+    /// Devices remembered as refused, each weighing one miss per window.
+    pub refused_devices: usize,
     /// Sources holding open connections.
     pub connected_sources: usize,
     /// TLS handshakes in progress.
@@ -123,8 +134,9 @@ pub struct Occupancy {
 /// server uses its canonical MAC type).
 ///
 /// Call order for a phone: [`admit_connection`](Self::admit_connection) right after `accept()`,
-/// [`ConnectionPermit::finish_handshake`] after TLS, [`admit_request`](Self::admit_request) per
-/// request, [`record`](Self::record) with each outcome (persist and audit the ban it may return).
+/// [`admit_handshake`](Self::admit_handshake) before TLS (the permit dropped when it ends),
+/// [`admit_request`](Self::admit_request) per request, [`record`](Self::record) with each
+/// outcome (persist and audit the ban it may return).
 /// Each table has its own short-held lock.
 #[derive(Debug)]
 pub struct Gatekeeper<D> {
@@ -135,7 +147,13 @@ pub struct Gatekeeper<D> {
     device_rate: Mutex<KeyedLimiter<D>>,
     connections: ConcurrencyCap<IpPrefix>,
     handshakes: InFlightCap,
+    source_handshakes: ConcurrencyCap<IpPrefix>,
+    network_handshakes: ConcurrencyCap<IpPrefix>,
     detector: Mutex<ScanDetector>,
+    /// When each device was last counted as refused, so a phone retrying on its schedule weighs
+    /// one miss per window.
+    refused_devices: Mutex<BoundedMap<D, Moment>>,
+    refused_window: Duration,
     bans: Mutex<BanList>,
 }
 
@@ -150,6 +168,8 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
             requests_per_device,
             max_connections_per_source,
             max_handshakes_in_flight,
+            max_handshakes_per_source,
+            max_handshakes_per_network,
             scan,
             bans,
             grouping,
@@ -164,19 +184,21 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
             device_rate: Mutex::new(KeyedLimiter::new(requests_per_device, capacity.devices)),
             connections: ConcurrencyCap::new(max_connections_per_source, capacity.connected_sources),
             handshakes: InFlightCap::new(max_handshakes_in_flight),
+            source_handshakes: ConcurrencyCap::new(max_handshakes_per_source, capacity.connected_sources),
+            network_handshakes: ConcurrencyCap::new(max_handshakes_per_network, capacity.connected_sources),
             detector: Mutex::new(ScanDetector::new(scan, grouping, capacity.sources, capacity.networks)),
+            refused_devices: Mutex::new(BoundedMap::new(capacity.devices)),
+            refused_window: scan.source.window,
             bans: Mutex::new(BanList::new(allowlist, bans, capacity.bans, capacity.offenders)),
         })
     }
 
     /// Decides on a new connection from `ip`, right after `accept()` and before any TLS work:
-    /// ban list, global handshake cap, per-source connection cap, per-source connection rate.
-    /// The rate is checked last, so a connection refused for any reason consumes no budget.
+    /// ban list, per-source connection cap, per-source connection rate. The rate is checked
+    /// last, so a connection refused for any reason consumes no budget.
     pub fn admit_connection(&self, ip: IpAddr, now: Moment) -> Result<ConnectionPermit, Refusal> {
         self.refuse_if_banned(ip, now)?;
         let client = self.grouping.source_of(ip);
-        let handshake =
-            self.handshakes.try_acquire().ok_or(Refusal::HandshakesBusy { limit: self.handshakes.limit() })?;
         let slot = self.connections.acquire(&client).map_err(|reached| match reached {
             CapReached::PerKey { limit } => Refusal::TooManyConnections { client, limit },
             CapReached::Keys { max } => Refusal::TooManySources { max },
@@ -184,7 +206,27 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
         lock(&self.connection_rate)
             .check(&client, now)
             .map_err(|limited| Refusal::ConnectionRate { client, retry_after: limited.retry_after })?;
-        Ok(ConnectionPermit { client, _slot: slot, handshake: Some(handshake) })
+        Ok(ConnectionPermit { client, network: self.grouping.network_of(ip), _slot: slot })
+    }
+
+    /// A place for an admitted connection's TLS handshake: the source's and its network's
+    /// handshakes in flight are capped well below the overall cap, so a few sources stalling
+    /// their handshakes cannot take every place from the phones of other networks; the overall
+    /// cap is for a real storm.
+    ///
+    /// A refusal here is "not yet": the server may wait for a place (within the handshake
+    /// deadline) and ask again, so the phones of one office booting at once are served in turn
+    /// rather than turned away.
+    pub fn admit_handshake(&self, connection: &ConnectionPermit) -> Result<HandshakePermit, Refusal> {
+        let busy = |key: IpPrefix, reached: CapReached| match reached {
+            CapReached::PerKey { limit } => Refusal::SourceHandshakesBusy { key, limit },
+            CapReached::Keys { max } => Refusal::TooManySources { max },
+        };
+        let (client, network) = (connection.client, connection.network);
+        let source = self.source_handshakes.acquire(&client).map_err(|reached| busy(client, reached))?;
+        let network = self.network_handshakes.acquire(&network).map_err(|reached| busy(network, reached))?;
+        let global = self.handshakes.try_acquire().ok_or(Refusal::HandshakesBusy { limit: self.handshakes.limit() })?;
+        Ok(HandshakePermit { _global: global, _network: network, _source: source })
     }
 
     /// Decides on one request from `ip`, made by `device` when its certificate proved one. Checks
@@ -218,10 +260,35 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
         lock(&self.bans).ban(verdict.key, verdict.to_string(), now)
     }
 
+    /// Feeds a request for `device`'s own file that got the uniform refusal because of the
+    /// device (not enrolled, disabled, dormant, another key): one miss per device per source
+    /// window, however often it asks.
+    ///
+    /// Every such refusal weighs the same, so whether a ban follows says nothing about whether
+    /// the device is enrolled; and a phone not yet enrolled, retrying on its schedule behind the
+    /// same address as an office of enrolled phones, costs that office one miss per window. A
+    /// scanner holding one certificate can claim only its one MAC; asking for other MACs' files
+    /// is a MAC mismatch, which counts every time.
+    pub fn record_refused_device(&self, ip: IpAddr, device: &D, now: Moment) -> Option<NewBan> {
+        {
+            let mut refused = lock(&self.refused_devices);
+            if refused.peek(device).is_some_and(|last| now.saturating_since(*last) < self.refused_window) {
+                return None;
+            }
+            refused.insert(device.clone(), now);
+        }
+        self.record(ip, Outcome::Miss(MissKind::UnknownDevice), now)
+    }
+
     /// Bans `key` by hand (an operator's decision), escalating like a detected scan. Returns
     /// `None` if the allowlist covers `key`.
     pub fn ban(&self, key: IpPrefix, reason: impl Into<String>, now: Moment) -> Option<NewBan> {
         lock(&self.bans).ban(key, reason, now)
+    }
+
+    /// The ban that refuses `ip` at `now`, if any.
+    pub fn banned(&self, ip: IpAddr, now: Moment) -> Option<ActiveBan> {
+        lock(&self.bans).banned(ip, now)
     }
 
     /// The bans in force at `now`, ordered by key.
@@ -247,6 +314,8 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
         lock(&self.connection_rate).forget_idle(now);
         lock(&self.request_rate).forget_idle(now);
         lock(&self.device_rate).forget_idle(now);
+        let window = self.refused_window;
+        lock(&self.refused_devices).retain(|_, last| now.saturating_since(*last) < window);
         lock(&self.bans).purge_expired(now)
     }
 
@@ -271,6 +340,7 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
             connection_sources,
             request_sources,
             devices,
+            refused_devices: lock(&self.refused_devices).len(),
             connected_sources: self.connections.keys(),
             handshakes_in_flight: self.handshakes.in_use(),
             scan_sources,
@@ -281,7 +351,7 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
     }
 
     fn refuse_if_banned(&self, ip: IpAddr, now: Moment) -> Result<(), Refusal> {
-        match lock(&self.bans).banned(ip, now) {
+        match self.banned(ip, now) {
             Some(ban) => Err(Refusal::Banned { key: ban.key, until: ban.until }),
             None => Ok(()),
         }

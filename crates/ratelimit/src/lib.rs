@@ -30,8 +30,9 @@
 //!
 //! // A phone: admitted before TLS, then per request; its outcome feeds the detector.
 //! let phone: IpAddr = "192.0.2.7".parse()?;
-//! let mut connection = gate.admit_connection(phone, now)?;
-//! connection.finish_handshake();
+//! let connection = gate.admit_connection(phone, now)?;
+//! let handshake = gate.admit_handshake(&connection)?;
+//! drop(handshake); // the TLS handshake is over
 //! gate.admit_request(phone, Some(&[0x00, 0x15, 0x65, 0x00, 0x00, 0x01]), now)?;
 //! assert_eq!(gate.record(phone, Outcome::Hit, now), None);
 //!
@@ -125,7 +126,7 @@ pub use bans::{ActiveBan, BanEscalation, BanList, BanRecord, LoadReport, NewBan}
 pub use bounded_map::BoundedMap;
 pub use concurrency::{CapReached, ConcurrencyCap, InFlightCap, InFlightPermit, KeyedPermit};
 pub use error::Error;
-pub use gatekeeper::{ConnectionPermit, Gatekeeper, Occupancy, Refusal};
+pub use gatekeeper::{ConnectionPermit, Gatekeeper, HandshakePermit, Occupancy, Refusal};
 pub use gcra::{RateLimit, RateLimited};
 pub use grouping::AddressGrouping;
 pub use keyed_limiter::KeyedLimiter;

@@ -22,6 +22,11 @@ pub struct Policy {
     pub max_connections_per_source: u32,
     /// TLS handshakes in progress at once, across all clients. Default: 512.
     pub max_handshakes_in_flight: u32,
+    /// TLS handshakes in progress at once from one source. Default: 64, well below the global
+    /// cap, so a source stalling its handshakes cannot hold every slot.
+    pub max_handshakes_per_source: u32,
+    /// TLS handshakes in progress at once from one network (IPv4 /24, IPv6 /48). Default: 128.
+    pub max_handshakes_per_network: u32,
     /// Scan detection thresholds.
     pub scan: ScanPolicy,
     /// Ban durations.
@@ -77,6 +82,11 @@ impl Default for Policy {
             requests_per_device: RateLimit::preset(30, Duration::from_secs(6)),
             max_connections_per_source: 256,
             max_handshakes_in_flight: 512,
+            // A handshake takes a few round trips: even 200 phones of one office booting within a
+            // second rarely hold more than a few dozen at once. Those over the cap are closed and
+            // retry, as phones do after any failed connection.
+            max_handshakes_per_source: 64,
+            max_handshakes_per_network: 128,
             scan: ScanPolicy {
                 source: MissRule {
                     window: Duration::from_secs(10 * 60),
@@ -114,10 +124,22 @@ impl Policy {
         if self.max_handshakes_in_flight == 0 {
             return Err(Error::invalid_policy("max_handshakes_in_flight", "must be at least 1"));
         }
+        if self.max_handshakes_per_source == 0 || self.max_handshakes_per_source > self.max_handshakes_per_network {
+            return Err(Error::invalid_policy(
+                "max_handshakes_per_source",
+                "must be at least 1 and at most max_handshakes_per_network",
+            ));
+        }
+        if self.max_handshakes_per_network > self.max_handshakes_in_flight {
+            return Err(Error::invalid_policy(
+                "max_handshakes_per_network",
+                "must be at most max_handshakes_in_flight",
+            ));
+        }
         self.scan.source.validate("scan.source")?;
         self.scan.network.validate("scan.network")?;
-        if self.scan.network_min_sources == 0 {
-            return Err(Error::invalid_policy("scan.network_min_sources", "must be at least 1"));
+        if !(1..=256).contains(&self.scan.network_min_sources) {
+            return Err(Error::invalid_policy("scan.network_min_sources", "must be 1 to 256"));
         }
         self.bans.validate()?;
         self.grouping.validate()?;

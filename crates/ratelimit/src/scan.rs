@@ -36,6 +36,9 @@ pub enum MissKind {
     UnknownDevice,
     /// A TLS handshake that failed or was refused.
     HandshakeRefused,
+    /// A connection whose handshake completed but which sent no request: it held a handshake
+    /// slot and a connection slot for nothing.
+    NoRequest,
 }
 
 impl MissKind {
@@ -46,6 +49,7 @@ impl MissKind {
             MissKind::MacMismatch => "mac-mismatch",
             MissKind::UnknownDevice => "unknown-device",
             MissKind::HandshakeRefused => "handshake-refused",
+            MissKind::NoRequest => "no-request",
         }
     }
 }
@@ -131,7 +135,8 @@ pub struct ScanVerdict {
     pub misses: u32,
     /// Outcomes (hits and misses) counted in the window.
     pub outcomes: u32,
-    /// Distinct sources seen missing (1 for a source verdict).
+    /// Distinct sources seen missing: 1 for a source verdict; for a network verdict, the
+    /// policy's `network_min_sources` (the detector counts no further than it needs to).
     pub sources: u32,
     /// The window the counts cover.
     pub window: Duration,
@@ -150,7 +155,7 @@ impl fmt::Display for ScanVerdict {
             }
             Scope::Network => write!(
                 f,
-                "distributed scan: {misses} misses in {outcomes} requests from {} addresses within {window}s (last: {last_miss})",
+                "distributed scan: {misses} misses in {outcomes} requests from at least {} addresses within {window}s (last: {last_miss})",
                 self.sources
             ),
         }
@@ -160,17 +165,33 @@ impl fmt::Display for ScanVerdict {
 #[derive(Debug, Clone, Default)]
 struct SourceActivity {
     window: SlidingWindow,
-    last_miss: Option<Moment>,
-    /// The generation of the network record this source's spread was last counted in.
-    counted_in: u64,
 }
 
 #[derive(Debug, Clone, Default)]
 struct NetworkActivity {
     window: SlidingWindow,
-    /// Unique per network record: a record made afresh (after a verdict or an eviction) counts
-    /// every missing source again, so a network re-offending after its ban is caught as fast.
-    generation: u64,
+    /// The distinct sources seen missing, with their latest miss: at most `network_min_sources`
+    /// are kept, which is all the rule needs to know. A source is one entry however much it
+    /// misses, and stays one across its own ban.
+    missing: Vec<(IpPrefix, Moment)>,
+}
+
+impl NetworkActivity {
+    /// Notes a miss from `source` and returns how many distinct sources missed within `window`
+    /// (counting at most `cap`).
+    fn missing_source(&mut self, source: IpPrefix, now: Moment, window: Duration, cap: usize) -> u32 {
+        self.missing.retain(|(_, at)| now.saturating_since(*at) < window);
+        if let Some(entry) = self.missing.iter_mut().find(|(key, _)| *key == source) {
+            entry.1 = now;
+        } else if self.missing.len() < cap {
+            self.missing.push((source, now));
+        }
+        self.sources()
+    }
+
+    fn sources(&self) -> u32 {
+        u32::try_from(self.missing.len()).unwrap_or(u32::MAX)
+    }
 }
 
 /// Counts hits and misses per source and per network and says when either looks like a scan.
@@ -183,7 +204,6 @@ pub struct ScanDetector {
     grouping: AddressGrouping,
     sources: BoundedMap<IpPrefix, SourceActivity>,
     networks: BoundedMap<IpPrefix, NetworkActivity>,
-    generations: u64,
     floor: TimeFloor,
 }
 
@@ -195,14 +215,15 @@ impl ScanDetector {
             grouping,
             sources: BoundedMap::new(source_capacity),
             networks: BoundedMap::new(network_capacity),
-            generations: 0,
             floor: TimeFloor::default(),
         }
     }
 
     /// Counts one outcome from `ip` at `now`. Returns a verdict when this miss completes a scan;
-    /// the counters of the key it names start again from zero, so one scan yields one verdict.
-    /// A network verdict takes precedence over a source verdict at the same time, since it covers it.
+    /// the counts of the key it names start again from zero, so one scan yields one verdict.
+    /// A network verdict takes precedence over a source verdict at the same time, since it
+    /// covers it. A network's rule applies once `network_min_sources` distinct sources of it
+    /// missed within its window.
     pub fn record(&mut self, ip: IpAddr, outcome: Outcome, now: Moment) -> Option<ScanVerdict> {
         let now = self.floor.observe(now);
         let source = self.grouping.source_of(ip);
@@ -211,52 +232,39 @@ impl ScanDetector {
             Outcome::Hit => None,
             Outcome::Miss(kind) => Some(kind),
         };
-        let tally = Tally { hits: u32::from(miss.is_none()), misses: u32::from(miss.is_some()), new_sources: 0 };
+        let tally = Tally { hits: u32::from(miss.is_none()), misses: u32::from(miss.is_some()) };
         let ScanPolicy { source: source_rule, network: network_rule, network_min_sources } = self.policy;
 
-        // With equal prefix lengths the source is the network, and its own rule covers it.
-        let counts_network = network != source;
-        let generation = if counts_network {
-            let generations = &mut self.generations;
-            let record = self.networks.get_or_insert_with(&network, || {
-                *generations = generations.wrapping_add(1);
-                NetworkActivity { window: SlidingWindow::default(), generation: *generations }
-            });
-            record.generation
-        } else {
-            0
-        };
-
         let activity = self.sources.get_or_insert_with(&source, SourceActivity::default);
-        // A source counts towards a network's spread once per network window, however much it misses.
-        let newly_missing = miss.is_some()
-            && (activity.counted_in != generation
-                || activity.last_miss.is_none_or(|at| now.saturating_since(at) >= network_rule.window));
-        if miss.is_some() {
-            activity.last_miss = Some(now);
-            activity.counted_in = generation;
-        }
         activity.window.add(now, source_rule.window, tally);
         let source_total = activity.window.total(now, source_rule.window);
 
+        // With equal prefix lengths the source is the network, and its own rule covers it.
         let mut network_total = None;
-        if counts_network && let Some(record) = self.networks.get_mut(&network) {
-            record.window.add(now, network_rule.window, Tally { new_sources: u32::from(newly_missing), ..tally });
-            network_total = Some(record.window.total(now, network_rule.window));
+        if network != source {
+            let record = self.networks.get_or_insert_with(&network, NetworkActivity::default);
+            record.window.add(now, network_rule.window, tally);
+            let cap = usize::try_from(network_min_sources).unwrap_or(usize::MAX);
+            let sources = match miss {
+                Some(_) => record.missing_source(source, now, network_rule.window, cap),
+                None => record.sources(),
+            };
+            network_total = Some((record.window.total(now, network_rule.window), sources));
         }
 
         // Only a miss can complete a scan: a hit never raises the count or the ratio.
         let last_miss = miss?;
-        if let Some(total) = network_total
-            && total.new_sources >= network_min_sources
+        if let Some((total, sources)) = network_total
+            && sources >= network_min_sources
             && network_rule.tripped(total)
         {
             self.networks.remove(&network);
-            return Some(verdict(network, Scope::Network, total, network_rule.window, last_miss));
+            return Some(verdict(network, Scope::Network, total, sources, network_rule.window, last_miss));
         }
         if source_rule.tripped(source_total) {
+            // The source's counts start again; the network still knows it as one of its sources.
             self.sources.remove(&source);
-            return Some(verdict(source, Scope::Source, source_total, source_rule.window, last_miss));
+            return Some(verdict(source, Scope::Source, source_total, 1, source_rule.window, last_miss));
         }
         None
     }
@@ -278,13 +286,20 @@ impl ScanDetector {
     }
 }
 
-fn verdict(key: IpPrefix, scope: Scope, total: Tally, window: Duration, last_miss: MissKind) -> ScanVerdict {
+fn verdict(
+    key: IpPrefix,
+    scope: Scope,
+    total: Tally,
+    sources: u32,
+    window: Duration,
+    last_miss: MissKind,
+) -> ScanVerdict {
     ScanVerdict {
         key,
         scope,
         misses: total.misses,
         outcomes: total.misses.saturating_add(total.hits),
-        sources: if scope == Scope::Source { 1 } else { total.new_sources },
+        sources,
         window,
         last_miss,
     }

@@ -15,15 +15,12 @@ const BUCKETS: u64 = 8;
 pub(crate) struct Tally {
     pub(crate) hits: u32,
     pub(crate) misses: u32,
-    /// Sources whose first miss in a while fell here (used at network level).
-    pub(crate) new_sources: u32,
 }
 
 impl Tally {
     fn add(&mut self, other: Tally) {
         self.hits = self.hits.saturating_add(other.hits);
         self.misses = self.misses.saturating_add(other.misses);
-        self.new_sources = self.new_sources.saturating_add(other.new_sources);
     }
 }
 

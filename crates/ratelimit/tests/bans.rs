@@ -158,11 +158,15 @@ fn persisted_bans_on_allowlisted_keys_are_not_loaded() {
 }
 
 #[test]
-fn re_banning_never_shortens_a_ban() {
+fn verdicts_while_banned_add_no_offence_and_never_shorten_the_ban() {
     let mut bans = BanList::new(Allowlist::default(), escalation(), 100, 100);
     let first = bans.ban(key("192.0.2.7"), "scan", Moment::from_secs(0)).unwrap();
-    let second = bans.ban(key("192.0.2.7"), "scan", Moment::from_secs(60)).unwrap();
     assert_eq!(first.until, Moment::from_secs(600));
-    assert_eq!(second.until, Moment::from_secs(60 + 1_200));
-    assert_eq!(bans.banned(ip("192.0.2.7"), Moment::from_secs(1_000)).unwrap().until, second.until);
+    // Requests already in flight when the ban came keep missing: one offence, one ban.
+    for second in [1, 60, 599] {
+        assert_eq!(bans.ban(key("192.0.2.7"), "scan", Moment::from_secs(second)), None);
+    }
+    assert_eq!(bans.banned(ip("192.0.2.7"), Moment::from_secs(599)).unwrap().until, first.until);
+    let next = bans.ban(key("192.0.2.7"), "scan", Moment::from_secs(600)).unwrap();
+    assert_eq!((next.offence, next.until), (2, Moment::from_secs(600 + 1_200)), "the next offence escalates once");
 }

@@ -56,7 +56,7 @@ fn a_flood_of_unique_sources_and_devices_keeps_every_gatekeeper_table_bounded() 
     policy.scan.source.min_misses = 1;
     policy.scan.source.max_misses = 1;
     // Networks are still counted, but only sources are banned, so every source stays admissible.
-    policy.scan.network_min_sources = u32::MAX;
+    (policy.scan.network.min_misses, policy.scan.network.max_misses) = (u32::MAX, u32::MAX);
     let gate: Gatekeeper<u32> = Gatekeeper::new(policy).unwrap();
     let now = Moment::from_secs(10);
     for n in 0..GATEKEEPER_FLOOD {
@@ -68,15 +68,18 @@ fn a_flood_of_unique_sources_and_devices_keeps_every_gatekeeper_table_bounded() 
         gate.admit_request(ip, Some(&n), now).unwrap();
         // Every source misses once and is banned: the ban list fills and evicts too.
         assert!(gate.record(ip, Outcome::Miss(MissKind::UnknownPath), now).is_some());
+        // Every device is refused once: that table fills and evicts as well.
+        gate.record_refused_device(ip, &n, now);
         if n % 1_000 == 0 {
             let o = gate.occupancy();
             assert!(o.connection_sources <= 2_000 && o.request_sources <= 2_000 && o.scan_sources <= 2_000, "{o:?}");
             assert!(o.scan_networks <= 500 && o.devices <= 3_000 && o.bans <= 300 && o.offenders <= 400, "{o:?}");
+            assert!(o.refused_devices <= 3_000, "{o:?}");
             assert_eq!((o.connected_sources, o.handshakes_in_flight), (0, 0), "dropped permits were released");
         }
     }
     let o = gate.occupancy();
-    assert_eq!((o.connection_sources, o.request_sources, o.devices), (2_000, 2_000, 3_000));
+    assert_eq!((o.connection_sources, o.request_sources, o.devices, o.refused_devices), (2_000, 2_000, 3_000, 3_000));
     assert_eq!((o.bans, o.offenders), (300, 400));
 }
 

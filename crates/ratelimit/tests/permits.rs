@@ -30,19 +30,53 @@ fn a_source_holds_at_most_its_connection_cap_and_dropping_frees_a_place() {
 #[test]
 fn handshakes_in_flight_are_capped_globally_and_freed_when_tls_finishes() {
     let mut policy = Policy::default();
-    policy.max_handshakes_in_flight = 3;
+    (policy.max_handshakes_in_flight, policy.max_handshakes_per_network, policy.max_handshakes_per_source) = (3, 3, 3);
     let gate: Gatekeeper<u64> = Gatekeeper::new(policy).unwrap();
     let now = Moment::from_secs(1);
-    let mut connections: Vec<_> =
-        ["192.0.2.1", "192.0.2.2", "2001:db8::1"].iter().map(|a| gate.admit_connection(ip(a), now).unwrap()).collect();
-    assert_eq!(gate.admit_connection(ip("203.0.113.1"), now).unwrap_err(), Refusal::HandshakesBusy { limit: 3 });
-    connections[0].finish_handshake();
-    assert!(!connections[0].handshake_in_progress());
+    let connections: Vec<_> = ["192.0.2.1", "198.51.100.2", "2001:db8::1"]
+        .iter()
+        .map(|a| gate.admit_connection(ip(a), now).unwrap())
+        .collect();
+    let mut handshakes: Vec<_> = connections.iter().map(|c| gate.admit_handshake(c).unwrap()).collect();
     let fourth = gate.admit_connection(ip("203.0.113.1"), now).unwrap();
-    assert!(fourth.handshake_in_progress());
+    assert_eq!(gate.admit_handshake(&fourth).unwrap_err(), Refusal::HandshakesBusy { limit: 3 });
+    drop(handshakes.remove(0));
+    let fourth_handshake = gate.admit_handshake(&fourth).unwrap();
     assert_eq!(gate.occupancy().handshakes_in_flight, 3);
+    drop((handshakes, fourth_handshake));
+    assert_eq!(gate.occupancy().handshakes_in_flight, 0, "dropping a handshake permit frees its place");
     drop(connections);
-    assert_eq!(gate.occupancy().handshakes_in_flight, 1, "dropping a connection frees its handshake slot");
+}
+
+#[test]
+fn two_sources_stalling_their_handshakes_leave_places_for_every_other_network() {
+    let gate: Gatekeeper<u64> = Gatekeeper::new(Policy::default()).unwrap();
+    let now = Moment::from_secs(1);
+    // Three addresses of one /24 each open 256 connections and never finish a handshake.
+    let mut connections = Vec::new();
+    let mut stalled = Vec::new();
+    let mut waiting = Vec::new();
+    for attacker in ["203.0.113.7", "203.0.113.8", "203.0.113.9"] {
+        for _ in 0..256 {
+            let connection = gate.admit_connection(ip(attacker), now).unwrap();
+            match gate.admit_handshake(&connection) {
+                Ok(handshake) => stalled.push(handshake),
+                Err(refusal) => waiting.push(refusal),
+            }
+            connections.push(connection);
+        }
+    }
+    assert_eq!(stalled.len(), 128, "64 per source, 128 for their network");
+    assert!(waiting.contains(&Refusal::SourceHandshakesBusy { key: "203.0.113.7".parse().unwrap(), limit: 64 }));
+    assert!(waiting.contains(&Refusal::SourceHandshakesBusy { key: "203.0.113.0/24".parse().unwrap(), limit: 128 }));
+    // Another network's phones still get handshake places, up to their own caps.
+    let office: Vec<_> = (0..64).map(|_| gate.admit_connection(ip("198.51.100.20"), now).unwrap()).collect();
+    let phones: Vec<_> = office.iter().map(|c| gate.admit_handshake(c).unwrap()).collect();
+    assert_eq!(gate.occupancy().handshakes_in_flight, 192);
+    // A finished handshake frees its place for a waiting connection of the same source.
+    drop(stalled.swap_remove(0));
+    drop(gate.admit_handshake(&connections[0]).unwrap());
+    drop((phones, office, connections));
 }
 
 #[test]

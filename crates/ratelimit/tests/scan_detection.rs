@@ -91,7 +91,11 @@ fn a_slow_sweep_from_fifty_addresses_of_one_slash_24_bans_the_network() {
     let (second, ban) = bans.pop().expect("detected");
     assert!(second <= 2, "detected after {second} s");
     assert_eq!(ban.key.to_string(), "192.0.2.0/24");
-    assert!(ban.reason.starts_with("distributed scan: 100 misses in 100 requests from 50 addresses"), "{}", ban.reason);
+    assert!(
+        ban.reason.starts_with("distributed scan: 100 misses in 100 requests from at least 8 addresses"),
+        "{}",
+        ban.reason
+    );
     // Every address of the /24 is refused, including ones that never took part.
     let now = Moment::from_secs(second);
     for host in [1, 50, 200] {
@@ -132,8 +136,8 @@ fn reboot_office(gate: &Gatekeeper<u64>, office: IpAddr, stray_miss: bool) -> Of
     let now = Moment::from_secs(1_000);
     let mut permits = Vec::new();
     for _ in 0..200 {
-        let mut permit = gate.admit_connection(office, now).expect("every phone connects");
-        permit.finish_handshake();
+        let permit = gate.admit_connection(office, now).expect("every phone connects");
+        drop(gate.admit_handshake(&permit).expect("a handshake place, in turn"));
         permits.push(permit); // all 200 connections open at once
     }
     let mut bans = Vec::new();
@@ -250,4 +254,45 @@ fn a_network_sweeping_again_after_its_ban_is_banned_again_as_fast_and_for_longer
     assert_eq!(second.key, first.key);
     assert_eq!((first.offence, second.offence), (1, 2));
     assert_eq!(second.duration, first.duration * 2);
+}
+
+#[test]
+fn an_address_banned_again_and_again_never_counts_as_several_towards_its_network() {
+    let gate = gate();
+    let noisy = v4(192, 0, 2, 7);
+    // Requests in flight when the ban came keep missing: 2,000 misses from one address.
+    let bans: Vec<NewBan> = (0..2_000).filter_map(|n| gate.record(noisy, MISS, Moment::from_millis(n))).collect();
+    assert_eq!(bans.len(), 1, "one offence while banned: {bans:?}");
+    assert_eq!(bans[0].key.to_string(), "192.0.2.7");
+    // Seven other addresses of the /24 miss a little: with the noisy one that is 8 sources only
+    // if the noisy one counted once, and the network's rule needs 8 distinct addresses.
+    for host in 10..16 {
+        for _ in 0..5 {
+            assert_eq!(gate.record(v4(192, 0, 2, host), MISS, Moment::from_secs(3)), None);
+        }
+    }
+    let neighbour = gate.admit_connection(v4(192, 0, 2, 99), Moment::from_secs(3));
+    assert!(neighbour.is_ok(), "the office sharing the /24 is not banned: {neighbour:?}");
+}
+
+#[test]
+fn a_refused_device_weighs_one_miss_per_window_however_often_it_asks() {
+    let gate = gate();
+    let office = v4(198, 51, 100, 1);
+    // An unenrolled phone behind the office's address retries every 10 s for a day, beside
+    // 200 enrolled phones polling hourly.
+    for second in (0..86_400u64).step_by(10) {
+        assert_eq!(gate.record_refused_device(office, &7, Moment::from_secs(second)), None);
+        if second % 3_600 == 0 {
+            for _ in 0..200 {
+                gate.record(office, Outcome::Hit, Moment::from_secs(second));
+            }
+        }
+    }
+    drop(gate.admit_connection(office, Moment::from_secs(86_400)).unwrap());
+    // Fifty different refused devices from one address are fifty misses: a ban, as for any
+    // miss. (A scanner can only present its own certificates' MACs.)
+    let scanner = v4(203, 0, 113, 9);
+    let ban = (0..60u64).find_map(|mac| gate.record_refused_device(scanner, &(1_000 + mac), Moment::from_secs(5)));
+    assert_eq!(ban.map(|ban| ban.key.to_string()).as_deref(), Some("203.0.113.9"));
 }

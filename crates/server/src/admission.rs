@@ -15,13 +15,22 @@ use sipprov_credentials::{
     Timestamp, detail_value, quote,
 };
 use sipprov_identity::Mac;
-use sipprov_ratelimit::{BanRecord, ConnectionPermit, Gatekeeper, IpPrefix, Moment, Outcome, Policy, Refusal};
+use sipprov_ratelimit::{
+    BanRecord, ConnectionPermit, Gatekeeper, HandshakePermit, IpPrefix, Moment, NewBan, Outcome, Policy, Refusal,
+};
+use tokio::sync::watch;
 
 use crate::ServerError;
 use crate::metrics::Metrics;
 
+/// How often a connection waiting for a handshake place asks again.
+const HANDSHAKE_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+
 pub(crate) struct Admission {
     gate: Gatekeeper<Mac>,
+    /// Bumped whenever a ban comes into force here, so open connections can check whether
+    /// their source is now banned, and close.
+    bans_changed: watch::Sender<u64>,
     // The limiter's clock: monotonic, so a wall-clock step cannot lift or extend a ban.
     epoch: Instant,
     credentials: Arc<Credentials>,
@@ -44,21 +53,31 @@ impl Admission {
             .map_err(|e| ServerError::Limits(format!("cannot read the audit log: {e}")))?
             .last()
             .map(|event| event.id);
-        let admission = Self { gate, epoch: Instant::now(), credentials, metrics, last_unban: Mutex::new(latest) };
+        let admission = Self {
+            gate,
+            bans_changed: watch::Sender::new(0),
+            epoch: Instant::now(),
+            credentials,
+            metrics,
+            last_unban: Mutex::new(latest),
+        };
         let report =
             admission.refresh_bans().map_err(|e| ServerError::Limits(format!("cannot read the stored bans: {e}")))?;
         tracing::info!(restored = report, "bans restored");
         Ok(admission)
     }
 
-    fn now(&self) -> Moment {
+    /// Now, on the limiter's monotonic clock.
+    pub(crate) fn now(&self) -> Moment {
         Moment::from_duration(self.epoch.elapsed())
     }
 
     /// Brings the limiter in line with the store, where every node records its bans and lifts:
     /// bans lifted since the last refresh (and not imposed again) are lifted here, and the bans
-    /// in force are loaded. Returns how many are in force.
+    /// in force are loaded. Expired bans and idle limiter entries are dropped first, so a live
+    /// ban never makes way for a stale one. Returns how many bans are in force.
     pub(crate) fn refresh_bans(&self) -> Result<usize, StoreError> {
+        self.gate.purge(self.now());
         let unix_now = SystemClock.now().unix();
         let stored = self.credentials.store().bans(Timestamp::from_unix(unix_now))?;
         let mut last_unban = self.last_unban.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -76,12 +95,50 @@ impl Admission {
         }
         let records =
             stored.into_iter().map(|ban| BanRecord { key: ban.key, reason: ban.reason, until_unix: ban.until.unix() });
-        Ok(self.gate.load_bans(records, self.now(), unix_now).loaded)
+        let loaded = self.gate.load_bans(records, self.now(), unix_now).loaded;
+        // Bans other nodes made close this node's connections from those sources too.
+        self.bans_changed.send_modify(|generation| *generation += 1);
+        Ok(loaded)
+    }
+
+    /// Completes when `ip` is banned (at once if it is already); never if it is not.
+    pub(crate) async fn until_banned(&self, ip: IpAddr) {
+        let mut changes = self.bans_changed.subscribe();
+        loop {
+            if self.gate.banned(ip, self.now()).is_some() {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
     }
 
     /// Admits a new connection from `ip`, before TLS; the permit holds its place until dropped.
     pub(crate) fn connection(&self, ip: IpAddr) -> Result<ConnectionPermit, Refusal> {
         self.gate.admit_connection(ip, self.now())
+    }
+
+    /// A place for `connection`'s TLS handshake, waiting for one (until `deadline`) while its
+    /// source or network has as many handshakes in flight as it may, or the server as a whole:
+    /// an office booting at once is served in turn, and a source stalling its handshakes waits
+    /// behind its own. `None` when the deadline passed first.
+    pub(crate) async fn handshake(
+        &self,
+        connection: &ConnectionPermit,
+        deadline: tokio::time::Instant,
+    ) -> Option<HandshakePermit> {
+        loop {
+            if let Ok(permit) = self.gate.admit_handshake(connection) {
+                return Some(permit);
+            }
+            // Polled, not woken: a freed place would otherwise wake every waiter of every source.
+            let retry = tokio::time::Instant::now() + HANDSHAKE_RETRY;
+            if retry >= deadline {
+                return None;
+            }
+            tokio::time::sleep_until(retry).await;
+        }
     }
 
     /// Admits one request from `ip` by `device` (the certificate's MAC, if any).
@@ -90,8 +147,24 @@ impl Admission {
     }
 
     /// Feeds one outcome to the scan detector; a resulting ban is persisted, audited and logged.
-    pub(crate) fn record(&self, ip: IpAddr, outcome: Outcome) {
-        let Some(ban) = self.gate.record(ip, outcome, self.now()) else { return };
+    pub(crate) fn record(&self, ip: IpAddr, outcome: Outcome, now: Moment) {
+        if let Some(ban) = self.gate.record(ip, outcome, now) {
+            self.impose(ban);
+        }
+    }
+
+    /// Feeds a request refused because of `device` to the scan detector: once per device per
+    /// window (see [`Gatekeeper::record_refused_device`]).
+    pub(crate) fn record_refused_device(&self, ip: IpAddr, device: &Mac, now: Moment) {
+        if let Some(ban) = self.gate.record_refused_device(ip, device, now) {
+            self.impose(ban);
+        }
+    }
+
+    /// A ban the detector decided: in force here at once (open connections from it close),
+    /// then persisted with its audit event so every node and the next start see it.
+    fn impose(&self, ban: NewBan) {
+        self.bans_changed.send_modify(|generation| *generation += 1);
         self.metrics.bans.fetch_add(1, Ordering::Relaxed);
         let now = SystemClock.now();
         let record = ban.record(now.unix());

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sipprov_credentials::Credentials;
 use sipprov_identity::TrustStore;
 use sipprov_ratelimit::{Allowlist, Policy};
-use sipprov_template::{LayeredSettings, Renderer};
+use sipprov_template::{LayeredSettings, Renderer, check_portable_value};
 
 use crate::tls::ServerCertificate;
 
@@ -57,23 +57,20 @@ pub struct GroupSettings {
 }
 
 /// Checks a setting a layer nearer than the global one would give every config it applies to:
-/// no control characters and no surrounding white space (not every config format can carry
-/// them), and `provisioning_url` only as an
-/// `https://` URL (a phone told to fetch over plain HTTP would hand its next config to anyone on
-/// the path). Names are checked by the settings layers themselves.
+/// a value every vendor format can carry (no control characters, no U+FFFE/U+FFFF, no
+/// surrounding white space, at most 1,024 bytes), and `provisioning_url` only as an `https://`
+/// URL (a phone told to fetch over plain HTTP would hand its next config to anyone on the
+/// path). Names are checked by the settings layers themselves.
 pub fn check_setting(name: &str, value: &str) -> Result<(), String> {
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(format!("setting {name}: contains the control character U+{:04X}", u32::from(c)));
-    }
-    if value.trim() != value {
-        // Phones trim values; a config format that cannot say it refuses to render it.
-        return Err(format!("setting {name}: leading or trailing white space"));
-    }
+    check_portable_value(&format!("setting {name}"), value, MAX_SETTING).map_err(|e| e.to_string())?;
     if name == "provisioning_url" && !value.starts_with("https://") {
         return Err(format!("setting provisioning_url {value:?} must be an https:// URL"));
     }
     Ok(())
 }
+
+/// The longest setting value.
+const MAX_SETTING: usize = 1024;
 
 /// Deadlines that keep slow or idle connections from holding resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! One phone connection: TLS handshake under a deadline, identity, then HTTP/1.1.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hyper::service::service_fn;
@@ -43,53 +43,87 @@ pub(crate) async fn serve(
     context: Arc<ConnectionContext>,
     tcp: TcpStream,
     peer: SocketAddr,
-    mut permit: ConnectionPermit,
+    permit: ConnectionPermit,
     watcher: Watcher,
 ) {
+    let deadline = tokio::time::Instant::now() + context.timeouts.handshake;
+    let Some(place) = context.admission.handshake(&permit, deadline).await else {
+        tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
+        context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
     let live = snapshot(&context.live);
-    let handshake = tokio::time::timeout(context.timeouts.handshake, live.acceptor.accept(tcp)).await;
+    let handshake = tokio::time::timeout_at(deadline, live.acceptor.accept(tcp)).await;
+    drop(place);
     let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::info!(%peer, error = %e, "TLS handshake refused");
-            handshake_refused(&context, peer);
+            handshake_refused(&context, peer, MissKind::HandshakeRefused);
             return;
         }
         Err(_) => {
             tracing::info!(%peer, "TLS handshake deadline passed");
-            handshake_refused(&context, peer);
+            handshake_refused(&context, peer, MissKind::HandshakeRefused);
             return;
         }
     };
-    permit.finish_handshake();
 
     // Identity comes from the verified leaf certificate only, read with the rule of the anchor
-    // it chains to.
+    // that verified the chain in the handshake.
     let chain: Arc<[CertificateDer<'static>]> =
         tls.get_ref().1.peer_certificates().unwrap_or_default().iter().map(|c| c.clone().into_owned()).collect();
-    let identity = identify(&live, &chain, peer);
+    let identity = identify(&live, &chain, peer, true);
 
+    let requests = Arc::new(AtomicU64::new(0));
     let service_context = Arc::clone(&context);
+    let counted = Arc::clone(&requests);
     let service = service_fn(move |request| {
         let (context, live, chain) = (Arc::clone(&service_context), Arc::clone(&live), Arc::clone(&chain));
         let identity = identity.clone();
+        counted.fetch_add(1, Ordering::Relaxed);
         async move {
             // A reload since the handshake (new anchors, a CRL): check the certificate again, so
             // a kept-alive connection is held to the current rules too.
             let current = snapshot(&context.live);
-            let identity = if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer) };
-            Ok::<_, std::convert::Infallible>(
-                Arc::clone(&context.routes).handle(&current.renderer, identity, peer, request).await,
-            )
+            let identity =
+                if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer, false) };
+            let (_, response) = context.routes.handle(&current.renderer, identity.as_deref(), peer, request).await;
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
-    if let Err(e) = http::serve(tls, service, &context.timeouts, watcher).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    // The connection's place among its source's connections is held until it ends.
+    let _permit = permit;
+    tokio::select! {
+        served = http::serve(tls, service, &context.timeouts, watcher) => {
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            // A completed handshake that never carried a request held two slots for nothing:
+            // the way to tie up a server while holding a valid certificate.
+            if requests.load(Ordering::Relaxed) == 0 {
+                handshake_refused(&context, peer, MissKind::NoRequest);
+            }
+        }
+        // A ban closes the source's open connections: requests already on them would
+        // otherwise still be answered.
+        () = context.admission.until_banned(peer.ip()) => {
+            tracing::info!(%peer, "connection closed: its source is banned");
+        }
     }
 }
 
-fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) -> Option<Arc<DeviceIdentity>> {
-    match live.trust.identify(chain, UnixTime::now()) {
+/// The identity `chain` names. Right after the handshake the verifier knows which anchor
+/// verified it (`just_verified`); after a reload the chain is verified again under the new trust.
+fn identify(
+    live: &Live,
+    chain: &[CertificateDer<'static>],
+    peer: SocketAddr,
+    just_verified: bool,
+) -> Option<Arc<DeviceIdentity>> {
+    let identified =
+        if just_verified { live.verifier.identify(chain, UnixTime::now()) } else { live.verifier.reverify(chain) };
+    match identified {
         Ok((identity, vendor)) => {
             tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
             Some(Arc::new(identity))
@@ -101,7 +135,9 @@ fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) ->
     }
 }
 
-fn handshake_refused(context: &ConnectionContext, peer: SocketAddr) {
-    context.metrics.handshakes_refused.fetch_add(1, Ordering::Relaxed);
-    context.admission.record(peer.ip(), Outcome::Miss(MissKind::HandshakeRefused));
+fn handshake_refused(context: &ConnectionContext, peer: SocketAddr, kind: MissKind) {
+    if kind == MissKind::HandshakeRefused {
+        context.metrics.handshakes_refused.fetch_add(1, Ordering::Relaxed);
+    }
+    context.admission.record(peer.ip(), Outcome::Miss(kind), context.admission.now());
 }

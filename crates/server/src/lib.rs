@@ -83,6 +83,7 @@
 
 mod admin;
 mod admission;
+mod client_verifier;
 mod config;
 mod connection;
 mod drain;

@@ -11,13 +11,15 @@ use sipprov_template::Renderer;
 use tokio_rustls::TlsAcceptor;
 
 use crate::ServerError;
+use crate::client_verifier::VendorVerifier;
 use crate::connection::ConnectionContext;
 use crate::tls::{self, ServerCertificates};
 
 /// The reloadable part of the phone server.
 pub(crate) struct Live {
     pub(crate) acceptor: TlsAcceptor,
-    pub(crate) trust: TrustStore,
+    /// Verifies client chains in the handshake and knows which anchor verified each.
+    pub(crate) verifier: Arc<VendorVerifier>,
     pub(crate) renderer: Arc<Renderer>,
 }
 
@@ -27,8 +29,9 @@ impl Live {
         trust: TrustStore,
         renderer: Arc<Renderer>,
     ) -> Result<Self, ServerError> {
-        let acceptor = TlsAcceptor::from(tls::server_config(certificates, &trust)?);
-        Ok(Self { acceptor, trust, renderer })
+        let verifier = Arc::new(VendorVerifier::new(Arc::new(trust), tls::verification_algorithms()));
+        let acceptor = TlsAcceptor::from(tls::phone_config(certificates, Arc::clone(&verifier))?);
+        Ok(Self { acceptor, verifier, renderer })
     }
 }
 

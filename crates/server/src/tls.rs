@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sipprov_identity::TrustStore;
 
 use crate::ServerError;
+use crate::client_verifier::VendorVerifier;
 
 /// A server certificate chain (leaf first) with its private key.
 #[derive(Debug)]
@@ -62,38 +61,27 @@ fn provider() -> CryptoProvider {
     rustls::crypto::aws_lc_rs::default_provider()
 }
 
-/// Builds the phone listener's rustls configuration.
+/// Builds the phone listener's rustls configuration, with `verifier` as its client certificate
+/// verifier.
 ///
 /// Client authentication is mandatory: a handshake without a certificate chaining to one of the
-/// `trust` anchors, or with one their CRLs revoke, fails before any HTTP is read. TLS 1.2 is kept because many deployed phones
-/// speak nothing newer.
-pub fn server_config(
+/// trust anchors, with one their CRLs revoke, or with one whose key may not sign, fails before
+/// any HTTP is read. TLS 1.2 is kept because many deployed phones speak nothing newer.
+pub(crate) fn phone_config(
     certificates: Arc<ServerCertificates>,
-    trust: &TrustStore,
+    verifier: Arc<VendorVerifier>,
 ) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    let provider = Arc::new(provider());
-    let mut roots = RootCertStore::empty();
-    for vendor in trust.vendors() {
-        for (index, ca) in vendor.certificates().iter().enumerate() {
-            roots
-                .add(ca.clone())
-                .map_err(|e| ServerError::Tls(format!("{}: certificate #{index}: {e}", vendor.source())))?;
-        }
-    }
-    let crls: Vec<_> = trust.vendors().iter().flat_map(|vendor| vendor.crls().iter().cloned()).collect();
-    let mut verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
-    if !crls.is_empty() {
-        // Certificates a CRL lists are refused in the handshake; issuers without a CRL are
-        // not checked (most vendors publish none).
-        verifier = verifier.with_crls(crls).allow_unknown_revocation_status();
-    }
-    let verifier = verifier.build().map_err(|e| ServerError::Tls(format!("device CAs: {e}")))?;
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| ServerError::Tls(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(certificates);
     Ok(Arc::new(config))
+}
+
+/// The signature algorithms handshakes are verified with.
+pub(crate) fn verification_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
+    provider().signature_verification_algorithms
 }
 
 /// The admin listener's rustls configuration: server authentication only (clients prove

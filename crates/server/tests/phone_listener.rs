@@ -128,7 +128,7 @@ async fn a_valid_certificate_for_an_unknown_mac_becomes_pending_and_gets_the_404
     let phone = yealink_phone(&vendor_ca, OWN);
     let unknown = harness.get(&phone, "/nothing-here").await;
     assert_eq!(harness.get(&phone, &format!("/{OWN}.cfg")).await, unknown);
-    let pending = harness.store.pending().unwrap();
+    let pending = harness.store.pending(&sipprov_credentials::PendingQuery::default()).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!((pending[0].mac.to_string(), pending[0].vendor.as_str()), (OWN.to_owned(), "yealink"));
 }

@@ -85,6 +85,24 @@ const MIGRATIONS: &[&str] = &[
         role       TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'auditor')),
         created_at INTEGER NOT NULL
     ) STRICT;",
+    // 3: where a device was last served from (fleet data, written in batches); pending devices
+    // kept per MAC and key, so a second certificate claiming a MAC never overwrites the first.
+    "ALTER TABLE devices ADD COLUMN last_peer TEXT;
+    ALTER TABLE devices ADD COLUMN last_user_agent TEXT;
+    CREATE INDEX devices_by_last_fetch ON devices (last_fetch);
+    CREATE TABLE pending_v3 (
+        mac        TEXT NOT NULL CHECK (length(mac) = 12),
+        spki       BLOB NOT NULL CHECK (length(spki) = 32),
+        vendor     TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        count      INTEGER NOT NULL,
+        PRIMARY KEY (mac, spki)
+    ) STRICT;
+    INSERT INTO pending_v3 (mac, spki, vendor, first_seen, last_seen, count)
+        SELECT mac, spki, vendor, first_seen, last_seen, count FROM pending WHERE length(spki) = 32;
+    DROP TABLE pending;
+    ALTER TABLE pending_v3 RENAME TO pending;",
 ];
 
 /// The schema version this build creates and reads.
@@ -164,5 +182,31 @@ mod tests {
             .unwrap();
         let ids: Vec<u64> = store.audit(&AuditQuery::default()).unwrap().iter().map(|e| e.id).collect();
         assert_eq!(ids, [1, 3], "the id of the deleted event is not handed out again");
+    }
+
+    #[test]
+    fn a_version_2_database_keeps_its_pending_keys_and_last_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO devices (mac, user_name, auth_name, display_name, state, state_time, sip_password,
+                     admin_password, pinned_spki, disabled, enrolled_at, last_fetch)
+                     VALUES ('001565000001', '1001', 'a', 'Desk', 'purged', NULL, NULL, NULL, NULL, 0, 100, 150);
+                 INSERT INTO pending VALUES ('001565000002', 'yealink', x'0707070707070707070707070707070707070707070707070707070707070707', 10, 20, 3);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let device = store.device(&"001565000001".parse().unwrap()).unwrap().unwrap();
+        let seen = device.last_seen.unwrap();
+        assert_eq!((seen.at.unix(), seen.peer.as_str(), seen.user_agent), (150, "", None));
+        let pending = store.pending(&sipprov_credentials::PendingQuery::default()).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!((pending[0].spki_sha256, pending[0].count, pending[0].first_seen.unix()), ([7; 32], 3, 10));
     }
 }

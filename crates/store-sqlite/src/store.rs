@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
     Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
-    DeviceRecord, DeviceSecrets, DeviceUpdate, PendingDevice, RevealToken, Sealed, Store, StoreError, StoredAuditEvent,
-    Timestamp, TokenUse,
+    DeviceRecord, DeviceSecrets, DeviceUpdate, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken,
+    Sealed, Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
 };
 use sipprov_identity::Mac;
 
@@ -32,10 +32,14 @@ impl Default for SqliteOptions {
 #[derive(Debug)]
 pub struct SqliteStore {
     writer: Writer,
-    // WAL lets this connection read committed data while the writer writes.
-    reader: Mutex<Connection>,
+    // WAL lets these connections read committed data while the writer writes; one per
+    // concurrent reader, so a long listing never holds up a phone's fetch.
+    readers: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
+
+/// Reader connections kept open between reads; more are opened when more read at once.
+const IDLE_READERS: usize = 8;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` with group commit, and migrates it.
@@ -57,9 +61,9 @@ impl SqliteStore {
             MigrateError::Sqlite(source) => OpenError::Sqlite { path: path.to_owned(), source },
         })?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(fail)?;
-        let reader = connect(path).map_err(fail)?;
+        let reader = connect_reader(path).map_err(fail)?;
         let writer = Writer::start(conn, options.group_commit).map_err(|e| OpenError::Thread(e.to_string()))?;
-        Ok(Self { writer, reader: Mutex::new(reader), path: path.to_owned() })
+        Ok(Self { writer, readers: Mutex::new(vec![reader]), path: path.to_owned() })
     }
 
     /// Looks at an existing database without changing it (read-only, no migration): its schema
@@ -81,13 +85,28 @@ impl SqliteStore {
     /// Runs SQLite's `PRAGMA integrity_check`; `Ok(())` when the database is sound.
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let result: String =
-            self.reader().query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(backend)?;
+            self.read(|conn| conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(backend))?;
         if result == "ok" { Ok(()) } else { Err(StoreError::Corrupt(result)) }
     }
 
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the reader cannot leave anything half-written: it only reads.
-        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Runs `read` on an idle reader connection, opening one if none is idle.
+    fn read<R>(&self, read: impl FnOnce(&Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let idle = self.idle_readers().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => connect_reader(&self.path).map_err(backend)?,
+        };
+        let result = read(&conn);
+        let mut idle = self.idle_readers();
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn idle_readers(&self) -> MutexGuard<'_, Vec<Connection>> {
+        // A panic while holding the list cannot leave a connection half-used: it only moves them.
+        self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -97,56 +116,64 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "secure_delete", true)?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// A connection that only reads: refused any write, whatever a bug would try.
+fn connect_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = connect(path)?;
+    conn.pragma_update(None, "query_only", true)?;
     Ok(conn)
 }
 
 const DEVICE_COLUMNS: &str = "mac, user_name, auth_name, display_name, state, state_time, sip_password, admin_password,
-     pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings";
+     pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent";
+
+const SELECT_DEVICE: &str = "SELECT mac, user_name, auth_name, display_name, state, state_time, sip_password,
+     admin_password, pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings, last_peer,
+     last_user_agent FROM devices WHERE mac = ?1";
+
+const INSERT_DEVICE: &str = "INSERT INTO devices (mac, user_name, auth_name, display_name, state, state_time,
+     sip_password, admin_password, pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings,
+     last_peer, last_user_agent)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+const UPDATE_DEVICE: &str = "UPDATE devices SET user_name = ?2, auth_name = ?3, display_name = ?4, state = ?5,
+     state_time = ?6, sip_password = ?7, admin_password = ?8, pinned_spki = ?9, disabled = ?10, enrolled_at = ?11,
+     last_fetch = ?12, vendor = ?13, model = ?14, site = ?15, settings = ?16, last_peer = ?17, last_user_agent = ?18
+     WHERE mac = ?1";
 
 fn select_device(conn: &Connection, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
-    conn.query_row(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE mac = ?1"), [mac.to_string()], read_device)
-        .optional()
-        .map_err(backend)?
-        .transpose()
+    let mut statement = conn.prepare_cached(SELECT_DEVICE).map_err(backend)?;
+    statement.query_row([mac.to_string()], read_device).optional().map_err(backend)?.transpose()
 }
 
 fn write_device(conn: &Connection, device: &DeviceRecord, insert: bool) -> rusqlite::Result<usize> {
     let secrets = device.secrets.as_ref();
-    let sql = if insert {
-        format!(
-            "INSERT INTO devices ({DEVICE_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-        )
-    } else {
-        "UPDATE devices SET user_name = ?2, auth_name = ?3, display_name = ?4, state = ?5, state_time = ?6,
-             sip_password = ?7, admin_password = ?8, pinned_spki = ?9, disabled = ?10, enrolled_at = ?11,
-             last_fetch = ?12, vendor = ?13, model = ?14, site = ?15, settings = ?16
-         WHERE mac = ?1"
-            .to_owned()
-    };
+    let seen = device.last_seen.as_ref();
     let settings = serde_json::to_string(&device.profile.settings)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    conn.execute(
-        &sql,
-        params![
-            device.mac.to_string(),
-            device.account.user_name,
-            device.account.auth_name,
-            device.account.display_name,
-            device.state.name(),
-            device.state.time().map(Timestamp::unix),
-            secrets.map(|s| s.sip_password.as_bytes()),
-            secrets.map(|s| s.admin_password.as_bytes()),
-            device.pinned_spki.as_ref().map(|p| &p[..]),
-            device.disabled,
-            device.enrolled_at.unix(),
-            device.last_fetch.map(Timestamp::unix),
-            device.profile.vendor,
-            device.profile.model,
-            device.profile.site,
-            settings,
-        ],
-    )
+    conn.prepare_cached(if insert { INSERT_DEVICE } else { UPDATE_DEVICE })?.execute(params![
+        device.mac.to_string(),
+        device.account.user_name,
+        device.account.auth_name,
+        device.account.display_name,
+        device.state.name(),
+        device.state.time().map(Timestamp::unix),
+        secrets.map(|s| s.sip_password.as_bytes()),
+        secrets.map(|s| s.admin_password.as_bytes()),
+        device.pinned_spki.as_ref().map(|p| &p[..]),
+        device.disabled,
+        device.enrolled_at.unix(),
+        seen.map(|seen| seen.at.unix()),
+        device.profile.vendor,
+        device.profile.model,
+        device.profile.site,
+        settings,
+        seen.map(|seen| &seen.peer),
+        seen.and_then(|seen| seen.user_agent.as_ref()),
+    ])
 }
 
 fn insert_events(conn: &Connection, events: &[AuditEvent]) -> rusqlite::Result<()> {
@@ -169,14 +196,16 @@ impl Store for SqliteStore {
                 return Ok(false);
             }
             write_device(conn, &record, true).map_err(backend)?;
-            conn.execute("DELETE FROM pending WHERE mac = ?1", [record.mac.to_string()]).map_err(backend)?;
+            conn.prepare_cached("DELETE FROM pending WHERE mac = ?1")
+                .and_then(|mut statement| statement.execute([record.mac.to_string()]))
+                .map_err(backend)?;
             insert_events(conn, &events).map_err(backend)?;
             Ok(true)
         })
     }
 
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
-        select_device(&self.reader(), mac)
+        self.read(|conn| select_device(conn, mac))
     }
 
     fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError> {
@@ -231,21 +260,25 @@ impl Store for SqliteStore {
         values.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
         let sql =
             format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE {} ORDER BY mac LIMIT ?", conditions.join(" AND "));
-        let conn = self.reader();
-        let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(values), read_device).map_err(backend)?;
-        rows.map(|row| row.map_err(backend)?).collect()
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), read_device).map_err(backend)?;
+            rows.map(|row| row.map_err(backend)?).collect()
+        })
     }
 
     fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError> {
-        let conn = self.reader();
-        let mut statement = conn
-            .prepare_cached("SELECT mac FROM devices WHERE sip_password IS NOT NULL AND mac > ?1 ORDER BY mac LIMIT ?2")
-            .map_err(backend)?;
         let after = after.map(|m| m.to_string()).unwrap_or_default();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![after, limit], |row| row.get::<_, String>(0)).map_err(backend)?;
-        rows.map(|mac| parse_mac(&mac.map_err(backend)?)).collect()
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT mac FROM devices WHERE sip_password IS NOT NULL AND mac > ?1 ORDER BY mac LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = statement.query_map(params![after, limit], |row| row.get::<_, String>(0)).map_err(backend)?;
+            rows.map(|mac| parse_mac(&mac.map_err(backend)?)).collect()
+        })
     }
 
     fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
@@ -253,99 +286,155 @@ impl Store for SqliteStore {
     }
 
     fn audit(&self, query: &AuditQuery) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let conn = self.reader();
-        let order = if query.newest_first { "DESC" } else { "ASC" };
-        let mut statement = conn
-            .prepare_cached(&format!(
-                "SELECT id, at, mac, kind, detail FROM audit
-                 WHERE (?1 IS NULL OR mac = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR at >= ?3)
-                   AND (?4 IS NULL OR at < ?4) AND id > ?5 AND (?7 IS NULL OR id < ?7)
-                 ORDER BY id {order} LIMIT ?6"
-            ))
-            .map_err(backend)?;
-        let rows = statement
-            .query_map(
-                params![
-                    query.mac.map(|m| m.to_string()),
-                    query.kind.map(AuditKind::name),
-                    query.since.map(Timestamp::unix),
-                    query.until.map(Timestamp::unix),
-                    query.after_id.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX)),
-                    i64::try_from(query.limit).unwrap_or(i64::MAX),
-                    query.before_id.map(|id| i64::try_from(id).unwrap_or(i64::MAX)),
-                ],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, String>(4)?,
-                    ))
-                },
-            )
-            .map_err(backend)?;
-        rows.map(|row| {
-            let (id, at, mac, kind, detail) = row.map_err(backend)?;
-            Ok(StoredAuditEvent {
-                id: u64::try_from(id).map_err(|_| StoreError::Corrupt(format!("audit id {id}")))?,
-                event: AuditEvent {
-                    at: Timestamp::from_unix(at),
-                    mac: mac.as_deref().map(parse_mac).transpose()?,
-                    kind: kind.parse().map_err(StoreError::Corrupt)?,
-                    detail,
-                },
+        self.read(|conn| {
+            let order = if query.newest_first { "DESC" } else { "ASC" };
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT id, at, mac, kind, detail FROM audit
+                     WHERE (?1 IS NULL OR mac = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR at >= ?3)
+                       AND (?4 IS NULL OR at < ?4) AND id > ?5 AND (?7 IS NULL OR id < ?7)
+                     ORDER BY id {order} LIMIT ?6"
+                ))
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        query.mac.map(|m| m.to_string()),
+                        query.kind.map(AuditKind::name),
+                        query.since.map(Timestamp::unix),
+                        query.until.map(Timestamp::unix),
+                        query.after_id.map_or(0, |id| i64::try_from(id).unwrap_or(i64::MAX)),
+                        i64::try_from(query.limit).unwrap_or(i64::MAX),
+                        query.before_id.map(|id| i64::try_from(id).unwrap_or(i64::MAX)),
+                    ],
+                    |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, Option<String>>(2)?,
+                            row.get::<_, String>(3)?,
+                            row.get::<_, String>(4)?,
+                        ))
+                    },
+                )
+                .map_err(backend)?;
+            rows.map(|row| {
+                let (id, at, mac, kind, detail) = row.map_err(backend)?;
+                Ok(StoredAuditEvent {
+                    id: u64::try_from(id).map_err(|_| StoreError::Corrupt(format!("audit id {id}")))?,
+                    event: AuditEvent {
+                        at: Timestamp::from_unix(at),
+                        mac: mac.as_deref().map(parse_mac).transpose()?,
+                        kind: kind.parse().map_err(StoreError::Corrupt)?,
+                        detail,
+                    },
+                })
             })
+            .collect()
         })
-        .collect()
     }
 
     fn record_pending(&self, sighting: PendingDevice, event: AuditEvent) -> Result<(), StoreError> {
         self.writer.submit(move |conn| {
-            conn.execute(
-                "INSERT INTO pending (mac, vendor, spki, first_seen, last_seen, count) VALUES (?1, ?2, ?3, ?4, ?4, 1)
-                 ON CONFLICT (mac) DO UPDATE SET vendor = ?2, spki = ?3, last_seen = ?4, count = count + 1",
-                params![
-                    sighting.mac.to_string(),
-                    sighting.vendor,
-                    &sighting.spki_sha256[..],
-                    sighting.last_seen.unix()
-                ],
+            let mac = sighting.mac.to_string();
+            // A new key is kept only while the MAC has fewer than MAX_PENDING_KEYS.
+            conn.prepare_cached(
+                "INSERT INTO pending (mac, spki, vendor, first_seen, last_seen, count)
+                 SELECT ?1, ?2, ?3, ?4, ?4, 1
+                 WHERE EXISTS (SELECT 1 FROM pending WHERE mac = ?1 AND spki = ?2)
+                    OR (SELECT count(*) FROM pending WHERE mac = ?1) < ?5
+                 ON CONFLICT (mac, spki) DO UPDATE SET vendor = ?3, last_seen = ?4, count = count + 1",
             )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    mac,
+                    &sighting.spki_sha256[..],
+                    sighting.vendor,
+                    sighting.last_seen.unix(),
+                    i64::try_from(MAX_PENDING_KEYS).unwrap_or(i64::MAX),
+                ])
+            })
             .map_err(backend)?;
             insert_events(conn, std::slice::from_ref(&event)).map_err(backend)
         })
     }
 
-    fn pending(&self) -> Result<Vec<PendingDevice>, StoreError> {
-        let conn = self.reader();
-        let mut statement = conn
-            .prepare_cached("SELECT mac, vendor, spki, first_seen, last_seen, count FROM pending ORDER BY mac")
-            .map_err(backend)?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, i64>(4)?,
-                    row.get::<_, i64>(5)?,
-                ))
+    fn pending(&self, query: &PendingQuery) -> Result<Vec<PendingDevice>, StoreError> {
+        let (after_mac, after_spki) = match query.after {
+            Some((mac, spki)) => (mac.to_string(), spki.to_vec()),
+            None => (String::new(), Vec::new()),
+        };
+        let values = params![
+            query.mac.map(|mac| mac.to_string()),
+            after_mac,
+            after_spki,
+            i64::try_from(query.limit).unwrap_or(i64::MAX)
+        ];
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT mac, vendor, spki, first_seen, last_seen, count FROM pending
+                     WHERE (?1 IS NULL OR mac = ?1) AND (mac, spki) > (?2, ?3)
+                     ORDER BY mac, spki LIMIT ?4",
+                )
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(values, |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|row| {
+                let (mac, vendor, spki, first_seen, last_seen, count) = row.map_err(backend)?;
+                Ok(PendingDevice {
+                    mac: parse_mac(&mac)?,
+                    vendor,
+                    spki_sha256: spki
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt(format!("pending {mac}: key hash")))?,
+                    first_seen: Timestamp::from_unix(first_seen),
+                    last_seen: Timestamp::from_unix(last_seen),
+                    count: u64::try_from(count).unwrap_or(0),
+                })
             })
-            .map_err(backend)?;
-        rows.map(|row| {
-            let (mac, vendor, spki, first_seen, last_seen, count) = row.map_err(backend)?;
-            Ok(PendingDevice {
-                mac: parse_mac(&mac)?,
-                vendor,
-                spki_sha256: spki.try_into().map_err(|_| StoreError::Corrupt(format!("pending {mac}: key hash")))?,
-                first_seen: Timestamp::from_unix(first_seen),
-                last_seen: Timestamp::from_unix(last_seen),
-                count: u64::try_from(count).unwrap_or(0),
-            })
+            .collect()
         })
-        .collect()
+    }
+
+    fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
+        let sightings = sightings.to_vec();
+        self.writer.submit(move |conn| {
+            // Only a later sighting replaces a stored one: batches from several nodes may cross.
+            let mut statement = conn
+                .prepare_cached(
+                    "UPDATE devices SET last_fetch = ?2, last_peer = ?3, last_user_agent = ?4
+                     WHERE mac = ?1 AND (last_fetch IS NULL OR last_fetch <= ?2)",
+                )
+                .map_err(backend)?;
+            for Sighting { mac, seen } in &sightings {
+                statement
+                    .execute(params![mac.to_string(), seen.at.unix(), seen.peer, seen.user_agent])
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.writer.submit(move |conn| {
+            conn.prepare_cached(
+                "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)",
+            )
+            .and_then(|mut statement| statement.execute(params![before.unix(), limit]))
+            .map_err(backend)
+        })
     }
 
     fn put_ban(&self, ban: &Ban, event: AuditEvent) -> Result<(), StoreError> {
@@ -362,16 +451,17 @@ impl Store for SqliteStore {
     }
 
     fn bans(&self, now: Timestamp) -> Result<Vec<Ban>, StoreError> {
-        let conn = self.reader();
-        let mut statement = conn
-            .prepare_cached("SELECT key, reason, until FROM bans WHERE until > ?1 ORDER BY key")
-            .map_err(backend)?;
-        let rows = statement
-            .query_map([now.unix()], |row| {
-                Ok(Ban { key: row.get(0)?, reason: row.get(1)?, until: Timestamp::from_unix(row.get(2)?) })
-            })
-            .map_err(backend)?;
-        rows.map(|row| row.map_err(backend)).collect()
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT key, reason, until FROM bans WHERE until > ?1 ORDER BY key")
+                .map_err(backend)?;
+            let rows = statement
+                .query_map([now.unix()], |row| {
+                    Ok(Ban { key: row.get(0)?, reason: row.get(1)?, until: Timestamp::from_unix(row.get(2)?) })
+                })
+                .map_err(backend)?;
+            rows.map(|row| row.map_err(backend)).collect()
+        })
     }
 
     fn remove_ban(&self, key: &str, event: AuditEvent) -> Result<bool, StoreError> {
@@ -398,21 +488,23 @@ impl Store for SqliteStore {
     }
 
     fn api_token(&self, hash: &[u8; 32]) -> Result<Option<ApiToken>, StoreError> {
-        let conn = self.reader();
-        let mut statement = conn
-            .prepare_cached("SELECT hash, name, role, created_at FROM api_tokens WHERE hash = ?1")
-            .map_err(backend)?;
-        let mut rows = statement.query_map([&hash[..]], read_api_token).map_err(backend)?;
-        rows.next().map(|row| row.map_err(backend)?).transpose()
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT hash, name, role, created_at FROM api_tokens WHERE hash = ?1")
+                .map_err(backend)?;
+            let mut rows = statement.query_map([&hash[..]], read_api_token).map_err(backend)?;
+            rows.next().map(|row| row.map_err(backend)?).transpose()
+        })
     }
 
     fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        let conn = self.reader();
-        let mut statement = conn
-            .prepare_cached("SELECT hash, name, role, created_at FROM api_tokens ORDER BY created_at, hash")
-            .map_err(backend)?;
-        let rows = statement.query_map([], read_api_token).map_err(backend)?;
-        rows.map(|row| row.map_err(backend)?).collect()
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT hash, name, role, created_at FROM api_tokens ORDER BY created_at, hash")
+                .map_err(backend)?;
+            let rows = statement.query_map([], read_api_token).map_err(backend)?;
+            rows.map(|row| row.map_err(backend)?).collect()
+        })
     }
 
     fn remove_api_token(&self, hash: &[u8; 32], event: AuditEvent) -> Result<bool, StoreError> {
@@ -519,7 +611,14 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
         pinned_spki,
         disabled: row.get(9)?,
         enrolled_at: Timestamp::from_unix(row.get(10)?),
-        last_fetch: row.get::<_, Option<i64>>(11)?.map(Timestamp::from_unix),
+        last_seen: match row.get::<_, Option<i64>>(11)? {
+            Some(at) => Some(LastSeen {
+                at: Timestamp::from_unix(at),
+                peer: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                user_agent: row.get(17)?,
+            }),
+            None => None,
+        },
         profile: DeviceProfile { vendor: row.get(12)?, model: row.get(13)?, site: row.get(14)?, settings },
     }))
 }

@@ -29,6 +29,23 @@ pub enum TemplateError {
         /// The offending character's code point.
         code: u32,
     },
+    /// A value is longer than its field allows.
+    #[error("field {field}: value is longer than {max} bytes")]
+    TooLong {
+        /// The field whose value was refused.
+        field: String,
+        /// The most bytes it may have.
+        max: usize,
+    },
+    /// A value that goes into SIP (a URI's user part, the digest user name, the registrar's
+    /// host) does not have SIP's shape.
+    #[error("field {field}: {detail}")]
+    InvalidSipValue {
+        /// The field whose value was refused.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A setting's name is not a plain identifier (`a-z`, `0-9`, `_`, starting with a letter).
     #[error("{layer} setting {name:?}: a setting name is 1 to 64 of a-z, 0-9 and _, starting with a letter")]
     InvalidSettingName {
@@ -108,7 +125,9 @@ impl TemplateError {
         match self {
             TemplateError::ControlCharacter { field, .. }
             | TemplateError::SurroundingWhitespace { field }
-            | TemplateError::UnencodableCharacter { field, .. } => Some(field),
+            | TemplateError::UnencodableCharacter { field, .. }
+            | TemplateError::TooLong { field, .. }
+            | TemplateError::InvalidSipValue { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -62,13 +62,16 @@ fn main() -> anyhow::Result<()> {
             pinned_spki: None,
             disabled: false,
             enrolled_at: now,
-            last_fetch: None,
+            last_seen: None,
             profile: DeviceProfile::default(),
         },
     );
 
     let phone = FetchRequest { spki_sha256: [0x42; 32], peer: "192.0.2.10".into(), user_agent: None };
-    for (label, wait) in [("first fetch", 0), ("retry after 60 s", 60), ("fetch after the grace", 300)] {
+    // The last poll changes nothing and returns no event: the ITSP's store need not write.
+    let fetches =
+        [("first fetch", 0), ("retry after 60 s", 60), ("fetch after the grace", 300), ("poll a day later", 86_400)];
+    for (label, wait) in fetches {
         now = now.saturating_add(Duration::from_secs(wait));
         let (from, serve, to) = database
             .transact(&mac, |device| {

@@ -17,6 +17,7 @@ use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationLis
 pub use bundle::AnchorError;
 pub use oui::{Oui, OuiParseError};
 
+use crate::certificate::CertificateView;
 use crate::{DeviceIdentity, IdentityRule, NoIdentity};
 
 /// One vendor's CA certificates, the identity rule its device certificates follow, and the OUIs
@@ -162,22 +163,44 @@ impl TrustStore {
         self.vendors.iter().flat_map(|vendor| vendor.certificates.iter())
     }
 
+    /// The subject names of every anchor (the DER contents of each Name, without its outer
+    /// SEQUENCE), for the CA list a TLS server offers in its certificate request (phones
+    /// holding several certificates choose by it).
+    pub fn anchor_subjects(&self) -> impl Iterator<Item = &[u8]> {
+        self.vendors.iter().flat_map(|vendor| vendor.anchors.iter().map(|anchor| anchor.subject.as_ref()))
+    }
+
     /// Verifies `chain` (leaf first, then the intermediates the peer sent) for client
     /// authentication at `now`, finds the vendor whose anchor it chains to, and reads the
-    /// device's identity with that vendor's rule. The first vendor in order that verifies wins.
-    ///
-    /// The TLS layer has already verified the chain against all anchors together; doing it again
-    /// per vendor is what binds the identity rule and OUI list to the right anchor.
+    /// device's identity with that vendor's rule: [`TrustStore::verify`] then
+    /// [`TrustStore::identify_verified`].
     pub fn identify(
         &self,
         chain: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
+        let vendor = self.verify(chain, now)?;
+        let leaf = chain.first().ok_or_else(|| NoIdentity::Untrusted("no certificate presented".into()))?;
+        self.identify_verified(leaf, vendor)
+    }
+
+    /// Verifies `chain` (leaf first, then the intermediates the peer sent) for client
+    /// authentication at `now` against each vendor's anchors in turn, and returns the position
+    /// in [`TrustStore::vendors`] of the first whose anchor it chains to. Checked too: the
+    /// vendor's CRLs (issuers without one are not checked), the leaf's extended key usage
+    /// (client authentication) and, when it has a keyUsage extension, that it allows
+    /// digitalSignature.
+    ///
+    /// Verifying per vendor, rather than against all anchors at once, is what binds the
+    /// identity rule and OUI list to the anchor that vouched for the chain; a TLS layer can use
+    /// this as its client certificate verifier and keep the position for
+    /// [`TrustStore::identify_verified`], so a chain is verified once per handshake.
+    pub fn verify(&self, chain: &[CertificateDer<'_>], now: UnixTime) -> Result<usize, NoIdentity> {
         let (leaf, intermediates) =
             chain.split_first().ok_or_else(|| NoIdentity::Untrusted("no certificate presented".into()))?;
         let end_entity = EndEntityCert::try_from(leaf).map_err(|e| NoIdentity::Untrusted(describe(&e)))?;
         let mut last_error = None;
-        for vendor in &self.vendors {
+        for (position, vendor) in self.vendors.iter().enumerate() {
             let crls: Vec<&CertRevocationList<'_>> = vendor.parsed_crls.iter().collect();
             // Issuers without a CRL are not checked; listed certificates are refused.
             let revocation = RevocationOptionsBuilder::new(&crls)
@@ -194,19 +217,34 @@ impl TrustStore {
             );
             match verified {
                 Ok(_) => {
-                    let identity = vendor.rule.identify(leaf)?;
-                    if !vendor.allowed_ouis.is_empty() && !vendor.allowed_ouis.contains(&Oui::of(&identity.mac)) {
-                        return Err(NoIdentity::OuiNotAllowed {
-                            mac: identity.mac.to_string(),
-                            anchor: vendor.source.clone(),
-                        });
+                    if !CertificateView::parse(leaf)?.allows_digital_signature() {
+                        return Err(NoIdentity::NotForClientAuthentication);
                     }
-                    return Ok((identity, vendor));
+                    return Ok(position);
                 }
                 Err(e) => last_error = Some(e),
             }
         }
         Err(NoIdentity::Untrusted(last_error.map_or_else(|| "no trust anchors".into(), |e| describe(&e))))
+    }
+
+    /// Reads the identity of `leaf`, whose chain [`TrustStore::verify`] found to chain to the
+    /// vendor at `position`, with that vendor's rule, and checks the MAC against the vendor's
+    /// allowed OUIs. Only for a leaf that `verify` accepted with this same store.
+    pub fn identify_verified(
+        &self,
+        leaf: &CertificateDer<'_>,
+        position: usize,
+    ) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
+        let vendor = self
+            .vendors
+            .get(position)
+            .ok_or_else(|| NoIdentity::Untrusted(format!("no trust anchor bundle #{position}")))?;
+        let identity = vendor.rule.identify(leaf)?;
+        if !vendor.allowed_ouis.is_empty() && !vendor.allowed_ouis.contains(&Oui::of(&identity.mac)) {
+            return Err(NoIdentity::OuiNotAllowed { mac: identity.mac.to_string(), anchor: vendor.source.clone() });
+        }
+        Ok((identity, vendor))
     }
 }
 

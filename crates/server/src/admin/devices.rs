@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use hyper::StatusCode;
-use sipprov_credentials::{DeviceQuery, Updated};
+use sipprov_credentials::{DeviceQuery, MAX_PENDING_KEYS, PendingDevice, PendingQuery, Updated};
 use sipprov_identity::Mac;
 
 use super::body::{AdminResponse, empty, error, json};
 use super::model::{
     DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, RegistrarView, ReissueInput,
-    check_password,
+    check_password, hex, parse_fingerprint,
 };
 use super::routes::parse_limit;
 use super::{AdminContext, Call, blocking, read_json, time};
@@ -61,18 +61,23 @@ pub(super) async fn create(context: &AdminContext, call: Call) -> AdminResponse 
         Err(response) => return response,
     };
     match input.validate(None) {
-        Ok(device) => enrol(context, device, call.caller).await,
+        Ok(device) => enrol(context, device, None, call.caller).await,
         Err(message) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
     }
 }
 
-/// Enrols a checked device: 201 with the registrar's hand-off, or 409 if the MAC is enrolled.
-async fn enrol(context: &AdminContext, device: NewDevice, by: String) -> AdminResponse {
+/// Enrols a checked device (pinning the key of `pending`, the sighting the operator approved):
+/// 201 with the registrar's hand-off, or 409 if the MAC is enrolled.
+async fn enrol(context: &AdminContext, device: NewDevice, pending: Option<PendingDevice>, by: String) -> AdminResponse {
     let credentials = Arc::clone(&context.state.credentials);
     let realm = context.realm.clone();
     let enrolled = blocking(move || {
-        let NewDevice { mac, account, profile, password, reveal_password } = device;
-        let Some(issued) = credentials.enrol_with_profile(mac, account.clone(), profile, password, &by)? else {
+        let NewDevice { mac, account, profile, password, reveal_password, .. } = device;
+        let issued = match &pending {
+            Some(pending) => credentials.enrol_pending(pending, account.clone(), profile, password, &by)?,
+            None => credentials.enrol_with_profile(mac, account.clone(), profile, password, &by)?,
+        };
+        let Some(issued) = issued else {
             return Ok(None);
         };
         let record = credentials.store().device(&mac)?;
@@ -201,17 +206,41 @@ pub(super) async fn set_disabled(context: &AdminContext, call: Call, disabled: b
     }
 }
 
-pub(super) async fn list_pending(context: &AdminContext) -> AdminResponse {
+pub(super) async fn list_pending(context: &AdminContext, call: Call) -> AdminResponse {
+    let mut query = PendingQuery::default();
+    for (name, value) in &call.query {
+        let parsed = match name.as_str() {
+            "limit" => parse_limit(value).map(|limit| query.limit = limit),
+            "after" => parse_pending_cursor(value).map(|after| query.after = Some(after)),
+            "mac" => Mac::parse(value).map(|mac| query.mac = Some(mac)).map_err(|e| format!("mac: {}", e.reason())),
+            other => Err(format!("unknown query parameter {other:?}")),
+        };
+        if let Err(message) = parsed {
+            return error(StatusCode::BAD_REQUEST, &message);
+        }
+    }
     let credentials = Arc::clone(&context.state.credentials);
-    match blocking(move || Ok(credentials.store().pending()?)).await {
+    let limit = query.limit;
+    match blocking(move || Ok(credentials.store().pending(&query)?)).await {
         Ok(pending) => {
+            let next_after = (pending.len() == limit)
+                .then(|| pending.last().map(|p| format!("{}.{}", p.mac, hex(&p.spki_sha256))))
+                .flatten();
             let views: Vec<PendingView> = pending.iter().map(PendingView::from).collect();
-            json(StatusCode::OK, &serde_json::json!({ "pending": views }))
+            json(StatusCode::OK, &serde_json::json!({ "pending": views, "next_after": next_after }))
         }
         Err(response) => response,
     }
 }
 
+/// A page cursor of the pending list: `MAC.FINGERPRINT`, as `next_after` gives it.
+fn parse_pending_cursor(text: &str) -> Result<(Mac, [u8; 32]), String> {
+    let (mac, spki) = text.split_once('.').ok_or("after: expected MAC.FINGERPRINT, as next_after gives it")?;
+    Ok((Mac::parse(mac).map_err(|e| format!("after: {}", e.reason()))?, parse_fingerprint(spki)?))
+}
+
+/// Enrols a device from the pending list, pinning the key the operator approves: the one given
+/// as `spki_sha256`, or the only one seen. A MAC claimed by several keys needs the choice.
 pub(super) async fn enrol_pending(context: &AdminContext, call: Call) -> AdminResponse {
     let mac = match captured_mac(&call) {
         Ok(mac) => mac,
@@ -226,12 +255,32 @@ pub(super) async fn enrol_pending(context: &AdminContext, call: Call) -> AdminRe
         Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
     let credentials = Arc::clone(&context.state.credentials);
-    let pending = blocking(move || Ok(credentials.store().pending()?.into_iter().any(|p| p.mac == mac))).await;
-    match pending {
-        Ok(true) => enrol(context, device, call.caller).await,
-        Ok(false) => error(StatusCode::NOT_FOUND, "no pending device with this MAC"),
-        Err(response) => response,
-    }
+    let query = PendingQuery { mac: Some(mac), limit: MAX_PENDING_KEYS, ..PendingQuery::default() };
+    let pending = match blocking(move || Ok(credentials.store().pending(&query)?)).await {
+        Ok(pending) => pending,
+        Err(response) => return response,
+    };
+    let seen: Vec<String> = pending.iter().map(|p| hex(&p.spki_sha256)).collect();
+    let approved = match (device.spki_sha256, pending.as_slice()) {
+        (_, []) => return error(StatusCode::NOT_FOUND, "no pending device with this MAC"),
+        (Some(spki), _) => match pending.iter().find(|p| p.spki_sha256 == spki) {
+            Some(approved) => approved.clone(),
+            None => {
+                let message = format!("{mac} was not seen with key {}; seen: {}", hex(&spki), seen.join(", "));
+                return error(StatusCode::CONFLICT, &message);
+            }
+        },
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            let message = format!(
+                "{} keys claimed {mac} ({}): give spki_sha256 to say which certificate you approve",
+                pending.len(),
+                seen.join(", ")
+            );
+            return error(StatusCode::CONFLICT, &message);
+        }
+    };
+    enrol(context, device, Some(approved), call.caller).await
 }
 
 fn captured_mac(call: &Call) -> Result<Mac, AdminResponse> {

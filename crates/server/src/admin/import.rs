@@ -176,7 +176,7 @@ impl Importer {
     }
 
     fn apply_device(&self, line: u64, device: NewDevice, input: &DeviceInput) -> Result<RowResult, CredentialsError> {
-        let NewDevice { mac, account, profile, password, reveal_password } = device;
+        let NewDevice { mac, account, profile, password, reveal_password, .. } = device;
         let reveal = reveal_password || self.reveal;
         let row = |result, registrar| RowResult { line, mac: Some(mac.to_string()), result, error: None, registrar };
         let failed = |message: &str| RowResult { error: Some(message.to_owned()), ..row("error", None) };

@@ -245,7 +245,7 @@ async fn route(context: &AdminContext, request: Request<Incoming>) -> (AdminResp
         Action::Rotate => devices::reissue(context, call, devices::Reissue::Rotate).await,
         Action::Disable => devices::set_disabled(context, call, true).await,
         Action::Enable => devices::set_disabled(context, call, false).await,
-        Action::ListPending => devices::list_pending(context).await,
+        Action::ListPending => devices::list_pending(context, call).await,
         Action::EnrolPending => devices::enrol_pending(context, call).await,
         Action::Import => import::run(context, call).await,
         Action::Audit => audit::query(context, call).await,

@@ -7,7 +7,7 @@ use sipprov_credentials::{
     Account, DeviceProfile, DeviceRecord, DigestHa1, IssuedSecrets, Password, PendingDevice, StoredAuditEvent,
 };
 use sipprov_identity::Mac;
-use sipprov_template::{Layer, LayeredSettings};
+use sipprov_template::{Layer, LayeredSettings, check_auth_name, check_portable_value, check_sip_user};
 
 use super::time;
 
@@ -30,6 +30,9 @@ pub(crate) struct DeviceInput {
     /// Return the plaintext password too, not only the HA1 values.
     #[serde(default)]
     pub(crate) reveal_password: bool,
+    /// For `POST /v1/pending/{mac}/enrol`: the key fingerprint (as `pending list` shows it) the
+    /// operator approves; it is pinned at enrolment.
+    pub(crate) spki_sha256: Option<String>,
 }
 
 /// A [`DeviceInput`] that passed every check.
@@ -39,13 +42,21 @@ pub(crate) struct NewDevice {
     pub(crate) profile: DeviceProfile,
     pub(crate) password: Option<Password>,
     pub(crate) reveal_password: bool,
+    /// The approved key of a pending device.
+    pub(crate) spki_sha256: Option<[u8; 32]>,
 }
 
 const MAX_FIELD: usize = 256;
 
 impl DeviceInput {
-    /// Checks every field; the error names the field and what is wrong.
+    /// Checks every field; the error names the field and what is wrong. `mac_from_path` is the
+    /// pending device being enrolled, the only case where `spki_sha256` may be given.
     pub(crate) fn validate(self, mac_from_path: Option<Mac>) -> Result<NewDevice, String> {
+        let spki_sha256 = match (&self.spki_sha256, mac_from_path) {
+            (None, _) => None,
+            (Some(text), Some(_)) => Some(parse_fingerprint(text)?),
+            (Some(_), None) => return Err("spki_sha256 is given only when enrolling a pending device".into()),
+        };
         let mac = match (mac_from_path, &self.mac) {
             (Some(mac), None) => mac,
             (Some(mac), Some(given)) => {
@@ -58,9 +69,10 @@ impl DeviceInput {
             (None, Some(given)) => parse_mac(given)?,
             (None, None) => return Err("mac is required".into()),
         };
-        let user_name = required_text("user_name", self.user_name)?;
-        let auth_name = optional_text("auth_name", self.auth_name)?.unwrap_or_else(|| user_name.clone());
-        let display_name = optional_text("display_name", self.display_name)?.unwrap_or_else(|| user_name.clone());
+        let user_name = sip_user_name(required_text("user_name", self.user_name)?)?;
+        let auth_name = auth_name(optional_text("auth_name", self.auth_name)?.unwrap_or_else(|| user_name.clone()))?;
+        let display_name =
+            display_name(optional_text("display_name", self.display_name)?.unwrap_or_else(|| user_name.clone()))?;
         let profile = DeviceProfile {
             vendor: optional_text("vendor", self.vendor)?.map(|v| v.to_ascii_lowercase()),
             model: optional_text("model", self.model)?,
@@ -74,6 +86,7 @@ impl DeviceInput {
             profile,
             password,
             reveal_password: self.reveal_password,
+            spki_sha256,
         })
     }
 }
@@ -89,7 +102,9 @@ pub(crate) struct ReissueInput {
     pub(crate) reveal_password: bool,
 }
 
-/// An operator-supplied SIP password: 12 to 128 characters, no control characters.
+/// An operator-supplied SIP password: 12 to 128 characters that every vendor's format can
+/// carry (no control characters, no U+FFFE/U+FFFF, no leading or trailing white space: a phone
+/// would trim it and then fail to register).
 pub(crate) fn check_password(password: String) -> Result<Password, String> {
     if password.len() < 12 || password.len() > 128 {
         return Err("password must be 12 to 128 characters".into());
@@ -97,7 +112,29 @@ pub(crate) fn check_password(password: String) -> Result<Password, String> {
     if password.chars().any(char::is_control) {
         return Err("password may not contain control characters".into());
     }
+    // The message must not echo the password, so the check's own error is not used.
+    if check_portable_value("password", &password, 128).is_err() {
+        return Err("password may not start or end with white space, nor contain U+FFFE or U+FFFF".into());
+    }
     Ok(Password::from_string(password))
+}
+
+/// A SIP user part (RFC 3261): it goes into the SIP URI every phone registers with.
+fn sip_user_name(value: String) -> Result<String, String> {
+    check_sip_user("user_name", &value).map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// A digest user name: carried by every format, and quoted in SIP's Authorization header.
+fn auth_name(value: String) -> Result<String, String> {
+    check_auth_name("auth_name", &value).map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// A name shown on the phone: anything every vendor's format can carry.
+fn display_name(value: String) -> Result<String, String> {
+    check_portable_value("display_name", &value, MAX_FIELD).map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 /// `PATCH /v1/devices/{mac}`: the fields given replace the stored ones.
@@ -137,14 +174,14 @@ impl DevicePatch {
     pub(crate) fn apply(self, device: &DeviceRecord) -> Result<(Account, DeviceProfile), String> {
         let mut account = device.account.clone();
         let mut profile = device.profile.clone();
-        if let Some(user_name) = self.user_name {
-            account.user_name = required_text("user_name", Some(user_name))?;
+        if let Some(value) = self.user_name {
+            account.user_name = sip_user_name(required_text("user_name", Some(value))?)?;
         }
-        if let Some(auth_name) = self.auth_name {
-            account.auth_name = required_text("auth_name", Some(auth_name))?;
+        if let Some(value) = self.auth_name {
+            account.auth_name = auth_name(required_text("auth_name", Some(value))?)?;
         }
-        if let Some(display_name) = self.display_name {
-            account.display_name = required_text("display_name", Some(display_name))?;
+        if let Some(value) = self.display_name {
+            account.display_name = display_name(required_text("display_name", Some(value))?)?;
         }
         // An empty string clears an optional field.
         for (name, value, field) in [
@@ -220,7 +257,11 @@ pub(crate) struct DeviceView {
     key_pinned: bool,
     disabled: bool,
     enrolled_at: String,
+    /// When, from where and with which User-Agent its config was last served (updated every
+    /// few seconds, not at each fetch).
     last_fetch: Option<String>,
+    last_peer: Option<String>,
+    last_user_agent: Option<String>,
 }
 
 impl From<&DeviceRecord> for DeviceView {
@@ -240,7 +281,9 @@ impl From<&DeviceRecord> for DeviceView {
             key_pinned: device.pinned_spki.is_some(),
             disabled: device.disabled,
             enrolled_at: time::format(device.enrolled_at),
-            last_fetch: device.last_fetch.map(time::format),
+            last_fetch: device.last_seen.as_ref().map(|seen| time::format(seen.at)),
+            last_peer: device.last_seen.as_ref().map(|seen| seen.peer.clone()),
+            last_user_agent: device.last_seen.as_ref().and_then(|seen| seen.user_agent.clone()),
         }
     }
 }
@@ -276,11 +319,13 @@ pub(crate) struct IssuedView {
     pub(crate) registrar: RegistrarView,
 }
 
-/// A pending device.
+/// A pending device: one MAC seen with one key. The key's fingerprint is what the operator
+/// approves: enrolling pins it.
 #[derive(Debug, Serialize)]
 pub(crate) struct PendingView {
     mac: String,
     vendor: String,
+    spki_sha256: String,
     first_seen: String,
     last_seen: String,
     count: u64,
@@ -291,11 +336,26 @@ impl From<&PendingDevice> for PendingView {
         Self {
             mac: pending.mac.to_string(),
             vendor: pending.vendor.clone(),
+            spki_sha256: hex(&pending.spki_sha256),
             first_seen: time::format(pending.first_seen),
             last_seen: time::format(pending.last_seen),
             count: pending.count,
         }
     }
+}
+
+/// Lowercase hex, as key fingerprints are shown and given.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A key fingerprint as an operator gives it: 64 hex digits (`:` separators allowed).
+pub(crate) fn parse_fingerprint(text: &str) -> Result<[u8; 32], String> {
+    let digits: String = text.chars().filter(|c| *c != ':').collect();
+    let bytes: Option<Vec<u8>> = (digits.len() == 64 && digits.is_ascii())
+        .then(|| (0..32).map(|i| u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()).collect())
+        .flatten();
+    bytes.and_then(|bytes| bytes.try_into().ok()).ok_or_else(|| "spki_sha256 must be 64 hex digits".to_owned())
 }
 
 /// One audit event.
@@ -368,7 +428,7 @@ mod tests {
             pinned_spki: None,
             disabled: false,
             enrolled_at: sipprov_credentials::Timestamp::from_unix(0),
-            last_fetch: None,
+            last_seen: None,
             profile: device.profile,
         };
         let patch: DevicePatch = serde_json::from_str(r#"{"display_name": "Reception", "site": ""}"#).unwrap();

@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
-use sipprov_credentials::{AuditEvent, AuditKind, Clock, DeviceProfile, SystemClock, quote};
-use sipprov_credentials::{Credentials, FetchRequest, Fetched, IssuedSecrets, Refusal};
+use sipprov_credentials::{Account, AuditEvent, AuditKind, Clock, DeviceProfile, SystemClock, quote};
+use sipprov_credentials::{
+    Committed, Credentials, CredentialsError, FetchKind, FetchRequest, Fetched, IssuedSecrets,
+    Refusal as DeviceRefusal, StoreError,
+};
 use sipprov_identity::{DeviceIdentity, Mac};
-use sipprov_ratelimit::{MissKind, Outcome as ScanOutcome};
+use sipprov_ratelimit::{MissKind, Outcome as ScanOutcome, Refusal};
 use sipprov_template::{
     AccountSettings, Device, Layer, LayeredSettings, ProfileFile, Renderer, Route, Secrets, Vendor, recognise_route,
 };
@@ -38,6 +41,9 @@ pub(crate) enum Outcome {
     NotServed,
     /// The source or device is over its request rate; not counted as a miss.
     RateLimited,
+    /// The source was banned while the connection was open; not counted (the ban is the
+    /// answer), and the connection is closed.
+    Banned,
     /// The certificate verified but names no device.
     NoIdentity,
     /// The path names another device's file: an attack, or a misconfigured phone.
@@ -45,7 +51,7 @@ pub(crate) enum Outcome {
     /// The certificate's device is not in the inventory (listed as pending for the operator).
     NotEnrolled,
     /// The device is enrolled but gets nothing (disabled, dormant, or another key).
-    Refused(Refusal),
+    Refused(DeviceRefusal),
     /// The credential service failed (store, audit, sealing key); nothing was consumed.
     Unavailable,
     /// The device's settings cannot be written in its vendor's format.
@@ -64,37 +70,59 @@ impl Outcome {
             Outcome::UnknownPath => "unknown_path",
             Outcome::NotServed => "not_served",
             Outcome::RateLimited => "rate_limited",
+            Outcome::Banned => "banned",
             Outcome::NoIdentity => "no_identity",
             Outcome::MacMismatch => "mac_mismatch",
             Outcome::NotEnrolled => "not_enrolled",
-            Outcome::Refused(Refusal::Disabled) => "refused_disabled",
-            Outcome::Refused(Refusal::Dormant) => "refused_dormant",
-            Outcome::Refused(Refusal::KeyMismatch) => "refused_key_mismatch",
+            Outcome::Refused(DeviceRefusal::Disabled) => "refused_disabled",
+            Outcome::Refused(DeviceRefusal::Dormant) => "refused_dormant",
+            Outcome::Refused(DeviceRefusal::KeyMismatch) => "refused_key_mismatch",
             Outcome::Refused(_) => "refused",
             Outcome::Unavailable => "unavailable",
             Outcome::RenderFailed => "render_failed",
         }
     }
 
-    /// What the scan detector learns from this outcome; `None` for what says nothing about the
-    /// client (its own rate limit).
-    fn for_scan_detector(self) -> Option<ScanOutcome> {
-        Some(match self {
-            Outcome::UnknownPath | Outcome::MethodNotServed => ScanOutcome::Miss(MissKind::UnknownPath),
-            Outcome::MacMismatch | Outcome::Refused(Refusal::KeyMismatch) => ScanOutcome::Miss(MissKind::MacMismatch),
-            Outcome::NotEnrolled | Outcome::NoIdentity => ScanOutcome::Miss(MissKind::UnknownDevice),
-            Outcome::RateLimited => return None,
-            _ => ScanOutcome::Hit,
-        })
+    /// What the scan detector learns from this outcome.
+    ///
+    /// Every refusal that answers the uniform 404 because of the device (not enrolled,
+    /// disabled, dormant, another key) weighs the same, so a ban never tells enrolled from
+    /// unknown. Files phones ask for that sipprov does not serve, and answers about the server
+    /// rather than the client (its limits, its failures), weigh nothing: they neither hide
+    /// misses nor add them.
+    fn scan_weight(self) -> ScanWeight {
+        match self {
+            Outcome::Served { .. } | Outcome::ServedCommon | Outcome::ServedFirmware => ScanWeight::Hit,
+            Outcome::UnknownPath | Outcome::MethodNotServed => ScanWeight::Miss(MissKind::UnknownPath),
+            Outcome::MacMismatch => ScanWeight::Miss(MissKind::MacMismatch),
+            Outcome::NoIdentity => ScanWeight::Miss(MissKind::UnknownDevice),
+            Outcome::NotEnrolled | Outcome::Refused(_) => ScanWeight::RefusedDevice,
+            Outcome::NotServed
+            | Outcome::RateLimited
+            | Outcome::Banned
+            | Outcome::Unavailable
+            | Outcome::RenderFailed => ScanWeight::Nothing,
+        }
     }
+}
+
+/// How an outcome counts for scan detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanWeight {
+    Hit,
+    Miss(MissKind),
+    /// A refusal because of the device: one miss per device per window.
+    RefusedDevice,
+    Nothing,
 }
 
 /// What a request is, decided before any store or template work.
 enum Plan {
     /// Answer at once with the uniform 404.
     Answer(Outcome),
-    /// Serve this device file, after the credential lifecycle decides about its secrets.
-    Device(&'static ProfileFile),
+    /// Serve this device file, after the credential lifecycle decides about its secrets; a
+    /// `Peek` (HTTP `HEAD`) never delivers them.
+    Device(&'static ProfileFile, FetchKind),
     /// Render this common file.
     Common(&'static ProfileFile),
     /// Stream this firmware image, if it exists.
@@ -115,27 +143,32 @@ pub(crate) struct PhoneRoutes {
 impl PhoneRoutes {
     /// Answers one request from a phone whose certificate yielded `identity`.
     pub(crate) async fn handle<B>(
-        self: Arc<Self>,
+        &self,
         renderer: &Renderer,
-        identity: Option<Arc<DeviceIdentity>>,
+        identity: Option<&DeviceIdentity>,
         peer: SocketAddr,
         request: Request<B>,
-    ) -> Response<Body> {
-        let (outcome, response) = self.route(renderer, identity.as_deref(), peer, &request).await;
-        if let Some(scan_outcome) = outcome.for_scan_detector() {
-            self.admission.record(peer.ip(), scan_outcome);
-        }
-        self.metrics.count_request(outcome.label());
-        let mac = identity.as_ref().map(|identity| identity.mac.to_string());
+    ) -> (Outcome, Response<Body>) {
         let user_agent =
             request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
+        let (outcome, response) = self.route(renderer, identity, peer, &request, user_agent.clone()).await;
+        let now = self.admission.now();
+        match (outcome.scan_weight(), identity) {
+            (ScanWeight::Hit, _) => self.admission.record(peer.ip(), ScanOutcome::Hit, now),
+            (ScanWeight::Miss(kind), _) => self.admission.record(peer.ip(), ScanOutcome::Miss(kind), now),
+            (ScanWeight::RefusedDevice, Some(identity)) => {
+                self.admission.record_refused_device(peer.ip(), &identity.mac, now);
+            }
+            (ScanWeight::RefusedDevice, None) | (ScanWeight::Nothing, _) => {}
+        }
+        self.metrics.count_request(outcome.label());
         // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
         // certificate, 4 for a certificate that verified but names no device (a shared one).
         let rating = if identity.is_some() { 5 } else { 4 };
         // Client-supplied text (path, User-Agent) is Debug-quoted: control characters escaped.
         tracing::info!(
             %peer,
-            mac = mac.as_deref().unwrap_or("-"),
+            mac = %identity.map_or_else(|| "-".to_owned(), |identity| identity.mac.to_string()),
             rating,
             method = %request.method(),
             path = ?request.uri().path(),
@@ -144,16 +177,18 @@ impl PhoneRoutes {
             status = response.status().as_u16(),
             "phone request"
         );
-        response
+        (outcome, response)
     }
 
     /// Decides, without touching the store, what a request is: an early answer, or a file to
     /// serve. Cheap enough to run for requests over their rate limit too, so the scan detector
     /// still learns from them.
     fn plan<B>(&self, identity: Option<&DeviceIdentity>, request: &Request<B>, user_agent: Option<&str>) -> Plan {
-        if request.method() != Method::GET && request.method() != Method::HEAD {
-            return Plan::Answer(Outcome::MethodNotServed);
-        }
+        let kind = match *request.method() {
+            Method::GET => FetchKind::Deliver,
+            Method::HEAD => FetchKind::Peek,
+            _ => return Plan::Answer(Outcome::MethodNotServed),
+        };
         let route = recognise_route(request.uri().path(), user_agent);
         match route {
             Route::Device { .. } | Route::Common { .. } => {}
@@ -178,7 +213,7 @@ impl PhoneRoutes {
         let file = format_vendor(identity).and_then(|vendor| route.file_for(vendor)).filter(|f| f.template.is_some());
         match (file, route) {
             (None, _) => Plan::Answer(Outcome::NotServed),
-            (Some(file), Route::Device { .. }) => Plan::Device(file),
+            (Some(file), Route::Device { .. }) => Plan::Device(file, kind),
             (Some(file), _) => Plan::Common(file),
         }
     }
@@ -189,17 +224,21 @@ impl PhoneRoutes {
         identity: Option<&DeviceIdentity>,
         peer: SocketAddr,
         request: &Request<B>,
+        user_agent: Option<String>,
     ) -> (Outcome, Response<Body>) {
-        let user_agent =
-            request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
         let plan = self.plan(identity, request, user_agent.as_deref());
-        if self.admission.request(peer.ip(), identity.map(|identity| &identity.mac)).is_err() {
+        match self.admission.request(peer.ip(), identity.map(|identity| &identity.mac)) {
+            Ok(()) => {}
+            // The connection is being closed; nothing more is learnt from it.
+            Err(Refusal::Banned { .. }) => return (Outcome::Banned, response::not_found()),
             // Over the limit: no work, but a request that would have missed still counts as one.
-            let outcome = match plan {
-                Plan::Answer(outcome) if outcome.for_scan_detector() != Some(ScanOutcome::Hit) => outcome,
-                _ => Outcome::RateLimited,
-            };
-            return (outcome, response::not_found());
+            Err(_) => {
+                let outcome = match plan {
+                    Plan::Answer(outcome) if matches!(outcome.scan_weight(), ScanWeight::Miss(_)) => outcome,
+                    _ => Outcome::RateLimited,
+                };
+                return (outcome, response::not_found());
+            }
         }
         match (plan, identity) {
             (Plan::Answer(Outcome::MacMismatch), Some(identity)) => {
@@ -207,8 +246,9 @@ impl PhoneRoutes {
                 (Outcome::MacMismatch, response::not_found())
             }
             (Plan::Answer(outcome), _) => (outcome, response::not_found()),
-            (Plan::Device(file), Some(identity)) => {
-                self.serve_device_file(renderer, identity.clone(), file, peer, user_agent).await
+            (Plan::Device(file, kind), Some(identity)) => {
+                let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
+                self.serve_device_file(renderer, identity, file, fetch, kind).await
             }
             (Plan::Common(file), _) => match renderer.render_common(file, &self.settings) {
                 Ok(body) => (Outcome::ServedCommon, response::config_file(body, file.format.content_type())),
@@ -217,7 +257,7 @@ impl PhoneRoutes {
                     (Outcome::RenderFailed, response::unavailable())
                 }
             },
-            (Plan::Device(_), None) => (Outcome::NoIdentity, response::not_found()),
+            (Plan::Device(..), None) => (Outcome::NoIdentity, response::not_found()),
             (Plan::Firmware(path), _) => {
                 let opened = tokio::task::spawn_blocking(move || firmware::open(&path)).await.ok().flatten();
                 match opened {
@@ -245,80 +285,112 @@ impl PhoneRoutes {
         }
     }
 
+    /// Serves a device its own file: the lifecycle decides on a read of the store, the config
+    /// is rendered, and only then is the fetch committed (a transition, a delivered secret and
+    /// their audit events, off the async workers). A poll that changes nothing is a read: no
+    /// thread hop, no write. A config that cannot be rendered consumes nothing.
     async fn serve_device_file(
         &self,
         renderer: &Renderer,
-        identity: DeviceIdentity,
+        identity: &DeviceIdentity,
         file: &'static ProfileFile,
-        peer: SocketAddr,
-        user_agent: Option<String>,
+        fetch: FetchRequest,
+        kind: FetchKind,
     ) -> (Outcome, Response<Body>) {
-        let credentials = Arc::clone(&self.credentials);
         let mac = identity.mac;
-        let model = identity.model.clone();
-        let certificate_vendor =
-            format_vendor(&identity).map_or_else(|| identity.vendor.clone(), |v| v.name().to_owned());
-        let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
-        // The store is synchronous (SQLite fsyncs): keep it off the async workers.
-        let decided = tokio::task::spawn_blocking(move || {
-            let fetched = credentials.fetch(&mac, fetch);
-            if let Ok(Fetched::NotEnrolled) = fetched {
-                let seen =
-                    credentials.seen_unknown(mac, &identity.vendor, identity.spki_sha256, &peer.ip().to_string());
-                if let Err(e) = seen {
-                    tracing::warn!(%mac, error = %e, "cannot record the pending device");
+        for _ in 0..DECIDE_ATTEMPTS {
+            let decision = match self.credentials.decide(&mac, fetch.clone(), kind) {
+                Ok(decision) => decision,
+                Err(e) => return unavailable(mac, &e),
+            };
+            let body = match decision.answer() {
+                Fetched::Config { account, profile, secrets } => {
+                    match self.render_device(renderer, identity, file, account, profile, secrets.as_ref()) {
+                        Ok(body) => Some(body),
+                        Err(e) => {
+                            tracing::error!(%mac, error = %e, "device config cannot be rendered; nothing was delivered");
+                            return (Outcome::RenderFailed, response::unavailable());
+                        }
+                    }
                 }
-            }
-            fetched
-        })
-        .await;
-        let (account, profile, secrets) = match decided {
-            Ok(Ok(Fetched::Config { account, profile, secrets })) => (account, profile, secrets),
-            Ok(Ok(Fetched::NotEnrolled)) => return (Outcome::NotEnrolled, response::not_found()),
-            Ok(Ok(Fetched::Refused(refusal))) => return (Outcome::Refused(refusal), response::not_found()),
-            Ok(Err(e)) => {
-                tracing::error!(%mac, error = %e, "credential service failed; nothing was delivered");
-                return (Outcome::Unavailable, response::unavailable());
-            }
-            Err(e) => {
-                tracing::error!(%mac, error = %e, "delivery task failed");
-                return (Outcome::Unavailable, response::unavailable());
-            }
-        };
-        let account = AccountSettings {
-            user_name: account.user_name,
-            auth_name: account.auth_name,
-            display_name: account.display_name,
-            registrar: self.registrar.clone(),
-        };
-        let model = profile.model.clone().or(model);
-        // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
-        let vendor = profile.vendor.clone().unwrap_or(certificate_vendor);
-        let settings = match self.settings_for(&vendor, model.as_deref(), &profile) {
-            Ok(settings) => settings,
-            Err(e) => {
-                tracing::error!(%mac, error = %e, "device settings are invalid");
-                return (Outcome::RenderFailed, response::unavailable());
-            }
-        };
-        let device = Device {
-            mac,
-            model: model.as_deref(),
-            account: &account,
-            settings: &settings,
-            secrets: secrets_of(secrets.as_ref()),
-        };
-        match renderer.render_device(file, &device) {
-            Ok(body) => (
-                Outcome::Served { with_secrets: secrets.is_some() },
-                response::config_file(body, file.format.content_type()),
-            ),
-            Err(e) => {
-                tracing::error!(%mac, error = %e, "device settings cannot be rendered");
-                (Outcome::RenderFailed, response::unavailable())
-            }
+                Fetched::NotEnrolled => {
+                    self.note_pending(identity, &fetch.peer).await;
+                    None
+                }
+                Fetched::Refused(_) => None,
+            };
+            let committed = if decision.writes() {
+                let credentials = Arc::clone(&self.credentials);
+                tokio::task::spawn_blocking(move || credentials.commit(decision)).await.unwrap_or_else(|e| {
+                    Err(CredentialsError::Store(StoreError::Backend(format!("the commit task failed: {e}").into())))
+                })
+            } else {
+                self.credentials.commit(decision)
+            };
+            return match (committed, body) {
+                (Ok(Committed::Changed), _) => continue,
+                (Ok(Committed::Done(Fetched::Config { secrets, .. })), Some(body)) => (
+                    Outcome::Served { with_secrets: secrets.is_some() },
+                    response::config_file(body, file.format.content_type()),
+                ),
+                (Ok(Committed::Done(Fetched::Refused(refusal))), _) => {
+                    (Outcome::Refused(refusal), response::not_found())
+                }
+                (Ok(Committed::Done(_)), _) => (Outcome::NotEnrolled, response::not_found()),
+                (Err(e), _) => unavailable(mac, &e),
+            };
+        }
+        tracing::error!(%mac, attempts = DECIDE_ATTEMPTS, "the device kept changing during its fetch");
+        (Outcome::Unavailable, response::unavailable())
+    }
+
+    /// Records a valid certificate for a MAC not in the inventory, for the operator's pending
+    /// list (with its key, which enrolling it pins).
+    async fn note_pending(&self, identity: &DeviceIdentity, peer: &str) {
+        let credentials = Arc::clone(&self.credentials);
+        let (mac, vendor, spki, peer) = (identity.mac, identity.vendor.clone(), identity.spki_sha256, peer.to_owned());
+        let seen = tokio::task::spawn_blocking(move || credentials.seen_unknown(mac, &vendor, spki, &peer)).await;
+        match seen {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(%mac, error = %e, "cannot record the pending device"),
+            Err(e) => tracing::warn!(%mac, error = %e, "pending device task failed"),
         }
     }
+
+    fn render_device(
+        &self,
+        renderer: &Renderer,
+        identity: &DeviceIdentity,
+        file: &ProfileFile,
+        account: &Account,
+        profile: &DeviceProfile,
+        secrets: Option<&IssuedSecrets>,
+    ) -> Result<String, String> {
+        let account = AccountSettings {
+            user_name: account.user_name.clone(),
+            auth_name: account.auth_name.clone(),
+            display_name: account.display_name.clone(),
+            registrar: self.registrar.clone(),
+        };
+        let model = profile.model.as_deref().or(identity.model.as_deref());
+        // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
+        let vendor = match &profile.vendor {
+            Some(vendor) => vendor.clone(),
+            None => format_vendor(identity).map_or_else(|| identity.vendor.clone(), |v| v.name().to_owned()),
+        };
+        let settings = self.settings_for(&vendor, model, profile)?;
+        let device =
+            Device { mac: identity.mac, model, account: &account, settings: &settings, secrets: secrets_of(secrets) };
+        renderer.render_device(file, &device).map_err(|e| e.to_string())
+    }
+}
+
+/// How often a fetch is decided again when the device changes between decision and commit.
+const DECIDE_ATTEMPTS: usize = 4;
+
+fn unavailable(mac: Mac, e: &CredentialsError) -> (Outcome, Response<Body>) {
+    tracing::error!(%mac, error = %e, "credential service failed; nothing was delivered");
+    (Outcome::Unavailable, response::unavailable())
 }
 
 impl PhoneRoutes {

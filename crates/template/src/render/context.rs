@@ -80,6 +80,13 @@ impl Fields {
     /// `account.display_name`, or `settings` for a template that walks all settings).
     pub(crate) fn check(&self, format: Format, referenced: &[String]) -> Result<(), TemplateError> {
         for (field, value) in &self.0 {
+            // What goes into SIP has SIP's shape in every vendor's file, referenced or not.
+            match field.as_str() {
+                "account.user_name" => crate::sip::check_sip_user(field, value)?,
+                "account.auth_name" => crate::sip::check_auth_name(field, value)?,
+                "account.registrar" => crate::sip::check_sip_host(field, value)?,
+                _ => {}
+            }
             let used = referenced
                 .iter()
                 .any(|r| field == r || field.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with('.')));

@@ -207,6 +207,8 @@ fn environment(format: Format) -> Result<Environment<'static>, TemplateError> {
         line: None,
         detail: e.to_string(),
     })?);
+    // `{{ account.user_name | sip_user }}` where a template builds a SIP URI itself.
+    env.add_filter("sip_user", |value: &str| crate::sip::escape_user(value));
     env.set_formatter(move |out, _state, value| {
         if value.is_undefined() {
             return Err(Error::new(ErrorKind::UndefinedError, "an undefined value cannot be written"));

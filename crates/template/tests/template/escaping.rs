@@ -58,6 +58,47 @@ fn refusable(format: Format, value: &str) -> bool {
     }
 }
 
+/// Whether a value cannot be what its field is inside SIP, whatever the format (RFC 3261's
+/// `user`, a digest user name, a host[:port]), written out here again independently.
+fn not_sip(index: usize, value: &str) -> bool {
+    let portable = |v: &str| !v.chars().any(|c| c.is_control() || c == '\u{fffe}' || c == '\u{ffff}') && v.trim() == v;
+    match index {
+        0 => {
+            let bytes = value.as_bytes();
+            let escapes_ok = bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'%')
+                .all(|(i, _)| bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+            value.is_empty()
+                || value.len() > 256
+                || !escapes_ok
+                || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/%".contains(&b))
+        }
+        1 => value.is_empty() || value.len() > 256 || !portable(value) || value.contains(['"', '\\']),
+        3 => {
+            let (host, port) = match value.rsplit_once(':') {
+                Some((host, port)) if !value.starts_with('[') => (host, Some(port)),
+                _ => (value, None),
+            };
+            let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+            let host_ok = match bracketed {
+                Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+                None => host.trim_end_matches('.').split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                }),
+            };
+            let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+            value.is_empty() || value.len() > 256 || !host_ok || !port_ok
+        }
+        _ => false,
+    }
+}
+
 fn check_vendor(renderer: &Renderer, vendor: Vendor, values: &[String; 8]) -> Result<(), TestCaseError> {
     let format = fixtures::device_file(vendor).format;
     let placeholders: [String; 8] = std::array::from_fn(placeholder);
@@ -73,7 +114,7 @@ fn check_vendor(renderer: &Renderer, vendor: Vendor, values: &[String; 8]) -> Re
         .collect();
     // Only the fields the template writes are checked: another vendor's file may need the rest.
     let used = |i: usize| template_text.contains(&placeholder(i));
-    let any_refusable = values.iter().enumerate().any(|(i, v)| used(i) && refusable(format, v));
+    let any_refusable = values.iter().enumerate().any(|(i, v)| (used(i) && refusable(format, v)) || not_sip(i, v));
     match render(renderer, vendor, values) {
         Ok(text) => {
             prop_assert!(!any_refusable, "{}: rendered a value the format cannot carry:\n{}", vendor, text);
@@ -84,7 +125,7 @@ fn check_vendor(renderer: &Renderer, vendor: Vendor, values: &[String; 8]) -> Re
             let index =
                 FIELDS.iter().position(|f| *f == field).unwrap_or_else(|| panic!("{vendor}: unknown field {field}"));
             prop_assert!(
-                used(index) && refusable(format, &values[index]),
+                (used(index) && refusable(format, &values[index])) || not_sip(index, &values[index]),
                 "{}: refused {} = {:?}: {}",
                 vendor,
                 field,
@@ -153,11 +194,20 @@ fn value() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Eight field values; the user name and registrar are mostly valid SIP, so the other fields'
+/// values reach the renderer's escaping rather than stopping at the SIP checks.
+fn values() -> impl Strategy<Value = [String; 8]> {
+    let user = prop_oneof![3 => "[a-zA-Z0-9+._!~*'()&=$,;?/-]{1,24}", 1 => value()];
+    let host = prop_oneof![3 => "[a-z0-9]{1,10}(\\.[a-z0-9]{1,10}){0,3}(:[1-9][0-9]{0,3})?", 1 => value()];
+    (user, value(), value(), host, value(), value(), value(), value())
+        .prop_map(|(a, b, c, d, e, f, g, h)| [a, b, c, d, e, f, g, h])
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn every_vendor_reads_back_exactly_or_refuses_naming_the_field(values in prop::array::uniform8(value())) {
+    fn every_vendor_reads_back_exactly_or_refuses_naming_the_field(values in values()) {
         let renderer = Renderer::shipped().unwrap();
         for profile in profiles() {
             check_vendor(&renderer, profile.vendor, &values)?;
@@ -238,4 +288,22 @@ fn settings_a_template_does_not_use_are_not_checked() {
         let device = fixtures::device(vendor, &account, &settings, None);
         assert!(renderer.render_device(fixtures::device_file(vendor), &device).is_ok(), "{vendor}");
     }
+}
+
+#[test]
+fn a_user_name_cannot_rewrite_a_sip_uri_in_any_vendors_file() {
+    let renderer = Renderer::shipped().unwrap();
+    for payload in ["1001@evil.example", "1001>;x", "<sip:a@b>", "a b", "1001:5060"] {
+        for profile in profiles() {
+            let mut values: [String; 8] = std::array::from_fn(placeholder);
+            values[0] = payload.to_owned();
+            let err = render(&renderer, profile.vendor, &values).unwrap_err();
+            assert_eq!(err.field(), Some("account.user_name"), "{}: {payload}: {err}", profile.vendor);
+        }
+    }
+    // A legal user part with RFC 3261's reserved characters lands in Linphone's URI unchanged.
+    let mut values: [String; 8] = std::array::from_fn(placeholder);
+    (values[0], values[3]) = ("+44;ext=1".to_owned(), "sip.example.net".to_owned());
+    let text = render(&renderer, Vendor::Linphone, &values).unwrap();
+    assert!(text.contains("sip:+44;ext=1@sip.example.net</entry>"), "{text}");
 }

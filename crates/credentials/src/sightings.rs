@@ -1,0 +1,119 @@
+//! When each device was last served, from where, by which client: fleet data, kept in memory and
+//! written in batches.
+//!
+//! A provisioned phone polls every few hours; its poll changes no lifecycle state, so it must not
+//! cost a durable write. What it reports (time, address, User-Agent) is kept here, one entry per
+//! device, and written to the store in one transaction by [`Credentials::flush_sightings`]
+//! (the server calls it every few seconds and at shutdown). A crash loses at most the facts
+//! since the last flush; no lifecycle state is ever kept here.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sipprov_identity::Mac;
+
+use crate::lifecycle::FetchRequest;
+use crate::{Credentials, CredentialsError, LastSeen, Timestamp};
+
+/// Where a device was last served from: the client facts of its latest fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// The device.
+    pub mac: Mac,
+    /// When, from where, by which client.
+    pub seen: LastSeen,
+}
+
+/// Sightings waiting to be written: the latest per device, at most [`SightingBuffer::CAPACITY`]
+/// devices.
+#[derive(Debug, Default)]
+pub(crate) struct SightingBuffer {
+    latest: Mutex<HashMap<Mac, Sighting>>,
+    dropped: AtomicU64,
+}
+
+impl SightingBuffer {
+    /// The most devices held between two flushes: five seconds of a storm at 50,000 phones a
+    /// second. Beyond it, sightings of further devices are counted as dropped, not kept.
+    pub(crate) const CAPACITY: usize = 262_144;
+
+    /// The longest User-Agent kept; longer ones are cut (at a character boundary).
+    const MAX_USER_AGENT: usize = 256;
+
+    pub(crate) fn record(&self, mac: Mac, at: Timestamp, request: &FetchRequest) {
+        let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if latest.len() >= Self::CAPACITY && !latest.contains_key(&mac) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let user_agent = request.user_agent.as_deref().map(|ua| truncate(ua, Self::MAX_USER_AGENT).to_owned());
+        let sighting = Sighting { mac, seen: LastSeen { at, peer: request.peer.clone(), user_agent } };
+        match latest.get_mut(&mac) {
+            Some(held) if held.seen.at > at => {}
+            Some(held) => *held = sighting,
+            None => {
+                latest.insert(mac, sighting);
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<Sighting> {
+        let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::take(&mut *latest).into_values().collect()
+    }
+
+    /// Puts back sightings a failed flush could not write, unless newer ones arrived meanwhile.
+    fn restore(&self, sightings: Vec<Sighting>) {
+        let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for sighting in sightings {
+            if latest.len() >= Self::CAPACITY && !latest.contains_key(&sighting.mac) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            latest.entry(sighting.mac).or_insert(sighting);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl Credentials {
+    /// Writes the sightings held in memory to the store in one transaction; newer facts already
+    /// stored are kept. Returns how many devices were written. On failure they stay in memory
+    /// for the next flush.
+    pub fn flush_sightings(&self) -> Result<usize, CredentialsError> {
+        let sightings = self.sightings.take();
+        if sightings.is_empty() {
+            return Ok(0);
+        }
+        let count = sightings.len();
+        match self.store.record_sightings(&sightings) {
+            Ok(()) => Ok(count),
+            Err(e) => {
+                self.sightings.restore(sightings);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Sightings held in memory, not yet flushed.
+    pub fn unflushed_sightings(&self) -> usize {
+        self.sightings.len()
+    }
+
+    /// Sightings not kept because the buffer was full (a flush did not keep up).
+    pub fn dropped_sightings(&self) -> u64 {
+        self.sightings.dropped.load(Ordering::Relaxed)
+    }
+}

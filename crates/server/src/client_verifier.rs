@@ -1,0 +1,133 @@
+//! The client certificate verifier: each chain verified once per handshake, per vendor anchor,
+//! and the anchor that vouched for it remembered for the identity read that follows.
+//!
+//! rustls asks a verifier only yes or no. sipprov also needs to know *which* vendor's anchor
+//! the chain verified to, because that anchor carries the identity rule and the OUIs it may
+//! vouch for. Verifying again after the handshake would double the most expensive step of a
+//! poll, so the verifier remembers, by a hash of the presented chain, the position of the vendor
+//! that verified it; the connection looks that up right after its handshake. A chain missing
+//! from the memory (evicted under a flood) is verified again: the memory saves work, it never
+//! decides anything.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use sha2::{Digest, Sha256};
+use sipprov_identity::{DeviceIdentity, NoIdentity, TrustStore, VendorTrust};
+use sipprov_ratelimit::BoundedMap;
+
+/// Chains remembered between their handshake and their connection's identity read. A
+/// connection reads its entry microseconds after the handshake, so this only has to cover the
+/// handshakes finishing at once.
+const REMEMBERED: usize = 4_096;
+
+/// A hash of a presented chain (leaf, then intermediates, each length-prefixed).
+type ChainHash = [u8; 32];
+
+/// Verifies client chains with [`TrustStore::verify`] and remembers which vendor verified each.
+pub(crate) struct VendorVerifier {
+    trust: Arc<TrustStore>,
+    subjects: Vec<DistinguishedName>,
+    algorithms: WebPkiSupportedAlgorithms,
+    verified: Mutex<BoundedMap<ChainHash, usize>>,
+}
+
+impl fmt::Debug for VendorVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorVerifier").field("vendors", &self.trust.vendors().len()).finish_non_exhaustive()
+    }
+}
+
+impl VendorVerifier {
+    pub(crate) fn new(trust: Arc<TrustStore>, algorithms: WebPkiSupportedAlgorithms) -> Self {
+        // The CA names offered in the CertificateRequest: phones with several certificates pick by them.
+        let subjects = trust.anchor_subjects().map(DistinguishedName::in_sequence).collect();
+        Self { trust, subjects, algorithms, verified: Mutex::new(BoundedMap::new(REMEMBERED)) }
+    }
+
+    /// The identity of a connection whose handshake this verifier accepted `chain` for: read
+    /// with the rule of the vendor that verified it, and verified again only if forgotten.
+    pub(crate) fn identify(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
+        let remembered = self.verified().remove(&chain_hash(chain));
+        match (remembered, chain.first()) {
+            (Some(position), Some(leaf)) => self.trust.identify_verified(leaf, position),
+            _ => self.trust.identify(chain, now),
+        }
+    }
+
+    /// The identity of `chain` verified afresh under this verifier's trust (a connection kept
+    /// alive across a reload is held to the new anchors and CRLs).
+    pub(crate) fn reverify(&self, chain: &[CertificateDer<'_>]) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
+        self.trust.identify(chain, UnixTime::now())
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, BoundedMap<ChainHash, usize>> {
+        // Only whole entries are ever inserted or removed: a poisoned map is still consistent.
+        self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl ClientCertVerifier for VendorVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.subjects
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let chain: Vec<CertificateDer<'_>> =
+            std::iter::once(end_entity).chain(intermediates).map(|c| CertificateDer::from(c.as_ref())).collect();
+        match self.trust.verify(&chain, now) {
+            Ok(position) => {
+                self.verified().insert(chain_hash(&chain), position);
+                Ok(ClientCertVerified::assertion())
+            }
+            Err(refused) => {
+                Err(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(refused)))))
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+fn chain_hash(chain: &[CertificateDer<'_>]) -> ChainHash {
+    let mut hash = Sha256::new();
+    for certificate in chain {
+        hash.update((certificate.len() as u64).to_be_bytes());
+        hash.update(certificate.as_ref());
+    }
+    hash.finalize().into()
+}
