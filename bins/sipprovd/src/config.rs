@@ -158,6 +158,10 @@ pub struct LimitsSection {
     pub max_connections_per_source: Option<u32>,
     /// TLS handshakes in progress at once, all clients together.
     pub max_handshakes_in_flight: Option<u32>,
+    /// TLS handshakes in progress at once from one source; more wait their turn.
+    pub max_handshakes_per_source: Option<u32>,
+    /// TLS handshakes in progress at once from one network (IPv4 /24, IPv6 /48).
+    pub max_handshakes_per_network: Option<u32>,
     /// Misses (unknown paths, MAC mismatches, refused handshakes) from one source that trip a
     /// ban whatever the ratio, within `scan_source_window_seconds`.
     pub scan_source_max_misses: Option<u32>,
@@ -206,9 +210,16 @@ impl LimitsSection {
         if let Some(max) = self.max_connections_per_source {
             policy.max_connections_per_source = max;
         }
+        // A smaller overall cap brings the defaults of the finer ones down with it.
         if let Some(max) = self.max_handshakes_in_flight {
             policy.max_handshakes_in_flight = max;
         }
+        policy.max_handshakes_per_network = self
+            .max_handshakes_per_network
+            .unwrap_or(policy.max_handshakes_per_network.min(policy.max_handshakes_in_flight));
+        policy.max_handshakes_per_source = self
+            .max_handshakes_per_source
+            .unwrap_or(policy.max_handshakes_per_source.min(policy.max_handshakes_per_network));
         if let Some(max) = self.scan_source_max_misses {
             policy.scan.source.max_misses = max;
             policy.scan.source.min_misses = policy.scan.source.min_misses.min(max);
@@ -622,7 +633,8 @@ impl Config {
             (None, None) => read_server_certificate(&self.phones.certificate, &self.phones.key)?,
             _ => bail!("[admin] certificate and key go together"),
         };
-        Ok(AdminConfig { certificate, realm: self.sip.realm(), timeouts: self.phones.timeouts() })
+        let limits = self.limits.policy()?;
+        Ok(AdminConfig { certificate, realm: self.sip.realm(), timeouts: self.phones.timeouts(), limits })
     }
 }
 

@@ -11,7 +11,7 @@ use sipprov_credentials::{Keyring, Role};
 use sipprovd::check::check;
 use sipprovd::config::{Config, LoggingSection};
 use sipprovd::daemon::Daemon;
-use sipprovd::demo::{DEMO_PHONES, Demo};
+use sipprovd::demo::{DEMO_PHONES, Demo, DemoOptions};
 use sipprovd::files::write_new_file;
 
 /// Secure remote provisioning for SIP phones.
@@ -29,12 +29,14 @@ enum Command {
         /// Directory for the demo's PKI, config and database (created if missing, reused if not).
         #[arg(long, default_value = "sipprov-demo")]
         dir: PathBuf,
-        /// Address for the phone listener (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:8443")]
-        listen: SocketAddr,
-        /// Address for the admin listener (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:8444")]
-        admin_listen: SocketAddr,
+        /// Address for the phone listener; port 0 picks a free port [default: the config's,
+        /// 127.0.0.1:8443 in a new demo].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Address for the admin listener; port 0 picks a free port [default: the config's,
+        /// 127.0.0.1:8444 in a new demo].
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
         /// Seconds the password is still served after the first delivery [default: the config's,
         /// 300 in a new demo].
         #[arg(long)]
@@ -101,7 +103,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(&anyhow::anyhow!("cannot start the runtime: {e}")),
     };
     let outcome = match cli.command {
-        Command::Demo { dir, listen, admin_listen, grace } => runtime.block_on(demo(&dir, listen, admin_listen, grace)),
+        Command::Demo { dir, listen, admin_listen, grace } => {
+            runtime.block_on(demo(&dir, DemoOptions { listen, admin_listen, grace }))
+        }
         Command::Run { config } => runtime.block_on(run(&config)),
         Command::Check { config } => return check_command(&config),
         Command::Keygen { file, id, previous } => keygen(&file, id, previous.as_deref()),
@@ -155,12 +159,10 @@ fn init_logging(logging: &LoggingSection) {
     };
 }
 
-async fn demo(dir: &Path, listen: SocketAddr, admin_listen: SocketAddr, grace: Option<u64>) -> anyhow::Result<()> {
-    let mut demo = Demo::prepare(dir, grace)?;
+async fn demo(dir: &Path, options: DemoOptions) -> anyhow::Result<()> {
+    let mut demo = Demo::prepare(dir, options)?;
     init_logging(&demo.config.logging);
-    demo.config.phones.listen = listen;
-    demo.config.admin.listen = admin_listen;
-    if listen.port() != 0 {
+    if let Some(listen) = options.listen.filter(|listen| listen.port() != 0) {
         demo.config.settings.insert("provisioning_url".into(), url_base(listen));
     }
     let banner = if demo.reused {
@@ -169,6 +171,7 @@ async fn demo(dir: &Path, listen: SocketAddr, admin_listen: SocketAddr, grace: O
         format!("Created a demo in {}: PKI in pki/, config in sipprov.toml, database sipprov.db.", dir.display())
     };
     let daemon = Daemon::bind(&demo.config, Arc::clone(&demo.credentials), Some(Demo::config_path(dir))).await?;
+    demo.record_addresses(daemon.phone_addr(), daemon.admin_addr())?;
     let (url, admin_url) = (url_base(daemon.phone_addr()), url_base(daemon.admin_addr()));
     say(&format!(
         "{banner}\nServing phones on {url}\nEnrolled phones: {}\nFetch a phone's config as that phone:\n\n    {}\n\n\

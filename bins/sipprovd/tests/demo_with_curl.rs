@@ -260,3 +260,87 @@ fn the_demo_prints_a_cli_command_that_works_with_its_admin_token() {
     let macs: Vec<_> = devices["devices"].as_array().unwrap().iter().map(|d| d["mac"].as_str().unwrap()).collect();
     assert_eq!(macs, [PHONE_1, PHONE_2, "001565000003"]);
 }
+
+/// Item 12: the demo's `sipprov.toml` holds the addresses and grace it ran with, so `sipprovd
+/// run --config` comes up the same; and everything it writes is private to its user.
+#[test]
+fn the_demo_writes_what_it_runs_with_and_keeps_every_file_private() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have_curl() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let (url, admin_url) = {
+        let mut server = DemoServer::start(&demo_dir, 7);
+        let mut admin = None;
+        for _ in 0..100 {
+            admin = server.lines().iter().find_map(|l| l.strip_prefix("Admin API on ")).map(str::to_owned);
+            if admin.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let admin = admin.expect("the admin address is printed");
+        let admin = admin.split(';').next().unwrap().to_owned();
+        assert_eq!(server.fetch(&format!("/{PHONE_1}.cfg"), Some(PHONE_1)).status, Some(200));
+        (server.url.clone(), admin)
+    };
+    let config = std::fs::read_to_string(demo_dir.join("sipprov.toml")).unwrap();
+    let phones = url.trim_start_matches("https://");
+    let admin = admin_url.trim_start_matches("https://");
+    for line in [
+        format!("listen = \"{phones}\""),
+        format!("listen = \"{admin}\""),
+        "grace_seconds = 7".to_owned(),
+        format!("provisioning_url = \"{url}\""),
+    ] {
+        assert!(config.lines().any(|l| l == line), "{line} in:\n{config}");
+    }
+
+    // Directories 0700, files 0600, the database's WAL and shared memory included.
+    let mut checked = 0;
+    let mut pending = vec![demo_dir.clone()];
+    while let Some(path) = pending.pop() {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        if path.is_dir() {
+            assert_eq!(mode, 0o700, "{}", path.display());
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+        } else {
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 14, "the PKI, key, token, config and database files were all checked: {checked}");
+    for file in ["sipprov.db", "sipprov.db-wal", "sipprov.db-shm"] {
+        assert!(demo_dir.join(file).exists(), "{file}");
+    }
+
+    // `sipprovd run` from the file serves where the demo did.
+    let mut run = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
+        .args(["run", "--config"])
+        .arg(demo_dir.join("sipprov.toml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = mpsc::channel();
+    let stderr = BufReader::new(run.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut serving = None;
+    while serving.is_none() && std::time::Instant::now() < deadline {
+        match lines_rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line.contains("serving") => serving = Some(line),
+            _ => {}
+        }
+    }
+    let _ = run.kill();
+    let _ = run.wait();
+    let serving = serving.expect("sipprovd run started");
+    assert!(serving.contains(phones) && serving.contains(admin), "{serving}");
+}

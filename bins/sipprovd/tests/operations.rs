@@ -7,11 +7,12 @@
 //! Without curl or openssl the tests are skipped loudly (in CI they fail).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{
@@ -21,195 +22,9 @@ use rcgen::{
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
+use support::{Daemon, have_tools, json_of, prepare_demo, sipprovd, wait_until};
 
 const PHONE: &str = "001565000001";
-
-/// A daemon started with `sipprovd run` from a demo directory whose database was cleared.
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-    phones: String,
-    admin: String,
-    admin_token: String,
-    auditor_token: String,
-    /// Every line the daemon wrote, stdout and stderr.
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    fn start(dir: &Path) -> Self {
-        Self::start_with(dir, |_| {})
-    }
-
-    /// Starts after `edit` has changed the prepared directory (config, files).
-    fn start_with(dir: &Path, edit: impl FnOnce(&Path)) -> Self {
-        prepare_demo(dir);
-        edit(dir);
-        let token = |role: &str| {
-            let output =
-                sipprovd(&["token", "create", "--role", role, "--name", &format!("e2e-{role}"), "--config"], dir);
-            assert!(output.status.success(), "token create: {}", String::from_utf8_lossy(&output.stderr));
-            String::from_utf8(output.stdout).unwrap().trim().to_owned()
-        };
-        let (admin_token, auditor_token) = (token("admin"), token("auditor"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
-            .args(["run", "--config"])
-            .arg(dir.join("sipprov.toml"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sipprovd run");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (lines_tx, lines_rx) = mpsc::channel::<String>();
-        for stream in
-            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
-        {
-            let (output, lines_tx) = (Arc::clone(&output), lines_tx.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    output.lock().unwrap().push(line.clone());
-                    let _ = lines_tx.send(line);
-                }
-            });
-        }
-        let mut daemon = Self {
-            child,
-            dir: dir.to_owned(),
-            phones: String::new(),
-            admin: String::new(),
-            admin_token,
-            auditor_token,
-            output,
-        };
-        while daemon.phones.is_empty() {
-            let line = lines_rx
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("sipprovd run did not start: {:#?}", daemon.output.lock().unwrap()));
-            let Ok(log) = serde_json::from_str::<Value>(&line) else { continue };
-            if log["message"] == "serving" {
-                daemon.phones = format!("https://{}", log["phones"].as_str().unwrap());
-                daemon.admin = format!("https://{}", log["admin"].as_str().unwrap());
-            }
-        }
-        daemon
-    }
-
-    fn pki(&self, file: &str) -> PathBuf {
-        self.dir.join("pki").join(file)
-    }
-
-    /// Runs the `sipprov` CLI against this daemon with `token`.
-    fn cli(&self, token: &str, args: &[&str]) -> Output {
-        let sipprov = Path::new(env!("CARGO_BIN_EXE_sipprovd")).with_file_name("sipprov");
-        assert!(sipprov.exists(), "{} is missing: run `cargo test --workspace`, which builds it", sipprov.display());
-        Command::new(sipprov)
-            .args(["--url", &self.admin, "--ca"])
-            .arg(self.pki("server-ca.pem"))
-            .env("SIPPROV_TOKEN", token)
-            .args(args)
-            .output()
-            .expect("run sipprov")
-    }
-
-    /// `curl` on the phone listener presenting `cert`/`key`; returns (status, body).
-    fn fetch(&self, path: &str, cert: &Path, key: &Path) -> (Option<u16>, String) {
-        let output = Command::new("curl")
-            .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}", "--cacert"])
-            .arg(self.pki("server-ca.pem"))
-            .arg("--cert")
-            .arg(cert)
-            .arg("--key")
-            .arg(key)
-            .arg(format!("{}{path}", self.phones))
-            .output()
-            .expect("run curl");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        let (body, status) = text.rsplit_once('\n').unwrap_or(("", ""));
-        (status.parse().ok().filter(|s| *s != 0), body.to_owned())
-    }
-
-    fn fetch_as_phone(&self, mac: &str) -> (Option<u16>, String) {
-        let devices = self.dir.join("pki").join("devices");
-        self.fetch(&format!("/{mac}.cfg"), &devices.join(format!("{mac}.pem")), &devices.join(format!("{mac}.key")))
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success(), "kill -{name}");
-    }
-
-    fn log_contains(&self, needle: &str) -> bool {
-        self.output.lock().unwrap().iter().any(|line| line.contains(needle))
-    }
-
-    fn all_output(&self) -> String {
-        self.output.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A demo directory (PKI, sealing key, config) with an empty database and JSON logs on free ports.
-fn prepare_demo(dir: &Path) {
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(demo.stdout.take().unwrap());
-    for line in stdout.lines().map_while(Result::ok) {
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
-    demo.kill().unwrap();
-    demo.wait().unwrap();
-    for file in ["sipprov.db", "sipprov.db-wal", "sipprov.db-shm", "admin.token"] {
-        let _ = std::fs::remove_file(dir.join(file));
-    }
-    let config_path = dir.join("sipprov.toml");
-    let config = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("listen = \"127.0.0.1:8443\"", "listen = \"127.0.0.1:0\"")
-        .replace("listen = \"127.0.0.1:8444\"", "listen = \"127.0.0.1:0\"")
-        .replace("format = \"text\"", "format = \"json\"");
-    std::fs::write(&config_path, config).unwrap();
-}
-
-fn sipprovd(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sipprovd")).args(args).arg(dir.join("sipprov.toml")).output().unwrap()
-}
-
-fn have_tools() -> bool {
-    let missing: Vec<_> =
-        ["curl", "openssl"].into_iter().filter(|tool| Command::new(tool).arg("version").output().is_err()).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "{missing:?} required in CI (.ci/run installs them)");
-    eprintln!("SKIPPED: {missing:?} not found; install them to run the operations end-to-end tests");
-    false
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {

@@ -5,6 +5,7 @@
 //! store with its audit event (so every node and the next start see it) and logged. Bans made by
 //! other nodes are picked up by [`Admission::refresh_bans`].
 
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,8 @@ use sipprov_credentials::{
 };
 use sipprov_identity::Mac;
 use sipprov_ratelimit::{
-    BanRecord, ConnectionPermit, Gatekeeper, HandshakePermit, IpPrefix, Moment, NewBan, Outcome, Policy, Refusal,
+    BanRecord, ConnectionPermit, Gatekeeper, HandshakePermit, IpPrefix, Moment, NewBan, Occupancy, Outcome, Policy,
+    Refusal,
 };
 use tokio::sync::watch;
 
@@ -128,17 +130,7 @@ impl Admission {
         connection: &ConnectionPermit,
         deadline: tokio::time::Instant,
     ) -> Option<HandshakePermit> {
-        loop {
-            if let Ok(permit) = self.gate.admit_handshake(connection) {
-                return Some(permit);
-            }
-            // Polled, not woken: a freed place would otherwise wake every waiter of every source.
-            let retry = tokio::time::Instant::now() + HANDSHAKE_RETRY;
-            if retry >= deadline {
-                return None;
-            }
-            tokio::time::sleep_until(retry).await;
-        }
+        handshake_place(&self.gate, connection, deadline).await
     }
 
     /// Admits one request from `ip` by `device` (the certificate's MAC, if any).
@@ -190,6 +182,11 @@ impl Admission {
         });
     }
 
+    /// How many keys each of the limiter's tables holds, for the metrics.
+    pub(crate) fn occupancy(&self) -> Occupancy {
+        self.gate.occupancy()
+    }
+
     /// The bans in force here, as stored: key, reason, end in Unix seconds.
     pub(crate) fn bans(&self) -> Vec<BanRecord> {
         let (now, unix_now) = (self.now(), SystemClock.now().unix());
@@ -209,6 +206,26 @@ impl Admission {
         let stored = self.credentials.store().remove_ban(&prefix.to_string(), event).map_err(UnbanError::Store)?;
         let here = self.gate.unban(&prefix);
         Ok(stored || here)
+    }
+}
+
+/// Waits (until `deadline`) for a place for `connection`'s TLS handshake under `gate`: see
+/// [`Admission::handshake`]. The admin listener waits the same way under its own gatekeeper.
+pub(crate) async fn handshake_place<D: Hash + Eq + Clone>(
+    gate: &Gatekeeper<D>,
+    connection: &ConnectionPermit,
+    deadline: tokio::time::Instant,
+) -> Option<HandshakePermit> {
+    loop {
+        if let Ok(permit) = gate.admit_handshake(connection) {
+            return Some(permit);
+        }
+        // Polled, not woken: a freed place would otherwise wake every waiter of every source.
+        let retry = tokio::time::Instant::now() + HANDSHAKE_RETRY;
+        if retry >= deadline {
+            return None;
+        }
+        tokio::time::sleep_until(retry).await;
     }
 }
 

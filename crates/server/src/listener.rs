@@ -71,9 +71,21 @@ impl PhoneServer {
 
     /// Accepts and serves connections until `shutdown` completes; then stops accepting, lets
     /// in-flight requests finish within the drain deadline, and returns.
+    ///
+    /// While serving, the client facts of served fetches (last seen, address, User-Agent) are
+    /// written to the store every few seconds in one batch, and once more at the end.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         tokio::pin!(shutdown);
         let drain = Drain::new();
+        let credentials = Arc::clone(&self.context.routes.credentials);
+        let flushing = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(SIGHTINGS_FLUSH_EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                flush_sightings(Arc::clone(&credentials)).await;
+            }
+        });
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
@@ -107,7 +119,22 @@ impl PhoneServer {
                 "phone listener stopped; requests still running were cut off"
             );
         }
+        flushing.abort();
+        flush_sightings(Arc::clone(&self.context.routes.credentials)).await;
         Ok(())
+    }
+}
+
+/// How often the client facts of served fetches are written: what a crash can lose of them.
+const SIGHTINGS_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Writes the sightings held in memory, off the async workers; a failure keeps them for the
+/// next flush.
+async fn flush_sightings(credentials: Arc<sipprov_credentials::Credentials>) {
+    match tokio::task::spawn_blocking(move || credentials.flush_sightings()).await {
+        Ok(Ok(written)) => tracing::debug!(written, "sightings written"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot write sightings; kept for the next flush"),
+        Err(e) => tracing::warn!(error = %e, "sightings flush task failed"),
     }
 }
 

@@ -183,3 +183,189 @@ async fn with_a_source_allow_list_only_those_networks_get_a_handshake() {
     let inside = fetch_from(&harness, ip("127.0.7.5"), &phone, &format!("/{OWN}.cfg")).await.unwrap();
     assert!(inside.starts_with("HTTP/1.1 200 OK"), "{inside}");
 }
+
+/// A policy whose source rule trips at 20 misses over half of a source's outcomes.
+fn sensitive() -> sipprov_ratelimit::Policy {
+    let mut policy = sipprov_ratelimit::Policy::default();
+    (policy.scan.source.min_misses, policy.scan.source.max_misses) = (20, 500);
+    policy
+}
+
+/// Item 8: whether a ban follows says nothing about whether the device is enrolled, and files
+/// phones ask for that sipprov does not serve do not dilute a scanner's misses.
+#[tokio::test]
+async fn the_scan_detector_weighs_every_device_refusal_alike_and_ignores_files_it_does_not_serve() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start_with_limits(yealink_trust(&vendor_ca), sensitive()).await;
+    let (disabled, mismatched, unknown) = ("001565000081", "001565000082", "001565000083");
+    for mac in [disabled, mismatched] {
+        harness.enrol(mac);
+    }
+    harness.credentials.set_disabled(&disabled.parse().unwrap(), true, "test").unwrap();
+    // Pin the enrolled key, so another certificate for the MAC is a key mismatch.
+    let pinned = yealink_phone(&vendor_ca, mismatched);
+    assert!(
+        fetch_from(&harness, ip("127.0.9.1"), &pinned, &format!("/{mismatched}.cfg")).await.unwrap().contains("200 OK")
+    );
+    let cases = [
+        (disabled, yealink_phone(&vendor_ca, disabled), "127.0.10.1"),
+        (mismatched, yealink_phone(&vendor_ca, mismatched), "127.0.11.1"),
+        (unknown, yealink_phone(&vendor_ca, unknown), "127.0.12.1"),
+    ];
+    for (mac, phone, source) in &cases {
+        // Each device asks for its own file 20 times (the same 404 bytes each time), and its
+        // source misses 15 times besides: under the threshold only if the refusals weigh one.
+        for _ in 0..20 {
+            let response = fetch_from(&harness, ip(source), phone, &format!("/{mac}.cfg")).await.unwrap();
+            assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+        }
+        for n in 0..15 {
+            fetch_from(&harness, ip(source), phone, &format!("/nothing-{n}")).await.unwrap();
+        }
+    }
+    for (mac, phone, source) in &cases {
+        let still = harness.tls_from(ip(source), Some(phone)).await;
+        assert!(still.is_ok(), "{mac}: refused like the others, banned like the others (none)");
+    }
+    // A scanner padding its misses with boot files sipprov recognises but does not serve.
+    let scanner = yealink_phone(&vendor_ca, "001565000084");
+    let source = ip("127.0.13.1");
+    let mut banned = false;
+    for n in 0..25 {
+        for _ in 0..4 {
+            if fetch_from(&harness, source, &scanner, "/y000000000000.boot").await.is_err() {
+                banned = true;
+            }
+        }
+        if fetch_from(&harness, source, &scanner, &format!("/unknown-{n}")).await.is_err() {
+            banned = true;
+        }
+    }
+    assert!(banned || harness.tls_from(source, Some(&scanner)).await.is_err(), "the padding hid the misses");
+}
+
+/// Item 9: a phone not yet enrolled, retrying behind an office's address, does not get the
+/// office banned.
+#[tokio::test]
+async fn a_pending_phone_retrying_behind_an_office_address_does_not_ban_the_office() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start_with_limits(yealink_trust(&vendor_ca), sensitive()).await;
+    let office = ip("127.0.14.1");
+    let enrolled: Vec<(String, Phone)> = (0..10)
+        .map(|n| format!("0015650e{n:04x}"))
+        .map(|mac| {
+            let phone = yealink_phone(&vendor_ca, &mac);
+            (mac, phone)
+        })
+        .collect();
+    for (mac, phone) in &enrolled {
+        harness.enrol(mac);
+        let response = fetch_from(&harness, office, phone, &format!("/{mac}.cfg")).await;
+        assert!(response.unwrap().starts_with("HTTP/1.1 200"));
+    }
+    let pending = yealink_phone(&vendor_ca, "001565000099");
+    for _ in 0..40 {
+        let response = fetch_from(&harness, office, &pending, "/001565000099.cfg").await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    }
+    for (mac, phone) in &enrolled {
+        let response = fetch_from(&harness, office, phone, &format!("/{mac}.cfg")).await;
+        assert!(response.unwrap().starts_with("HTTP/1.1 200"), "the office is still served");
+    }
+    let query = AuditQuery { kind: Some(AuditKind::Banned), ..AuditQuery::default() };
+    assert!(harness.store.audit(&query).unwrap().is_empty(), "no ban");
+    let pending_list = harness.store.pending(&sipprov_credentials::PendingQuery::default()).unwrap();
+    assert_eq!(pending_list.len(), 1, "the phone is listed for the operator");
+}
+
+/// The value of a gauge in the Prometheus text.
+fn gauge(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        .parse()
+        .unwrap()
+}
+
+/// Item 10: expired bans and idle limiter entries are purged by the periodic ban refresh the
+/// daemon runs, not only when a table overflows.
+#[tokio::test]
+async fn the_periodic_ban_refresh_purges_expired_bans_from_the_limiter() {
+    let vendor_ca = ca("Yealink-like CA");
+    let mut policy = sensitive();
+    policy.bans.first = Duration::from_secs(1);
+    let harness = Harness::start_with_limits(yealink_trust(&vendor_ca), policy).await;
+    let token = harness.credentials.create_api_token("metrics", sipprov_credentials::Role::Auditor, "t").unwrap();
+    let metrics = || harness.admin_json_text(token.expose(), "/metrics");
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let scanner = ip("127.0.15.1");
+    for n in 0..40 {
+        if fetch_from(&harness, scanner, &phone, &format!("/0015650{n:05x}.cfg")).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(gauge(&metrics().await, "sipprov_limiter_bans_stored"), 1, "banned");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(gauge(&metrics().await, "sipprov_bans_active"), 0, "expired");
+    assert_eq!(gauge(&metrics().await, "sipprov_limiter_bans_stored"), 1, "expired, still held");
+    harness.admin_state.refresh_bans().unwrap();
+    assert_eq!(gauge(&metrics().await, "sipprov_limiter_bans_stored"), 0, "purged by the refresh");
+}
+
+/// Item 11: the admin listener has admission control, an import body limit and a paged pending
+/// list.
+#[tokio::test]
+async fn the_admin_listener_caps_connections_limits_import_bodies_and_pages_pending() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    let token = harness.credentials.create_api_token("ops", sipprov_credentials::Role::Operator, "t").unwrap();
+    // 300 idle sockets from one address: those past its 256 connections are closed at once.
+    let flooder = ip("127.0.16.1");
+    let mut sockets = Vec::new();
+    for _ in 0..300 {
+        sockets.push(connect_from(flooder, harness.admin_addr).await.unwrap());
+    }
+    let mut closed = 0;
+    for socket in sockets.iter_mut().skip(256) {
+        closed += usize::from(closed_within(socket, Duration::from_secs(1)).await);
+    }
+    assert_eq!(closed, 44, "connections over the cap are closed before TLS");
+    // Meanwhile the operator, from elsewhere, is served.
+    let (status, _) = harness.admin(Some(token.expose()), "GET", "/v1/devices", "").await;
+    assert_eq!(status, 200);
+    drop(sockets);
+
+    // An import declaring more than the limit is refused before anything is read or applied.
+    let mut tls = harness.admin_tls().await;
+    let head = format!(
+        "POST /v1/import?format=csv HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: 300000000\r\nConnection: close\r\n\r\nmac,user_name\n",
+        token.expose()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut response));
+    let _ = read.await.expect("answered without waiting for the body");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+
+    // The pending list comes in pages.
+    for n in 0..3 {
+        let mac = format!("00156500f{n:03x}");
+        assert!(
+            fetch_from(&harness, ip("127.0.16.9"), &yealink_phone(&vendor_ca, &mac), &format!("/{mac}.cfg"))
+                .await
+                .is_ok()
+        );
+    }
+    let first = harness.admin_json(token.expose(), "GET", "/v1/pending?limit=2", "", 200).await;
+    assert_eq!(first["pending"].as_array().unwrap().len(), 2);
+    let after = first["next_after"].as_str().expect("a full page has a cursor");
+    let second =
+        harness.admin_json(token.expose(), "GET", &format!("/v1/pending?limit=2&after={after}"), "", 200).await;
+    assert_eq!(second["pending"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_after"], serde_json::Value::Null);
+    assert_eq!(second["pending"][0]["mac"], "00156500f002");
+}

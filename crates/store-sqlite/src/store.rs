@@ -54,6 +54,7 @@ impl SqliteStore {
     /// images left by a crash do not linger.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, OpenError> {
         let path = path.as_ref();
+        create_private(path).map_err(|source| OpenError::Create { path: path.to_owned(), source })?;
         let fail = |source: rusqlite::Error| OpenError::Sqlite { path: path.to_owned(), source };
         let mut conn = connect(path).map_err(fail)?;
         schema::migrate(&mut conn).map_err(|e| match e {
@@ -107,6 +108,21 @@ impl SqliteStore {
     fn idle_readers(&self) -> MutexGuard<'_, Vec<Connection>> {
         // A panic while holding the list cannot leave a connection half-used: it only moves them.
         self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Creates a missing database file readable by its owner only (mode 0600): it holds sealed
+/// secrets, the audit log and token hashes. SQLite gives its WAL and shared-memory files the
+/// database file's mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -675,6 +691,15 @@ pub enum OpenError {
         /// What SQLite said.
         #[source]
         source: rusqlite::Error,
+    },
+    /// The database file could not be created.
+    #[error("cannot create SQLite database {path}: {source}")]
+    Create {
+        /// The database file.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
     },
     /// The file was written by a newer sipprov; this build will not guess at its meaning.
     #[error("SQLite database {path} has schema version {found}, which this build does not know; upgrade sipprov")]

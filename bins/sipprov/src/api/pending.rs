@@ -1,14 +1,14 @@
 //! `sipprov pending ...`: devices seen with valid certificates but not in the inventory.
 
 use clap::Subcommand;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::client::Client;
-use super::{encode, print_json, table};
+use super::{encode, print_json, query, table};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PendingCommand {
-    /// List pending devices.
+    /// List pending devices: each MAC with the fingerprint of every key that claimed it.
     List,
     /// Enrol a pending device; prints the registrar's HA1 values once.
     Enrol {
@@ -26,6 +26,10 @@ pub(crate) enum PendingCommand {
         /// Also print the plaintext password.
         #[arg(long)]
         reveal_password: bool,
+        /// The key fingerprint you approve, as `pending list` shows it; it is pinned, so only
+        /// that certificate gets the secrets. Needed when several keys claimed the MAC.
+        #[arg(long)]
+        spki: Option<String>,
     },
 }
 
@@ -33,15 +37,25 @@ impl PendingCommand {
     pub(crate) fn run(self, client: &Client, as_json: bool) -> anyhow::Result<()> {
         match self {
             PendingCommand::List => {
-                let pending = client.get("/v1/pending")?.expect(&[200])?;
-                if as_json {
-                    return print_json(&pending);
+                let mut rows: Vec<Value> = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let path = format!("/v1/pending{}", query(&[("after", after), ("limit", Some("1000".into()))]));
+                    let page = client.get(&path)?.expect(&[200])?;
+                    rows.extend(page["pending"].as_array().cloned().unwrap_or_default());
+                    after = page["next_after"].as_str().map(str::to_owned);
+                    if after.is_none() {
+                        break;
+                    }
                 }
-                let rows = pending["pending"].as_array().cloned().unwrap_or_default();
+                if as_json {
+                    return print_json(&json!({ "pending": rows }));
+                }
                 table::print(
                     &[
                         ("MAC", "mac"),
                         ("VENDOR", "vendor"),
+                        ("KEY (SPKI SHA-256)", "spki_sha256"),
                         ("FIRST SEEN", "first_seen"),
                         ("LAST SEEN", "last_seen"),
                         ("SEEN", "count"),
@@ -50,12 +64,13 @@ impl PendingCommand {
                 );
                 Ok(())
             }
-            PendingCommand::Enrol { mac, user, display_name, site, reveal_password } => {
+            PendingCommand::Enrol { mac, user, display_name, site, reveal_password, spki } => {
                 let body = json!({
                     "user_name": user,
                     "display_name": display_name,
                     "site": site,
                     "reveal_password": reveal_password,
+                    "spki_sha256": spki,
                 });
                 let issued = client.post_json(&format!("/v1/pending/{}/enrol", encode(&mac)), &body)?.expect(&[201])?;
                 if as_json {

@@ -1,9 +1,8 @@
 //! A throwaway PKI for the demo: a server CA, a server certificate, a device CA and phones.
 //!
-//! Everything is ECDSA P-256 and lives only in the demo directory. Private keys are written with
-//! mode 0600. Nothing here is meant for production: real phones carry their vendor's certificates.
+//! Everything is ECDSA P-256 and lives only in the demo directory, written with mode 0600 in
+//! directories of mode 0700. Nothing here is meant for production: real phones carry their vendor's certificates.
 
-use std::fs;
 use std::path::Path;
 
 use rcgen::{
@@ -12,14 +11,14 @@ use rcgen::{
 };
 use sipprov_identity::Mac;
 
-use crate::files::write_new_file as write_file;
+use crate::files::{create_private_dir, write_new_file as write_file};
 
 /// Generates the demo PKI under `pki_dir` for the given phones.
 pub(crate) fn generate(pki_dir: &Path, phones: &[Mac]) -> anyhow::Result<()> {
-    fs::create_dir_all(pki_dir.join("devices"))?;
+    create_private_dir(&pki_dir.join("devices"))?;
 
     let server_ca = certificate_authority("sipprov demo server CA")?;
-    write_file(&pki_dir.join("server-ca.pem"), server_ca.pem().as_bytes(), 0o644)?;
+    write_file(&pki_dir.join("server-ca.pem"), server_ca.pem().as_bytes(), 0o600)?;
 
     let server_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
     let mut server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
@@ -27,11 +26,11 @@ pub(crate) fn generate(pki_dir: &Path, phones: &[Mac]) -> anyhow::Result<()> {
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let server = server.signed_by(&server_key, &server_ca)?;
-    write_file(&pki_dir.join("server.pem"), server.pem().as_bytes(), 0o644)?;
+    write_file(&pki_dir.join("server.pem"), server.pem().as_bytes(), 0o600)?;
     write_file(&pki_dir.join("server.key"), server_key.serialize_pem().as_bytes(), 0o600)?;
 
     let device_ca = certificate_authority("sipprov demo device CA")?;
-    write_file(&pki_dir.join("device-ca.pem"), device_ca.pem().as_bytes(), 0o644)?;
+    write_file(&pki_dir.join("device-ca.pem"), device_ca.pem().as_bytes(), 0o600)?;
     for mac in phones {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut phone = CertificateParams::default();
@@ -41,7 +40,7 @@ pub(crate) fn generate(pki_dir: &Path, phones: &[Mac]) -> anyhow::Result<()> {
         phone.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let cert = phone.signed_by(&key, &device_ca)?;
         let devices = pki_dir.join("devices");
-        write_file(&devices.join(format!("{mac}.pem")), cert.pem().as_bytes(), 0o644)?;
+        write_file(&devices.join(format!("{mac}.pem")), cert.pem().as_bytes(), 0o600)?;
         write_file(&devices.join(format!("{mac}.key")), key.serialize_pem().as_bytes(), 0o600)?;
     }
     Ok(())

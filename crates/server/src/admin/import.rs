@@ -44,12 +44,21 @@ struct Summary {
     stopped: Option<String>,
 }
 
+/// The largest import body: about two million devices' rows. A larger inventory is imported in
+/// several files (an import is idempotent by MAC, so files can overlap).
+pub(crate) const MAX_IMPORT_BODY: u64 = 256 * 1024 * 1024;
+
 pub(super) async fn run(context: &AdminContext, call: Call) -> AdminResponse {
     let format = match call.param("format") {
         Some("csv") => ImportFormat::Csv,
         Some("jsonl" | "ndjson") => ImportFormat::JsonLines,
         _ => return error(StatusCode::BAD_REQUEST, "format=csv or format=jsonl is required"),
     };
+    // A declared length over the limit is refused before anything is applied.
+    if hyper::body::Body::size_hint(&call.body).lower() > MAX_IMPORT_BODY {
+        let message = format!("the import is larger than {} MiB: split it into several files", MAX_IMPORT_BODY >> 20);
+        return error(StatusCode::PAYLOAD_TOO_LARGE, &message);
+    }
     let importer = Importer {
         credentials: Arc::clone(&context.state.credentials),
         realm: context.realm.clone(),
@@ -85,6 +94,7 @@ impl Importer {
         let mut pending: Vec<u8> = Vec::new();
         // Inside a row already reported as too long: drop bytes up to its line break.
         let mut skipping = false;
+        let mut received: u64 = 0;
         loop {
             let frame = match body.frame().await {
                 None => break,
@@ -92,6 +102,16 @@ impl Importer {
                 Some(Err(e)) => return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))),
             };
             let Ok(data) = frame.into_data() else { continue };
+            received += data.len() as u64;
+            if received > MAX_IMPORT_BODY {
+                // A body sent without a length: the rows so far stay applied, the rest is not read.
+                let limit = MAX_IMPORT_BODY >> 20;
+                self.summary.stopped.get_or_insert_with(|| {
+                    format!("the import is larger than {limit} MiB: rows after this point were not read")
+                });
+                pending.clear();
+                break;
+            }
             pending.extend_from_slice(&data);
             let mut lines = Vec::new();
             while let Some(end) = pending.iter().position(|b| *b == b'\n') {

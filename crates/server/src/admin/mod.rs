@@ -21,6 +21,7 @@ mod time;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -29,10 +30,11 @@ use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use serde::de::DeserializeOwned;
 use sipprov_credentials::{ApiToken, Credentials, CredentialsError};
+use sipprov_ratelimit::{ConnectionPermit, Gatekeeper, Moment, Policy};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, handshake_place};
 use crate::drain::{Drain, Watcher};
 use crate::listener::accept_failed;
 use crate::metrics::Metrics;
@@ -50,6 +52,10 @@ pub struct AdminConfig {
     pub realm: String,
     /// Deadlines for handshakes, request heads and the drain at shutdown.
     pub timeouts: Timeouts,
+    /// Connections per source, their rate, and handshakes in flight (per source, per network,
+    /// overall), applied before any TLS work as on the phone listener. Request rates and scan
+    /// detection are not applied: every call needs a token.
+    pub limits: Policy,
 }
 
 /// The phone server's state the admin API works on: inventory, bans, metrics.
@@ -84,6 +90,9 @@ pub struct AdminServer {
     acceptor: TlsAcceptor,
     timeouts: Timeouts,
     context: Arc<AdminContext>,
+    gate: Arc<Gatekeeper<()>>,
+    // The gatekeeper's clock: monotonic.
+    epoch: Instant,
 }
 
 impl AdminServer {
@@ -91,9 +100,10 @@ impl AdminServer {
     pub async fn bind(addr: SocketAddr, config: AdminConfig, state: AdminState) -> Result<Self, ServerError> {
         let certificates = Arc::new(ServerCertificates::new(config.certificate, None)?);
         let acceptor = TlsAcceptor::from(tls::admin_config(certificates)?);
+        let gate = Gatekeeper::new(config.limits).map_err(|e| ServerError::Limits(e.to_string()))?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let context = Arc::new(AdminContext { state, realm: config.realm });
-        Ok(Self { listener, acceptor, timeouts: config.timeouts, context })
+        Ok(Self { listener, acceptor, timeouts: config.timeouts, context, gate: Arc::new(gate), epoch: Instant::now() })
     }
 
     /// The address actually bound.
@@ -109,10 +119,16 @@ impl AdminServer {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        let (acceptor, context) = (self.acceptor.clone(), Arc::clone(&self.context));
-                        tokio::spawn(serve_connection(acceptor, context, self.timeouts, tcp, peer, drain.watcher()));
-                    }
+                    Ok((tcp, peer)) => match self.gate.admit_connection(peer.ip(), Moment::from_duration(self.epoch.elapsed())) {
+                        Ok(permit) => {
+                            let admitted = Admitted { gate: Arc::clone(&self.gate), permit };
+                            let (acceptor, context) = (self.acceptor.clone(), Arc::clone(&self.context));
+                            let serving = serve_connection(acceptor, context, self.timeouts, tcp, peer, admitted, drain.watcher());
+                            tokio::spawn(serving);
+                        }
+                        // Closed at once: a refused client costs no TLS work.
+                        Err(refusal) => tracing::debug!(%peer, %refusal, "admin connection refused"),
+                    },
                     Err(e) => accept_failed(e, "admin").await?,
                 },
             }
@@ -125,15 +141,28 @@ impl AdminServer {
     }
 }
 
+/// A connection the admin gatekeeper admitted, with its place held until it ends.
+struct Admitted {
+    gate: Arc<Gatekeeper<()>>,
+    permit: ConnectionPermit,
+}
+
 async fn serve_connection(
     acceptor: TlsAcceptor,
     context: Arc<AdminContext>,
     timeouts: Timeouts,
     tcp: TcpStream,
     peer: SocketAddr,
+    admitted: Admitted,
     watcher: Watcher,
 ) {
-    let tls = match tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp)).await {
+    let deadline = tokio::time::Instant::now() + timeouts.handshake;
+    let Some(place) = handshake_place(&admitted.gate, &admitted.permit, deadline).await else {
+        return tracing::info!(%peer, "no admin TLS handshake place before the deadline; connection closed");
+    };
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await;
+    drop(place);
+    let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => return tracing::info!(%peer, error = %e, "admin TLS handshake refused"),
         Err(_) => return tracing::info!(%peer, "admin TLS handshake deadline passed"),

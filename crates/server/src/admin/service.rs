@@ -23,7 +23,33 @@ pub(super) async fn health(context: &AdminContext) -> AdminResponse {
 /// `GET /metrics`: Prometheus text format.
 pub(super) async fn metrics(context: &AdminContext) -> AdminResponse {
     let bans = context.state.admission.bans().len() as u64;
-    let body = context.state.metrics.render(&[("sipprov_bans_active", "Bans in force on this node.", bans)]);
+    let tables = context.state.admission.occupancy();
+    let credentials = &context.state.credentials;
+    let count = |n: usize| n as u64;
+    let gauges = [
+        ("sipprov_bans_active", "Bans in force on this node.", bans),
+        (
+            "sipprov_limiter_bans_stored",
+            "Bans held by the limiter, expired ones not yet purged included.",
+            count(tables.bans),
+        ),
+        ("sipprov_limiter_sources", "Sources tracked by the scan detector.", count(tables.scan_sources)),
+        ("sipprov_limiter_networks", "Networks tracked by the scan detector.", count(tables.scan_networks)),
+        ("sipprov_limiter_devices", "Devices tracked by the per-device request limit.", count(tables.devices)),
+        ("sipprov_connected_sources", "Sources holding open phone connections.", count(tables.connected_sources)),
+        ("sipprov_handshakes_in_flight", "Phone TLS handshakes in progress.", u64::from(tables.handshakes_in_flight)),
+        (
+            "sipprov_sightings_unflushed",
+            "Served fetches whose client facts are not written yet.",
+            count(credentials.unflushed_sightings()),
+        ),
+        (
+            "sipprov_sightings_dropped",
+            "Client facts not kept because the buffer was full.",
+            credentials.dropped_sightings(),
+        ),
+    ];
+    let body = context.state.metrics.render(&gauges);
     text(body, "text/plain; version=0.0.4; charset=utf-8")
 }
 

@@ -144,7 +144,8 @@ impl Harness {
         let addr = server.local_addr();
         let reloader = server.reloader();
         let admin_state = server.admin_state();
-        let admin_config = AdminConfig { certificate: certificate.clone(), realm: REALM.into(), timeouts };
+        let admin_config =
+            AdminConfig { certificate: certificate.clone(), realm: REALM.into(), timeouts, limits: Policy::default() };
         let admin = AdminServer::bind("127.0.0.1:0".parse().unwrap(), admin_config, admin_state.clone()).await.unwrap();
         let admin_addr = admin.local_addr();
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -193,6 +194,18 @@ impl Harness {
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
         (status, body.to_owned())
+    }
+
+    /// A TLS connection to the admin listener, for requests written by hand.
+    pub async fn admin_tls(&self) -> tokio_rustls::client::TlsStream<TcpStream> {
+        tls_connect(self.admin_addr, &self.server_ca, "127.0.0.1".parse().unwrap(), None).await.unwrap()
+    }
+
+    /// A `GET` of an admin path that answers text (`/metrics`); panics unless it is a 200.
+    pub async fn admin_json_text(&self, token: &str, path: &str) -> String {
+        let (status, text) = self.admin(Some(token), "GET", path, "").await;
+        assert_eq!(status, 200, "GET {path}: {text}");
+        text
     }
 
     /// An admin call whose body is JSON; panics unless the status is `expected`.

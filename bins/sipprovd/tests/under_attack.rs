@@ -1,0 +1,142 @@
+//! The real daemon under attack, from several loopback networks at once: stalled handshakes
+//! cannot lock other networks' phones out, and a ban closes the banned source's connections,
+//! is one offence, and leaves its innocent neighbours alone.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Daemon, connect_from, have_tools, json_of, phone_tls};
+
+const PHONE: &str = "001565000001";
+const NEIGHBOUR: &str = "001565000002";
+
+impl Daemon {
+    /// `curl` from the loopback address `source` as demo phone `mac`: the HTTP status, if any.
+    fn fetch_from(&self, source: &str, mac: &str) -> Option<u16> {
+        let devices = self.dir.join("pki").join("devices");
+        let output = Command::new("curl")
+            .args(["--silent", "--max-time", "5", "--output", "/dev/null", "--write-out", "%{http_code}"])
+            .args(["--interface", source, "--cacert"])
+            .arg(self.pki("server-ca.pem"))
+            .arg("--cert")
+            .arg(devices.join(format!("{mac}.pem")))
+            .arg("--key")
+            .arg(devices.join(format!("{mac}.key")))
+            .arg(format!("{}/{mac}.cfg", self.phones))
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&output.stdout).parse().ok().filter(|status| *status != 0)
+    }
+
+    fn enrol(&self, mac: &str, user: &str) {
+        let added = self.cli(&self.admin_token, &["device", "add", mac, "--user", user]);
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    }
+
+    fn banned_events(&self) -> Vec<Value> {
+        let audit = json_of(&self.cli(&self.auditor_token, &["audit", "--kind", "banned", "--since", "1h", "--json"]));
+        audit["events"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Item 6: two sources holding 256 stalled handshakes each do not lock out a phone elsewhere,
+/// and handshakes that end without a request count against their source.
+#[test]
+fn two_sources_stalling_512_handshakes_leave_a_phone_elsewhere_served() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    daemon.enrol(PHONE, "1001");
+    let addr = daemon.phones.trim_start_matches("https://").to_owned();
+    let mut stalled = Vec::new();
+    for source in ["127.0.2.2", "127.0.3.3"] {
+        for n in 0..256 {
+            let Ok(mut socket) = connect_from(source, &addr) else { continue };
+            if n % 2 == 0 {
+                // The start of a ClientHello, never finished.
+                let _ = socket.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
+            }
+            stalled.push(socket);
+        }
+    }
+    assert!(stalled.len() >= 500, "the stalled connections were accepted by the kernel: {}", stalled.len());
+    // While they are held, a phone from a third network keeps getting its config.
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(daemon.fetch_from("127.0.4.4", PHONE), Some(200), "{}", daemon.all_output());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(started.elapsed() < Duration::from_secs(8), "served while the handshakes were still held");
+    drop(stalled);
+
+    // A certificate holder that completes handshakes and never asks anything is a scanner too.
+    let idle = "127.0.5.5";
+    let mut refused_after = None;
+    for n in 0..120 {
+        match phone_tls(&daemon, NEIGHBOUR, idle) {
+            Ok(tls) => drop(tls),
+            Err(_) => {
+                refused_after = Some(n);
+                break;
+            }
+        }
+    }
+    let refused_after = refused_after.expect("silent connections were never counted");
+    assert!(refused_after <= 60, "banned only after {refused_after} silent connections");
+    assert!(daemon.banned_events().iter().any(|e| e["detail"].as_str().unwrap().contains("no-request")));
+}
+
+/// Item 7: a ban closes the source's open connections, counts as one offence however many
+/// requests were in flight, and its /24 is not banned for its sake.
+#[test]
+fn a_ban_closes_the_sources_connections_and_is_one_offence_sparing_its_neighbours() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    daemon.enrol(NEIGHBOUR, "1002");
+    let scanner = "127.0.6.6";
+    // Eight kept-alive connections, each sweeping other phones' files in turn.
+    let mut connections: Vec<_> = (0..8).map(|_| phone_tls(&daemon, PHONE, scanner).unwrap()).collect();
+    let mut closed = vec![false; connections.len()];
+    for n in 0..400u32 {
+        let index = n as usize % connections.len();
+        if closed[index] {
+            continue;
+        }
+        let request = format!("GET /0015650a{n:04x}.cfg HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        let tls = &mut connections[index];
+        let mut buffer = [0u8; 4096];
+        let answered = tls.write_all(request.as_bytes()).and_then(|()| tls.read(&mut buffer));
+        if !matches!(answered, Ok(read) if read > 0) {
+            closed[index] = true;
+        }
+        if closed.iter().all(|c| *c) {
+            break;
+        }
+    }
+    assert!(closed.iter().all(|c| *c), "every connection of the banned source was closed: {closed:?}");
+    assert!(phone_tls(&daemon, PHONE, scanner).is_err(), "and new ones are refused");
+    // One offence: one ban, not an escalation per request still in flight.
+    let bans: Vec<Value> = daemon
+        .banned_events()
+        .into_iter()
+        .filter(|event| event["detail"].as_str().unwrap().contains("source=\"127.0.6.6\""))
+        .collect();
+    assert_eq!(bans.len(), 1, "{bans:#?}");
+    assert!(bans[0]["detail"].as_str().unwrap().contains("offence=1"), "{bans:#?}");
+    // The office sharing the scanner's /24 is still served.
+    assert_eq!(daemon.fetch_from("127.0.6.7", NEIGHBOUR), Some(200));
+    assert!(
+        !daemon.banned_events().iter().any(|e| e["detail"].as_str().unwrap().contains("127.0.6.0/24")),
+        "no network ban for one address's misses"
+    );
+}
