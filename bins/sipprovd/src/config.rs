@@ -19,7 +19,7 @@ use sipprov_ratelimit::{Allowlist, Policy, RateLimit};
 use sipprov_server::tls::ServerCertificate;
 use sipprov_server::{AdminConfig, GroupSettings, PhoneServerConfig, Timeouts, check_setting};
 use sipprov_store_sqlite::SqliteStore;
-use sipprov_template::{Layer, LayeredSettings, Renderer};
+use sipprov_template::{Layer, LayeredSettings, Renderer, check_sip_host};
 
 /// A group settings section: settings by group name (vendor, model or site).
 pub type Groups = BTreeMap<String, BTreeMap<String, String>>;
@@ -62,9 +62,40 @@ pub struct Config {
     /// Rate limits, scan detection and bans.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// How long audit events are kept.
+    #[serde(default)]
+    pub audit: AuditSection,
     /// How the daemon logs.
     #[serde(default)]
     pub logging: LoggingSection,
+}
+
+/// `[audit]`: retention of the audit log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// Days an audit event is kept; older ones are deleted by a background job, in small
+    /// batches. 0 keeps every event forever.
+    #[serde(default = "default_retain_days")]
+    pub retain_days: u64,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        Self { retain_days: default_retain_days() }
+    }
+}
+
+impl AuditSection {
+    /// How long events are kept, or `None` to keep them forever.
+    pub fn retention(&self) -> Option<Duration> {
+        (self.retain_days > 0).then(|| Duration::from_secs(self.retain_days.saturating_mul(86_400)))
+    }
+}
+
+/// 400 days: a year of events, and a month to export them before they go.
+fn default_retain_days() -> u64 {
+    400
 }
 
 /// `[firmware]`: images phones fetch when told to upgrade.
@@ -459,6 +490,8 @@ impl Config {
             std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+        check_sip_host("[sip] registrar", &config.sip.registrar)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for directory in [&mut config.templates.overrides, &mut config.firmware.directory].into_iter().flatten() {
             if directory.is_relative() {
@@ -718,6 +751,7 @@ mod tests {
             templates: TemplatesSection::default(),
             firmware: FirmwareSection::default(),
             limits: LimitsSection::default(),
+            audit: AuditSection::default(),
             logging: LoggingSection::default(),
         };
         assert!(config(settings("https://prov.example.net")).global_settings().is_ok());
@@ -725,6 +759,16 @@ mod tests {
         assert!(plain.to_string().contains("must be an https:// URL"), "{plain}");
         let missing = config(BTreeMap::new()).global_settings().unwrap_err();
         assert!(missing.to_string().contains("needs provisioning_url"), "{missing}");
+    }
+
+    #[test]
+    fn audit_events_are_kept_400_days_unless_told_otherwise() {
+        let default: AuditSection = toml::from_str("").unwrap();
+        assert_eq!(default.retention(), Some(Duration::from_secs(400 * 86_400)));
+        let forever: AuditSection = toml::from_str("retain_days = 0").unwrap();
+        assert_eq!(forever.retention(), None);
+        assert!(toml::from_str::<AuditSection>("retain_days = -1").is_err());
+        assert!(toml::from_str::<AuditSection>("keep = 3").is_err(), "unknown keys are refused");
     }
 
     #[test]

@@ -25,6 +25,10 @@ const SWEEP_BATCH: usize = 500;
 const COMPACT_EVERY: Duration = Duration::from_secs(15 * 60);
 /// How often bans made by other nodes sharing the store are picked up.
 const BAN_REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// How often audit events past their retention are deleted.
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Audit events deleted per store transaction.
+const AUDIT_PRUNE_BATCH: usize = 1_000;
 
 /// The bound listeners, ready to serve.
 pub struct Daemon {
@@ -32,6 +36,7 @@ pub struct Daemon {
     admin: AdminServer,
     credentials: Arc<Credentials>,
     config_path: Option<PathBuf>,
+    audit_retention: Option<Duration>,
 }
 
 impl Daemon {
@@ -48,7 +53,7 @@ impl Daemon {
         let admin = AdminServer::bind(config.admin.listen, config.admin_config()?, phones.admin_state())
             .await
             .context("starting the admin listener")?;
-        Ok(Self { phones, admin, credentials, config_path })
+        Ok(Self { phones, admin, credentials, config_path, audit_retention: config.audit.retention() })
     }
 
     /// Where phones connect.
@@ -66,6 +71,9 @@ impl Daemon {
         start_sweeper(Arc::clone(&self.credentials));
         start_compaction(Arc::clone(&self.credentials));
         start_ban_refresh(self.phones.admin_state());
+        if let Some(retention) = self.audit_retention {
+            start_audit_pruning(Arc::clone(&self.credentials), retention);
+        }
         if let Some(path) = self.config_path.clone() {
             start_reload_on_sighup(path, self.phones.reloader());
         }
@@ -161,9 +169,24 @@ fn start_compaction(credentials: Arc<Credentials>) {
 }
 
 /// Picks up bans made and lifted by other nodes sharing the store (the listener loaded them at
-/// start).
+/// start), and drops expired bans and idle entries from the rate limiter.
 fn start_ban_refresh(state: AdminState) {
     repeat(BAN_REFRESH_EVERY, false, "ban refresh", move || Ok(state.refresh_bans().map(drop)?));
+}
+
+/// Deletes audit events past `[audit] retain_days`, hourly and once at start.
+fn start_audit_pruning(credentials: Arc<Credentials>, retention: Duration) {
+    repeat(AUDIT_PRUNE_EVERY, true, "audit pruning", move || {
+        let pruned = credentials.prune_audit(retention, AUDIT_PRUNE_BATCH)?;
+        if pruned > 0 {
+            tracing::info!(
+                pruned,
+                retain_days = retention.as_secs() / 86_400,
+                "audit events past their retention deleted"
+            );
+        }
+        Ok(())
+    });
 }
 
 #[cfg(unix)]

@@ -11,7 +11,7 @@ use crate::sealing::{Keyring, SealingError, SecretKind};
 use crate::sightings::SightingBuffer;
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, Clock, CredentialState, DeviceProfile, DeviceRecord,
-    DeviceSecrets, Lifecycle, OneTimeToken, Password, PendingDevice, Role, SecretError, Store, StoreError,
+    DeviceSecrets, Lifecycle, OneTimeToken, Password, PendingDevice, Role, SecretError, Store, StoreError, Timestamp,
 };
 
 /// Secrets just issued (enrolment, re-arm, rotation), in the clear, returned once so the caller
@@ -367,6 +367,23 @@ impl Credentials {
             )?;
             Ok(changed.lock().map(|c| *c).unwrap_or(false))
         })
+    }
+
+    /// Deletes the audit events older than `retention`, `batch` per store transaction, until
+    /// none is left; returns how many were deleted. Each batch is short, so phones' fetches
+    /// are never held up behind a long delete.
+    pub fn prune_audit(&self, retention: std::time::Duration, batch: usize) -> Result<usize, CredentialsError> {
+        let before = Timestamp::from_unix(
+            self.clock.now().unix().saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX)),
+        );
+        let mut pruned = 0;
+        loop {
+            let deleted = self.store.prune_audit(before, batch.max(1))?;
+            pruned += deleted;
+            if deleted < batch.max(1) {
+                return Ok(pruned);
+            }
+        }
     }
 
     /// Seals every device's secrets again under the current key (after a key rotation).

@@ -454,3 +454,19 @@ fn enrolling_a_pending_sighting_pins_the_key_the_operator_approved() {
     assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)), "the other key gets nothing");
     assert!(sip_password(&world.fetch(KEY_A)).is_some());
 }
+
+#[test]
+fn audit_events_past_their_retention_are_pruned_in_batches_and_recent_ones_kept() {
+    let (world, _) = enrolled();
+    for _ in 0..25 {
+        world.credentials.set_disabled(&world.mac, true, "test").unwrap();
+        world.credentials.set_disabled(&world.mac, false, "test").unwrap();
+    }
+    world.clock.advance(Duration::from_secs(10 * 86_400));
+    world.credentials.set_disabled(&world.mac, true, "recent").unwrap();
+    assert_eq!(world.kinds().len(), 52);
+    let pruned = world.credentials.prune_audit(Duration::from_secs(5 * 86_400), 7).unwrap();
+    assert_eq!(pruned, 51, "the enrolment and 50 changes, in batches of 7");
+    assert_eq!(world.kinds(), vec![AuditKind::Disabled], "the recent event is kept");
+    assert_eq!(world.credentials.prune_audit(Duration::from_secs(5 * 86_400), 7).unwrap(), 0);
+}
