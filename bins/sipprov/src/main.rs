@@ -4,6 +4,7 @@
 #![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
 mod api;
+mod bench;
 mod commands;
 
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ enum Command {
     /// Admin API tokens (admin API; `sipprovd token create` makes the first one offline).
     #[command(subcommand)]
     Token(api::TokenCommand),
+    /// Measure a boot storm against a server and against a bare TLS baseline.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,5 +69,12 @@ fn main() -> ExitCode {
         Command::Path(command) => command.run(),
         Command::Render(args) => args.run(),
         Command::Lint(args) => args.run(),
+        Command::Bench(command) => match command.run(connection, connection.json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sipprov: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -22,7 +22,7 @@ use clap::Args;
 
 pub(crate) use audit::AuditArgs;
 pub(crate) use ban::BanCommand;
-use client::Client;
+pub(crate) use client::Client;
 pub(crate) use device::DeviceCommand;
 pub(crate) use pending::PendingCommand;
 pub(crate) use token::TokenCommand;
@@ -44,11 +44,12 @@ pub(crate) struct Connection {
     ca: Option<PathBuf>,
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 impl Connection {
-    fn client(&self) -> anyhow::Result<Client> {
+    /// A client for the admin API with these settings.
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
         let token = match (&self.token, &self.token_file) {
             (Some(token), _) => token.clone(),
             (None, Some(file)) => std::fs::read_to_string(file)
