@@ -12,17 +12,14 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair, PKCS_RSA_SHA256,
     RsaKeySize,
 };
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
-use support::{Daemon, have_tools, json_of, prepare_demo, sipprovd, wait_until};
+use support::{Daemon, have_tools, json_of, phone_tls, prepare_demo, sipprovd, wait_until};
 
 const PHONE: &str = "001565000001";
 
@@ -168,23 +165,7 @@ fn sigterm_during_a_fetch_completes_that_fetch_and_exits_cleanly() {
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
 
     // A phone that has sent half its request when the daemon is told to stop.
-    let devices = dir.path().join("pki").join("devices");
-    let chain = vec![CertificateDer::from_pem_file(devices.join(format!("{PHONE}.pem"))).unwrap()];
-    let key = PrivateKeyDer::from_pem_file(devices.join(format!("{PHONE}.key"))).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_file(daemon.pki("server-ca.pem")).unwrap()).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
-    let connection =
-        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
-    let tcp = TcpStream::connect(daemon.phones.trim_start_matches("https://")).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    let mut tls = phone_tls(&daemon, PHONE, "127.0.0.1").unwrap();
     tls.write_all(format!("GET /{PHONE}.cfg HTTP/1.1\r\nHost: localhost\r\n").as_bytes()).unwrap();
     tls.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));

@@ -83,8 +83,8 @@ impl Default for Policy {
             max_connections_per_source: 256,
             max_handshakes_in_flight: 512,
             // A handshake takes a few round trips: even 200 phones of one office booting within a
-            // second rarely hold more than a few dozen at once. Those over the cap are closed and
-            // retry, as phones do after any failed connection.
+            // second rarely hold more than a few dozen at once. Those over the cap wait for a
+            // place (the server polls `admit_handshake`) within the handshake deadline.
             max_handshakes_per_source: 64,
             max_handshakes_per_network: 128,
             scan: ScanPolicy {

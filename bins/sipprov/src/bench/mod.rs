@@ -50,6 +50,9 @@ pub(crate) enum BenchCommand {
         /// Each phone once, then stop.
         #[arg(long)]
         once: bool,
+        /// The CA that issued the target's certificate [default: the bench server CA].
+        #[arg(long)]
+        server_ca: Option<PathBuf>,
         /// Enrol the phones first, through the admin API (`--url`, `--token-file`, `--ca`);
         /// phones already enrolled are left as they are.
         #[arg(long)]
@@ -101,7 +104,19 @@ impl BenchCommand {
     /// for reports as JSON.
     pub(crate) fn run(self, connection: &crate::api::Connection, json: bool) -> anyhow::Result<()> {
         match self {
-            BenchCommand::Storm { target, dir, phones, offset, concurrency, duration, key, tls12, once, enrol } => {
+            BenchCommand::Storm {
+                target,
+                dir,
+                phones,
+                offset,
+                concurrency,
+                duration,
+                key,
+                tls12,
+                once,
+                server_ca,
+                enrol,
+            } => {
                 let fleet = Fleet::open(&dir)?;
                 let phones = fleet.phones(key, offset, phones)?;
                 if enrol {
@@ -109,7 +124,11 @@ impl BenchCommand {
                 }
                 let storm = Storm {
                     target,
-                    server_ca: fleet.server_ca()?,
+                    server_ca: match server_ca {
+                        Some(path) => rustls_pki_types::pem::PemObject::from_pem_file(&path)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                        None => fleet.server_ca()?,
+                    },
                     phones,
                     concurrency,
                     duration: Duration::from_secs(duration),
