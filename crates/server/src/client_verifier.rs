@@ -50,8 +50,9 @@ impl VendorVerifier {
         Self { trust, subjects, algorithms, verified: Mutex::new(BoundedMap::new(REMEMBERED)) }
     }
 
-    /// The identity of a connection whose handshake this verifier accepted `chain` for: read
-    /// with the rule of the vendor that verified it, and verified again only if forgotten.
+    /// The identity `chain` names: read with the rule of the vendor that verified it in this
+    /// verifier's handshake; verified afresh if this verifier has not seen it (forgotten under
+    /// a flood, or a connection from before a reload held to the new trust).
     pub(crate) fn identify(
         &self,
         chain: &[CertificateDer<'_>],
@@ -62,12 +63,6 @@ impl VendorVerifier {
             (Some(position), Some(leaf)) => self.trust.identify_verified(leaf, position),
             _ => self.trust.identify(chain, now),
         }
-    }
-
-    /// The identity of `chain` verified afresh under this verifier's trust (a connection kept
-    /// alive across a reload is held to the new anchors and CRLs).
-    pub(crate) fn reverify(&self, chain: &[CertificateDer<'_>]) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
-        self.trust.identify(chain, UnixTime::now())
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, BoundedMap<ChainHash, usize>> {

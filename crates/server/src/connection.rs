@@ -59,12 +59,12 @@ pub(crate) async fn serve(
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::info!(%peer, error = %e, "TLS handshake refused");
-            handshake_refused(&context, peer, MissKind::HandshakeRefused);
+            count_miss(&context, peer, MissKind::HandshakeRefused);
             return;
         }
         Err(_) => {
             tracing::info!(%peer, "TLS handshake deadline passed");
-            handshake_refused(&context, peer, MissKind::HandshakeRefused);
+            count_miss(&context, peer, MissKind::HandshakeRefused);
             return;
         }
     };
@@ -73,7 +73,7 @@ pub(crate) async fn serve(
     // that verified the chain in the handshake.
     let chain: Arc<[CertificateDer<'static>]> =
         tls.get_ref().1.peer_certificates().unwrap_or_default().iter().map(|c| c.clone().into_owned()).collect();
-    let identity = identify(&live, &chain, peer, true);
+    let identity = identify(&live, &chain, peer);
 
     let requests = Arc::new(AtomicU64::new(0));
     let service_context = Arc::clone(&context);
@@ -86,8 +86,7 @@ pub(crate) async fn serve(
             // A reload since the handshake (new anchors, a CRL): check the certificate again, so
             // a kept-alive connection is held to the current rules too.
             let current = snapshot(&context.live);
-            let identity =
-                if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer, false) };
+            let identity = if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer) };
             let (_, response) = context.routes.handle(&current.renderer, identity.as_deref(), peer, request).await;
             Ok::<_, std::convert::Infallible>(response)
         }
@@ -102,7 +101,7 @@ pub(crate) async fn serve(
             // A completed handshake that never carried a request held two slots for nothing:
             // the way to tie up a server while holding a valid certificate.
             if requests.load(Ordering::Relaxed) == 0 {
-                handshake_refused(&context, peer, MissKind::NoRequest);
+                count_miss(&context, peer, MissKind::NoRequest);
             }
         }
         // A ban closes the source's open connections: requests already on them would
@@ -113,17 +112,11 @@ pub(crate) async fn serve(
     }
 }
 
-/// The identity `chain` names. Right after the handshake the verifier knows which anchor
-/// verified it (`just_verified`); after a reload the chain is verified again under the new trust.
-fn identify(
-    live: &Live,
-    chain: &[CertificateDer<'static>],
-    peer: SocketAddr,
-    just_verified: bool,
-) -> Option<Arc<DeviceIdentity>> {
-    let identified =
-        if just_verified { live.verifier.identify(chain, UnixTime::now()) } else { live.verifier.reverify(chain) };
-    match identified {
+/// The identity `chain` names under `live`'s trust. Right after the handshake its verifier
+/// knows which anchor verified the chain; after a reload, the new verifier has not seen it and
+/// verifies it under the new trust.
+fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) -> Option<Arc<DeviceIdentity>> {
+    match live.verifier.identify(chain, UnixTime::now()) {
         Ok((identity, vendor)) => {
             tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
             Some(Arc::new(identity))
@@ -135,7 +128,9 @@ fn identify(
     }
 }
 
-fn handshake_refused(context: &ConnectionContext, peer: SocketAddr, kind: MissKind) {
+/// Feeds a connection-level miss (a refused handshake, a connection without a request) to the
+/// scan detector.
+fn count_miss(context: &ConnectionContext, peer: SocketAddr, kind: MissKind) {
     if kind == MissKind::HandshakeRefused {
         context.metrics.handshakes_refused.fetch_add(1, Ordering::Relaxed);
     }
