@@ -172,3 +172,29 @@ async fn a_certificate_whose_key_usage_lacks_digital_signature_is_refused_at_tls
     let signing = with_usages(vec![KeyUsagePurpose::DigitalSignature]);
     assert!(harness.get(&signing, &format!("/{OWN}.cfg")).await.contains("account.1.password = "));
 }
+
+/// A served poll's client facts reach the store in the batch written at shutdown (and every
+/// few seconds before it), never as an audit row.
+#[tokio::test]
+async fn served_fetches_are_seen_in_the_inventory_after_the_batch_and_leave_no_audit_row() {
+    let vendor_ca = ca("Yealink CA");
+    let mut harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    assert!(harness.get(&phone, &format!("/{OWN}.cfg")).await.contains("account.1.password = "));
+    let events = kinds(&harness, OWN).len();
+    let mut tls = harness.tls(Some(&phone)).await.unwrap();
+    let request = format!(
+        "GET /{OWN}.cfg HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Yealink SIP-T46U 108.86.0.20\r\nConnection: close\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut tls, request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut response).await.unwrap();
+    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 200"));
+    harness.shut_down().await.unwrap();
+    let seen = harness.store.device(&OWN.parse().unwrap()).unwrap().unwrap().last_seen.expect("written at shutdown");
+    assert_eq!((seen.peer.as_str(), seen.user_agent.as_deref()), ("127.0.0.1", Some("Yealink SIP-T46U 108.86.0.20")));
+    // The second fetch was inside the grace, so it delivered again: audited. Its facts are not.
+    assert_eq!(kinds(&harness, OWN).len(), events + 1);
+    assert_eq!(kinds(&harness, OWN).last(), Some(&AuditKind::Delivered));
+}
