@@ -19,11 +19,16 @@ if ! command -v nginx >/dev/null 2>&1; then
 fi
 cargo build --release --locked -q -p sipprovd -p sipprov
 sipprov=target/release/sipprov
-pin() { if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# Server on core 0, load generator on core 1, when there are two cores and taskset.
+server_core=() storm_core=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    server_core=(taskset -c 0) storm_core=(taskset -c 1)
+fi
 
 # The bench PKI and phones (made on first use), and one 4 KB file per phone for nginx to serve.
 "$sipprov" bench storm --dir "$bench_dir" --phones "$phones" --target 127.0.0.1:9 --duration 0 --json >/dev/null || true
 mkdir -p "$bench_dir/www"
+chmod 755 "$bench_dir" "$bench_dir/www"   # nginx's workers run as an unprivileged user
 for n in $(seq 1 "$phones"); do
     mac=$(printf '001565%06x' "$n")
     head -c 4096 /dev/zero | tr '\0' '#' >"$bench_dir/www/$mac.cfg"
@@ -50,10 +55,10 @@ http {
     }
 }
 CONF
-pin 0 nginx -c "$bench_dir/nginx.conf" &
+"${server_core[@]}" nginx -c "$bench_dir/nginx.conf" </dev/null >/dev/null 2>&1 &
 nginx_pid=$!
 sleep 1
-nginx_report=$(pin 1 "$sipprov" bench storm --dir "$bench_dir" --phones "$phones" --target 127.0.0.1:9445 \
+nginx_report=$("${storm_core[@]}" "$sipprov" bench storm --dir "$bench_dir" --phones "$phones" --target 127.0.0.1:9445 \
     --duration "$seconds" --json)
 kill "$nginx_pid"
 echo "nginx:    $nginx_report"
@@ -64,6 +69,8 @@ python3 - "$nginx_report" "$sipprovd_report" <<'PY'
 import json, sys
 nginx = json.loads(sys.argv[1])
 steady = json.loads(sys.argv[2])["scenarios"]["steady"]["sipprovd"]
+if not nginx["conn_per_s"]:
+    sys.exit(f"nginx served nothing: {nginx['errors']}")
 print(f"sipprovd/nginx: {steady['conn_per_s'] / nginx['conn_per_s']:.2f}x conn/s, "
       f"p99 {steady['p99_ms']} ms vs {nginx['p99_ms']} ms")
 PY
