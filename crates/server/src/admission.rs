@@ -99,7 +99,9 @@ impl Admission {
             stored.into_iter().map(|ban| BanRecord { key: ban.key, reason: ban.reason, until_unix: ban.until.unix() });
         let loaded = self.gate.load_bans(records, self.now(), unix_now).loaded;
         // Bans other nodes made close this node's connections from those sources too.
-        self.bans_changed.send_modify(|generation| *generation += 1);
+        if loaded > 0 {
+            self.bans_changed.send_modify(|generation| *generation += 1);
+        }
         Ok(loaded)
     }
 
