@@ -211,6 +211,7 @@ fn required_text(name: &str, value: Option<String>) -> Result<String, String> {
     optional_text(name, value)?.ok_or_else(|| format!("{name} is required"))
 }
 
+/// A text field, trimmed (empty counts as not given): what every vendor's format can carry.
 fn optional_text(name: &str, value: Option<String>) -> Result<Option<String>, String> {
     let Some(value) = value else { return Ok(None) };
     let value = value.trim().to_owned();
@@ -220,6 +221,7 @@ fn optional_text(name: &str, value: Option<String>) -> Result<Option<String>, St
     if value.chars().any(char::is_control) {
         return Err(format!("{name} contains a control character"));
     }
+    check_portable_value(name, &value, MAX_FIELD).map_err(|e| e.to_string())?;
     Ok((!value.is_empty()).then_some(value))
 }
 

@@ -6,5 +6,6 @@ mod fixtures;
 mod golden;
 mod hardening;
 mod overrides;
+mod portable;
 mod recognise;
 mod user_agent;
