@@ -6,7 +6,6 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -16,23 +15,6 @@ const PHONE: &str = "001565000001";
 const NEIGHBOUR: &str = "001565000002";
 
 impl Daemon {
-    /// `curl` from the loopback address `source` as demo phone `mac`: the HTTP status, if any.
-    fn fetch_from(&self, source: &str, mac: &str) -> Option<u16> {
-        let devices = self.dir.join("pki").join("devices");
-        let output = Command::new("curl")
-            .args(["--silent", "--max-time", "5", "--output", "/dev/null", "--write-out", "%{http_code}"])
-            .args(["--interface", source, "--cacert"])
-            .arg(self.pki("server-ca.pem"))
-            .arg("--cert")
-            .arg(devices.join(format!("{mac}.pem")))
-            .arg("--key")
-            .arg(devices.join(format!("{mac}.key")))
-            .arg(format!("{}/{mac}.cfg", self.phones))
-            .output()
-            .expect("run curl");
-        String::from_utf8_lossy(&output.stdout).parse().ok().filter(|status| *status != 0)
-    }
-
     fn enrol(&self, mac: &str, user: &str) {
         let added = self.cli(&self.admin_token, &["device", "add", mac, "--user", user]);
         assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
@@ -70,7 +52,7 @@ fn two_sources_stalling_512_handshakes_leave_a_phone_elsewhere_served() {
     // While they are held, a phone from a third network keeps getting its config.
     let started = Instant::now();
     for _ in 0..5 {
-        assert_eq!(daemon.fetch_from("127.0.4.4", PHONE), Some(200), "{}", daemon.all_output());
+        assert_eq!(daemon.fetch_as_phone_from("127.0.4.4", PHONE).0, Some(200), "{}", daemon.all_output());
         std::thread::sleep(Duration::from_millis(300));
     }
     assert!(started.elapsed() < Duration::from_secs(8), "served while the handshakes were still held");
@@ -134,7 +116,7 @@ fn a_ban_closes_the_sources_connections_and_is_one_offence_sparing_its_neighbour
     assert_eq!(bans.len(), 1, "{bans:#?}");
     assert!(bans[0]["detail"].as_str().unwrap().contains("offence=1"), "{bans:#?}");
     // The office sharing the scanner's /24 is still served.
-    assert_eq!(daemon.fetch_from("127.0.6.7", NEIGHBOUR), Some(200));
+    assert_eq!(daemon.fetch_as_phone_from("127.0.6.7", NEIGHBOUR).0, Some(200));
     assert!(
         !daemon.banned_events().iter().any(|e| e["detail"].as_str().unwrap().contains("127.0.6.0/24")),
         "no network ban for one address's misses"

@@ -99,8 +99,14 @@ impl Daemon {
 
     /// `curl` on the phone listener presenting `cert`/`key`; returns (status, body).
     pub fn fetch(&self, path: &str, cert: &Path, key: &Path) -> (Option<u16>, String) {
+        self.fetch_from("127.0.0.1", path, cert, key)
+    }
+
+    /// [`Daemon::fetch`] from the loopback address `source` (any of 127.0.0.0/8).
+    pub fn fetch_from(&self, source: &str, path: &str, cert: &Path, key: &Path) -> (Option<u16>, String) {
         let output = Command::new("curl")
-            .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}", "--cacert"])
+            .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}", "--interface", source])
+            .arg("--cacert")
             .arg(self.pki("server-ca.pem"))
             .arg("--cert")
             .arg(cert)
@@ -115,8 +121,14 @@ impl Daemon {
     }
 
     pub fn fetch_as_phone(&self, mac: &str) -> (Option<u16>, String) {
+        self.fetch_as_phone_from("127.0.0.1", mac)
+    }
+
+    /// Demo phone `mac` fetching its own file from the loopback address `source`.
+    pub fn fetch_as_phone_from(&self, source: &str, mac: &str) -> (Option<u16>, String) {
         let devices = self.dir.join("pki").join("devices");
-        self.fetch(&format!("/{mac}.cfg"), &devices.join(format!("{mac}.pem")), &devices.join(format!("{mac}.key")))
+        let (cert, key) = (devices.join(format!("{mac}.pem")), devices.join(format!("{mac}.key")));
+        self.fetch_from(source, &format!("/{mac}.cfg"), &cert, &key)
     }
 
     pub fn signal(&self, name: &str) {
