@@ -83,16 +83,14 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         return;
     }
     let mut finishes = Vec::with_capacity(batch.len());
+    // Prepared once per connection: a storm of first deliveries runs these for every job.
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop);
     for job in batch {
-        if conn.execute_batch("SAVEPOINT job").is_err() {
+        if run("SAVEPOINT job").is_err() {
             continue;
         }
         let done = job(conn);
-        let closed = if done.ok {
-            conn.execute_batch("RELEASE job")
-        } else {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")
-        };
+        let closed = if done.ok { run("RELEASE job") } else { run("ROLLBACK TO job").and_then(|()| run("RELEASE job")) };
         finishes.push((done.finish, closed.map_err(|e| e.to_string())));
     }
     let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
