@@ -90,7 +90,8 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             continue;
         }
         let done = job(conn);
-        let closed = if done.ok { run("RELEASE job") } else { run("ROLLBACK TO job").and_then(|()| run("RELEASE job")) };
+        let closed =
+            if done.ok { run("RELEASE job") } else { run("ROLLBACK TO job").and_then(|()| run("RELEASE job")) };
         finishes.push((done.finish, closed.map_err(|e| e.to_string())));
     }
     let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
