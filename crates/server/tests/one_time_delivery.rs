@@ -198,3 +198,41 @@ async fn served_fetches_are_seen_in_the_inventory_after_the_batch_and_leave_no_a
     assert_eq!(kinds(&harness, OWN).len(), events + 1);
     assert_eq!(kinds(&harness, OWN).last(), Some(&AuditKind::Delivered));
 }
+
+/// A HEAD is refused like a GET, with the same audit trail: disabled, dormant, another key.
+#[tokio::test]
+async fn head_is_refused_and_audited_like_get_for_every_refusal() {
+    let vendor_ca = ca("Yealink CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    let unknown = harness.request(Some(&yealink_phone(&vendor_ca, OWN)), "HEAD", "/nothing-here").await.unwrap();
+    // Dormant: stored as the sweep leaves it.
+    let dormant: Mac = "001565000090".parse().unwrap();
+    let mut record = sipprov_credentials::DeviceRecord {
+        mac: dormant,
+        account: Account { user_name: "1090".into(), auth_name: "a-1090".into(), display_name: "Desk".into() },
+        state: CredentialState::Dormant { since: sipprov_credentials::Timestamp::from_unix(1_800_000_000) },
+        secrets: None,
+        pinned_spki: None,
+        disabled: false,
+        enrolled_at: sipprov_credentials::Timestamp::from_unix(1_700_000_000),
+        last_seen: None,
+        profile: Default::default(),
+    };
+    assert!(harness.store.insert_device(record.clone(), Vec::new()).unwrap());
+    // Disabled.
+    record.mac = "001565000091".parse().unwrap();
+    record.state = CredentialState::Purged;
+    record.disabled = true;
+    assert!(harness.store.insert_device(record, Vec::new()).unwrap());
+    // Another key: pinned by a first GET, then asked with a second certificate for the MAC.
+    harness.enrol(OWN);
+    assert!(harness.get(&yealink_phone(&vendor_ca, OWN), &format!("/{OWN}.cfg")).await.contains("200 OK"));
+    for (mac, kind) in
+        [("001565000090", AuditKind::Refused), ("001565000091", AuditKind::Refused), (OWN, AuditKind::KeyMismatch)]
+    {
+        let phone = yealink_phone(&vendor_ca, mac);
+        let head = harness.request(Some(&phone), "HEAD", &format!("/{mac}.cfg")).await.unwrap();
+        assert_eq!(head, unknown, "{mac}: the uniform answer");
+        assert_eq!(kinds(&harness, mac).last(), Some(&kind), "{mac}: audited");
+    }
+}
