@@ -52,6 +52,7 @@ pub fn check(path: &Path) -> Vec<Problem> {
         .and_then(|(primary, rsa)| ServerCertificates::new(primary, rsa).map(drop).map_err(anyhow::Error::from));
     report("[phones]", Some("certificate"), phone_certificates);
     report("[phones]", Some("allow_sources"), config.phones.allowed_sources().map(drop));
+    report("[phones]", Some("proxy_from"), config.phones.proxy_from().map(drop));
     let admin_certificate = config
         .admin_config()
         .and_then(|admin| ServerCertificates::new(admin.certificate, None).map(drop).map_err(anyhow::Error::from));

@@ -312,6 +312,9 @@ pub struct PhonesSection {
     /// When set, only these source networks (CIDRs) may connect at all, e.g. a PBX's own LAN.
     #[serde(default)]
     pub allow_sources: Option<Vec<String>>,
+    /// TCP load balancers (CIDRs) whose connections start with a PROXY protocol v2 header
+    /// naming the real client; from any other source such a header closes the connection.
+    pub proxy_from: Option<Vec<String>>,
 }
 
 fn default_handshake_seconds() -> u64 {
@@ -355,6 +358,13 @@ impl PhonesSection {
             bail!("[phones] allow_sources is empty: no phone could connect (leave it out to allow any source)");
         }
         Ok(Some(allowed))
+    }
+
+    /// The `proxy_from` list, parsed.
+    pub fn proxy_from(&self) -> anyhow::Result<Option<Allowlist>> {
+        let Some(proxies) = &self.proxy_from else { return Ok(None) };
+        let proxies = Allowlist::parse(proxies.iter().map(String::as_str)).context("[phones] proxy_from")?;
+        Ok((!proxies.is_empty()).then_some(proxies))
     }
 }
 
@@ -646,6 +656,7 @@ impl Config {
             credentials,
             timeouts: self.phones.timeouts(),
             allowed_sources: self.phones.allowed_sources()?,
+            proxy_from: self.phones.proxy_from()?,
             limits: self.limits.policy()?,
         })
     }
@@ -719,6 +730,7 @@ mod tests {
             header_timeout_seconds: 10,
             drain_seconds: 30,
             allow_sources: allow_sources.map(|list| list.into_iter().map(String::from).collect()),
+            proxy_from: None,
         }
     }
 

@@ -40,6 +40,12 @@ pub struct PhoneServerConfig {
     /// When set, only these source networks may connect at all (e.g. a PBX's own LAN); checked
     /// before anything else, refused connections closed at once.
     pub allowed_sources: Option<Allowlist>,
+    /// TCP load balancers (pass-through, mutual TLS kept end to end) whose connections start
+    /// with a PROXY protocol v2 header naming the real client: that address is then the one
+    /// admitted, rate-limited, banned, logged and audited (and the one `allowed_sources` is
+    /// checked against). From any other source a connection starting with the header is
+    /// closed. `None`: no proxies.
+    pub proxy_from: Option<Allowlist>,
     /// Rate limits, connection caps, scan detection and bans (`Policy::default()` is sized for
     /// offices of hundreds of phones behind one address).
     pub limits: Policy,

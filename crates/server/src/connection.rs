@@ -1,13 +1,13 @@
 //! One phone connection: TLS handshake under a deadline, identity, then HTTP/1.1.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use hyper::service::service_fn;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sipprov_identity::DeviceIdentity;
-use sipprov_ratelimit::{ConnectionPermit, MissKind, Outcome};
+use sipprov_ratelimit::{Allowlist, ConnectionPermit, MissKind, Outcome};
 use tokio::net::TcpStream;
 
 use crate::admission::Admission;
@@ -15,11 +15,24 @@ use crate::drain::Watcher;
 use crate::metrics::Metrics;
 use crate::reload::{Live, LiveCell, snapshot};
 use crate::routes::phone::PhoneRoutes;
-use crate::{Timeouts, http};
+use crate::{Timeouts, http, proxy_protocol};
+
+/// Which sources may connect, and which are load balancers speaking PROXY v2.
+pub(crate) struct Sources {
+    pub(crate) allowed: Option<Allowlist>,
+    pub(crate) proxies: Option<Allowlist>,
+}
+
+impl Sources {
+    pub(crate) fn is_proxy(&self, ip: IpAddr) -> bool {
+        self.proxies.as_ref().is_some_and(|proxies| proxies.contains(ip))
+    }
+}
 
 pub(crate) struct ConnectionContext {
     pub(crate) live: LiveCell,
     pub(crate) timeouts: Timeouts,
+    pub(crate) sources: Sources,
     pub(crate) admission: Arc<Admission>,
     pub(crate) routes: Arc<PhoneRoutes>,
     pub(crate) metrics: Arc<Metrics>,
@@ -29,17 +42,69 @@ impl ConnectionContext {
     pub(crate) fn new(
         live: Live,
         timeouts: Timeouts,
+        sources: Sources,
         admission: Arc<Admission>,
         routes: Arc<PhoneRoutes>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { live: RwLock::new(Arc::new(live)), timeouts, admission, routes, metrics }
+        Self { live: RwLock::new(Arc::new(live)), timeouts, sources, admission, routes, metrics }
+    }
+
+    /// Admits a connection from `client` before any TLS work: the source allow-list, then the
+    /// rate limiter. `None` (counted and logged) closes it.
+    pub(crate) fn admit(&self, client: SocketAddr) -> Option<ConnectionPermit> {
+        let refused = |reason: &dyn std::fmt::Display| {
+            self.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(peer = %client, %reason, "connection refused");
+        };
+        if self.sources.allowed.as_ref().is_some_and(|allowed| !allowed.contains(client.ip())) {
+            refused(&"outside the allowed sources");
+            return None;
+        }
+        self.admission.connection(client.ip()).map_err(|refusal| refused(&refusal)).ok()
     }
 }
 
-/// Serves one accepted TCP connection to the end, holding its admission `permit` until then.
-/// Never panics on what the peer sends.
-pub(crate) async fn serve(
+/// A connection straight from a client. With proxies configured, one that starts with a PROXY
+/// header is closed: only a listed balancer may say whom it speaks for.
+pub(crate) async fn serve_direct(
+    context: Arc<ConnectionContext>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    permit: ConnectionPermit,
+    watcher: Watcher,
+) {
+    if context.sources.proxies.is_some() && proxy_protocol::starts_with_header(&tcp, context.timeouts.handshake).await {
+        tracing::warn!(%peer, "PROXY header from a source not in proxy_from; connection closed");
+        count_miss(&context, peer, MissKind::HandshakeRefused);
+        return;
+    }
+    serve(context, tcp, peer, permit, watcher).await;
+}
+
+/// A connection from a listed load balancer: its PROXY v2 header names the client (read within
+/// the handshake deadline), and that client is admitted and served as if it had connected.
+pub(crate) async fn serve_proxied(
+    context: Arc<ConnectionContext>,
+    mut tcp: TcpStream,
+    proxy: SocketAddr,
+    watcher: Watcher,
+) {
+    let header = tokio::time::timeout(context.timeouts.handshake, proxy_protocol::read_header(&mut tcp)).await;
+    let client = match header {
+        Ok(Ok(client)) => client.unwrap_or(proxy),
+        Ok(Err(e)) => return tracing::warn!(%proxy, error = %e, "invalid PROXY header; connection closed"),
+        Err(_) => return tracing::info!(%proxy, "no PROXY header before the deadline; connection closed"),
+    };
+    if let Some(permit) = context.admit(client) {
+        serve(context, tcp, client, permit, watcher).await;
+    }
+}
+
+/// Serves one admitted connection from `peer` (the client, whether it connected or a balancer
+/// named it) to the end, holding its admission `permit` until then. Never panics on what the
+/// peer sends.
+async fn serve(
     context: Arc<ConnectionContext>,
     tcp: TcpStream,
     peer: SocketAddr,

@@ -68,6 +68,7 @@
 //!     )),
 //!     timeouts: Timeouts::default(),
 //!     allowed_sources: None,
+//!     proxy_from: None,
 //!     limits: sipprov_ratelimit::Policy::default(),
 //! };
 //! let server = PhoneServer::bind("127.0.0.1:0".parse()?, config).await?;
@@ -92,6 +93,7 @@ mod firmware;
 mod http;
 mod listener;
 mod metrics;
+mod proxy_protocol;
 mod reload;
 mod response;
 mod routes;

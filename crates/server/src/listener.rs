@@ -3,15 +3,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::net::TcpListener;
 
-use sipprov_ratelimit::Allowlist;
-
 use crate::admin::AdminState;
 use crate::admission::Admission;
-use crate::connection::{self, ConnectionContext};
+use crate::connection::{self, ConnectionContext, Sources};
 use crate::drain::Drain;
 use crate::metrics::Metrics;
 use crate::reload::{Live, Reloader};
@@ -22,7 +19,6 @@ use crate::{PhoneServerConfig, ServerError};
 /// A bound phone listener, ready to serve.
 pub struct PhoneServer {
     listener: TcpListener,
-    allowed_sources: Option<Allowlist>,
     context: Arc<ConnectionContext>,
     reloader: Reloader,
 }
@@ -44,9 +40,10 @@ impl PhoneServer {
             firmware: config.firmware,
             metrics: Arc::clone(&metrics),
         });
-        let context = Arc::new(ConnectionContext::new(live, config.timeouts, admission, routes, metrics));
+        let sources = Sources { allowed: config.allowed_sources, proxies: config.proxy_from };
+        let context = Arc::new(ConnectionContext::new(live, config.timeouts, sources, admission, routes, metrics));
         let reloader = Reloader::new(certificates, Arc::clone(&context));
-        Ok(Self { listener, allowed_sources: config.allowed_sources, context, reloader })
+        Ok(Self { listener, context, reloader })
     }
 
     /// The address actually bound.
@@ -90,20 +87,13 @@ impl PhoneServer {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((_, peer)) if self.allowed_sources.as_ref().is_some_and(|allowed| !allowed.contains(peer.ip())) => {
-                        self.context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(%peer, "connection from outside the allowed sources closed");
+                    // A load balancer's connection: the client it names is admitted, once read.
+                    Ok((tcp, peer)) if self.context.sources.is_proxy(peer.ip()) => {
+                        tokio::spawn(connection::serve_proxied(Arc::clone(&self.context), tcp, peer, drain.watcher()));
                     }
-                    Ok((tcp, peer)) => match self.context.admission.connection(peer.ip()) {
-                        Ok(permit) => {
-                            let context = Arc::clone(&self.context);
-                            tokio::spawn(connection::serve(context, tcp, peer, permit, drain.watcher()));
-                        }
-                        // Closed at once: a refused client costs no TLS work.
-                        Err(refusal) => {
-                            self.context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
-                            tracing::debug!(%peer, %refusal, "connection refused");
-                        }
+                    // Closed at once when refused: a refused client costs no TLS work.
+                    Ok((tcp, peer)) => if let Some(permit) = self.context.admit(peer) {
+                        tokio::spawn(connection::serve_direct(Arc::clone(&self.context), tcp, peer, permit, drain.watcher()));
                     },
                     Err(e) => accept_failed(e, "phone").await?,
                 },

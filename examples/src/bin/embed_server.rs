@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         credentials,
         timeouts: Timeouts::default(),
         allowed_sources: None,
+        proxy_from: None,
         limits: sipprov_ratelimit::Policy::default(),
     };
     let server = PhoneServer::bind("127.0.0.1:0".parse()?, config).await?;

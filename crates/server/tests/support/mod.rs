@@ -55,6 +55,11 @@ pub fn yealink_phone(issuer: &Issuer, mac: &str) -> Phone {
     phone(issuer, &[(DnType::CommonName, "yealink.com"), (DnType::CustomDnType(vec![2, 5, 4, 5]), &serial)])
 }
 
+/// The harness's proxies: the loopback addresses of 127.0.77.0/24 speak PROXY v2.
+pub fn proxy_from() -> Option<Allowlist> {
+    Some(Allowlist::parse(["127.0.77.0/24"]).unwrap())
+}
+
 pub fn settings() -> LayeredSettings {
     let mut settings = LayeredSettings::new();
     settings.set(Layer::Global, "provisioning_url", "https://prov.example.net").unwrap();
@@ -138,6 +143,7 @@ impl Harness {
             credentials: Arc::clone(&credentials),
             timeouts,
             allowed_sources,
+            proxy_from: proxy_from(),
             limits,
         };
         let server = PhoneServer::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
@@ -322,6 +328,17 @@ async fn tls_connect(
     source: IpAddr,
     phone: Option<&Phone>,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    tls_connect_after(addr, server_ca, source, &[], phone).await
+}
+
+/// A TLS connection from `source` that first sends `prefix` in the clear (a PROXY header).
+pub async fn tls_connect_after(
+    addr: SocketAddr,
+    server_ca: &CertificateDer<'static>,
+    source: IpAddr,
+    prefix: &[u8],
+    phone: Option<&Phone>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(server_ca.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -333,6 +350,7 @@ async fn tls_connect(
         Some(phone) => builder.with_client_auth_cert(phone.chain.clone(), phone.key.clone_key()).unwrap(),
         None => builder.with_no_client_auth(),
     };
-    let tcp = connect_from(source, addr).await?;
+    let mut tcp = connect_from(source, addr).await?;
+    tcp.write_all(prefix).await?;
     tokio_rustls::TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await
 }
