@@ -122,3 +122,49 @@ fn a_ban_closes_the_sources_connections_and_is_one_offence_sparing_its_neighbour
         "no network ban for one address's misses"
     );
 }
+
+/// A v2 PROXY header naming the TCP/IPv4 client `ip:port`.
+fn proxy_header(ip: [u8; 4], port: u16) -> Vec<u8> {
+    let mut header =
+        vec![0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c];
+    header.extend(ip);
+    header.extend([127, 0, 0, 1]);
+    header.extend(port.to_be_bytes());
+    header.extend(8443u16.to_be_bytes());
+    header
+}
+
+/// Behind a listed load balancer, the client it names is the one audited; a client claiming
+/// to be a balancer is closed.
+#[test]
+fn a_listed_balancer_names_the_client_and_anyone_else_claiming_to_is_closed() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_with(dir.path(), |dir| {
+        let config = dir.join("sipprov.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text.replacen("[phones]\n", "[phones]\nproxy_from = [\"127.0.77.0/24\"]\n", 1);
+        std::fs::write(config, text).unwrap();
+    });
+    daemon.enrol(PHONE, "1001");
+    let get = |tls: &mut rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>| {
+        let request = format!("GET /{PHONE}.cfg HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        let _ = tls.read_to_string(&mut response);
+        response
+    };
+    let mut proxied =
+        support::phone_tls_after(&daemon, PHONE, "127.0.77.1", &proxy_header([198, 51, 100, 23], 4242)).unwrap();
+    assert!(get(&mut proxied).starts_with("HTTP/1.1 200"));
+    let audit =
+        json_of(&daemon.cli(&daemon.auditor_token, &["audit", "--kind", "delivered", "--since", "1h", "--json"]));
+    let detail = audit["events"][0]["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("peer=\"198.51.100.23\""), "the client's address is audited: {detail}");
+    // The same header from a source that is no balancer: closed before TLS.
+    let spoofed = support::phone_tls_after(&daemon, PHONE, "127.0.78.1", &proxy_header([198, 51, 100, 24], 4242));
+    assert!(spoofed.is_err(), "a PROXY header from outside proxy_from is refused");
+    assert!(daemon.log_contains("PROXY header from a source not in proxy_from"), "{}", daemon.all_output());
+}

@@ -236,8 +236,19 @@ pub fn phone_tls(
     mac: &str,
     source: &str,
 ) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>> {
+    phone_tls_after(daemon, mac, source, &[])
+}
+
+/// [`phone_tls`], sending `prefix` in the clear first (a PROXY protocol header).
+pub fn phone_tls_after(
+    daemon: &Daemon,
+    mac: &str,
+    source: &str,
+    prefix: &[u8],
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use std::io::Write;
     let devices = daemon.dir.join("pki").join("devices");
     let chain = vec![CertificateDer::from_pem_file(devices.join(format!("{mac}.pem"))).unwrap()];
     let key = PrivateKeyDer::from_pem_file(devices.join(format!("{mac}.key"))).unwrap();
@@ -254,6 +265,7 @@ pub fn phone_tls(
         rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
     let mut tcp = connect_from(source, daemon.phones.trim_start_matches("https://"))?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    tcp.write_all(prefix)?;
     while connection.is_handshaking() {
         connection.complete_io(&mut tcp)?;
     }
