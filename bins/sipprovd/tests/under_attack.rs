@@ -6,6 +6,7 @@
 mod support;
 
 use std::io::{Read, Write};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -167,4 +168,46 @@ fn a_listed_balancer_names_the_client_and_anyone_else_claiming_to_is_closed() {
     let spoofed = support::phone_tls_after(&daemon, PHONE, "127.0.78.1", &proxy_header([198, 51, 100, 24], 4242));
     assert!(spoofed.is_err(), "a PROXY header from outside proxy_from is refused");
     assert!(daemon.log_contains("PROXY header from a source not in proxy_from"), "{}", daemon.all_output());
+}
+
+/// Item 10, on the real daemon: its periodic ban refresh drops expired bans from the limiter,
+/// rather than leaving them until a table overflows.
+#[test]
+fn the_daemon_purges_expired_bans_with_its_periodic_jobs() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_with(dir.path(), |dir| {
+        let config = dir.join("sipprov.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str("\n[limits]\nban_first_seconds = 1\nscan_source_max_misses = 5\n");
+        std::fs::write(config, text).unwrap();
+    });
+    let stored = || {
+        let output = Command::new("curl")
+            .args(["--silent", "--max-time", "10", "--cacert"])
+            .arg(daemon.pki("server-ca.pem"))
+            .args(["-H", &format!("Authorization: Bearer {}", daemon.auditor_token)])
+            .arg(format!("{}/metrics", daemon.admin))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.lines().find_map(|l| l.strip_prefix("sipprov_limiter_bans_stored ")?.parse::<u64>().ok()).unwrap()
+    };
+    let mut tls = phone_tls(&daemon, PHONE, "127.0.9.9").unwrap();
+    for n in 0..10u32 {
+        let request = format!("GET /0015650b{n:04x}.cfg HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        let mut buffer = [0u8; 4096];
+        if tls.write_all(request.as_bytes()).and_then(|()| tls.read(&mut buffer)).map_or(true, |read| read == 0) {
+            break;
+        }
+    }
+    assert_eq!(stored(), 1, "banned: {}", daemon.all_output());
+    // The ban ends after a second; the refresh job (every 30 s) purges it.
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while stored() != 0 {
+        assert!(Instant::now() < deadline, "the expired ban was never purged");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
