@@ -33,7 +33,8 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
-    pub(crate) fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
+    /// `counters` and `gauges` are kept elsewhere (name, help, value): counters only ever grow.
+    pub(crate) fn render(&self, counters: &[(&str, &str, u64)], gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
         out.push_str("# HELP sipprov_phone_requests_total Phone requests by outcome.\n");
         out.push_str("# TYPE sipprov_phone_requests_total counter\n");
@@ -41,7 +42,7 @@ impl Metrics {
         for (outcome, count) in requests {
             let _ = writeln!(out, "sipprov_phone_requests_total{{outcome=\"{outcome}\"}} {count}");
         }
-        let counters = [
+        let own = [
             (
                 "sipprov_connections_refused_total",
                 "Connections closed before TLS (limits, bans, allow-list).",
@@ -56,9 +57,12 @@ impl Metrics {
             ("sipprov_reloads_total", "Reloads of trust anchors and templates applied.", &self.reloads),
             ("sipprov_reloads_refused_total", "Reloads refused (the old configuration stayed).", &self.reloads_refused),
         ];
-        for (name, help, value) in counters {
+        for (name, help, value) in own {
             let _ =
                 writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
         }
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
@@ -80,7 +84,9 @@ mod tests {
         metrics.count_request("served_with_secrets");
         metrics.count_request("mac_mismatch");
         metrics.bans.fetch_add(1, Ordering::Relaxed);
-        let text = metrics.render(&[("sipprov_active_bans", "Bans in force.", 3)]);
+        let text = metrics
+            .render(&[("sipprov_dropped_total", "Dropped.", 2)], &[("sipprov_active_bans", "Bans in force.", 3)]);
+        assert!(text.contains("# TYPE sipprov_dropped_total counter\nsipprov_dropped_total 2\n"), "{text}");
         assert!(text.contains("sipprov_phone_requests_total{outcome=\"served_with_secrets\"} 2\n"), "{text}");
         assert!(text.contains("sipprov_phone_requests_total{outcome=\"mac_mismatch\"} 1\n"), "{text}");
         assert!(text.contains("# TYPE sipprov_bans_total counter\nsipprov_bans_total 1\n"), "{text}");

@@ -43,13 +43,13 @@ pub(super) async fn metrics(context: &AdminContext) -> AdminResponse {
             "Served fetches whose client facts are not written yet.",
             count(credentials.unflushed_sightings()),
         ),
-        (
-            "sipprov_sightings_dropped",
-            "Client facts not kept because the buffer was full.",
-            credentials.dropped_sightings(),
-        ),
     ];
-    let body = context.state.metrics.render(&gauges);
+    let counters = [(
+        "sipprov_sightings_dropped_total",
+        "Client facts not kept because the buffer was full.",
+        credentials.dropped_sightings(),
+    )];
+    let body = context.state.metrics.render(&counters, &gauges);
     text(body, "text/plain; version=0.0.4; charset=utf-8")
 }
 
