@@ -65,14 +65,7 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
     assert_eq!(delivered.len(), 1, "{audit}");
     assert!(delivered[0]["detail"].as_str().unwrap().contains("secrets=yes"), "{audit}");
 
-    let metrics = Command::new("curl")
-        .args(["--silent", "--cacert"])
-        .arg(daemon.pki("server-ca.pem"))
-        .args(["-H", &format!("Authorization: Bearer {}", daemon.auditor_token)])
-        .arg(format!("{}/metrics", daemon.admin))
-        .output()
-        .unwrap();
-    let metrics = String::from_utf8(metrics.stdout).unwrap();
+    let metrics = daemon.metrics();
     assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"served_with_secrets\"} 1\n"), "{metrics}");
 
     // Admin paths on the phone listener: the uniform 404, byte for byte.
@@ -161,8 +154,7 @@ fn sigterm_during_a_fetch_completes_that_fetch_and_exits_cleanly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut daemon = Daemon::start(dir.path());
-    let added = daemon.cli(&daemon.admin_token, &["device", "add", PHONE, "--user", "1001"]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    daemon.enrol(PHONE, "1001");
 
     // A phone that has sent half its request when the daemon is told to stop.
     let mut tls = phone_tls(&daemon, PHONE, "127.0.0.1").unwrap();
@@ -278,8 +270,7 @@ fn no_udp_socket_and_plain_http_gets_no_config() {
     }
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
-    let added = daemon.cli(&daemon.admin_token, &["device", "add", PHONE, "--user", "1001"]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    daemon.enrol(PHONE, "1001");
 
     let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", daemon.child.id()))
         .unwrap()

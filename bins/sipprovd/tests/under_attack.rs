@@ -6,7 +6,6 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -15,16 +14,10 @@ use support::{Daemon, connect_from, have_tools, json_of, phone_tls};
 const PHONE: &str = "001565000001";
 const NEIGHBOUR: &str = "001565000002";
 
-impl Daemon {
-    fn enrol(&self, mac: &str, user: &str) {
-        let added = self.cli(&self.admin_token, &["device", "add", mac, "--user", user]);
-        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    }
-
-    fn banned_events(&self) -> Vec<Value> {
-        let audit = json_of(&self.cli(&self.auditor_token, &["audit", "--kind", "banned", "--since", "1h", "--json"]));
-        audit["events"].as_array().cloned().unwrap_or_default()
-    }
+/// The `banned` audit events of the last hour.
+fn banned_events(daemon: &Daemon) -> Vec<Value> {
+    let audit = json_of(&daemon.cli(&daemon.auditor_token, &["audit", "--kind", "banned", "--since", "1h", "--json"]));
+    audit["events"].as_array().cloned().unwrap_or_default()
 }
 
 /// Item 6: two sources holding 256 stalled handshakes each do not lock out a phone elsewhere,
@@ -73,7 +66,7 @@ fn two_sources_stalling_512_handshakes_leave_a_phone_elsewhere_served() {
     }
     let refused_after = refused_after.expect("silent connections were never counted");
     assert!(refused_after <= 60, "banned only after {refused_after} silent connections");
-    assert!(daemon.banned_events().iter().any(|e| e["detail"].as_str().unwrap().contains("no-request")));
+    assert!(banned_events(&daemon).iter().any(|e| e["detail"].as_str().unwrap().contains("no-request")));
 }
 
 /// Item 7: a ban closes the source's open connections, counts as one offence however many
@@ -109,8 +102,7 @@ fn a_ban_closes_the_sources_connections_and_is_one_offence_sparing_its_neighbour
     assert!(closed.iter().all(|c| *c), "every connection of the banned source was closed: {closed:?}");
     assert!(phone_tls(&daemon, PHONE, scanner).is_err(), "and new ones are refused");
     // One offence: one ban, not an escalation per request still in flight.
-    let bans: Vec<Value> = daemon
-        .banned_events()
+    let bans: Vec<Value> = banned_events(&daemon)
         .into_iter()
         .filter(|event| event["detail"].as_str().unwrap().contains("source=\"127.0.6.6\""))
         .collect();
@@ -119,7 +111,7 @@ fn a_ban_closes_the_sources_connections_and_is_one_offence_sparing_its_neighbour
     // The office sharing the scanner's /24 is still served.
     assert_eq!(daemon.fetch_as_phone_from("127.0.6.7", NEIGHBOUR).0, Some(200));
     assert!(
-        !daemon.banned_events().iter().any(|e| e["detail"].as_str().unwrap().contains("127.0.6.0/24")),
+        !banned_events(&daemon).iter().any(|e| e["detail"].as_str().unwrap().contains("127.0.6.0/24")),
         "no network ban for one address's misses"
     );
 }
@@ -185,15 +177,8 @@ fn the_daemon_purges_expired_bans_with_its_periodic_jobs() {
         std::fs::write(config, text).unwrap();
     });
     let stored = || {
-        let output = Command::new("curl")
-            .args(["--silent", "--max-time", "10", "--cacert"])
-            .arg(daemon.pki("server-ca.pem"))
-            .args(["-H", &format!("Authorization: Bearer {}", daemon.auditor_token)])
-            .arg(format!("{}/metrics", daemon.admin))
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        text.lines().find_map(|l| l.strip_prefix("sipprov_limiter_bans_stored ")?.parse::<u64>().ok()).unwrap()
+        let metrics = daemon.metrics();
+        metrics.lines().find_map(|l| l.strip_prefix("sipprov_limiter_bans_stored ")?.parse::<u64>().ok()).unwrap()
     };
     let mut tls = phone_tls(&daemon, PHONE, "127.0.9.9").unwrap();
     for n in 0..10u32 {

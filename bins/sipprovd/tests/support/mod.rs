@@ -131,6 +131,24 @@ impl Daemon {
         self.fetch_from(source, &format!("/{mac}.cfg"), &cert, &key)
     }
 
+    /// Enrols `mac` with SIP user `user` through the CLI.
+    pub fn enrol(&self, mac: &str, user: &str) {
+        let added = self.cli(&self.admin_token, &["device", "add", mac, "--user", user]);
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    }
+
+    /// The Prometheus text of `/metrics`, read with the auditor token.
+    pub fn metrics(&self) -> String {
+        let output = Command::new("curl")
+            .args(["--silent", "--max-time", "10", "--cacert"])
+            .arg(self.pki("server-ca.pem"))
+            .args(["-H", &format!("Authorization: Bearer {}", self.auditor_token)])
+            .arg(format!("{}/metrics", self.admin))
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
         assert!(status.success(), "kill -{name}");
