@@ -74,12 +74,14 @@ pub(crate) async fn serve_direct(
     permit: ConnectionPermit,
     watcher: Watcher,
 ) {
-    if context.sources.proxies.is_some() && proxy_protocol::starts_with_header(&tcp, context.timeouts.handshake).await {
+    // One deadline from accept to a finished handshake, the peek included.
+    let deadline = tokio::time::Instant::now() + context.timeouts.handshake;
+    if context.sources.proxies.is_some() && proxy_protocol::starts_with_header(&tcp, deadline).await {
         tracing::warn!(%peer, "PROXY header from a source not in proxy_from; connection closed");
         count_miss(&context, peer, MissKind::HandshakeRefused);
         return;
     }
-    serve(context, tcp, peer, permit, watcher).await;
+    serve(context, tcp, peer, permit, deadline, watcher).await;
 }
 
 /// A connection from a listed load balancer: its PROXY v2 header names the client (read within
@@ -90,28 +92,30 @@ pub(crate) async fn serve_proxied(
     proxy: SocketAddr,
     watcher: Watcher,
 ) {
-    let header = tokio::time::timeout(context.timeouts.handshake, proxy_protocol::read_header(&mut tcp)).await;
+    // One deadline from accept to a finished handshake, the PROXY header included.
+    let deadline = tokio::time::Instant::now() + context.timeouts.handshake;
+    let header = tokio::time::timeout_at(deadline, proxy_protocol::read_header(&mut tcp)).await;
     let client = match header {
         Ok(Ok(client)) => client.unwrap_or(proxy),
         Ok(Err(e)) => return tracing::warn!(%proxy, error = %e, "invalid PROXY header; connection closed"),
         Err(_) => return tracing::info!(%proxy, "no PROXY header before the deadline; connection closed"),
     };
     if let Some(permit) = context.admit(client) {
-        serve(context, tcp, client, permit, watcher).await;
+        serve(context, tcp, client, permit, deadline, watcher).await;
     }
 }
 
 /// Serves one admitted connection from `peer` (the client, whether it connected or a balancer
-/// named it) to the end, holding its admission `permit` until then. Never panics on what the
-/// peer sends.
+/// named it) to the end, holding its admission `permit` until then; the TLS handshake must be
+/// done by `deadline`. Never panics on what the peer sends.
 async fn serve(
     context: Arc<ConnectionContext>,
     tcp: TcpStream,
     peer: SocketAddr,
     permit: ConnectionPermit,
+    deadline: tokio::time::Instant,
     watcher: Watcher,
 ) {
-    let deadline = tokio::time::Instant::now() + context.timeouts.handshake;
     let Some(place) = context.admission.handshake(&permit, deadline).await else {
         tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
         context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);

@@ -80,10 +80,10 @@ fn ip_of(bytes: &[u8]) -> IpAddr {
 }
 
 /// Whether `stream` starts with a PROXY v2 signature, without consuming anything; waits for
-/// the first bytes at most `limit`.
-pub(crate) async fn starts_with_header(stream: &TcpStream, limit: std::time::Duration) -> bool {
+/// the first bytes until `deadline` at most.
+pub(crate) async fn starts_with_header(stream: &TcpStream, deadline: tokio::time::Instant) -> bool {
     let mut first = [0u8; 12];
-    let peeked = tokio::time::timeout(limit, async {
+    let peeked = tokio::time::timeout_at(deadline, async {
         loop {
             match stream.peek(&mut first).await {
                 Ok(n) if n >= 12 || n == 0 => return n,
