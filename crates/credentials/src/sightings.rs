@@ -42,41 +42,45 @@ impl SightingBuffer {
     const MAX_USER_AGENT: usize = 256;
 
     pub(crate) fn record(&self, mac: Mac, at: Timestamp, request: &FetchRequest) {
-        let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if latest.len() >= Self::CAPACITY && !latest.contains_key(&mac) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
         let user_agent = request.user_agent.as_deref().map(|ua| truncate(ua, Self::MAX_USER_AGENT).to_owned());
         let sighting = Sighting { mac, seen: LastSeen { at, peer: request.peer.clone(), user_agent } };
-        match latest.get_mut(&mac) {
-            Some(held) if held.seen.at > at => {}
-            Some(held) => *held = sighting,
-            None => {
-                latest.insert(mac, sighting);
-            }
-        }
+        self.keep(&mut self.lock(), sighting);
     }
 
     fn take(&self) -> Vec<Sighting> {
-        let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        std::mem::take(&mut *latest).into_values().collect()
+        std::mem::take(&mut *self.lock()).into_values().collect()
     }
 
     /// Puts back sightings a failed flush could not write, unless newer ones arrived meanwhile.
     fn restore(&self, sightings: Vec<Sighting>) {
-        let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut latest = self.lock();
         for sighting in sightings {
-            if latest.len() >= Self::CAPACITY && !latest.contains_key(&sighting.mac) {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            latest.entry(sighting.mac).or_insert(sighting);
+            self.keep(&mut latest, sighting);
         }
     }
 
+    /// Holds `sighting` unless a later one of its device is held, or the buffer is full.
+    fn keep(&self, latest: &mut HashMap<Mac, Sighting>, sighting: Sighting) {
+        if latest.len() >= Self::CAPACITY && !latest.contains_key(&sighting.mac) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match latest.get_mut(&sighting.mac) {
+            Some(held) if held.seen.at > sighting.seen.at => {}
+            Some(held) => *held = sighting,
+            None => {
+                latest.insert(sighting.mac, sighting);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Mac, Sighting>> {
+        // Only whole entries are inserted or replaced: a poisoned map is still consistent.
+        self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn len(&self) -> usize {
-        self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+        self.lock().len()
     }
 }
 
