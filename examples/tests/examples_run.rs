@@ -21,9 +21,12 @@ fn render_config_renders_and_refuses_injection() {
     assert!(out.contains("is the yealink device file {mac}.cfg of 001565aabbcc"), "{out}");
     assert!(out.contains("account.1.password = example-password\n"), "{out}");
     assert!(out.contains("hardening findings: 0\n"), "{out}");
-    assert!(out.contains("refused: field account.display_name"), "{out}");
+    assert!(out.contains("account.2.password = example-password-2\n"), "{out}");
+    assert!(out.contains("account.2.sip_server.1.address = hunt.example.net\n"), "{out}");
+    assert!(out.contains("refused: field accounts.1.display_name"), "{out}");
     let polycom = run(env!("CARGO_BIN_EXE_render_config"), &["/0004f28b54f4-sipprov.cfg", "polycom"]);
     assert!(polycom.contains("reg.1.auth.password=\"example-password\""), "{polycom}");
+    assert!(polycom.contains("reg.2.address=\"2000\""), "{polycom}");
     let unknown = run(env!("CARGO_BIN_EXE_render_config"), &["/../etc/passwd"]);
     assert_eq!(unknown, "\"/../etc/passwd\" is not a yealink device file\n");
 }

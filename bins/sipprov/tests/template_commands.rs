@@ -146,7 +146,7 @@ fn render_refuses_a_hostile_value_naming_its_field() {
     ]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(output.stdout.is_empty(), "nothing is printed: {}", stdout(&output));
-    assert!(stderr(&output).contains("account.display_name"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("accounts.1.display_name"), "{}", stderr(&output));
 }
 
 #[test]

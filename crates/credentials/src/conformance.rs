@@ -20,7 +20,7 @@ use sipprov_identity::Mac;
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
     DeviceRecord, DeviceSecrets, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Role, Sealed,
-    Sighting, Store, StoreError, Timestamp, TokenUse,
+    Sighting, Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
 };
 
 /// One check of the contract, given a fresh store.
@@ -30,6 +30,7 @@ type Check = fn(Arc<dyn Store>);
 pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
     let checks: &[(&str, Check)] = &[
         ("devices round-trip exactly", devices_round_trip),
+        ("a device's several accounts round-trip, each with its own secret", several_accounts),
         ("a second insert of a MAC changes nothing", duplicate_insert_changes_nothing),
         ("enrolment removes the MAC from the pending list", enrolment_clears_pending),
         ("updates persist with their audit events", updates_persist_with_events),
@@ -70,15 +71,11 @@ fn at(seconds: i64) -> Timestamp {
 fn record(n: u16) -> DeviceRecord {
     DeviceRecord {
         mac: mac(n),
-        account: Account {
-            user_name: format!("1{n:03}"),
-            auth_name: format!("sp-{}", mac(n)),
-            display_name: "Desk \"A\" <&>".into(),
-        },
+        accounts: vec![Account::new(1, format!("1{n:03}"), format!("sp-{}", mac(n)), "Desk \"A\" <&>")],
         state: CredentialState::Issued { since: at(0) },
         secrets: Some(DeviceSecrets {
-            sip_password: Sealed::from_bytes(vec![1, 2, 3, n as u8]),
-            admin_password: Sealed::from_bytes(vec![4, 5, 6, n as u8]),
+            sip_passwords: vec![(1, Sealed::from_bytes(vec![1, 2, 3, n as u8]))],
+            admin_password: Some(Sealed::from_bytes(vec![4, 5, 6, n as u8])),
         }),
         pinned_spki: None,
         disabled: false,
@@ -126,10 +123,56 @@ fn devices_round_trip(store: Arc<dyn Store>) {
     assert_eq!(all_events(&*store), vec![event(1, 0, AuditKind::Enrolled)]);
 }
 
+/// A four-port gateway: every account's settings, and each account's sealed password under its
+/// own line, come back as they went in; an update that drops a line and rewrites another leaves
+/// the rest as they were.
+fn several_accounts(store: Arc<dyn Store>) {
+    let mut gateway = record(1);
+    gateway.accounts = (1..=4u16)
+        .map(|line| Account {
+            registrar: (line == 2).then(|| "sip2.example.net:5061".into()),
+            outbound_proxy: (line == 3).then(|| "proxy.example.net".into()),
+            transport: [None, Some(Transport::Tls), Some(Transport::Tcp), Some(Transport::Udp)][usize::from(line - 1)],
+            srtp: [None, Some(Srtp::Required), Some(Srtp::Optional), Some(Srtp::Off)][usize::from(line - 1)],
+            ..Account::new(line, format!("20{line}"), format!("gw-{line}"), format!("Port {line}"))
+        })
+        .collect();
+    gateway.secrets = Some(DeviceSecrets {
+        sip_passwords: (1..=4u8).map(|line| (u16::from(line), Sealed::from_bytes(vec![9, line]))).collect(),
+        admin_password: Some(Sealed::from_bytes(vec![8])),
+    });
+    assert!(store.insert_device(gateway.clone(), Vec::new()).unwrap());
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(gateway.clone()));
+    let mut one_left = record(2);
+    one_left.accounts.push(Account::new(7, "207", "a-207", "Seven"));
+    one_left.secrets =
+        Some(DeviceSecrets { sip_passwords: vec![(7, Sealed::from_bytes(vec![7]))], admin_password: None });
+    assert!(store.insert_device(one_left.clone(), Vec::new()).unwrap());
+    assert_eq!(store.device(&mac(2)).unwrap(), Some(one_left), "one account's secret, no admin password");
+    let written = store
+        .update_device(
+            &mac(1),
+            Box::new(|device| {
+                device.accounts.retain(|account| account.line != 3);
+                device.accounts[0].display_name = "Lobby".into();
+                if let Some(secrets) = &mut device.secrets {
+                    secrets.sip_passwords.retain(|(line, _)| *line != 3);
+                }
+                Ok(Vec::new())
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(written.accounts.iter().map(|a| a.line).collect::<Vec<_>>(), [1, 2, 4]);
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(written.clone()));
+    assert_eq!(written.accounts[1], gateway.accounts[1], "untouched accounts stay as they were");
+    assert_eq!(store.devices_with_secrets(None, 10).unwrap(), vec![mac(1), mac(2)]);
+}
+
 fn duplicate_insert_changes_nothing(store: Arc<dyn Store>) {
     assert!(store.insert_device(record(1), vec![event(1, 0, AuditKind::Enrolled)]).unwrap());
     let mut other = record(1);
-    other.account.user_name = "9999".into();
+    other.accounts[0].user_name = "9999".into();
     assert!(!store.insert_device(other, vec![event(1, 1, AuditKind::Enrolled)]).unwrap());
     assert_eq!(store.device(&mac(1)).unwrap(), Some(record(1)));
     assert_eq!(all_events(&*store).len(), 1, "the refused insert appended no event");
@@ -199,7 +242,7 @@ fn concurrent_updates_are_exclusive(store: Arc<dyn Store>) {
                         .update_device(
                             &mac(1),
                             Box::new(|device| {
-                                device.account.display_name.push('+');
+                                device.accounts[0].display_name.push('+');
                                 Ok(Vec::new())
                             }),
                         )
@@ -211,7 +254,7 @@ fn concurrent_updates_are_exclusive(store: Arc<dyn Store>) {
     for thread in threads {
         thread.join().unwrap();
     }
-    let name = store.device(&mac(1)).unwrap().unwrap().account.display_name;
+    let name = store.device(&mac(1)).unwrap().unwrap().accounts[0].display_name.clone();
     assert_eq!(name.matches('+').count(), 80, "lost updates");
 }
 

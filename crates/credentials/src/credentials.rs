@@ -15,13 +15,32 @@ use crate::{
 };
 
 /// Secrets just issued (enrolment, re-arm, rotation), in the clear, returned once so the caller
-/// can hand the registrar what it needs. sipprov keeps only their sealed form.
+/// can hand the registrar what it needs; or opened for a delivery. sipprov keeps only their
+/// sealed form.
 #[derive(Debug, Clone)]
 pub struct IssuedSecrets {
-    /// The new SIP password.
-    pub sip_password: Password,
-    /// The new web-UI admin password.
-    pub admin_password: Password,
+    /// The SIP passwords by line, in ascending line order: every account's, or only those
+    /// issued (one account rotated, accounts added).
+    pub sip_passwords: Vec<(u16, Password)>,
+    /// The web-UI admin password, when it was issued with them.
+    pub admin_password: Option<Password>,
+}
+
+impl IssuedSecrets {
+    /// The SIP password of `line`, if it is among these.
+    pub fn sip_password(&self, line: u16) -> Option<&Password> {
+        self.sip_passwords.iter().find(|(l, _)| *l == line).map(|(_, password)| password)
+    }
+}
+
+/// What a re-arm or rotation covers.
+#[derive(Debug, Default)]
+pub struct Reissue {
+    /// One account's line, or `None` for every account of the device (and its admin password).
+    pub line: Option<u16>,
+    /// The operator's own SIP password instead of a generated one: for one account (`line`, or
+    /// a device with a single account).
+    pub sip_password: Option<Password>,
 }
 
 /// The answer to a phone's fetch.
@@ -30,8 +49,8 @@ pub struct IssuedSecrets {
 pub enum Fetched {
     /// Serve the config; with the secrets while they may still be delivered.
     Config {
-        /// The device's account.
-        account: Account,
+        /// The device's accounts, in ascending line order.
+        accounts: Vec<Account>,
         /// The inventory's vendor, model, site and device settings.
         profile: DeviceProfile,
         /// The secrets to include, or `None` to render without the secret keys.
@@ -46,8 +65,9 @@ pub enum Fetched {
 /// What [`Credentials::update`] did.
 #[derive(Debug)]
 pub enum Updated {
-    /// Written, with its audit event: the device as it is now.
-    Changed(DeviceRecord),
+    /// Written, with its audit events: the device as it is now, and the passwords issued for
+    /// the accounts the change added (returned once, like an enrolment's).
+    Changed(DeviceRecord, Option<IssuedSecrets>),
     /// The change asked for what the device already had: nothing written.
     Unchanged(DeviceRecord),
     /// The change refused, saying why: nothing written.
@@ -95,15 +115,17 @@ impl Credentials {
         self.keyring.clone().ok_or(CredentialsError::NoSealingKey)
     }
 
-    /// Enrols a device with generated secrets (or the operator's SIP password). Returns the
-    /// secrets once; `None` if the MAC is already enrolled (nothing changed).
+    /// Enrols a device with its accounts (see [`check_accounts`](crate::check_accounts)), each
+    /// with a generated SIP password or the operator's (`chosen`, by line), and a generated
+    /// admin password. Returns the secrets once; `None` if the MAC is already enrolled (nothing
+    /// changed).
     pub fn enrol(
         &self,
         mac: Mac,
-        account: Account,
-        sip_password: Option<Password>,
+        accounts: Vec<Account>,
+        chosen: Vec<(u16, Password)>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.enrol_as(mac, account, DeviceProfile::default(), sip_password, None, None)
+        self.enrol_as(mac, accounts, DeviceProfile::default(), chosen, None, None)
     }
 
     /// [`Credentials::enrol`] with the inventory's vendor, model, site and device settings,
@@ -111,12 +133,12 @@ impl Credentials {
     pub fn enrol_with_profile(
         &self,
         mac: Mac,
-        account: Account,
+        accounts: Vec<Account>,
         profile: DeviceProfile,
-        sip_password: Option<Password>,
+        chosen: Vec<(u16, Password)>,
         by: &str,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.enrol_as(mac, account, profile, sip_password, None, Some(by))
+        self.enrol_as(mac, accounts, profile, chosen, None, Some(by))
     }
 
     /// Enrols a device an operator approved from the pending list: like
@@ -125,31 +147,34 @@ impl Credentials {
     pub fn enrol_pending(
         &self,
         pending: &PendingDevice,
-        account: Account,
+        accounts: Vec<Account>,
         profile: DeviceProfile,
-        sip_password: Option<Password>,
+        chosen: Vec<(u16, Password)>,
         by: &str,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.enrol_as(pending.mac, account, profile, sip_password, Some(pending.spki_sha256), Some(by))
+        self.enrol_as(pending.mac, accounts, profile, chosen, Some(pending.spki_sha256), Some(by))
     }
 
     fn enrol_as(
         &self,
         mac: Mac,
-        account: Account,
+        accounts: Vec<Account>,
         profile: DeviceProfile,
-        sip_password: Option<Password>,
+        chosen: Vec<(u16, Password)>,
         pinned_spki: Option<[u8; 32]>,
         by: Option<&str>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        crate::check_accounts(&accounts).map_err(CredentialsError::Invalid)?;
+        let lines: Vec<u16> = accounts.iter().map(|account| account.line).collect();
         let now = self.clock.now();
         let issued = IssuedSecrets {
-            sip_password: sip_password.map_or_else(Password::generate, Ok)?,
-            admin_password: Password::generate()?,
+            sip_passwords: passwords_for(&lines, chosen)?,
+            admin_password: Some(Password::generate()?),
         };
+        let users: Vec<String> = accounts.iter().map(|account| quote(&account.user_name)).collect();
         let record = DeviceRecord {
             mac,
-            account,
+            accounts,
             state: CredentialState::Issued { since: now },
             secrets: Some(self.seal(&mac, &issued)?),
             pinned_spki,
@@ -158,7 +183,7 @@ impl Credentials {
             last_seen: None,
             profile,
         };
-        let mut detail = format!("user={}", quote(&record.account.user_name));
+        let mut detail = format!("user={}", users.join(","));
         if let Some(spki) = &pinned_spki {
             detail.push_str(&format!(" spki={}", hex(spki)));
         }
@@ -175,9 +200,9 @@ impl Credentials {
     /// renders the config, [`Credentials::deliver`] records the fetch only once the render
     /// succeeded.
     pub fn fetch(&self, mac: &Mac, request: FetchRequest) -> Result<Fetched, CredentialsError> {
-        match self.deliver(mac, request, FetchKind::Deliver, |account, profile, secrets| {
+        match self.deliver(mac, request, FetchKind::Deliver, |accounts, profile, secrets| {
             Ok::<_, std::convert::Infallible>(Fetched::Config {
-                account: account.clone(),
+                accounts: accounts.to_vec(),
                 profile: profile.clone(),
                 secrets: secrets.cloned(),
             })
@@ -190,81 +215,140 @@ impl Credentials {
         }
     }
 
-    /// Re-arms a device: fresh secrets (the SIP password generated, or the operator's), state
-    /// `Issued`, key pin cleared. Returns the secrets once. Audited as done `by` someone.
-    pub fn rearm(
-        &self,
-        mac: &Mac,
-        sip_password: Option<Password>,
-        by: &str,
-    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.reissue(mac, sip_password, by, |lifecycle, device, secrets, now| lifecycle.rearm(device, secrets, now))
+    /// Re-arms a device, or one of its accounts: fresh secrets (generated, or the operator's
+    /// password), state `Issued`, key pin cleared. Returns the secrets once; `None` if the
+    /// device is not enrolled. Audited as done `by` someone.
+    pub fn rearm(&self, mac: &Mac, reissue: Reissue, by: &str) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, reissue, true, by)
     }
 
-    /// Rotates a device's secrets (the SIP password generated, or the operator's): state
-    /// `Issued`, key pin kept. Returns them once. Audited as done `by` someone.
-    pub fn rotate(
-        &self,
-        mac: &Mac,
-        sip_password: Option<Password>,
-        by: &str,
-    ) -> Result<Option<IssuedSecrets>, CredentialsError> {
-        self.reissue(mac, sip_password, by, |lifecycle, device, secrets, now| lifecycle.rotate(device, secrets, now))
+    /// Rotates a device's secrets, or one account's password: fresh ones (generated, or the
+    /// operator's password), state `Issued`, key pin kept. Returns them once; `None` if the
+    /// device is not enrolled. Audited as done `by` someone.
+    pub fn rotate(&self, mac: &Mac, reissue: Reissue, by: &str) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        self.reissue(mac, reissue, false, by)
     }
 
     fn reissue(
         &self,
         mac: &Mac,
-        sip_password: Option<Password>,
+        reissue: Reissue,
+        rearm: bool,
         by: &str,
-        apply: fn(&Lifecycle, &mut DeviceRecord, DeviceSecrets, crate::Timestamp) -> Vec<AuditEvent>,
     ) -> Result<Option<IssuedSecrets>, CredentialsError> {
+        // The passwords are generated and sealed before the transaction, for the lines the
+        // device has now; the transaction refuses if its accounts changed in between.
+        let Some(device) = self.store.device(mac)? else { return Ok(None) };
+        let lines: Vec<u16> = match reissue.line {
+            Some(line) if device.account(line).is_none() => {
+                return Err(CredentialsError::Invalid(format!("{mac} has no account on line {line}")));
+            }
+            Some(line) => vec![line],
+            None => device.accounts.iter().map(|account| account.line).collect(),
+        };
+        let chosen = match (reissue.sip_password, lines.as_slice()) {
+            (None, _) => Vec::new(),
+            (Some(password), [line]) => vec![(*line, password)],
+            (Some(_), _) => {
+                return Err(CredentialsError::Invalid(format!(
+                    "{mac} has {} accounts: give the line the password is for",
+                    lines.len()
+                )));
+            }
+        };
+        let whole = reissue.line.is_none();
         let issued = IssuedSecrets {
-            sip_password: sip_password.map_or_else(Password::generate, Ok)?,
-            admin_password: Password::generate()?,
+            sip_passwords: passwords_for(&lines, chosen)?,
+            admin_password: if whole { Some(Password::generate()?) } else { None },
         };
         let sealed = self.seal(mac, &issued)?;
         let (lifecycle, now, by) = (self.lifecycle, self.clock.now(), by.to_owned());
-        let updated = self
-            .store
-            .update_device(mac, Box::new(move |device| Ok(attributed(apply(&lifecycle, device, sealed, now), &by))))?;
-        Ok(updated.map(|_| issued))
+        let updated = self.store.update_device(
+            mac,
+            Box::new(move |device| {
+                let now_lines: Vec<u16> = device.accounts.iter().map(|account| account.line).collect();
+                if (whole && now_lines != lines) || lines.iter().any(|line| !now_lines.contains(line)) {
+                    return Err(Abort("the device's accounts changed meanwhile: try again".into()));
+                }
+                let events = match (whole, rearm) {
+                    (true, true) => lifecycle.rearm(device, sealed, now),
+                    (true, false) => lifecycle.rotate(device, sealed, now),
+                    (false, _) => lifecycle.issue_lines(device, sealed.sip_passwords, rearm, now),
+                };
+                Ok(attributed(events, &by))
+            }),
+        );
+        match updated {
+            Ok(updated) => Ok(updated.map(|_| issued)),
+            Err(StoreError::Aborted(reason)) => Err(CredentialsError::Invalid(reason)),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// Changes a device's account and profile (never its secrets or state), audited as done `by`
-    /// someone. `change` sees the device as stored, inside the transaction (so concurrent changes
-    /// do not overwrite each other), and returns the new account and profile, or why it refuses.
-    /// An unchanged device leaves no event.
+    /// Changes a device's accounts and profile, audited as done `by` someone. `change` sees the
+    /// device as stored, inside the transaction (so concurrent changes do not overwrite each
+    /// other), and returns the new accounts and profile, or why it refuses. An unchanged
+    /// device leaves no event.
+    ///
+    /// An account removed takes its secret with it. An account added gets a generated password,
+    /// issued like a rotation of that line (state `Issued`, delivered by the next fetch) and
+    /// returned once in [`Updated::Changed`].
     pub fn update(
         &self,
         mac: &Mac,
         by: &str,
-        change: impl FnOnce(&DeviceRecord) -> Result<(Account, DeviceProfile), String> + Send + 'static,
+        change: impl FnOnce(&DeviceRecord) -> Result<(Vec<Account>, DeviceProfile), String> + Send + 'static,
     ) -> Result<Updated, CredentialsError> {
-        let (now, by) = (self.clock.now(), by.to_owned());
-        let changed = Arc::new(Mutex::new(false));
-        let flag = Arc::clone(&changed);
+        let (lifecycle, now, by) = (self.lifecycle, self.clock.now(), by.to_owned());
+        let keyring = self.keyring.clone();
+        let issued: Arc<Mutex<Option<Option<IssuedSecrets>>>> = Arc::new(Mutex::new(None));
+        let outcome = Arc::clone(&issued);
         let updated = self.store.update_device(
             mac,
             Box::new(move |device| {
-                let (account, profile) = change(device).map_err(Abort)?;
-                if device.account == account && device.profile == profile {
+                let (accounts, profile) = change(device).map_err(Abort)?;
+                crate::check_accounts(&accounts).map_err(Abort)?;
+                if device.accounts == accounts && device.profile == profile {
                     return Ok(Vec::new());
                 }
-                let detail = format!("user={}", quote(&account.user_name));
-                device.account = account;
+                let added: Vec<u16> = accounts
+                    .iter()
+                    .map(|account| account.line)
+                    .filter(|line| device.account(*line).is_none())
+                    .collect();
+                let users: Vec<String> = accounts.iter().map(|account| quote(&account.user_name)).collect();
+                let mut events =
+                    vec![AuditEvent::new(now, device.mac, AuditKind::Updated, format!("user={}", users.join(",")))];
+                if let Some(secrets) = &mut device.secrets {
+                    secrets.sip_passwords.retain(|(line, _)| accounts.iter().any(|account| account.line == *line));
+                    if secrets.sip_passwords.is_empty() {
+                        device.secrets = None;
+                    }
+                }
+                device.accounts = accounts;
                 device.profile = profile;
-                *flag.lock().map_err(|_| Abort("change flag poisoned".into()))? = true;
-                Ok(attributed(vec![AuditEvent::new(now, device.mac, AuditKind::Updated, detail)], &by))
+                let mut new = None;
+                if !added.is_empty() {
+                    let keyring = keyring.as_ref().ok_or_else(|| Abort(CredentialsError::NoSealingKey.to_string()))?;
+                    let fresh = IssuedSecrets {
+                        sip_passwords: passwords_for(&added, Vec::new()).map_err(|e| Abort(e.to_string()))?,
+                        admin_password: None,
+                    };
+                    let sealed = seal_with(keyring, &device.mac, &fresh).map_err(|e| Abort(e.to_string()))?;
+                    events.extend(lifecycle.issue_lines(device, sealed.sip_passwords, false, now));
+                    new = Some(fresh);
+                }
+                *outcome.lock().map_err(|_| Abort("update outcome poisoned".into()))? = Some(new);
+                Ok(attributed(events, &by))
             }),
         );
-        let changed = changed.lock().map(|flag| *flag).unwrap_or(false);
-        match updated {
-            Ok(Some(device)) if changed => Ok(Updated::Changed(device)),
-            Ok(Some(device)) => Ok(Updated::Unchanged(device)),
-            Ok(None) => Ok(Updated::NotEnrolled),
-            Err(StoreError::Aborted(reason)) => Ok(Updated::Refused(reason)),
-            Err(e) => Err(e.into()),
+        let issued = issued.lock().map(|mut slot| slot.take()).unwrap_or(None);
+        match (updated, issued) {
+            (Ok(Some(device)), Some(issued)) => Ok(Updated::Changed(device, issued)),
+            (Ok(Some(device)), None) => Ok(Updated::Unchanged(device)),
+            (Ok(None), _) => Ok(Updated::NotEnrolled),
+            (Err(StoreError::Aborted(reason)), _) => Ok(Updated::Refused(reason)),
+            (Err(e), _) => Err(e.into()),
         }
     }
 
@@ -394,7 +478,8 @@ impl Credentials {
         self.for_each_with_secrets(batch, |mac| {
             let device = self.store.device(&mac)?;
             let Some(secrets) = device.and_then(|d| d.secrets) else { return Ok(false) };
-            if secrets.sip_password.key_id() == Some(current) && secrets.admin_password.key_id() == Some(current) {
+            let sealed = secrets.sip_passwords.iter().map(|(_, sealed)| sealed).chain(&secrets.admin_password);
+            if sealed.into_iter().all(|sealed| sealed.key_id() == Some(current)) {
                 return Ok(false);
             }
             let keyring = Arc::clone(&keyring);
@@ -448,18 +533,47 @@ fn attributed(mut events: Vec<AuditEvent>, by: &str) -> Vec<AuditEvent> {
     events
 }
 
+/// A password for each of `lines`: the operator's where `chosen` gives one, generated otherwise.
+/// A chosen password for a line not among `lines` is refused.
+fn passwords_for(lines: &[u16], mut chosen: Vec<(u16, Password)>) -> Result<Vec<(u16, Password)>, CredentialsError> {
+    if let Some((line, _)) = chosen.iter().find(|(line, _)| !lines.contains(line)) {
+        return Err(CredentialsError::Invalid(format!("a password is given for line {line}, which has no account")));
+    }
+    let mut passwords = Vec::with_capacity(lines.len());
+    for line in lines {
+        let password = match chosen.iter().position(|(l, _)| l == line) {
+            Some(at) => chosen.swap_remove(at).1,
+            None => Password::generate()?,
+        };
+        passwords.push((*line, password));
+    }
+    Ok(passwords)
+}
+
 fn seal_with(keyring: &Keyring, mac: &Mac, issued: &IssuedSecrets) -> Result<DeviceSecrets, SealingError> {
-    Ok(DeviceSecrets {
-        sip_password: keyring.seal(&issued.sip_password, mac, SecretKind::SipPassword)?,
-        admin_password: keyring.seal(&issued.admin_password, mac, SecretKind::AdminPassword)?,
-    })
+    let sip_passwords = issued
+        .sip_passwords
+        .iter()
+        .map(|(line, password)| Ok((*line, keyring.seal(password, mac, SecretKind::SipPassword(*line))?)))
+        .collect::<Result<_, SealingError>>()?;
+    let admin_password = match &issued.admin_password {
+        Some(password) => Some(keyring.seal(password, mac, SecretKind::AdminPassword)?),
+        None => None,
+    };
+    Ok(DeviceSecrets { sip_passwords, admin_password })
 }
 
 pub(crate) fn open(keyring: &Keyring, mac: &Mac, sealed: &DeviceSecrets) -> Result<IssuedSecrets, SealingError> {
-    Ok(IssuedSecrets {
-        sip_password: keyring.open(&sealed.sip_password, mac, SecretKind::SipPassword)?,
-        admin_password: keyring.open(&sealed.admin_password, mac, SecretKind::AdminPassword)?,
-    })
+    let sip_passwords = sealed
+        .sip_passwords
+        .iter()
+        .map(|(line, sealed)| Ok((*line, keyring.open(sealed, mac, SecretKind::SipPassword(*line))?)))
+        .collect::<Result<_, SealingError>>()?;
+    let admin_password = match &sealed.admin_password {
+        Some(sealed) => Some(keyring.open(sealed, mac, SecretKind::AdminPassword)?),
+        None => None,
+    };
+    Ok(IssuedSecrets { sip_passwords, admin_password })
 }
 
 /// A credential operation failed; nothing was changed.
@@ -478,4 +592,8 @@ pub enum CredentialsError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The request does not fit the device (an account line it lacks, lines given twice, a
+    /// password for several accounts): nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
 }

@@ -134,7 +134,7 @@ impl Credentials {
                     None => None,
                     Some(sealed) => Some(open(&*self.keyring()?, mac, sealed)?),
                 };
-                Fetched::Config { account: after.account, profile: after.profile, secrets }
+                Fetched::Config { accounts: after.accounts, profile: after.profile, secrets }
             }
         };
         Ok(Decision { mac: *mac, request, kind, now, serve: Some(serve), writes, answer })
@@ -187,13 +187,13 @@ impl Credentials {
         mac: &Mac,
         request: FetchRequest,
         kind: FetchKind,
-        mut render: impl FnMut(&Account, &DeviceProfile, Option<&IssuedSecrets>) -> Result<T, E>,
+        mut render: impl FnMut(&[Account], &DeviceProfile, Option<&IssuedSecrets>) -> Result<T, E>,
     ) -> Result<Delivery<T>, DeliverError<E>> {
         for _ in 0..MAX_ATTEMPTS {
             let decision = self.decide(mac, request.clone(), kind)?;
             let body = match decision.answer() {
-                Fetched::Config { account, profile, secrets } => {
-                    Some(render(account, profile, secrets.as_ref()).map_err(DeliverError::Render)?)
+                Fetched::Config { accounts, profile, secrets } => {
+                    Some(render(accounts, profile, secrets.as_ref()).map_err(DeliverError::Render)?)
                 }
                 Fetched::Refused(_) | Fetched::NotEnrolled => None,
             };

@@ -63,24 +63,145 @@ impl CredentialState {
     }
 }
 
-/// A device's SIP account settings (no secret).
+/// Most SIP accounts one device may hold: a 32-line sidecar phone or an 8-port gateway fits; a
+/// vendor's own limit per model is checked where the inventory names the model.
+pub const MAX_ACCOUNTS: usize = 64;
+
+/// How an account's SIP signalling travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transport {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+    /// TLS (SIPS): signalling encrypted, the registrar's certificate checked by the phone.
+    Tls,
+}
+
+/// Whether an account's calls encrypt their media, where the vendor has the setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Srtp {
+    /// Plain RTP.
+    Off,
+    /// SRTP offered, plain RTP accepted.
+    Optional,
+    /// SRTP or no call.
+    Required,
+}
+
+macro_rules! named {
+    ($type:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            /// Every value, in order.
+            pub const ALL: &'static [$type] = &[$($type::$variant),+];
+
+            /// The value's name, as stored, shown and given.
+            pub const fn name(self) -> &'static str {
+                match self { $($type::$variant => $name),+ }
+            }
+
+            /// The value named `name` (as [`name`](Self::name) gives it), if any.
+            pub fn from_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|value| value.name() == name)
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+named!(Transport { Udp => "udp", Tcp => "tcp", Tls => "tls" });
+named!(Srtp { Off => "off", Optional => "optional", Required => "required" });
+
+/// One SIP account of a device (no secret): a line of a phone, a port of an ATA, a handset of
+/// a DECT base.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// Which of the device's lines (ports, handsets) it is, from 1.
+    pub line: u16,
     /// The SIP user part (extension or number).
     pub user_name: String,
     /// The digest authentication user name, decoupled from any login.
     pub auth_name: String,
     /// The name shown on the phone's screen.
     pub display_name: String,
+    /// Its own registrar (`host[:port]`), or `None` for the server's global one.
+    pub registrar: Option<String>,
+    /// An outbound proxy (`host[:port]`) the phone sends everything through, if any.
+    pub outbound_proxy: Option<String>,
+    /// How its signalling travels; `None` leaves it to the vendor's template (the phone's own
+    /// default, or TLS for softphones).
+    pub transport: Option<Transport>,
+    /// Whether its media is encrypted; `None` leaves it as the phone has it.
+    pub srtp: Option<Srtp>,
+}
+
+impl Account {
+    /// An account on `line` with the global registrar, no outbound proxy, and transport and
+    /// SRTP as the vendor's template has them.
+    pub fn new(
+        line: u16,
+        user_name: impl Into<String>,
+        auth_name: impl Into<String>,
+        display_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            line,
+            user_name: user_name.into(),
+            auth_name: auth_name.into(),
+            display_name: display_name.into(),
+            registrar: None,
+            outbound_proxy: None,
+            transport: None,
+            srtp: None,
+        }
+    }
+}
+
+/// Checks a device's accounts as a whole: 1 to [`MAX_ACCOUNTS`] of them, lines from 1, each
+/// line once, in ascending order. The error says what is wrong.
+pub fn check_accounts(accounts: &[Account]) -> Result<(), String> {
+    if accounts.is_empty() {
+        return Err("a device has at least one account".into());
+    }
+    if accounts.len() > MAX_ACCOUNTS {
+        return Err(format!("a device has at most {MAX_ACCOUNTS} accounts"));
+    }
+    if accounts.iter().any(|account| account.line == 0) {
+        return Err("account lines are numbered from 1".into());
+    }
+    if let Some(pair) = accounts.windows(2).find(|pair| pair[0].line >= pair[1].line) {
+        return Err(if pair[0].line == pair[1].line {
+            format!("line {} is given twice", pair[0].line)
+        } else {
+            "accounts are listed in ascending line order".into()
+        });
+    }
+    Ok(())
 }
 
 /// A device's secrets, sealed: present only while they may still be delivered.
+///
+/// Every account's password is issued at enrolment, re-arm and rotation of the device; rotating
+/// one account issues only its own, so after the others were delivered and purged the device
+/// holds just that one (and no admin password: the phone keeps the one it was given).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceSecrets {
-    /// The SIP digest password.
-    pub sip_password: Sealed,
-    /// The phone's web-UI admin password.
-    pub admin_password: Sealed,
+    /// The SIP digest passwords by line, in ascending line order; never empty.
+    pub sip_passwords: Vec<(u16, Sealed)>,
+    /// The phone's web-UI admin password, while it may be delivered.
+    pub admin_password: Option<Sealed>,
+}
+
+impl DeviceSecrets {
+    /// The sealed SIP password of `line`, if the device holds one.
+    pub fn sip_password(&self, line: u16) -> Option<&Sealed> {
+        self.sip_passwords.iter().find(|(l, _)| *l == line).map(|(_, sealed)| sealed)
+    }
 }
 
 /// An enrolled device.
@@ -90,8 +211,8 @@ pub struct DeviceSecrets {
 pub struct DeviceRecord {
     /// The device's MAC, as read from its certificate.
     pub mac: Mac,
-    /// Its SIP account.
-    pub account: Account,
+    /// Its SIP accounts, in ascending line order (see [`check_accounts`]).
+    pub accounts: Vec<Account>,
     /// Where its secrets are in their life.
     pub state: CredentialState,
     /// The sealed secrets, while they may still be delivered.
@@ -107,6 +228,13 @@ pub struct DeviceRecord {
     pub last_seen: Option<LastSeen>,
     /// What the inventory says about the phone: vendor, model, site and its own settings.
     pub profile: DeviceProfile,
+}
+
+impl DeviceRecord {
+    /// The account on `line`, if the device has one.
+    pub fn account(&self, line: u16) -> Option<&Account> {
+        self.accounts.iter().find(|account| account.line == line)
+    }
 }
 
 /// The client a device's config was last served to.

@@ -49,12 +49,14 @@
 //! let credentials = Credentials::new(Arc::new(MemoryStore::default()), lifecycle, Some(keyring), clock.clone());
 //!
 //! let mac = "00:15:65:00:00:01".parse()?;
-//! let account = Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() };
-//! let issued = credentials.enrol(mac, account, None)?.expect("new device");
+//! // A phone with two lines: each account gets its own generated password.
+//! let accounts = vec![Account::new(1, "1001", "sp-1001", "Desk"), Account::new(2, "1002", "sp-1002", "Fax")];
+//! let issued = credentials.enrol(mac, accounts, Vec::new())?.expect("new device");
+//! assert_ne!(issued.sip_password(1), issued.sip_password(2));
 //!
 //! let request = FetchRequest { spki_sha256: [7; 32], peer: "192.0.2.10".into(), user_agent: None };
 //! let Fetched::Config { secrets: Some(first), .. } = credentials.fetch(&mac, request.clone())? else { panic!() };
-//! assert_eq!(first.sip_password, issued.sip_password);
+//! assert_eq!(first.sip_passwords, issued.sip_passwords, "one fetch delivers every account's password");
 //!
 //! clock.advance(Duration::from_secs(300));
 //! let Fetched::Config { secrets, .. } = credentials.fetch(&mac, request)? else { panic!() };
@@ -84,9 +86,12 @@ mod store;
 pub use api_token::{ApiToken, Role};
 pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, detail_value, quote};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets, Updated};
+pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets, Reissue, Updated};
 pub use delivery::{Committed, Decision, DeliverError, Delivery, FetchKind};
-pub use device::{Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets, LastSeen};
+pub use device::{
+    Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets, LastSeen, MAX_ACCOUNTS, Srtp, Transport,
+    check_accounts,
+};
 pub use digest_ha1::DigestHa1;
 pub use lifecycle::{FetchRequest, Lifecycle, Refusal, Serve};
 #[cfg(feature = "test-support")]

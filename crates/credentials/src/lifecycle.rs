@@ -9,7 +9,7 @@ use std::time::Duration;
 use sipprov_identity::Mac;
 
 use crate::audit::quote;
-use crate::{AuditEvent, AuditKind, CredentialState, DeviceRecord, DeviceSecrets, Timestamp};
+use crate::{AuditEvent, AuditKind, CredentialState, DeviceRecord, DeviceSecrets, Sealed, Timestamp};
 
 /// The rules, with their configured durations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +206,40 @@ impl Lifecycle {
         device.secrets = Some(secrets);
         device.state = CredentialState::Issued { since: now };
         vec![event]
+    }
+
+    /// Fresh passwords for some of the device's accounts (one rotated, or accounts added), the
+    /// others' untouched: state `Issued`, so the next fetch delivers them; the key pin is kept,
+    /// or cleared when `rearm`. `kind` is the audit event's (`Rotated`, `Rearmed`).
+    ///
+    /// A device whose secrets were never fetched keeps the others' too; once they were
+    /// delivered, the phone has them and they are not served again: the device then holds only
+    /// the new ones (and no admin password: the phone keeps the one it was given).
+    pub fn issue_lines(
+        &self,
+        device: &mut DeviceRecord,
+        new: Vec<(u16, Sealed)>,
+        rearm: bool,
+        now: Timestamp,
+    ) -> Vec<AuditEvent> {
+        let lines: Vec<String> = new.iter().map(|(line, _)| line.to_string()).collect();
+        let kind = if rearm { AuditKind::Rearmed } else { AuditKind::Rotated };
+        let detail = format!("lines={} from={}", lines.join(","), device.state.name());
+        let mut secrets = match (device.state, device.secrets.take()) {
+            (CredentialState::Issued { .. }, Some(kept)) => kept,
+            _ => DeviceSecrets { sip_passwords: Vec::new(), admin_password: None },
+        };
+        for (line, sealed) in new {
+            secrets.sip_passwords.retain(|(l, _)| *l != line);
+            secrets.sip_passwords.push((line, sealed));
+        }
+        secrets.sip_passwords.sort_by_key(|(line, _)| *line);
+        device.secrets = (!secrets.sip_passwords.is_empty()).then_some(secrets);
+        device.state = CredentialState::Issued { since: now };
+        if rearm {
+            device.pinned_spki = None;
+        }
+        vec![AuditEvent::new(now, device.mac, kind, detail)]
     }
 
     /// The operator disables (`true`) or enables (`false`) the device. The state is kept.

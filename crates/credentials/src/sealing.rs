@@ -21,17 +21,20 @@ const KEY_LEN: usize = 32;
 /// What a sealed secret is for: part of the associated data, with the device's MAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
-    /// The SIP digest password.
-    SipPassword,
+    /// The SIP digest password of the account on this line: a password sealed for one line
+    /// does not open as another's.
+    SipPassword(u16),
     /// The phone's web-UI admin password.
     AdminPassword,
 }
 
 impl SecretKind {
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            SecretKind::SipPassword => "sip-password",
-            SecretKind::AdminPassword => "admin-password",
+            // Line 1 keeps the label of the one-account schema, so its secrets still open.
+            SecretKind::SipPassword(1) => "sip-password".into(),
+            SecretKind::SipPassword(line) => format!("sip-password-{line}"),
+            SecretKind::AdminPassword => "admin-password".into(),
         }
     }
 }
@@ -237,16 +240,20 @@ mod tests {
     fn sealed_secrets_open_only_for_their_device_and_kind() {
         let keys = keyring(1);
         let secret = Password::from_string("Zx9w4LqT2mNvB8rKcY3hJ6".into());
-        let sealed = keys.seal(&secret, &mac(1), SecretKind::SipPassword).unwrap();
+        let sealed = keys.seal(&secret, &mac(1), SecretKind::SipPassword(1)).unwrap();
         assert_eq!(sealed.key_id(), Some(1));
         assert!(!sealed.as_bytes().windows(secret.expose().len()).any(|w| w == secret.expose().as_bytes()));
-        assert_eq!(keys.open(&sealed, &mac(1), SecretKind::SipPassword).unwrap(), secret);
-        assert_eq!(keys.open(&sealed, &mac(2), SecretKind::SipPassword), Err(SealingError::Tampered));
+        assert_eq!(keys.open(&sealed, &mac(1), SecretKind::SipPassword(1)).unwrap(), secret);
+        assert_eq!(keys.open(&sealed, &mac(2), SecretKind::SipPassword(1)), Err(SealingError::Tampered));
         assert_eq!(keys.open(&sealed, &mac(1), SecretKind::AdminPassword), Err(SealingError::Tampered));
+        assert_eq!(keys.open(&sealed, &mac(1), SecretKind::SipPassword(2)), Err(SealingError::Tampered));
+        let line_2 = keys.seal(&secret, &mac(1), SecretKind::SipPassword(2)).unwrap();
+        assert_eq!(keys.open(&line_2, &mac(1), SecretKind::SipPassword(2)).unwrap(), secret);
+        assert_eq!(keys.open(&line_2, &mac(1), SecretKind::SipPassword(1)), Err(SealingError::Tampered));
         let mut altered = sealed.as_bytes().to_vec();
         *altered.last_mut().unwrap() ^= 1;
         assert_eq!(
-            keys.open(&Sealed::from_bytes(altered), &mac(1), SecretKind::SipPassword),
+            keys.open(&Sealed::from_bytes(altered), &mac(1), SecretKind::SipPassword(1)),
             Err(SealingError::Tampered)
         );
     }
@@ -255,8 +262,8 @@ mod tests {
     fn the_same_secret_seals_differently_each_time() {
         let keys = keyring(1);
         let secret = Password::from_string("same".into());
-        let a = keys.seal(&secret, &mac(1), SecretKind::SipPassword).unwrap();
-        let b = keys.seal(&secret, &mac(1), SecretKind::SipPassword).unwrap();
+        let a = keys.seal(&secret, &mac(1), SecretKind::SipPassword(1)).unwrap();
+        let b = keys.seal(&secret, &mac(1), SecretKind::SipPassword(1)).unwrap();
         assert_ne!(a, b);
     }
 
@@ -265,13 +272,13 @@ mod tests {
         let old_text = Keyring::generate_file(1, None).unwrap();
         let old = Keyring::parse(&old_text).unwrap();
         let secret = Password::from_string("rotate-me".into());
-        let sealed_old = old.seal(&secret, &mac(1), SecretKind::SipPassword).unwrap();
+        let sealed_old = old.seal(&secret, &mac(1), SecretKind::SipPassword(1)).unwrap();
         let new = Keyring::parse(&Keyring::generate_file(2, Some(&old_text)).unwrap()).unwrap();
         assert_eq!(new.current_id(), 2);
-        assert_eq!(new.open(&sealed_old, &mac(1), SecretKind::SipPassword).unwrap(), secret);
-        let sealed_new = new.seal(&secret, &mac(1), SecretKind::SipPassword).unwrap();
+        assert_eq!(new.open(&sealed_old, &mac(1), SecretKind::SipPassword(1)).unwrap(), secret);
+        let sealed_new = new.seal(&secret, &mac(1), SecretKind::SipPassword(1)).unwrap();
         assert_eq!(sealed_new.key_id(), Some(2));
-        assert_eq!(old.open(&sealed_new, &mac(1), SecretKind::SipPassword), Err(SealingError::UnknownKey(2)));
+        assert_eq!(old.open(&sealed_new, &mac(1), SecretKind::SipPassword(1)), Err(SealingError::UnknownKey(2)));
         assert!(Keyring::generate_file(1, Some(&old_text)).is_err(), "id reuse refused");
     }
 

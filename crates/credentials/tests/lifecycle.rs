@@ -8,7 +8,7 @@ use std::time::Duration;
 use sipprov_credentials::{
     Account, AuditKind, AuditQuery, Clock, CredentialState, Credentials, CredentialsError, DeliverError, Delivery,
     FetchKind, FetchRequest, Fetched, IssuedSecrets, Keyring, Lifecycle, ManualClock, MemoryStore, PendingQuery,
-    Refusal, Store, Timestamp,
+    Refusal, Reissue, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 
@@ -37,12 +37,12 @@ fn world_with(keyring: Option<Keyring>) -> World {
 }
 
 fn account() -> Account {
-    Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() }
+    Account::new(1, "1001", "sp-001565000001", "Desk")
 }
 
 fn enrolled() -> (World, IssuedSecrets) {
     let world = world_with(Some(keyring()));
-    let issued = world.credentials.enrol(world.mac, account(), None).unwrap().unwrap();
+    let issued = world.credentials.enrol(world.mac, vec![account()], Vec::new()).unwrap().unwrap();
     (world, issued)
 }
 
@@ -67,7 +67,9 @@ impl World {
 
 fn sip_password(fetched: &Fetched) -> Option<String> {
     match fetched {
-        Fetched::Config { secrets, .. } => secrets.as_ref().map(|s| s.sip_password.expose().to_owned()),
+        Fetched::Config { secrets, .. } => {
+            secrets.as_ref().and_then(|s| s.sip_password(1)).map(|p| p.expose().to_owned())
+        }
         other => panic!("expected a config, got {other:?}"),
     }
 }
@@ -77,10 +79,10 @@ fn enrol_then_first_fetch_delivers_pins_and_audits() {
     let (world, issued) = enrolled();
     assert_eq!(world.state(), CredentialState::Issued { since: world.clock.now() });
     let first = world.fetch(KEY_A);
-    assert_eq!(sip_password(&first).as_deref(), Some(issued.sip_password.expose()));
-    let Fetched::Config { secrets: Some(secrets), account: served, .. } = first else { unreachable!() };
+    assert_eq!(sip_password(&first).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
+    let Fetched::Config { secrets: Some(secrets), accounts: served, .. } = first else { unreachable!() };
     assert_eq!(secrets.admin_password, issued.admin_password);
-    assert_eq!(served, account());
+    assert_eq!(served, [account()]);
     let device = world.store.device(&world.mac).unwrap().unwrap();
     assert_eq!(device.state, CredentialState::Delivered { at: world.clock.now() });
     assert_eq!(device.pinned_spki, Some(KEY_A));
@@ -92,7 +94,7 @@ fn the_grace_window_serves_again_then_the_secrets_are_purged() {
     let (world, issued) = enrolled();
     let _ = world.fetch(KEY_A);
     world.clock.advance(GRACE - Duration::from_secs(1));
-    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
     world.clock.advance(Duration::from_secs(1));
     assert_eq!(sip_password(&world.fetch(KEY_A)), None);
     assert_eq!(world.state(), CredentialState::Purged);
@@ -139,13 +141,13 @@ fn rearm_issues_fresh_secrets_and_clears_the_pin() {
     let (world, issued) = enrolled();
     world.clock.advance(DORMANT);
     world.credentials.sweep(10).unwrap();
-    let fresh = world.credentials.rearm(&world.mac, None, "test").unwrap().unwrap();
-    assert_ne!(fresh.sip_password, issued.sip_password);
+    let fresh = world.credentials.rearm(&world.mac, Reissue::default(), "test").unwrap().unwrap();
+    assert_ne!(fresh.sip_passwords, issued.sip_passwords);
     assert_eq!(world.state(), CredentialState::Issued { since: world.clock.now() });
-    assert_eq!(sip_password(&world.fetch(KEY_B)).as_deref(), Some(fresh.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_B)).as_deref(), Some(fresh.sip_password(1).unwrap().expose()));
     assert_eq!(world.store.device(&world.mac).unwrap().unwrap().pinned_spki, Some(KEY_B));
     assert!(
-        world.credentials.rearm(&"001565000099".parse().unwrap(), None, "test").unwrap().is_none(),
+        world.credentials.rearm(&"001565000099".parse().unwrap(), Reissue::default(), "test").unwrap().is_none(),
         "unknown device"
     );
 }
@@ -156,11 +158,11 @@ fn rotation_issues_fresh_secrets_and_keeps_the_pin() {
     let _ = world.fetch(KEY_A);
     world.clock.advance(GRACE);
     world.credentials.sweep(10).unwrap();
-    let rotated = world.credentials.rotate(&world.mac, None, "test").unwrap().unwrap();
-    assert_ne!(rotated.sip_password, issued.sip_password);
+    let rotated = world.credentials.rotate(&world.mac, Reissue::default(), "test").unwrap().unwrap();
+    assert_ne!(rotated.sip_passwords, issued.sip_passwords);
     assert!(matches!(world.state(), CredentialState::Issued { .. }));
     assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)));
-    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(rotated.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(rotated.sip_password(1).unwrap().expose()));
     assert!(world.kinds().contains(&AuditKind::Rotated));
 }
 
@@ -178,10 +180,10 @@ fn another_key_for_a_pinned_device_is_refused_with_an_alert_until_rearm() {
     assert!(alerts[0].event.detail.contains(&"bb".repeat(32)), "{}", alerts[0].event.detail);
     assert_eq!(
         sip_password(&world.fetch(KEY_A)).as_deref(),
-        Some(issued.sip_password.expose()),
+        Some(issued.sip_password(1).unwrap().expose()),
         "the pinned key still works"
     );
-    world.credentials.rearm(&world.mac, None, "test").unwrap();
+    world.credentials.rearm(&world.mac, Reissue::default(), "test").unwrap();
     assert!(matches!(world.fetch(KEY_B), Fetched::Config { secrets: Some(_), .. }));
 }
 
@@ -192,7 +194,7 @@ fn a_disabled_device_gets_nothing_until_enabled() {
     assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Disabled)));
     assert!(matches!(world.state(), CredentialState::Issued { .. }), "disabling keeps the state");
     world.credentials.set_disabled(&world.mac, false, "test").unwrap();
-    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
     assert_eq!(
         world.kinds(),
         vec![
@@ -217,7 +219,7 @@ fn concurrent_first_fetches_record_one_first_delivery_and_nothing_after_purge() 
         })
         .collect();
     for fetch in fetches {
-        assert_eq!(fetch.join().unwrap().as_deref(), Some(issued.sip_password.expose()));
+        assert_eq!(fetch.join().unwrap().as_deref(), Some(issued.sip_password(1).unwrap().expose()));
     }
     let kinds = world.kinds();
     assert_eq!(kinds.iter().filter(|k| **k == AuditKind::KeyPinned).count(), 1, "one first delivery");
@@ -241,7 +243,7 @@ fn a_failed_audit_write_leaves_the_secret_unconsumed() {
     assert!(matches!(world.credentials.fetch(&world.mac, request(KEY_A)), Err(CredentialsError::Store(_))));
     assert!(matches!(world.state(), CredentialState::Issued { .. }), "no transition without its audit event");
     world.store.fail_audit_writes(false);
-    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
 }
 
 #[test]
@@ -257,11 +259,11 @@ fn without_the_sealing_key_nothing_secret_is_issued_or_delivered() {
     assert!(matches!(unkeyed.fetch(&keyed.mac, request(KEY_A)), Err(CredentialsError::NoSealingKey)));
     assert!(matches!(keyed.state(), CredentialState::Issued { .. }), "the refused fetch consumed nothing");
     assert!(matches!(
-        unkeyed.enrol("001565000002".parse().unwrap(), account(), None),
+        unkeyed.enrol("001565000002".parse().unwrap(), vec![account()], Vec::new()),
         Err(CredentialsError::NoSealingKey)
     ));
     assert_eq!(
-        unkeyed.enrol("001565000002".parse().unwrap(), account(), None).unwrap_err().to_string(),
+        unkeyed.enrol("001565000002".parse().unwrap(), vec![account()], Vec::new()).unwrap_err().to_string(),
         "no sealing key loaded: secrets can be neither issued nor delivered (configure the key file)"
     );
     // Status still works, and a purged device still gets its config (no secret needed).
@@ -277,7 +279,7 @@ fn key_rotation_reseals_every_device_under_the_new_key() {
     let world = world_with(Some(Keyring::parse(&old_text).unwrap()));
     let macs: Vec<Mac> = (1..=5).map(|n| Mac::from_bytes([0, 0x15, 0x65, 0, 0, n])).collect();
     let issued: Vec<IssuedSecrets> =
-        macs.iter().map(|mac| world.credentials.enrol(*mac, account(), None).unwrap().unwrap()).collect();
+        macs.iter().map(|mac| world.credentials.enrol(*mac, vec![account()], Vec::new()).unwrap().unwrap()).collect();
 
     let new_text = Keyring::generate_file(2, Some(&old_text)).unwrap();
     let rotated = Credentials::new(
@@ -290,7 +292,10 @@ fn key_rotation_reseals_every_device_under_the_new_key() {
     assert_eq!(rotated.reseal_all(2).unwrap(), 0, "already under the current key");
     for mac in &macs {
         let secrets = world.store.device(mac).unwrap().unwrap().secrets.unwrap();
-        assert_eq!((secrets.sip_password.key_id(), secrets.admin_password.key_id()), (Some(2), Some(2)));
+        assert_eq!(
+            (secrets.sip_password(1).unwrap().key_id(), secrets.admin_password.unwrap().key_id()),
+            (Some(2), Some(2))
+        );
     }
     // Only the new key is needed from now on.
     let new_only = new_text.lines().filter(|l| !l.starts_with("key 1 ")).collect::<Vec<_>>().join("\n");
@@ -302,7 +307,7 @@ fn key_rotation_reseals_every_device_under_the_new_key() {
     );
     for (mac, issued) in macs.iter().zip(&issued) {
         let fetched = new_only.fetch(mac, request(KEY_A)).unwrap();
-        assert_eq!(sip_password(&fetched).as_deref(), Some(issued.sip_password.expose()));
+        assert_eq!(sip_password(&fetched).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
     }
 }
 
@@ -314,7 +319,7 @@ fn unknown_devices_are_listed_as_pending_and_enrolment_clears_them() {
     world.credentials.seen_unknown(world.mac, "yealink", KEY_A, "192.0.2.10").unwrap();
     let pending = world.store.pending(&PendingQuery::default()).unwrap();
     assert_eq!((pending.len(), pending[0].count), (1, 2));
-    world.credentials.enrol(world.mac, account(), None).unwrap();
+    world.credentials.enrol(world.mac, vec![account()], Vec::new()).unwrap();
     assert!(world.store.pending(&PendingQuery::default()).unwrap().is_empty());
 }
 
@@ -322,7 +327,7 @@ fn unknown_devices_are_listed_as_pending_and_enrolment_clears_them() {
 fn sweeps_visit_every_device_in_bounded_batches() {
     let world = world_with(Some(keyring()));
     for n in 0..25u8 {
-        world.credentials.enrol(Mac::from_bytes([0, 0x15, 0x65, 0, 1, n]), account(), None).unwrap();
+        world.credentials.enrol(Mac::from_bytes([0, 0x15, 0x65, 0, 1, n]), vec![account()], Vec::new()).unwrap();
     }
     world.clock.advance(DORMANT);
     assert_eq!(world.credentials.sweep(4).unwrap(), 25);
@@ -333,10 +338,10 @@ fn sweeps_visit_every_device_in_bounded_batches() {
 fn an_operator_supplied_password_is_the_one_delivered() {
     let world = world_with(Some(keyring()));
     let supplied = sipprov_credentials::Password::from_string("FromTheOssBss123".into());
-    let issued = world.credentials.enrol(world.mac, account(), Some(supplied)).unwrap().unwrap();
-    assert_eq!(issued.sip_password.expose(), "FromTheOssBss123");
+    let issued = world.credentials.enrol(world.mac, vec![account()], vec![(1, supplied)]).unwrap().unwrap();
+    assert_eq!(issued.sip_password(1).unwrap().expose(), "FromTheOssBss123");
     assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some("FromTheOssBss123"));
-    assert!(world.credentials.enrol(world.mac, account(), None).unwrap().is_none(), "already enrolled");
+    assert!(world.credentials.enrol(world.mac, vec![account()], Vec::new()).unwrap().is_none(), "already enrolled");
 }
 
 #[test]
@@ -355,7 +360,7 @@ fn a_peek_never_consumes_the_delivery_nor_carries_a_secret() {
     assert_eq!(world.kinds(), vec![AuditKind::Enrolled]);
     // The GET that follows, even long after, still gets the password.
     world.clock.advance(GRACE * 10);
-    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
 }
 
 #[test]
@@ -386,7 +391,7 @@ fn a_render_failure_consumes_nothing_and_the_next_fetch_delivers() {
     // The sweep cannot purge what was never delivered; the next good render delivers it.
     world.clock.advance(GRACE * 2);
     assert_eq!(world.credentials.sweep(10).unwrap(), 0);
-    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
 }
 
 #[test]
@@ -417,7 +422,7 @@ fn a_clock_stepped_back_ends_the_grace_at_once_and_bounds_how_long_a_secret_live
     let _ = world.fetch(KEY_A);
     // A small correction (under the tolerance) keeps the grace running.
     world.clock.set(Timestamp::from_unix(delivered_at.unix() - 30));
-    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password.expose()));
+    assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
     // A step back of an hour: the window measured from the delivery cannot be trusted, so it ends.
     world.clock.set(Timestamp::from_unix(delivered_at.unix() - 3600));
     assert_eq!(sip_password(&world.fetch(KEY_A)), None);
@@ -449,7 +454,7 @@ fn enrolling_a_pending_sighting_pins_the_key_the_operator_approved() {
     assert_eq!(pending.iter().map(|p| p.spki_sha256).collect::<Vec<_>>(), [KEY_A, KEY_B], "both keys are shown");
     let approved = &pending[0];
     let profile = sipprov_credentials::DeviceProfile::default();
-    world.credentials.enrol_pending(approved, account(), profile, None, "token:ops").unwrap().unwrap();
+    world.credentials.enrol_pending(approved, vec![account()], profile, Vec::new(), "token:ops").unwrap().unwrap();
     assert_eq!(world.store.device(&world.mac).unwrap().unwrap().pinned_spki, Some(KEY_A));
     assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)), "the other key gets nothing");
     assert!(sip_password(&world.fetch(KEY_A)).is_some());
@@ -469,4 +474,121 @@ fn audit_events_past_their_retention_are_pruned_in_batches_and_recent_ones_kept(
     assert_eq!(pruned, 51, "the enrolment and 50 changes, in batches of 7");
     assert_eq!(world.kinds(), vec![AuditKind::Disabled], "the recent event is kept");
     assert_eq!(world.credentials.prune_audit(Duration::from_secs(5 * 86_400), 7).unwrap(), 0);
+}
+
+fn three_lines() -> Vec<Account> {
+    (1..=3)
+        .map(|line| Account::new(line, format!("100{line}"), format!("sp-100{line}"), format!("Line {line}")))
+        .collect()
+}
+
+fn passwords(secrets: &IssuedSecrets) -> Vec<(u16, String)> {
+    secrets.sip_passwords.iter().map(|(line, password)| (*line, password.expose().to_owned())).collect()
+}
+
+#[test]
+fn one_fetch_delivers_every_accounts_own_password_and_the_grace_purges_them_all() {
+    let world = world_with(Some(keyring()));
+    let issued = world.credentials.enrol(world.mac, three_lines(), Vec::new()).unwrap().unwrap();
+    let lines: Vec<u16> = issued.sip_passwords.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [1, 2, 3]);
+    let distinct: std::collections::BTreeSet<String> = passwords(&issued).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(distinct.len(), 3, "each account has its own password");
+    let Fetched::Config { accounts, secrets: Some(first), .. } = world.fetch(KEY_A) else { panic!("a config") };
+    assert_eq!(accounts, three_lines());
+    assert_eq!(passwords(&first), passwords(&issued));
+    world.clock.advance(GRACE);
+    let Fetched::Config { secrets, .. } = world.fetch(KEY_A) else { panic!("a config") };
+    assert!(secrets.is_none(), "every account's password is purged");
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap().secrets, None);
+}
+
+#[test]
+fn rotating_one_account_issues_only_its_password_and_delivers_only_it() {
+    let world = world_with(Some(keyring()));
+    let issued = world.credentials.enrol(world.mac, three_lines(), Vec::new()).unwrap().unwrap();
+    let _ = world.fetch(KEY_A);
+    world.clock.advance(GRACE);
+    let _ = world.fetch(KEY_A);
+    assert_eq!(world.state(), CredentialState::Purged);
+
+    let rotated =
+        world.credentials.rotate(&world.mac, Reissue { line: Some(2), sip_password: None }, "test").unwrap().unwrap();
+    assert_eq!(rotated.sip_passwords.len(), 1);
+    assert_ne!(rotated.sip_password(2).unwrap().expose(), issued.sip_password(2).unwrap().expose());
+    assert!(rotated.admin_password.is_none(), "the phone keeps the admin password it was given");
+    assert!(matches!(world.state(), CredentialState::Issued { .. }));
+    let device = world.store.device(&world.mac).unwrap().unwrap();
+    assert_eq!(device.pinned_spki, Some(KEY_A), "a rotation keeps the pin");
+    let Fetched::Config { secrets: Some(delivered), .. } = world.fetch(KEY_A) else { panic!("a config") };
+    assert_eq!(passwords(&delivered), passwords(&rotated), "only account 2's password goes out");
+    assert!(delivered.admin_password.is_none());
+    let last = world.store.audit(&AuditQuery { kind: Some(AuditKind::Rotated), ..AuditQuery::default() }).unwrap();
+    assert!(last[0].event.detail.starts_with("lines=2 from=purged"), "{}", last[0].event.detail);
+}
+
+#[test]
+fn rotating_one_account_before_the_first_fetch_keeps_the_others_waiting() {
+    let world = world_with(Some(keyring()));
+    let issued = world.credentials.enrol(world.mac, three_lines(), Vec::new()).unwrap().unwrap();
+    let chosen = sipprov_credentials::Password::from_string("Operator-Chosen-2".into());
+    let reissue = Reissue { line: Some(2), sip_password: Some(chosen) };
+    let rotated = world.credentials.rotate(&world.mac, reissue, "test").unwrap().unwrap();
+    assert_eq!(rotated.sip_password(2).unwrap().expose(), "Operator-Chosen-2");
+    let Fetched::Config { secrets: Some(first), .. } = world.fetch(KEY_A) else { panic!("a config") };
+    let mut expected = passwords(&issued);
+    expected[1].1 = "Operator-Chosen-2".into();
+    assert_eq!(passwords(&first), expected);
+    assert_eq!(first.admin_password, issued.admin_password);
+}
+
+#[test]
+fn a_reissue_that_does_not_fit_the_device_changes_nothing() {
+    let world = world_with(Some(keyring()));
+    world.credentials.enrol(world.mac, three_lines(), Vec::new()).unwrap().unwrap();
+    let before = world.store.device(&world.mac).unwrap().unwrap();
+    let password = || Some(sipprov_credentials::Password::from_string("Operator-Chosen-1".into()));
+    let no_line = world.credentials.rotate(&world.mac, Reissue { line: Some(9), sip_password: None }, "t");
+    assert!(matches!(no_line, Err(CredentialsError::Invalid(m)) if m.contains("line 9")));
+    let ambiguous = world.credentials.rearm(&world.mac, Reissue { line: None, sip_password: password() }, "t");
+    assert!(matches!(ambiguous, Err(CredentialsError::Invalid(m)) if m.contains("give the line")));
+    let stray = world.credentials.enrol(
+        "001565000002".parse().unwrap(),
+        vec![account()],
+        vec![(2, sipprov_credentials::Password::from_string("Operator-Chosen-2".into()))],
+    );
+    assert!(matches!(stray, Err(CredentialsError::Invalid(m)) if m.contains("line 2")));
+    let twice = world.credentials.enrol("001565000003".parse().unwrap(), vec![account(), account()], Vec::new());
+    assert!(matches!(twice, Err(CredentialsError::Invalid(m)) if m.contains("line 1 is given twice")));
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap(), before);
+    assert_eq!(world.kinds(), [AuditKind::Enrolled]);
+}
+
+#[test]
+fn an_added_account_gets_its_own_password_and_a_removed_one_takes_its_secret() {
+    let world = world_with(Some(keyring()));
+    world.credentials.enrol(world.mac, three_lines()[..2].to_vec(), Vec::new()).unwrap().unwrap();
+    let _ = world.fetch(KEY_A);
+    world.clock.advance(GRACE);
+    let _ = world.fetch(KEY_A);
+    let updated = world
+        .credentials
+        .update(&world.mac, "test", |device| {
+            let mut accounts = vec![device.accounts[0].clone()];
+            accounts.push(three_lines()[2].clone());
+            Ok((accounts, device.profile.clone()))
+        })
+        .unwrap();
+    let sipprov_credentials::Updated::Changed(device, Some(added)) = updated else { panic!("{updated:?}") };
+    assert_eq!(device.accounts.iter().map(|a| a.line).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(added.sip_passwords.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [3]);
+    let Fetched::Config { secrets: Some(delivered), .. } = world.fetch(KEY_A) else { panic!("a config") };
+    assert_eq!(passwords(&delivered), passwords(&added), "the new account's password is delivered");
+
+    let dropped = world
+        .credentials
+        .update(&world.mac, "test", |device| Ok((device.accounts[..1].to_vec(), device.profile.clone())))
+        .unwrap();
+    let sipprov_credentials::Updated::Changed(device, None) = dropped else { panic!("{dropped:?}") };
+    assert_eq!(device.secrets, None, "the removed account's password went with it");
 }

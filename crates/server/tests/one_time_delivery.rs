@@ -55,8 +55,8 @@ async fn a_render_failure_consumes_nothing_and_the_api_refuses_unrenderable_valu
     let vendor_ca = ca("Yealink CA");
     let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
     // Enrolled by a library caller, past the API's checks: a name Yealink's format cannot carry.
-    let account = Account { user_name: "1001".into(), auth_name: "a-1001".into(), display_name: "Desk ".into() };
-    harness.credentials.enrol(OWN.parse::<Mac>().unwrap(), account, None).unwrap().unwrap();
+    let account = Account::new(1, "1001", "a-1001", "Desk ");
+    harness.credentials.enrol(OWN.parse::<Mac>().unwrap(), vec![account], Vec::new()).unwrap().unwrap();
     let phone = yealink_phone(&vendor_ca, OWN);
     let failed = harness.get(&phone, &format!("/{OWN}.cfg")).await;
     assert!(failed.starts_with("HTTP/1.1 503"), "{failed}");
@@ -209,7 +209,7 @@ async fn head_is_refused_and_audited_like_get_for_every_refusal() {
     let dormant: Mac = "001565000090".parse().unwrap();
     let mut record = sipprov_credentials::DeviceRecord {
         mac: dormant,
-        account: Account { user_name: "1090".into(), auth_name: "a-1090".into(), display_name: "Desk".into() },
+        accounts: vec![Account::new(1, "1090", "a-1090", "Desk")],
         state: CredentialState::Dormant { since: sipprov_credentials::Timestamp::from_unix(1_800_000_000) },
         secrets: None,
         pinned_spki: None,

@@ -30,8 +30,8 @@ fn deliveries_per_second(group_commit: bool) -> f64 {
         Arc::new(Credentials::new(store as Arc<dyn Store>, Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
     let macs: Vec<Mac> = (0..DEVICES).map(|n| Mac::from_bytes([0x02, 0, 0, 0, (n >> 8) as u8, n as u8])).collect();
     for mac in &macs {
-        let account = Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
-        credentials.enrol(*mac, account, None).unwrap();
+        let account = Account::new(1, "1001", format!("sp-{mac}"), "Desk");
+        credentials.enrol(*mac, vec![account], Vec::new()).unwrap();
     }
     let started = Instant::now();
     let workers: Vec<_> = macs

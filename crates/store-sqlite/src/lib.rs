@@ -23,8 +23,8 @@
 //! let credentials = Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), Arc::new(SystemClock));
 //!
 //! let mac = "001565000001".parse()?;
-//! let account = Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() };
-//! credentials.enrol(mac, account, None)?;
+//! let account = Account::new(1, "1001", "sp-001565000001", "Desk");
+//! credentials.enrol(mac, vec![account], Vec::new())?;
 //! assert_eq!(store.device(&mac)?.map(|d| d.state.name()), Some("issued"));
 //! store.integrity_check()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

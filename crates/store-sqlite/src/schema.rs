@@ -103,6 +103,51 @@ const MIGRATIONS: &[&str] = &[
         SELECT mac, spki, vendor, first_seen, last_seen, count FROM pending WHERE length(spki) = 32;
     DROP TABLE pending;
     ALTER TABLE pending_v3 RENAME TO pending;",
+    // 4: several SIP accounts per device, each with its own settings and sealed password; every
+    // existing device becomes a one-account device on line 1, its secret and pin intact.
+    "CREATE TABLE accounts (
+        mac            TEXT NOT NULL CHECK (length(mac) = 12),
+        line           INTEGER NOT NULL CHECK (line BETWEEN 1 AND 65535),
+        user_name      TEXT NOT NULL,
+        auth_name      TEXT NOT NULL,
+        display_name   TEXT NOT NULL,
+        registrar      TEXT,
+        outbound_proxy TEXT,
+        transport      TEXT CHECK (transport IN ('udp', 'tcp', 'tls')),
+        srtp           TEXT CHECK (srtp IN ('off', 'optional', 'required')),
+        sip_password   BLOB,
+        PRIMARY KEY (mac, line)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX accounts_holding_secrets ON accounts (mac) WHERE sip_password IS NOT NULL;
+    INSERT INTO accounts (mac, line, user_name, auth_name, display_name, sip_password)
+        SELECT mac, 1, user_name, auth_name, display_name, sip_password FROM devices;
+    CREATE TABLE devices_v4 (
+        mac             TEXT PRIMARY KEY NOT NULL CHECK (length(mac) = 12),
+        state           TEXT NOT NULL CHECK (state IN ('issued', 'delivered', 'purged', 'dormant')),
+        state_time      INTEGER,
+        admin_password  BLOB,
+        pinned_spki     BLOB CHECK (pinned_spki IS NULL OR length(pinned_spki) = 32),
+        disabled        INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+        enrolled_at     INTEGER NOT NULL,
+        last_fetch      INTEGER,
+        vendor          TEXT,
+        model           TEXT,
+        site            TEXT,
+        settings        TEXT NOT NULL DEFAULT '{}',
+        last_peer       TEXT,
+        last_user_agent TEXT,
+        CHECK ((state = 'purged') = (state_time IS NULL)),
+        CHECK (state IN ('issued', 'delivered') OR admin_password IS NULL)
+    ) STRICT;
+    INSERT INTO devices_v4 (mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at, last_fetch,
+            vendor, model, site, settings, last_peer, last_user_agent)
+        SELECT mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at, last_fetch,
+            vendor, model, site, settings, last_peer, last_user_agent FROM devices;
+    DROP TABLE devices;
+    ALTER TABLE devices_v4 RENAME TO devices;
+    CREATE INDEX devices_by_vendor ON devices (vendor, mac);
+    CREATE INDEX devices_by_site ON devices (site, mac);
+    CREATE INDEX devices_by_last_fetch ON devices (last_fetch);",
 ];
 
 /// The schema version this build creates and reads.
@@ -166,7 +211,7 @@ mod tests {
         assert_eq!(SqliteStore::inspect(&path).unwrap().version, 1, "inspecting changes nothing");
         let store = SqliteStore::open(&path).unwrap();
         let device = store.device(&"001565000001".parse().unwrap()).unwrap().unwrap();
-        assert_eq!(device.account.user_name, "1001");
+        assert_eq!(device.accounts, [sipprov_credentials::Account::new(1, "1001", "a", "Desk")]);
         assert_eq!(device.profile, sipprov_credentials::DeviceProfile::default());
         let events = store.audit(&AuditQuery::default()).unwrap();
         assert_eq!(events.len(), 1);
@@ -208,5 +253,58 @@ mod tests {
         let pending = store.pending(&sipprov_credentials::PendingQuery::default()).unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!((pending[0].spki_sha256, pending[0].count, pending[0].first_seen.unix()), ([7; 32], 3, 10));
+    }
+
+    /// A database of the one-account schema, with a device whose secrets were sealed then and
+    /// whose key was pinned, opens as a one-account device that still delivers them.
+    #[test]
+    fn a_version_3_device_becomes_a_one_account_device_with_its_secrets_and_pin() {
+        use std::sync::Arc;
+
+        use sipprov_credentials::{
+            Credentials, FetchRequest, Fetched, Keyring, Lifecycle, ManualClock, Password, SecretKind, Timestamp,
+        };
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
+        let mac: sipprov_identity::Mac = "001565000001".parse().unwrap();
+        let (sip, admin) = (Password::from_string("Sip-From-V3-x".into()), Password::from_string("Admin-V3".into()));
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..3] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute(
+                "INSERT INTO devices (mac, user_name, auth_name, display_name, state, state_time, sip_password,
+                     admin_password, pinned_spki, disabled, enrolled_at, vendor, model, site, settings)
+                     VALUES (?1, '1001', 'sp-1001', 'Desk', 'issued', 1800000000, ?2, ?3, ?4, 0, 1800000000,
+                     'yealink', 'T54W', 'leeds', '{\"ntp_server\":\"ntp.example\"}')",
+                rusqlite::params![
+                    mac.to_string(),
+                    keyring.seal(&sip, &mac, SecretKind::SipPassword(1)).unwrap().as_bytes(),
+                    keyring.seal(&admin, &mac, SecretKind::AdminPassword).unwrap().as_bytes(),
+                    &[7u8; 32][..],
+                ],
+            )
+            .unwrap();
+        }
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let device = store.device(&mac).unwrap().unwrap();
+        assert_eq!(device.accounts, [sipprov_credentials::Account::new(1, "1001", "sp-1001", "Desk")]);
+        assert_eq!(device.pinned_spki, Some([7; 32]));
+        assert_eq!((device.profile.model.as_deref(), device.profile.settings.len()), (Some("T54W"), 1));
+        assert_eq!(store.devices_with_secrets(None, 10).unwrap(), [mac]);
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_010)));
+        let credentials = Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), clock);
+        let request = FetchRequest { spki_sha256: [7; 32], peer: "192.0.2.1".into(), user_agent: None };
+        let Fetched::Config { secrets: Some(secrets), .. } = credentials.fetch(&mac, request).unwrap() else {
+            panic!("the secrets sealed before the upgrade are delivered");
+        };
+        assert_eq!(secrets.sip_password(1), Some(&sip));
+        assert_eq!(secrets.admin_password, Some(admin));
+        let wrong_key = FetchRequest { spki_sha256: [8; 32], peer: "192.0.2.1".into(), user_agent: None };
+        assert!(matches!(credentials.fetch(&mac, wrong_key).unwrap(), Fetched::Refused(_)), "the pin holds");
     }
 }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
     Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
     DeviceRecord, DeviceSecrets, DeviceUpdate, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken,
-    Sealed, Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
+    Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport,
 };
 use sipprov_identity::Mac;
 
@@ -143,42 +143,116 @@ fn connect_reader(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-const DEVICE_COLUMNS: &str = "mac, user_name, auth_name, display_name, state, state_time, sip_password, admin_password,
-     pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent";
+const DEVICE_COLUMNS: &str = "mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at, last_fetch,
+     vendor, model, site, settings, last_peer, last_user_agent";
 
-const SELECT_DEVICE: &str = "SELECT mac, user_name, auth_name, display_name, state, state_time, sip_password,
-     admin_password, pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings, last_peer,
-     last_user_agent FROM devices WHERE mac = ?1";
+const SELECT_DEVICE: &str = "SELECT mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at,
+     last_fetch, vendor, model, site, settings, last_peer, last_user_agent FROM devices WHERE mac = ?1";
 
-const INSERT_DEVICE: &str = "INSERT INTO devices (mac, user_name, auth_name, display_name, state, state_time,
-     sip_password, admin_password, pinned_spki, disabled, enrolled_at, last_fetch, vendor, model, site, settings,
-     last_peer, last_user_agent)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+const INSERT_DEVICE: &str = "INSERT INTO devices (mac, state, state_time, admin_password, pinned_spki, disabled,
+     enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
-const UPDATE_DEVICE: &str = "UPDATE devices SET user_name = ?2, auth_name = ?3, display_name = ?4, state = ?5,
-     state_time = ?6, sip_password = ?7, admin_password = ?8, pinned_spki = ?9, disabled = ?10, enrolled_at = ?11,
-     last_fetch = ?12, vendor = ?13, model = ?14, site = ?15, settings = ?16, last_peer = ?17, last_user_agent = ?18
+const UPDATE_DEVICE: &str = "UPDATE devices SET state = ?2, state_time = ?3, admin_password = ?4, pinned_spki = ?5,
+     disabled = ?6, enrolled_at = ?7, last_fetch = ?8, vendor = ?9, model = ?10, site = ?11, settings = ?12,
+     last_peer = ?13, last_user_agent = ?14
      WHERE mac = ?1";
+
+const SELECT_ACCOUNTS: &str = "SELECT line, user_name, auth_name, display_name, registrar, outbound_proxy, transport,
+     srtp, sip_password FROM accounts WHERE mac = ?1 ORDER BY line";
+
+const INSERT_ACCOUNT: &str = "INSERT INTO accounts (mac, line, user_name, auth_name, display_name, registrar,
+     outbound_proxy, transport, srtp, sip_password) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 fn select_device(conn: &Connection, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
     let mut statement = conn.prepare_cached(SELECT_DEVICE).map_err(backend)?;
-    statement.query_row([mac.to_string()], read_device).optional().map_err(backend)?.transpose()
+    let Some(mut device) =
+        statement.query_row([mac.to_string()], read_device).optional().map_err(backend)?.transpose()?
+    else {
+        return Ok(None);
+    };
+    load_accounts(conn, &mut device)?;
+    Ok(Some(device))
 }
 
-fn write_device(conn: &Connection, device: &DeviceRecord, insert: bool) -> rusqlite::Result<usize> {
-    let secrets = device.secrets.as_ref();
+/// Reads a device's accounts, and their sealed passwords into its secrets.
+fn load_accounts(conn: &Connection, device: &mut DeviceRecord) -> Result<(), StoreError> {
+    let mac = device.mac;
+    let mut statement = conn.prepare_cached(SELECT_ACCOUNTS).map_err(backend)?;
+    let rows = statement.query_map([mac.to_string()], read_account).map_err(backend)?;
+    let mut sip_passwords = Vec::new();
+    for row in rows {
+        let (account, sealed) = row.map_err(backend)?.map_err(|e| corrupt_account(mac, e))?;
+        if let Some(sealed) = sealed {
+            sip_passwords.push((account.line, Sealed::from_bytes(sealed)));
+        }
+        device.accounts.push(account);
+    }
+    if device.accounts.is_empty() {
+        return Err(StoreError::Corrupt(format!("device {mac} has no account")));
+    }
+    let admin_password = device.secrets.take().and_then(|secrets| secrets.admin_password);
+    device.secrets = match (sip_passwords.is_empty(), admin_password) {
+        (true, None) => None,
+        (true, Some(_)) => {
+            return Err(StoreError::Corrupt(format!("device {mac}: an admin password without a SIP password")));
+        }
+        (false, admin_password) => Some(DeviceSecrets { sip_passwords, admin_password }),
+    };
+    Ok(())
+}
+
+fn corrupt_account(mac: Mac, reason: String) -> StoreError {
+    StoreError::Corrupt(format!("device {mac}: {reason}"))
+}
+
+/// An account as stored, with its sealed password if it still holds one.
+type StoredAccount = (Account, Option<Vec<u8>>);
+
+/// Reads one `accounts` row (outer `Result` SQLite's, inner one the values') with its sealed
+/// password, if any.
+fn read_account(row: &Row<'_>) -> rusqlite::Result<Result<StoredAccount, String>> {
+    let (transport, srtp): (Option<String>, Option<String>) = (row.get(6)?, row.get(7)?);
+    let line: i64 = row.get(0)?;
+    let Ok(line) = u16::try_from(line) else { return Ok(Err(format!("account line {line} is out of range"))) };
+    let transport = match transport.map(|name| Transport::from_name(&name).ok_or(name)).transpose() {
+        Ok(transport) => transport,
+        Err(name) => return Ok(Err(format!("unknown transport {name:?}"))),
+    };
+    let srtp = match srtp.map(|name| Srtp::from_name(&name).ok_or(name)).transpose() {
+        Ok(srtp) => srtp,
+        Err(name) => return Ok(Err(format!("unknown SRTP setting {name:?}"))),
+    };
+    let account = Account {
+        line,
+        user_name: row.get(1)?,
+        auth_name: row.get(2)?,
+        display_name: row.get(3)?,
+        registrar: row.get(4)?,
+        outbound_proxy: row.get(5)?,
+        transport,
+        srtp,
+    };
+    Ok(Ok((account, row.get(8)?)))
+}
+
+/// Writes the device row; its accounts only when `accounts_changed` (a poll's or a delivery's
+/// write leaves them, and their pages, alone).
+fn write_device(
+    conn: &Connection,
+    device: &DeviceRecord,
+    insert: bool,
+    accounts_changed: bool,
+) -> rusqlite::Result<()> {
     let seen = device.last_seen.as_ref();
     let settings = serde_json::to_string(&device.profile.settings)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mac = device.mac.to_string();
     conn.prepare_cached(if insert { INSERT_DEVICE } else { UPDATE_DEVICE })?.execute(params![
-        device.mac.to_string(),
-        device.account.user_name,
-        device.account.auth_name,
-        device.account.display_name,
+        mac,
         device.state.name(),
         device.state.time().map(Timestamp::unix),
-        secrets.map(|s| s.sip_password.as_bytes()),
-        secrets.map(|s| s.admin_password.as_bytes()),
+        device.secrets.as_ref().and_then(|s| s.admin_password.as_ref()).map(Sealed::as_bytes),
         device.pinned_spki.as_ref().map(|p| &p[..]),
         device.disabled,
         device.enrolled_at.unix(),
@@ -189,7 +263,28 @@ fn write_device(conn: &Connection, device: &DeviceRecord, insert: bool) -> rusql
         settings,
         seen.map(|seen| &seen.peer),
         seen.and_then(|seen| seen.user_agent.as_ref()),
-    ])
+    ])?;
+    if !(insert || accounts_changed) {
+        return Ok(());
+    }
+    conn.prepare_cached("DELETE FROM accounts WHERE mac = ?1")?.execute([&mac])?;
+    let mut statement = conn.prepare_cached(INSERT_ACCOUNT)?;
+    for account in &device.accounts {
+        let sealed = device.secrets.as_ref().and_then(|secrets| secrets.sip_password(account.line));
+        statement.execute(params![
+            mac,
+            account.line,
+            account.user_name,
+            account.auth_name,
+            account.display_name,
+            account.registrar,
+            account.outbound_proxy,
+            account.transport.map(Transport::name),
+            account.srtp.map(Srtp::name),
+            sealed.map(Sealed::as_bytes),
+        ])?;
+    }
+    Ok(())
 }
 
 fn insert_events(conn: &Connection, events: &[AuditEvent]) -> rusqlite::Result<()> {
@@ -211,7 +306,7 @@ impl Store for SqliteStore {
             if select_device(conn, &record.mac)?.is_some() {
                 return Ok(false);
             }
-            write_device(conn, &record, true).map_err(backend)?;
+            write_device(conn, &record, true, true).map_err(backend)?;
             conn.prepare_cached("DELETE FROM pending WHERE mac = ?1")
                 .and_then(|mut statement| statement.execute([record.mac.to_string()]))
                 .map_err(backend)?;
@@ -228,11 +323,13 @@ impl Store for SqliteStore {
         let mac = *mac;
         self.writer.submit(move |conn| {
             let Some(mut device) = select_device(conn, &mac)? else { return Ok(None) };
+            let before = (device.accounts.clone(), sip_passwords(&device));
             let events = update(&mut device).map_err(|abort| StoreError::Aborted(abort.0))?;
             if device.mac != mac {
                 return Err(StoreError::Aborted("an update may not change the MAC".into()));
             }
-            write_device(conn, &device, false).map_err(backend)?;
+            let accounts_changed = before != (device.accounts.clone(), sip_passwords(&device));
+            write_device(conn, &device, false, accounts_changed).map_err(backend)?;
             insert_events(conn, &events).map_err(backend)?;
             Ok(Some(device))
         })
@@ -242,6 +339,7 @@ impl Store for SqliteStore {
         let mac = *mac;
         self.writer.submit(move |conn| {
             let deleted = conn.execute("DELETE FROM devices WHERE mac = ?1", [mac.to_string()]).map_err(backend)?;
+            conn.execute("DELETE FROM accounts WHERE mac = ?1", [mac.to_string()]).map_err(backend)?;
             if deleted == 1 {
                 insert_events(conn, std::slice::from_ref(&event)).map_err(backend)?;
             }
@@ -279,7 +377,11 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
             let rows = statement.query_map(rusqlite::params_from_iter(values), read_device).map_err(backend)?;
-            rows.map(|row| row.map_err(backend)?).collect()
+            let mut devices: Vec<DeviceRecord> = rows.map(|row| row.map_err(backend)?).collect::<Result<_, _>>()?;
+            for device in &mut devices {
+                load_accounts(conn, device)?;
+            }
+            Ok(devices)
         })
     }
 
@@ -289,7 +391,7 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT mac FROM devices WHERE sip_password IS NOT NULL AND mac > ?1 ORDER BY mac LIMIT ?2",
+                    "SELECT DISTINCT mac FROM accounts WHERE sip_password IS NOT NULL AND mac > ?1 ORDER BY mac LIMIT ?2",
                 )
                 .map_err(backend)?;
             let rows = statement.query_map(params![after, limit], |row| row.get::<_, String>(0)).map_err(backend)?;
@@ -590,53 +692,52 @@ impl Store for SqliteStore {
 /// SQLite stored but this version cannot interpret.
 fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreError>> {
     let mac: String = row.get(0)?;
-    let state: String = row.get(4)?;
-    let state_time: Option<i64> = row.get(5)?;
-    let sip: Option<Vec<u8>> = row.get(6)?;
-    let admin: Option<Vec<u8>> = row.get(7)?;
-    let pinned: Option<Vec<u8>> = row.get(8)?;
-    let settings: String = row.get(15)?;
+    let state: String = row.get(1)?;
+    let state_time: Option<i64> = row.get(2)?;
+    let admin: Option<Vec<u8>> = row.get(3)?;
+    let pinned: Option<Vec<u8>> = row.get(4)?;
+    let settings: String = row.get(11)?;
     let parsed = (|| {
         let mac = parse_mac(&mac)?;
         let state = CredentialState::from_parts(&state, state_time.map(Timestamp::from_unix))
             .ok_or_else(|| StoreError::Corrupt(format!("device {mac}: invalid state {state:?}")))?;
-        let secrets = match (sip, admin) {
-            (Some(sip), Some(admin)) => {
-                Some(DeviceSecrets { sip_password: Sealed::from_bytes(sip), admin_password: Sealed::from_bytes(admin) })
-            }
-            (None, None) => None,
-            _ => return Err(StoreError::Corrupt(format!("device {mac}: one secret without the other"))),
-        };
         let pinned_spki = pinned
             .map(|p| p.try_into().map_err(|_| StoreError::Corrupt(format!("device {mac}: key pin is not 32 bytes"))))
             .transpose()?;
         let settings = serde_json::from_str(&settings).map_err(|e| {
             StoreError::Corrupt(format!("device {mac}: settings are not a JSON object of strings: {e}"))
         })?;
-        Ok((mac, state, secrets, pinned_spki, settings))
+        Ok((mac, state, pinned_spki, settings))
     })();
-    let (mac, state, secrets, pinned_spki, settings) = match parsed {
+    let (mac, state, pinned_spki, settings) = match parsed {
         Ok(parts) => parts,
         Err(e) => return Ok(Err(e)),
     };
     Ok(Ok(DeviceRecord {
         mac,
-        account: Account { user_name: row.get(1)?, auth_name: row.get(2)?, display_name: row.get(3)? },
+        // Filled in by `load_accounts`, which also moves the admin password where it belongs.
+        accounts: Vec::new(),
         state,
-        secrets,
+        secrets: admin
+            .map(|admin| DeviceSecrets { sip_passwords: Vec::new(), admin_password: Some(Sealed::from_bytes(admin)) }),
         pinned_spki,
-        disabled: row.get(9)?,
-        enrolled_at: Timestamp::from_unix(row.get(10)?),
-        last_seen: match row.get::<_, Option<i64>>(11)? {
+        disabled: row.get(5)?,
+        enrolled_at: Timestamp::from_unix(row.get(6)?),
+        last_seen: match row.get::<_, Option<i64>>(7)? {
             Some(at) => Some(LastSeen {
                 at: Timestamp::from_unix(at),
-                peer: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
-                user_agent: row.get(17)?,
+                peer: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                user_agent: row.get(13)?,
             }),
             None => None,
         },
-        profile: DeviceProfile { vendor: row.get(12)?, model: row.get(13)?, site: row.get(14)?, settings },
+        profile: DeviceProfile { vendor: row.get(8)?, model: row.get(9)?, site: row.get(10)?, settings },
     }))
+}
+
+/// A device's sealed SIP passwords, to tell whether an update changed its accounts' rows.
+fn sip_passwords(device: &DeviceRecord) -> Option<Vec<(u16, Sealed)>> {
+    device.secrets.as_ref().map(|secrets| secrets.sip_passwords.clone())
 }
 
 /// Reads one `api_tokens` row (outer `Result` SQLite's, inner one the values').

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use sipprov_credentials::{
     Account, AuditQuery, CredentialState, Credentials, FetchRequest, Fetched, IssuedSecrets, Keyring, Lifecycle,
-    ManualClock, Store, Timestamp,
+    ManualClock, Reissue, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 use sipprov_store_sqlite::SqliteStore;
@@ -57,9 +57,8 @@ fn crash_worker() {
         if macs.is_empty() || roll < 3 {
             let [a, b, c, d, e, f, ..] = random_u64().to_le_bytes();
             let mac = Mac::from_bytes([0x02, a, b, c, d ^ e, f]);
-            let account =
-                Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
-            if let Some(issued) = credentials.enrol(mac, account, None).unwrap() {
+            let account = Account::new(1, "1001", format!("sp-{mac}"), "Desk");
+            if let Some(issued) = credentials.enrol(mac, vec![account], Vec::new()).unwrap() {
                 acknowledge_issued(&mut out, &store, mac, "enrolled", &issued);
                 macs.push(mac);
             }
@@ -79,7 +78,7 @@ fn crash_worker() {
                     writeln!(out, "swept").unwrap();
                 }
                 _ => {
-                    let issued = credentials.rotate(&mac, None, "crash-test").unwrap().unwrap();
+                    let issued = credentials.rotate(&mac, Reissue::default(), "crash-test").unwrap().unwrap();
                     acknowledge_issued(&mut out, &store, mac, "rotated", &issued);
                 }
             }
@@ -93,8 +92,10 @@ fn crash_worker() {
 fn acknowledge_issued(out: &mut impl Write, store: &SqliteStore, mac: Mac, kind: &str, issued: &IssuedSecrets) {
     let sealed = store.device(&mac).unwrap().unwrap().secrets.unwrap();
     writeln!(out, "op {mac} {kind}").unwrap();
-    writeln!(out, "plain {} {}", issued.sip_password.expose(), issued.admin_password.expose()).unwrap();
-    let (sip, admin) = (hex(sealed.sip_password.as_bytes()), hex(sealed.admin_password.as_bytes()));
+    let (sip_password, admin_password) = (issued.sip_password(1).unwrap(), issued.admin_password.as_ref().unwrap());
+    writeln!(out, "plain {} {}", sip_password.expose(), admin_password.expose()).unwrap();
+    let (sip, admin) =
+        (hex(sealed.sip_password(1).unwrap().as_bytes()), hex(sealed.admin_password.unwrap().as_bytes()));
     writeln!(out, "sealed {mac} {sip} {admin}").unwrap();
 }
 

@@ -36,7 +36,7 @@ fn credentials(path: &Path, keyring: &str) -> (Arc<SqliteStore>, Credentials) {
 }
 
 fn account() -> Account {
-    Account { user_name: "1001".into(), auth_name: "sp-001565000001".into(), display_name: "Desk".into() }
+    Account::new(1, "1001", "sp-001565000001", "Desk")
 }
 
 fn request() -> FetchRequest {
@@ -64,13 +64,13 @@ fn secrets_are_sealed_in_the_file_and_survive_reopening() {
     let keys = Keyring::generate_file(1, None).unwrap();
     let issued = {
         let (store, credentials) = credentials(&path, &keys);
-        let issued = credentials.enrol(MAC.parse().unwrap(), account(), None).unwrap().unwrap();
+        let issued = credentials.enrol(MAC.parse().unwrap(), vec![account()], Vec::new()).unwrap().unwrap();
         store.integrity_check().unwrap();
         issued
     };
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend(std::fs::read(dir.path().join("s.db-wal")).unwrap_or_default());
-    for secret in [issued.sip_password.expose(), issued.admin_password.expose()] {
+    for secret in [issued.sip_password(1).unwrap().expose(), issued.admin_password.as_ref().unwrap().expose()] {
         assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "plaintext secret in the database");
     }
     let (_, credentials) = credentials(&path, &keys);
@@ -78,7 +78,7 @@ fn secrets_are_sealed_in_the_file_and_survive_reopening() {
     else {
         panic!("expected the secrets");
     };
-    assert_eq!(secrets.sip_password, issued.sip_password);
+    assert_eq!(secrets.sip_passwords, issued.sip_passwords);
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn the_wrong_key_file_delivers_nothing_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let (store, credentials) = credentials(&path, &Keyring::generate_file(1, None).unwrap());
-    credentials.enrol(MAC.parse().unwrap(), account(), None).unwrap();
+    credentials.enrol(MAC.parse().unwrap(), vec![account()], Vec::new()).unwrap();
     drop(credentials);
     let wrong = Credentials::new(
         store.clone() as Arc<dyn Store>,
@@ -104,7 +104,7 @@ fn a_failing_audit_write_rolls_the_transition_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let (store, credentials) = credentials(&path, &Keyring::generate_file(1, None).unwrap());
-    let issued = credentials.enrol(MAC.parse().unwrap(), account(), None).unwrap().unwrap();
+    let issued = credentials.enrol(MAC.parse().unwrap(), vec![account()], Vec::new()).unwrap().unwrap();
     // Make every audit insert fail, as a full disk or a broken audit table would.
     let admin = rusqlite::Connection::open(&path).unwrap();
     admin
@@ -118,7 +118,7 @@ fn a_failing_audit_write_rolls_the_transition_back() {
     assert!(matches!(store.device(&mac).unwrap().unwrap().state, CredentialState::Issued { .. }));
     admin.execute_batch("DROP TRIGGER audit_fails").unwrap();
     let Fetched::Config { secrets: Some(secrets), .. } = credentials.fetch(&mac, request()).unwrap() else { panic!() };
-    assert_eq!(secrets.sip_password, issued.sip_password, "the secret was not consumed");
+    assert_eq!(secrets.sip_passwords, issued.sip_passwords, "the secret was not consumed");
 }
 
 #[test]

@@ -36,26 +36,22 @@
 //!
 //! let mut settings = LayeredSettings::new();
 //! settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
-//! let account = AccountSettings {
-//!     user_name: "1001".into(),
-//!     auth_name: "u-1001".into(),
-//!     display_name: "Reception".into(),
-//!     registrar: "sip.example.net".into(),
-//! };
-//! let secrets = Secrets { sip_password: Some("s3cret"), admin_password: Some("Vq3-per-device") };
-//! let device = Device { mac, model: Some("T46G"), account: &account, settings: &settings, secrets };
+//! let account = AccountSettings::new("1001", "u-1001", "Reception", "sip.example.net");
+//! let secrets = Secrets { sip_passwords: &[(1, "s3cret")], admin_password: Some("Vq3-per-device") };
+//! let accounts = [account];
+//! let device = Device { mac, model: Some("T46G"), accounts: &accounts, settings: &settings, secrets };
 //! let config = renderer.render_device(file, &device)?;
 //! assert!(config.contains("account.1.password = s3cret\n"));
 //! assert!(lint(Vendor::Yealink, FileKind::Device, &config)?.is_empty());
 //!
 //! // After delivery + grace the password key is omitted, not emptied.
-//! let later = Device { secrets: Secrets { sip_password: None, ..secrets }, ..device };
+//! let later = Device { secrets: Secrets { sip_passwords: &[], ..secrets }, ..device };
 //! assert!(!renderer.render_device(file, &later)?.contains("account.1.password"));
 //!
 //! // A value carrying a line break could add keys: it is refused, naming the field.
-//! let hostile = AccountSettings { display_name: "x\naccount.2.enable = 1".into(), ..account.clone() };
-//! let err = renderer.render_device(file, &Device { account: &hostile, ..device }).unwrap_err();
-//! assert_eq!(err.field(), Some("account.display_name"));
+//! let hostile = [AccountSettings { display_name: "x\naccount.2.enable = 1".into(), ..accounts[0].clone() }];
+//! let err = renderer.render_device(file, &Device { accounts: &hostile, ..device }).unwrap_err();
+//! assert_eq!(err.field(), Some("accounts.1.display_name"));
 //! # Ok::<(), sipprov_template::TemplateError>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -64,6 +60,7 @@
 mod account;
 mod error;
 pub mod format;
+mod lines;
 pub mod lint;
 mod profile;
 mod render;
@@ -75,8 +72,9 @@ mod user_agent;
 mod vendor;
 pub mod vendors;
 
-pub use account::AccountSettings;
+pub use account::{AccountSettings, Srtp, Transport};
 pub use error::TemplateError;
+pub use lines::Lines;
 pub use lint::{Finding, Rule, lint};
 pub use profile::{FileKind, Format, ProfileFile, ReadConfig, VendorProfile, profiles};
 pub use render::{Device, FUEL, Renderer};

@@ -92,8 +92,11 @@ pub struct VendorProfile {
     pub files: &'static [ProfileFile],
     /// The hardening policy the linter checks its device files against.
     pub hardening: Hardening,
-    /// The key its SIP password is written under (the key left out when it may not be sent).
+    /// The key account 1's SIP password is written under (the key left out when it may not be
+    /// sent).
     pub password_key: &'static str,
+    /// How many accounts its devices hold.
+    pub lines: crate::Lines,
     /// Reads one of its rendered config files back into `(key, value)` pairs, in file order.
     ///
     /// Keys are spelled as the vendor's documentation spells them (`account.1.password`,

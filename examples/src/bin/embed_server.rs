@@ -42,9 +42,8 @@ async fn main() -> anyhow::Result<()> {
     let store = Arc::new(SqliteStore::open(dir.path().join("example.db"))?);
     let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
     let credentials = Arc::new(Credentials::new(store, Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
-    let account =
-        Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Reception".into() };
-    credentials.enrol(mac, account, None)?;
+    let account = Account::new(1, "1001", format!("sp-{mac}"), "Reception");
+    credentials.enrol(mac, vec![account], Vec::new())?;
 
     let config = PhoneServerConfig {
         certificate: ServerCertificate { chain: vec![server_cert.der().clone()], key: private_key(&server_key) },

@@ -44,19 +44,15 @@ fn main() -> anyhow::Result<()> {
 
     let sip_password = Password::generate()?;
     let secrets = DeviceSecrets {
-        sip_password: keyring.seal(&sip_password, &mac, SecretKind::SipPassword)?,
-        admin_password: keyring.seal(&Password::generate()?, &mac, SecretKind::AdminPassword)?,
+        sip_passwords: vec![(1, keyring.seal(&sip_password, &mac, SecretKind::SipPassword(1))?)],
+        admin_password: Some(keyring.seal(&Password::generate()?, &mac, SecretKind::AdminPassword)?),
     };
     let mut database = OwnDatabase::default();
     database.devices.insert(
         mac,
         DeviceRecord {
             mac,
-            account: Account {
-                user_name: "1001".into(),
-                auth_name: "sp-001565000001".into(),
-                display_name: "Reception".into(),
-            },
+            accounts: vec![Account::new(1, "1001", "sp-001565000001", "Reception")],
             state: CredentialState::Issued { since: now },
             secrets: Some(secrets),
             pinned_spki: None,
@@ -82,7 +78,8 @@ fn main() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("not enrolled"))?;
         let served = match serve {
             Serve::Config { secrets: Some(sealed) } => {
-                let opened = keyring.open(&sealed.sip_password, &mac, SecretKind::SipPassword)?;
+                let line_1 = sealed.sip_password(1).ok_or_else(|| anyhow::anyhow!("no password for line 1"))?;
+                let opened = keyring.open(line_1, &mac, SecretKind::SipPassword(1))?;
                 anyhow::ensure!(opened == sip_password, "the sealed password did not round-trip");
                 "password served"
             }

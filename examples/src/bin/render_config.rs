@@ -27,23 +27,28 @@ fn main() -> anyhow::Result<()> {
     let renderer = Renderer::shipped()?;
     let mut settings = LayeredSettings::new();
     settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
-    let account = AccountSettings {
-        user_name: "1001".into(),
-        auth_name: format!("sp-{mac}"),
-        display_name: "Reception".into(),
-        registrar: "sip.example.net".into(),
-    };
-    let secrets = Secrets { sip_password: Some("example-password"), admin_password: Some("example-admin") };
-    let device = Device { mac: *mac, model: None, account: &account, settings: &settings, secrets };
+    // Two lines: the reception's own number and the shared hunt group, on its own registrar.
+    let accounts = [
+        AccountSettings::new("1001", format!("sp-{mac}"), "Reception", "sip.example.net"),
+        AccountSettings {
+            line: 2,
+            ..AccountSettings::new("2000", format!("sp-{mac}-2"), "Hunt group", "hunt.example.net")
+        },
+    ];
+    let sip_passwords = [(1, "example-password"), (2, "example-password-2")];
+    let secrets = Secrets { sip_passwords: &sip_passwords, admin_password: Some("example-admin") };
+    let device = Device { mac: *mac, model: None, accounts: &accounts, settings: &settings, secrets };
     let config = renderer.render_device(file, &device)?;
     print!("{config}");
     let findings = lint(vendor, FileKind::Device, &config)?;
     println!("hardening findings: {}", findings.len());
 
     // A display name smuggling a second line is refused, never written.
-    let hostile =
-        AccountSettings { display_name: "Reception\naccount.1.sip_server.1.address = evil".into(), ..account.clone() };
-    match renderer.render_device(file, &Device { account: &hostile, ..device }) {
+    let hostile = [AccountSettings {
+        display_name: "Reception\naccount.1.sip_server.1.address = evil".into(),
+        ..accounts[0].clone()
+    }];
+    match renderer.render_device(file, &Device { accounts: &hostile, ..device }) {
         Ok(_) => anyhow::bail!("a hostile value was rendered"),
         Err(e) => println!("refused: {e}"),
     }

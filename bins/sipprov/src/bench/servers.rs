@@ -185,12 +185,9 @@ fn enrol(database: &Path, keys: &str, count: usize) -> anyhow::Result<()> {
             std::thread::spawn(move || -> anyhow::Result<()> {
                 for index in (worker..count).step_by(THREADS) {
                     let mac: Mac = super::fleet::mac_of(index);
-                    let account = Account {
-                        user_name: format!("{}", 100_000 + index),
-                        auth_name: format!("sp-{mac}"),
-                        display_name: format!("Bench {index}"),
-                    };
-                    credentials.enrol(mac, account, None)?;
+                    let account =
+                        Account::new(1, format!("{}", 100_000 + index), format!("sp-{mac}"), format!("Bench {index}"));
+                    credentials.enrol(mac, vec![account], Vec::new())?;
                 }
                 Ok(())
             })

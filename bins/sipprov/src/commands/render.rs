@@ -113,12 +113,13 @@ impl RenderArgs {
                 let account = input.account.as_ref().ok_or_else(|| {
                     Failure::Input(anyhow::anyhow!("{}: a device file needs an \"account\"", self.settings.display()))
                 })?;
+                let sip_passwords: Vec<(u16, &str)> = sip_password.map(|p| (account.line, p)).into_iter().collect();
                 let device = Device {
                     mac: *mac,
                     model: input.model.as_deref(),
-                    account,
+                    accounts: std::slice::from_ref(account),
                     settings: &input.settings,
-                    secrets: Secrets { sip_password, admin_password: Some(admin_password) },
+                    secrets: Secrets { sip_passwords: &sip_passwords, admin_password: Some(admin_password) },
                 };
                 Ok(renderer.render_device(file, &device)?)
             }
@@ -185,12 +186,7 @@ fn account(value: &Value, shown: &str) -> anyhow::Result<AccountSettings> {
     {
         bail!("{shown}: unknown key account.{unknown}");
     }
-    Ok(AccountSettings {
-        user_name: field("user_name")?,
-        auth_name: field("auth_name")?,
-        display_name: field("display_name")?,
-        registrar: field("registrar")?,
-    })
+    Ok(AccountSettings::new(field("user_name")?, field("auth_name")?, field("display_name")?, field("registrar")?))
 }
 
 fn layered(value: &Value, shown: &str) -> anyhow::Result<LayeredSettings> {

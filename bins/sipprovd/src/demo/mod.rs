@@ -92,13 +92,10 @@ impl Demo {
             write_new_file(&token_file, format!("{}\n", token.expose()).as_bytes(), 0o600)?;
         }
         for (n, mac) in DEMO_PHONES.iter().enumerate() {
-            let account = Account {
-                user_name: format!("100{}", n + 1),
-                auth_name: format!("sp-{mac}"),
-                display_name: format!("Demo phone {}", n + 1),
-            };
+            let account =
+                Account::new(1, format!("100{}", n + 1), format!("sp-{mac}"), format!("Demo phone {}", n + 1));
             // `None` when the phone is already enrolled: a reused demo keeps its state.
-            credentials.enrol(*mac, account, None)?;
+            credentials.enrol(*mac, vec![account], Vec::new())?;
         }
         Ok(Self { dir: dir.to_owned(), config, reused, credentials })
     }

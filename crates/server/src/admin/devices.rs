@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use hyper::StatusCode;
-use sipprov_credentials::{DeviceQuery, MAX_PENDING_KEYS, PendingDevice, PendingQuery, Updated};
+use sipprov_credentials::{CredentialsError, DeviceQuery, MAX_PENDING_KEYS, PendingDevice, PendingQuery, Updated};
 use sipprov_identity::Mac;
 
 use super::body::{AdminResponse, empty, error, json};
 use super::model::{
-    DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, RegistrarView, ReissueInput,
-    check_password, hex, parse_fingerprint,
+    DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, ReissueInput, check_password, hex,
+    parse_fingerprint,
 };
 use super::routes::parse_limit;
 use super::{AdminContext, Call, blocking, read_json, time};
@@ -72,19 +72,16 @@ async fn enrol(context: &AdminContext, device: NewDevice, pending: Option<Pendin
     let credentials = Arc::clone(&context.state.credentials);
     let realm = context.realm.clone();
     let enrolled = blocking(move || {
-        let NewDevice { mac, account, profile, password, reveal_password, .. } = device;
+        let NewDevice { mac, accounts, profile, passwords, reveal_password, .. } = device;
         let issued = match &pending {
-            Some(pending) => credentials.enrol_pending(pending, account.clone(), profile, password, &by)?,
-            None => credentials.enrol_with_profile(mac, account.clone(), profile, password, &by)?,
+            Some(pending) => credentials.enrol_pending(pending, accounts, profile, passwords, &by)?,
+            None => credentials.enrol_with_profile(mac, accounts, profile, passwords, &by)?,
         };
         let Some(issued) = issued else {
             return Ok(None);
         };
         let record = credentials.store().device(&mac)?;
-        Ok(record.map(|record| IssuedView {
-            device: DeviceView::from(&record),
-            registrar: RegistrarView::new(&account, &realm, &issued, reveal_password),
-        }))
+        Ok(record.map(|record| IssuedView::new(&record, &realm, &issued, reveal_password)))
     })
     .await;
     match enrolled {
@@ -117,10 +114,16 @@ pub(super) async fn update(context: &AdminContext, call: Call) -> AdminResponse 
         Err(response) => return response,
     };
     let credentials = Arc::clone(&context.state.credentials);
-    let by = call.caller;
+    let (realm, by) = (context.realm.clone(), call.caller);
     // The patch applies inside the store's transaction: concurrent changes do not overwrite it.
     match blocking(move || credentials.update(&mac, &by, move |device| patch.apply(device))).await {
-        Ok(Updated::Changed(device) | Updated::Unchanged(device)) => json(StatusCode::OK, &DeviceView::from(&device)),
+        // Accounts added: their passwords are handed to the registrar, once.
+        Ok(Updated::Changed(device, Some(issued))) => {
+            json(StatusCode::OK, &IssuedView::new(&device, &realm, &issued, false))
+        }
+        Ok(Updated::Changed(device, None) | Updated::Unchanged(device)) => {
+            json(StatusCode::OK, &DeviceView::from(&device))
+        }
         Ok(Updated::Refused(message)) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
         Ok(Updated::NotEnrolled) => not_enrolled(),
         Err(response) => response,
@@ -167,20 +170,25 @@ pub(super) async fn reissue(context: &AdminContext, call: Call, how: Reissue) ->
     let reveal = reveal_asked || input.reveal_password;
     let credentials = Arc::clone(&context.state.credentials);
     let (realm, by) = (context.realm.clone(), call.caller);
+    let scope = sipprov_credentials::Reissue { line: input.line, sip_password: password };
     let outcome = blocking(move || {
         let issued = match how {
-            Reissue::Rearm => credentials.rearm(&mac, password, &by)?,
-            Reissue::Rotate => credentials.rotate(&mac, password, &by)?,
+            Reissue::Rearm => credentials.rearm(&mac, scope, &by),
+            Reissue::Rotate => credentials.rotate(&mac, scope, &by),
         };
-        let Some(issued) = issued else { return Ok(None) };
-        let Some(device) = credentials.store().device(&mac)? else { return Ok(None) };
-        let registrar = RegistrarView::new(&device.account, &realm, &issued, reveal);
-        Ok(Some(IssuedView { device: DeviceView::from(&device), registrar }))
+        let issued = match issued {
+            Err(CredentialsError::Invalid(message)) => return Ok(Err(message)),
+            issued => issued?,
+        };
+        let Some(issued) = issued else { return Ok(Ok(None)) };
+        let Some(device) = credentials.store().device(&mac)? else { return Ok(Ok(None)) };
+        Ok(Ok(Some(IssuedView::new(&device, &realm, &issued, reveal))))
     })
     .await;
     match outcome {
-        Ok(Some(issued)) => json(StatusCode::OK, &issued),
-        Ok(None) => not_enrolled(),
+        Ok(Ok(Some(issued))) => json(StatusCode::OK, &issued),
+        Ok(Ok(None)) => not_enrolled(),
+        Ok(Err(message)) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
         Err(response) => response,
     }
 }

@@ -27,8 +27,12 @@ struct RowResult {
     result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The first account's hand-off, for clients written for one account.
     #[serde(skip_serializing_if = "Option::is_none")]
     registrar: Option<RegistrarView>,
+    /// Every issued account's hand-off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    registrars: Vec<RegistrarView>,
 }
 
 /// The last line of the response.
@@ -186,6 +190,7 @@ impl Importer {
                     result: "error",
                     error: Some(message),
                     registrar: None,
+                    registrars: Vec::new(),
                 });
                 return Ok(());
             }
@@ -196,16 +201,26 @@ impl Importer {
     }
 
     fn apply_device(&self, line: u64, device: NewDevice, input: &DeviceInput) -> Result<RowResult, CredentialsError> {
-        let NewDevice { mac, account, profile, password, reveal_password, .. } = device;
+        let NewDevice { mac, accounts, profile, passwords, reveal_password, .. } = device;
         let reveal = reveal_password || self.reveal;
-        let row = |result, registrar| RowResult { line, mac: Some(mac.to_string()), result, error: None, registrar };
-        let failed = |message: &str| RowResult { error: Some(message.to_owned()), ..row("error", None) };
+        let row = |result, registrars: Vec<RegistrarView>| RowResult {
+            line,
+            mac: Some(mac.to_string()),
+            result,
+            error: None,
+            registrar: registrars.first().cloned(),
+            registrars,
+        };
+        let failed = |message: &str| RowResult { error: Some(message.to_owned()), ..row("error", Vec::new()) };
         if self.credentials.store().device(&mac)?.is_some() {
             let input = input.clone();
             let change = move |device: &DeviceRecord| DevicePatch::from_import(&input, device).apply(device);
             return Ok(match self.credentials.update(&mac, &self.by, change)? {
-                Updated::Changed(_) => row("updated", None),
-                Updated::Unchanged(_) => row("unchanged", None),
+                Updated::Changed(device, Some(added)) => {
+                    row("updated", RegistrarView::for_issued(&device.accounts, &self.realm, &added, reveal))
+                }
+                Updated::Changed(_, None) => row("updated", Vec::new()),
+                Updated::Unchanged(_) => row("unchanged", Vec::new()),
                 Updated::Refused(message) => failed(&message),
                 // Deleted meanwhile by another call: nothing of this row was applied.
                 Updated::NotEnrolled => {
@@ -213,8 +228,9 @@ impl Importer {
                 }
             });
         }
-        match self.credentials.enrol_with_profile(mac, account.clone(), profile, password, &self.by)? {
-            Some(issued) => Ok(row("created", Some(RegistrarView::new(&account, &self.realm, &issued, reveal)))),
+        let enrolled = accounts.clone();
+        match self.credentials.enrol_with_profile(mac, accounts, profile, passwords, &self.by)? {
+            Some(issued) => Ok(row("created", RegistrarView::for_issued(&enrolled, &self.realm, &issued, reveal))),
             // Enrolled meanwhile by another call: nothing of this row was applied.
             None => Ok(failed("enrolled by another call during the import; import again to apply this row")),
         }

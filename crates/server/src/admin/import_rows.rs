@@ -3,7 +3,7 @@
 //! Parsing is per line, so an import is processed while it streams in and one bad row is
 //! reported without stopping the rest. CSV fields follow RFC 4180 quoting, on one line.
 
-use super::model::DeviceInput;
+use super::model::{AccountInput, DeviceInput};
 
 /// The longest row accepted; a longer one is reported and skipped.
 pub(crate) const MAX_ROW: usize = 64 * 1024;
@@ -30,7 +30,13 @@ pub(crate) struct RowParser {
 enum Column {
     Field(&'static str),
     Setting(String),
+    /// `account.N.FIELD`: a field of the account on line N.
+    Account(u16, &'static str),
 }
+
+/// The fields an `account.N.` column may name.
+const ACCOUNT_FIELDS: [&str; 8] =
+    ["user_name", "auth_name", "display_name", "registrar", "outbound_proxy", "transport", "srtp", "password"];
 
 const FIELDS: [&str; 8] = ["mac", "user_name", "auth_name", "display_name", "vendor", "model", "site", "password"];
 
@@ -79,6 +85,28 @@ impl RowParser {
                         Column::Setting(name) => {
                             input.settings.insert(name.clone(), value);
                         }
+                        Column::Account(line, field) => {
+                            let accounts = input.accounts.get_or_insert_with(Vec::new);
+                            let at = match accounts.iter().position(|account| account.line == Some(*line)) {
+                                Some(at) => at,
+                                None => {
+                                    accounts.push(AccountInput { line: Some(*line), ..AccountInput::default() });
+                                    accounts.len() - 1
+                                }
+                            };
+                            let account = &mut accounts[at];
+                            let slot = match *field {
+                                "user_name" => &mut account.user_name,
+                                "auth_name" => &mut account.auth_name,
+                                "display_name" => &mut account.display_name,
+                                "registrar" => &mut account.registrar,
+                                "outbound_proxy" => &mut account.outbound_proxy,
+                                "transport" => &mut account.transport,
+                                "srtp" => &mut account.srtp,
+                                _ => &mut account.password,
+                            };
+                            *slot = Some(value);
+                        }
                         Column::Field(name) => {
                             let slot = match *name {
                                 "mac" => &mut input.mac,
@@ -106,20 +134,47 @@ fn parse_header(fields: Vec<String>) -> Result<Vec<Column>, String> {
         let name = field.trim().to_ascii_lowercase();
         let column = if let Some(setting) = name.strip_prefix("setting.") {
             Column::Setting(setting.to_owned())
+        } else if let Some(account) = name.strip_prefix("account.") {
+            account_column(account).ok_or_else(|| {
+                format!(
+                    "header: {name:?} is not account.N.FIELD (N from 1; FIELD one of {})",
+                    ACCOUNT_FIELDS.join(", ")
+                )
+            })?
         } else if let Some(known) = FIELDS.iter().find(|known| **known == name) {
             Column::Field(known)
         } else {
-            return Err(format!("header: unknown column {name:?} (known: {}, and setting.<name>)", FIELDS.join(", ")));
+            return Err(format!(
+                "header: unknown column {name:?} (known: {}, setting.<name> and account.<N>.<field>)",
+                FIELDS.join(", ")
+            ));
         };
         if columns.contains(&column) {
             return Err(format!("header: column {name:?} appears twice"));
         }
         columns.push(column);
     }
-    if !columns.contains(&Column::Field("mac")) || !columns.contains(&Column::Field("user_name")) {
-        return Err("header: the columns mac and user_name are required".into());
+    let per_account = columns.iter().any(|column| matches!(column, Column::Account(..)));
+    let one_account = ["user_name", "auth_name", "display_name", "password"]
+        .iter()
+        .any(|field| columns.contains(&Column::Field(field)));
+    if per_account && one_account {
+        return Err("header: give the accounts as account.N.* columns or as user_name, ..., not both".into());
+    }
+    let user_names = columns.contains(&Column::Field("user_name"))
+        || columns.iter().any(|column| matches!(column, Column::Account(_, "user_name")));
+    if !columns.contains(&Column::Field("mac")) || !user_names {
+        return Err("header: the columns mac and user_name are required (account.N.user_name per account)".into());
     }
     Ok(columns)
+}
+
+/// `N.FIELD` of an `account.N.FIELD` column.
+fn account_column(rest: &str) -> Option<Column> {
+    let (line, field) = rest.split_once('.')?;
+    let line: u16 = line.parse().ok().filter(|line| *line >= 1)?;
+    let field = ACCOUNT_FIELDS.iter().find(|known| **known == field)?;
+    Some(Column::Account(line, field))
 }
 
 /// Splits one CSV line: fields separated by commas, optionally in double quotes (a quote inside
@@ -204,6 +259,23 @@ mod tests {
         assert!(header("mac,user_name,colour").contains("unknown column \"colour\""));
         assert!(header("mac,mac,user_name").contains("appears twice"));
         assert!(header("mac,site").contains("mac and user_name are required"));
+        assert!(header("mac,account.0.user_name").contains("not account.N.FIELD"));
+        assert!(header("mac,account.1.colour").contains("not account.N.FIELD"));
+        assert!(header("mac,user_name,account.2.user_name").contains("not both"));
+    }
+
+    #[test]
+    fn account_columns_fill_one_account_per_line() {
+        let mut parser = RowParser::new(ImportFormat::Csv);
+        let header = "mac,model,account.1.user_name,account.2.user_name,account.2.transport,account.2.password";
+        assert!(matches!(parser.parse(header), Ok(Row::Skip)));
+        let Ok(Row::Device(input)) = parser.parse("000b82aabb01,HT812,2001,2002,tls,Port-Two-Secret-2") else {
+            panic!("a device row")
+        };
+        let device = input.validate(None).unwrap();
+        assert_eq!(device.accounts.iter().map(|a| a.user_name.as_str()).collect::<Vec<_>>(), ["2001", "2002"]);
+        assert_eq!(device.accounts[1].transport, Some(sipprov_credentials::Transport::Tls));
+        assert_eq!(device.passwords.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [2]);
         let mut parser = RowParser::new(ImportFormat::Csv);
         assert!(parser.parse("mac,colour").is_err());
         assert!(parser.parse("00:15:65:00:00:01,red").err().unwrap().contains("the header line is invalid"));

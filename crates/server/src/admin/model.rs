@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sipprov_credentials::{
-    Account, DeviceProfile, DeviceRecord, DigestHa1, IssuedSecrets, Password, PendingDevice, StoredAuditEvent,
+    Account, DeviceProfile, DeviceRecord, DigestHa1, IssuedSecrets, Password, PendingDevice, Srtp, StoredAuditEvent,
+    Transport,
 };
 use sipprov_identity::Mac;
-use sipprov_template::{Layer, LayeredSettings, check_auth_name, check_portable_value, check_sip_user};
+use sipprov_template::{
+    Layer, LayeredSettings, Vendor, check_auth_name, check_portable_value, check_sip_host, check_sip_user,
+};
 
 use super::time;
 
@@ -27,6 +30,9 @@ pub(crate) struct DeviceInput {
     pub(crate) settings: BTreeMap<String, String>,
     /// The operator's own SIP password (from its OSS/BSS) instead of a generated one.
     pub(crate) password: Option<String>,
+    /// Several accounts, instead of the one `user_name`, `auth_name`, `display_name` and
+    /// `password` describe.
+    pub(crate) accounts: Option<Vec<AccountInput>>,
     /// Return the plaintext password too, not only the HA1 values.
     #[serde(default)]
     pub(crate) reveal_password: bool,
@@ -35,12 +41,33 @@ pub(crate) struct DeviceInput {
     pub(crate) spki_sha256: Option<String>,
 }
 
+/// One SIP account as an operator describes it. It may carry a password: no `Debug`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountInput {
+    /// The device's line (port, handset) it is on; by default its place in the list, from 1.
+    pub(crate) line: Option<u16>,
+    pub(crate) user_name: Option<String>,
+    pub(crate) auth_name: Option<String>,
+    pub(crate) display_name: Option<String>,
+    /// Its own registrar instead of the server's.
+    pub(crate) registrar: Option<String>,
+    pub(crate) outbound_proxy: Option<String>,
+    /// `udp`, `tcp` or `tls`.
+    pub(crate) transport: Option<String>,
+    /// `off`, `optional` or `required`.
+    pub(crate) srtp: Option<String>,
+    /// The operator's own SIP password for this account instead of a generated one.
+    pub(crate) password: Option<String>,
+}
+
 /// A [`DeviceInput`] that passed every check.
 pub(crate) struct NewDevice {
     pub(crate) mac: Mac,
-    pub(crate) account: Account,
+    pub(crate) accounts: Vec<Account>,
     pub(crate) profile: DeviceProfile,
-    pub(crate) password: Option<Password>,
+    /// The operator's own passwords, by line.
+    pub(crate) passwords: Vec<(u16, Password)>,
     pub(crate) reveal_password: bool,
     /// The approved key of a pending device.
     pub(crate) spki_sha256: Option<[u8; 32]>,
@@ -69,25 +96,107 @@ impl DeviceInput {
             (None, Some(given)) => parse_mac(given)?,
             (None, None) => return Err("mac is required".into()),
         };
-        let user_name = sip_user_name(required_text("user_name", self.user_name)?)?;
-        let auth_name = auth_name(optional_text("auth_name", self.auth_name)?.unwrap_or_else(|| user_name.clone()))?;
-        let display_name =
-            display_name(optional_text("display_name", self.display_name)?.unwrap_or_else(|| user_name.clone()))?;
+        let one_account = [&self.user_name, &self.auth_name, &self.display_name, &self.password];
+        let listed = self.accounts.is_some();
+        let inputs = match self.accounts {
+            Some(_) if one_account.iter().any(|field| field.is_some()) => {
+                return Err("give the accounts either in accounts or as user_name, auth_name, display_name and \
+                            password, not both"
+                    .into());
+            }
+            Some(inputs) => inputs,
+            None => vec![AccountInput {
+                user_name: self.user_name,
+                auth_name: self.auth_name,
+                display_name: self.display_name,
+                password: self.password,
+                ..AccountInput::default()
+            }],
+        };
+        let mut accounts = Vec::with_capacity(inputs.len());
+        let mut passwords = Vec::new();
+        for (index, input) in inputs.into_iter().enumerate() {
+            let prefix = if listed { format!("accounts[{index}].") } else { String::new() };
+            let (account, password) = input.validate(&prefix, index)?;
+            passwords.extend(password.map(|password| (account.line, password)));
+            accounts.push(account);
+        }
+        accounts.sort_by_key(|account| account.line);
+        sipprov_credentials::check_accounts(&accounts)?;
         let profile = DeviceProfile {
             vendor: optional_text("vendor", self.vendor)?.map(|v| v.to_ascii_lowercase()),
             model: optional_text("model", self.model)?,
             site: optional_text("site", self.site)?,
             settings: check_settings(self.settings)?,
         };
-        let password = self.password.map(check_password).transpose()?;
-        Ok(NewDevice {
-            mac,
-            account: Account { user_name, auth_name, display_name },
-            profile,
-            password,
-            reveal_password: self.reveal_password,
-            spki_sha256,
-        })
+        check_line_limit(&profile, &accounts)?;
+        Ok(NewDevice { mac, accounts, profile, passwords, reveal_password: self.reveal_password, spki_sha256 })
+    }
+}
+
+impl AccountInput {
+    /// Checks every field of the account at `index` of a list; errors name the field with
+    /// `prefix` (`accounts[1].`).
+    fn validate(self, prefix: &str, index: usize) -> Result<(Account, Option<Password>), String> {
+        let name = |field: &str| format!("{prefix}{field}");
+        let line = match self.line {
+            Some(line) => line,
+            None => u16::try_from(index + 1).map_err(|_| name("line") + " is out of range")?,
+        };
+        let user_name = sip_user_name(&name("user_name"), required_text(&name("user_name"), self.user_name)?)?;
+        let auth_name = optional_text(&name("auth_name"), self.auth_name)?.unwrap_or_else(|| user_name.clone());
+        let auth_name = checked_auth_name(&name("auth_name"), auth_name)?;
+        let display_name =
+            optional_text(&name("display_name"), self.display_name)?.unwrap_or_else(|| user_name.clone());
+        let display_name = checked_display_name(&name("display_name"), display_name)?;
+        let host = |field: &str, value: Option<String>| -> Result<Option<String>, String> {
+            let value = optional_text(&name(field), value)?;
+            if let Some(host) = &value {
+                check_sip_host(&name(field), host).map_err(|e| e.to_string())?;
+            }
+            Ok(value)
+        };
+        let named = |field: &str, value: Option<String>, names: &[&str]| -> Result<Option<String>, String> {
+            match optional_text(&name(field), value)?.map(|v| v.to_ascii_lowercase()) {
+                Some(value) if !names.contains(&value.as_str()) => {
+                    Err(format!("{} must be one of {}", name(field), names.join(", ")))
+                }
+                value => Ok(value),
+            }
+        };
+        let transport = named("transport", self.transport, &["udp", "tcp", "tls"])?;
+        let srtp = named("srtp", self.srtp, &["off", "optional", "required"])?;
+        let account = Account {
+            line,
+            user_name,
+            auth_name,
+            display_name,
+            registrar: host("registrar", self.registrar)?,
+            outbound_proxy: host("outbound_proxy", self.outbound_proxy)?,
+            transport: transport.as_deref().and_then(Transport::from_name),
+            srtp: srtp.as_deref().and_then(Srtp::from_name),
+        };
+        let password = self.password.map(|p| check_password(p).map_err(|e| format!("{prefix}{e}"))).transpose()?;
+        Ok((account, password))
+    }
+}
+
+/// Refuses an account on a line the device's model does not have, where the inventory names
+/// a vendor sipprov knows (each model's line count is in `docs/vendors.md`).
+pub(crate) fn check_line_limit(profile: &DeviceProfile, accounts: &[Account]) -> Result<(), String> {
+    let Some(vendor) = profile.vendor.as_deref().and_then(|vendor| vendor.parse::<Vendor>().ok()) else {
+        return Ok(());
+    };
+    let Some(lines) = vendor.profile().map(|profile| profile.lines) else { return Ok(()) };
+    let model = profile.model.as_deref();
+    let most = lines.for_model(model);
+    match accounts.iter().find(|account| account.line > most) {
+        Some(account) => Err(format!(
+            "line {} is beyond the {most} accounts a {vendor} {} holds",
+            account.line,
+            model.unwrap_or("device of unknown model")
+        )),
+        None => Ok(()),
     }
 }
 
@@ -95,6 +204,9 @@ impl DeviceInput {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReissueInput {
+    /// One account's line: only its password is issued. Without it, every account's and the
+    /// admin password.
+    pub(crate) line: Option<u16>,
     /// The operator's own SIP password (from its OSS/BSS) instead of a generated one.
     pub(crate) password: Option<String>,
     /// Return the plaintext password too, not only the HA1 values.
@@ -120,25 +232,25 @@ pub(crate) fn check_password(password: String) -> Result<Password, String> {
 }
 
 /// A SIP user part (RFC 3261): it goes into the SIP URI every phone registers with.
-fn sip_user_name(value: String) -> Result<String, String> {
-    check_sip_user("user_name", &value).map_err(|e| e.to_string())?;
+fn sip_user_name(field: &str, value: String) -> Result<String, String> {
+    check_sip_user(field, &value).map_err(|e| e.to_string())?;
     Ok(value)
 }
 
 /// A digest user name: carried by every format, and quoted in SIP's Authorization header.
-fn auth_name(value: String) -> Result<String, String> {
-    check_auth_name("auth_name", &value).map_err(|e| e.to_string())?;
+fn checked_auth_name(field: &str, value: String) -> Result<String, String> {
+    check_auth_name(field, &value).map_err(|e| e.to_string())?;
     Ok(value)
 }
 
 /// A name shown on the phone: anything every vendor's format can carry.
-fn display_name(value: String) -> Result<String, String> {
-    check_portable_value("display_name", &value, MAX_FIELD).map_err(|e| e.to_string())?;
+fn checked_display_name(field: &str, value: String) -> Result<String, String> {
+    check_portable_value(field, &value, MAX_FIELD).map_err(|e| e.to_string())?;
     Ok(value)
 }
 
 /// `PATCH /v1/devices/{mac}`: the fields given replace the stored ones.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DevicePatch {
     pub(crate) user_name: Option<String>,
@@ -148,6 +260,9 @@ pub(crate) struct DevicePatch {
     pub(crate) model: Option<String>,
     pub(crate) site: Option<String>,
     pub(crate) settings: Option<BTreeMap<String, String>>,
+    /// Every account, replacing the stored ones: an account on a new line gets a generated
+    /// password, one no longer listed loses its secret. Passwords are not given here (rotate).
+    pub(crate) accounts: Option<Vec<AccountInput>>,
 }
 
 impl DevicePatch {
@@ -159,6 +274,11 @@ impl DevicePatch {
             merged.extend(input.settings.clone());
             merged
         });
+        // A row's passwords are for enrolment; an enrolled device's are changed by rotation.
+        let accounts = input
+            .accounts
+            .clone()
+            .map(|accounts| accounts.into_iter().map(|account| AccountInput { password: None, ..account }).collect());
         Self {
             user_name: input.user_name.clone(),
             auth_name: input.auth_name.clone(),
@@ -167,21 +287,35 @@ impl DevicePatch {
             model: input.model.clone(),
             site: input.site.clone(),
             settings,
+            accounts,
         }
     }
 
-    /// The account and profile after the patch; the error names the bad field.
-    pub(crate) fn apply(self, device: &DeviceRecord) -> Result<(Account, DeviceProfile), String> {
-        let mut account = device.account.clone();
+    /// The accounts and profile after the patch; the error names the bad field. `user_name`,
+    /// `auth_name` and `display_name` change the first account.
+    pub(crate) fn apply(self, device: &DeviceRecord) -> Result<(Vec<Account>, DeviceProfile), String> {
+        let mut accounts = device.accounts.clone();
         let mut profile = device.profile.clone();
+        if let Some(inputs) = self.accounts {
+            accounts = Vec::with_capacity(inputs.len());
+            for (index, input) in inputs.into_iter().enumerate() {
+                if input.password.is_some() {
+                    return Err(format!("accounts[{index}].password: a password is changed by rotating the account"));
+                }
+                accounts.push(input.validate(&format!("accounts[{index}]."), index)?.0);
+            }
+            accounts.sort_by_key(|account| account.line);
+            sipprov_credentials::check_accounts(&accounts)?;
+        }
+        let first = accounts.first_mut().ok_or("a device has at least one account")?;
         if let Some(value) = self.user_name {
-            account.user_name = sip_user_name(required_text("user_name", Some(value))?)?;
+            first.user_name = sip_user_name("user_name", required_text("user_name", Some(value))?)?;
         }
         if let Some(value) = self.auth_name {
-            account.auth_name = auth_name(required_text("auth_name", Some(value))?)?;
+            first.auth_name = checked_auth_name("auth_name", required_text("auth_name", Some(value))?)?;
         }
         if let Some(value) = self.display_name {
-            account.display_name = display_name(required_text("display_name", Some(value))?)?;
+            first.display_name = checked_display_name("display_name", required_text("display_name", Some(value))?)?;
         }
         // An empty string clears an optional field.
         for (name, value, field) in [
@@ -199,7 +333,8 @@ impl DevicePatch {
         if let Some(settings) = self.settings {
             profile.settings = check_settings(settings)?;
         }
-        Ok((account, profile))
+        check_line_limit(&profile, &accounts)?;
+        Ok((accounts, profile))
     }
 }
 
@@ -253,6 +388,9 @@ pub(crate) struct DeviceView {
     model: Option<String>,
     site: Option<String>,
     settings: BTreeMap<String, String>,
+    /// Every account, in line order (`user_name`, `auth_name`, `display_name` above are the
+    /// first one's).
+    accounts: Vec<AccountView>,
     state: &'static str,
     state_since: Option<String>,
     holds_secrets: bool,
@@ -270,9 +408,24 @@ impl From<&DeviceRecord> for DeviceView {
     fn from(device: &DeviceRecord) -> Self {
         Self {
             mac: device.mac.to_string(),
-            user_name: device.account.user_name.clone(),
-            auth_name: device.account.auth_name.clone(),
-            display_name: device.account.display_name.clone(),
+            user_name: device.accounts.first().map(|a| a.user_name.clone()).unwrap_or_default(),
+            auth_name: device.accounts.first().map(|a| a.auth_name.clone()).unwrap_or_default(),
+            display_name: device.accounts.first().map(|a| a.display_name.clone()).unwrap_or_default(),
+            accounts: device
+                .accounts
+                .iter()
+                .map(|account| AccountView {
+                    line: account.line,
+                    user_name: account.user_name.clone(),
+                    auth_name: account.auth_name.clone(),
+                    display_name: account.display_name.clone(),
+                    registrar: account.registrar.clone(),
+                    outbound_proxy: account.outbound_proxy.clone(),
+                    transport: account.transport.map(Transport::name),
+                    srtp: account.srtp.map(Srtp::name),
+                    holds_secret: device.secrets.as_ref().is_some_and(|s| s.sip_password(account.line).is_some()),
+                })
+                .collect(),
             vendor: device.profile.vendor.clone(),
             model: device.profile.model.clone(),
             site: device.profile.site.clone(),
@@ -290,9 +443,26 @@ impl From<&DeviceRecord> for DeviceView {
     }
 }
 
+/// One account as the API shows it (never a secret).
+#[derive(Debug, Serialize)]
+pub(crate) struct AccountView {
+    line: u16,
+    user_name: String,
+    auth_name: String,
+    display_name: String,
+    /// Its own registrar; `null` for the server's.
+    registrar: Option<String>,
+    outbound_proxy: Option<String>,
+    transport: Option<&'static str>,
+    srtp: Option<&'static str>,
+    /// Whether its SIP password is still held for delivery.
+    holds_secret: bool,
+}
+
 /// What the registrar needs for one account, handed over once. Secret: no `Debug`.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub(crate) struct RegistrarView {
+    line: u16,
     user: String,
     realm: String,
     ha1_md5: String,
@@ -302,23 +472,51 @@ pub(crate) struct RegistrarView {
 }
 
 impl RegistrarView {
-    pub(crate) fn new(account: &Account, realm: &str, issued: &IssuedSecrets, reveal_password: bool) -> Self {
-        let ha1 = DigestHa1::compute(&account.auth_name, realm, &issued.sip_password);
+    fn new(account: &Account, realm: &str, password: &Password, reveal_password: bool) -> Self {
+        let ha1 = DigestHa1::compute(&account.auth_name, realm, password);
         Self {
+            line: account.line,
             user: account.auth_name.clone(),
             realm: ha1.realm,
             ha1_md5: ha1.md5,
             ha1_sha256: ha1.sha256,
-            password: reveal_password.then(|| issued.sip_password.expose().to_owned()),
+            password: reveal_password.then(|| password.expose().to_owned()),
         }
+    }
+
+    /// The hand-off for every account whose password was just issued, in line order.
+    pub(crate) fn for_issued(
+        accounts: &[Account],
+        realm: &str,
+        issued: &IssuedSecrets,
+        reveal_password: bool,
+    ) -> Vec<Self> {
+        issued
+            .sip_passwords
+            .iter()
+            .filter_map(|(line, password)| {
+                let account = accounts.iter().find(|account| account.line == *line)?;
+                Some(Self::new(account, realm, password, reveal_password))
+            })
+            .collect()
     }
 }
 
 /// A device with the registrar's hand-off: the answer to create, enrol, re-arm and rotate.
+/// `registrars` has one entry per account issued; `registrar` is the first of them, for
+/// clients written for one account.
 #[derive(Serialize)]
 pub(crate) struct IssuedView {
     pub(crate) device: DeviceView,
-    pub(crate) registrar: RegistrarView,
+    pub(crate) registrar: Option<RegistrarView>,
+    pub(crate) registrars: Vec<RegistrarView>,
+}
+
+impl IssuedView {
+    pub(crate) fn new(device: &DeviceRecord, realm: &str, issued: &IssuedSecrets, reveal_password: bool) -> Self {
+        let registrars = RegistrarView::for_issued(&device.accounts, realm, issued, reveal_password);
+        Self { device: DeviceView::from(device), registrar: registrars.first().cloned(), registrars }
+    }
 }
 
 /// A pending device: one MAC seen with one key. The key's fingerprint is what the operator
@@ -396,9 +594,8 @@ mod tests {
     fn a_minimal_device_gets_defaults_from_its_user_name() {
         let device = input(r#"{"mac": "00:15:65:AA:BB:01", "user_name": " 1001 "}"#).unwrap();
         assert_eq!(device.mac.to_string(), "001565aabb01");
-        assert_eq!(device.account.auth_name, "1001");
-        assert_eq!(device.account.display_name, "1001");
-        assert!(device.password.is_none() && !device.reveal_password);
+        assert_eq!(device.accounts, [Account::new(1, "1001", "1001", "1001")]);
+        assert!(device.passwords.is_empty() && !device.reveal_password);
     }
 
     #[test]
@@ -424,7 +621,7 @@ mod tests {
             input(r#"{"mac": "001565aabb01", "user_name": "1001", "site": "leeds", "model": "T54W"}"#).unwrap();
         let record = DeviceRecord {
             mac: device.mac,
-            account: device.account,
+            accounts: device.accounts,
             state: sipprov_credentials::CredentialState::Purged,
             secrets: None,
             pinned_spki: None,
@@ -434,10 +631,54 @@ mod tests {
             profile: device.profile,
         };
         let patch: DevicePatch = serde_json::from_str(r#"{"display_name": "Reception", "site": ""}"#).unwrap();
-        let (account, profile) = patch.apply(&record).unwrap();
-        assert_eq!(account.display_name, "Reception");
-        assert_eq!(account.user_name, "1001");
+        let (accounts, profile) = patch.apply(&record).unwrap();
+        assert_eq!(accounts[0].display_name, "Reception");
+        assert_eq!(accounts[0].user_name, "1001");
         assert_eq!(profile.site, None);
         assert_eq!(profile.model.as_deref(), Some("T54W"));
+    }
+
+    #[test]
+    fn several_accounts_are_checked_each_naming_its_place() {
+        let device = input(
+            r#"{"mac": "000b82aabb01", "vendor": "Grandstream", "model": "HT812", "accounts": [
+                {"user_name": "2001", "transport": "TLS", "srtp": "required", "password": "Port-One-Secret-1"},
+                {"user_name": "2002", "registrar": "sip2.example.net:5061", "outbound_proxy": "proxy.example.net"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(device.accounts.iter().map(|a| a.line).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(device.accounts[0].transport, Some(Transport::Tls));
+        assert_eq!(device.accounts[0].srtp, Some(Srtp::Required));
+        assert_eq!(device.accounts[1].registrar.as_deref(), Some("sip2.example.net:5061"));
+        assert_eq!(device.passwords.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [1]);
+        let cases = [
+            (r#"{"mac": "000b82aabb01", "accounts": []}"#, "at least one account"),
+            (
+                r#"{"mac": "000b82aabb01", "accounts": [{"user_name": "1", "line": 2}, {"user_name": "2", "line": 2}]}"#,
+                "line 2 is given twice",
+            ),
+            (
+                r#"{"mac": "000b82aabb01", "accounts": [{"user_name": "1"}, {"user_name": "a@b"}]}"#,
+                "accounts[1].user_name",
+            ),
+            (
+                r#"{"mac": "000b82aabb01", "accounts": [{"user_name": "1", "transport": "sctp"}]}"#,
+                "accounts[0].transport must be one of udp, tcp, tls",
+            ),
+            (
+                r#"{"mac": "000b82aabb01", "accounts": [{"user_name": "1", "registrar": "a b"}]}"#,
+                "accounts[0].registrar",
+            ),
+            (r#"{"mac": "000b82aabb01", "user_name": "1", "accounts": [{"user_name": "2"}]}"#, "not both"),
+            (
+                r#"{"mac": "000b82aabb01", "vendor": "grandstream", "model": "HT802", "accounts": [{"user_name": "1"}, {"user_name": "2"}, {"user_name": "3"}]}"#,
+                "line 3 is beyond the 2 accounts a grandstream HT802 holds",
+            ),
+        ];
+        for (json, expected) in cases {
+            let error = input(json).err().unwrap();
+            assert!(error.contains(expected), "{json}: {error}");
+        }
     }
 }

@@ -304,8 +304,8 @@ impl PhoneRoutes {
                 Err(e) => return unavailable(mac, &e),
             };
             let body = match decision.answer() {
-                Fetched::Config { account, profile, secrets } => {
-                    match self.render_device(renderer, identity, file, account, profile, secrets.as_ref()) {
+                Fetched::Config { accounts, profile, secrets } => {
+                    match self.render_device(renderer, identity, file, accounts, profile, secrets.as_ref()) {
                         Ok(body) => Some(body),
                         Err(e) => {
                             tracing::error!(%mac, error = %e, "device config cannot be rendered; nothing was delivered");
@@ -362,16 +362,11 @@ impl PhoneRoutes {
         renderer: &Renderer,
         identity: &DeviceIdentity,
         file: &ProfileFile,
-        account: &Account,
+        accounts: &[Account],
         profile: &DeviceProfile,
         secrets: Option<&IssuedSecrets>,
     ) -> Result<String, String> {
-        let account = AccountSettings {
-            user_name: account.user_name.clone(),
-            auth_name: account.auth_name.clone(),
-            display_name: account.display_name.clone(),
-            registrar: self.registrar.clone(),
-        };
+        let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
         let model = profile.model.as_deref().or(identity.model.as_deref());
         // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
         let vendor = match &profile.vendor {
@@ -379,9 +374,37 @@ impl PhoneRoutes {
             None => format_vendor(identity).map_or_else(|| identity.vendor.clone(), |v| v.name().to_owned()),
         };
         let settings = self.settings_for(&vendor, model, profile)?;
-        let device =
-            Device { mac: identity.mac, model, account: &account, settings: &settings, secrets: secrets_of(secrets) };
+        let sip_passwords: Vec<(u16, &str)> = secrets
+            .map(|s| s.sip_passwords.iter().map(|(line, password)| (*line, password.expose())).collect())
+            .unwrap_or_default();
+        let secrets = Secrets {
+            sip_passwords: &sip_passwords,
+            admin_password: secrets.and_then(|s| s.admin_password.as_ref()).map(|p| p.expose()),
+        };
+        let device = Device { mac: identity.mac, model, accounts: &accounts, settings: &settings, secrets };
         renderer.render_device(file, &device).map_err(|e| e.to_string())
+    }
+
+    /// An account as its vendor's template sees it: the global registrar unless it has its own.
+    fn account_settings(&self, account: &Account) -> AccountSettings {
+        AccountSettings {
+            line: account.line,
+            user_name: account.user_name.clone(),
+            auth_name: account.auth_name.clone(),
+            display_name: account.display_name.clone(),
+            registrar: account.registrar.clone().unwrap_or_else(|| self.registrar.clone()),
+            outbound_proxy: account.outbound_proxy.clone(),
+            transport: account.transport.map(|transport| match transport {
+                sipprov_credentials::Transport::Udp => sipprov_template::Transport::Udp,
+                sipprov_credentials::Transport::Tcp => sipprov_template::Transport::Tcp,
+                sipprov_credentials::Transport::Tls => sipprov_template::Transport::Tls,
+            }),
+            srtp: account.srtp.map(|srtp| match srtp {
+                sipprov_credentials::Srtp::Off => sipprov_template::Srtp::Off,
+                sipprov_credentials::Srtp::Optional => sipprov_template::Srtp::Optional,
+                sipprov_credentials::Srtp::Required => sipprov_template::Srtp::Required,
+            }),
+        }
     }
 }
 
@@ -428,11 +451,4 @@ impl PhoneRoutes {
 /// for a layout that names none (CN = MAC under a private CA), the vendor of its MAC's OUI.
 fn format_vendor(identity: &DeviceIdentity) -> Option<Vendor> {
     identity.vendor.parse::<Vendor>().ok().or_else(|| Vendor::from_oui(identity.mac.oui()))
-}
-
-fn secrets_of(secrets: Option<&IssuedSecrets>) -> Secrets<'_> {
-    Secrets {
-        sip_password: secrets.map(|s| s.sip_password.expose()),
-        admin_password: secrets.map(|s| s.admin_password.expose()),
-    }
 }

@@ -234,8 +234,8 @@ impl Harness {
     }
 
     pub fn enrol(&self, mac: &str) {
-        let account = Account { user_name: "1001".into(), auth_name: format!("sp-{mac}"), display_name: "Desk".into() };
-        assert!(self.credentials.enrol(mac.parse::<Mac>().unwrap(), account, None).unwrap().is_some());
+        let account = Account::new(1, "1001", format!("sp-{mac}"), "Desk");
+        assert!(self.credentials.enrol(mac.parse::<Mac>().unwrap(), vec![account], Vec::new()).unwrap().is_some());
     }
 
     pub async fn tls(&self, phone: Option<&Phone>) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {

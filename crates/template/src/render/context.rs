@@ -1,8 +1,8 @@
 //! What a template sees, and the check that names the field a refused value came from.
 //!
 //! Values are checked against the file's format *before* rendering, each under its own name
-//! (`account.display_name`, `secrets.sip_password`, `settings.ntp_server`), so a refusal names
-//! the field an operator has to fix. Only the fields a template refers to are checked: a value
+//! (`accounts.2.display_name`, `secrets.admin_password`, `settings.ntp_server`), so a refusal
+//! names the field an operator has to fix. Only the fields a template refers to are checked: a value
 //! one vendor's format cannot carry does not stop another vendor's file. The formatter checks
 //! every value written once more, so a value computed inside a template cannot slip through.
 
@@ -21,8 +21,8 @@ pub struct Device<'a> {
     pub mac: Mac,
     /// The device's model, if known from the inventory (`T46G`, `VVX_500`), for `{{ model }}`.
     pub model: Option<&'a str>,
-    /// Its SIP account.
-    pub account: &'a AccountSettings,
+    /// Its SIP accounts, in ascending line order (at least one).
+    pub accounts: &'a [AccountSettings],
     /// Its settings, layered.
     pub settings: &'a LayeredSettings,
     /// What secrets may go into the file.
@@ -30,9 +30,48 @@ pub struct Device<'a> {
 }
 
 /// The variables a template for a device file may use.
-pub(crate) const DEVICE_VARIABLES: &[&str] = &["mac", "mac_upper", "model", "account", "secrets", "settings"];
+///
+/// `accounts` is the list of accounts, each a map with `line` (a number), `user_name`,
+/// `auth_name`, `display_name`, `registrar`; `transport` (`udp`, `tcp`, `tls`), `srtp` (`off`,
+/// `optional`, `required`) and `outbound_proxy` when set; and `password` only while it may be
+/// delivered. `account` is the first of them and
+/// `secrets.sip_password` its password, for templates written for one account.
+pub(crate) const DEVICE_VARIABLES: &[&str] =
+    &["mac", "mac_upper", "model", "accounts", "account", "secrets", "settings"];
 /// The variables a template for a common file may use: no account, no secrets, no MAC.
 pub(crate) const COMMON_VARIABLES: &[&str] = &["settings"];
+
+/// The keys an account's map may hold.
+const ACCOUNT_KEYS: &[&str] =
+    &["line", "user_name", "auth_name", "display_name", "registrar", "transport", "srtp", "outbound_proxy", "password"];
+
+/// Refines what a template refers to: a loop over `accounts` shows up only as `accounts`, so
+/// the account keys its source reads (`.display_name`, `.password`) stand for it, as
+/// `accounts.*.KEY`. A value one vendor's file never writes then does not stop its render.
+pub(crate) fn account_fields_used(referenced: Vec<String>, source: &str) -> Vec<String> {
+    let mut refined: Vec<String> = referenced.into_iter().filter(|r| r != "accounts").collect();
+    if source.contains("accounts") {
+        for key in ACCOUNT_KEYS {
+            if source.contains(&format!(".{key}")) {
+                refined.push(format!("accounts.*.{key}"));
+            }
+        }
+    }
+    refined
+}
+
+/// Whether `field` (`accounts.2.user_name`) is `reference` (`accounts.*.user_name`, `account`,
+/// `settings.ntp_server`) or lies below it; `*` stands for any one part.
+fn refers_to(reference: &str, field: &str) -> bool {
+    let mut fields = field.split('.');
+    for part in reference.split('.') {
+        match fields.next() {
+            Some(f) if part == "*" || part == f => {}
+            _ => return false,
+        }
+    }
+    true
+}
 
 /// A template's input as `(field, value)` pairs, dotted names, before it becomes a minijinja value.
 pub(crate) struct Fields(Vec<(String, String)>);
@@ -44,17 +83,30 @@ impl Fields {
         if let Some(model) = device.model {
             fields.push(("model".into(), model.to_owned()));
         }
-        let account = device.account;
-        for (name, value) in [
-            ("user_name", &account.user_name),
-            ("auth_name", &account.auth_name),
-            ("display_name", &account.display_name),
-            ("registrar", &account.registrar),
-        ] {
-            fields.push((format!("account.{name}"), value.clone()));
-        }
-        if let Some(password) = device.secrets.sip_password {
-            fields.push(("secrets.sip_password".into(), password.to_owned()));
+        for (index, account) in device.accounts.iter().enumerate() {
+            let password = device.secrets.sip_password(account.line);
+            let mut values = vec![
+                ("line", account.line.to_string()),
+                ("user_name", account.user_name.clone()),
+                ("auth_name", account.auth_name.clone()),
+                ("display_name", account.display_name.clone()),
+                ("registrar", account.registrar.clone()),
+            ];
+            values.extend(account.transport.map(|transport| ("transport", transport.name().to_owned())));
+            values.extend(account.srtp.map(|srtp| ("srtp", srtp.name().to_owned())));
+            values.extend(account.outbound_proxy.clone().map(|proxy| ("outbound_proxy", proxy)));
+            values.extend(password.map(|password| ("password", password.to_owned())));
+            for (name, value) in &values {
+                fields.push((format!("accounts.{}.{name}", account.line), value.clone()));
+            }
+            if index == 0 {
+                for (name, value) in values {
+                    match name {
+                        "password" => fields.push(("secrets.sip_password".into(), value)),
+                        _ => fields.push((format!("account.{name}"), value)),
+                    }
+                }
+            }
         }
         if let Some(password) = device.secrets.admin_password {
             fields.push(("secrets.admin_password".into(), password.to_owned()));
@@ -77,19 +129,20 @@ impl Fields {
     }
 
     /// Checks every field the template refers to (`referenced` holds dotted paths such as
-    /// `account.display_name`, or `settings` for a template that walks all settings).
+    /// `account.display_name`, `accounts.*.password`, or `settings` for a template that walks
+    /// all settings).
     pub(crate) fn check(&self, format: Format, referenced: &[String]) -> Result<(), TemplateError> {
         for (field, value) in &self.0 {
             // What goes into SIP has SIP's shape in every vendor's file, referenced or not.
-            match field.as_str() {
-                "account.user_name" => crate::sip::check_sip_user(field, value)?,
-                "account.auth_name" => crate::sip::check_auth_name(field, value)?,
-                "account.registrar" => crate::sip::check_sip_host(field, value)?,
-                _ => {}
+            if field.starts_with("account") {
+                match field.rsplit('.').next() {
+                    Some("user_name") => crate::sip::check_sip_user(field, value)?,
+                    Some("auth_name") => crate::sip::check_auth_name(field, value)?,
+                    Some("registrar" | "outbound_proxy") => crate::sip::check_sip_host(field, value)?,
+                    _ => {}
+                }
             }
-            let used = referenced
-                .iter()
-                .any(|r| field == r || field.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with('.')));
+            let used = referenced.iter().any(|r| refers_to(r, field));
             if used {
                 check_value(format, field, value)?;
             }
@@ -97,20 +150,37 @@ impl Fields {
         Ok(())
     }
 
-    /// The template context: top-level values and maps (`account`, `secrets`, `settings`).
+    /// The template context: top-level values, maps (`account`, `secrets`, `settings`) and the
+    /// list `accounts`.
     pub(crate) fn to_value(&self) -> Value {
         let mut top: BTreeMap<String, Value> = BTreeMap::new();
         let mut maps: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+        // In line order, as the fields were added.
+        let mut accounts: Vec<(String, BTreeMap<String, Value>)> = Vec::new();
         for (field, value) in &self.0 {
+            if let Some((line, key)) = field.strip_prefix("accounts.").and_then(|rest| rest.split_once('.')) {
+                if accounts.last().is_none_or(|(last, _)| last != line) {
+                    accounts.push((line.to_owned(), BTreeMap::new()));
+                }
+                if let Some((_, account)) = accounts.last_mut() {
+                    account.insert(key.to_owned(), context_value(key, value));
+                }
+                continue;
+            }
+            let field = field.as_str();
             match field.split_once('.') {
                 Some((map, key)) => {
-                    maps.entry(map.to_owned()).or_default().insert(key.to_owned(), Value::from(value.as_str()));
+                    maps.entry(map.to_owned()).or_default().insert(key.to_owned(), context_value(key, value));
                 }
                 None => {
-                    top.insert(field.clone(), Value::from(value.as_str()));
+                    top.insert(field.to_owned(), Value::from(value.as_str()));
                 }
             }
         }
+        top.insert(
+            "accounts".into(),
+            Value::from(accounts.into_iter().map(|(_, a)| Value::from(a)).collect::<Vec<_>>()),
+        );
         // `settings` and `secrets` always exist, so `settings.x is defined` works when nothing is
         // set and `secrets.x is defined` when no secret may be sent.
         maps.entry("settings".to_owned()).or_default();
@@ -119,6 +189,15 @@ impl Fields {
             top.insert(name, Value::from(map));
         }
         Value::from(top)
+    }
+}
+
+/// A field's value as a template sees it: an account's `line` is a number (so a template can
+/// count from 0 where its vendor does), everything else text.
+fn context_value(key: &str, value: &str) -> Value {
+    match (key, value.parse::<u16>()) {
+        ("line", Ok(line)) => Value::from(line),
+        _ => Value::from(value),
     }
 }
 

@@ -38,26 +38,21 @@ pub const FUEL: u64 = 20_000;
 /// let renderer = Renderer::shipped()?;
 /// let mut settings = LayeredSettings::new();
 /// settings.set(Layer::Global, "provisioning_url", "https://prov.example.net")?;
-/// let account = AccountSettings {
-///     user_name: "1001".into(),
-///     auth_name: "u-1001".into(),
-///     display_name: "Reception".into(),
-///     registrar: "sip.example.net".into(),
-/// };
+/// let account = AccountSettings::new("1001", "u-1001", "Reception", "sip.example.net");
 /// let route = recognise_route("/0004f28b54f4-sipprov.cfg", None);
 /// let file = route.file_for(Vendor::Polycom).unwrap();
 /// let device = Device {
 ///     mac: route.mac().unwrap(),
 ///     model: None,
-///     account: &account,
+///     accounts: std::slice::from_ref(&account),
 ///     settings: &settings,
-///     secrets: Secrets { sip_password: Some("s3cret<&>"), admin_password: Some("Xq7-per-device") },
+///     secrets: Secrets { sip_passwords: &[(1, "s3cret<&>")], admin_password: Some("Xq7-per-device") },
 /// };
 /// let config = renderer.render_device(file, &device)?;
 /// assert!(config.contains(r#"reg.1.auth.password="s3cret&lt;&amp;&gt;""#));
 ///
 /// // Without the password the key is left out, so the phone keeps the one it has.
-/// let later = Device { secrets: Secrets { sip_password: None, ..device.secrets }, ..device };
+/// let later = Device { secrets: Secrets { sip_passwords: &[], ..device.secrets }, ..device };
 /// assert!(!renderer.render_device(file, &later)?.contains("reg.1.auth.password"));
 /// # Ok::<(), sipprov_template::TemplateError>(())
 /// ```
@@ -128,6 +123,7 @@ impl Renderer {
             let allowed = if kind == FileKind::Device { context::DEVICE_VARIABLES } else { context::COMMON_VARIABLES };
             let mut referenced: Vec<String> = template.undeclared_variables(true).into_iter().collect();
             referenced.sort();
+            let referenced = context::account_fields_used(referenced, &source_of(&renderer, format, name));
             if let Some(stray) = referenced.iter().find(|r| !allowed.contains(&r.split('.').next().unwrap_or(r))) {
                 return Err(TemplateError::InvalidTemplate {
                     template: origin,
@@ -181,6 +177,12 @@ impl Renderer {
         let template = env.get_template(name).map_err(failed)?;
         template.render(fields.to_value()).map_err(failed)
     }
+}
+
+/// A compiled template's source text.
+fn source_of(renderer: &Renderer, format: Format, name: &str) -> String {
+    let env = if format == Format::KeyValue { &renderer.key_value } else { &renderer.xml };
+    env.get_template(name).map(|t| t.source().to_owned()).unwrap_or_default()
 }
 
 /// The format and kind of the files a template renders, from the profiles.

@@ -8,7 +8,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(pattern: &'static str, kind: FileKind, template: &'static str, purpose: &'static str) -> ProfileFile {
     ProfileFile { vendor: Vendor::Cisco, pattern, kind, format: Format::Xml, template: Some(template), purpose }
@@ -49,6 +49,24 @@ pub const PROFILE: VendorProfile = VendorProfile {
         secret_keys: &["Password_1_", "Admin_Passwd"],
     },
     password_key: "Password_1_",
+    lines: Lines {
+        most: 16,
+        models: &[
+            ("SPA112", 2),
+            ("SPA122", 2),
+            ("ATA191", 2),
+            ("ATA192", 2),
+            ("SPA504", 4),
+            ("SPA508", 8),
+            ("SPA509", 12),
+            ("SPA525", 5),
+            ("SPA942", 4),
+            ("SPA962", 6),
+            ("CP-88", 10),
+            ("CP-78", 10),
+            ("CP-68", 4),
+        ],
+    },
     read,
 };
 

@@ -5,7 +5,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -50,6 +50,22 @@ pub const PROFILE: VendorProfile = VendorProfile {
         secret_keys: &["SIP.Line[1].RegisterPassword", "WEB.AdminPassword"],
     },
     password_key: "SIP.Line[1].RegisterPassword",
+    lines: Lines {
+        most: 20,
+        models: &[
+            ("X1", 2),
+            ("X3", 6),
+            ("X3SG", 4),
+            ("X3U", 6),
+            ("X4", 6),
+            ("X4U", 12),
+            ("X5", 6),
+            ("X5U", 16),
+            ("X6", 20),
+            ("X7", 20),
+            ("X210", 20),
+        ],
+    },
     read,
 };
 

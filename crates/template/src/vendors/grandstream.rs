@@ -5,7 +5,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -45,6 +45,12 @@ pub const PROFILE: VendorProfile = VendorProfile {
         secret_keys: &["P34", "P2"],
     },
     password_key: "P34",
+    lines: Lines {
+        // The phone layout of the template holds six accounts (GXP2120); the ATAs' ports are
+        // their accounts, in the layouts the template renders for HT80x and HT81x.
+        most: 6,
+        models: &[("GXP21", 4), ("GXP2120", 6), ("HT801", 1), ("HT802", 2), ("HT812", 2), ("HT814", 4), ("HT818", 8)],
+    },
     read,
 };
 

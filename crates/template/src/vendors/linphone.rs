@@ -7,7 +7,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const NO_DEVICE_UI: &str = "a softphone has no device web UI or admin menu to protect";
 
@@ -37,6 +37,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
         secret_keys: &["auth_info_0.passwd"],
     },
     password_key: "auth_info_0.passwd",
+    lines: Lines { most: 64, models: &[] },
     read,
 };
 

@@ -9,7 +9,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -74,6 +74,12 @@ pub const PROFILE: VendorProfile = VendorProfile {
         secret_keys: &["reg.1.auth.password", "device.auth.localAdminPassword"],
     },
     password_key: "reg.1.auth.password",
+    lines: Lines {
+        // Up to 34 registrations with three expansion modules (UC Software 4.1.6); per model,
+        // the line keys.
+        most: 34,
+        models: &[("VVX1", 2), ("VVX2", 2), ("VVX25", 4), ("VVX3", 6), ("VVX4", 12), ("VVX5", 12), ("VVX6", 16)],
+    },
     read,
 };
 

@@ -7,7 +7,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -50,6 +50,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
         secret_keys: &["user_pass[1]", "admin_mode_password", "http_pass"],
     },
     password_key: "user_pass[1]",
+    lines: Lines { most: 12, models: &[] },
     read,
 };
 

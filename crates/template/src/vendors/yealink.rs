@@ -8,7 +8,7 @@
 
 use crate::format::key_value;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 /// The header Yealink phones require on the first line of every config file.
 pub const HEADER: &str = "#!version:1.0.0.1";
@@ -78,6 +78,28 @@ pub const PROFILE: VendorProfile = VendorProfile {
         secret_keys: &["account.1.password", "static.security.user_password"],
     },
     password_key: "account.1.password",
+    lines: Lines {
+        most: 16,
+        // Wazo provd's account counts per model (plugins wazo_yealink v85-v87).
+        models: &[
+            ("T54", 16),
+            ("T46", 16),
+            ("T48", 16),
+            ("T57", 16),
+            ("T58", 16),
+            ("T53", 12),
+            ("T43", 12),
+            ("T42", 12),
+            ("T41", 6),
+            ("T27", 6),
+            ("T33", 4),
+            ("T31", 2),
+            ("T30", 1),
+            ("CP920", 1),
+            ("W60B", 8),
+            ("W70B", 10),
+        ],
+    },
     read,
 };
 

@@ -15,11 +15,11 @@ use crate::fixtures;
 
 /// The fields a device file is rendered from, by the name a refusal must give.
 const FIELDS: [&str; 8] = [
-    "account.user_name",
-    "account.auth_name",
-    "account.display_name",
-    "account.registrar",
-    "secrets.sip_password",
+    "accounts.1.user_name",
+    "accounts.1.auth_name",
+    "accounts.1.display_name",
+    "accounts.1.registrar",
+    "accounts.1.password",
     "secrets.admin_password",
     "settings.provisioning_url",
     "settings.ntp_server",
@@ -30,17 +30,13 @@ fn placeholder(i: usize) -> String {
 }
 
 fn render(renderer: &Renderer, vendor: Vendor, values: &[String; 8]) -> Result<String, TemplateError> {
-    let account = AccountSettings {
-        user_name: values[0].clone(),
-        auth_name: values[1].clone(),
-        display_name: values[2].clone(),
-        registrar: values[3].clone(),
-    };
+    let account = AccountSettings::new(values[0].clone(), values[1].clone(), values[2].clone(), values[3].clone());
     let mut settings = LayeredSettings::new();
     settings.set(Layer::Global, "provisioning_url", values[6].clone()).unwrap();
     settings.set(Layer::Device, "ntp_server", values[7].clone()).unwrap();
-    let mut device = fixtures::device(vendor, &account, &settings, Some(&values[4]));
-    device.secrets = Secrets { sip_password: Some(&values[4]), admin_password: Some(&values[5]) };
+    let mut device = fixtures::device(vendor, &account, &settings, false);
+    let sip_passwords = [(1, values[4].as_str())];
+    device.secrets = Secrets { sip_passwords: &sip_passwords, admin_password: Some(&values[5]) };
     renderer.render_device(fixtures::device_file(vendor), &device)
 }
 
@@ -285,7 +281,7 @@ fn settings_a_template_does_not_use_are_not_checked() {
     let (account, mut settings) = (fixtures::account(), fixtures::settings());
     settings.set(Layer::Site, "unused_by_templates", " with\nline breaks ").unwrap();
     for vendor in fixtures::vendors() {
-        let device = fixtures::device(vendor, &account, &settings, None);
+        let device = fixtures::device(vendor, &account, &settings, false);
         assert!(renderer.render_device(fixtures::device_file(vendor), &device).is_ok(), "{vendor}");
     }
 }
@@ -298,7 +294,7 @@ fn a_user_name_cannot_rewrite_a_sip_uri_in_any_vendors_file() {
             let mut values: [String; 8] = std::array::from_fn(placeholder);
             values[0] = payload.to_owned();
             let err = render(&renderer, profile.vendor, &values).unwrap_err();
-            assert_eq!(err.field(), Some("account.user_name"), "{}: {payload}: {err}", profile.vendor);
+            assert_eq!(err.field(), Some("accounts.1.user_name"), "{}: {payload}: {err}", profile.vendor);
         }
     }
     // A legal user part with RFC 3261's reserved characters lands in Linphone's URI unchanged.

@@ -22,12 +22,7 @@ pub(crate) fn mac(vendor: Vendor) -> Mac {
 }
 
 pub(crate) fn account() -> AccountSettings {
-    AccountSettings {
-        user_name: "1001".into(),
-        auth_name: "u7Kq2".into(),
-        display_name: "Front desk".into(),
-        registrar: "sip.example.net:5061".into(),
-    }
+    AccountSettings::new("1001", "u7Kq2", "Front desk", "sip.example.net:5061")
 }
 
 pub(crate) fn settings() -> LayeredSettings {
@@ -42,14 +37,18 @@ pub(crate) fn device<'a>(
     vendor: Vendor,
     account: &'a AccountSettings,
     settings: &'a LayeredSettings,
-    sip_password: Option<&'a str>,
+    with_sip_password: bool,
 ) -> Device<'a> {
+    const LINE_1: &[(u16, &str)] = &[(1, SIP_PASSWORD)];
     Device {
         mac: mac(vendor),
         model: None,
-        account,
+        accounts: std::slice::from_ref(account),
         settings,
-        secrets: Secrets { sip_password, admin_password: Some(ADMIN_PASSWORD) },
+        secrets: Secrets {
+            sip_passwords: if with_sip_password { LINE_1 } else { &[] },
+            admin_password: Some(ADMIN_PASSWORD),
+        },
     }
 }
 

@@ -40,10 +40,9 @@ fn device_files_with_and_without_the_password() {
     let (account, settings) = (fixtures::account(), fixtures::settings());
     for vendor in fixtures::vendors() {
         let file = fixtures::device_file(vendor);
-        let with =
-            renderer.render_device(file, &fixtures::device(vendor, &account, &settings, Some(SIP_PASSWORD))).unwrap();
+        let with = renderer.render_device(file, &fixtures::device(vendor, &account, &settings, true)).unwrap();
         check(vendor, &file_name(vendor, ""), &with);
-        let without = renderer.render_device(file, &fixtures::device(vendor, &account, &settings, None)).unwrap();
+        let without = renderer.render_device(file, &fixtures::device(vendor, &account, &settings, false)).unwrap();
         check(vendor, &file_name(vendor, ".without-password"), &without);
         assert!(with.contains(SIP_PASSWORD), "{vendor}");
         assert!(!without.contains(SIP_PASSWORD), "{vendor}");

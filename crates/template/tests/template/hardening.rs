@@ -19,7 +19,7 @@ fn every_shipped_device_template_passes_the_linter() {
     let renderer = Renderer::shipped().unwrap();
     let (account, settings) = (fixtures::account(), fixtures::settings());
     for vendor in fixtures::vendors() {
-        for password in [Some(SIP_PASSWORD), None] {
+        for password in [true, false] {
             let device = fixtures::device(vendor, &account, &settings, password);
             let config = renderer.render_device(fixtures::device_file(vendor), &device).unwrap();
             let findings = lint(vendor, FileKind::Device, &config).unwrap();
@@ -88,7 +88,7 @@ fn a_template_without_a_hardening_key_is_reported_naming_it() {
             std::fs::create_dir(dir.path().join(vendor.name())).unwrap();
             std::fs::write(dir.path().join(name), weakened).unwrap();
             let renderer = Renderer::with_overrides(dir.path()).unwrap();
-            let config = renderer.render_device(file, &fixtures::device(vendor, &account, &settings, None)).unwrap();
+            let config = renderer.render_device(file, &fixtures::device(vendor, &account, &settings, false)).unwrap();
             let findings = lint(vendor, FileKind::Device, &config).unwrap();
             assert!(
                 findings.iter().any(|f| f.rule == check.rule && f.key == check.key && f.message.contains("not set")),
@@ -107,7 +107,7 @@ fn a_plain_provisioning_url_is_reported_for_every_vendor() {
     settings.set(Layer::Device, "provisioning_url", "http://prov.example.net").unwrap();
     for vendor in fixtures::vendors() {
         let config = renderer
-            .render_device(fixtures::device_file(vendor), &fixtures::device(vendor, &account, &settings, None))
+            .render_device(fixtures::device_file(vendor), &fixtures::device(vendor, &account, &settings, false))
             .unwrap();
         let findings = lint(vendor, FileKind::Device, &config).unwrap();
         let plain: Vec<_> = findings.iter().filter(|f| f.rule == Rule::PlainProvisioningUrl).collect();
@@ -122,7 +122,7 @@ fn a_default_admin_password_is_reported_without_showing_it() {
     let (account, settings) = (fixtures::account(), fixtures::settings());
     for profile in profiles().iter().filter(|p| p.hardening.checks.iter().any(|c| c.rule == Rule::NoAdminPassword)) {
         let vendor = profile.vendor;
-        let mut device = fixtures::device(vendor, &account, &settings, None);
+        let mut device = fixtures::device(vendor, &account, &settings, false);
         device.secrets.admin_password = Some("admin");
         let config = renderer.render_device(fixtures::device_file(vendor), &device).unwrap();
         let findings = lint(vendor, FileKind::Device, &config).unwrap();
@@ -135,7 +135,7 @@ fn a_default_admin_password_is_reported_without_showing_it() {
 fn yealink_web_ui_switched_on_is_reported_with_its_key() {
     let renderer = Renderer::shipped().unwrap();
     let (account, settings) = (fixtures::account(), fixtures::settings());
-    let device = fixtures::device(sipprov_template::Vendor::Yealink, &account, &settings, None);
+    let device = fixtures::device(sipprov_template::Vendor::Yealink, &account, &settings, false);
     let config = renderer.render_device(fixtures::device_file(device_vendor()), &device).unwrap();
     let weakened = config.replace("static.wui.http_enable = 0", "static.wui.http_enable = 1");
     let findings = lint(device_vendor(), FileKind::Device, &weakened).unwrap();
@@ -154,10 +154,7 @@ fn a_device_file_linted_as_common_shows_its_secrets() {
     for profile in profiles() {
         let vendor = profile.vendor;
         let config = renderer
-            .render_device(
-                fixtures::device_file(vendor),
-                &fixtures::device(vendor, &account, &settings, Some(SIP_PASSWORD)),
-            )
+            .render_device(fixtures::device_file(vendor), &fixtures::device(vendor, &account, &settings, true))
             .unwrap();
         let findings = lint(vendor, FileKind::Common, &config).unwrap();
         assert!(
@@ -175,11 +172,11 @@ fn without_the_password_its_key_is_absent_not_empty() {
         let vendor = profile.vendor;
         let file = fixtures::device_file(vendor);
         let with = (profile.read)(
-            &renderer.render_device(file, &fixtures::device(vendor, &account, &settings, Some(SIP_PASSWORD))).unwrap(),
+            &renderer.render_device(file, &fixtures::device(vendor, &account, &settings, true)).unwrap(),
         )
         .unwrap();
         let without = (profile.read)(
-            &renderer.render_device(file, &fixtures::device(vendor, &account, &settings, None)).unwrap(),
+            &renderer.render_device(file, &fixtures::device(vendor, &account, &settings, false)).unwrap(),
         )
         .unwrap();
         let passwords: Vec<_> = with.iter().filter(|(k, _)| k == profile.password_key).collect();
@@ -197,7 +194,7 @@ fn once_no_secret_may_be_sent_neither_password_is_written() {
     let (account, settings) = (fixtures::account(), fixtures::settings());
     for profile in profiles() {
         let vendor = profile.vendor;
-        let mut purged = fixtures::device(vendor, &account, &settings, None);
+        let mut purged = fixtures::device(vendor, &account, &settings, false);
         purged.secrets.admin_password = None;
         let rendered = renderer.render_device(fixtures::device_file(vendor), &purged).unwrap();
         assert!(!rendered.contains(SIP_PASSWORD) && !rendered.contains(fixtures::ADMIN_PASSWORD), "{vendor}");
@@ -205,7 +202,7 @@ fn once_no_secret_may_be_sent_neither_password_is_written() {
         assert!(keys.iter().all(|(k, _)| !k.starts_with(profile.password_key)), "{vendor}: {keys:?}");
         // Everything that is not a secret is still there.
         let full = renderer
-            .render_device(fixtures::device_file(vendor), &fixtures::device(vendor, &account, &settings, None))
+            .render_device(fixtures::device_file(vendor), &fixtures::device(vendor, &account, &settings, false))
             .unwrap();
         let full_keys = (profile.read)(&full).unwrap();
         assert!(keys.iter().all(|pair| full_keys.contains(pair)), "{vendor}");

@@ -1,6 +1,7 @@
 //! sipprov-template's integration tests, one module per topic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
+mod accounts;
 mod escaping;
 mod fixtures;
 mod golden;

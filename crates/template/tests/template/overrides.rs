@@ -20,7 +20,7 @@ fn renderer_with(name: &str, source: &str) -> Result<Renderer, TemplateError> {
 
 fn render_yealink(renderer: &Renderer) -> Result<String, TemplateError> {
     let (account, settings) = (fixtures::account(), fixtures::settings());
-    let device = fixtures::device(Vendor::Yealink, &account, &settings, None);
+    let device = fixtures::device(Vendor::Yealink, &account, &settings, false);
     renderer.render_device(fixtures::device_file(Vendor::Yealink), &device)
 }
 
@@ -112,7 +112,7 @@ fn safe_and_computed_values_are_escaped_or_refused_too() {
         "<flat-profile><A>{{ account.display_name|safe }}</A><B>{{ account.display_name ~ \"<\" }}</B></flat-profile>",
     )
     .unwrap();
-    let device = fixtures::device(Vendor::Cisco, &account, &settings, None);
+    let device = fixtures::device(Vendor::Cisco, &account, &settings, false);
     let text = renderer.render_device(fixtures::device_file(Vendor::Cisco), &device).unwrap();
     assert_eq!(text, "<flat-profile><A>&lt;b&gt;&amp;</A><B>&lt;b&gt;&amp;&lt;</B></flat-profile>");
     // A line break made inside a template is refused by the formatter.
@@ -133,7 +133,7 @@ fn the_nearest_settings_layer_reaches_the_file() {
     settings.set(Layer::Model, "ntp_server", "model.ntp").unwrap();
     settings.set(Layer::Site, "provisioning_url", "https://site.example.net").unwrap();
     settings.set(Layer::Device, "ntp_server", "device.ntp").unwrap();
-    let device = fixtures::device(Vendor::Yealink, &account, &settings, None);
+    let device = fixtures::device(Vendor::Yealink, &account, &settings, false);
     let text = renderer.render_device(fixtures::device_file(Vendor::Yealink), &device).unwrap();
     assert!(text.contains("local_time.ntp_server1 = device.ntp\n"), "{text}");
     assert!(text.contains("static.auto_provision.server.url = https://site.example.net\n"), "{text}");
@@ -143,7 +143,7 @@ fn the_nearest_settings_layer_reaches_the_file() {
 fn only_renderable_files_of_the_right_kind_render() {
     let renderer = Renderer::shipped().unwrap();
     let (account, settings) = (fixtures::account(), fixtures::settings());
-    let device = fixtures::device(Vendor::Polycom, &account, &settings, None);
+    let device = fixtures::device(Vendor::Polycom, &account, &settings, false);
     // Polycom's per-device master file is recognised, not served.
     let route = recognise_route("/0004f28b54f4.cfg", None);
     let err = renderer.render_device(route.file_for(Vendor::Polycom).unwrap(), &device).unwrap_err();

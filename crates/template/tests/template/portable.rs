@@ -34,9 +34,10 @@ proptest! {
         settings.set(Layer::Device, "ntp_server", value.clone()).unwrap();
         for profile in profiles() {
             let vendor = profile.vendor;
-            let mut device = fixtures::device(vendor, &account, &settings, Some(&value));
+            let mut device = fixtures::device(vendor, &account, &settings, false);
             device.model = Some(&value);
-            device.secrets = Secrets { sip_password: Some(&value), admin_password: Some(&value) };
+            let sip_passwords = [(1, value.as_str())];
+            device.secrets = Secrets { sip_passwords: &sip_passwords, admin_password: Some(&value) };
             let rendered = renderer.render_device(fixtures::device_file(vendor), &device);
             prop_assert!(rendered.is_ok(), "{}: {:?} accepted but not rendered: {:?}", vendor, value, rendered.err());
             let text = rendered.unwrap();

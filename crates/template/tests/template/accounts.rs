@@ -1,0 +1,139 @@
+//! Several accounts per device: each account's values land under its own line's keys, in every
+//! vendor's layout, and nowhere else.
+//!
+//! The keys are spelled out here per vendor, as each vendor's reader names them, from the
+//! vendors' layouts (see `docs/vendors.md`): the test pins the layout as much as the escaping.
+
+use proptest::prelude::*;
+use sipprov_template::{AccountSettings, Device, Renderer, Secrets, Vendor, profiles};
+
+use crate::fixtures;
+
+/// The keys account `line` of a `model` device writes its user name and password under.
+fn keys(vendor: Vendor, model: Option<&str>, line: u16) -> (String, String) {
+    let n = line;
+    match (vendor, model) {
+        (Vendor::Yealink, _) => (format!("account.{n}.user_name"), format!("account.{n}.password")),
+        (Vendor::Polycom, _) => (format!("reg.{n}.address"), format!("reg.{n}.auth.password")),
+        (Vendor::Cisco, _) => (format!("User_ID_{n}_"), format!("Password_{n}_")),
+        (Vendor::Snom, _) => (format!("user_name[{n}]"), format!("user_pass[{n}]")),
+        (Vendor::Grandstream, Some("HT812" | "HT818")) => (format!("P{}", 4060 + n - 1), format!("P{}", 4120 + n - 1)),
+        (Vendor::Grandstream, Some("HT802")) => match n {
+            1 => ("P35".into(), "P34".into()),
+            _ => ("P735".into(), "P734".into()),
+        },
+        (Vendor::Grandstream, _) => match n {
+            1 => ("P35".into(), "P34".into()),
+            2..=4 => (format!("P{}04", n + 2), format!("P{}06", n + 2)),
+            _ => (format!("P1{}04", n + 2), format!("P1{}06", n + 2)),
+        },
+        (Vendor::Fanvil, _) => (format!("SIP.Line[{n}].PhoneNumber"), format!("SIP.Line[{n}].RegisterPassword")),
+        (Vendor::Gigaset, _) => (format!("SipAccount.{n:05}.UserName"), format!("SipAccount.{n:05}.AuthPassword")),
+        // Linphone counts from 0, in line order; the tests give lines 1..=N.
+        _ => (format!("auth_info_{}.username", n - 1), format!("auth_info_{}.passwd", n - 1)),
+    }
+}
+
+/// The devices to render: each vendor at its usual layout, and Grandstream's ATAs too.
+fn cases() -> Vec<(Vendor, Option<&'static str>, u16)> {
+    let mut cases: Vec<(Vendor, Option<&'static str>, u16)> =
+        profiles().iter().map(|p| (p.vendor, None, p.lines.most.min(6))).collect();
+    cases.extend([(Vendor::Grandstream, Some("HT802"), 2), (Vendor::Grandstream, Some("HT812"), 2)]);
+    cases.push((Vendor::Grandstream, Some("HT818"), 8));
+    cases
+}
+
+fn accounts(count: u16, user: &[String]) -> Vec<AccountSettings> {
+    (1..=count)
+        .map(|line| AccountSettings {
+            line,
+            ..AccountSettings::new(
+                user[usize::from(line - 1)].clone(),
+                format!("auth{line}"),
+                format!("Line {line}"),
+                "sip.example.net",
+            )
+        })
+        .collect()
+}
+
+fn read(vendor: Vendor, text: &str) -> Vec<(String, String)> {
+    (vendor.profile().unwrap().read)(text).unwrap_or_else(|e| panic!("{vendor}: {e}\n{text}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn each_accounts_values_land_under_its_own_keys_only(
+        users in proptest::collection::vec("[a-z0-9]{6,12}", 8),
+        passwords in proptest::collection::vec("[A-Za-z0-9]{16,24}", 8),
+        delivered in proptest::collection::vec(any::<bool>(), 8),
+    ) {
+        prop_assume!(users.iter().collect::<std::collections::BTreeSet<_>>().len() == 8);
+        prop_assume!(passwords.iter().collect::<std::collections::BTreeSet<_>>().len() == 8);
+        let renderer = Renderer::shipped().unwrap();
+        let settings = fixtures::settings();
+        for (vendor, model, count) in cases() {
+            let accounts = accounts(count, &users);
+            // Some accounts' passwords may be sent, others not (one rotated alone).
+            let sip_passwords: Vec<(u16, &str)> = (1..=count)
+                .filter(|line| delivered[usize::from(line - 1)])
+                .map(|line| (line, passwords[usize::from(line - 1)].as_str()))
+                .collect();
+            let device = Device {
+                mac: fixtures::mac(vendor),
+                model,
+                accounts: &accounts,
+                settings: &settings,
+                secrets: Secrets { sip_passwords: &sip_passwords, admin_password: Some(fixtures::ADMIN_PASSWORD) },
+            };
+            let text = renderer.render_device(fixtures::device_file(vendor), &device).unwrap();
+            let pairs = read(vendor, &text);
+            for line in 1..=count {
+                let i = usize::from(line - 1);
+                let (user_key, password_key) = keys(vendor, model, line);
+                let holding = |value: &str| -> Vec<&str> {
+                    pairs.iter().filter(|(_, v)| v.contains(value)).map(|(k, _)| k.as_str()).collect()
+                };
+                let user_keys = holding(&users[i]);
+                prop_assert!(user_keys.contains(&user_key.as_str()), "{vendor} {model:?} line {line}: {user_keys:?}\n{text}");
+                let password_keys = holding(&passwords[i]);
+                if delivered[i] {
+                    prop_assert_eq!(password_keys, vec![password_key.as_str()], "{} {:?} line {}\n{}", vendor, model, line, text);
+                } else {
+                    prop_assert!(password_keys.is_empty(), "{vendor} {model:?} line {line}: a withheld password was written");
+                    prop_assert!(pairs.iter().all(|(k, _)| k != &password_key), "{vendor} {model:?} line {line}: its key is left out");
+                }
+                // Another line's keys never carry this account's values.
+                for other in (1..=count).filter(|other| *other != line) {
+                    let (other_user, other_password) = keys(vendor, model, other);
+                    prop_assert!(!user_keys.contains(&other_user.as_str()), "{vendor} {model:?}: line {line} under {other_user}");
+                    prop_assert!(!holding(&passwords[i]).contains(&other_password.as_str()), "{vendor} {model:?}: {other_password}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_account_beyond_the_layout_is_a_render_error_not_a_wrong_key() {
+    let renderer = Renderer::shipped().unwrap();
+    let settings = fixtures::settings();
+    let users: Vec<String> = (1..=8).map(|n| format!("10{n}")).collect();
+    let accounts = accounts(3, &users);
+    let device = Device {
+        mac: fixtures::mac(Vendor::Grandstream),
+        model: Some("HT802"),
+        accounts: &accounts,
+        settings: &settings,
+        secrets: Secrets::default(),
+    };
+    let err = renderer.render_device(fixtures::device_file(Vendor::Grandstream), &device).unwrap_err();
+    assert!(err.to_string().contains("grandstream/device.xml"), "{err}");
+    assert_eq!(
+        Vendor::Grandstream.profile().unwrap().lines.for_model(Some("HT802")),
+        2,
+        "and enrolment refuses it first"
+    );
+}
