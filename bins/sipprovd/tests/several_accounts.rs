@@ -106,6 +106,16 @@ fn three_lines_each_get_their_own_password_once_and_one_rotates_alone() {
     assert_eq!(yealink_value(&after_rotation, "account.1.password"), None, "line 1 keeps what it has");
     assert_eq!(yealink_value(&after_rotation, "account.3.password"), None, "line 3 keeps what it has");
 
+    // The CLI lists the accounts, and rotates one line.
+    let shown = daemon.cli(&daemon.admin_token, &["device", "show", PHONE]);
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.contains("LINE") && shown.lines().any(|l| l.starts_with('3') && l.contains("1003")), "{shown}");
+    let rotated = daemon.cli(&daemon.admin_token, &["--json", "device", "rotate", PHONE, "--line", "3"]);
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    let rotated: Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    assert_eq!(rotated["registrars"].as_array().map(|r| r.len()), Some(1), "{rotated}");
+    assert_eq!(rotated["registrars"][0]["line"], 3);
+
     let (status, refused) = admin(&daemon, "POST", &format!("/v1/devices/{PHONE}/rotate"), &json!({"line": 7}));
     assert_eq!(status, 422, "{refused}");
     assert!(refused["error"].as_str().unwrap_or_default().contains("line 7"), "{refused}");

@@ -163,6 +163,10 @@ pub(crate) struct ImportArgs {
 pub(crate) struct ReissueArgs {
     /// The device's MAC.
     mac: String,
+    /// Only the account on this line (port, handset); without it, every account and the admin
+    /// password.
+    #[arg(long)]
+    line: Option<u16>,
     /// Read the new SIP password from this file (from your OSS/BSS) instead of generating one.
     #[arg(long)]
     password_file: Option<PathBuf>,
@@ -348,7 +352,8 @@ fn import(client: &Client, args: ImportArgs, as_json: bool) -> anyhow::Result<()
 
 fn reissue(client: &Client, action: &str, args: ReissueArgs, as_json: bool) -> anyhow::Result<()> {
     let password = read_password(args.password_file.as_deref())?;
-    let body = json!({ "password": password, "reveal_password": args.reveal_password });
+    let mut body = json!({ "password": password, "reveal_password": args.reveal_password, "line": args.line });
+    strip_nulls(&mut body);
     let issued = client.post_json(&format!("/v1/devices/{}/{action}", encode(&args.mac)), &body)?.expect(&[200])?;
     show_issued(&issued, as_json)
 }
@@ -373,12 +378,27 @@ fn show_device(device: &Value, as_json: bool) -> anyhow::Result<()> {
         return print_json(device);
     }
     if let Some(fields) = device.as_object() {
-        for (name, value) in fields {
+        for (name, value) in fields.iter().filter(|(name, _)| *name != "accounts") {
             println!("{name:<14} {}", table::cell(Some(value)));
         }
     }
+    if let Some(accounts) = device["accounts"].as_array() {
+        println!();
+        table::print(&ACCOUNT_COLUMNS, accounts);
+    }
     Ok(())
 }
+
+const ACCOUNT_COLUMNS: [(&str, &str); 8] = [
+    ("LINE", "line"),
+    ("USER", "user_name"),
+    ("AUTH", "auth_name"),
+    ("NAME", "display_name"),
+    ("REGISTRAR", "registrar"),
+    ("TRANSPORT", "transport"),
+    ("SRTP", "srtp"),
+    ("SECRET HELD", "holds_secret"),
+];
 
 fn show_issued(issued: &Value, as_json: bool) -> anyhow::Result<()> {
     if as_json {
@@ -386,9 +406,12 @@ fn show_issued(issued: &Value, as_json: bool) -> anyhow::Result<()> {
     }
     show_device(&issued["device"], false)?;
     println!("\nFor the registrar (shown once):");
-    if let Some(fields) = issued["registrar"].as_object() {
-        for (name, value) in fields {
-            println!("  {name:<11} {}", table::cell(Some(value)));
+    for registrar in issued["registrars"].as_array().into_iter().flatten() {
+        if let Some(fields) = registrar.as_object() {
+            println!();
+            for (name, value) in fields {
+                println!("  {name:<11} {}", table::cell(Some(value)));
+            }
         }
     }
     Ok(())
