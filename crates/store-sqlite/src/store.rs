@@ -146,8 +146,22 @@ fn connect_reader(path: &Path) -> rusqlite::Result<Connection> {
 const DEVICE_COLUMNS: &str = "mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at, last_fetch,
      vendor, model, site, settings, last_peer, last_user_agent";
 
-const SELECT_DEVICE: &str = "SELECT mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at,
-     last_fetch, vendor, model, site, settings, last_peer, last_user_agent FROM devices WHERE mac = ?1";
+/// One device with its accounts, one row per account: a phone's poll is one statement (one
+/// read transaction), not one for the device and another for its accounts.
+///
+/// Written so SQLite never re-prepares it: with a bare `?1` here, or an `ORDER BY`, SQLite
+/// recompiles the statement for every new MAC bound (its query planner may take a bound
+/// value into account), which cost a polling phone more than the read itself. The
+/// `CAST` keeps the value out of planning; the accounts are sorted by line after reading.
+/// `a_polls_statement_is_prepared_once` holds this.
+const SELECT_DEVICE: &str = "SELECT d.mac, d.state, d.state_time, d.admin_password, d.pinned_spki, d.disabled,
+     d.enrolled_at, d.last_fetch, d.vendor, d.model, d.site, d.settings, d.last_peer, d.last_user_agent,
+     a.line, a.user_name, a.auth_name, a.display_name, a.registrar, a.outbound_proxy, a.transport, a.srtp,
+     a.sip_password
+     FROM devices d LEFT JOIN accounts a ON a.mac = d.mac WHERE d.mac = CAST(?1 AS TEXT)";
+
+/// Where an account's columns start in a [`SELECT_DEVICE`] row.
+const ACCOUNT_COLUMNS_AT: usize = 14;
 
 const INSERT_DEVICE: &str = "INSERT INTO devices (mac, state, state_time, admin_password, pinned_spki, disabled,
      enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent)
@@ -159,19 +173,28 @@ const UPDATE_DEVICE: &str = "UPDATE devices SET state = ?2, state_time = ?3, adm
      WHERE mac = ?1";
 
 const SELECT_ACCOUNTS: &str = "SELECT line, user_name, auth_name, display_name, registrar, outbound_proxy, transport,
-     srtp, sip_password FROM accounts WHERE mac = ?1 ORDER BY line";
+     srtp, sip_password FROM accounts WHERE mac = CAST(?1 AS TEXT)";
 
 const INSERT_ACCOUNT: &str = "INSERT INTO accounts (mac, line, user_name, auth_name, display_name, registrar,
      outbound_proxy, transport, srtp, sip_password) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 fn select_device(conn: &Connection, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
     let mut statement = conn.prepare_cached(SELECT_DEVICE).map_err(backend)?;
-    let Some(mut device) =
-        statement.query_row([mac.to_string()], read_device).optional().map_err(backend)?.transpose()?
-    else {
-        return Ok(None);
-    };
-    load_accounts(conn, &mut device)?;
+    let mut rows = statement.query([mac.to_string()]).map_err(backend)?;
+    let mut device = None;
+    let mut accounts = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        if device.is_none() {
+            device = Some(read_device(row).map_err(backend)??);
+        }
+        // A device without accounts has one row of NULLs here: `attach_accounts` refuses it.
+        if row.get_ref(ACCOUNT_COLUMNS_AT).map_err(backend)? != rusqlite::types::ValueRef::Null {
+            accounts
+                .push(read_account(row, ACCOUNT_COLUMNS_AT).map_err(backend)?.map_err(|e| corrupt_account(*mac, e))?);
+        }
+    }
+    let Some(mut device) = device else { return Ok(None) };
+    attach_accounts(&mut device, accounts)?;
     Ok(Some(device))
 }
 
@@ -179,10 +202,21 @@ fn select_device(conn: &Connection, mac: &Mac) -> Result<Option<DeviceRecord>, S
 fn load_accounts(conn: &Connection, device: &mut DeviceRecord) -> Result<(), StoreError> {
     let mac = device.mac;
     let mut statement = conn.prepare_cached(SELECT_ACCOUNTS).map_err(backend)?;
-    let rows = statement.query_map([mac.to_string()], read_account).map_err(backend)?;
-    let mut sip_passwords = Vec::new();
+    let rows = statement.query_map([mac.to_string()], |row| read_account(row, 0)).map_err(backend)?;
+    let mut accounts = Vec::new();
     for row in rows {
-        let (account, sealed) = row.map_err(backend)?.map_err(|e| corrupt_account(mac, e))?;
+        accounts.push(row.map_err(backend)?.map_err(|e| corrupt_account(mac, e))?);
+    }
+    attach_accounts(device, accounts)
+}
+
+/// Puts a device's accounts into the record in line order, and their sealed passwords into its
+/// secrets beside the admin password [`read_device`] left there.
+fn attach_accounts(device: &mut DeviceRecord, mut accounts: Vec<StoredAccount>) -> Result<(), StoreError> {
+    let mac = device.mac;
+    accounts.sort_by_key(|(account, _)| account.line);
+    let mut sip_passwords = Vec::new();
+    for (account, sealed) in accounts {
         if let Some(sealed) = sealed {
             sip_passwords.push((account.line, Sealed::from_bytes(sealed)));
         }
@@ -209,11 +243,11 @@ fn corrupt_account(mac: Mac, reason: String) -> StoreError {
 /// An account as stored, with its sealed password if it still holds one.
 type StoredAccount = (Account, Option<Vec<u8>>);
 
-/// Reads one `accounts` row (outer `Result` SQLite's, inner one the values') with its sealed
-/// password, if any.
-fn read_account(row: &Row<'_>) -> rusqlite::Result<Result<StoredAccount, String>> {
-    let (transport, srtp): (Option<String>, Option<String>) = (row.get(6)?, row.get(7)?);
-    let line: i64 = row.get(0)?;
+/// Reads one account's columns, from column `at` of a row (outer `Result` SQLite's, inner one
+/// the values'), with its sealed password, if any.
+fn read_account(row: &Row<'_>, at: usize) -> rusqlite::Result<Result<StoredAccount, String>> {
+    let (transport, srtp): (Option<String>, Option<String>) = (row.get(at + 6)?, row.get(at + 7)?);
+    let line: i64 = row.get(at)?;
     let Ok(line) = u16::try_from(line) else { return Ok(Err(format!("account line {line} is out of range"))) };
     let transport = match transport.map(|name| Transport::from_name(&name).ok_or(name)).transpose() {
         Ok(transport) => transport,
@@ -225,15 +259,15 @@ fn read_account(row: &Row<'_>) -> rusqlite::Result<Result<StoredAccount, String>
     };
     let account = Account {
         line,
-        user_name: row.get(1)?,
-        auth_name: row.get(2)?,
-        display_name: row.get(3)?,
-        registrar: row.get(4)?,
-        outbound_proxy: row.get(5)?,
+        user_name: row.get(at + 1)?,
+        auth_name: row.get(at + 2)?,
+        display_name: row.get(at + 3)?,
+        registrar: row.get(at + 4)?,
+        outbound_proxy: row.get(at + 5)?,
         transport,
         srtp,
     };
-    Ok(Ok((account, row.get(8)?)))
+    Ok(Ok((account, row.get(at + 8)?)))
 }
 
 /// Writes the device row; its accounts only when `accounts_changed` (a poll's or a delivery's
@@ -813,4 +847,45 @@ pub enum OpenError {
     /// The writer thread could not be started.
     #[error("cannot start the SQLite writer thread: {0}")]
     Thread(String),
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+
+    use rusqlite::StatementStatus;
+    use sipprov_credentials::{Account, DeviceProfile};
+
+    use super::*;
+
+    /// A phone's poll runs [`SELECT_DEVICE`] with its own MAC; SQLite must reuse the compiled
+    /// statement for every MAC, not recompile it per phone.
+    #[test]
+    fn a_polls_statement_is_prepared_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let macs: Vec<Mac> = (1..=20u8).map(|n| Mac::from_bytes([0, 0x15, 0x65, 0, 0, n])).collect();
+        for mac in &macs {
+            let device = DeviceRecord {
+                mac: *mac,
+                accounts: vec![Account::new(2, "1002", "a2", "Two"), Account::new(1, "1001", "a1", "One")],
+                state: CredentialState::Purged,
+                secrets: None,
+                pinned_spki: None,
+                disabled: false,
+                enrolled_at: Timestamp::from_unix(0),
+                last_seen: None,
+                profile: DeviceProfile::default(),
+            };
+            store.insert_device(device, Vec::new()).unwrap();
+        }
+        let conn = connect_reader(&path).unwrap();
+        for mac in macs.iter().chain(&macs) {
+            let device = select_device(&conn, mac).unwrap().unwrap();
+            assert_eq!(device.accounts.iter().map(|a| a.line).collect::<Vec<_>>(), [1, 2], "in line order");
+        }
+        let statement = conn.prepare_cached(SELECT_DEVICE).unwrap();
+        assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "recompiled for a new MAC");
+    }
 }

@@ -77,7 +77,9 @@ fn refers_to(reference: &str, field: &str) -> bool {
 pub(crate) struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    pub(crate) fn device(device: &Device<'_>) -> Self {
+    /// A device's fields; with `aliases`, the first account also as `account.*` and its
+    /// password as `secrets.sip_password`.
+    pub(crate) fn device(device: &Device<'_>, aliases: bool) -> Self {
         let mut fields =
             vec![("mac".to_owned(), device.mac.to_string()), ("mac_upper".into(), device.mac.to_upper_hex())];
         if let Some(model) = device.model {
@@ -99,7 +101,7 @@ impl Fields {
             for (name, value) in &values {
                 fields.push((format!("accounts.{}.{name}", account.line), value.clone()));
             }
-            if index == 0 {
+            if index == 0 && aliases {
                 for (name, value) in values {
                     match name {
                         "password" => fields.push(("secrets.sip_password".into(), value)),

@@ -142,7 +142,14 @@ impl Renderer {
 
     /// Renders a device's own file. `file` must be a [`FileKind::Device`] file with a template.
     pub fn render_device(&self, file: &ProfileFile, device: &Device<'_>) -> Result<String, TemplateError> {
-        self.render(file, FileKind::Device, &context::Fields::device(device))
+        // The first account under its one-account names only for a template that uses them.
+        let aliases = file.template.and_then(|name| self.templates.get(name)).is_some_and(|loaded| {
+            loaded
+                .referenced
+                .iter()
+                .any(|r| r == "account" || r.starts_with("account.") || r == "secrets" || r == "secrets.sip_password")
+        });
+        self.render(file, FileKind::Device, &context::Fields::device(device, aliases))
     }
 
     /// Renders a file every phone fetches, from settings alone: no account, MAC or secret can
