@@ -249,3 +249,18 @@ fn lint_of_unusable_input_exits_2() {
         assert!(!stderr(&output).is_empty());
     }
 }
+
+#[test]
+fn render_writes_every_account_of_a_multi_port_device() {
+    let settings = data("ht812.json");
+    let args = ["render", "--vendor", "grandstream", "--path", "/cfg000b82aa0812.xml", "--settings"];
+    let with = sipprov(&[&args[..], &[settings.to_str().unwrap(), "--with-password"]].concat());
+    assert_eq!(with.status.code(), Some(0), "{with:?}");
+    let text = stdout(&with);
+    for expected in ["<P4060>2001</P4060>", "<P4061>2002</P4061>", "<P4120>Port-One-Secret-1</P4120>", "<P130>2</P130>"]
+    {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+    let without = stdout(&sipprov(&[&args[..], &[settings.to_str().unwrap()]].concat()));
+    assert!(!without.contains("Port-One-Secret-1") && !without.contains("<P4120>"), "{without}");
+}

@@ -1,6 +1,7 @@
 //! Devices with several SIP accounts, end to end with the real daemon, the admin API and `curl`
-//! as the phone: a three-line Yealink gets every line's own password once, a rotation of one
-//! line changes only that line, and a two-port Grandstream HT812 gets both ports' P-values.
+//! as the phone: a three-line Yealink gets every line's own password once (and its BLF key), a
+//! rotation of one line changes only that line, and a two-port Grandstream HT812 gets both
+//! ports' P-values.
 //!
 //! Without curl the tests are skipped loudly (in CI they fail).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
@@ -69,7 +70,8 @@ fn three_lines_each_get_their_own_password_once_and_one_rotates_alone() {
         &daemon,
         "POST",
         "/v1/devices",
-        &json!({"mac": PHONE, "vendor": "yealink", "model": "T54W", "accounts": accounts, "reveal_password": true}),
+        &json!({"mac": PHONE, "vendor": "yealink", "model": "T54W", "accounts": accounts, "reveal_password": true,
+            "keys": [{"type": "blf", "value": "1010", "label": "Reception"}]}),
     );
     assert_eq!(status, 201, "{enrolled}");
     let registrars = enrolled["registrars"].as_array().unwrap();
@@ -87,6 +89,10 @@ fn three_lines_each_get_their_own_password_once_and_one_rotates_alone() {
         assert_eq!(yealink_value(&first, &format!("account.{n}.user_name")), Some(format!("100{n}").as_str()));
         assert_eq!(yealink_value(&first, &format!("account.{n}.password")), Some(passwords[n - 1].as_str()));
     }
+    // The BLF key follows the three line keys.
+    assert_eq!(yealink_value(&first, "linekey.4.type"), Some("16"), "{first}");
+    assert_eq!(yealink_value(&first, "linekey.4.value"), Some("1010"));
+    assert_eq!(yealink_value(&first, "linekey.4.label"), Some("Reception"));
     std::thread::sleep(Duration::from_secs(GRACE_SECONDS + 1));
     let (_, later) = daemon.fetch_as_phone(PHONE);
     assert!(later.contains("account.3.user_name = 1003"), "{later}");

@@ -19,8 +19,8 @@ use sipprov_identity::Mac;
 
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
-    DeviceRecord, DeviceSecrets, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Role, Sealed,
-    Sighting, Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
+    DeviceRecord, DeviceSecrets, FunctionKey, KeyKind, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery,
+    RevealToken, Role, Sealed, Sighting, Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
 };
 
 /// One check of the contract, given a fresh store.
@@ -106,6 +106,16 @@ fn devices_round_trip(store: Arc<dyn Store>) {
         site: Some("Leeds \"HQ\"".into()),
         settings: [("language".to_owned(), "Deutsch".to_owned()), ("ntp_server".to_owned(), "ntp.example".to_owned())]
             .into(),
+        keys: vec![
+            FunctionKey { position: 2, kind: KeyKind::Blf, value: "1002".into(), label: "Bob \"B\"".into(), line: 1 },
+            FunctionKey {
+                position: 5,
+                kind: KeyKind::SpeedDial,
+                value: "*97".into(),
+                label: "Voicemail".into(),
+                line: 1,
+            },
+        ],
     };
     assert!(store.insert_device(full.clone(), vec![event(1, 0, AuditKind::Enrolled)]).unwrap());
     let mut bare = record(2);

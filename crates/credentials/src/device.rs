@@ -115,7 +115,35 @@ macro_rules! named {
 }
 
 named!(Transport { Udp => "udp", Tcp => "tcp", Tls => "tls" });
+named!(KeyKind { Blf => "blf", SpeedDial => "speed_dial" });
 named!(Srtp { Off => "off", Optional => "optional", Required => "required" });
+
+/// Most programmable keys one device may have set.
+pub const MAX_KEYS: usize = 64;
+
+/// What a programmable key does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyKind {
+    /// Busy lamp field: shows whether another extension is busy; pressing it calls it.
+    Blf,
+    /// Dials a number.
+    SpeedDial,
+}
+
+/// A programmable key of a device: a BLF or a speed dial, rendered in its vendor's own keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionKey {
+    /// The key on the phone, from 1, as the vendor numbers its programmable (line) keys.
+    pub position: u16,
+    /// What it does.
+    pub kind: KeyKind,
+    /// The extension it watches (BLF) or the number it dials (speed dial).
+    pub value: String,
+    /// The text beside the key.
+    pub label: String,
+    /// The account line it uses.
+    pub line: u16,
+}
 
 /// One SIP account of a device (no secret): a line of a phone, a port of an ATA, a handset of
 /// a DECT base.
@@ -260,4 +288,6 @@ pub struct DeviceProfile {
     pub site: Option<String>,
     /// Settings for this device alone; they win over every other layer.
     pub settings: BTreeMap<String, String>,
+    /// Its programmable keys, in ascending position order.
+    pub keys: Vec<FunctionKey>,
 }

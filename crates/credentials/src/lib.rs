@@ -89,8 +89,8 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets, Reissue, Updated};
 pub use delivery::{Committed, Decision, DeliverError, Delivery, FetchKind};
 pub use device::{
-    Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets, LastSeen, MAX_ACCOUNTS, Srtp, Transport,
-    check_accounts,
+    Account, CredentialState, DeviceProfile, DeviceRecord, DeviceSecrets, FunctionKey, KeyKind, LastSeen, MAX_ACCOUNTS,
+    MAX_KEYS, Srtp, Transport, check_accounts,
 };
 pub use digest_ha1::DigestHa1;
 pub use lifecycle::{FetchRequest, Lifecycle, Refusal, Serve};

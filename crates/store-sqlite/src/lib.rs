@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod keys;
 mod schema;
 mod store;
 mod writer;

@@ -148,6 +148,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX devices_by_vendor ON devices (vendor, mac);
     CREATE INDEX devices_by_site ON devices (site, mac);
     CREATE INDEX devices_by_last_fetch ON devices (last_fetch);",
+    // 5: a device's programmable keys (BLF, speed dial), as a JSON array.
+    "ALTER TABLE devices ADD COLUMN keys TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// The schema version this build creates and reads.

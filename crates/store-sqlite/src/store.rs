@@ -144,7 +144,7 @@ fn connect_reader(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 const DEVICE_COLUMNS: &str = "mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at, last_fetch,
-     vendor, model, site, settings, last_peer, last_user_agent";
+     vendor, model, site, settings, last_peer, last_user_agent, keys";
 
 /// One device with its accounts, one row per account: a phone's poll is one statement (one
 /// read transaction), not one for the device and another for its accounts.
@@ -155,21 +155,21 @@ const DEVICE_COLUMNS: &str = "mac, state, state_time, admin_password, pinned_spk
 /// `CAST` keeps the value out of planning; the accounts are sorted by line after reading.
 /// `a_polls_statement_is_prepared_once` holds this.
 const SELECT_DEVICE: &str = "SELECT d.mac, d.state, d.state_time, d.admin_password, d.pinned_spki, d.disabled,
-     d.enrolled_at, d.last_fetch, d.vendor, d.model, d.site, d.settings, d.last_peer, d.last_user_agent,
+     d.enrolled_at, d.last_fetch, d.vendor, d.model, d.site, d.settings, d.last_peer, d.last_user_agent, d.keys,
      a.line, a.user_name, a.auth_name, a.display_name, a.registrar, a.outbound_proxy, a.transport, a.srtp,
      a.sip_password
      FROM devices d LEFT JOIN accounts a ON a.mac = d.mac WHERE d.mac = CAST(?1 AS TEXT)";
 
 /// Where an account's columns start in a [`SELECT_DEVICE`] row.
-const ACCOUNT_COLUMNS_AT: usize = 14;
+const ACCOUNT_COLUMNS_AT: usize = 15;
 
 const INSERT_DEVICE: &str = "INSERT INTO devices (mac, state, state_time, admin_password, pinned_spki, disabled,
-     enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+     enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent, keys)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 const UPDATE_DEVICE: &str = "UPDATE devices SET state = ?2, state_time = ?3, admin_password = ?4, pinned_spki = ?5,
      disabled = ?6, enrolled_at = ?7, last_fetch = ?8, vendor = ?9, model = ?10, site = ?11, settings = ?12,
-     last_peer = ?13, last_user_agent = ?14
+     last_peer = ?13, last_user_agent = ?14, keys = ?15
      WHERE mac = ?1";
 
 const SELECT_ACCOUNTS: &str = "SELECT line, user_name, auth_name, display_name, registrar, outbound_proxy, transport,
@@ -297,6 +297,7 @@ fn write_device(
         settings,
         seen.map(|seen| &seen.peer),
         seen.and_then(|seen| seen.user_agent.as_ref()),
+        crate::keys::to_json(&device.profile.keys),
     ])?;
     if !(insert || accounts_changed) {
         return Ok(());
@@ -731,6 +732,7 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
     let admin: Option<Vec<u8>> = row.get(3)?;
     let pinned: Option<Vec<u8>> = row.get(4)?;
     let settings: String = row.get(11)?;
+    let keys: String = row.get(14)?;
     let parsed = (|| {
         let mac = parse_mac(&mac)?;
         let state = CredentialState::from_parts(&state, state_time.map(Timestamp::from_unix))
@@ -741,9 +743,11 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
         let settings = serde_json::from_str(&settings).map_err(|e| {
             StoreError::Corrupt(format!("device {mac}: settings are not a JSON object of strings: {e}"))
         })?;
-        Ok((mac, state, pinned_spki, settings))
+        let keys = crate::keys::from_json(&keys)
+            .map_err(|e| StoreError::Corrupt(format!("device {mac}: its keys are not readable: {e}")))?;
+        Ok((mac, state, pinned_spki, settings, keys))
     })();
-    let (mac, state, pinned_spki, settings) = match parsed {
+    let (mac, state, pinned_spki, settings, keys) = match parsed {
         Ok(parts) => parts,
         Err(e) => return Ok(Err(e)),
     };
@@ -765,7 +769,7 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
             }),
             None => None,
         },
-        profile: DeviceProfile { vendor: row.get(8)?, model: row.get(9)?, site: row.get(10)?, settings },
+        profile: DeviceProfile { vendor: row.get(8)?, model: row.get(9)?, site: row.get(10)?, settings, keys },
     }))
 }
 

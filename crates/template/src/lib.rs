@@ -39,7 +39,7 @@
 //! let account = AccountSettings::new("1001", "u-1001", "Reception", "sip.example.net");
 //! let secrets = Secrets { sip_passwords: &[(1, "s3cret")], admin_password: Some("Vq3-per-device") };
 //! let accounts = [account];
-//! let device = Device { mac, model: Some("T46G"), accounts: &accounts, settings: &settings, secrets };
+//! let device = Device { mac, model: Some("T46G"), accounts: &accounts, keys: &[], settings: &settings, secrets };
 //! let config = renderer.render_device(file, &device)?;
 //! assert!(config.contains("account.1.password = s3cret\n"));
 //! assert!(lint(Vendor::Yealink, FileKind::Device, &config)?.is_empty());
@@ -60,6 +60,7 @@
 mod account;
 mod error;
 pub mod format;
+mod function_key;
 mod lines;
 pub mod lint;
 mod profile;
@@ -74,6 +75,7 @@ pub mod vendors;
 
 pub use account::{AccountSettings, Srtp, Transport};
 pub use error::TemplateError;
+pub use function_key::{FunctionKey, KeyKind, KeyLayout, MAX_KEY_LABEL, check_key_label};
 pub use lines::Lines;
 pub use lint::{Finding, Rule, lint};
 pub use profile::{FileKind, Format, ProfileFile, ReadConfig, VendorProfile, profiles};
@@ -81,6 +83,9 @@ pub use render::{Device, FUEL, Renderer};
 pub use request::{Candidates, MAX_NAME_LEN, Route, recognise_route};
 pub use secrets::Secrets;
 pub use settings::{Layer, LayeredSettings};
-pub use sip::{MAX_ACCOUNT_VALUE, check_auth_name, check_portable_value, check_sip_host, check_sip_user};
+pub use sip::{
+    MAX_ACCOUNT_VALUE, MAX_DIAL_STRING, check_auth_name, check_dial_string, check_portable_value, check_sip_host,
+    check_sip_user,
+};
 pub use user_agent::{MAX_USER_AGENT_LEN, UserAgent};
 pub use vendor::Vendor;

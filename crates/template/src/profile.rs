@@ -97,6 +97,8 @@ pub struct VendorProfile {
     pub password_key: &'static str,
     /// How many accounts its devices hold.
     pub lines: crate::Lines,
+    /// Which programmable keys its template renders.
+    pub keys: crate::KeyLayout,
     /// Reads one of its rendered config files back into `(key, value)` pairs, in file order.
     ///
     /// Keys are spelled as the vendor's documentation spells them (`account.1.password`,

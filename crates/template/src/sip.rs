@@ -36,6 +36,24 @@ pub fn check_portable_value(field: &str, value: &str, max: usize) -> Result<(), 
     Ok(())
 }
 
+/// Longest number a speed dial may dial.
+pub const MAX_DIAL_STRING: usize = 64;
+
+/// Checks what a speed-dial key dials: 1 to [`MAX_DIAL_STRING`] of `0-9 A-Z a-z * # + . _ -`,
+/// what a keypad or a SIP user part can hold, nothing a vendor's key syntax could split on.
+pub fn check_dial_string(field: &str, value: &str) -> Result<(), TemplateError> {
+    if value.is_empty() {
+        return Err(invalid(field, "a number to dial cannot be empty".into()));
+    }
+    if value.len() > MAX_DIAL_STRING {
+        return Err(TemplateError::TooLong { field: field.to_owned(), max: MAX_DIAL_STRING });
+    }
+    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || "*#+._-".contains(*c))) {
+        Some(c) => Err(invalid(field, format!("{c:?} cannot be dialled (allowed: 0-9 A-Z a-z * # + . _ -)"))),
+        None => Ok(()),
+    }
+}
+
 /// Checks the user part of a SIP URI (RFC 3261 `user`): letters, digits, `-_.!~*'()`,
 /// `&=+$,;?/`, and `%` followed by two hex digits; not empty, at most [`MAX_ACCOUNT_VALUE`]
 /// bytes. Extensions and E.164 numbers (`+441632960123`) pass; `@`, `:`, `<`, `>`, `"`, space

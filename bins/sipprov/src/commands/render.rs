@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::{Map, Value};
 use sipprov_template::{
-    AccountSettings, Device, FileKind, Layer, LayeredSettings, Renderer, Route, Secrets, TemplateError, Vendor,
-    recognise_route,
+    AccountSettings, Device, FileKind, FunctionKey, KeyKind, Layer, LayeredSettings, Renderer, Route, Secrets, Srtp,
+    TemplateError, Transport, Vendor, recognise_route,
 };
 
 /// Render the file a phone of VENDOR gets for PATH, from a settings file.
@@ -23,8 +23,14 @@ use sipprov_template::{
 ///    "settings": {"global": {"provisioning_url": "https://prov.example.net"},
 ///                 "vendor": {}, "model": {}, "site": {}, "device": {}}}
 ///
-/// A device file needs "account" and "secrets.admin_password"; a common file uses "settings"
-/// only. Settings layers: the nearer wins (device > site > model > vendor > global).
+/// Several accounts instead of "account": "accounts": [{"line": 1, "user_name": ..., "auth_name":
+/// ..., "display_name": ..., "registrar": ..., "outbound_proxy": ..., "transport": "tls",
+/// "srtp": "optional", "password": "..."}, ...] (each password written with --with-password).
+/// Programmable keys: "keys": [{"position": 4, "type": "blf", "value": "1010", "label":
+/// "Reception", "line": 1}, ...].
+///
+/// A device file needs "account" (or "accounts") and "secrets.admin_password"; a common file
+/// uses "settings" only. Settings layers: the nearer wins (device > site > model > vendor > global).
 ///
 /// Exit status: 0 rendered, 1 cannot be rendered (the reason on stderr: a value the format
 /// cannot carry, naming its field; a path the vendor does not ask for; a broken template),
@@ -40,8 +46,8 @@ pub(crate) struct RenderArgs {
     /// The settings file (JSON, see above).
     #[arg(long)]
     settings: PathBuf,
-    /// Include the SIP password (secrets.sip_password). Without it the password key is left
-    /// out entirely, as after delivery: the phone keeps the password it has.
+    /// Include the SIP passwords (secrets.sip_password, or each account's "password"). Without it
+    /// the password keys are left out entirely, as after delivery: the phone keeps what it has.
     #[arg(long)]
     with_password: bool,
     /// An operator override directory: <dir>/<vendor>/<file> replaces the shipped template.
@@ -101,23 +107,35 @@ impl RenderArgs {
                         self.settings.display()
                     ))
                 })?;
-                let sip_password = match self.with_password {
-                    true => Some(input.secret("sip_password").map_err(Failure::Input)?.ok_or_else(|| {
-                        Failure::Input(anyhow::anyhow!(
-                            "{}: --with-password needs secrets.sip_password",
-                            self.settings.display()
-                        ))
-                    })?),
-                    false => None,
-                };
-                let account = input.account.as_ref().ok_or_else(|| {
-                    Failure::Input(anyhow::anyhow!("{}: a device file needs an \"account\"", self.settings.display()))
-                })?;
-                let sip_passwords: Vec<(u16, &str)> = sip_password.map(|p| (account.line, p)).into_iter().collect();
+                if input.accounts.is_empty() {
+                    return Err(Failure::Input(anyhow::anyhow!(
+                        "{}: a device file needs an \"account\" or \"accounts\"",
+                        self.settings.display()
+                    )));
+                }
+                let mut sip_passwords: Vec<(u16, &str)> = Vec::new();
+                if self.with_password {
+                    for (account, password) in &input.accounts {
+                        let password = match password {
+                            Some(password) => Some(password.as_str()),
+                            None => input.secret("sip_password").map_err(Failure::Input)?,
+                        };
+                        let password = password.ok_or_else(|| {
+                            Failure::Input(anyhow::anyhow!(
+                                "{}: --with-password needs secrets.sip_password (or each account's password)",
+                                self.settings.display()
+                            ))
+                        })?;
+                        sip_passwords.push((account.line, password));
+                    }
+                }
+                let accounts: Vec<AccountSettings> =
+                    input.accounts.iter().map(|(account, _)| account.clone()).collect();
                 let device = Device {
                     mac: *mac,
                     model: input.model.as_deref(),
-                    accounts: std::slice::from_ref(account),
+                    accounts: &accounts,
+                    keys: &input.keys,
                     settings: &input.settings,
                     secrets: Secrets { sip_passwords: &sip_passwords, admin_password: Some(admin_password) },
                 };
@@ -132,7 +150,9 @@ impl RenderArgs {
 /// The settings file, read strictly: unknown keys are refused, so a typo is not silently ignored.
 struct SettingsFile {
     model: Option<String>,
-    account: Option<AccountSettings>,
+    /// The accounts, each with its own password if the file gives one.
+    accounts: Vec<(AccountSettings, Option<String>)>,
+    keys: Vec<FunctionKey>,
     secrets: Map<String, Value>,
     settings: LayeredSettings,
     path: String,
@@ -144,16 +164,37 @@ impl SettingsFile {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
         let value: Value = serde_json::from_str(&text).with_context(|| format!("{shown}: not JSON"))?;
         let Value::Object(top) = value else { bail!("{shown}: expected a JSON object") };
-        let known = BTreeSet::from(["model", "account", "secrets", "settings"]);
+        let known = BTreeSet::from(["model", "account", "accounts", "keys", "secrets", "settings"]);
         if let Some(unknown) = top.keys().find(|k| !known.contains(k.as_str())) {
-            bail!("{shown}: unknown key {unknown:?} (known: model, account, secrets, settings)");
+            bail!("{shown}: unknown key {unknown:?} (known: model, account, accounts, keys, secrets, settings)");
         }
         let model = match top.get("model") {
             None | Some(Value::Null) => None,
             Some(Value::String(model)) => Some(model.clone()),
             Some(_) => bail!("{shown}: \"model\" must be a string"),
         };
-        let account = top.get("account").map(|a| account(a, &shown)).transpose()?;
+        let accounts = match (top.get("account"), top.get("accounts")) {
+            (Some(_), Some(_)) => bail!("{shown}: give \"account\" or \"accounts\", not both"),
+            (Some(one), None) => vec![(account(one, "account", 1, &shown)?, None)],
+            (None, Some(Value::Array(list))) => list
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let line = u16::try_from(i + 1).unwrap_or(u16::MAX);
+                    let password = item.get("password").and_then(Value::as_str).map(str::to_owned);
+                    Ok((account(item, &format!("accounts[{i}]"), line, &shown)?, password))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            (None, Some(_)) => bail!("{shown}: \"accounts\" must be an array"),
+            (None, None) => Vec::new(),
+        };
+        let keys = match top.get("keys") {
+            None => Vec::new(),
+            Some(Value::Array(list)) => {
+                list.iter().enumerate().map(|(i, item)| key(item, i, &shown)).collect::<anyhow::Result<_>>()?
+            }
+            Some(_) => bail!("{shown}: \"keys\" must be an array"),
+        };
         let secrets = match top.get("secrets") {
             None => Map::new(),
             Some(Value::Object(secrets)) => secrets.clone(),
@@ -163,7 +204,7 @@ impl SettingsFile {
             None => LayeredSettings::new(),
             Some(layers) => layered(layers, &shown)?,
         };
-        Ok(SettingsFile { model, account, secrets, settings, path: shown })
+        Ok(SettingsFile { model, accounts, keys, secrets, settings, path: shown })
     }
 
     fn secret(&self, name: &str) -> anyhow::Result<Option<&str>> {
@@ -175,18 +216,101 @@ impl SettingsFile {
     }
 }
 
-fn account(value: &Value, shown: &str) -> anyhow::Result<AccountSettings> {
-    let Value::Object(fields) = value else { bail!("{shown}: \"account\" must be an object") };
-    let field = |name: &str| match fields.get(name) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        _ => Err(anyhow::anyhow!("{shown}: account.{name} must be a string")),
+/// An account object (`name` says where it is in the file); `line` unless it gives its own.
+fn account(value: &Value, name: &str, line: u16, shown: &str) -> anyhow::Result<AccountSettings> {
+    let Value::Object(fields) = value else { bail!("{shown}: {name} must be an object") };
+    let text = |field: &str| match fields.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        _ => Err(anyhow::anyhow!("{shown}: {name}.{field} must be a string")),
     };
-    if let Some(unknown) =
-        fields.keys().find(|k| !["user_name", "auth_name", "display_name", "registrar"].contains(&k.as_str()))
-    {
-        bail!("{shown}: unknown key account.{unknown}");
+    let required = |field: &str| text(field)?.ok_or_else(|| anyhow::anyhow!("{shown}: {name}.{field} is required"));
+    let known = [
+        "line",
+        "user_name",
+        "auth_name",
+        "display_name",
+        "registrar",
+        "outbound_proxy",
+        "transport",
+        "srtp",
+        "password",
+    ];
+    if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
+        bail!("{shown}: unknown key {name}.{unknown}");
     }
-    Ok(AccountSettings::new(field("user_name")?, field("auth_name")?, field("display_name")?, field("registrar")?))
+    if name == "account" && fields.contains_key("password") {
+        bail!("{shown}: account.password: the one account's password is secrets.sip_password");
+    }
+    let line = match fields.get("line") {
+        None => line,
+        Some(value) => value
+            .as_u64()
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| anyhow::anyhow!("{shown}: {name}.line must be a number from 1"))?,
+    };
+    let transport = match text("transport")?.as_deref() {
+        None => None,
+        Some("udp") => Some(Transport::Udp),
+        Some("tcp") => Some(Transport::Tcp),
+        Some("tls") => Some(Transport::Tls),
+        Some(other) => bail!("{shown}: {name}.transport {other:?} is not udp, tcp or tls"),
+    };
+    let srtp = match text("srtp")?.as_deref() {
+        None => None,
+        Some("off") => Some(Srtp::Off),
+        Some("optional") => Some(Srtp::Optional),
+        Some("required") => Some(Srtp::Required),
+        Some(other) => bail!("{shown}: {name}.srtp {other:?} is not off, optional or required"),
+    };
+    Ok(AccountSettings {
+        line,
+        outbound_proxy: text("outbound_proxy")?,
+        transport,
+        srtp,
+        ..AccountSettings::new(
+            required("user_name")?,
+            required("auth_name")?,
+            required("display_name")?,
+            required("registrar")?,
+        )
+    })
+}
+
+/// The `i`th key object of the file.
+fn key(value: &Value, i: usize, shown: &str) -> anyhow::Result<FunctionKey> {
+    let Value::Object(fields) = value else { bail!("{shown}: keys[{i}] must be an object") };
+    if let Some(unknown) = fields.keys().find(|k| !["position", "type", "value", "label", "line"].contains(&k.as_str()))
+    {
+        bail!("{shown}: unknown key keys[{i}].{unknown}");
+    }
+    let number = |field: &str| {
+        fields
+            .get(field)
+            .and_then(Value::as_u64)
+            .and_then(|n| u16::try_from(n).ok())
+            .ok_or_else(|| anyhow::anyhow!("{shown}: keys[{i}].{field} must be a number"))
+    };
+    let text = |field: &str| {
+        fields
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("{shown}: keys[{i}].{field} must be a string"))
+    };
+    let kind = match text("type")?.as_str() {
+        "blf" => KeyKind::Blf,
+        "speed_dial" => KeyKind::SpeedDial,
+        other => bail!("{shown}: keys[{i}].type {other:?} is not blf or speed_dial"),
+    };
+    Ok(FunctionKey {
+        position: number("position")?,
+        kind,
+        value: text("value")?,
+        label: text("label")?,
+        line: number("line")?,
+    })
 }
 
 fn layered(value: &Value, shown: &str) -> anyhow::Result<LayeredSettings> {

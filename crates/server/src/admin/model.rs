@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sipprov_credentials::{
-    Account, DeviceProfile, DeviceRecord, DigestHa1, IssuedSecrets, Password, PendingDevice, Srtp, StoredAuditEvent,
-    Transport,
+    Account, DeviceProfile, DeviceRecord, DigestHa1, FunctionKey, IssuedSecrets, KeyKind, MAX_KEYS, Password,
+    PendingDevice, Srtp, StoredAuditEvent, Transport,
 };
 use sipprov_identity::Mac;
 use sipprov_template::{
-    Layer, LayeredSettings, Vendor, check_auth_name, check_portable_value, check_sip_host, check_sip_user,
+    Layer, LayeredSettings, Vendor, check_auth_name, check_dial_string, check_key_label, check_portable_value,
+    check_sip_host, check_sip_user,
 };
 
 use super::time;
@@ -33,6 +34,8 @@ pub(crate) struct DeviceInput {
     /// Several accounts, instead of the one `user_name`, `auth_name`, `display_name` and
     /// `password` describe.
     pub(crate) accounts: Option<Vec<AccountInput>>,
+    /// Programmable keys: BLF and speed dial.
+    pub(crate) keys: Option<Vec<KeyInput>>,
     /// Return the plaintext password too, not only the HA1 values.
     #[serde(default)]
     pub(crate) reveal_password: bool,
@@ -59,6 +62,57 @@ pub(crate) struct AccountInput {
     pub(crate) srtp: Option<String>,
     /// The operator's own SIP password for this account instead of a generated one.
     pub(crate) password: Option<String>,
+}
+
+/// A programmable key as an operator describes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyInput {
+    /// `blf` or `speed_dial`.
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    /// The extension a BLF watches, or the number a speed dial dials.
+    pub(crate) value: String,
+    /// The text beside the key; by default the value.
+    pub(crate) label: Option<String>,
+    /// The key on the phone, from 1; by default the keys follow the accounts' line keys.
+    pub(crate) position: Option<u16>,
+    /// The account line it uses; by default the first account's.
+    pub(crate) line: Option<u16>,
+}
+
+/// Checks a device's keys against its accounts; errors name `keys[i].field`.
+pub(crate) fn check_keys(inputs: Vec<KeyInput>, accounts: &[Account]) -> Result<Vec<FunctionKey>, String> {
+    if inputs.len() > MAX_KEYS {
+        return Err(format!("a device has at most {MAX_KEYS} keys"));
+    }
+    let first_line = accounts.first().map_or(1, |account| account.line);
+    let mut keys = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.into_iter().enumerate() {
+        let name = |field: &str| format!("keys[{index}].{field}");
+        let kind = KeyKind::from_name(&input.kind.to_ascii_lowercase())
+            .ok_or_else(|| format!("{} must be blf or speed_dial", name("type")))?;
+        let value = input.value.trim().to_owned();
+        check_dial_string(&name("value"), &value).map_err(|e| e.to_string())?;
+        let label = optional_text(&name("label"), input.label)?.unwrap_or_else(|| value.clone());
+        check_key_label(&name("label"), &label).map_err(|e| e.to_string())?;
+        let line = input.line.unwrap_or(first_line);
+        if !accounts.iter().any(|account| account.line == line) {
+            return Err(format!("{}: the device has no account on line {line}", name("line")));
+        }
+        let default_position = accounts.len() + index + 1;
+        let position = match input.position {
+            Some(0) => return Err(format!("{} counts from 1", name("position"))),
+            Some(position) => position,
+            None => u16::try_from(default_position).map_err(|_| format!("{} is out of range", name("position")))?,
+        };
+        keys.push(FunctionKey { position, kind, value, label, line });
+    }
+    keys.sort_by_key(|key| key.position);
+    if let Some(pair) = keys.windows(2).find(|pair| pair[0].position == pair[1].position) {
+        return Err(format!("two keys are at position {}", pair[0].position));
+    }
+    Ok(keys)
 }
 
 /// A [`DeviceInput`] that passed every check.
@@ -128,6 +182,7 @@ impl DeviceInput {
             model: optional_text("model", self.model)?,
             site: optional_text("site", self.site)?,
             settings: check_settings(self.settings)?,
+            keys: check_keys(self.keys.unwrap_or_default(), &accounts)?,
         };
         check_line_limit(&profile, &accounts)?;
         Ok(NewDevice { mac, accounts, profile, passwords, reveal_password: self.reveal_password, spki_sha256 })
@@ -181,23 +236,34 @@ impl AccountInput {
     }
 }
 
-/// Refuses an account on a line the device's model does not have, where the inventory names
-/// a vendor sipprov knows (each model's line count is in `docs/vendors.md`).
+/// Refuses an account on a line the device's model does not have, and a key its vendor's
+/// files cannot carry, where the inventory names a vendor sipprov knows (each model's line
+/// count and each vendor's keys are in `docs/vendors.md`).
 pub(crate) fn check_line_limit(profile: &DeviceProfile, accounts: &[Account]) -> Result<(), String> {
     let Some(vendor) = profile.vendor.as_deref().and_then(|vendor| vendor.parse::<Vendor>().ok()) else {
         return Ok(());
     };
-    let Some(lines) = vendor.profile().map(|profile| profile.lines) else { return Ok(()) };
+    let Some(vendor_profile) = vendor.profile() else { return Ok(()) };
     let model = profile.model.as_deref();
-    let most = lines.for_model(model);
-    match accounts.iter().find(|account| account.line > most) {
-        Some(account) => Err(format!(
+    let most = vendor_profile.lines.for_model(model);
+    if let Some(account) = accounts.iter().find(|account| account.line > most) {
+        return Err(format!(
             "line {} is beyond the {most} accounts a {vendor} {} holds",
             account.line,
             model.unwrap_or("device of unknown model")
-        )),
-        None => Ok(()),
+        ));
     }
+    for key in &profile.keys {
+        let kind = match key.kind {
+            KeyKind::Blf => sipprov_template::KeyKind::Blf,
+            KeyKind::SpeedDial => sipprov_template::KeyKind::SpeedDial,
+        };
+        vendor_profile
+            .keys
+            .check(kind, key.position)
+            .map_err(|why| format!("the key at position {} cannot be set on a {vendor}: {why}", key.position))?;
+    }
+    Ok(())
 }
 
 /// The optional body of `POST /v1/devices/{mac}/rearm` and `.../rotate`.
@@ -263,6 +329,8 @@ pub(crate) struct DevicePatch {
     /// Every account, replacing the stored ones: an account on a new line gets a generated
     /// password, one no longer listed loses its secret. Passwords are not given here (rotate).
     pub(crate) accounts: Option<Vec<AccountInput>>,
+    /// Every programmable key, replacing the stored ones (`[]` removes them all).
+    pub(crate) keys: Option<Vec<KeyInput>>,
 }
 
 impl DevicePatch {
@@ -288,6 +356,7 @@ impl DevicePatch {
             site: input.site.clone(),
             settings,
             accounts,
+            keys: input.keys.clone(),
         }
     }
 
@@ -332,6 +401,15 @@ impl DevicePatch {
         }
         if let Some(settings) = self.settings {
             profile.settings = check_settings(settings)?;
+        }
+        if let Some(keys) = self.keys {
+            profile.keys = check_keys(keys, &accounts)?;
+        }
+        if let Some(key) = profile.keys.iter().find(|key| accounts.iter().all(|account| account.line != key.line)) {
+            return Err(format!(
+                "the key at position {} uses line {}, which the device no longer has",
+                key.position, key.line
+            ));
         }
         check_line_limit(&profile, &accounts)?;
         Ok((accounts, profile))
@@ -391,6 +469,8 @@ pub(crate) struct DeviceView {
     /// Every account, in line order (`user_name`, `auth_name`, `display_name` above are the
     /// first one's).
     accounts: Vec<AccountView>,
+    /// Its programmable keys, in position order.
+    keys: Vec<KeyView>,
     state: &'static str,
     state_since: Option<String>,
     holds_secrets: bool,
@@ -426,6 +506,18 @@ impl From<&DeviceRecord> for DeviceView {
                     holds_secret: device.secrets.as_ref().is_some_and(|s| s.sip_password(account.line).is_some()),
                 })
                 .collect(),
+            keys: device
+                .profile
+                .keys
+                .iter()
+                .map(|key| KeyView {
+                    position: key.position,
+                    kind: key.kind.name(),
+                    value: key.value.clone(),
+                    label: key.label.clone(),
+                    line: key.line,
+                })
+                .collect(),
             vendor: device.profile.vendor.clone(),
             model: device.profile.model.clone(),
             site: device.profile.site.clone(),
@@ -457,6 +549,17 @@ pub(crate) struct AccountView {
     srtp: Option<&'static str>,
     /// Whether its SIP password is still held for delivery.
     holds_secret: bool,
+}
+
+/// A programmable key as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct KeyView {
+    position: u16,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: String,
+    label: String,
+    line: u16,
 }
 
 /// What the registrar needs for one account, handed over once. Secret: no `Debug`.
@@ -680,5 +783,51 @@ mod tests {
             let error = input(json).err().unwrap();
             assert!(error.contains(expected), "{json}: {error}");
         }
+    }
+
+    #[test]
+    fn keys_are_checked_against_the_accounts_and_follow_the_line_keys_by_default() {
+        let device = input(
+            r#"{"mac": "001565aabb01", "accounts": [{"user_name": "1001"}, {"user_name": "1002"}], "keys": [
+                {"type": "blf", "value": "1010", "label": "Reception"},
+                {"type": "speed_dial", "value": "*97", "line": 2},
+                {"type": "BLF", "value": "1011", "position": 9}
+            ]}"#,
+        )
+        .unwrap();
+        let keys = &device.profile.keys;
+        assert_eq!(keys.iter().map(|k| k.position).collect::<Vec<_>>(), [3, 4, 9], "after the 2 line keys");
+        assert_eq!((keys[0].kind, keys[0].label.as_str(), keys[0].line), (KeyKind::Blf, "Reception", 1));
+        assert_eq!((keys[1].kind, keys[1].label.as_str(), keys[1].line), (KeyKind::SpeedDial, "*97", 2));
+        let with = |keys: &str| format!(r#"{{"mac": "001565aabb01", "user_name": "1001", "keys": {keys}}}"#);
+        let cases = [
+            (with(r#"[{"type": "park", "value": "1"}]"#), "keys[0].type must be blf or speed_dial"),
+            (with(r#"[{"type": "blf", "value": "10;fnc=sd"}]"#), "keys[0].value"),
+            (with(r#"[{"type": "blf", "value": "1", "label": "a;nme=b"}]"#), "keys[0].label"),
+            (with(r#"[{"type": "speed_dial", "value": "1 2"}]"#), "cannot be dialled"),
+            (with(r#"[{"type": "blf", "value": "1", "line": 2}]"#), "no account on line 2"),
+            (
+                with(r#"[{"type": "blf", "value": "1", "position": 3}, {"type": "blf", "value": "2", "position": 3}]"#),
+                "two keys are at position 3",
+            ),
+            (with(r#"[{"type": "blf", "value": "1", "label": "a\nb"}]"#), "keys[0].label"),
+        ];
+        for (json, expected) in cases {
+            let error = input(&json).err().unwrap();
+            assert!(error.contains(expected), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_key_its_vendor_cannot_carry_is_refused() {
+        let device = |vendor: &str, keys: &str| {
+            input(&format!(r#"{{"mac": "001565aabb01", "user_name": "1001", "vendor": "{vendor}", "keys": {keys}}}"#))
+        };
+        assert!(device("polycom", r#"[{"type": "blf", "value": "1002"}]"#).is_ok());
+        let error = device("polycom", r#"[{"type": "speed_dial", "value": "1002"}]"#).err().unwrap();
+        assert!(error.contains("cannot be set on a polycom: its files have no speed_dial keys"), "{error}");
+        let error = device("grandstream", r#"[{"type": "blf", "value": "1002", "position": 8}]"#).err().unwrap();
+        assert!(error.contains("keys 1 to 7, not 8"), "{error}");
+        assert!(device("gigaset", r#"[{"type": "blf", "value": "1002"}]"#).is_err());
     }
 }

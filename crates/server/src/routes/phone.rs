@@ -14,7 +14,8 @@ use sipprov_credentials::{
 use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_ratelimit::{MissKind, Outcome as ScanOutcome, Refusal};
 use sipprov_template::{
-    AccountSettings, Device, Layer, LayeredSettings, ProfileFile, Renderer, Route, Secrets, Vendor, recognise_route,
+    AccountSettings, Device, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Route, Secrets,
+    Vendor, recognise_route,
 };
 
 use crate::GroupSettings;
@@ -381,7 +382,9 @@ impl PhoneRoutes {
             sip_passwords: &sip_passwords,
             admin_password: secrets.and_then(|s| s.admin_password.as_ref()).map(|p| p.expose()),
         };
-        let device = Device { mac: identity.mac, model, accounts: &accounts, settings: &settings, secrets };
+        let keys: Vec<FunctionKey> = profile.keys.iter().map(function_key).collect();
+        let device =
+            Device { mac: identity.mac, model, accounts: &accounts, keys: &keys, settings: &settings, secrets };
         renderer.render_device(file, &device).map_err(|e| e.to_string())
     }
 
@@ -444,6 +447,20 @@ impl PhoneRoutes {
             None => return Err("no provisioning_url".into()),
         }
         Ok(settings)
+    }
+}
+
+/// A programmable key as its vendor's template sees it.
+fn function_key(key: &sipprov_credentials::FunctionKey) -> FunctionKey {
+    FunctionKey {
+        position: key.position,
+        kind: match key.kind {
+            sipprov_credentials::KeyKind::Blf => KeyKind::Blf,
+            sipprov_credentials::KeyKind::SpeedDial => KeyKind::SpeedDial,
+        },
+        value: key.value.clone(),
+        label: key.label.clone(),
+        line: key.line,
     }
 }
 

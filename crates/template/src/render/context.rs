@@ -12,7 +12,7 @@ use minijinja::Value;
 use sipprov_identity::Mac;
 
 use crate::format::{key_value, xml};
-use crate::{AccountSettings, Format, LayeredSettings, Secrets, TemplateError};
+use crate::{AccountSettings, Format, FunctionKey, LayeredSettings, Secrets, TemplateError};
 
 /// Everything a device file is rendered from.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +23,8 @@ pub struct Device<'a> {
     pub model: Option<&'a str>,
     /// Its SIP accounts, in ascending line order (at least one).
     pub accounts: &'a [AccountSettings],
+    /// Its programmable keys, in ascending position order.
+    pub keys: &'a [FunctionKey],
     /// Its settings, layered.
     pub settings: &'a LayeredSettings,
     /// What secrets may go into the file.
@@ -36,8 +38,11 @@ pub struct Device<'a> {
 /// `optional`, `required`) and `outbound_proxy` when set; and `password` only while it may be
 /// delivered. `account` is the first of them and
 /// `secrets.sip_password` its password, for templates written for one account.
+///
+/// `keys` is the list of programmable keys, each a map with `position` and `line` (numbers),
+/// `type` (`blf` or `speed_dial`), `value` and `label`.
 pub(crate) const DEVICE_VARIABLES: &[&str] =
-    &["mac", "mac_upper", "model", "accounts", "account", "secrets", "settings"];
+    &["mac", "mac_upper", "model", "accounts", "account", "keys", "secrets", "settings"];
 /// The variables a template for a common file may use: no account, no secrets, no MAC.
 pub(crate) const COMMON_VARIABLES: &[&str] = &["settings"];
 
@@ -45,15 +50,27 @@ pub(crate) const COMMON_VARIABLES: &[&str] = &["settings"];
 const ACCOUNT_KEYS: &[&str] =
     &["line", "user_name", "auth_name", "display_name", "registrar", "transport", "srtp", "outbound_proxy", "password"];
 
-/// Refines what a template refers to: a loop over `accounts` shows up only as `accounts`, so
-/// the account keys its source reads (`.display_name`, `.password`) stand for it, as
-/// `accounts.*.KEY`. A value one vendor's file never writes then does not stop its render.
+/// One item of a list in the context (an account, a key): its index and its fields.
+type ListItem = (String, BTreeMap<String, Value>);
+
+/// The fields a programmable key's map holds.
+const FUNCTION_KEY_FIELDS: &[&str] = &["position", "type", "value", "label", "line"];
+
+/// The lists a device's context holds, and the fields of their items.
+const LISTS: &[(&str, &[&str])] = &[("accounts", ACCOUNT_KEYS), ("keys", FUNCTION_KEY_FIELDS)];
+
+/// Refines what a template refers to: a loop over `accounts` (or `keys`) shows up only as
+/// `accounts`, so the fields its source reads (`.display_name`, `.password`) stand for it, as
+/// `accounts.*.FIELD`. A value one vendor's file never writes then does not stop its render.
 pub(crate) fn account_fields_used(referenced: Vec<String>, source: &str) -> Vec<String> {
-    let mut refined: Vec<String> = referenced.into_iter().filter(|r| r != "accounts").collect();
-    if source.contains("accounts") {
-        for key in ACCOUNT_KEYS {
-            if source.contains(&format!(".{key}")) {
-                refined.push(format!("accounts.*.{key}"));
+    let mut refined: Vec<String> =
+        referenced.into_iter().filter(|r| !LISTS.iter().any(|(list, _)| r == list)).collect();
+    for (list, fields) in LISTS {
+        if source.contains(list) {
+            for field in *fields {
+                if source.contains(&format!(".{field}")) {
+                    refined.push(format!("{list}.*.{field}"));
+                }
             }
         }
     }
@@ -113,6 +130,17 @@ impl Fields {
         if let Some(password) = device.secrets.admin_password {
             fields.push(("secrets.admin_password".into(), password.to_owned()));
         }
+        for key in device.keys {
+            for (name, value) in [
+                ("position", key.position.to_string()),
+                ("type", key.kind.name().to_owned()),
+                ("value", key.value.clone()),
+                ("label", key.label.clone()),
+                ("line", key.line.to_string()),
+            ] {
+                fields.push((format!("keys.{}.{name}", key.position), value));
+            }
+        }
         let mut fields = Fields(fields);
         fields.add_settings(device.settings);
         fields
@@ -144,6 +172,14 @@ impl Fields {
                     _ => {}
                 }
             }
+            // What a key watches or dials, and its label, go inside vendors' key syntaxes.
+            if field.starts_with("keys.") {
+                match field.rsplit('.').next() {
+                    Some("value") => crate::sip::check_dial_string(field, value)?,
+                    Some("label") => crate::check_key_label(field, value)?,
+                    _ => {}
+                }
+            }
             let used = referenced.iter().any(|r| refers_to(r, field));
             if used {
                 check_value(format, field, value)?;
@@ -153,19 +189,20 @@ impl Fields {
     }
 
     /// The template context: top-level values, maps (`account`, `secrets`, `settings`) and the
-    /// list `accounts`.
+    /// lists `accounts` and `keys`.
     pub(crate) fn to_value(&self) -> Value {
         let mut top: BTreeMap<String, Value> = BTreeMap::new();
         let mut maps: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-        // In line order, as the fields were added.
-        let mut accounts: Vec<(String, BTreeMap<String, Value>)> = Vec::new();
+        // The lists' items, in the order their fields were added (line, position).
+        let mut lists: BTreeMap<&str, Vec<ListItem>> = LISTS.iter().map(|(list, _)| (*list, Vec::new())).collect();
         for (field, value) in &self.0 {
-            if let Some((line, key)) = field.strip_prefix("accounts.").and_then(|rest| rest.split_once('.')) {
-                if accounts.last().is_none_or(|(last, _)| last != line) {
-                    accounts.push((line.to_owned(), BTreeMap::new()));
+            let item = field.split_once('.').and_then(|(list, rest)| Some((list, rest.split_once('.')?)));
+            if let Some((items, (index, key))) = item.and_then(|(list, at)| Some((lists.get_mut(list)?, at))) {
+                if items.last().is_none_or(|(last, _)| last != index) {
+                    items.push((index.to_owned(), BTreeMap::new()));
                 }
-                if let Some((_, account)) = accounts.last_mut() {
-                    account.insert(key.to_owned(), context_value(key, value));
+                if let Some((_, map)) = items.last_mut() {
+                    map.insert(key.to_owned(), context_value(key, value));
                 }
                 continue;
             }
@@ -179,10 +216,10 @@ impl Fields {
                 }
             }
         }
-        top.insert(
-            "accounts".into(),
-            Value::from(accounts.into_iter().map(|(_, a)| Value::from(a)).collect::<Vec<_>>()),
-        );
+        for (list, items) in lists {
+            let items: Vec<Value> = items.into_iter().map(|(_, map)| Value::from(map)).collect();
+            top.insert(list.to_owned(), Value::from(items));
+        }
         // `settings` and `secrets` always exist, so `settings.x is defined` works when nothing is
         // set and `secrets.x is defined` when no secret may be sent.
         maps.entry("settings".to_owned()).or_default();
@@ -194,11 +231,11 @@ impl Fields {
     }
 }
 
-/// A field's value as a template sees it: an account's `line` is a number (so a template can
-/// count from 0 where its vendor does), everything else text.
+/// A field's value as a template sees it: a `line` or a key's `position` is a number (so a
+/// template can count from 0 where its vendor does), everything else text.
 fn context_value(key: &str, value: &str) -> Value {
     match (key, value.parse::<u16>()) {
-        ("line", Ok(line)) => Value::from(line),
+        ("line" | "position", Ok(number)) => Value::from(number),
         _ => Value::from(value),
     }
 }

@@ -45,6 +45,7 @@ pub const FUEL: u64 = 20_000;
 ///     mac: route.mac().unwrap(),
 ///     model: None,
 ///     accounts: std::slice::from_ref(&account),
+///     keys: &[],
 ///     settings: &settings,
 ///     secrets: Secrets { sip_passwords: &[(1, "s3cret<&>")], admin_password: Some("Xq7-per-device") },
 /// };

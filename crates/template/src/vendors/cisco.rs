@@ -8,7 +8,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(pattern: &'static str, kind: FileKind, template: &'static str, purpose: &'static str) -> ProfileFile {
     ProfileFile { vendor: Vendor::Cisco, pattern, kind, format: Format::Xml, template: Some(template), purpose }
@@ -67,6 +67,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
             ("CP-68", 4),
         ],
     },
+    keys: KeyLayout { blf: true, speed_dial: true, most: 16 },
     read,
 };
 

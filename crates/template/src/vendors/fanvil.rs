@@ -5,7 +5,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -66,6 +66,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
             ("X210", 20),
         ],
     },
+    keys: KeyLayout::NONE,
     read,
 };
 

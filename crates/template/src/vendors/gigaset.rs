@@ -5,7 +5,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 /// Gigaset's files, formats and policy.
 pub const PROFILE: VendorProfile = VendorProfile {
@@ -42,6 +42,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
     },
     password_key: "SipAccount.00001.AuthPassword",
     lines: Lines { most: 64, models: &[("N510", 6)] },
+    keys: KeyLayout::NONE,
     read,
 };
 

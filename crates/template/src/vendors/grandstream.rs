@@ -5,7 +5,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -51,6 +51,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
         most: 6,
         models: &[("GXP21", 4), ("GXP2120", 6), ("HT801", 1), ("HT802", 2), ("HT812", 2), ("HT814", 4), ("HT818", 8)],
     },
+    keys: KeyLayout { blf: true, speed_dial: true, most: 7 },
     read,
 };
 

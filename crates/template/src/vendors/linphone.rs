@@ -7,7 +7,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const NO_DEVICE_UI: &str = "a softphone has no device web UI or admin menu to protect";
 
@@ -38,6 +38,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
     },
     password_key: "auth_info_0.passwd",
     lines: Lines { most: 64, models: &[] },
+    keys: KeyLayout::NONE,
     read,
 };
 

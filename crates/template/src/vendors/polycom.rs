@@ -9,7 +9,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -80,6 +80,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
         most: 34,
         models: &[("VVX1", 2), ("VVX2", 2), ("VVX25", 4), ("VVX3", 6), ("VVX4", 12), ("VVX5", 12), ("VVX6", 16)],
     },
+    keys: KeyLayout { blf: true, speed_dial: false, most: 64 },
     read,
 };
 

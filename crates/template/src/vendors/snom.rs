@@ -7,7 +7,7 @@
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 const fn file(
     pattern: &'static str,
@@ -51,6 +51,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
     },
     password_key: "user_pass[1]",
     lines: Lines { most: 12, models: &[] },
+    keys: KeyLayout { blf: true, speed_dial: true, most: 64 },
     read,
 };
 

@@ -8,7 +8,7 @@
 
 use crate::format::key_value;
 use crate::lint::{Check, Expect, Hardening, Rule};
-use crate::{FileKind, Format, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
+use crate::{FileKind, Format, KeyLayout, Lines, ProfileFile, TemplateError, Vendor, VendorProfile};
 
 /// The header Yealink phones require on the first line of every config file.
 pub const HEADER: &str = "#!version:1.0.0.1";
@@ -100,6 +100,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
             ("W70B", 10),
         ],
     },
+    keys: KeyLayout { blf: true, speed_dial: true, most: 64 },
     read,
 };
 

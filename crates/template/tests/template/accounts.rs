@@ -85,6 +85,7 @@ proptest! {
                 mac: fixtures::mac(vendor),
                 model,
                 accounts: &accounts,
+                keys: &[],
                 settings: &settings,
                 secrets: Secrets { sip_passwords: &sip_passwords, admin_password: Some(fixtures::ADMIN_PASSWORD) },
             };
@@ -126,6 +127,7 @@ fn an_account_beyond_the_layout_is_a_render_error_not_a_wrong_key() {
         mac: fixtures::mac(Vendor::Grandstream),
         model: Some("HT802"),
         accounts: &accounts,
+        keys: &[],
         settings: &settings,
         secrets: Secrets::default(),
     };
@@ -136,4 +138,31 @@ fn an_account_beyond_the_layout_is_a_render_error_not_a_wrong_key() {
         2,
         "and enrolment refuses it first"
     );
+}
+
+#[test]
+fn a_yealink_dect_base_gives_handset_n_account_n() {
+    let renderer = Renderer::shipped().unwrap();
+    let settings = fixtures::settings();
+    let users: Vec<String> = (1..=8).map(|n| format!("20{n}")).collect();
+    let accounts = accounts(3, &users);
+    let base = |model| Device {
+        mac: fixtures::mac(Vendor::Yealink),
+        model,
+        accounts: &accounts,
+        keys: &[],
+        settings: &settings,
+        secrets: Secrets::default(),
+    };
+    let file = fixtures::device_file(Vendor::Yealink);
+    let pairs = read(Vendor::Yealink, &renderer.render_device(file, &base(Some("W70B"))).unwrap());
+    for n in 1..=3 {
+        let value = |key: &str| pairs.iter().find(|(k, _)| k == &format!("handset.{n}.{key}")).map(|(_, v)| v.clone());
+        assert_eq!(value("incoming_lines"), Some(n.to_string()));
+        assert_eq!(value("dial_out_lines"), Some(n.to_string()));
+        assert_eq!(value("dial_out_default_line"), Some(n.to_string()));
+        assert_eq!(value("name"), Some(format!("Line {n}")));
+    }
+    let desk = renderer.render_device(file, &base(Some("T54W"))).unwrap();
+    assert!(!desk.contains("handset."), "a desk phone has no handsets:\n{desk}");
 }

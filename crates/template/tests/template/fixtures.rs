@@ -44,6 +44,7 @@ pub(crate) fn device<'a>(
         mac: mac(vendor),
         model: None,
         accounts: std::slice::from_ref(account),
+        keys: &[],
         settings,
         secrets: Secrets {
             sip_passwords: if with_sip_password { LINE_1 } else { &[] },

@@ -6,6 +6,7 @@ mod escaping;
 mod fixtures;
 mod golden;
 mod hardening;
+mod keys;
 mod overrides;
 mod portable;
 mod recognise;
