@@ -49,6 +49,13 @@ fn lifecycle_with_own_store_walks_issued_delivered_purged() {
 }
 
 #[test]
+fn mount_admin_api_enrols_a_two_port_ata_and_shows_it() {
+    let out = run(env!("CARGO_BIN_EXE_mount_admin_api"), &[]);
+    assert!(out.starts_with("enrol: HTTP/1.1 201 Created\nshow: HTTP/1.1 200 OK\n"), "{out}");
+    assert!(out.contains(r#""user_name": "2002""#) && out.contains(r#""display_name": "Fax""#), "{out}");
+}
+
+#[test]
 fn embed_server_serves_a_phone_over_mutual_tls() {
     let out = run(env!("CARGO_BIN_EXE_embed_server"), &[]);
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");

@@ -13,12 +13,14 @@ use anyhow::{Context, bail};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
+use sipprov_admin::AdminConfig;
 use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::{Allowlist, Policy, RateLimit};
 use sipprov_server::tls::ServerCertificate;
-use sipprov_server::{AdminConfig, GroupSettings, PhoneServerConfig, Timeouts, check_setting};
+use sipprov_server::{GroupSettings, PhoneServerConfig, Timeouts};
 use sipprov_store_sqlite::SqliteStore;
+use sipprov_template::check_setting;
 use sipprov_template::{Layer, LayeredSettings, Renderer, check_sip_host};
 
 /// A group settings section: settings by group name (vendor, model or site).

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sipprov_admin::AdminServer;
 use sipprov_credentials::Credentials;
-use sipprov_server::{AdminServer, AdminState, PhoneServer, Reloader};
+use sipprov_server::{PhoneServer, Reloader, ServerState};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -170,7 +171,7 @@ fn start_compaction(credentials: Arc<Credentials>) {
 
 /// Picks up bans made and lifted by other nodes sharing the store (the listener loaded them at
 /// start), and drops expired bans and idle entries from the rate limiter.
-fn start_ban_refresh(state: AdminState) {
+fn start_ban_refresh(state: ServerState) {
     repeat(BAN_REFRESH_EVERY, false, "ban refresh", move || Ok(state.refresh_bans().map(drop)?));
 }
 

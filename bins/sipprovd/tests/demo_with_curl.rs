@@ -335,7 +335,7 @@ fn the_demo_writes_what_it_runs_with_and_keeps_every_file_private() {
     let mut serving = None;
     while serving.is_none() && std::time::Instant::now() < deadline {
         match lines_rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) if line.contains("serving") => serving = Some(line),
+            Ok(line) if line.contains(": serving") => serving = Some(line),
             _ => {}
         }
     }

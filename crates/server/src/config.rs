@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sipprov_credentials::Credentials;
 use sipprov_identity::TrustStore;
 use sipprov_ratelimit::{Allowlist, Policy};
-use sipprov_template::{LayeredSettings, Renderer, check_portable_value};
+use sipprov_template::{LayeredSettings, Renderer};
 
-use crate::tls::ServerCertificate;
+use sipprov_serving::Timeouts;
+use sipprov_serving::tls::ServerCertificate;
 
 /// Everything the phone listener needs: TLS material, trust, storage and policy.
 pub struct PhoneServerConfig {
@@ -60,41 +60,4 @@ pub struct GroupSettings {
     pub model: BTreeMap<String, BTreeMap<String, String>>,
     /// By site.
     pub site: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-/// Checks a setting a layer nearer than the global one would give every config it applies to:
-/// a value every vendor format can carry (no control characters, no U+FFFE/U+FFFF, no
-/// surrounding white space, at most 1,024 bytes), and `provisioning_url` only as an `https://`
-/// URL (a phone told to fetch over plain HTTP would hand its next config to anyone on the
-/// path). Names are checked by the settings layers themselves.
-pub fn check_setting(name: &str, value: &str) -> Result<(), String> {
-    check_portable_value(&format!("setting {name}"), value, MAX_SETTING).map_err(|e| e.to_string())?;
-    if name == "provisioning_url" && !value.starts_with("https://") {
-        return Err(format!("setting provisioning_url {value:?} must be an https:// URL"));
-    }
-    Ok(())
-}
-
-/// The longest setting value.
-const MAX_SETTING: usize = 1024;
-
-/// Deadlines that keep slow or idle connections from holding resources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// From TCP accept to a finished TLS handshake.
-    pub handshake: Duration,
-    /// From connection start (or the end of the previous response) to a complete request head.
-    pub request_header: Duration,
-    /// After shutdown is asked for: how long in-flight requests may take to finish.
-    pub drain: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            handshake: Duration::from_secs(10),
-            request_header: Duration::from_secs(10),
-            drain: Duration::from_secs(30),
-        }
-    }
 }

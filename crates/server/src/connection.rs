@@ -10,12 +10,14 @@ use sipprov_identity::DeviceIdentity;
 use sipprov_ratelimit::{Allowlist, ConnectionPermit, MissKind, Outcome};
 use tokio::net::TcpStream;
 
-use crate::admission::Admission;
-use crate::drain::Watcher;
-use crate::metrics::Metrics;
 use crate::reload::{Live, LiveCell, snapshot};
 use crate::routes::phone::PhoneRoutes;
-use crate::{Timeouts, http, proxy_protocol};
+use sipprov_serving::Admission;
+use sipprov_serving::Metrics;
+use sipprov_serving::Watcher;
+use sipprov_serving::{Timeouts, http};
+
+use crate::proxy_protocol;
 
 /// Which sources may connect, and which are load balancers speaking PROXY v2.
 pub(crate) struct Sources {

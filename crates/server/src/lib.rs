@@ -7,7 +7,7 @@
 //! 0. Admission: right after `accept()`, before any TLS work, the rate limiter
 //!    (`sipprov-ratelimit`) refuses banned sources and floods; every request's outcome feeds its
 //!    scan detector, and the bans it decides are persisted through the store.
-//! 1. [`tls`]: rustls with the aws-lc-rs provider; a client certificate chaining to a configured
+//! 1. TLS: rustls with the aws-lc-rs provider; a client certificate chaining to a configured
 //!    device CA is required, or the handshake fails. The handshake has a deadline.
 //! 2. Identity: the [`TrustStore`](sipprov_identity::TrustStore) finds the vendor anchor the
 //!    chain verifies to and reads the MAC from the leaf with that vendor's rule, never from the
@@ -18,9 +18,12 @@
 //! 4. The credential lifecycle decides, in one store transaction, whether the password goes out.
 //! 5. The vendor template renders the file; responses carry `Cache-Control: no-store`.
 //!
-//! Beside it, [`AdminServer`] serves the admin API (JSON under `/v1`, Prometheus `/metrics`) on its
-//! own listener over the same state ([`PhoneServer::admin_state`]); [`Reloader`] swaps trust
-//! anchors, CRLs and templates in a running server; `serve(shutdown)` drains in-flight requests.
+//! This crate is the phone plane only. Beside it, `sipprov-admin` serves the admin API (JSON under
+//! `/v1`, Prometheus `/metrics`) on its own listener over the same state
+//! ([`PhoneServer::admin_state`]); what both listeners use (TLS server certificates, the HTTP
+//! serving loop, admission, draining, metrics) is `sipprov-serving`, re-exported here where the
+//! phone server's API names it. [`Reloader`] swaps trust anchors, CRLs and templates in a
+//! running server; `serve(shutdown)` drains in-flight requests.
 //!
 //! # Example
 //!
@@ -82,25 +85,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod admin;
-mod admission;
 mod client_verifier;
 mod config;
 mod connection;
-mod drain;
-mod error;
 mod firmware;
-mod http;
 mod listener;
-mod metrics;
+mod phone_tls;
 mod proxy_protocol;
 mod reload;
 mod response;
 mod routes;
-pub mod tls;
 
-pub use admin::{AdminConfig, AdminServer, AdminState};
-pub use config::{GroupSettings, PhoneServerConfig, Timeouts, check_setting};
-pub use error::ServerError;
+pub use config::{GroupSettings, PhoneServerConfig};
 pub use listener::PhoneServer;
 pub use reload::Reloader;
+pub use sipprov_serving::{ServerError, ServerState, Timeouts, tls};

@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::admin::AdminState;
-use crate::admission::Admission;
 use crate::connection::{self, ConnectionContext, Sources};
-use crate::drain::Drain;
-use crate::metrics::Metrics;
 use crate::reload::{Live, Reloader};
 use crate::routes::phone::PhoneRoutes;
-use crate::tls::ServerCertificates;
-use crate::{PhoneServerConfig, ServerError};
+use sipprov_serving::Admission;
+use sipprov_serving::Drain;
+use sipprov_serving::Metrics;
+use sipprov_serving::tls::ServerCertificates;
+use sipprov_serving::{ServerError, ServerState, accept_failed};
+
+use crate::PhoneServerConfig;
 
 /// A bound phone listener, ready to serve.
 pub struct PhoneServer {
@@ -58,12 +59,12 @@ impl PhoneServer {
     }
 
     /// What the admin listener needs to see and manage this server (inventory, bans, metrics).
-    pub fn admin_state(&self) -> AdminState {
-        AdminState::new(
-            Arc::clone(&self.context.routes.credentials),
-            Arc::clone(&self.context.admission),
-            Arc::clone(&self.context.metrics),
-        )
+    pub fn admin_state(&self) -> ServerState {
+        ServerState {
+            credentials: Arc::clone(&self.context.routes.credentials),
+            admission: Arc::clone(&self.context.admission),
+            metrics: Arc::clone(&self.context.metrics),
+        }
     }
 
     /// Accepts and serves connections until `shutdown` completes; then stops accepting, lets
@@ -126,18 +127,4 @@ async fn flush_sightings(credentials: Arc<sipprov_credentials::Credentials>) {
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot write sightings; kept for the next flush"),
         Err(e) => tracing::warn!(error = %e, "sightings flush task failed"),
     }
-}
-
-/// What a listener does when `accept()` fails: on a transient error (out of file descriptors, a
-/// connection reset before it was accepted) it pauses briefly and goes on; on any other it stops.
-pub(crate) async fn accept_failed(e: std::io::Error, listener: &str) -> Result<(), ServerError> {
-    use std::io::ErrorKind::*;
-    let transient = matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut)
-        || e.raw_os_error().is_some_and(|code| code == 24 || code == 23); // EMFILE, ENFILE
-    if !transient {
-        return Err(ServerError::Accept(e));
-    }
-    tracing::warn!(error = %e, listener, "accept failed; continuing");
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    Ok(())
 }

@@ -10,10 +10,12 @@ use sipprov_identity::TrustStore;
 use sipprov_template::Renderer;
 use tokio_rustls::TlsAcceptor;
 
-use crate::ServerError;
 use crate::client_verifier::VendorVerifier;
 use crate::connection::ConnectionContext;
-use crate::tls::{self, ServerCertificates};
+use sipprov_serving::ServerError;
+use sipprov_serving::tls::ServerCertificates;
+
+use crate::phone_tls;
 
 /// The reloadable part of the phone server.
 pub(crate) struct Live {
@@ -29,8 +31,8 @@ impl Live {
         trust: TrustStore,
         renderer: Arc<Renderer>,
     ) -> Result<Self, ServerError> {
-        let verifier = Arc::new(VendorVerifier::new(Arc::new(trust), tls::verification_algorithms()));
-        let acceptor = TlsAcceptor::from(tls::phone_config(certificates, Arc::clone(&verifier))?);
+        let verifier = Arc::new(VendorVerifier::new(Arc::new(trust), phone_tls::verification_algorithms()));
+        let acceptor = TlsAcceptor::from(phone_tls::phone_config(certificates, Arc::clone(&verifier))?);
         Ok(Self { acceptor, verifier, renderer })
     }
 }

@@ -82,7 +82,7 @@ pub use profile::{FileKind, Format, ProfileFile, ReadConfig, VendorProfile, prof
 pub use render::{Device, FUEL, Renderer};
 pub use request::{Candidates, MAX_NAME_LEN, Route, recognise_route};
 pub use secrets::Secrets;
-pub use settings::{Layer, LayeredSettings};
+pub use settings::{Layer, LayeredSettings, check_setting};
 pub use sip::{
     MAX_ACCOUNT_VALUE, MAX_DIAL_STRING, check_auth_name, check_dial_string, check_portable_value, check_sip_host,
     check_sip_user,

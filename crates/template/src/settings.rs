@@ -111,6 +111,22 @@ impl LayeredSettings {
     }
 }
 
+/// Checks a setting a layer nearer than the global one would give every config it applies to:
+/// a value every vendor format can carry (no control characters, no U+FFFE/U+FFFF, no
+/// surrounding white space, at most 1,024 bytes), and `provisioning_url` only as an `https://`
+/// URL (a phone told to fetch over plain HTTP would hand its next config to anyone on the
+/// path). Names are checked by the settings layers themselves.
+pub fn check_setting(name: &str, value: &str) -> Result<(), String> {
+    crate::check_portable_value(&format!("setting {name}"), value, MAX_SETTING).map_err(|e| e.to_string())?;
+    if name == "provisioning_url" && !value.starts_with("https://") {
+        return Err(format!("setting provisioning_url {value:?} must be an https:// URL"));
+    }
+    Ok(())
+}
+
+/// The longest setting value.
+const MAX_SETTING: usize = 1024;
+
 fn is_setting_name(name: &str) -> bool {
     name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())

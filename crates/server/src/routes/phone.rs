@@ -19,10 +19,10 @@ use sipprov_template::{
 };
 
 use crate::GroupSettings;
-use crate::admission::Admission;
 use crate::firmware;
-use crate::metrics::Metrics;
 use crate::response::{self, Body};
+use sipprov_serving::Admission;
+use sipprov_serving::Metrics;
 
 /// What happened to one request; logged, and later fed to scan detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,7 +443,7 @@ impl PhoneRoutes {
         }
         // Checked when each layer was set; checked again here, where it matters.
         match settings.get("provisioning_url") {
-            Some(url) => crate::check_setting("provisioning_url", url)?,
+            Some(url) => sipprov_template::check_setting("provisioning_url", url)?,
             None => return Err("no provisioning_url".into()),
         }
         Ok(settings)

@@ -11,13 +11,12 @@ use rcgen::{
     KeyPair,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use sipprov_admin::{AdminConfig, AdminServer};
 use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, MemoryStore, Store, SystemClock};
 use sipprov_identity::{IdentityRule, Mac, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::{Allowlist, Policy};
 use sipprov_server::tls::ServerCertificate;
-use sipprov_server::{
-    AdminConfig, AdminServer, AdminState, GroupSettings, PhoneServer, PhoneServerConfig, Reloader, Timeouts,
-};
+use sipprov_server::{GroupSettings, PhoneServer, PhoneServerConfig, Reloader, ServerState, Timeouts};
 use sipprov_template::{Layer, LayeredSettings, Renderer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -73,7 +72,7 @@ pub struct Harness {
     pub store: Arc<MemoryStore>,
     pub credentials: Arc<Credentials>,
     pub reloader: Reloader,
-    pub admin_state: AdminState,
+    pub admin_state: ServerState,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     serving: Option<tokio::task::JoinHandle<()>>,
 }

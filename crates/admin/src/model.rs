@@ -446,7 +446,7 @@ fn check_settings(settings: BTreeMap<String, String>) -> Result<BTreeMap<String,
             return Err(format!("settings.{name} is longer than 1024 bytes"));
         }
         check.set(Layer::Device, name, value.as_str()).map_err(|e| format!("settings: {e}"))?;
-        crate::check_setting(name, value).map_err(|e| format!("settings: {e}"))?;
+        sipprov_template::check_setting(name, value).map_err(|e| format!("settings: {e}"))?;
     }
     Ok(settings)
 }

@@ -14,16 +14,11 @@ use crate::drain::Watcher;
 
 /// Request heads larger than this are refused: phones send a few hundred bytes, admin clients
 /// not much more.
-pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 /// Serves requests on `io` until the client closes, a deadline passes, or shutdown is asked for
 /// (then the request in progress finishes first).
-pub(crate) async fn serve<I, S>(
-    io: I,
-    service: S,
-    timeouts: &Timeouts,
-    mut watcher: Watcher,
-) -> Result<(), hyper::Error>
+pub async fn serve<I, S>(io: I, service: S, timeouts: &Timeouts, mut watcher: Watcher) -> Result<(), hyper::Error>
 where
     I: AsyncRead + AsyncWrite + Unpin,
     S: HttpService<Incoming>,

@@ -28,7 +28,9 @@ use crate::metrics::Metrics;
 /// How often a connection waiting for a handshake place asks again.
 const HANDSHAKE_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
-pub(crate) struct Admission {
+/// Who may connect to a listener: the rate limits, the scan detector and the bans (kept in the
+/// store, so every node and every restart honours them), with the metrics they count into.
+pub struct Admission {
     gate: Gatekeeper<Mac>,
     /// Bumped whenever a ban comes into force here, so open connections can check whether
     /// their source is now banned, and close.
@@ -44,11 +46,7 @@ pub(crate) struct Admission {
 
 impl Admission {
     /// A gatekeeper with `policy`, holding the bans the store still has in force.
-    pub(crate) fn new(
-        policy: Policy,
-        credentials: Arc<Credentials>,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self, ServerError> {
+    pub fn new(policy: Policy, credentials: Arc<Credentials>, metrics: Arc<Metrics>) -> Result<Self, ServerError> {
         let gate = Gatekeeper::new(policy).map_err(|e| ServerError::Limits(e.to_string()))?;
         // Lifts made before this start are already reflected in the stored bans.
         let latest = unbans_after(&**credentials.store(), None)
@@ -70,7 +68,7 @@ impl Admission {
     }
 
     /// Now, on the limiter's monotonic clock.
-    pub(crate) fn now(&self) -> Moment {
+    pub fn now(&self) -> Moment {
         Moment::from_duration(self.epoch.elapsed())
     }
 
@@ -78,7 +76,7 @@ impl Admission {
     /// bans lifted since the last refresh (and not imposed again) are lifted here, and the bans
     /// in force are loaded. Expired bans and idle limiter entries are dropped first, so a live
     /// ban never makes way for a stale one. Returns how many bans are in force.
-    pub(crate) fn refresh_bans(&self) -> Result<usize, StoreError> {
+    pub fn refresh_bans(&self) -> Result<usize, StoreError> {
         self.gate.purge(self.now());
         let unix_now = SystemClock.now().unix();
         let stored = self.credentials.store().bans(Timestamp::from_unix(unix_now))?;
@@ -106,7 +104,7 @@ impl Admission {
     }
 
     /// Completes when `ip` is banned (at once if it is already); never if it is not.
-    pub(crate) async fn until_banned(&self, ip: IpAddr) {
+    pub async fn until_banned(&self, ip: IpAddr) {
         let mut changes = self.bans_changed.subscribe();
         loop {
             if self.gate.banned(ip, self.now()).is_some() {
@@ -119,7 +117,7 @@ impl Admission {
     }
 
     /// Admits a new connection from `ip`, before TLS; the permit holds its place until dropped.
-    pub(crate) fn connection(&self, ip: IpAddr) -> Result<ConnectionPermit, Refusal> {
+    pub fn connection(&self, ip: IpAddr) -> Result<ConnectionPermit, Refusal> {
         self.gate.admit_connection(ip, self.now())
     }
 
@@ -127,7 +125,7 @@ impl Admission {
     /// source or network has as many handshakes in flight as it may, or the server as a whole:
     /// an office booting at once is served in turn, and a source stalling its handshakes waits
     /// behind its own. `None` when the deadline passed first.
-    pub(crate) async fn handshake(
+    pub async fn handshake(
         &self,
         connection: &ConnectionPermit,
         deadline: tokio::time::Instant,
@@ -136,12 +134,12 @@ impl Admission {
     }
 
     /// Admits one request from `ip` by `device` (the certificate's MAC, if any).
-    pub(crate) fn request(&self, ip: IpAddr, device: Option<&Mac>) -> Result<(), Refusal> {
+    pub fn request(&self, ip: IpAddr, device: Option<&Mac>) -> Result<(), Refusal> {
         self.gate.admit_request(ip, device, self.now())
     }
 
     /// Feeds one outcome to the scan detector; a resulting ban is persisted, audited and logged.
-    pub(crate) fn record(&self, ip: IpAddr, outcome: Outcome, now: Moment) {
+    pub fn record(&self, ip: IpAddr, outcome: Outcome, now: Moment) {
         if let Some(ban) = self.gate.record(ip, outcome, now) {
             self.impose(ban);
         }
@@ -149,7 +147,7 @@ impl Admission {
 
     /// Feeds a request refused because of `device` to the scan detector: once per device per
     /// window (see [`Gatekeeper::record_refused_device`]).
-    pub(crate) fn record_refused_device(&self, ip: IpAddr, device: &Mac, now: Moment) {
+    pub fn record_refused_device(&self, ip: IpAddr, device: &Mac, now: Moment) {
         if let Some(ban) = self.gate.record_refused_device(ip, device, now) {
             self.impose(ban);
         }
@@ -185,19 +183,19 @@ impl Admission {
     }
 
     /// How many keys each of the limiter's tables holds, for the metrics.
-    pub(crate) fn occupancy(&self) -> Occupancy {
+    pub fn occupancy(&self) -> Occupancy {
         self.gate.occupancy()
     }
 
     /// The bans in force here, as stored: key, reason, end in Unix seconds.
-    pub(crate) fn bans(&self) -> Vec<BanRecord> {
+    pub fn bans(&self) -> Vec<BanRecord> {
         let (now, unix_now) = (self.now(), SystemClock.now().unix());
         self.gate.bans(now).iter().map(|ban| ban.record(now, unix_now)).collect()
     }
 
     /// Lifts the ban on `key` here and in the store (audited, naming `by`). Blocking: call it
     /// off the async workers. Returns whether there was one.
-    pub(crate) fn unban(&self, key: &str, by: &str) -> Result<bool, UnbanError> {
+    pub fn unban(&self, key: &str, by: &str) -> Result<bool, UnbanError> {
         let prefix: IpPrefix =
             key.parse().map_err(|e| UnbanError::Key(format!("{key:?} is not an address or prefix: {e}")))?;
         let event = AuditEvent::without_device(
@@ -213,7 +211,7 @@ impl Admission {
 
 /// Waits (until `deadline`) for a place for `connection`'s TLS handshake under `gate`: see
 /// [`Admission::handshake`]. The admin listener waits the same way under its own gatekeeper.
-pub(crate) async fn handshake_place<D: Hash + Eq + Clone>(
+pub async fn handshake_place<D: Hash + Eq + Clone>(
     gate: &Gatekeeper<D>,
     connection: &ConnectionPermit,
     deadline: tokio::time::Instant,
@@ -246,9 +244,11 @@ fn unbans_after(store: &dyn Store, mut after: Option<u64>) -> Result<Vec<StoredA
 
 /// Why a ban could not be lifted.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum UnbanError {
+pub enum UnbanError {
+    /// The key names no address or network a ban could be on.
     #[error("{0}")]
     Key(String),
+    /// The store could not record the lifting.
     #[error(transparent)]
     Store(StoreError),
 }

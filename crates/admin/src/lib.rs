@@ -4,8 +4,15 @@
 //! Every call but `/v1/health` needs a bearer token; tokens are stored hashed and carry a role
 //! (`auditor` reads, `operator` changes devices and bans, `admin` also creates tokens). Calls
 //! that hand over secrets (HA1, passwords, tokens) answer with `Cache-Control: no-store`.
+//!
+//! The admin plane is its own crate beside the phone plane (`sipprov-server`): both build on
+//! `sipprov-serving`, and neither imports the other. An ITSP mounts it over the state of its own
+//! phone listener ([`ServerState`]): `AdminServer::bind(addr, config, phones.admin_state())`,
+//! then `serve(shutdown)`. `sipprovd` does exactly that.
 
 // Handlers return a finished response as their `Err`: built once per call, never propagated far.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![allow(clippy::result_large_err)]
 
 mod audit;
@@ -29,19 +36,16 @@ use hyper::header::AUTHORIZATION;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use serde::de::DeserializeOwned;
-use sipprov_credentials::{ApiToken, Credentials, CredentialsError};
+use sipprov_credentials::{ApiToken, CredentialsError};
 use sipprov_ratelimit::{ConnectionPermit, Gatekeeper, Moment, Policy};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::admission::{Admission, handshake_place};
-use crate::drain::{Drain, Watcher};
-use crate::listener::accept_failed;
-use crate::metrics::Metrics;
-use crate::tls::{self, ServerCertificate, ServerCertificates};
-use crate::{ServerError, Timeouts, http};
 use body::{AdminResponse, error};
 use routes::{Action, Matched};
+use sipprov_serving::tls::{self, ServerCertificate, ServerCertificates};
+use sipprov_serving::{Drain, Watcher, accept_failed, handshake_place, http};
+pub use sipprov_serving::{ServerError, ServerState, Timeouts};
 
 /// What the admin listener needs besides the phone server's state.
 #[derive(Debug, Clone)]
@@ -58,29 +62,8 @@ pub struct AdminConfig {
     pub limits: Policy,
 }
 
-/// The phone server's state the admin API works on: inventory, bans, metrics.
-#[derive(Clone)]
-pub struct AdminState {
-    credentials: Arc<Credentials>,
-    admission: Arc<Admission>,
-    metrics: Arc<Metrics>,
-}
-
-impl AdminState {
-    pub(crate) fn new(credentials: Arc<Credentials>, admission: Arc<Admission>, metrics: Arc<Metrics>) -> Self {
-        Self { credentials, admission, metrics }
-    }
-
-    /// Brings this node's bans in line with the store: bans other nodes made are loaded, bans
-    /// they lifted are lifted. Call it periodically when several nodes share a store (sipprovd
-    /// does every 30 s). Returns how many bans are in force.
-    pub fn refresh_bans(&self) -> Result<usize, sipprov_credentials::StoreError> {
-        self.admission.refresh_bans()
-    }
-}
-
 pub(crate) struct AdminContext {
-    state: AdminState,
+    state: ServerState,
     realm: String,
 }
 
@@ -97,7 +80,7 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Builds the TLS configuration and binds `addr`.
-    pub async fn bind(addr: SocketAddr, config: AdminConfig, state: AdminState) -> Result<Self, ServerError> {
+    pub async fn bind(addr: SocketAddr, config: AdminConfig, state: ServerState) -> Result<Self, ServerError> {
         let certificates = Arc::new(ServerCertificates::new(config.certificate, None)?);
         let acceptor = TlsAcceptor::from(tls::admin_config(certificates)?);
         let gate = Gatekeeper::new(config.limits).map_err(|e| ServerError::Limits(e.to_string()))?;

@@ -7,34 +7,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The phone listener's counters, rendered by the admin listener's `/metrics`.
 #[derive(Debug, Default)]
-pub(crate) struct Metrics {
+pub struct Metrics {
     /// Phone requests by outcome (`served_with_secrets`, `mac_mismatch`, ...).
     requests: Mutex<BTreeMap<&'static str, u64>>,
     /// Connections closed before TLS by the rate limiter or the source allow-list.
-    pub(crate) connections_refused: AtomicU64,
+    pub connections_refused: AtomicU64,
     /// TLS handshakes that failed or passed their deadline.
-    pub(crate) handshakes_refused: AtomicU64,
+    pub handshakes_refused: AtomicU64,
     /// Bans decided by the scan detector.
-    pub(crate) bans: AtomicU64,
-    /// Reloads of trust anchors and templates, and those refused.
-    pub(crate) reloads: AtomicU64,
-    pub(crate) reloads_refused: AtomicU64,
+    pub bans: AtomicU64,
+    /// Reloads of trust anchors and templates.
+    pub reloads: AtomicU64,
+    /// Reloads refused (the new files did not load; the old ones stay in force).
+    pub reloads_refused: AtomicU64,
 }
 
 impl Metrics {
-    pub(crate) fn count_request(&self, outcome: &'static str) {
+    /// Counts one phone request with its outcome.
+    pub fn count_request(&self, outcome: &'static str) {
         let mut requests = self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *requests.entry(outcome).or_default() += 1;
     }
 
-    pub(crate) fn requests(&self, outcome: &str) -> u64 {
+    /// How many phone requests had `outcome`.
+    pub fn requests(&self, outcome: &str) -> u64 {
         let requests = self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         requests.get(outcome).copied().unwrap_or(0)
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
     /// `counters` and `gauges` are kept elsewhere (name, help, value): counters only ever grow.
-    pub(crate) fn render(&self, counters: &[(&str, &str, u64)], gauges: &[(&str, &str, u64)]) -> String {
+    pub fn render(&self, counters: &[(&str, &str, u64)], gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
         out.push_str("# HELP sipprov_phone_requests_total Phone requests by outcome.\n");
         out.push_str("# TYPE sipprov_phone_requests_total counter\n");

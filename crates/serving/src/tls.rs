@@ -1,5 +1,5 @@
-//! The TLS configuration phones meet: client certificates required, aws-lc-rs crypto, and the
-//! server certificate chosen per ClientHello (ECDSA, or RSA for phones that cannot verify ECDSA).
+//! The server side of TLS for both listeners: aws-lc-rs crypto, and the server certificate
+//! chosen per ClientHello (ECDSA, or RSA for phones that cannot verify ECDSA).
 
 use std::sync::Arc;
 
@@ -9,7 +9,6 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::ServerError;
-use crate::client_verifier::VendorVerifier;
 
 /// A server certificate chain (leaf first) with its private key.
 #[derive(Debug)]
@@ -57,31 +56,9 @@ impl ResolvesServerCert for ServerCertificates {
     }
 }
 
-fn provider() -> CryptoProvider {
+/// The crypto every listener uses: aws-lc-rs.
+pub fn provider() -> CryptoProvider {
     rustls::crypto::aws_lc_rs::default_provider()
-}
-
-/// Builds the phone listener's rustls configuration, with `verifier` as its client certificate
-/// verifier.
-///
-/// Client authentication is mandatory: a handshake without a certificate chaining to one of the
-/// trust anchors, with one their CRLs revoke, or with one whose key may not sign, fails before
-/// any HTTP is read. TLS 1.2 is kept because many deployed phones speak nothing newer.
-pub(crate) fn phone_config(
-    certificates: Arc<ServerCertificates>,
-    verifier: Arc<VendorVerifier>,
-) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ServerError::Tls(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_cert_resolver(certificates);
-    Ok(Arc::new(config))
-}
-
-/// The signature algorithms handshakes are verified with.
-pub(crate) fn verification_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
-    provider().signature_verification_algorithms
 }
 
 /// The admin listener's rustls configuration: server authentication only (clients prove

@@ -78,8 +78,8 @@ pub(super) async fn remove_ban(context: &AdminContext, call: Call) -> AdminRespo
     match tokio::task::spawn_blocking(move || admission.unban(&key, &caller)).await {
         Ok(Ok(true)) => empty(StatusCode::NO_CONTENT),
         Ok(Ok(false)) => error(StatusCode::NOT_FOUND, "no ban on this address or network"),
-        Ok(Err(crate::admission::UnbanError::Key(message))) => error(StatusCode::BAD_REQUEST, &message),
-        Ok(Err(crate::admission::UnbanError::Store(e))) => super::failure(&e.into()),
+        Ok(Err(sipprov_serving::UnbanError::Key(message))) => error(StatusCode::BAD_REQUEST, &message),
+        Ok(Err(sipprov_serving::UnbanError::Store(e))) => super::failure(&e.into()),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
 }
