@@ -36,10 +36,12 @@ def resolve(modules: dict, path: tuple):
     return None
 
 
-def strip_tests(text: str) -> str:
-    """The file without its #[cfg(test)] module (assumed last, as in this codebase)."""
+def code_of(text: str) -> str:
+    """The file's code: without comments (a doc link is not an import) and without its
+    #[cfg(test)] module (kept last in a file, as this codebase does)."""
     at = text.find("#[cfg(test)]")
-    return text if at < 0 else text[:at]
+    text = text if at < 0 else text[:at]
+    return re.sub(r"//[^\n]*", "", text)
 
 
 def edges_of(modules: dict, module: tuple, text: str) -> set:
@@ -111,7 +113,7 @@ def main() -> int:
         if not src.is_dir():
             continue
         modules = module_files(src)
-        graph = {m: edges_of(modules, m, strip_tests(f.read_text())) for m, f in modules.items()}
+        graph = {m: edges_of(modules, m, code_of(f.read_text())) for m, f in modules.items()}
         for component in cycles(graph):
             names = sorted("::".join(m) or "(crate root)" for m in component)
             failures.append(f"{manifest.parent.relative_to(ROOT)}: {' <-> '.join(names)}")

@@ -10,9 +10,10 @@ use sipprov_identity::Mac;
 use sipprov_ratelimit::IpPrefix;
 
 use super::body::{AdminResponse, error, json};
+use super::call::{AdminContext, Call, blocking};
 use super::model::AuditView;
 use super::routes::parse_limit;
-use super::{AdminContext, Call, blocking, time};
+use super::time;
 
 pub(super) async fn query(context: &AdminContext, call: Call) -> AdminResponse {
     let query = match audit_query(&call) {

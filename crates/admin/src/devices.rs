@@ -7,12 +7,13 @@ use sipprov_credentials::{CredentialsError, DeviceQuery, MAX_PENDING_KEYS, Pendi
 use sipprov_identity::Mac;
 
 use super::body::{AdminResponse, empty, error, json};
+use super::call::{AdminContext, Call, blocking, read_json};
 use super::model::{
     DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, ReissueInput, check_password, hex,
     parse_fingerprint,
 };
 use super::routes::parse_limit;
-use super::{AdminContext, Call, blocking, read_json, time};
+use super::time;
 
 pub(super) async fn list(context: &AdminContext, call: Call) -> AdminResponse {
     let query = match device_query(&call) {

@@ -14,9 +14,9 @@ use serde::Serialize;
 use sipprov_credentials::{Credentials, CredentialsError, DeviceRecord, Updated};
 
 use super::body::{AdminResponse, error, json_lines};
+use super::call::{AdminContext, Call};
 use super::import_rows::{ImportFormat, MAX_ROW, Row, RowParser};
 use super::model::{DeviceInput, DevicePatch, NewDevice, RegistrarView};
-use super::{AdminContext, Call};
 
 /// One row's result, as one JSON line of the response. May carry a secret: no `Debug`.
 #[derive(Serialize)]

@@ -17,6 +17,7 @@
 
 mod audit;
 mod body;
+mod call;
 mod devices;
 mod import;
 mod import_rows;
@@ -30,18 +31,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
-use serde::de::DeserializeOwned;
-use sipprov_credentials::{ApiToken, CredentialsError};
+use sipprov_credentials::ApiToken;
 use sipprov_ratelimit::{ConnectionPermit, Gatekeeper, Moment, Policy};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use body::{AdminResponse, error};
+use call::{AdminContext, Call, blocking};
 use routes::{Action, Matched};
 use sipprov_serving::tls::{self, ServerCertificate, ServerCertificates};
 use sipprov_serving::{Drain, Watcher, accept_failed, handshake_place, http};
@@ -60,11 +60,6 @@ pub struct AdminConfig {
     /// overall), applied before any TLS work as on the phone listener. Request rates and scan
     /// detection are not applied: every call needs a token.
     pub limits: Policy,
-}
-
-pub(crate) struct AdminContext {
-    state: ServerState,
-    realm: String,
 }
 
 /// A bound admin listener.
@@ -159,43 +154,6 @@ async fn serve_connection(
     }
 }
 
-/// One admin call, as the handlers see it.
-pub(crate) struct Call {
-    /// The path segment the route captured (a MAC, a ban key).
-    pub(crate) captured: Option<String>,
-    /// The query string's pairs.
-    pub(crate) query: Vec<(String, String)>,
-    /// Who is calling, for the audit log (`token:<name>`).
-    pub(crate) caller: String,
-    pub(crate) body: Incoming,
-}
-
-impl Call {
-    /// The value of query parameter `name`, if given.
-    pub(crate) fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    /// A yes/no query parameter (`true`/`1`/`yes`).
-    pub(crate) fn flag(&self, name: &str) -> bool {
-        matches!(self.param(name), Some("true" | "1" | "yes"))
-    }
-}
-
-/// The largest JSON body accepted outside imports.
-const MAX_BODY: usize = 1024 * 1024;
-
-/// Reads a call's body as a JSON document of at most [`MAX_BODY`] bytes; an empty body reads
-/// as `{}`.
-pub(crate) async fn read_json<T: DeserializeOwned>(body: Incoming) -> Result<T, AdminResponse> {
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))),
-    };
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
-}
-
 async fn handle(context: Arc<AdminContext>, peer: SocketAddr, request: Request<Incoming>) -> AdminResponse {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let (response, caller) = route(&context, request).await;
@@ -284,24 +242,4 @@ async fn authenticate(context: &AdminContext, request: &Request<Incoming>) -> Re
         // Logged by `blocking`; an unauthenticated caller learns nothing about the store.
         Err(_) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "service unavailable")),
     }
-}
-
-/// Runs a blocking credential call off the async workers; a failure becomes its response.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, CredentialsError> + Send + 'static,
-) -> Result<T, AdminResponse> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(failure(&e)),
-        Err(e) => {
-            tracing::error!(error = %e, "admin task failed");
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
-        }
-    }
-}
-
-/// The response for a failed credential operation (nothing was changed).
-pub(crate) fn failure(e: &CredentialsError) -> AdminResponse {
-    tracing::error!(error = %e, "admin operation failed; nothing changed");
-    error(StatusCode::SERVICE_UNAVAILABLE, &format!("nothing changed: {e}"))
 }

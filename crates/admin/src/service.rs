@@ -7,7 +7,8 @@ use serde::Deserialize;
 use sipprov_credentials::{DeviceQuery, Role};
 
 use super::body::{AdminResponse, empty, error, json, text};
-use super::{AdminContext, Call, blocking, read_json, time};
+use super::call::{AdminContext, Call, blocking, read_json};
+use super::time;
 
 /// `GET /v1/health`: 200 when the store answers, 503 when it does not.
 pub(super) async fn health(context: &AdminContext) -> AdminResponse {
@@ -79,7 +80,7 @@ pub(super) async fn remove_ban(context: &AdminContext, call: Call) -> AdminRespo
         Ok(Ok(true)) => empty(StatusCode::NO_CONTENT),
         Ok(Ok(false)) => error(StatusCode::NOT_FOUND, "no ban on this address or network"),
         Ok(Err(sipprov_serving::UnbanError::Key(message))) => error(StatusCode::BAD_REQUEST, &message),
-        Ok(Err(sipprov_serving::UnbanError::Store(e))) => super::failure(&e.into()),
+        Ok(Err(sipprov_serving::UnbanError::Store(e))) => super::call::failure(&e.into()),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
 }

@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex};
 use sipprov_identity::Mac;
 
 use crate::audit::quote;
-use crate::delivery::{DeliverError, Delivery, FetchKind};
-use crate::lifecycle::{FetchRequest, Refusal, hex};
+use crate::lifecycle::{Refusal, hex};
 use crate::sealing::{Keyring, SealingError, SecretKind};
 use crate::sightings::SightingBuffer;
 use crate::{
@@ -193,26 +192,6 @@ impl Credentials {
             None => vec![event],
         };
         Ok(self.store.insert_device(record, events)?.then_some(issued))
-    }
-
-    /// One authorized fetch of `mac`'s config, decided and recorded (with its audit events,
-    /// when it changes state or delivers a secret) before it is returned. For a caller that
-    /// renders the config, [`Credentials::deliver`] records the fetch only once the render
-    /// succeeded.
-    pub fn fetch(&self, mac: &Mac, request: FetchRequest) -> Result<Fetched, CredentialsError> {
-        match self.deliver(mac, request, FetchKind::Deliver, |accounts, profile, secrets| {
-            Ok::<_, std::convert::Infallible>(Fetched::Config {
-                accounts: accounts.to_vec(),
-                profile: profile.clone(),
-                secrets: secrets.cloned(),
-            })
-        }) {
-            Ok(Delivery::Config { body, .. }) => Ok(body),
-            Ok(Delivery::Refused(refusal)) => Ok(Fetched::Refused(refusal)),
-            Ok(Delivery::NotEnrolled) => Ok(Fetched::NotEnrolled),
-            Err(DeliverError::Credentials(e)) => Err(e),
-            Err(DeliverError::Render(never)) => match never {},
-        }
     }
 
     /// Re-arms a device, or one of its accounts: fresh secrets (generated, or the operator's

@@ -105,6 +105,26 @@ pub enum Delivery<T> {
 const MAX_ATTEMPTS: usize = 4;
 
 impl Credentials {
+    /// One authorized fetch of `mac`'s config, decided and recorded (with its audit events,
+    /// when it changes state or delivers a secret) before it is returned. For a caller that
+    /// renders the config, [`Credentials::deliver`] records the fetch only once the render
+    /// succeeded.
+    pub fn fetch(&self, mac: &Mac, request: FetchRequest) -> Result<Fetched, CredentialsError> {
+        match self.deliver(mac, request, FetchKind::Deliver, |accounts, profile, secrets| {
+            Ok::<_, std::convert::Infallible>(Fetched::Config {
+                accounts: accounts.to_vec(),
+                profile: profile.clone(),
+                secrets: secrets.cloned(),
+            })
+        }) {
+            Ok(Delivery::Config { body, .. }) => Ok(body),
+            Ok(Delivery::Refused(refusal)) => Ok(Fetched::Refused(refusal)),
+            Ok(Delivery::NotEnrolled) => Ok(Fetched::NotEnrolled),
+            Err(DeliverError::Credentials(e)) => Err(e),
+            Err(DeliverError::Render(never)) => match never {},
+        }
+    }
+
     /// Step 1 of a fetch of `mac`'s config: reads the device and decides, writing nothing.
     /// Secrets the answer carries are opened here, so a secret that cannot be opened fails the
     /// fetch before anything is recorded.

@@ -10,7 +10,7 @@ use sipprov_identity::DeviceIdentity;
 use sipprov_ratelimit::{Allowlist, ConnectionPermit, MissKind, Outcome};
 use tokio::net::TcpStream;
 
-use crate::reload::{Live, LiveCell, snapshot};
+use crate::live::{Live, LiveCell, snapshot};
 use crate::routes::phone::PhoneRoutes;
 use sipprov_serving::Admission;
 use sipprov_serving::Metrics;

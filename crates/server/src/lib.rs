@@ -90,6 +90,7 @@ mod config;
 mod connection;
 mod firmware;
 mod listener;
+mod live;
 mod phone_tls;
 mod proxy_protocol;
 mod reload;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::connection::{self, ConnectionContext, Sources};
-use crate::reload::{Live, Reloader};
+use crate::live::Live;
+use crate::reload::Reloader;
 use crate::routes::phone::PhoneRoutes;
 use sipprov_serving::Admission;
 use sipprov_serving::Drain;

@@ -4,7 +4,8 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::client::Client;
-use super::{print_json, query, table};
+use super::table::{self, print_json};
+use super::url::query;
 
 #[derive(Debug, Args)]
 pub(crate) struct AuditArgs {

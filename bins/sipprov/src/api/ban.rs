@@ -3,7 +3,8 @@
 use clap::Subcommand;
 
 use super::client::Client;
-use super::{encode, print_json, table};
+use super::table::{self, print_json};
+use super::url::encode;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BanCommand {

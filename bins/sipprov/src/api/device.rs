@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::progress::Progress;
-use super::{encode, print_json, query, table};
+use super::table::{self, print_json};
+use super::url::{encode, query};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DeviceCommand {

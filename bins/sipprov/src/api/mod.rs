@@ -13,6 +13,7 @@ mod pending;
 mod progress;
 mod table;
 mod token;
+mod url;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,30 +73,4 @@ pub(crate) fn run(connection: &Connection, command: impl FnOnce(&Client, bool) -
             ExitCode::FAILURE
         }
     }
-}
-
-/// Percent-encodes one path segment or query value.
-pub(crate) fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// `?a=b&c=d` from the pairs that are set.
-pub(crate) fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let set: Vec<String> =
-        pairs.iter().filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={}", encode(v)))).collect();
-    if set.is_empty() { String::new() } else { format!("?{}", set.join("&")) }
-}
-
-/// Prints `value` as pretty JSON.
-pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }

@@ -4,7 +4,8 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::client::Client;
-use super::{encode, print_json, query, table};
+use super::table::{self, print_json};
+use super::url::{encode, query};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PendingCommand {

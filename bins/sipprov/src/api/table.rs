@@ -1,4 +1,4 @@
-//! Aligned text tables for people.
+//! What the CLI prints: aligned text tables for people, pretty JSON for programs.
 
 use serde_json::Value;
 
@@ -31,4 +31,10 @@ pub(crate) fn cell(value: Option<&Value>) -> String {
         Some(other) => other.to_string(),
     };
     text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+}
+
+/// Prints `value` as pretty JSON.
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }

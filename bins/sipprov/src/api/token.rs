@@ -4,7 +4,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::client::Client;
-use super::{encode, print_json, table};
+use super::table::{self, print_json};
+use super::url::encode;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {

@@ -1,6 +1,6 @@
 //! `attribute`: a rule an operator configures for a vendor sipprov does not know.
 
-use super::Found;
+use super::found::Found;
 use crate::attribute::Attribute;
 use crate::certificate::CertificateView;
 use crate::error::excerpt;

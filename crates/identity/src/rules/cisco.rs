@@ -1,6 +1,6 @@
 //! `cisco-mic` and `cisco-mpp`: the two Cisco layouts.
 
-use super::Found;
+use super::found::Found;
 use crate::attribute::Attribute;
 use crate::certificate::CertificateView;
 use crate::error::excerpt;

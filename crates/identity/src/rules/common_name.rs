@@ -1,6 +1,6 @@
 //! `polycom`, `snom`, `cn-mac`: the subject's one commonName is the MAC.
 
-use super::Found;
+use super::found::Found;
 use crate::attribute::Attribute;
 use crate::certificate::CertificateView;
 use crate::error::excerpt;

@@ -9,7 +9,17 @@ use crate::{Mac, NoIdentity};
 const POLYCOM_OUIS: &[[u8; 3]] = &[[0x00, 0x04, 0xf2], [0x64, 0x16, 0x7f], [0x48, 0x25, 0x67], [0x00, 0xe0, 0xdb]];
 const SNOM_OUIS: &[[u8; 3]] = &[[0x00, 0x04, 0x13]];
 
-pub(super) fn guess(cert: &CertificateView<'_>) -> Result<IdentityRule, NoIdentity> {
+impl IdentityRule {
+    /// Picks the built-in rule whose layout `certificate` looks like, by subject shape and OUI.
+    ///
+    /// For diagnostics only (`sipprov identity inspect --rule auto`): in production the rule
+    /// comes from the trust anchor that verified the certificate, never from the certificate.
+    pub fn guess(certificate: &[u8]) -> Result<IdentityRule, NoIdentity> {
+        guess(&CertificateView::parse(certificate)?)
+    }
+}
+
+fn guess(cert: &CertificateView<'_>) -> Result<IdentityRule, NoIdentity> {
     // Ambiguous or undecodable attributes do not decide the layout; the chosen rule reports them.
     let text = |oid: &str| cert.optional(&Attribute::known(oid)).ok().flatten();
     let cn = text("2.5.4.3");

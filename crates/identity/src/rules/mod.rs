@@ -5,6 +5,7 @@
 mod attribute_rule;
 mod cisco;
 mod common_name;
+mod found;
 mod guess;
 mod yealink;
 
@@ -107,27 +108,6 @@ impl IdentityRule {
             model: found.model,
             spki_sha256: cert.spki_sha256(),
         })
-    }
-
-    /// Picks the built-in rule whose layout `certificate` looks like, by subject shape and OUI.
-    ///
-    /// For diagnostics only (`sipprov identity inspect --rule auto`): in production the rule
-    /// comes from the trust anchor that verified the certificate, never from the certificate.
-    pub fn guess(certificate: &[u8]) -> Result<IdentityRule, NoIdentity> {
-        guess::guess(&CertificateView::parse(certificate)?)
-    }
-}
-
-/// What a rule reads from the subject; [`IdentityRule::identify`] adds vendor and key.
-struct Found {
-    mac: crate::Mac,
-    serial: Option<String>,
-    model: Option<String>,
-}
-
-impl Found {
-    fn mac(mac: crate::Mac) -> Self {
-        Self { mac, serial: None, model: None }
     }
 }
 

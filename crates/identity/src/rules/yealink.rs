@@ -1,6 +1,6 @@
 //! `yealink`: the MAC is the last group of the UUID-shaped serialNumber.
 
-use super::Found;
+use super::found::Found;
 use crate::attribute::Attribute;
 use crate::certificate::CertificateView;
 use crate::error::excerpt;

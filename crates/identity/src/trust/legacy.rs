@@ -11,7 +11,7 @@ use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, UintRef};
 use der::{Decode, Reader, SliceReader};
 use rustls_pki_types::CertificateDer;
 
-use super::AnchorError;
+use super::bundle::AnchorError;
 use crate::certificate::CertificateView;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
