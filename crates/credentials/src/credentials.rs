@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use sipprov_identity::Mac;
 
 use crate::audit::quote;
-use crate::lifecycle::{Refusal, hex};
+use crate::lifecycle::{FetchRefusal, hex};
 use crate::sealing::{Keyring, SealingError, SecretKind};
 use crate::sightings::SightingBuffer;
 use crate::{
@@ -56,7 +56,7 @@ pub enum Fetched {
         secrets: Option<IssuedSecrets>,
     },
     /// Enrolled but refused (disabled, dormant, other key): answer like an unknown device.
-    Refused(Refusal),
+    Refused(FetchRefusal),
     /// Not in the inventory.
     NotEnrolled,
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sipprov_identity::Mac;
 
 use crate::credentials::open;
-use crate::lifecycle::{FetchRequest, Refusal, Serve};
+use crate::lifecycle::{FetchRefusal, FetchRequest, Serve};
 use crate::{
     Abort, Account, Credentials, CredentialsError, DeviceProfile, Fetched, IssuedSecrets, StoreError, Timestamp,
 };
@@ -96,7 +96,7 @@ pub enum Delivery<T> {
         with_secrets: bool,
     },
     /// Enrolled but refused: answer like an unknown device.
-    Refused(Refusal),
+    Refused(FetchRefusal),
     /// Not in the inventory.
     NotEnrolled,
 }

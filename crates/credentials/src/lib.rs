@@ -93,7 +93,7 @@ pub use device::{
     MAX_KEYS, Srtp, Transport, check_accounts,
 };
 pub use digest_ha1::DigestHa1;
-pub use lifecycle::{FetchRequest, Lifecycle, Refusal, Serve};
+pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
 pub use sealing::{Keyring, Sealed, SealingError, SecretKind};

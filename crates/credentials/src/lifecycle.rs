@@ -38,13 +38,13 @@ pub enum Serve {
         secrets: Option<DeviceSecrets>,
     },
     /// Nothing: the client gets the same answer as for an unknown device.
-    Nothing(Refusal),
+    Nothing(FetchRefusal),
 }
 
 /// Why a fetch of an enrolled device gets nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Refusal {
+pub enum FetchRefusal {
     /// The operator disabled the device.
     Disabled,
     /// Not fetched within the dormant period; waits for the operator to re-arm it.
@@ -100,7 +100,7 @@ impl Lifecycle {
         let serve = match device.state {
             CredentialState::Dormant { .. } => {
                 events.push(refusal_event(mac, "dormant", request, now));
-                return (Serve::Nothing(Refusal::Dormant), events);
+                return (Serve::Nothing(FetchRefusal::Dormant), events);
             }
             CredentialState::Issued { .. } => {
                 device.state = CredentialState::Delivered { at: now };
@@ -131,7 +131,7 @@ impl Lifecycle {
         let mut expired = device.clone();
         self.sweep(&mut expired, now);
         if let CredentialState::Dormant { .. } = expired.state {
-            return (Serve::Nothing(Refusal::Dormant), vec![refusal_event(device.mac, "dormant", request, now)]);
+            return (Serve::Nothing(FetchRefusal::Dormant), vec![refusal_event(device.mac, "dormant", request, now)]);
         }
         (Serve::Config { secrets: None }, Vec::new())
     }
@@ -145,14 +145,14 @@ impl Lifecycle {
     ) -> Option<(Serve, Vec<AuditEvent>)> {
         if device.disabled {
             return Some((
-                Serve::Nothing(Refusal::Disabled),
+                Serve::Nothing(FetchRefusal::Disabled),
                 vec![refusal_event(device.mac, "disabled", request, now)],
             ));
         }
         if device.pinned_spki.is_some_and(|pinned| pinned != request.spki_sha256) {
             let detail = format!("presented_spki={} {}", hex(&request.spki_sha256), client(request));
             return Some((
-                Serve::Nothing(Refusal::KeyMismatch),
+                Serve::Nothing(FetchRefusal::KeyMismatch),
                 vec![AuditEvent::new(now, device.mac, AuditKind::KeyMismatch, detail)],
             ));
         }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use sipprov_credentials::{
     Account, AuditKind, AuditQuery, Clock, CredentialState, Credentials, CredentialsError, DeliverError, Delivery,
-    FetchKind, FetchRequest, Fetched, IssuedSecrets, Keyring, Lifecycle, ManualClock, MemoryStore, PendingQuery,
-    Refusal, Reissue, Store, Timestamp,
+    FetchKind, FetchRefusal, FetchRequest, Fetched, IssuedSecrets, Keyring, Lifecycle, ManualClock, MemoryStore,
+    PendingQuery, Reissue, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 
@@ -124,7 +124,7 @@ fn never_fetched_for_14_days_goes_dormant_and_serves_nothing() {
     assert_eq!(world.credentials.sweep(10).unwrap(), 1);
     assert_eq!(world.state(), CredentialState::Dormant { since: world.clock.now() });
     assert_eq!(world.store.device(&world.mac).unwrap().unwrap().secrets, None);
-    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Dormant)));
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(FetchRefusal::Dormant)));
     assert_eq!(world.kinds(), vec![AuditKind::Enrolled, AuditKind::Dormant, AuditKind::Refused]);
 }
 
@@ -132,7 +132,7 @@ fn never_fetched_for_14_days_goes_dormant_and_serves_nothing() {
 fn the_dormant_rule_applies_at_fetch_time_even_before_a_sweep() {
     let (world, _) = enrolled();
     world.clock.advance(DORMANT);
-    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Dormant)));
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(FetchRefusal::Dormant)));
     assert!(matches!(world.state(), CredentialState::Dormant { .. }));
 }
 
@@ -161,7 +161,7 @@ fn rotation_issues_fresh_secrets_and_keeps_the_pin() {
     let rotated = world.credentials.rotate(&world.mac, Reissue::default(), "test").unwrap().unwrap();
     assert_ne!(rotated.sip_passwords, issued.sip_passwords);
     assert!(matches!(world.state(), CredentialState::Issued { .. }));
-    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)));
+    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(FetchRefusal::KeyMismatch)));
     assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(rotated.sip_password(1).unwrap().expose()));
     assert!(world.kinds().contains(&AuditKind::Rotated));
 }
@@ -171,7 +171,7 @@ fn another_key_for_a_pinned_device_is_refused_with_an_alert_until_rearm() {
     let (world, issued) = enrolled();
     let _ = world.fetch(KEY_A);
     let before = world.store.device(&world.mac).unwrap().unwrap();
-    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)));
+    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(FetchRefusal::KeyMismatch)));
     assert_eq!(world.store.device(&world.mac).unwrap().unwrap(), before, "the mismatch changed nothing");
     let alerts: Vec<_> =
         world.store.audit(&AuditQuery { kind: Some(AuditKind::KeyMismatch), ..AuditQuery::default() }).unwrap();
@@ -191,7 +191,7 @@ fn another_key_for_a_pinned_device_is_refused_with_an_alert_until_rearm() {
 fn a_disabled_device_gets_nothing_until_enabled() {
     let (world, issued) = enrolled();
     assert!(world.credentials.set_disabled(&world.mac, true, "test").unwrap());
-    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Disabled)));
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(FetchRefusal::Disabled)));
     assert!(matches!(world.state(), CredentialState::Issued { .. }), "disabling keeps the state");
     world.credentials.set_disabled(&world.mac, false, "test").unwrap();
     assert_eq!(sip_password(&world.fetch(KEY_A)).as_deref(), Some(issued.sip_password(1).unwrap().expose()));
@@ -369,10 +369,10 @@ fn a_peek_is_refused_and_alerted_like_a_fetch() {
     let _ = world.fetch(KEY_A);
     let peek =
         |key| world.credentials.deliver(&world.mac, request(key), FetchKind::Peek, |_, _, _| Ok::<_, ()>(())).unwrap();
-    assert!(matches!(peek(KEY_B), Delivery::Refused(Refusal::KeyMismatch)));
+    assert!(matches!(peek(KEY_B), Delivery::Refused(FetchRefusal::KeyMismatch)));
     assert_eq!(world.kinds().last(), Some(&AuditKind::KeyMismatch));
     world.credentials.set_disabled(&world.mac, true, "test").unwrap();
-    assert!(matches!(peek(KEY_A), Delivery::Refused(Refusal::Disabled)));
+    assert!(matches!(peek(KEY_A), Delivery::Refused(FetchRefusal::Disabled)));
     assert_eq!(world.kinds().last(), Some(&AuditKind::Refused));
 }
 
@@ -441,7 +441,7 @@ fn a_clock_stepped_back_sends_never_fetched_secrets_dormant() {
     world.clock.set(Timestamp::from_unix(issued_at.unix() - 86_400));
     assert_eq!(world.credentials.sweep(10).unwrap(), 1);
     assert!(matches!(world.state(), CredentialState::Dormant { .. }));
-    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(Refusal::Dormant)));
+    assert!(matches!(world.fetch(KEY_A), Fetched::Refused(FetchRefusal::Dormant)));
 }
 
 #[test]
@@ -456,7 +456,7 @@ fn enrolling_a_pending_sighting_pins_the_key_the_operator_approved() {
     let profile = sipprov_credentials::DeviceProfile::default();
     world.credentials.enrol_pending(approved, vec![account()], profile, Vec::new(), "token:ops").unwrap().unwrap();
     assert_eq!(world.store.device(&world.mac).unwrap().unwrap().pinned_spki, Some(KEY_A));
-    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(Refusal::KeyMismatch)), "the other key gets nothing");
+    assert!(matches!(world.fetch(KEY_B), Fetched::Refused(FetchRefusal::KeyMismatch)), "the other key gets nothing");
     assert!(sip_password(&world.fetch(KEY_A)).is_some());
 }
 

@@ -1,7 +1,7 @@
 //! What can be wrong with the settings and keys this crate is handed.
 
 /// A setting, rate or key that cannot be used. Decisions about clients are not errors: they are
-/// [`Refusal`](crate::Refusal)s.
+/// [`GateRefusal`](crate::GateRefusal)s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

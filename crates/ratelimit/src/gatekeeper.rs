@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use crate::{
     ActiveBan, AddressGrouping, Allowlist, BanList, BanRecord, BoundedMap, CapReached, ConcurrencyCap, Error,
-    InFlightCap, InFlightPermit, IpPrefix, KeyedLimiter, KeyedPermit, LoadReport, MissKind, Moment, NewBan, Outcome,
-    Policy, ScanDetector, lock,
+    InFlightCap, InFlightPermit, IpPrefix, KeyedLimiter, KeyedPermit, LoadReport, MissKind, Moment, NewBan, Policy,
+    ScanDetector, ScanOutcome, lock,
 };
 
 /// Why a connection or request was turned away. The server closes the connection (before TLS)
 /// or answers the request with its generic refusal; the variant is for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Refusal {
+pub enum GateRefusal {
     /// The address, or a network containing it, is banned.
     #[error("{key} is banned")]
     Banned {
@@ -196,16 +196,16 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
     /// Decides on a new connection from `ip`, right after `accept()` and before any TLS work:
     /// ban list, per-source connection cap, per-source connection rate. The rate is checked
     /// last, so a connection refused for any reason consumes no budget.
-    pub fn admit_connection(&self, ip: IpAddr, now: Moment) -> Result<ConnectionPermit, Refusal> {
+    pub fn admit_connection(&self, ip: IpAddr, now: Moment) -> Result<ConnectionPermit, GateRefusal> {
         self.refuse_if_banned(ip, now)?;
         let client = self.grouping.source_of(ip);
         let slot = self.connections.acquire(&client).map_err(|reached| match reached {
-            CapReached::PerKey { limit } => Refusal::TooManyConnections { client, limit },
-            CapReached::Keys { max } => Refusal::TooManySources { max },
+            CapReached::PerKey { limit } => GateRefusal::TooManyConnections { client, limit },
+            CapReached::Keys { max } => GateRefusal::TooManySources { max },
         })?;
         lock(&self.connection_rate)
             .check(&client, now)
-            .map_err(|limited| Refusal::ConnectionRate { client, retry_after: limited.retry_after })?;
+            .map_err(|limited| GateRefusal::ConnectionRate { client, retry_after: limited.retry_after })?;
         Ok(ConnectionPermit { client, network: self.grouping.network_of(ip), _slot: slot })
     }
 
@@ -217,33 +217,34 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
     /// A refusal here is "not yet": the server may wait for a place (within the handshake
     /// deadline) and ask again, so the phones of one office booting at once are served in turn
     /// rather than turned away.
-    pub fn admit_handshake(&self, connection: &ConnectionPermit) -> Result<HandshakePermit, Refusal> {
+    pub fn admit_handshake(&self, connection: &ConnectionPermit) -> Result<HandshakePermit, GateRefusal> {
         let busy = |key: IpPrefix, reached: CapReached| match reached {
-            CapReached::PerKey { limit } => Refusal::SourceHandshakesBusy { key, limit },
-            CapReached::Keys { max } => Refusal::TooManySources { max },
+            CapReached::PerKey { limit } => GateRefusal::SourceHandshakesBusy { key, limit },
+            CapReached::Keys { max } => GateRefusal::TooManySources { max },
         };
         let (client, network) = (connection.client, connection.network);
         let source = self.source_handshakes.acquire(&client).map_err(|reached| busy(client, reached))?;
         let network = self.network_handshakes.acquire(&network).map_err(|reached| busy(network, reached))?;
-        let global = self.handshakes.try_acquire().ok_or(Refusal::HandshakesBusy { limit: self.handshakes.limit() })?;
+        let global =
+            self.handshakes.try_acquire().ok_or(GateRefusal::HandshakesBusy { limit: self.handshakes.limit() })?;
         Ok(HandshakePermit { _global: global, _network: network, _source: source })
     }
 
     /// Decides on one request from `ip`, made by `device` when its certificate proved one. Checks
     /// the ban list again (a ban imposed mid-connection stops a keep-alive connection), the
     /// source's request rate and the device's. Refused requests consume neither budget.
-    pub fn admit_request(&self, ip: IpAddr, device: Option<&D>, now: Moment) -> Result<(), Refusal> {
+    pub fn admit_request(&self, ip: IpAddr, device: Option<&D>, now: Moment) -> Result<(), GateRefusal> {
         self.refuse_if_banned(ip, now)?;
         let client = self.grouping.source_of(ip);
         let request_rate =
-            |limited: crate::RateLimited| Refusal::RequestRate { client, retry_after: limited.retry_after };
+            |limited: crate::RateLimited| GateRefusal::RequestRate { client, retry_after: limited.retry_after };
         // Lock order: source, then device. No other method holds both.
         let mut per_source = lock(&self.request_rate);
         per_source.would_admit(&client, now).map_err(request_rate)?;
         if let Some(device) = device {
             lock(&self.device_rate)
                 .check(device, now)
-                .map_err(|limited| Refusal::DeviceRate { retry_after: limited.retry_after })?;
+                .map_err(|limited| GateRefusal::DeviceRate { retry_after: limited.retry_after })?;
         }
         per_source.check(&client, now).map_err(request_rate)
     }
@@ -252,7 +253,7 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
     /// the server to persist ([`NewBan::record`]) and audit. Allowlisted addresses are not
     /// counted. Record what was served or refused by the application (404, mismatch, failed
     /// handshake), not requests this gatekeeper refused: those were never looked at.
-    pub fn record(&self, ip: IpAddr, outcome: Outcome, now: Moment) -> Option<NewBan> {
+    pub fn record(&self, ip: IpAddr, outcome: ScanOutcome, now: Moment) -> Option<NewBan> {
         if self.allowlist.contains(ip) {
             return None;
         }
@@ -277,7 +278,7 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
             }
             refused.insert(device.clone(), now);
         }
-        self.record(ip, Outcome::Miss(MissKind::UnknownDevice), now)
+        self.record(ip, ScanOutcome::Miss(MissKind::UnknownDevice), now)
     }
 
     /// Bans `key` by hand (an operator's decision), escalating like a detected scan. Returns
@@ -350,9 +351,9 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
         }
     }
 
-    fn refuse_if_banned(&self, ip: IpAddr, now: Moment) -> Result<(), Refusal> {
+    fn refuse_if_banned(&self, ip: IpAddr, now: Moment) -> Result<(), GateRefusal> {
         match self.banned(ip, now) {
-            Some(ban) => Err(Refusal::Banned { key: ban.key, until: ban.until }),
+            Some(ban) => Err(GateRefusal::Banned { key: ban.key, until: ban.until }),
             None => Ok(()),
         }
     }

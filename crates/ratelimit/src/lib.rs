@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use std::net::IpAddr;
-//! use sipprov_ratelimit::{Gatekeeper, MissKind, Moment, Outcome, Policy, Refusal};
+//! use sipprov_ratelimit::{Gatekeeper, MissKind, Moment, ScanOutcome, Policy, GateRefusal};
 //!
 //! // Generic over the device key: the server uses its canonical MAC type.
 //! let gate: Gatekeeper<[u8; 6]> = Gatekeeper::new(Policy::default())?;
@@ -34,15 +34,15 @@
 //! let handshake = gate.admit_handshake(&connection)?;
 //! drop(handshake); // the TLS handshake is over
 //! gate.admit_request(phone, Some(&[0x00, 0x15, 0x65, 0x00, 0x00, 0x01]), now)?;
-//! assert_eq!(gate.record(phone, Outcome::Hit, now), None);
+//! assert_eq!(gate.record(phone, ScanOutcome::Hit, now), None);
 //!
 //! // A scanner sweeping MACs from one address is banned within a bounded number of misses.
 //! let scanner: IpAddr = "203.0.113.9".parse()?;
 //! let ban = (1..=1_000)
-//!     .find_map(|_| gate.record(scanner, Outcome::Miss(MissKind::MacMismatch), now))
+//!     .find_map(|_| gate.record(scanner, ScanOutcome::Miss(MissKind::MacMismatch), now))
 //!     .expect("banned");
 //! assert_eq!(ban.key.to_string(), "203.0.113.9");
-//! assert!(matches!(gate.admit_connection(scanner, now), Err(Refusal::Banned { .. })));
+//! assert!(matches!(gate.admit_connection(scanner, now), Err(GateRefusal::Banned { .. })));
 //!
 //! // The server persists the ban with the wall-clock time, and restores it after a restart.
 //! let record = ban.record(1_800_000_000);
@@ -126,14 +126,14 @@ pub use bans::{ActiveBan, BanEscalation, BanList, BanRecord, LoadReport, NewBan}
 pub use bounded_map::BoundedMap;
 pub use concurrency::{CapReached, ConcurrencyCap, InFlightCap, InFlightPermit, KeyedPermit};
 pub use error::Error;
-pub use gatekeeper::{ConnectionPermit, Gatekeeper, HandshakePermit, Occupancy, Refusal};
+pub use gatekeeper::{ConnectionPermit, GateRefusal, Gatekeeper, HandshakePermit, Occupancy};
 pub use gcra::{RateLimit, RateLimited};
 pub use grouping::AddressGrouping;
 pub use keyed_limiter::KeyedLimiter;
 pub use moment::Moment;
 pub use policy::{Capacity, Policy};
 pub use prefix::{IpPrefix, canonical_ip};
-pub use scan::{MissKind, MissRule, Outcome, ScanDetector, ScanPolicy, ScanVerdict, Scope};
+pub use scan::{MissKind, MissRule, ScanDetector, ScanOutcome, ScanPolicy, ScanVerdict, Scope};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

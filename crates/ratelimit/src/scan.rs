@@ -17,7 +17,7 @@ use crate::{AddressGrouping, BoundedMap, Error, IpPrefix, Moment};
 /// What became of one request or handshake, as the server classifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum ScanOutcome {
     /// A legitimate result: a phone got its file.
     Hit,
     /// Something a phone with a correct configuration does not do.
@@ -224,13 +224,13 @@ impl ScanDetector {
     /// A network verdict takes precedence over a source verdict at the same time, since it
     /// covers it. A network's rule applies once `network_min_sources` distinct sources of it
     /// missed within its window.
-    pub fn record(&mut self, ip: IpAddr, outcome: Outcome, now: Moment) -> Option<ScanVerdict> {
+    pub fn record(&mut self, ip: IpAddr, outcome: ScanOutcome, now: Moment) -> Option<ScanVerdict> {
         let now = self.floor.observe(now);
         let source = self.grouping.source_of(ip);
         let network = self.grouping.network_of(ip);
         let miss = match outcome {
-            Outcome::Hit => None,
-            Outcome::Miss(kind) => Some(kind),
+            ScanOutcome::Hit => None,
+            ScanOutcome::Miss(kind) => Some(kind),
         };
         let tally = Tally { hits: u32::from(miss.is_none()), misses: u32::from(miss.is_some()) };
         let ScanPolicy { source: source_rule, network: network_rule, network_min_sources } = self.policy;

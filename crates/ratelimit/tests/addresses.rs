@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use proptest::prelude::*;
 use sipprov_ratelimit::{
-    AddressGrouping, Error, Gatekeeper, IpPrefix, Moment, Policy, RateLimit, Refusal, canonical_ip,
+    AddressGrouping, Error, GateRefusal, Gatekeeper, IpPrefix, Moment, Policy, RateLimit, canonical_ip,
 };
 
 fn ip(text: &str) -> IpAddr {
@@ -69,12 +69,12 @@ fn a_mapped_and_a_plain_spelling_share_one_budget_and_one_ban() {
     let first = gate.admit_connection(ip("192.0.2.7"), now).unwrap();
     let second = gate.admit_connection(ip("::ffff:192.0.2.7"), now).unwrap();
     assert_eq!(first.client(), second.client());
-    assert!(matches!(gate.admit_connection(ip("::ffff:192.0.2.7"), now), Err(Refusal::ConnectionRate { .. })));
-    assert!(matches!(gate.admit_connection(ip("192.0.2.7"), now), Err(Refusal::ConnectionRate { .. })));
+    assert!(matches!(gate.admit_connection(ip("::ffff:192.0.2.7"), now), Err(GateRefusal::ConnectionRate { .. })));
+    assert!(matches!(gate.admit_connection(ip("192.0.2.7"), now), Err(GateRefusal::ConnectionRate { .. })));
 
     gate.ban("::ffff:192.0.2.9".parse().unwrap(), "scan", now).unwrap();
     assert_eq!(gate.bans(now)[0].key.to_string(), "192.0.2.9");
-    assert!(matches!(gate.admit_connection(ip("192.0.2.9"), now), Err(Refusal::Banned { .. })));
+    assert!(matches!(gate.admit_connection(ip("192.0.2.9"), now), Err(GateRefusal::Banned { .. })));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn addresses_of_one_slash_64_share_a_connection_budget() {
     let _b = gate.admit_connection(ip("2001:db8:1:2::2"), now).unwrap();
     assert!(matches!(
         gate.admit_connection(ip("2001:db8:1:2:ffff::3"), now),
-        Err(Refusal::TooManyConnections { limit: 2, .. })
+        Err(GateRefusal::TooManyConnections { limit: 2, .. })
     ));
     let _c = gate.admit_connection(ip("2001:db8:1:3::1"), now).unwrap();
 }
@@ -152,6 +152,6 @@ fn an_ipv6_network_spanning_the_mapped_range_covers_ipv4() {
     let gate: Gatekeeper<u64> = Gatekeeper::new(Policy::default()).unwrap();
     let now = Moment::from_secs(1);
     gate.ban(everything, "maintenance", now).unwrap();
-    assert!(matches!(gate.admit_connection(ip("192.0.2.7"), now), Err(Refusal::Banned { .. })));
-    assert!(matches!(gate.admit_connection(ip("2001:db8::1"), now), Err(Refusal::Banned { .. })));
+    assert!(matches!(gate.admit_connection(ip("192.0.2.7"), now), Err(GateRefusal::Banned { .. })));
+    assert!(matches!(gate.admit_connection(ip("2001:db8::1"), now), Err(GateRefusal::Banned { .. })));
 }

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use sipprov_ratelimit::{
-    Allowlist, BanEscalation, BanList, BanRecord, Error, Gatekeeper, IpPrefix, MissKind, Moment, Outcome, Policy,
-    Refusal,
+    Allowlist, BanEscalation, BanList, BanRecord, Error, GateRefusal, Gatekeeper, IpPrefix, MissKind, Moment, Policy,
+    ScanOutcome,
 };
 
 const MINUTE: u64 = 60;
@@ -54,7 +54,8 @@ fn a_clean_week_resets_the_escalation() {
 fn a_detected_repeat_offender_is_banned_longer() {
     let gate: Gatekeeper<u64> = Gatekeeper::new(Policy::default()).unwrap();
     let scanner = ip("203.0.113.9");
-    let sweep = |now| (0..100).find_map(|_| gate.record(scanner, Outcome::Miss(MissKind::UnknownPath), now)).unwrap();
+    let sweep =
+        |now| (0..100).find_map(|_| gate.record(scanner, ScanOutcome::Miss(MissKind::UnknownPath), now)).unwrap();
     let first = sweep(Moment::from_secs(0));
     let second = sweep(first.until);
     assert_eq!((first.offence, second.offence), (1, 2));
@@ -68,7 +69,7 @@ fn bans_expire() {
     let ban = gate.ban(key("203.0.113.9"), "by hand", Moment::from_secs(100)).unwrap();
     assert_eq!(ban.until, Moment::from_secs(700));
     let refused = gate.admit_connection(scanner, Moment::from_secs(699)).unwrap_err();
-    assert_eq!(refused, Refusal::Banned { key: key("203.0.113.9"), until: Moment::from_secs(700) });
+    assert_eq!(refused, GateRefusal::Banned { key: key("203.0.113.9"), until: Moment::from_secs(700) });
     drop(gate.admit_connection(scanner, Moment::from_secs(700)).unwrap());
     assert!(gate.bans(Moment::from_secs(700)).is_empty());
     assert_eq!(gate.occupancy().bans, 1, "kept until purged");
@@ -100,7 +101,7 @@ fn bans_are_listed_lifted_and_keyed_by_any_prefix() {
         ]
     );
     for banned in ["198.51.103.255", "2001:db8::abcd", "::ffff:192.0.2.7"] {
-        assert!(matches!(gate.admit_connection(ip(banned), now), Err(Refusal::Banned { .. })), "{banned}");
+        assert!(matches!(gate.admit_connection(ip(banned), now), Err(GateRefusal::Banned { .. })), "{banned}");
     }
     drop(gate.admit_connection(ip("198.51.104.0"), now).unwrap());
     assert!(gate.unban(&key("198.51.100.0/22")));

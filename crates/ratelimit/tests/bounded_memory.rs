@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use sipprov_ratelimit::{BoundedMap, Gatekeeper, KeyedLimiter, MissKind, Moment, Outcome, Policy, RateLimit};
+use sipprov_ratelimit::{BoundedMap, Gatekeeper, KeyedLimiter, MissKind, Moment, Policy, RateLimit, ScanOutcome};
 
 const FLOOD: u32 = 1_000_000;
 /// Each gatekeeper key passes through every table and a ban, so fewer keeps the test quick; the
@@ -67,7 +67,7 @@ fn a_flood_of_unique_sources_and_devices_keeps_every_gatekeeper_table_bounded() 
         drop(gate.admit_connection(ip, now).unwrap());
         gate.admit_request(ip, Some(&n), now).unwrap();
         // Every source misses once and is banned: the ban list fills and evicts too.
-        assert!(gate.record(ip, Outcome::Miss(MissKind::UnknownPath), now).is_some());
+        assert!(gate.record(ip, ScanOutcome::Miss(MissKind::UnknownPath), now).is_some());
         // Every device is refused once: that table fills and evicts as well.
         gate.record_refused_device(ip, &n, now);
         if n % 1_000 == 0 {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::thread;
 
-use sipprov_ratelimit::{CapReached, ConcurrencyCap, Gatekeeper, InFlightCap, Moment, Policy, Refusal};
+use sipprov_ratelimit::{CapReached, ConcurrencyCap, GateRefusal, Gatekeeper, InFlightCap, Moment, Policy};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -19,7 +19,7 @@ fn a_source_holds_at_most_its_connection_cap_and_dropping_frees_a_place() {
     let mut held: Vec<_> = (0..256).map(|_| gate.admit_connection(office, now).unwrap()).collect();
     assert_eq!(
         gate.admit_connection(office, now).unwrap_err(),
-        Refusal::TooManyConnections { client: gate.source_of(office), limit: 256 }
+        GateRefusal::TooManyConnections { client: gate.source_of(office), limit: 256 }
     );
     held.pop();
     held.push(gate.admit_connection(office, now).unwrap());
@@ -39,7 +39,7 @@ fn handshakes_in_flight_are_capped_globally_and_freed_when_tls_finishes() {
         .collect();
     let mut handshakes: Vec<_> = connections.iter().map(|c| gate.admit_handshake(c).unwrap()).collect();
     let fourth = gate.admit_connection(ip("203.0.113.1"), now).unwrap();
-    assert_eq!(gate.admit_handshake(&fourth).unwrap_err(), Refusal::HandshakesBusy { limit: 3 });
+    assert_eq!(gate.admit_handshake(&fourth).unwrap_err(), GateRefusal::HandshakesBusy { limit: 3 });
     drop(handshakes.remove(0));
     let fourth_handshake = gate.admit_handshake(&fourth).unwrap();
     assert_eq!(gate.occupancy().handshakes_in_flight, 3);
@@ -67,8 +67,10 @@ fn two_sources_stalling_their_handshakes_leave_places_for_every_other_network() 
         }
     }
     assert_eq!(stalled.len(), 128, "64 per source, 128 for their network");
-    assert!(waiting.contains(&Refusal::SourceHandshakesBusy { key: "203.0.113.7".parse().unwrap(), limit: 64 }));
-    assert!(waiting.contains(&Refusal::SourceHandshakesBusy { key: "203.0.113.0/24".parse().unwrap(), limit: 128 }));
+    assert!(waiting.contains(&GateRefusal::SourceHandshakesBusy { key: "203.0.113.7".parse().unwrap(), limit: 64 }));
+    assert!(
+        waiting.contains(&GateRefusal::SourceHandshakesBusy { key: "203.0.113.0/24".parse().unwrap(), limit: 128 })
+    );
     // Another network's phones still get handshake places, up to their own caps.
     let office: Vec<_> = (0..64).map(|_| gate.admit_connection(ip("198.51.100.20"), now).unwrap()).collect();
     let phones: Vec<_> = office.iter().map(|c| gate.admit_handshake(c).unwrap()).collect();
@@ -90,7 +92,7 @@ fn a_connection_refused_for_capacity_consumes_no_rate_budget() {
     let client = ip("192.0.2.1");
     let first = gate.admit_connection(client, now).unwrap();
     for _ in 0..100 {
-        assert!(matches!(gate.admit_connection(client, now), Err(Refusal::TooManyConnections { .. })));
+        assert!(matches!(gate.admit_connection(client, now), Err(GateRefusal::TooManyConnections { .. })));
     }
     drop(first);
     // The second of two connections an hour is still there.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use sipprov_ratelimit::{Error, Gatekeeper, KeyedLimiter, Moment, Policy, RateLimit, Refusal};
+use sipprov_ratelimit::{Error, GateRefusal, Gatekeeper, KeyedLimiter, Moment, Policy, RateLimit};
 
 fn limiter(burst: u32, interval_ms: u64) -> KeyedLimiter<&'static str> {
     KeyedLimiter::new(RateLimit::new(burst, Duration::from_millis(interval_ms)).unwrap(), 16)
@@ -158,7 +158,7 @@ fn spellings_of_one_device_share_one_budget_when_keys_are_canonical() {
     }
     for spelling in SPELLINGS {
         let refused = gate.admit_request(ip, Some(&CanonicalMac::parse(spelling)), now);
-        assert!(matches!(refused, Err(Refusal::DeviceRate { .. })), "{spelling} got a fresh budget");
+        assert!(matches!(refused, Err(GateRefusal::DeviceRate { .. })), "{spelling} got a fresh budget");
     }
     assert_eq!(gate.occupancy().devices, 1);
 }
@@ -184,10 +184,10 @@ fn a_request_refused_for_its_device_consumes_no_source_budget() {
     let now = Moment::from_secs(1);
     gate.admit_request(ip, Some(&1), now).unwrap();
     for _ in 0..10 {
-        assert!(matches!(gate.admit_request(ip, Some(&1), now), Err(Refusal::DeviceRate { .. })));
+        assert!(matches!(gate.admit_request(ip, Some(&1), now), Err(GateRefusal::DeviceRate { .. })));
     }
     // Two of the source's three requests are left.
     gate.admit_request(ip, Some(&2), now).unwrap();
     gate.admit_request(ip, None, now).unwrap();
-    assert!(matches!(gate.admit_request(ip, Some(&3), now), Err(Refusal::RequestRate { .. })));
+    assert!(matches!(gate.admit_request(ip, Some(&3), now), Err(GateRefusal::RequestRate { .. })));
 }

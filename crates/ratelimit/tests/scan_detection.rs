@@ -5,10 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use sipprov_ratelimit::{
-    Allowlist, ConnectionPermit, Gatekeeper, MissKind, Moment, NewBan, Outcome, Policy, Refusal, ScanDetector, Scope,
+    Allowlist, ConnectionPermit, GateRefusal, Gatekeeper, MissKind, Moment, NewBan, Policy, ScanDetector, ScanOutcome,
+    Scope,
 };
 
-const MISS: Outcome = Outcome::Miss(MissKind::MacMismatch);
+const MISS: ScanOutcome = ScanOutcome::Miss(MissKind::MacMismatch);
 
 fn gate() -> Gatekeeper<u64> {
     Gatekeeper::new(Policy::default()).unwrap()
@@ -35,8 +36,8 @@ fn a_burst_of_misses_from_one_address_is_banned_at_the_fiftieth() {
     assert_eq!(ban.key.to_string(), "203.0.113.9");
     assert_eq!(ban.duration, Duration::from_secs(600));
     assert_eq!(ban.reason, "scan: 50 misses in 50 requests within 600s (last: mac-mismatch)");
-    assert!(matches!(gate.admit_connection(scanner, now), Err(Refusal::Banned { .. })));
-    assert!(matches!(gate.admit_request(scanner, None, now), Err(Refusal::Banned { .. })), "keep-alive cut off");
+    assert!(matches!(gate.admit_connection(scanner, now), Err(GateRefusal::Banned { .. })));
+    assert!(matches!(gate.admit_request(scanner, None, now), Err(GateRefusal::Banned { .. })), "keep-alive cut off");
     // Its neighbours are untouched: one address is not a network.
     drop(gate.admit_connection(ip("203.0.113.10"), now).unwrap());
 }
@@ -52,7 +53,7 @@ fn padding_misses_with_hits_buys_at_most_the_hard_count() {
         let now = Moment::from_millis(t);
         t += 100;
         requests += 2;
-        assert_eq!(gate.record(scanner, Outcome::Hit, now), None);
+        assert_eq!(gate.record(scanner, ScanOutcome::Hit, now), None);
         if let Some(ban) = gate.record(scanner, MISS, now) {
             break ban;
         }
@@ -99,7 +100,7 @@ fn a_slow_sweep_from_fifty_addresses_of_one_slash_24_bans_the_network() {
     // Every address of the /24 is refused, including ones that never took part.
     let now = Moment::from_secs(second);
     for host in [1, 50, 200] {
-        assert!(matches!(gate.admit_connection(v4(192, 0, 2, host), now), Err(Refusal::Banned { .. })));
+        assert!(matches!(gate.admit_connection(v4(192, 0, 2, host), now), Err(GateRefusal::Banned { .. })));
     }
     drop(gate.admit_connection(v4(192, 0, 3, 1), now).unwrap());
 }
@@ -145,10 +146,10 @@ fn reboot_office(gate: &Gatekeeper<u64>, office: IpAddr, stray_miss: bool) -> Of
         let mac = 0x0015_6500_0000 + phone;
         for _file in ["y000000000000.boot", "y000000000000.cfg", "common.cfg", "{mac}.cfg"] {
             gate.admit_request(office, Some(&mac), now).expect("every file is served");
-            bans.extend(gate.record(office, Outcome::Hit, now));
+            bans.extend(gate.record(office, ScanOutcome::Hit, now));
         }
         if stray_miss {
-            bans.extend(gate.record(office, Outcome::Miss(MissKind::UnknownPath), now));
+            bans.extend(gate.record(office, ScanOutcome::Miss(MissKind::UnknownPath), now));
         }
     }
     Office { permits, bans }
@@ -178,7 +179,7 @@ fn many_addresses_of_one_ipv6_slash_64_are_one_source() {
     let scanner = |n: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, n, n, n, n));
     let ban = (0..100).find_map(|n| gate.record(scanner(n), MISS, Moment::from_secs(9))).unwrap();
     assert_eq!(ban.key.to_string(), "2001:db8:1:2::/64");
-    assert!(matches!(gate.admit_connection(scanner(5_000), Moment::from_secs(9)), Err(Refusal::Banned { .. })));
+    assert!(matches!(gate.admit_connection(scanner(5_000), Moment::from_secs(9)), Err(GateRefusal::Banned { .. })));
     // The next /64 over is another LAN.
     drop(gate.admit_connection(ip("2001:db8:1:3::1"), Moment::from_secs(9)).unwrap());
 }
@@ -285,7 +286,7 @@ fn a_refused_device_weighs_one_miss_per_window_however_often_it_asks() {
         assert_eq!(gate.record_refused_device(office, &7, Moment::from_secs(second)), None);
         if second % 3_600 == 0 {
             for _ in 0..200 {
-                gate.record(office, Outcome::Hit, Moment::from_secs(second));
+                gate.record(office, ScanOutcome::Hit, Moment::from_secs(second));
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use hyper::service::service_fn;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sipprov_identity::DeviceIdentity;
-use sipprov_ratelimit::{Allowlist, ConnectionPermit, MissKind, Outcome};
+use sipprov_ratelimit::{Allowlist, ConnectionPermit, MissKind, ScanOutcome};
 use tokio::net::TcpStream;
 
 use crate::live::{Live, LiveCell, snapshot};
@@ -205,5 +205,5 @@ fn count_miss(context: &ConnectionContext, peer: SocketAddr, kind: MissKind) {
     if kind == MissKind::HandshakeRefused {
         context.metrics.handshakes_refused.fetch_add(1, Ordering::Relaxed);
     }
-    context.admission.record(peer.ip(), Outcome::Miss(kind), context.admission.now());
+    context.admission.record(peer.ip(), ScanOutcome::Miss(kind), context.admission.now());
 }

@@ -17,8 +17,8 @@ use sipprov_credentials::{
 };
 use sipprov_identity::Mac;
 use sipprov_ratelimit::{
-    BanRecord, ConnectionPermit, Gatekeeper, HandshakePermit, IpPrefix, Moment, NewBan, Occupancy, Outcome, Policy,
-    Refusal,
+    BanRecord, ConnectionPermit, GateRefusal, Gatekeeper, HandshakePermit, IpPrefix, Moment, NewBan, Occupancy, Policy,
+    ScanOutcome,
 };
 use tokio::sync::watch;
 
@@ -117,7 +117,7 @@ impl Admission {
     }
 
     /// Admits a new connection from `ip`, before TLS; the permit holds its place until dropped.
-    pub fn connection(&self, ip: IpAddr) -> Result<ConnectionPermit, Refusal> {
+    pub fn connection(&self, ip: IpAddr) -> Result<ConnectionPermit, GateRefusal> {
         self.gate.admit_connection(ip, self.now())
     }
 
@@ -134,12 +134,12 @@ impl Admission {
     }
 
     /// Admits one request from `ip` by `device` (the certificate's MAC, if any).
-    pub fn request(&self, ip: IpAddr, device: Option<&Mac>) -> Result<(), Refusal> {
+    pub fn request(&self, ip: IpAddr, device: Option<&Mac>) -> Result<(), GateRefusal> {
         self.gate.admit_request(ip, device, self.now())
     }
 
     /// Feeds one outcome to the scan detector; a resulting ban is persisted, audited and logged.
-    pub fn record(&self, ip: IpAddr, outcome: Outcome, now: Moment) {
+    pub fn record(&self, ip: IpAddr, outcome: ScanOutcome, now: Moment) {
         if let Some(ban) = self.gate.record(ip, outcome, now) {
             self.impose(ban);
         }

@@ -8,11 +8,10 @@ use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
 use sipprov_credentials::{Account, AuditEvent, AuditKind, Clock, DeviceProfile, SystemClock, quote};
 use sipprov_credentials::{
-    Committed, Credentials, CredentialsError, FetchKind, FetchRequest, Fetched, IssuedSecrets,
-    Refusal as DeviceRefusal, StoreError,
+    Committed, Credentials, CredentialsError, FetchKind, FetchRefusal, FetchRequest, Fetched, IssuedSecrets, StoreError,
 };
 use sipprov_identity::{DeviceIdentity, Mac};
-use sipprov_ratelimit::{MissKind, Outcome as ScanOutcome, Refusal};
+use sipprov_ratelimit::{GateRefusal, MissKind, ScanOutcome};
 use sipprov_template::{
     AccountSettings, Device, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Route, Secrets,
     Vendor, recognise_route,
@@ -26,7 +25,7 @@ use sipprov_serving::Metrics;
 
 /// What happened to one request; logged, and later fed to scan detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub(crate) enum RequestOutcome {
     /// The device's config was served; `with_secrets` says whether the secrets were in it.
     Served { with_secrets: bool },
     /// A common file (no secrets) was served.
@@ -52,35 +51,35 @@ pub(crate) enum Outcome {
     /// The certificate's device is not in the inventory (listed as pending for the operator).
     NotEnrolled,
     /// The device is enrolled but gets nothing (disabled, dormant, or another key).
-    Refused(DeviceRefusal),
+    Refused(FetchRefusal),
     /// The credential service failed (store, audit, sealing key); nothing was consumed.
     Unavailable,
     /// The device's settings cannot be written in its vendor's format.
     RenderFailed,
 }
 
-impl Outcome {
+impl RequestOutcome {
     /// The outcome's name in logs and metrics.
     pub(crate) fn label(self) -> &'static str {
         match self {
-            Outcome::Served { with_secrets: true } => "served_with_secrets",
-            Outcome::Served { with_secrets: false } => "served",
-            Outcome::ServedCommon => "served_common",
-            Outcome::ServedFirmware => "served_firmware",
-            Outcome::MethodNotServed => "method_not_served",
-            Outcome::UnknownPath => "unknown_path",
-            Outcome::NotServed => "not_served",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::Banned => "banned",
-            Outcome::NoIdentity => "no_identity",
-            Outcome::MacMismatch => "mac_mismatch",
-            Outcome::NotEnrolled => "not_enrolled",
-            Outcome::Refused(DeviceRefusal::Disabled) => "refused_disabled",
-            Outcome::Refused(DeviceRefusal::Dormant) => "refused_dormant",
-            Outcome::Refused(DeviceRefusal::KeyMismatch) => "refused_key_mismatch",
-            Outcome::Refused(_) => "refused",
-            Outcome::Unavailable => "unavailable",
-            Outcome::RenderFailed => "render_failed",
+            RequestOutcome::Served { with_secrets: true } => "served_with_secrets",
+            RequestOutcome::Served { with_secrets: false } => "served",
+            RequestOutcome::ServedCommon => "served_common",
+            RequestOutcome::ServedFirmware => "served_firmware",
+            RequestOutcome::MethodNotServed => "method_not_served",
+            RequestOutcome::UnknownPath => "unknown_path",
+            RequestOutcome::NotServed => "not_served",
+            RequestOutcome::RateLimited => "rate_limited",
+            RequestOutcome::Banned => "banned",
+            RequestOutcome::NoIdentity => "no_identity",
+            RequestOutcome::MacMismatch => "mac_mismatch",
+            RequestOutcome::NotEnrolled => "not_enrolled",
+            RequestOutcome::Refused(FetchRefusal::Disabled) => "refused_disabled",
+            RequestOutcome::Refused(FetchRefusal::Dormant) => "refused_dormant",
+            RequestOutcome::Refused(FetchRefusal::KeyMismatch) => "refused_key_mismatch",
+            RequestOutcome::Refused(_) => "refused",
+            RequestOutcome::Unavailable => "unavailable",
+            RequestOutcome::RenderFailed => "render_failed",
         }
     }
 
@@ -93,16 +92,18 @@ impl Outcome {
     /// misses nor add them.
     fn scan_weight(self) -> ScanWeight {
         match self {
-            Outcome::Served { .. } | Outcome::ServedCommon | Outcome::ServedFirmware => ScanWeight::Hit,
-            Outcome::UnknownPath | Outcome::MethodNotServed => ScanWeight::Miss(MissKind::UnknownPath),
-            Outcome::MacMismatch => ScanWeight::Miss(MissKind::MacMismatch),
-            Outcome::NoIdentity => ScanWeight::Miss(MissKind::UnknownDevice),
-            Outcome::NotEnrolled | Outcome::Refused(_) => ScanWeight::RefusedDevice,
-            Outcome::NotServed
-            | Outcome::RateLimited
-            | Outcome::Banned
-            | Outcome::Unavailable
-            | Outcome::RenderFailed => ScanWeight::Nothing,
+            RequestOutcome::Served { .. } | RequestOutcome::ServedCommon | RequestOutcome::ServedFirmware => {
+                ScanWeight::Hit
+            }
+            RequestOutcome::UnknownPath | RequestOutcome::MethodNotServed => ScanWeight::Miss(MissKind::UnknownPath),
+            RequestOutcome::MacMismatch => ScanWeight::Miss(MissKind::MacMismatch),
+            RequestOutcome::NoIdentity => ScanWeight::Miss(MissKind::UnknownDevice),
+            RequestOutcome::NotEnrolled | RequestOutcome::Refused(_) => ScanWeight::RefusedDevice,
+            RequestOutcome::NotServed
+            | RequestOutcome::RateLimited
+            | RequestOutcome::Banned
+            | RequestOutcome::Unavailable
+            | RequestOutcome::RenderFailed => ScanWeight::Nothing,
         }
     }
 }
@@ -120,7 +121,7 @@ enum ScanWeight {
 /// What a request is, decided before any store or template work.
 enum Plan {
     /// Answer at once with the uniform 404.
-    Answer(Outcome),
+    Answer(RequestOutcome),
     /// Serve this device file, after the credential lifecycle decides about its secrets; a
     /// `Peek` (HTTP `HEAD`) never delivers them.
     Device(&'static ProfileFile, FetchKind),
@@ -149,7 +150,7 @@ impl PhoneRoutes {
         identity: Option<&DeviceIdentity>,
         peer: SocketAddr,
         request: Request<B>,
-    ) -> (Outcome, Response<Body>) {
+    ) -> (RequestOutcome, Response<Body>) {
         let user_agent =
             request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
         let (outcome, response) = self.route(renderer, identity, peer, &request, user_agent.clone()).await;
@@ -188,32 +189,32 @@ impl PhoneRoutes {
         let kind = match *request.method() {
             Method::GET => FetchKind::Deliver,
             Method::HEAD => FetchKind::Peek,
-            _ => return Plan::Answer(Outcome::MethodNotServed),
+            _ => return Plan::Answer(RequestOutcome::MethodNotServed),
         };
         let route = recognise_route(request.uri().path(), user_agent);
         match route {
             Route::Device { .. } | Route::Common { .. } => {}
             Route::Firmware { .. } if self.firmware.is_some() => {}
-            Route::Unknown => return Plan::Answer(Outcome::UnknownPath),
-            _ => return Plan::Answer(Outcome::NotServed),
+            Route::Unknown => return Plan::Answer(RequestOutcome::UnknownPath),
+            _ => return Plan::Answer(RequestOutcome::NotServed),
         }
         let Some(identity) = identity else {
-            return Plan::Answer(Outcome::NoIdentity);
+            return Plan::Answer(RequestOutcome::NoIdentity);
         };
         if let (Route::Firmware { .. }, Some(directory)) = (&route, &self.firmware) {
             // Only from the directory of the vendor the certificate names.
             let vendor = format_vendor(identity).filter(|vendor| route.file_for(*vendor).is_some());
             let path = vendor.and_then(|vendor| firmware::path_for(directory, vendor, request.uri().path()));
-            return path.map_or(Plan::Answer(Outcome::NotServed), Plan::Firmware);
+            return path.map_or(Plan::Answer(RequestOutcome::NotServed), Plan::Firmware);
         }
         // Authorization: the certificate's MAC, never the path's, decides whose file this is.
         if route.mac().is_some_and(|mac| mac != identity.mac) {
-            return Plan::Answer(Outcome::MacMismatch);
+            return Plan::Answer(RequestOutcome::MacMismatch);
         }
         // The file's format follows what the certificate says, never the User-Agent.
         let file = format_vendor(identity).and_then(|vendor| route.file_for(vendor)).filter(|f| f.template.is_some());
         match (file, route) {
-            (None, _) => Plan::Answer(Outcome::NotServed),
+            (None, _) => Plan::Answer(RequestOutcome::NotServed),
             (Some(file), Route::Device { .. }) => Plan::Device(file, kind),
             (Some(file), _) => Plan::Common(file),
         }
@@ -226,25 +227,25 @@ impl PhoneRoutes {
         peer: SocketAddr,
         request: &Request<B>,
         user_agent: Option<String>,
-    ) -> (Outcome, Response<Body>) {
+    ) -> (RequestOutcome, Response<Body>) {
         let plan = self.plan(identity, request, user_agent.as_deref());
         match self.admission.request(peer.ip(), identity.map(|identity| &identity.mac)) {
             Ok(()) => {}
             // The connection is being closed; nothing more is learnt from it.
-            Err(Refusal::Banned { .. }) => return (Outcome::Banned, response::not_found()),
+            Err(GateRefusal::Banned { .. }) => return (RequestOutcome::Banned, response::not_found()),
             // Over the limit: no work, but a request that would have missed still counts as one.
             Err(_) => {
                 let outcome = match plan {
                     Plan::Answer(outcome) if matches!(outcome.scan_weight(), ScanWeight::Miss(_)) => outcome,
-                    _ => Outcome::RateLimited,
+                    _ => RequestOutcome::RateLimited,
                 };
                 return (outcome, response::not_found());
             }
         }
         match (plan, identity) {
-            (Plan::Answer(Outcome::MacMismatch), Some(identity)) => {
+            (Plan::Answer(RequestOutcome::MacMismatch), Some(identity)) => {
                 self.audit_mismatch(identity.mac, request.uri().path(), peer).await;
-                (Outcome::MacMismatch, response::not_found())
+                (RequestOutcome::MacMismatch, response::not_found())
             }
             (Plan::Answer(outcome), _) => (outcome, response::not_found()),
             (Plan::Device(file, kind), Some(identity)) => {
@@ -252,18 +253,18 @@ impl PhoneRoutes {
                 self.serve_device_file(renderer, identity, file, fetch, kind).await
             }
             (Plan::Common(file), _) => match renderer.render_common(file, &self.settings) {
-                Ok(body) => (Outcome::ServedCommon, response::config_file(body, file.format.content_type())),
+                Ok(body) => (RequestOutcome::ServedCommon, response::config_file(body, file.format.content_type())),
                 Err(e) => {
                     tracing::error!(file = file.pattern, error = %e, "common file cannot be rendered");
-                    (Outcome::RenderFailed, response::unavailable())
+                    (RequestOutcome::RenderFailed, response::unavailable())
                 }
             },
-            (Plan::Device(..), None) => (Outcome::NoIdentity, response::not_found()),
+            (Plan::Device(..), None) => (RequestOutcome::NoIdentity, response::not_found()),
             (Plan::Firmware(path), _) => {
                 let opened = tokio::task::spawn_blocking(move || firmware::open(&path)).await.ok().flatten();
                 match opened {
-                    Some((file, length)) => (Outcome::ServedFirmware, response::firmware(file, length)),
-                    None => (Outcome::NotServed, response::not_found()),
+                    Some((file, length)) => (RequestOutcome::ServedFirmware, response::firmware(file, length)),
+                    None => (RequestOutcome::NotServed, response::not_found()),
                 }
             }
         }
@@ -297,7 +298,7 @@ impl PhoneRoutes {
         file: &'static ProfileFile,
         fetch: FetchRequest,
         kind: FetchKind,
-    ) -> (Outcome, Response<Body>) {
+    ) -> (RequestOutcome, Response<Body>) {
         let mac = identity.mac;
         for _ in 0..DECIDE_ATTEMPTS {
             let decision = match self.credentials.decide(&mac, fetch.clone(), kind) {
@@ -310,7 +311,7 @@ impl PhoneRoutes {
                         Ok(body) => Some(body),
                         Err(e) => {
                             tracing::error!(%mac, error = %e, "device config cannot be rendered; nothing was delivered");
-                            return (Outcome::RenderFailed, response::unavailable());
+                            return (RequestOutcome::RenderFailed, response::unavailable());
                         }
                     }
                 }
@@ -331,18 +332,18 @@ impl PhoneRoutes {
             return match (committed, body) {
                 (Ok(Committed::Changed), _) => continue,
                 (Ok(Committed::Done(Fetched::Config { secrets, .. })), Some(body)) => (
-                    Outcome::Served { with_secrets: secrets.is_some() },
+                    RequestOutcome::Served { with_secrets: secrets.is_some() },
                     response::config_file(body, file.format.content_type()),
                 ),
                 (Ok(Committed::Done(Fetched::Refused(refusal))), _) => {
-                    (Outcome::Refused(refusal), response::not_found())
+                    (RequestOutcome::Refused(refusal), response::not_found())
                 }
-                (Ok(Committed::Done(_)), _) => (Outcome::NotEnrolled, response::not_found()),
+                (Ok(Committed::Done(_)), _) => (RequestOutcome::NotEnrolled, response::not_found()),
                 (Err(e), _) => unavailable(mac, &e),
             };
         }
         tracing::error!(%mac, attempts = DECIDE_ATTEMPTS, "the device kept changing during its fetch");
-        (Outcome::Unavailable, response::unavailable())
+        (RequestOutcome::Unavailable, response::unavailable())
     }
 
     /// Records a valid certificate for a MAC not in the inventory, for the operator's pending
@@ -414,9 +415,9 @@ impl PhoneRoutes {
 /// How often a fetch is decided again when the device changes between decision and commit.
 const DECIDE_ATTEMPTS: usize = 4;
 
-fn unavailable(mac: Mac, e: &CredentialsError) -> (Outcome, Response<Body>) {
+fn unavailable(mac: Mac, e: &CredentialsError) -> (RequestOutcome, Response<Body>) {
     tracing::error!(%mac, error = %e, "credential service failed; nothing was delivered");
-    (Outcome::Unavailable, response::unavailable())
+    (RequestOutcome::Unavailable, response::unavailable())
 }
 
 impl PhoneRoutes {
