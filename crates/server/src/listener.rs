@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::connection::{self, ConnectionContext, Sources};
 use crate::live::Live;
 use crate::reload::Reloader;
+use crate::routes::DeviceConfig;
 use crate::routes::phone::PhoneRoutes;
 use sipprov_serving::Admission;
 use sipprov_serving::Drain;
@@ -36,9 +37,11 @@ impl PhoneServer {
         let routes = Arc::new(PhoneRoutes {
             admission: Arc::clone(&admission),
             credentials: config.credentials,
-            registrar: config.registrar,
-            settings: config.settings,
-            group_settings: config.group_settings,
+            config: DeviceConfig {
+                registrar: config.registrar,
+                settings: config.settings,
+                group_settings: config.group_settings,
+            },
             firmware: config.firmware,
             metrics: Arc::clone(&metrics),
         });

@@ -1,4 +1,11 @@
 //! The phone listener's routes: a device fetching its own file, or its vendor's common file.
+//!
+//! A request, top to bottom: `PhoneRoutes::handle` takes the rate limit and feeds the
+//! outcome to scan detection; `PhoneRoutes::plan` recognises the path and authorizes it
+//! against the certificate's identity (anything else is the uniform 404); a device file goes
+//! to `serve_device_file`: the lifecycle decides on a read of the store, `DeviceConfig`
+//! layers the settings and renders, and only a decision that writes is committed, before the
+//! answer leaves.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,117 +13,17 @@ use std::sync::Arc;
 
 use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
-use sipprov_credentials::{Account, AuditEvent, AuditKind, Clock, DeviceProfile, SystemClock, quote};
-use sipprov_credentials::{
-    Committed, Credentials, CredentialsError, FetchKind, FetchRefusal, FetchRequest, Fetched, IssuedSecrets, StoreError,
-};
+use sipprov_credentials::{AuditEvent, AuditKind, Clock, SystemClock, quote};
+use sipprov_credentials::{Committed, Credentials, CredentialsError, FetchKind, FetchRequest, Fetched, StoreError};
 use sipprov_identity::{DeviceIdentity, Mac};
-use sipprov_ratelimit::{GateRefusal, MissKind, ScanOutcome};
-use sipprov_template::{
-    AccountSettings, Device, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Route, Secrets,
-    Vendor, recognise_route,
-};
+use sipprov_ratelimit::{GateRefusal, ScanOutcome};
+use sipprov_serving::{Admission, Metrics};
+use sipprov_template::{ProfileFile, Renderer, Route, recognise_route};
 
-use crate::GroupSettings;
+use super::device_config::{DeviceConfig, format_vendor};
+use super::outcome::{RequestOutcome, ScanWeight};
 use crate::firmware;
 use crate::response::{self, Body};
-use sipprov_serving::Admission;
-use sipprov_serving::Metrics;
-
-/// What happened to one request; logged, and later fed to scan detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RequestOutcome {
-    /// The device's config was served; `with_secrets` says whether the secrets were in it.
-    Served { with_secrets: bool },
-    /// A common file (no secrets) was served.
-    ServedCommon,
-    /// A firmware image was served.
-    ServedFirmware,
-    /// Not a GET or HEAD.
-    MethodNotServed,
-    /// The path is no file any profiled phone asks for.
-    UnknownPath,
-    /// A file phones do ask for that sipprov does not serve (boot, firmware, upload, no
-    /// template): a normal part of a phone's boot sequence, not a scan.
-    NotServed,
-    /// The source or device is over its request rate; not counted as a miss.
-    RateLimited,
-    /// The source was banned while the connection was open; not counted (the ban is the
-    /// answer), and the connection is closed.
-    Banned,
-    /// The certificate verified but names no device.
-    NoIdentity,
-    /// The path names another device's file: an attack, or a misconfigured phone.
-    MacMismatch,
-    /// The certificate's device is not in the inventory (listed as pending for the operator).
-    NotEnrolled,
-    /// The device is enrolled but gets nothing (disabled, dormant, or another key).
-    Refused(FetchRefusal),
-    /// The credential service failed (store, audit, sealing key); nothing was consumed.
-    Unavailable,
-    /// The device's settings cannot be written in its vendor's format.
-    RenderFailed,
-}
-
-impl RequestOutcome {
-    /// The outcome's name in logs and metrics.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            RequestOutcome::Served { with_secrets: true } => "served_with_secrets",
-            RequestOutcome::Served { with_secrets: false } => "served",
-            RequestOutcome::ServedCommon => "served_common",
-            RequestOutcome::ServedFirmware => "served_firmware",
-            RequestOutcome::MethodNotServed => "method_not_served",
-            RequestOutcome::UnknownPath => "unknown_path",
-            RequestOutcome::NotServed => "not_served",
-            RequestOutcome::RateLimited => "rate_limited",
-            RequestOutcome::Banned => "banned",
-            RequestOutcome::NoIdentity => "no_identity",
-            RequestOutcome::MacMismatch => "mac_mismatch",
-            RequestOutcome::NotEnrolled => "not_enrolled",
-            RequestOutcome::Refused(FetchRefusal::Disabled) => "refused_disabled",
-            RequestOutcome::Refused(FetchRefusal::Dormant) => "refused_dormant",
-            RequestOutcome::Refused(FetchRefusal::KeyMismatch) => "refused_key_mismatch",
-            RequestOutcome::Refused(_) => "refused",
-            RequestOutcome::Unavailable => "unavailable",
-            RequestOutcome::RenderFailed => "render_failed",
-        }
-    }
-
-    /// What the scan detector learns from this outcome.
-    ///
-    /// Every refusal that answers the uniform 404 because of the device (not enrolled,
-    /// disabled, dormant, another key) weighs the same, so a ban never tells enrolled from
-    /// unknown. Files phones ask for that sipprov does not serve, and answers about the server
-    /// rather than the client (its limits, its failures), weigh nothing: they neither hide
-    /// misses nor add them.
-    fn scan_weight(self) -> ScanWeight {
-        match self {
-            RequestOutcome::Served { .. } | RequestOutcome::ServedCommon | RequestOutcome::ServedFirmware => {
-                ScanWeight::Hit
-            }
-            RequestOutcome::UnknownPath | RequestOutcome::MethodNotServed => ScanWeight::Miss(MissKind::UnknownPath),
-            RequestOutcome::MacMismatch => ScanWeight::Miss(MissKind::MacMismatch),
-            RequestOutcome::NoIdentity => ScanWeight::Miss(MissKind::UnknownDevice),
-            RequestOutcome::NotEnrolled | RequestOutcome::Refused(_) => ScanWeight::RefusedDevice,
-            RequestOutcome::NotServed
-            | RequestOutcome::RateLimited
-            | RequestOutcome::Banned
-            | RequestOutcome::Unavailable
-            | RequestOutcome::RenderFailed => ScanWeight::Nothing,
-        }
-    }
-}
-
-/// How an outcome counts for scan detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ScanWeight {
-    Hit,
-    Miss(MissKind),
-    /// A refusal because of the device: one miss per device per window.
-    RefusedDevice,
-    Nothing,
-}
 
 /// What a request is, decided before any store or template work.
 enum Plan {
@@ -135,9 +42,7 @@ enum Plan {
 pub(crate) struct PhoneRoutes {
     pub(crate) admission: Arc<Admission>,
     pub(crate) credentials: Arc<Credentials>,
-    pub(crate) registrar: String,
-    pub(crate) settings: LayeredSettings,
-    pub(crate) group_settings: GroupSettings,
+    pub(crate) config: DeviceConfig,
     pub(crate) firmware: Option<PathBuf>,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -252,7 +157,7 @@ impl PhoneRoutes {
                 let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
                 self.serve_device_file(renderer, identity, file, fetch, kind).await
             }
-            (Plan::Common(file), _) => match renderer.render_common(file, &self.settings) {
+            (Plan::Common(file), _) => match renderer.render_common(file, &self.config.settings) {
                 Ok(body) => (RequestOutcome::ServedCommon, response::config_file(body, file.format.content_type())),
                 Err(e) => {
                     tracing::error!(file = file.pattern, error = %e, "common file cannot be rendered");
@@ -307,7 +212,7 @@ impl PhoneRoutes {
             };
             let body = match decision.answer() {
                 Fetched::Config { accounts, profile, secrets } => {
-                    match self.render_device(renderer, identity, file, accounts, profile, secrets.as_ref()) {
+                    match self.config.render(renderer, identity, file, accounts, profile, secrets.as_ref()) {
                         Ok(body) => Some(body),
                         Err(e) => {
                             tracing::error!(%mac, error = %e, "device config cannot be rendered; nothing was delivered");
@@ -358,58 +263,6 @@ impl PhoneRoutes {
             Err(e) => tracing::warn!(%mac, error = %e, "pending device task failed"),
         }
     }
-
-    fn render_device(
-        &self,
-        renderer: &Renderer,
-        identity: &DeviceIdentity,
-        file: &ProfileFile,
-        accounts: &[Account],
-        profile: &DeviceProfile,
-        secrets: Option<&IssuedSecrets>,
-    ) -> Result<String, String> {
-        let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
-        let model = profile.model.as_deref().or(identity.model.as_deref());
-        // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
-        let vendor = match &profile.vendor {
-            Some(vendor) => vendor.clone(),
-            None => format_vendor(identity).map_or_else(|| identity.vendor.clone(), |v| v.name().to_owned()),
-        };
-        let settings = self.settings_for(&vendor, model, profile)?;
-        let sip_passwords: Vec<(u16, &str)> = secrets
-            .map(|s| s.sip_passwords.iter().map(|(line, password)| (*line, password.expose())).collect())
-            .unwrap_or_default();
-        let secrets = Secrets {
-            sip_passwords: &sip_passwords,
-            admin_password: secrets.and_then(|s| s.admin_password.as_ref()).map(|p| p.expose()),
-        };
-        let keys: Vec<FunctionKey> = profile.keys.iter().map(function_key).collect();
-        let device =
-            Device { mac: identity.mac, model, accounts: &accounts, keys: &keys, settings: &settings, secrets };
-        renderer.render_device(file, &device).map_err(|e| e.to_string())
-    }
-
-    /// An account as its vendor's template sees it: the global registrar unless it has its own.
-    fn account_settings(&self, account: &Account) -> AccountSettings {
-        AccountSettings {
-            line: account.line,
-            user_name: account.user_name.clone(),
-            auth_name: account.auth_name.clone(),
-            display_name: account.display_name.clone(),
-            registrar: account.registrar.clone().unwrap_or_else(|| self.registrar.clone()),
-            outbound_proxy: account.outbound_proxy.clone(),
-            transport: account.transport.map(|transport| match transport {
-                sipprov_credentials::Transport::Udp => sipprov_template::Transport::Udp,
-                sipprov_credentials::Transport::Tcp => sipprov_template::Transport::Tcp,
-                sipprov_credentials::Transport::Tls => sipprov_template::Transport::Tls,
-            }),
-            srtp: account.srtp.map(|srtp| match srtp {
-                sipprov_credentials::Srtp::Off => sipprov_template::Srtp::Off,
-                sipprov_credentials::Srtp::Optional => sipprov_template::Srtp::Optional,
-                sipprov_credentials::Srtp::Required => sipprov_template::Srtp::Required,
-            }),
-        }
-    }
 }
 
 /// How often a fetch is decided again when the device changes between decision and commit.
@@ -418,55 +271,4 @@ const DECIDE_ATTEMPTS: usize = 4;
 fn unavailable(mac: Mac, e: &CredentialsError) -> (RequestOutcome, Response<Body>) {
     tracing::error!(%mac, error = %e, "credential service failed; nothing was delivered");
     (RequestOutcome::Unavailable, response::unavailable())
-}
-
-impl PhoneRoutes {
-    /// The settings one device is rendered with: global, then its vendor's, model's and site's
-    /// groups, then its own.
-    fn settings_for(
-        &self,
-        vendor: &str,
-        model: Option<&str>,
-        profile: &DeviceProfile,
-    ) -> Result<LayeredSettings, String> {
-        let mut settings = self.settings.clone();
-        let groups = &self.group_settings;
-        let layers = [
-            (Layer::Vendor, groups.vendor.get(vendor)),
-            (Layer::Model, model.and_then(|model| groups.model.get(model))),
-            (Layer::Site, profile.site.as_ref().and_then(|site| groups.site.get(site))),
-            (Layer::Device, Some(&profile.settings)),
-        ];
-        for (layer, values) in layers {
-            for (name, value) in values.into_iter().flatten() {
-                settings.set(layer, name, value.as_str()).map_err(|e| e.to_string())?;
-            }
-        }
-        // Checked when each layer was set; checked again here, where it matters.
-        match settings.get("provisioning_url") {
-            Some(url) => sipprov_template::check_setting("provisioning_url", url)?,
-            None => return Err("no provisioning_url".into()),
-        }
-        Ok(settings)
-    }
-}
-
-/// A programmable key as its vendor's template sees it.
-fn function_key(key: &sipprov_credentials::FunctionKey) -> FunctionKey {
-    FunctionKey {
-        position: key.position,
-        kind: match key.kind {
-            sipprov_credentials::KeyKind::Blf => KeyKind::Blf,
-            sipprov_credentials::KeyKind::SpeedDial => KeyKind::SpeedDial,
-        },
-        value: key.value.clone(),
-        label: key.label.clone(),
-        line: key.line,
-    }
-}
-
-/// The vendor whose file format a device gets: the vendor its certificate layout names, or
-/// for a layout that names none (CN = MAC under a private CA), the vendor of its MAC's OUI.
-fn format_vendor(identity: &DeviceIdentity) -> Option<Vendor> {
-    identity.vendor.parse::<Vendor>().ok().or_else(|| Vendor::from_oui(identity.mac.oui()))
 }

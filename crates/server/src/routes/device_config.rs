@@ -1,0 +1,122 @@
+//! A device's config: its settings layers, its accounts and keys as its vendor's template sees
+//! them, and the render.
+
+use sipprov_credentials::{Account, DeviceProfile, IssuedSecrets};
+use sipprov_identity::DeviceIdentity;
+use sipprov_template::{
+    AccountSettings, Device, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Secrets, Vendor,
+};
+
+use crate::GroupSettings;
+
+/// What every device's config is rendered with: the registrar, the global settings and the
+/// vendor, model and site groups.
+pub(crate) struct DeviceConfig {
+    pub(crate) registrar: String,
+    pub(crate) settings: LayeredSettings,
+    pub(crate) group_settings: GroupSettings,
+}
+
+impl DeviceConfig {
+    /// Renders `file` for the device `identity` names, with its accounts, profile and the
+    /// secrets the lifecycle allows; the error says why it cannot be rendered.
+    pub(crate) fn render(
+        &self,
+        renderer: &Renderer,
+        identity: &DeviceIdentity,
+        file: &ProfileFile,
+        accounts: &[Account],
+        profile: &DeviceProfile,
+        secrets: Option<&IssuedSecrets>,
+    ) -> Result<String, String> {
+        let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
+        let model = profile.model.as_deref().or(identity.model.as_deref());
+        // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
+        let vendor = match &profile.vendor {
+            Some(vendor) => vendor.clone(),
+            None => format_vendor(identity).map_or_else(|| identity.vendor.clone(), |v| v.name().to_owned()),
+        };
+        let settings = self.settings_for(&vendor, model, profile)?;
+        let sip_passwords: Vec<(u16, &str)> = secrets
+            .map(|s| s.sip_passwords.iter().map(|(line, password)| (*line, password.expose())).collect())
+            .unwrap_or_default();
+        let secrets = Secrets {
+            sip_passwords: &sip_passwords,
+            admin_password: secrets.and_then(|s| s.admin_password.as_ref()).map(|p| p.expose()),
+        };
+        let keys: Vec<FunctionKey> = profile.keys.iter().map(function_key).collect();
+        let device =
+            Device { mac: identity.mac, model, accounts: &accounts, keys: &keys, settings: &settings, secrets };
+        renderer.render_device(file, &device).map_err(|e| e.to_string())
+    }
+
+    /// An account as its vendor's template sees it: the global registrar unless it has its own.
+    fn account_settings(&self, account: &Account) -> AccountSettings {
+        AccountSettings {
+            line: account.line,
+            user_name: account.user_name.clone(),
+            auth_name: account.auth_name.clone(),
+            display_name: account.display_name.clone(),
+            registrar: account.registrar.clone().unwrap_or_else(|| self.registrar.clone()),
+            outbound_proxy: account.outbound_proxy.clone(),
+            transport: account.transport.map(|transport| match transport {
+                sipprov_credentials::Transport::Udp => sipprov_template::Transport::Udp,
+                sipprov_credentials::Transport::Tcp => sipprov_template::Transport::Tcp,
+                sipprov_credentials::Transport::Tls => sipprov_template::Transport::Tls,
+            }),
+            srtp: account.srtp.map(|srtp| match srtp {
+                sipprov_credentials::Srtp::Off => sipprov_template::Srtp::Off,
+                sipprov_credentials::Srtp::Optional => sipprov_template::Srtp::Optional,
+                sipprov_credentials::Srtp::Required => sipprov_template::Srtp::Required,
+            }),
+        }
+    }
+
+    /// The settings one device is rendered with: global, then its vendor's, model's and site's
+    /// groups, then its own.
+    fn settings_for(
+        &self,
+        vendor: &str,
+        model: Option<&str>,
+        profile: &DeviceProfile,
+    ) -> Result<LayeredSettings, String> {
+        let mut settings = self.settings.clone();
+        let groups = &self.group_settings;
+        let layers = [
+            (Layer::Vendor, groups.vendor.get(vendor)),
+            (Layer::Model, model.and_then(|model| groups.model.get(model))),
+            (Layer::Site, profile.site.as_ref().and_then(|site| groups.site.get(site))),
+            (Layer::Device, Some(&profile.settings)),
+        ];
+        for (layer, values) in layers {
+            for (name, value) in values.into_iter().flatten() {
+                settings.set(layer, name, value.as_str()).map_err(|e| e.to_string())?;
+            }
+        }
+        // Checked when each layer was set; checked again here, where it matters.
+        match settings.get("provisioning_url") {
+            Some(url) => sipprov_template::check_setting("provisioning_url", url)?,
+            None => return Err("no provisioning_url".into()),
+        }
+        Ok(settings)
+    }
+}
+/// A programmable key as its vendor's template sees it.
+fn function_key(key: &sipprov_credentials::FunctionKey) -> FunctionKey {
+    FunctionKey {
+        position: key.position,
+        kind: match key.kind {
+            sipprov_credentials::KeyKind::Blf => KeyKind::Blf,
+            sipprov_credentials::KeyKind::SpeedDial => KeyKind::SpeedDial,
+        },
+        value: key.value.clone(),
+        label: key.label.clone(),
+        line: key.line,
+    }
+}
+
+/// The vendor whose file format a device gets: the vendor its certificate layout names, or
+/// for a layout that names none (CN = MAC under a private CA), the vendor of its MAC's OUI.
+pub(crate) fn format_vendor(identity: &DeviceIdentity) -> Option<Vendor> {
+    identity.vendor.parse::<Vendor>().ok().or_else(|| Vendor::from_oui(identity.mac.oui()))
+}
