@@ -19,8 +19,8 @@ use sipprov_identity::Mac;
 
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
-    DeviceRecord, DeviceSecrets, FunctionKey, KeyKind, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery,
-    RevealToken, Role, Sealed, Sighting, Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
+    DeviceRecord, DeviceSecrets, DeviceUpdate, FunctionKey, KeyKind, LastSeen, MAX_PENDING_KEYS, PendingDevice,
+    PendingQuery, RevealToken, Role, Sealed, Sighting, Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
 };
 
 /// One check of the contract, given a fresh store.
@@ -35,6 +35,7 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("enrolment removes the MAC from the pending list", enrolment_clears_pending),
         ("updates persist with their audit events", updates_persist_with_events),
         ("an aborted update writes nothing", aborted_update_writes_nothing),
+        ("an update handed to a callback reports as the update does", updates_then_report),
         ("updates of one device are exclusive", concurrent_updates_are_exclusive),
         ("deletion removes the device", deletion),
         ("devices with secrets are listed in bounded batches", devices_with_secrets_in_batches),
@@ -239,6 +240,38 @@ fn aborted_update_writes_nothing(store: Arc<dyn Store>) {
     assert!(matches!(result, Err(StoreError::Aborted(reason)) if reason == "changed my mind"));
     assert_eq!(store.device(&mac(1)).unwrap(), Some(record(1)));
     assert!(all_events(&*store).is_empty());
+}
+
+/// `update_device_then` writes and reports exactly as `update_device` does, whichever thread
+/// it reports from: the change with its events, an abort writing nothing, an unknown device.
+fn updates_then_report(store: Arc<dyn Store>) {
+    let then = |mac: Mac, update: DeviceUpdate| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        store.update_device_then(
+            &mac,
+            update,
+            Box::new(move |result| {
+                sender.send(result).unwrap();
+            }),
+        );
+        receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("done is called")
+    };
+    assert_eq!(then(mac(1), Box::new(|_| Ok(Vec::new()))).unwrap(), None, "unknown device");
+    store.insert_device(record(1), Vec::new()).unwrap();
+    let aborted = then(mac(1), Box::new(|_| Err(Abort("no".into()))));
+    assert!(matches!(aborted, Err(StoreError::Aborted(reason)) if reason == "no"));
+    let written = then(
+        mac(1),
+        Box::new(|device| {
+            device.state = CredentialState::Delivered { at: at(5) };
+            Ok(vec![event(1, 5, AuditKind::Delivered)])
+        }),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(written.state, CredentialState::Delivered { at: at(5) });
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(written), "durable once reported");
+    assert_eq!(all_events(&*store), vec![event(1, 5, AuditKind::Delivered)]);
 }
 
 fn concurrent_updates_are_exclusive(store: Arc<dyn Store>) {

@@ -81,7 +81,7 @@ pub struct Credentials {
     pub(crate) lifecycle: Lifecycle,
     keyring: Option<Arc<Keyring>>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) sightings: SightingBuffer,
+    pub(crate) sightings: Arc<SightingBuffer>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -97,7 +97,7 @@ impl Credentials {
     /// Without a `keyring` the service still answers status questions and serves configs without
     /// secrets, but refuses every operation that needs a secret ([`CredentialsError::NoSealingKey`]).
     pub fn new(store: Arc<dyn Store>, lifecycle: Lifecycle, keyring: Option<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, lifecycle, keyring: keyring.map(Arc::new), clock, sightings: SightingBuffer::default() }
+        Self { store, lifecycle, keyring: keyring.map(Arc::new), clock, sightings: Arc::default() }
     }
 
     /// The store underneath, for reads.

@@ -23,6 +23,7 @@ use sipprov_identity::Mac;
 
 use crate::credentials::open;
 use crate::lifecycle::{FetchRefusal, FetchRequest, Serve};
+use crate::sightings::SightingBuffer;
 use crate::{
     Abort, Account, Credentials, CredentialsError, DeviceProfile, Fetched, IssuedSecrets, StoreError, Timestamp,
 };
@@ -167,36 +168,59 @@ impl Credentials {
     /// same; a served config's client facts (time, address, User-Agent) are kept in memory for
     /// [`Credentials::flush_sightings`].
     pub fn commit(&self, decision: Decision) -> Result<Committed, CredentialsError> {
+        if !decision.writes {
+            // A provisioned phone polling: nothing to wait for.
+            let Decision { mac, request, now, answer, .. } = decision;
+            return Ok(served(&self.sightings, mac, now, &request, answer));
+        }
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        self.commit_then(decision, move |committed| {
+            let _ = sender.send(committed);
+        });
+        receiver.recv().unwrap_or_else(|_| Err(not_run()))
+    }
+
+    /// [`Credentials::commit`], with the outcome handed to `done` instead of returned. With a
+    /// store that commits on a thread of its own ([`Store::update_device_then`]), `done` runs
+    /// there once the write is durable, so an async caller waits for it without holding a
+    /// thread; a decision that writes nothing calls `done` at once.
+    ///
+    /// [`Store::update_device_then`]: crate::Store::update_device_then
+    pub fn commit_then(
+        &self,
+        decision: Decision,
+        done: impl FnOnce(Result<Committed, CredentialsError>) + Send + 'static,
+    ) {
         let Decision { mac, request, kind, now, serve, writes, answer } = decision;
-        if let (true, Some(decided)) = (writes, serve) {
-            let (lifecycle, changed) = (self.lifecycle, Arc::new(AtomicBool::new(false)));
-            let flag = Arc::clone(&changed);
-            let request_in = request.clone();
-            let written = self.store.update_device(
-                &mac,
-                Box::new(move |device| {
-                    let (serve, events) = match kind {
-                        FetchKind::Deliver => lifecycle.fetch(device, &request_in, now),
-                        FetchKind::Peek => lifecycle.peek(device, &request_in, now),
-                    };
-                    if serve != decided {
-                        flag.store(true, Ordering::SeqCst);
-                        return Err(Abort("the device changed since the fetch was decided".into()));
-                    }
-                    Ok(events)
-                }),
-            );
-            match written {
-                Ok(Some(_)) => {}
-                Ok(None) => return Ok(Committed::Changed),
-                Err(StoreError::Aborted(_)) if changed.load(Ordering::SeqCst) => return Ok(Committed::Changed),
-                Err(e) => return Err(e.into()),
+        let request_in = request.clone();
+        let sightings = Arc::clone(&self.sightings);
+        let finish = move |answer: Fetched| served(&sightings, mac, now, &request, answer);
+        let (true, Some(decided)) = (writes, serve) else { return done(Ok(finish(answer))) };
+        let (lifecycle, changed) = (self.lifecycle, Arc::new(AtomicBool::new(false)));
+        let flag = Arc::clone(&changed);
+        let update = Box::new(move |device: &mut crate::DeviceRecord| {
+            let (serve, events) = match kind {
+                FetchKind::Deliver => lifecycle.fetch(device, &request_in, now),
+                FetchKind::Peek => lifecycle.peek(device, &request_in, now),
+            };
+            if serve != decided {
+                flag.store(true, Ordering::SeqCst);
+                return Err(Abort("the device changed since the fetch was decided".into()));
             }
-        }
-        if matches!(answer, Fetched::Config { .. }) {
-            self.sightings.record(mac, now, &request);
-        }
-        Ok(Committed::Done(answer))
+            Ok(events)
+        });
+        self.store.update_device_then(
+            &mac,
+            update,
+            Box::new(move |written| {
+                done(match written {
+                    Ok(Some(_)) => Ok(finish(answer)),
+                    Ok(None) => Ok(Committed::Changed),
+                    Err(StoreError::Aborted(_)) if changed.load(Ordering::SeqCst) => Ok(Committed::Changed),
+                    Err(e) => Err(e.into()),
+                })
+            }),
+        );
     }
 
     /// A whole fetch: [`decide`](Self::decide), `render` the answer, [`commit`](Self::commit);
@@ -229,4 +253,17 @@ impl Credentials {
         let contended = format!("{mac} kept changing during {MAX_ATTEMPTS} attempts to fetch it");
         Err(DeliverError::Credentials(StoreError::Backend(contended.into()).into()))
     }
+}
+
+/// A fetch recorded: a served config's client facts kept for the next sightings flush.
+fn served(sightings: &SightingBuffer, mac: Mac, now: Timestamp, request: &FetchRequest, answer: Fetched) -> Committed {
+    if matches!(answer, Fetched::Config { .. }) {
+        sightings.record(mac, now, request);
+    }
+    Committed::Done(answer)
+}
+
+/// A commit whose outcome never came back: the store dropped the write unrun.
+fn not_run() -> CredentialsError {
+    CredentialsError::Store(StoreError::Backend("the write was not run: the store dropped it".into()))
 }

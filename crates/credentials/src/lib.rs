@@ -101,5 +101,5 @@ pub use secret::{OneTimeToken, Password, SecretError};
 pub use sightings::Sighting;
 pub use store::{
     Abort, Ban, DeviceQuery, DeviceUpdate, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Store,
-    StoreError, TokenUse,
+    StoreError, TokenUse, UpdateDone,
 };

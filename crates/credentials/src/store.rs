@@ -11,6 +11,9 @@ use crate::{ApiToken, AuditEvent, AuditQuery, DeviceRecord, Sighting, StoredAudi
 /// or aborts the transaction (nothing is written).
 pub type DeviceUpdate = Box<dyn FnOnce(&mut DeviceRecord) -> Result<Vec<AuditEvent>, Abort> + Send>;
 
+/// What [`Store::update_device_then`] hands the result of an update to.
+pub type UpdateDone = Box<dyn FnOnce(Result<Option<DeviceRecord>, StoreError>) + Send>;
+
 /// Why a [`DeviceUpdate`] gave up; the transaction is rolled back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Abort(pub String);
@@ -32,6 +35,22 @@ pub trait Store: Send + Sync {
     /// each other's effect. Returns the record as written, or `None` (nothing written) if there
     /// is no such device. An [`Abort`] becomes [`StoreError::Aborted`] with nothing written.
     fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError>;
+
+    /// [`Store::update_device`], with the result handed to `done` instead of returned. A
+    /// backend that commits on a thread of its own calls `done` from there once the write is
+    /// durable, so an async caller waits without holding a thread of its own. `done` may also
+    /// be dropped uncalled if the write could not be run at all. The default runs the update
+    /// on the caller's thread.
+    fn update_device_then(&self, mac: &Mac, update: DeviceUpdate, done: UpdateDone) {
+        done(self.update_device(mac, update));
+    }
+
+    /// Whether [`Store::update_device_then`] returns at once and calls `done` from a thread of
+    /// the store's own (so an async caller may call it directly), rather than running the
+    /// update on the caller's thread (the default: call it off the async workers).
+    fn updates_on_own_thread(&self) -> bool {
+        false
+    }
 
     /// Deletes the device and appends `event`. Returns `false` if there was none.
     fn delete_device(&self, mac: &Mac, event: AuditEvent) -> Result<bool, StoreError>;

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
     Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
     DeviceRecord, DeviceSecrets, DeviceUpdate, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken,
-    Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport,
+    Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone,
 };
 use sipprov_identity::Mac;
 
@@ -322,6 +322,21 @@ fn write_device(
     Ok(())
 }
 
+/// One device update inside the writer's transaction: read, change, write the row (and the
+/// account rows only if they changed) and the audit events.
+fn apply_update(conn: &Connection, mac: Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError> {
+    let Some(mut device) = select_device(conn, &mac)? else { return Ok(None) };
+    let before = (device.accounts.clone(), sip_passwords(&device));
+    let events = update(&mut device).map_err(|abort| StoreError::Aborted(abort.0))?;
+    if device.mac != mac {
+        return Err(StoreError::Aborted("an update may not change the MAC".into()));
+    }
+    let accounts_changed = before != (device.accounts.clone(), sip_passwords(&device));
+    write_device(conn, &device, false, accounts_changed).map_err(backend)?;
+    insert_events(conn, &events).map_err(backend)?;
+    Ok(Some(device))
+}
+
 fn insert_events(conn: &Connection, events: &[AuditEvent]) -> rusqlite::Result<()> {
     let mut statement = conn.prepare_cached("INSERT INTO audit (at, mac, kind, detail) VALUES (?1, ?2, ?3, ?4)")?;
     for event in events {
@@ -356,18 +371,16 @@ impl Store for SqliteStore {
 
     fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError> {
         let mac = *mac;
-        self.writer.submit(move |conn| {
-            let Some(mut device) = select_device(conn, &mac)? else { return Ok(None) };
-            let before = (device.accounts.clone(), sip_passwords(&device));
-            let events = update(&mut device).map_err(|abort| StoreError::Aborted(abort.0))?;
-            if device.mac != mac {
-                return Err(StoreError::Aborted("an update may not change the MAC".into()));
-            }
-            let accounts_changed = before != (device.accounts.clone(), sip_passwords(&device));
-            write_device(conn, &device, false, accounts_changed).map_err(backend)?;
-            insert_events(conn, &events).map_err(backend)?;
-            Ok(Some(device))
-        })
+        self.writer.submit(move |conn| apply_update(conn, mac, update))
+    }
+
+    fn update_device_then(&self, mac: &Mac, update: DeviceUpdate, done: UpdateDone) {
+        let mac = *mac;
+        self.writer.submit_then(move |conn| apply_update(conn, mac, update), done);
+    }
+
+    fn updates_on_own_thread(&self) -> bool {
+        true
     }
 
     fn delete_device(&self, mac: &Mac, event: AuditEvent) -> Result<bool, StoreError> {

@@ -55,24 +55,36 @@ impl Writer {
         work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let (reply, answer) = mpsc::sync_channel::<Result<R, StoreError>>(1);
+        self.submit_then(work, move |result| {
+            let _ = reply.send(result);
+        });
+        answer
+            .recv()
+            .map_err(|_| StoreError::Backend("write not committed: the SQLite writer could not run it".into()))?
+    }
+
+    /// Runs `work` in the next batch and hands its result to `done` on the writer thread, once
+    /// the batch is committed. `done` is dropped uncalled if the write cannot be run.
+    pub(crate) fn submit_then<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        done: impl FnOnce(Result<R, StoreError>) + Send + 'static,
+    ) {
         let job: Job = Box::new(move |conn| {
             let result = work(conn);
             let ok = result.is_ok();
             Done {
                 ok,
                 finish: Box::new(move |commit| {
-                    let result = match commit {
+                    done(match commit {
                         Err(e) if ok => Err(StoreError::Backend(format!("commit failed: {e}").into())),
                         _ => result,
-                    };
-                    let _ = reply.send(result);
+                    })
                 }),
             }
         });
-        self.jobs.send(job).map_err(|_| StoreError::Backend("the SQLite writer thread has stopped".into()))?;
-        answer
-            .recv()
-            .map_err(|_| StoreError::Backend("write not committed: the SQLite writer could not run it".into()))?
+        // A stopped writer drops the job, and `done` with it.
+        let _ = self.jobs.send(job);
     }
 }
 

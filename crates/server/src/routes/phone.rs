@@ -194,8 +194,9 @@ impl PhoneRoutes {
 
     /// Serves a device its own file: the lifecycle decides on a read of the store, the config
     /// is rendered, and only then is the fetch committed (a transition, a delivered secret and
-    /// their audit events, off the async workers). A poll that changes nothing is a read: no
-    /// thread hop, no write. A config that cannot be rendered consumes nothing.
+    /// their audit events: handed to a store that writes on its own thread, or run off the
+    /// async workers). A poll that changes nothing is a read: no thread hop, no write. A
+    /// config that cannot be rendered consumes nothing.
     async fn serve_device_file(
         &self,
         renderer: &Renderer,
@@ -226,7 +227,17 @@ impl PhoneRoutes {
                 }
                 Fetched::Refused(_) => None,
             };
-            let committed = if decision.writes() {
+            let committed = if decision.writes() && self.credentials.store().updates_on_own_thread() {
+                // The store's writer thread answers once the write is durable: this task waits
+                // for it without holding a thread.
+                let (sender, receiver) = tokio::sync::oneshot::channel();
+                self.credentials.commit_then(decision, move |committed| {
+                    let _ = sender.send(committed);
+                });
+                receiver.await.unwrap_or_else(|_| {
+                    Err(CredentialsError::Store(StoreError::Backend("the store dropped the write unrun".into())))
+                })
+            } else if decision.writes() {
                 let credentials = Arc::clone(&self.credentials);
                 tokio::task::spawn_blocking(move || credentials.commit(decision)).await.unwrap_or_else(|e| {
                     Err(CredentialsError::Store(StoreError::Backend(format!("the commit task failed: {e}").into())))
