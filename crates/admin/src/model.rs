@@ -190,6 +190,38 @@ impl DeviceInput {
 }
 
 impl AccountInput {
+    /// A stored account as input, to merge an import row into.
+    fn from_account(account: &Account) -> Self {
+        Self {
+            line: Some(account.line),
+            user_name: Some(account.user_name.clone()),
+            auth_name: Some(account.auth_name.clone()),
+            display_name: Some(account.display_name.clone()),
+            registrar: account.registrar.clone(),
+            outbound_proxy: account.outbound_proxy.clone(),
+            transport: account.transport.map(|t| t.name().to_owned()),
+            srtp: account.srtp.map(|s| s.name().to_owned()),
+            password: None,
+        }
+    }
+
+    /// The fields `row` gives replace these.
+    fn overlay(&mut self, row: AccountInput) {
+        for (field, given) in [
+            (&mut self.user_name, row.user_name),
+            (&mut self.auth_name, row.auth_name),
+            (&mut self.display_name, row.display_name),
+            (&mut self.registrar, row.registrar),
+            (&mut self.outbound_proxy, row.outbound_proxy),
+            (&mut self.transport, row.transport),
+            (&mut self.srtp, row.srtp),
+        ] {
+            if given.is_some() {
+                *field = given;
+            }
+        }
+    }
+
     /// Checks every field of the account at `index` of a list; errors name the field with
     /// `prefix` (`accounts[1].`).
     fn validate(self, prefix: &str, index: usize) -> Result<(Account, Option<Password>), String> {
@@ -251,6 +283,18 @@ pub(crate) fn check_line_limit(profile: &DeviceProfile, accounts: &[Account]) ->
             "line {} is beyond the {most} accounts a {vendor} {} holds",
             account.line,
             model.unwrap_or("device of unknown model")
+        ));
+    }
+    // An HT81x registers every port through one profile: the first account's registrar,
+    // proxy, transport and SRTP. A port that names others would silently use the first's.
+    let shared = |a: &Account| (a.registrar.clone(), a.outbound_proxy.clone(), a.transport, a.srtp);
+    let ht81x = vendor == Vendor::Grandstream && model.is_some_and(|m| m.to_ascii_uppercase().starts_with("HT81"));
+    let differs = accounts.iter().find(|a| accounts.first().is_some_and(|first| shared(a) != shared(first)));
+    if let (true, Some(other)) = (ht81x, differs) {
+        return Err(format!(
+            "line {}: every port of an HT81x registers through the first account's registrar, proxy, transport \
+             and SRTP; give the same ones or none",
+            other.line
         ));
     }
     for key in &profile.keys {
@@ -342,11 +386,22 @@ impl DevicePatch {
             merged.extend(input.settings.clone());
             merged
         });
-        // A row's passwords are for enrolment; an enrolled device's are changed by rotation.
-        let accounts = input
-            .accounts
-            .clone()
-            .map(|accounts| accounts.into_iter().map(|account| AccountInput { password: None, ..account }).collect());
+        // The row's accounts change the stored ones line by line: a line the row leaves out is
+        // kept, a field it leaves empty keeps its value. A row's passwords are for enrolment
+        // (a re-import of the same file changes nothing); an enrolled device's are changed by
+        // rotation, and an account the row adds gets a generated one, in the row's result.
+        let accounts = input.accounts.as_ref().map(|rows| {
+            let mut merged: Vec<AccountInput> = device.accounts.iter().map(AccountInput::from_account).collect();
+            for (index, row) in rows.iter().enumerate() {
+                let line = row.line.or_else(|| u16::try_from(index + 1).ok());
+                let row = AccountInput { line, password: None, ..row.clone() };
+                match merged.iter_mut().find(|stored| stored.line == line) {
+                    Some(stored) => stored.overlay(row),
+                    None => merged.push(row),
+                }
+            }
+            merged
+        });
         Self {
             user_name: input.user_name.clone(),
             auth_name: input.auth_name.clone(),
@@ -744,7 +799,7 @@ mod tests {
     #[test]
     fn several_accounts_are_checked_each_naming_its_place() {
         let device = input(
-            r#"{"mac": "000b82aabb01", "vendor": "Grandstream", "model": "HT812", "accounts": [
+            r#"{"mac": "000b82aabb01", "vendor": "Grandstream", "model": "GXP2140", "accounts": [
                 {"user_name": "2001", "transport": "TLS", "srtp": "required", "password": "Port-One-Secret-1"},
                 {"user_name": "2002", "registrar": "sip2.example.net:5061", "outbound_proxy": "proxy.example.net"}
             ]}"#,
@@ -829,5 +884,44 @@ mod tests {
         let error = device("grandstream", r#"[{"type": "blf", "value": "1002", "position": 8}]"#).err().unwrap();
         assert!(error.contains("keys 1 to 7, not 8"), "{error}");
         assert!(device("gigaset", r#"[{"type": "blf", "value": "1002"}]"#).is_err());
+    }
+
+    #[test]
+    fn an_ht81x_port_cannot_name_a_registrar_of_its_own() {
+        let ata = |second: &str| {
+            input(&format!(
+                r#"{{"mac": "000b82aabb01", "vendor": "grandstream", "model": "HT814",
+                    "accounts": [{{"user_name": "1"}}, {{"user_name": "2"{second}}}]}}"#
+            ))
+        };
+        assert!(ata("").is_ok());
+        let error = ata(r#", "registrar": "other.example.net""#).err().unwrap();
+        assert!(error.contains("line 2: every port of an HT81x"), "{error}");
+    }
+
+    #[test]
+    fn an_import_row_changes_accounts_line_by_line() {
+        let device =
+            input(r#"{"mac": "001565aabb01", "accounts": [{"user_name": "1001"}, {"user_name": "1002"}]}"#).unwrap();
+        let record = DeviceRecord {
+            mac: device.mac,
+            accounts: device.accounts,
+            state: sipprov_credentials::CredentialState::Purged,
+            secrets: None,
+            pinned_spki: None,
+            disabled: false,
+            enrolled_at: sipprov_credentials::Timestamp::from_unix(0),
+            last_seen: None,
+            profile: device.profile,
+        };
+        let row: DeviceInput = serde_json::from_str(
+            r#"{"mac": "001565aabb01", "accounts": [{"line": 2, "display_name": "Fax", "password": "Row-Password-12"},
+                {"line": 3, "user_name": "1003"}]}"#,
+        )
+        .unwrap();
+        let (accounts, _) = DevicePatch::from_import(&row, &record).apply(&record).unwrap();
+        let shown: Vec<(u16, &str, &str)> =
+            accounts.iter().map(|a| (a.line, a.user_name.as_str(), a.display_name.as_str())).collect();
+        assert_eq!(shown, [(1, "1001", "1001"), (2, "1002", "Fax"), (3, "1003", "1003")]);
     }
 }

@@ -218,6 +218,11 @@ impl Credentials {
         // The passwords are generated and sealed before the transaction, for the lines the
         // device has now; the transaction refuses if its accounts changed in between.
         let Some(device) = self.store.device(mac)? else { return Ok(None) };
+        if rearm && reissue.line.is_some() {
+            return Err(CredentialsError::Invalid(
+                "a re-arm is for a replaced or reset phone, which needs every account: give no line".into(),
+            ));
+        }
         let lines: Vec<u16> = match reissue.line {
             Some(line) if device.account(line).is_none() => {
                 return Err(CredentialsError::Invalid(format!("{mac} has no account on line {line}")));
@@ -252,7 +257,14 @@ impl Credentials {
                 let events = match (whole, rearm) {
                     (true, true) => lifecycle.rearm(device, sealed, now),
                     (true, false) => lifecycle.rotate(device, sealed, now),
-                    (false, _) => lifecycle.issue_lines(device, sealed.sip_passwords, rearm, now),
+                    (false, _) => {
+                        if is_dormant(&lifecycle, device, now) {
+                            return Err(Abort(
+                                "the device is dormant: re-arm it whole, which issues every account".into(),
+                            ));
+                        }
+                        lifecycle.issue_lines(device, sealed.sip_passwords, rearm, now)
+                    }
                 };
                 Ok(attributed(events, &by))
             }),
@@ -290,24 +302,31 @@ impl Credentials {
                 if device.accounts == accounts && device.profile == profile {
                     return Ok(Vec::new());
                 }
+                // A line whose account is new, or now names another user, registrar or digest
+                // name, is a new account: it gets a password of its own, not the old one.
                 let added: Vec<u16> = accounts
                     .iter()
+                    .filter(|account| {
+                        device.account(account.line).is_none_or(|before| {
+                            (&before.user_name, &before.auth_name, &before.registrar)
+                                != (&account.user_name, &account.auth_name, &account.registrar)
+                        })
+                    })
                     .map(|account| account.line)
-                    .filter(|line| device.account(*line).is_none())
                     .collect();
                 let users: Vec<String> = accounts.iter().map(|account| quote(&account.user_name)).collect();
                 let mut events =
                     vec![AuditEvent::new(now, device.mac, AuditKind::Updated, format!("user={}", users.join(",")))];
                 if let Some(secrets) = &mut device.secrets {
-                    secrets.sip_passwords.retain(|(line, _)| accounts.iter().any(|account| account.line == *line));
-                    if secrets.sip_passwords.is_empty() {
-                        device.secrets = None;
-                    }
+                    let kept =
+                        |line: &u16| accounts.iter().any(|account| account.line == *line) && !added.contains(line);
+                    secrets.sip_passwords.retain(|(line, _)| kept(line));
                 }
                 device.accounts = accounts;
                 device.profile = profile;
                 let mut new = None;
-                if !added.is_empty() {
+                // A dormant device gets its accounts' passwords when it is re-armed, all at once.
+                if !added.is_empty() && !is_dormant(&lifecycle, device, now) {
                     let keyring = keyring.as_ref().ok_or_else(|| Abort(CredentialsError::NoSealingKey.to_string()))?;
                     let fresh = IssuedSecrets {
                         sip_passwords: passwords_for(&added, Vec::new()).map_err(|e| Abort(e.to_string()))?,
@@ -316,6 +335,10 @@ impl Credentials {
                     let sealed = seal_with(keyring, &device.mac, &fresh).map_err(|e| Abort(e.to_string()))?;
                     events.extend(lifecycle.issue_lines(device, sealed.sip_passwords, false, now));
                     new = Some(fresh);
+                }
+                // No SIP password left: nothing may be delivered, the admin password included.
+                if device.secrets.as_ref().is_some_and(|secrets| secrets.sip_passwords.is_empty()) {
+                    device.secrets = None;
                 }
                 *outcome.lock().map_err(|_| Abort("update outcome poisoned".into()))? = Some(new);
                 Ok(attributed(events, &by))
@@ -501,6 +524,13 @@ impl Credentials {
     fn seal(&self, mac: &Mac, issued: &IssuedSecrets) -> Result<DeviceSecrets, CredentialsError> {
         Ok(seal_with(&*self.keyring()?, mac, issued)?)
     }
+}
+
+/// Whether `device` is dormant at `now`, counting an expiry not yet swept.
+fn is_dormant(lifecycle: &Lifecycle, device: &DeviceRecord, now: Timestamp) -> bool {
+    let mut probe = device.clone();
+    lifecycle.sweep(&mut probe, now);
+    matches!(probe.state, CredentialState::Dormant { .. })
 }
 
 /// Names who did it in each event's detail.

@@ -222,12 +222,15 @@ impl Lifecycle {
         rearm: bool,
         now: Timestamp,
     ) -> Vec<AuditEvent> {
+        // Due expiries first: secrets past their window are not kept alive by a new line.
+        let mut events = self.sweep(device, now);
         let lines: Vec<String> = new.iter().map(|(line, _)| line.to_string()).collect();
         let kind = if rearm { AuditKind::Rearmed } else { AuditKind::Rotated };
         let detail = format!("lines={} from={}", lines.join(","), device.state.name());
-        let mut secrets = match (device.state, device.secrets.take()) {
-            (CredentialState::Issued { .. }, Some(kept)) => kept,
-            _ => DeviceSecrets { sip_passwords: Vec::new(), admin_password: None },
+        // Never-fetched secrets are kept, and so is their window: a new line does not extend it.
+        let (mut secrets, since) = match (device.state, device.secrets.take()) {
+            (CredentialState::Issued { since }, Some(kept)) => (kept, since),
+            _ => (DeviceSecrets { sip_passwords: Vec::new(), admin_password: None }, now),
         };
         for (line, sealed) in new {
             secrets.sip_passwords.retain(|(l, _)| *l != line);
@@ -235,11 +238,12 @@ impl Lifecycle {
         }
         secrets.sip_passwords.sort_by_key(|(line, _)| *line);
         device.secrets = (!secrets.sip_passwords.is_empty()).then_some(secrets);
-        device.state = CredentialState::Issued { since: now };
+        device.state = CredentialState::Issued { since };
         if rearm {
             device.pinned_spki = None;
         }
-        vec![AuditEvent::new(now, device.mac, kind, detail)]
+        events.push(AuditEvent::new(now, device.mac, kind, detail));
+        events
     }
 
     /// The operator disables (`true`) or enables (`false`) the device. The state is kept.

@@ -592,3 +592,59 @@ fn an_added_account_gets_its_own_password_and_a_removed_one_takes_its_secret() {
     let sipprov_credentials::Updated::Changed(device, None) = dropped else { panic!("{dropped:?}") };
     assert_eq!(device.secrets, None, "the removed account's password went with it");
 }
+
+#[test]
+fn an_account_that_names_another_user_on_its_line_gets_a_password_of_its_own() {
+    let world = world_with(Some(keyring()));
+    let issued = world.credentials.enrol(world.mac, three_lines(), Vec::new()).unwrap().unwrap();
+    let updated = world
+        .credentials
+        .update(&world.mac, "test", |device| {
+            let mut accounts = device.accounts.clone();
+            accounts[1].user_name = "2002".into();
+            Ok((accounts, device.profile.clone()))
+        })
+        .unwrap();
+    let sipprov_credentials::Updated::Changed(_, Some(fresh)) = updated else { panic!("{updated:?}") };
+    assert_eq!(fresh.sip_passwords.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [2]);
+    assert_ne!(fresh.sip_password(2).unwrap().expose(), issued.sip_password(2).unwrap().expose());
+    let Fetched::Config { secrets: Some(first), .. } = world.fetch(KEY_A) else { panic!("a config") };
+    assert_eq!(first.sip_password(2).unwrap().expose(), fresh.sip_password(2).unwrap().expose());
+    assert_eq!(first.sip_password(1).unwrap().expose(), issued.sip_password(1).unwrap().expose());
+    assert_eq!(first.admin_password, issued.admin_password, "the never-delivered admin password stays");
+}
+
+#[test]
+fn a_dormant_device_is_rearmed_whole_and_a_rearm_names_no_line() {
+    let world = world_with(Some(keyring()));
+    world.credentials.enrol(world.mac, three_lines(), Vec::new()).unwrap().unwrap();
+    let line = |line| Reissue { line: Some(line), sip_password: None };
+    let rearm_one = world.credentials.rearm(&world.mac, line(2), "test");
+    assert!(matches!(rearm_one, Err(CredentialsError::Invalid(m)) if m.contains("give no line")));
+    world.clock.advance(DORMANT);
+    let rotate_one = world.credentials.rotate(&world.mac, line(2), "test");
+    assert!(matches!(rotate_one, Err(CredentialsError::Invalid(m)) if m.contains("dormant")));
+    let whole = world.credentials.rearm(&world.mac, Reissue::default(), "test").unwrap().unwrap();
+    assert_eq!(whole.sip_passwords.len(), 3);
+    assert!(whole.admin_password.is_some());
+}
+
+#[test]
+fn adding_an_account_does_not_extend_the_window_of_never_fetched_secrets() {
+    let world = world_with(Some(keyring()));
+    world.credentials.enrol(world.mac, three_lines()[..1].to_vec(), Vec::new()).unwrap().unwrap();
+    let enrolled_at = world.clock.now();
+    world.clock.advance(Duration::from_secs(86_400));
+    world
+        .credentials
+        .update(&world.mac, "test", |device| {
+            let mut accounts = device.accounts.clone();
+            accounts.push(three_lines()[1].clone());
+            Ok((accounts, device.profile.clone()))
+        })
+        .unwrap();
+    assert_eq!(world.state(), CredentialState::Issued { since: enrolled_at });
+    world.clock.advance(DORMANT - Duration::from_secs(86_400));
+    assert_eq!(world.credentials.sweep(10).unwrap(), 1, "dormant on the enrolment's schedule");
+    assert_eq!(world.store.device(&world.mac).unwrap().unwrap().secrets, None);
+}

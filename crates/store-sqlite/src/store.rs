@@ -423,11 +423,14 @@ impl Store for SqliteStore {
         let sql =
             format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE {} ORDER BY mac LIMIT ?", conditions.join(" AND "));
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
+            // One read transaction: the devices and their accounts as of one moment, so a
+            // device deleted or rotated meanwhile is listed whole or not at all.
+            let tx = conn.unchecked_transaction().map_err(backend)?;
+            let mut statement = tx.prepare_cached(&sql).map_err(backend)?;
             let rows = statement.query_map(rusqlite::params_from_iter(values), read_device).map_err(backend)?;
             let mut devices: Vec<DeviceRecord> = rows.map(|row| row.map_err(backend)?).collect::<Result<_, _>>()?;
             for device in &mut devices {
-                load_accounts(conn, device)?;
+                load_accounts(&tx, device)?;
             }
             Ok(devices)
         })

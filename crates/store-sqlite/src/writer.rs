@@ -64,7 +64,8 @@ impl Writer {
     }
 
     /// Runs `work` in the next batch and hands its result to `done` on the writer thread, once
-    /// the batch is committed. `done` is dropped uncalled if the write cannot be run.
+    /// the batch is committed. `done` is dropped uncalled if the write cannot be run. It runs
+    /// on the writer thread, so it must be quick and must not call the store.
     pub(crate) fn submit_then<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
@@ -111,6 +112,9 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         let _ = conn.execute_batch("ROLLBACK");
     }
     for (finish, closed) in finishes {
-        finish(closed.and(commit.clone()));
+        // A caller's callback runs here; one that panics must not take the writer, and every
+        // later write, with it. The write itself stands; the panic is its caller's to report.
+        let outcome = closed.and(commit.clone());
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| finish(outcome)));
     }
 }
