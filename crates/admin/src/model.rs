@@ -184,7 +184,7 @@ impl DeviceInput {
             settings: check_settings(self.settings)?,
             keys: check_keys(self.keys.unwrap_or_default(), &accounts)?,
         };
-        check_line_limit(&profile, &accounts)?;
+        check_vendor_limits(&profile, &accounts)?;
         Ok(NewDevice { mac, accounts, profile, passwords, reveal_password: self.reveal_password, spki_sha256 })
     }
 }
@@ -243,16 +243,8 @@ impl AccountInput {
             }
             Ok(value)
         };
-        let named = |field: &str, value: Option<String>, names: &[&str]| -> Result<Option<String>, String> {
-            match optional_text(&name(field), value)?.map(|v| v.to_ascii_lowercase()) {
-                Some(value) if !names.contains(&value.as_str()) => {
-                    Err(format!("{} must be one of {}", name(field), names.join(", ")))
-                }
-                value => Ok(value),
-            }
-        };
-        let transport = named("transport", self.transport, &["udp", "tcp", "tls"])?;
-        let srtp = named("srtp", self.srtp, &["off", "optional", "required"])?;
+        let transport = choice(&name("transport"), self.transport, Transport::ALL, Transport::name)?;
+        let srtp = choice(&name("srtp"), self.srtp, Srtp::ALL, Srtp::name)?;
         let account = Account {
             line,
             user_name,
@@ -260,18 +252,34 @@ impl AccountInput {
             display_name,
             registrar: host("registrar", self.registrar)?,
             outbound_proxy: host("outbound_proxy", self.outbound_proxy)?,
-            transport: transport.as_deref().and_then(Transport::from_name),
-            srtp: srtp.as_deref().and_then(Srtp::from_name),
+            transport,
+            srtp,
         };
         let password = self.password.map(|p| check_password(p).map_err(|e| format!("{prefix}{e}"))).transpose()?;
         Ok((account, password))
     }
 }
 
+/// One of `all`, given by its name in any case; the error lists the names.
+fn choice<T: Copy>(
+    field: &str,
+    value: Option<String>,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Option<T>, String> {
+    let Some(value) = optional_text(field, value)? else { return Ok(None) };
+    match all.iter().copied().find(|item| name(*item).eq_ignore_ascii_case(&value)) {
+        Some(item) => Ok(Some(item)),
+        None => {
+            Err(format!("{field} must be one of {}", all.iter().map(|item| name(*item)).collect::<Vec<_>>().join(", ")))
+        }
+    }
+}
+
 /// Refuses an account on a line the device's model does not have, and a key its vendor's
 /// files cannot carry, where the inventory names a vendor sipprov knows (each model's line
 /// count and each vendor's keys are in `docs/vendors.md`).
-pub(crate) fn check_line_limit(profile: &DeviceProfile, accounts: &[Account]) -> Result<(), String> {
+pub(crate) fn check_vendor_limits(profile: &DeviceProfile, accounts: &[Account]) -> Result<(), String> {
     let Some(vendor) = profile.vendor.as_deref().and_then(|vendor| vendor.parse::<Vendor>().ok()) else {
         return Ok(());
     };
@@ -466,7 +474,7 @@ impl DevicePatch {
                 key.position, key.line
             ));
         }
-        check_line_limit(&profile, &accounts)?;
+        check_vendor_limits(&profile, &accounts)?;
         Ok((accounts, profile))
     }
 }

@@ -250,20 +250,10 @@ fn account(value: &Value, name: &str, line: u16, shown: &str) -> anyhow::Result<
             .filter(|n| *n >= 1)
             .ok_or_else(|| anyhow::anyhow!("{shown}: {name}.line must be a number from 1"))?,
     };
-    let transport = match text("transport")?.as_deref() {
-        None => None,
-        Some("udp") => Some(Transport::Udp),
-        Some("tcp") => Some(Transport::Tcp),
-        Some("tls") => Some(Transport::Tls),
-        Some(other) => bail!("{shown}: {name}.transport {other:?} is not udp, tcp or tls"),
-    };
-    let srtp = match text("srtp")?.as_deref() {
-        None => None,
-        Some("off") => Some(Srtp::Off),
-        Some("optional") => Some(Srtp::Optional),
-        Some("required") => Some(Srtp::Required),
-        Some(other) => bail!("{shown}: {name}.srtp {other:?} is not off, optional or required"),
-    };
+    let transport = named(text("transport")?, &[Transport::Udp, Transport::Tcp, Transport::Tls], Transport::name)
+        .map_err(|other| anyhow::anyhow!("{shown}: {name}.transport {other:?} is not udp, tcp or tls"))?;
+    let srtp = named(text("srtp")?, &[Srtp::Off, Srtp::Optional, Srtp::Required], Srtp::name)
+        .map_err(|other| anyhow::anyhow!("{shown}: {name}.srtp {other:?} is not off, optional or required"))?;
     Ok(AccountSettings {
         line,
         outbound_proxy: text("outbound_proxy")?,
@@ -276,6 +266,15 @@ fn account(value: &Value, name: &str, line: u16, shown: &str) -> anyhow::Result<
             required("registrar")?,
         )
     })
+}
+
+/// The value of `all` whose name (as the template crate spells it) `value` is; `Err` gives the
+/// unknown name back.
+fn named<T: Copy>(value: Option<String>, all: &[T], name: fn(T) -> &'static str) -> Result<Option<T>, String> {
+    match value {
+        None => Ok(None),
+        Some(value) => all.iter().copied().find(|item| name(*item) == value).map(Some).ok_or(value),
+    }
 }
 
 /// The `i`th key object of the file.
@@ -299,11 +298,11 @@ fn key(value: &Value, i: usize, shown: &str) -> anyhow::Result<FunctionKey> {
             .map(str::to_owned)
             .ok_or_else(|| anyhow::anyhow!("{shown}: keys[{i}].{field} must be a string"))
     };
-    let kind = match text("type")?.as_str() {
-        "blf" => KeyKind::Blf,
-        "speed_dial" => KeyKind::SpeedDial,
-        other => bail!("{shown}: keys[{i}].type {other:?} is not blf or speed_dial"),
-    };
+    let kind = text("type")?;
+    let kind = [KeyKind::Blf, KeyKind::SpeedDial]
+        .into_iter()
+        .find(|known| known.name() == kind)
+        .ok_or_else(|| anyhow::anyhow!("{shown}: keys[{i}].type {kind:?} is not blf or speed_dial"))?;
     Ok(FunctionKey {
         position: number("position")?,
         kind,

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
 use sipprov_credentials::{AuditEvent, AuditKind, Clock, SystemClock, quote};
-use sipprov_credentials::{Committed, Credentials, CredentialsError, FetchKind, FetchRequest, Fetched, StoreError};
+use sipprov_credentials::{
+    Committed, Credentials, CredentialsError, Decision, FetchKind, FetchRequest, Fetched, StoreError,
+};
 use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_ratelimit::{GateRefusal, ScanOutcome};
 use sipprov_serving::{Admission, Metrics};
@@ -227,24 +229,7 @@ impl PhoneRoutes {
                 }
                 Fetched::Refused(_) => None,
             };
-            let committed = if decision.writes() && self.credentials.store().updates_on_own_thread() {
-                // The store's writer thread answers once the write is durable: this task waits
-                // for it without holding a thread.
-                let (sender, receiver) = tokio::sync::oneshot::channel();
-                self.credentials.commit_then(decision, move |committed| {
-                    let _ = sender.send(committed);
-                });
-                receiver.await.unwrap_or_else(|_| {
-                    Err(CredentialsError::Store(StoreError::Backend("the store dropped the write unrun".into())))
-                })
-            } else if decision.writes() {
-                let credentials = Arc::clone(&self.credentials);
-                tokio::task::spawn_blocking(move || credentials.commit(decision)).await.unwrap_or_else(|e| {
-                    Err(CredentialsError::Store(StoreError::Backend(format!("the commit task failed: {e}").into())))
-                })
-            } else {
-                self.credentials.commit(decision)
-            };
+            let committed = self.commit(decision).await;
             return match (committed, body) {
                 (Ok(Committed::Changed), _) => continue,
                 (Ok(Committed::Done(Fetched::Config { secrets, .. })), Some(body)) => (
@@ -260,6 +245,27 @@ impl PhoneRoutes {
         }
         tracing::error!(%mac, attempts = DECIDE_ATTEMPTS, "the device kept changing during its fetch");
         (RequestOutcome::Unavailable, response::unavailable())
+    }
+
+    /// Commits a decided fetch without holding up an async worker: a poll that writes nothing
+    /// commits at once; a write goes to a store that commits on its own thread, which answers
+    /// when the write is durable, or else runs on the blocking pool.
+    async fn commit(&self, decision: Decision) -> Result<Committed, CredentialsError> {
+        if !decision.writes() {
+            return self.credentials.commit(decision);
+        }
+        let failed = |why: String| Err(CredentialsError::Store(StoreError::Backend(why.into())));
+        if self.credentials.store().updates_on_own_thread() {
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            self.credentials.commit_then(decision, move |committed| {
+                let _ = sender.send(committed);
+            });
+            return receiver.await.unwrap_or_else(|_| failed("the store dropped the write unrun".into()));
+        }
+        let credentials = Arc::clone(&self.credentials);
+        tokio::task::spawn_blocking(move || credentials.commit(decision))
+            .await
+            .unwrap_or_else(|e| failed(format!("the commit task failed: {e}")))
     }
 
     /// Records a valid certificate for a MAC not in the inventory, for the operator's pending

@@ -70,6 +70,9 @@ struct Loaded {
     format: Format,
     /// The dotted variable paths it refers to, checked against the format before each render.
     referenced: Vec<String>,
+    /// Whether it uses the one-account names (`account.*`, `secrets.sip_password`): only then
+    /// does a render give it the first account under them too.
+    one_account: bool,
     /// Where it came from: `shipped` or the override's path, for error messages.
     origin: String,
 }
@@ -136,20 +139,17 @@ impl Renderer {
                     ),
                 });
             }
-            renderer.templates.insert(name, Loaded { format, referenced, origin });
+            let one_account = referenced
+                .iter()
+                .any(|r| r == "account" || r.starts_with("account.") || r == "secrets" || r == "secrets.sip_password");
+            renderer.templates.insert(name, Loaded { format, referenced, one_account, origin });
         }
         Ok(renderer)
     }
 
     /// Renders a device's own file. `file` must be a [`FileKind::Device`] file with a template.
     pub fn render_device(&self, file: &ProfileFile, device: &Device<'_>) -> Result<String, TemplateError> {
-        // The first account under its one-account names only for a template that uses them.
-        let aliases = file.template.and_then(|name| self.templates.get(name)).is_some_and(|loaded| {
-            loaded
-                .referenced
-                .iter()
-                .any(|r| r == "account" || r.starts_with("account.") || r == "secrets" || r == "secrets.sip_password")
-        });
+        let aliases = file.template.and_then(|name| self.templates.get(name)).is_some_and(|loaded| loaded.one_account);
         self.render(file, FileKind::Device, &context::Fields::device(device, aliases))
     }
 
