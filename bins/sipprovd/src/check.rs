@@ -75,7 +75,8 @@ pub fn check(path: &Path) -> Vec<Problem> {
     }
     report("[limits]", None, config.limits.policy().map(drop));
     report("[store]", Some("sealing_key"), config.keyring().map(drop));
-    report("[store]", Some("sqlite"), config.check_store());
+    let store_key = if config.store.postgres.is_some() { "postgres" } else { "sqlite" };
+    report("[store]", Some(store_key), config.check_store());
     report("[logging]", None, config.logging.check());
     problems
 }

@@ -14,11 +14,12 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sipprov_admin::AdminConfig;
-use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
+use sipprov_credentials::{Credentials, Keyring, Lifecycle, Store, SystemClock};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::{Allowlist, Policy, RateLimit};
 use sipprov_server::tls::ServerCertificate;
 use sipprov_server::{GroupSettings, PhoneServerConfig, Timeouts};
+use sipprov_store_postgres::{PostgresOptions, PostgresStore};
 use sipprov_store_sqlite::SqliteStore;
 use sipprov_template::check_setting;
 use sipprov_template::{Layer, LayeredSettings, Renderer, check_sip_host};
@@ -431,11 +432,96 @@ impl TrustSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
-    /// Path of the SQLite database file (created if missing).
-    pub sqlite: PathBuf,
+    /// Path of the SQLite database file (created if missing): one node. Exactly one of
+    /// `sqlite` and `postgres`.
+    pub sqlite: Option<PathBuf>,
+    /// PostgreSQL connection URL: nodes sharing one database. It may hold the database
+    /// password, so keep the config file private; it is never logged.
+    pub postgres: Option<String>,
+    /// PEM file of the certificate authorities for the database's TLS; without it the
+    /// connection to PostgreSQL is plain (same host or a private network only).
+    pub postgres_ca_file: Option<PathBuf>,
+    /// PostgreSQL connections kept at most.
+    #[serde(default = "default_postgres_pool_size")]
+    pub postgres_pool_size: usize,
+    /// Seconds one store call may take against PostgreSQL before it fails (and rolls back).
+    #[serde(default = "default_postgres_timeout_seconds")]
+    pub postgres_timeout_seconds: u64,
     /// Path of the sealing key file (`sipprovd keygen`). Keep it outside the database's
-    /// directory and backups: with the database alone, no secret can be read.
+    /// directory and backups: with the database alone, no secret can be read. Every node
+    /// sharing a database uses the same key file.
     pub sealing_key: PathBuf,
+}
+
+fn default_postgres_pool_size() -> usize {
+    PostgresOptions::DEFAULT_POOL_SIZE
+}
+
+fn default_postgres_timeout_seconds() -> u64 {
+    PostgresOptions::DEFAULT_TIMEOUT.as_secs()
+}
+
+/// Which database `[store]` names.
+#[derive(Debug)]
+pub enum StoreChoice<'a> {
+    /// One SQLite file.
+    Sqlite(&'a Path),
+    /// A PostgreSQL database, with how to reach it.
+    Postgres(PostgresOptions),
+}
+
+impl StoreSection {
+    /// The database this section names; exactly one of `sqlite` and `postgres` must be set.
+    pub fn choice(&self) -> anyhow::Result<StoreChoice<'_>> {
+        match (&self.sqlite, &self.postgres) {
+            (Some(path), None) => Ok(StoreChoice::Sqlite(path)),
+            (None, Some(url)) => {
+                let mut options = PostgresOptions::new(url.clone());
+                options.ca_file = self.postgres_ca_file.clone();
+                options.pool_size = self.postgres_pool_size;
+                options.timeout = Duration::from_secs(self.postgres_timeout_seconds.max(1));
+                Ok(StoreChoice::Postgres(options))
+            }
+            (Some(_), Some(_)) => bail!("[store] sets both sqlite and postgres; choose one"),
+            (None, None) => bail!("[store] needs sqlite (a file) or postgres (a connection URL)"),
+        }
+    }
+
+    /// Opens the store this section names: migrates its schema, and fails if the database
+    /// cannot be reached.
+    pub fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        Ok(match self.choice()? {
+            StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+            StoreChoice::Postgres(options) => Arc::new(PostgresStore::connect(&options)?),
+        })
+    }
+}
+
+/// Whether an SQLite database file is usable: an existing one read-only (schema version,
+/// integrity), a missing one by whether its directory could hold it.
+fn check_sqlite(path: &Path) -> anyhow::Result<()> {
+    if path.exists() {
+        let found = SqliteStore::inspect(path)?;
+        if found.too_new() {
+            bail!(
+                "{} has schema version {}, newer than this build's {}: upgrade sipprovd",
+                path.display(),
+                found.version,
+                found.newest
+            );
+        }
+        if let Some(damage) = found.integrity {
+            bail!("{} is damaged: {damage}", path.display());
+        }
+        return Ok(());
+    }
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let metadata =
+        std::fs::metadata(dir).with_context(|| format!("{}: the directory for the database", dir.display()))?;
+    if !metadata.is_dir() || metadata.permissions().readonly() {
+        bail!("{} cannot hold the database (not a writable directory)", dir.display());
+    }
+    Ok(())
 }
 
 /// `[lifecycle]`: how long secrets live.
@@ -510,13 +596,10 @@ impl Config {
                 *directory = base.join(&*directory);
             }
         }
-        let files = [
-            &mut config.phones.certificate,
-            &mut config.phones.key,
-            &mut config.store.sqlite,
-            &mut config.store.sealing_key,
-        ];
+        let files = [&mut config.phones.certificate, &mut config.phones.key, &mut config.store.sealing_key];
         let optional = [
+            &mut config.store.sqlite,
+            &mut config.store.postgres_ca_file,
             &mut config.phones.rsa_certificate,
             &mut config.phones.rsa_key,
             &mut config.admin.certificate,
@@ -553,8 +636,8 @@ impl Config {
     /// not start (it would answer every new phone with an error).
     pub fn credentials(&self) -> anyhow::Result<Credentials> {
         let keyring = self.keyring()?;
-        let store = SqliteStore::open(&self.store.sqlite)?;
-        Ok(Credentials::new(Arc::new(store), self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock)))
+        let store = self.store.open()?;
+        Ok(Credentials::new(store, self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock)))
     }
 
     /// The sealing keys, read from `[store] sealing_key`.
@@ -567,33 +650,24 @@ impl Config {
     }
 
     /// Whether the store could be opened, without changing it: an existing database is read
-    /// (schema version, integrity) but not migrated; a missing one could be created.
+    /// (schema version, integrity) but not migrated; a missing one could be created; a
+    /// PostgreSQL database must answer.
     pub fn check_store(&self) -> anyhow::Result<()> {
-        let path = &self.store.sqlite;
-        if path.exists() {
-            let found = SqliteStore::inspect(path)?;
-            if found.too_new() {
-                bail!(
-                    "{} has schema version {}, newer than this build's {}: upgrade sipprovd",
-                    path.display(),
-                    found.version,
-                    found.newest
-                );
-            }
-            if let Some(damage) = found.integrity {
-                bail!("{} is damaged: {damage}", path.display());
-            }
-            return Ok(());
-        }
-        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let metadata =
-            std::fs::metadata(dir).with_context(|| format!("{}: the directory for the database", dir.display()))?;
-        if !metadata.is_dir() || metadata.permissions().readonly() {
-            bail!("{} cannot hold the database (not a writable directory)", dir.display());
+        let options = match self.store.choice()? {
+            StoreChoice::Sqlite(path) => return check_sqlite(path),
+            StoreChoice::Postgres(options) => options,
+        };
+        let found = PostgresStore::inspect(&options)?;
+        if found.too_new() {
+            let database = options.describe();
+            bail!(
+                "{database} has schema version {}, newer than this build's {}: upgrade sipprovd",
+                found.version,
+                found.newest
+            );
         }
         Ok(())
     }
-
     /// Opens the store and loads the TLS material this configuration names.
     pub fn server_config(&self) -> anyhow::Result<PhoneServerConfig> {
         self.server_config_with(Arc::new(self.credentials()?))
@@ -755,7 +829,14 @@ mod tests {
             phones: phones(None),
             admin: AdminSection::default(),
             trust: Vec::new(),
-            store: StoreSection { sqlite: "db".into(), sealing_key: "key".into() },
+            store: StoreSection {
+                sqlite: Some("db".into()),
+                postgres: None,
+                postgres_ca_file: None,
+                postgres_pool_size: default_postgres_pool_size(),
+                postgres_timeout_seconds: default_postgres_timeout_seconds(),
+                sealing_key: "key".into(),
+            },
             lifecycle: LifecycleSection::default(),
             sip: SipSection { registrar: "sip.example.net".into(), realm: None },
             settings,

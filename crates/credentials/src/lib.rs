@@ -69,6 +69,7 @@
 mod api_token;
 mod audit;
 mod clock;
+pub mod columns;
 #[cfg(feature = "test-support")]
 pub mod conformance;
 mod credentials;

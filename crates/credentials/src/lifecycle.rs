@@ -97,21 +97,22 @@ impl Lifecycle {
         }
         let mac = device.mac;
         let mut events = self.sweep(device, now);
-        let serve = match device.state {
+        let first = match device.state {
             CredentialState::Dormant { .. } => {
                 events.push(refusal_event(mac, "dormant", request, now));
                 return (Serve::Nothing(FetchRefusal::Dormant), events);
             }
             CredentialState::Issued { .. } => {
                 device.state = CredentialState::Delivered { at: now };
-                Serve::Config { secrets: device.secrets.clone() }
+                true
             }
-            CredentialState::Delivered { .. } | CredentialState::Purged => {
-                Serve::Config { secrets: device.secrets.clone() }
-            }
+            CredentialState::Delivered { .. } | CredentialState::Purged => false,
         };
+        let serve = Serve::Config { secrets: device.secrets.clone() };
         if matches!(&serve, Serve::Config { secrets: Some(_) }) {
-            let detail = format!("secrets=yes {}", client(request));
+            // The first delivery is the transition; later ones within the grace serve again.
+            let first = if first { "first=yes " } else { "" };
+            let detail = format!("secrets=yes {first}{}", client(request));
             events.push(AuditEvent::new(now, mac, AuditKind::Delivered, detail));
         }
         if device.pinned_spki.is_none() {

@@ -32,7 +32,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod keys;
 mod schema;
 mod store;
 mod writer;

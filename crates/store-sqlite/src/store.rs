@@ -210,30 +210,13 @@ fn load_accounts(conn: &Connection, device: &mut DeviceRecord) -> Result<(), Sto
     attach_accounts(device, accounts)
 }
 
-/// Puts a device's accounts into the record in line order, and their sealed passwords into its
-/// secrets beside the admin password [`read_device`] left there.
-fn attach_accounts(device: &mut DeviceRecord, mut accounts: Vec<StoredAccount>) -> Result<(), StoreError> {
-    let mac = device.mac;
-    accounts.sort_by_key(|(account, _)| account.line);
-    let mut sip_passwords = Vec::new();
-    for (account, sealed) in accounts {
-        if let Some(sealed) = sealed {
-            sip_passwords.push((account.line, Sealed::from_bytes(sealed)));
-        }
-        device.accounts.push(account);
-    }
-    if device.accounts.is_empty() {
-        return Err(StoreError::Corrupt(format!("device {mac} has no account")));
-    }
+/// Puts a device's accounts into the record, and their sealed passwords into its secrets beside
+/// the admin password [`read_device`] left there.
+fn attach_accounts(device: &mut DeviceRecord, accounts: Vec<StoredAccount>) -> Result<(), StoreError> {
     let admin_password = device.secrets.take().and_then(|secrets| secrets.admin_password);
-    device.secrets = match (sip_passwords.is_empty(), admin_password) {
-        (true, None) => None,
-        (true, Some(_)) => {
-            return Err(StoreError::Corrupt(format!("device {mac}: an admin password without a SIP password")));
-        }
-        (false, admin_password) => Some(DeviceSecrets { sip_passwords, admin_password }),
-    };
-    Ok(())
+    let accounts = accounts.into_iter().map(|(account, sealed)| (account, sealed.map(Sealed::from_bytes))).collect();
+    sipprov_credentials::columns::attach_accounts(device, admin_password, accounts)
+        .map_err(|reason| corrupt_account(device.mac, reason))
 }
 
 fn corrupt_account(mac: Mac, reason: String) -> StoreError {
@@ -279,8 +262,7 @@ fn write_device(
     accounts_changed: bool,
 ) -> rusqlite::Result<()> {
     let seen = device.last_seen.as_ref();
-    let settings = serde_json::to_string(&device.profile.settings)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let settings = sipprov_credentials::columns::settings_to_json(&device.profile.settings);
     let mac = device.mac.to_string();
     conn.prepare_cached(if insert { INSERT_DEVICE } else { UPDATE_DEVICE })?.execute(params![
         mac,
@@ -297,7 +279,7 @@ fn write_device(
         settings,
         seen.map(|seen| &seen.peer),
         seen.and_then(|seen| seen.user_agent.as_ref()),
-        crate::keys::to_json(&device.profile.keys),
+        sipprov_credentials::columns::keys_to_json(&device.profile.keys),
     ])?;
     if !(insert || accounts_changed) {
         return Ok(());
@@ -756,10 +738,10 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
         let pinned_spki = pinned
             .map(|p| p.try_into().map_err(|_| StoreError::Corrupt(format!("device {mac}: key pin is not 32 bytes"))))
             .transpose()?;
-        let settings = serde_json::from_str(&settings).map_err(|e| {
+        let settings = sipprov_credentials::columns::settings_from_json(&settings).map_err(|e| {
             StoreError::Corrupt(format!("device {mac}: settings are not a JSON object of strings: {e}"))
         })?;
-        let keys = crate::keys::from_json(&keys)
+        let keys = sipprov_credentials::columns::keys_from_json(&keys)
             .map_err(|e| StoreError::Corrupt(format!("device {mac}: its keys are not readable: {e}")))?;
         Ok((mac, state, pinned_spki, settings, keys))
     })();

@@ -38,6 +38,16 @@ impl Daemon {
             String::from_utf8(output.stdout).unwrap().trim().to_owned()
         };
         let (admin_token, auditor_token) = (token("admin"), token("auditor"));
+        Self::run(dir, admin_token, auditor_token)
+    }
+
+    /// A second node: `sipprovd run` with this daemon's directory and config (so its store, its
+    /// keys and its tokens), on ports of its own.
+    pub fn another_node(&self) -> Self {
+        Self::run(&self.dir, self.admin_token.clone(), self.auditor_token.clone())
+    }
+
+    fn run(dir: &Path, admin_token: String, auditor_token: String) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
             .args(["run", "--config"])
             .arg(dir.join("sipprov.toml"))
