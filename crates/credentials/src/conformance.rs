@@ -36,6 +36,7 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("updates persist with their audit events", updates_persist_with_events),
         ("an aborted update writes nothing", aborted_update_writes_nothing),
         ("an update handed to a callback reports as the update does", updates_then_report),
+        ("a read handed to a callback reads as the read does", reads_then_report),
         ("updates of one device are exclusive", concurrent_updates_are_exclusive),
         ("deletion removes the device", deletion),
         ("devices with secrets are listed in bounded batches", devices_with_secrets_in_batches),
@@ -272,6 +273,23 @@ fn updates_then_report(store: Arc<dyn Store>) {
     assert_eq!(written.state, CredentialState::Delivered { at: at(5) });
     assert_eq!(store.device(&mac(1)).unwrap(), Some(written), "durable once reported");
     assert_eq!(all_events(&*store), vec![event(1, 5, AuditKind::Delivered)]);
+}
+
+fn reads_then_report(store: Arc<dyn Store>) {
+    let then = |mac: Mac| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        store.device_then(
+            &mac,
+            Box::new(move |result| {
+                sender.send(result).unwrap();
+            }),
+        );
+        receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("done is called")
+    };
+    assert_eq!(then(mac(1)).unwrap(), None, "unknown device");
+    store.insert_device(record(1), Vec::new()).unwrap();
+    assert_eq!(then(mac(1)).unwrap(), Some(record(1)));
+    assert_eq!(then(mac(1)).unwrap(), store.device(&mac(1)).unwrap());
 }
 
 fn concurrent_updates_are_exclusive(store: Arc<dyn Store>) {

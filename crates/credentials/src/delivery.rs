@@ -25,7 +25,8 @@ use crate::credentials::open;
 use crate::lifecycle::{FetchRefusal, FetchRequest, Serve};
 use crate::sightings::SightingBuffer;
 use crate::{
-    Abort, Account, Credentials, CredentialsError, DeviceProfile, Fetched, IssuedSecrets, StoreError, Timestamp,
+    Abort, Account, Credentials, CredentialsError, DeviceProfile, DeviceRecord, Fetched, IssuedSecrets, StoreError,
+    Timestamp,
 };
 
 /// What a fetch may do.
@@ -130,8 +131,21 @@ impl Credentials {
     /// Secrets the answer carries are opened here, so a secret that cannot be opened fails the
     /// fetch before anything is recorded.
     pub fn decide(&self, mac: &Mac, request: FetchRequest, kind: FetchKind) -> Result<Decision, CredentialsError> {
+        self.decide_on(mac, self.store.device(mac)?, request, kind)
+    }
+
+    /// [`Credentials::decide`] on a device the caller read itself (with
+    /// [`Store::device_then`](crate::Store::device_then), say). The commit checks the decision
+    /// against the device as stored then, so a stale read never records a stale answer.
+    pub fn decide_on(
+        &self,
+        mac: &Mac,
+        device: Option<DeviceRecord>,
+        request: FetchRequest,
+        kind: FetchKind,
+    ) -> Result<Decision, CredentialsError> {
         let now = self.clock.now();
-        let Some(device) = self.store.device(mac)? else {
+        let Some(device) = device else {
             return Ok(Decision {
                 mac: *mac,
                 request,

@@ -101,6 +101,6 @@ pub use sealing::{Keyring, Sealed, SealingError, SecretKind};
 pub use secret::{OneTimeToken, Password, SecretError};
 pub use sightings::Sighting;
 pub use store::{
-    Abort, Ban, DeviceQuery, DeviceUpdate, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Store,
+    Abort, Ban, DeviceQuery, DeviceUpdate, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RevealToken, Store,
     StoreError, TokenUse, UpdateDone,
 };

@@ -11,6 +11,9 @@ use crate::{ApiToken, AuditEvent, AuditQuery, DeviceRecord, Sighting, StoredAudi
 /// or aborts the transaction (nothing is written).
 pub type DeviceUpdate = Box<dyn FnOnce(&mut DeviceRecord) -> Result<Vec<AuditEvent>, Abort> + Send>;
 
+/// What [`Store::device_then`] hands the device read to.
+pub type ReadDone = Box<dyn FnOnce(Result<Option<DeviceRecord>, StoreError>) + Send>;
+
 /// What [`Store::update_device_then`] hands the result of an update to.
 pub type UpdateDone = Box<dyn FnOnce(Result<Option<DeviceRecord>, StoreError>) + Send>;
 
@@ -29,6 +32,21 @@ pub trait Store: Send + Sync {
 
     /// The device with this MAC, if enrolled.
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError>;
+
+    /// [`Store::device`], with the result handed to `done` instead of returned: a backend whose
+    /// reads cross a network runs them on a thread of its own and calls `done` from there, so
+    /// an async caller waits without blocking a worker. `done` may be dropped uncalled if the
+    /// read could not be run at all. The default reads on the caller's thread.
+    fn device_then(&self, mac: &Mac, done: ReadDone) {
+        done(self.device(mac));
+    }
+
+    /// Whether [`Store::device_then`] returns at once and calls `done` from a thread of the
+    /// store's own (its reads cross a network), rather than reading on the caller's thread
+    /// (the default: a local read, cheap enough to run on an async worker).
+    fn reads_on_own_thread(&self) -> bool {
+        false
+    }
 
     /// Reads the device, applies `update`, writes the record and appends the events, in one
     /// transaction that holds the device exclusively: two concurrent updates of one device see

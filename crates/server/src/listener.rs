@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use crate::connection::{self, ConnectionContext, Sources};
 use crate::live::Live;
 use crate::reload::Reloader;
-use crate::routes::DeviceConfig;
 use crate::routes::phone::PhoneRoutes;
+use crate::routes::{DeviceConfig, KnownDevices};
 use sipprov_serving::Admission;
 use sipprov_serving::Drain;
 use sipprov_serving::Metrics;
@@ -44,6 +44,7 @@ impl PhoneServer {
             },
             firmware: config.firmware,
             metrics: Arc::clone(&metrics),
+            known: KnownDevices::new(KnownDevices::DEFAULT_CAPACITY),
         });
         let sources = Sources { allowed: config.allowed_sources, proxies: config.proxy_from };
         let context = Arc::new(ConnectionContext::new(live, config.timeouts, sources, admission, routes, metrics));

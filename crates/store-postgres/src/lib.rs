@@ -39,12 +39,12 @@ mod rows;
 mod schema;
 mod store;
 #[cfg(feature = "test-support")]
-mod test_database;
+mod test_support;
 
 pub use options::PostgresOptions;
 pub use store::{Inspection, PostgresStore};
 #[cfg(feature = "test-support")]
-pub use test_database::{DATABASE_URL_VARIABLE, TestDatabase};
+pub use test_support::{DATABASE_URL_VARIABLE, Proxy, TestDatabase};
 
 /// The store could not be opened.
 #[derive(Debug, thiserror::Error)]

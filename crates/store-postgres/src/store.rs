@@ -7,8 +7,8 @@ use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
 use sipprov_credentials::columns::{keys_to_json, settings_to_json};
 use sipprov_credentials::{
     ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, MAX_PENDING_KEYS,
-    PendingDevice, PendingQuery, RevealToken, Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp,
-    TokenUse, Transport, UpdateDone,
+    PendingDevice, PendingQuery, ReadDone, RevealToken, Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent,
+    Timestamp, TokenUse, Transport, UpdateDone,
 };
 use sipprov_identity::Mac;
 use tokio::runtime::{Handle, Runtime};
@@ -376,6 +376,15 @@ impl Store for PostgresStore {
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError> {
         let mac = *mac;
         self.run(async move |pool| select_device(&connection(&pool).await?, mac).await)
+    }
+
+    fn device_then(&self, mac: &Mac, done: ReadDone) {
+        let mac = *mac;
+        self.spawn(async move |pool| select_device(&connection(&pool).await?, mac).await, done);
+    }
+
+    fn reads_on_own_thread(&self) -> bool {
+        true
     }
 
     fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError> {

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use sipprov_credentials::Store;
-use sipprov_store_postgres::{PostgresOptions, PostgresStore, TestDatabase};
+use sipprov_store_postgres::{PostgresOptions, PostgresStore, Proxy, TestDatabase};
 
 #[test]
 fn postgres_store_conforms() {
@@ -97,8 +97,8 @@ fn the_store_fails_fast_while_the_database_is_away_and_recovers_by_itself() {
     else {
         return;
     };
-    let proxy = support::Proxy::to_database(database.url());
-    let mut options = PostgresOptions::new(proxy.url(database.url()));
+    let proxy = Proxy::in_front_of(database.url());
+    let mut options = PostgresOptions::new(proxy.url());
     options.timeout = std::time::Duration::from_secs(2);
     let store = PostgresStore::connect(&options).unwrap();
     let mac = support::mac(9);

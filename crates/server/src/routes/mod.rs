@@ -2,5 +2,7 @@
 
 mod device_config;
 pub(crate) use device_config::DeviceConfig;
+mod known_devices;
+pub(crate) use known_devices::KnownDevices;
 mod outcome;
 pub(crate) mod phone;

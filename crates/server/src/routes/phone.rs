@@ -23,6 +23,7 @@ use sipprov_serving::{Admission, Metrics};
 use sipprov_template::{ProfileFile, Renderer, Route, recognise_route};
 
 use super::device_config::{DeviceConfig, format_vendor};
+use super::known_devices::KnownDevices;
 use super::outcome::{RequestOutcome, ScanWeight};
 use crate::firmware;
 use crate::response::{self, Body};
@@ -47,6 +48,8 @@ pub(crate) struct PhoneRoutes {
     pub(crate) config: DeviceConfig,
     pub(crate) firmware: Option<PathBuf>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Provisioned phones as last read from a networked store, for polls while it is away.
+    pub(crate) known: KnownDevices,
 }
 
 impl PhoneRoutes {
@@ -209,7 +212,7 @@ impl PhoneRoutes {
     ) -> (RequestOutcome, Response<Body>) {
         let mac = identity.mac;
         for _ in 0..DECIDE_ATTEMPTS {
-            let decision = match self.credentials.decide(&mac, fetch.clone(), kind) {
+            let decision = match self.decide(mac, &fetch, kind).await {
                 Ok(decision) => decision,
                 Err(e) => return unavailable(mac, &e),
             };
@@ -245,6 +248,38 @@ impl PhoneRoutes {
         }
         tracing::error!(%mac, attempts = DECIDE_ATTEMPTS, "the device kept changing during its fetch");
         (RequestOutcome::Unavailable, response::unavailable())
+    }
+
+    /// Decides a fetch on a read of the store: on this async worker for a local store; handed
+    /// to the store's own thread for a networked one, whose round trip must not block a
+    /// worker. While a networked store does not answer, a provisioned phone's poll is decided
+    /// on what this node last read of it (see `KnownDevices`).
+    async fn decide(&self, mac: Mac, fetch: &FetchRequest, kind: FetchKind) -> Result<Decision, CredentialsError> {
+        let store = self.credentials.store();
+        if !store.reads_on_own_thread() {
+            return self.credentials.decide(&mac, fetch.clone(), kind);
+        }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        store.device_then(
+            &mac,
+            Box::new(move |read| {
+                let _ = sender.send(read);
+            }),
+        );
+        let read =
+            receiver.await.unwrap_or_else(|_| Err(StoreError::Backend("the store dropped the read unrun".into())));
+        let device = match read {
+            Ok(device) => {
+                self.known.note(mac, device.as_ref());
+                device
+            }
+            Err(e) => {
+                let Some(known) = self.known.get(&mac) else { return Err(e.into()) };
+                tracing::warn!(%mac, error = %e, "the store does not answer; deciding on what this node last read");
+                Some(known)
+            }
+        };
+        self.credentials.decide_on(&mac, device, fetch.clone(), kind)
     }
 
     /// Commits a decided fetch without holding up an async worker: a poll that writes nothing

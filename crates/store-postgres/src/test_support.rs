@@ -1,11 +1,16 @@
-//! Throw-away databases for tests that need a real PostgreSQL (feature `test-support`).
+//! Throw-away databases for tests that need a real PostgreSQL, and a proxy that takes the
+//! database away and brings it back (feature `test-support`).
 //!
 //! Tests read the server from `SIPPROV_TEST_DATABASE_URL`. Without it a test says by name that
 //! it was skipped; under CI (`CI` set) a missing variable fails the test instead, so a run that
 //! skipped the PostgreSQL tests cannot pass.
-#![allow(clippy::print_stderr, clippy::panic)] // a test fixture: it reports and fails loudly
+#![allow(clippy::print_stderr, clippy::panic, clippy::expect_used)] // a test fixture: it reports and fails loudly
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio_postgres::NoTls;
 
@@ -100,6 +105,81 @@ fn execute(url: &str, sql: &str) -> Result<(), String> {
         })
     });
     work.join().map_err(|_| "the database thread panicked".to_owned())?
+}
+
+/// A loopback TCP proxy in front of a database that can be cut (its connections closed, new
+/// ones closed at once) and restored: the database going away without stopping the server.
+pub struct Proxy {
+    url: String,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    /// A proxy to the host and port of `url` (a `postgres://` URL with a host).
+    pub fn in_front_of(url: &str) -> Self {
+        let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user, target) = match authority.rsplit_once('@') {
+            Some((user, target)) => (format!("{user}@"), target.to_owned()),
+            None => (String::new(), authority.to_owned()),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let address: SocketAddr = listener.local_addr().expect("the proxy's address");
+        let proxy = Self {
+            url: format!("{scheme}://{user}{address}/{path}"),
+            up: Arc::new(AtomicBool::new(true)),
+            connections: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (up, connections) = (proxy.up.clone(), proxy.connections.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = TcpStream::connect(&target) else { continue };
+                let (Ok(client_copy), Ok(server_copy)) = (client.try_clone(), server.try_clone()) else { continue };
+                let mut open = connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                open.extend(client.try_clone().ok());
+                open.extend(server.try_clone().ok());
+                pipe(client_copy, server_copy);
+                pipe(server, client);
+            }
+        });
+        proxy
+    }
+
+    /// The database's URL through the proxy.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Takes the database away: open connections are closed, new ones refused.
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for stream in self.connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Brings the database back for new connections.
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let _ = from.set_read_timeout(Some(Duration::from_secs(60)));
+        let mut buffer = [0u8; 16 * 1024];
+        while let Ok(n) = from.read(&mut buffer) {
+            if n == 0 || to.write_all(&buffer[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+    });
 }
 
 #[cfg(test)]

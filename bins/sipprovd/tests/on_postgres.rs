@@ -1,7 +1,8 @@
-//! Two `sipprovd` nodes sharing one PostgreSQL database, end to end with `curl` as the phone: a
-//! password delivered by one node is not served by the other after the grace; concurrent first
-//! fetches over both nodes deliver once; a ban made on one node closes the other to that
-//! source; a re-arm on one is served by the other.
+//! `sipprovd` on PostgreSQL, end to end with `curl` as the phone. Two nodes sharing one
+//! database: a password delivered by one node is not served by the other after the grace;
+//! concurrent first fetches over both nodes deliver once; a ban made on one node closes the
+//! other to that source; a re-arm on one is served by the other. A database that goes away:
+//! provisioned phones are still served, nothing is consumed, and all recovers by itself.
 //!
 //! Needs `SIPPROV_TEST_DATABASE_URL` (each test makes a database of its own there); without it,
 //! or without curl, the tests are skipped loudly (in CI they fail).
@@ -13,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sipprov_store_postgres::TestDatabase;
+use sipprov_store_postgres::{Proxy, TestDatabase};
 use support::{Daemon, have_tools, json_of, phone_tls};
 
 const PHONE: &str = "001565000001";
@@ -29,7 +30,7 @@ fn on_postgres(url: &str) -> impl FnOnce(&Path) + '_ {
             .unwrap()
             .lines()
             .map(|line| match line {
-                _ if line.starts_with("sqlite = ") => format!("postgres = {url:?}"),
+                _ if line.starts_with("sqlite = ") => format!("postgres = {url:?}\npostgres_timeout_seconds = 2"),
                 _ if line.starts_with("grace_seconds") => format!("grace_seconds = {GRACE_SECONDS}"),
                 _ => line.to_owned(),
             })
@@ -160,4 +161,46 @@ fn check_reports_an_unreachable_database_and_run_refuses_to_start() {
     assert!(output.contains("cannot use the PostgreSQL database 127.0.0.1/sipprov"), "{output}");
     assert!(!output.contains("s3cret-pw"), "the database password leaked: {output}");
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn while_the_database_is_away_provisioned_phones_are_served_and_nothing_is_consumed() {
+    if !have_tools() {
+        return;
+    }
+    let test = "while_the_database_is_away_provisioned_phones_are_served_and_nothing_is_consumed";
+    let Some(database) = TestDatabase::for_test(test) else { return };
+    let proxy = Proxy::in_front_of(database.url());
+    let dir = tempfile::tempdir().unwrap();
+    let node = Daemon::start_with(dir.path(), on_postgres(proxy.url()));
+    node.enrol(PHONE, "1001");
+    assert_eq!(password_lines(&node.fetch_as_phone(PHONE).1).len(), 1);
+    std::thread::sleep(Duration::from_secs(GRACE_SECONDS + 1));
+    // The fetch after the grace purges the password; the poll after it is a steady one, read
+    // from a provisioned record: what the node remembers.
+    let (status, provisioned) = node.fetch_as_phone(PHONE);
+    assert_eq!((status, password_lines(&provisioned).len()), (Some(200), 0), "{provisioned}");
+    assert_eq!(node.fetch_as_phone(PHONE), (Some(200), provisioned.clone()));
+    node.enrol(RUSH, "1002");
+
+    proxy.cut();
+    let (status, from_memory) = node.fetch_as_phone(PHONE);
+    assert_eq!(status, Some(200), "a provisioned phone is served while the database is away: {from_memory}");
+    assert_eq!(from_memory, provisioned, "the same config, without any secret");
+    let (status, _) = node.fetch_as_phone(RUSH);
+    assert_eq!(status, Some(503), "a first delivery needs the database");
+    assert!(node.log_contains("the store does not answer"), "{}", node.all_output());
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let (status, body) = node.fetch_as_phone(RUSH);
+        if status == Some(200) {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "the node never recovered: {status:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(password_lines(&delivered).len(), 1, "the refused attempts consumed nothing: {delivered}");
+    assert_eq!(audited(&node, RUSH, "delivered").len(), 1);
 }
