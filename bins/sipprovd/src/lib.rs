@@ -5,6 +5,7 @@
 //! - [`daemon`]: the phone and admin listeners, background jobs, SIGHUP reload, SIGTERM drain.
 //! - [`demo`]: `sipprovd demo`, a self-contained demo with a generated PKI and three phones.
 //! - [`files`]: creating key and config files safely.
+//! - [`migrate`]: `sipprovd migrate`, a single-node SQLite store moved into PostgreSQL.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,3 +14,4 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod files;
+pub mod migrate;

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sipprov_credentials::{Keyring, Role};
+use sipprov_store_postgres::PostgresOptions;
 use sipprovd::check::check;
 use sipprovd::config::{Config, LoggingSection};
 use sipprovd::daemon::Daemon;
 use sipprovd::demo::{DEMO_PHONES, Demo, DemoOptions};
 use sipprovd::files::write_new_file;
+use sipprovd::migrate;
 
 /// Secure remote provisioning for SIP phones.
 #[derive(Debug, Parser)]
@@ -78,6 +80,21 @@ enum Command {
     /// Admin API tokens, offline (works while the daemon is stopped too).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Move a single-node install's SQLite store into PostgreSQL (stop the daemon first).
+    ///
+    /// Everything moves as it is, secrets still sealed. Run it again to finish a move that
+    /// stopped. At the end every record is compared; exits 1 if anything differs.
+    Migrate {
+        /// `sqlite:PATH`: the database file to move.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL connection URL to move it to (its schema is created if missing).
+        #[arg(long)]
+        to: String,
+        /// PEM file of the certificate authorities for the database's TLS.
+        #[arg(long)]
+        to_ca_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +131,7 @@ fn main() -> ExitCode {
             say(&format!("Resealed the secrets of {resealed} device(s) under the current key."));
             Ok(())
         }),
+        Command::Migrate { from, to, to_ca_file } => return migrate_command(&from, to, to_ca_file),
         Command::Token(TokenCommand::Create { role, name, config }) => Config::load(&config).and_then(|config| {
             let token = config.credentials()?.create_api_token(&name, role, "sipprovd token create")?;
             say(token.expose());
@@ -142,6 +160,23 @@ fn check_command(config: &Path) -> ExitCode {
         say(&problem.to_string());
     }
     ExitCode::FAILURE
+}
+
+fn migrate_command(from: &str, to: String, ca_file: Option<PathBuf>) -> ExitCode {
+    let mut options = PostgresOptions::new(to);
+    options.ca_file = ca_file;
+    let report = match migrate::sqlite_source(from).and_then(|from| migrate::migrate(&from, &options)) {
+        Ok(report) => report,
+        Err(e) => return fail(&e),
+    };
+    say(report.table().trim_end());
+    if report.complete() {
+        say(&format!("Moved into {}: every record is there and the same.", options.describe()));
+        ExitCode::SUCCESS
+    } else {
+        say("The stores differ (was the daemon still writing?): run the move again, then compare.");
+        ExitCode::FAILURE
+    }
 }
 
 /// Logs to stderr, as JSON lines or text, filtered by `level` (overridden by `RUST_LOG`).

@@ -137,7 +137,7 @@ impl PostgresStore {
 
     /// Runs `work` on the store's runtime within the store's time limit and waits for it on
     /// this thread (which may be any thread that may block, but not one of the store's own).
-    fn run<R: Send + 'static, F>(&self, work: impl FnOnce(Pool) -> F) -> Result<R, StoreError>
+    pub(crate) fn run<R: Send + 'static, F>(&self, work: impl FnOnce(Pool) -> F) -> Result<R, StoreError>
     where
         F: Future<Output = Result<R, StoreError>> + Send + 'static,
     {
@@ -187,7 +187,7 @@ fn unreachable(database: &str, error: &(dyn std::error::Error + 'static)) -> Ope
 }
 
 /// A pooled connection.
-async fn connection(pool: &Pool) -> Result<Object, StoreError> {
+pub(crate) async fn connection(pool: &Pool) -> Result<Object, StoreError> {
     pool.get().await.map_err(backend)
 }
 
@@ -226,7 +226,7 @@ const INSERT_ACCOUNT: &str = "INSERT INTO accounts (mac, line, user_name, auth_n
 
 /// Writes the device row (inserting it when `insert`; `false` if it existed), and its accounts
 /// when `accounts_changed`.
-async fn write_device(
+pub(crate) async fn write_device(
     tx: &Transaction<'_>,
     device: &DeviceRecord,
     insert: bool,

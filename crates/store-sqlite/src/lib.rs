@@ -36,4 +36,4 @@ mod schema;
 mod store;
 mod writer;
 
-pub use store::{Inspection, OpenError, SqliteOptions, SqliteStore};
+pub use store::{Counts, Inspection, OpenError, SqliteOptions, SqliteStore};

@@ -90,6 +90,54 @@ impl SqliteStore {
         if result == "ok" { Ok(()) } else { Err(StoreError::Corrupt(result)) }
     }
 
+    /// How many rows each kind of record has: what a move to another backend must carry.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        self.read(|conn| {
+            let count = |table: &str| -> Result<u64, StoreError> {
+                let n: i64 =
+                    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0)).map_err(backend)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(Counts {
+                devices: count("devices")?,
+                audit: count("audit")?,
+                pending: count("pending")?,
+                bans: count("bans")?,
+                api_tokens: count("api_tokens")?,
+                reveal_tokens: count("reveal_tokens")?,
+            })
+        })
+    }
+
+    /// Every reveal token, with when it was used, by hash.
+    pub fn reveal_tokens(&self) -> Result<Vec<(RevealToken, Option<Timestamp>)>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare("SELECT hash, mac, expires_at, used_at FROM reveal_tokens ORDER BY hash")
+                .map_err(backend)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, Vec<u8>>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|row| {
+                let (hash, mac, expires_at, used_at) = row.map_err(backend)?;
+                let token = RevealToken {
+                    hash: hash.try_into().map_err(|_| StoreError::Corrupt("a reveal token hash".into()))?,
+                    mac: parse_mac(&mac)?,
+                    expires_at: Timestamp::from_unix(expires_at),
+                };
+                Ok((token, used_at.map(Timestamp::from_unix)))
+            })
+            .collect()
+        })
+    }
+
     /// Runs `read` on an idle reader connection, opening one if none is idle.
     fn read<R>(&self, read: impl FnOnce(&Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let idle = self.idle_readers().pop();
@@ -796,6 +844,23 @@ fn parse_mac(text: &str) -> Result<Mac, StoreError> {
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
+}
+
+/// Rows per kind of record, from [`SqliteStore::counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Enrolled devices.
+    pub devices: u64,
+    /// Audit events.
+    pub audit: u64,
+    /// Pending sightings (one per MAC and key).
+    pub pending: u64,
+    /// Bans, expired ones included.
+    pub bans: u64,
+    /// Admin API tokens.
+    pub api_tokens: u64,
+    /// Reveal tokens.
+    pub reveal_tokens: u64,
 }
 
 /// What [`SqliteStore::inspect`] found.

@@ -1,0 +1,318 @@
+//! `sipprovd migrate`: moves a single-node install's SQLite store into PostgreSQL.
+//!
+//! Everything moves as it is: devices with their accounts, sealed secrets and key pins,
+//! pending sightings, bans, admin API tokens, reveal tokens and the audit log with its ids.
+//! Secrets stay sealed (the nodes use the same key file), so the move never opens one. Each
+//! batch is one transaction on the target and skips what is already there, so a move that
+//! stopped half-way is finished by running it again. At the end every record is read back from
+//! both stores and compared, kind by kind, by count and SHA-256 digest.
+//!
+//! Stop the daemon first: writes made to the SQLite file during the move are not carried, and
+//! the comparison at the end would report them.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use sipprov_credentials::{AuditQuery, DeviceQuery, DeviceRecord, PendingQuery, Store, Timestamp};
+use sipprov_store_postgres::{PostgresOptions, PostgresStore};
+use sipprov_store_sqlite::SqliteStore;
+
+/// Records read and written per transaction.
+const BATCH: usize = 500;
+
+/// The SQLite file a `--from sqlite:PATH` names.
+pub fn sqlite_source(from: &str) -> anyhow::Result<PathBuf> {
+    let Some(path) = from.strip_prefix("sqlite:") else {
+        bail!("--from {from:?}: expected sqlite:PATH, the database file of a single-node install");
+    };
+    let path = PathBuf::from(path);
+    if !path.is_file() {
+        bail!("--from {}: no such database file", path.display());
+    }
+    Ok(path)
+}
+
+/// One kind of record, as found on both sides after the move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindReport {
+    /// What the records are (`devices`, `audit events`, ...).
+    pub kind: &'static str,
+    /// Records in the SQLite store.
+    pub source: u64,
+    /// Records in PostgreSQL.
+    pub target: u64,
+    /// Records this run added (0 for those an earlier run moved already).
+    pub added: u64,
+    /// Whether the two sides' digests match.
+    pub same: bool,
+}
+
+/// What a move did and found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Per kind of record.
+    pub kinds: Vec<KindReport>,
+}
+
+impl Report {
+    /// Whether every kind arrived whole and equal.
+    pub fn complete(&self) -> bool {
+        self.kinds.iter().all(|kind| kind.same && kind.source == kind.target)
+    }
+
+    /// A table for the terminal.
+    pub fn table(&self) -> String {
+        let mut text = format!("{:<16} {:>10} {:>10} {:>10}  digest\n", "records", "sqlite", "postgres", "added");
+        for kind in &self.kinds {
+            let verdict = if kind.same && kind.source == kind.target { "same" } else { "DIFFERENT" };
+            let _ = writeln!(
+                text,
+                "{:<16} {:>10} {:>10} {:>10}  {verdict}",
+                kind.kind, kind.source, kind.target, kind.added
+            );
+        }
+        text
+    }
+}
+
+/// Moves the SQLite store at `from` into the PostgreSQL database `to`, then compares them.
+pub fn migrate(from: &Path, to: &PostgresOptions) -> anyhow::Result<Report> {
+    let source = SqliteStore::open(from).with_context(|| format!("opening {}", from.display()))?;
+    let target = PostgresStore::connect(to)?;
+    let counts = source.counts()?;
+    let mut added = Vec::new();
+
+    let tokens = source.api_tokens()?;
+    added.push(copy_all("api tokens", tokens, |tokens| target.import_api_tokens(tokens))?);
+    // Expired bans too: the move leaves nothing out, and expired ones are never enforced.
+    let bans = source.bans(Timestamp::from_unix(i64::MIN))?;
+    added.push(copy_all("bans", bans, |bans| target.import_bans(bans))?);
+    let reveal_tokens = source.reveal_tokens()?;
+    added.push(copy_all("reveal tokens", reveal_tokens, |tokens| target.import_reveal_tokens(tokens))?);
+
+    let mut progress = Progress::new("devices", counts.devices);
+    let mut after = None;
+    loop {
+        let devices = source.devices(&DeviceQuery { after, limit: BATCH, ..DeviceQuery::default() })?;
+        let Some(last) = devices.last() else { break };
+        after = Some(last.mac);
+        let read = devices.len();
+        progress.advance(read, target.import_devices(devices)?);
+    }
+    added.push(progress.finish());
+
+    let mut progress = Progress::new("pending", counts.pending);
+    let mut after = None;
+    loop {
+        let pending = source.pending(&PendingQuery { mac: None, after, limit: BATCH })?;
+        let Some(last) = pending.last() else { break };
+        after = Some((last.mac, last.spki_sha256));
+        let read = pending.len();
+        progress.advance(read, target.import_pending(pending)?);
+    }
+    added.push(progress.finish());
+
+    // The audit log resumes after the last event an earlier run moved: each batch commits in
+    // id order, so every id below the target's highest is there.
+    let mut progress = Progress::new("audit events", counts.audit);
+    let newest = target.audit(&AuditQuery { newest_first: true, limit: 1, ..AuditQuery::default() })?;
+    let mut after_id = newest.first().map(|event| event.id);
+    if let Some(id) = after_id {
+        progress.advance(audit_until(&source, id)?, 0);
+    }
+    loop {
+        let events = source.audit(&AuditQuery { after_id, limit: BATCH * 4, ..AuditQuery::default() })?;
+        let Some(last) = events.last() else { break };
+        after_id = Some(last.id);
+        let read = events.len();
+        progress.advance(read, target.import_audit(events)?);
+    }
+    added.push(progress.finish());
+
+    verify(&source, &target, &added)
+}
+
+/// How many of the store's audit events have ids up to `id`: where a resumed move starts.
+fn audit_until(store: &dyn Store, id: u64) -> anyhow::Result<usize> {
+    let (mut counted, mut after_id) = (0, None);
+    loop {
+        let query = AuditQuery { after_id, before_id: Some(id + 1), limit: BATCH * 4, ..AuditQuery::default() };
+        let events = store.audit(&query)?;
+        let Some(last) = events.last() else { return Ok(counted) };
+        after_id = Some(last.id);
+        counted += events.len();
+    }
+}
+
+/// Imports `records` in batches, with progress; returns how many were new.
+fn copy_all<T>(
+    kind: &'static str,
+    records: Vec<T>,
+    mut import: impl FnMut(Vec<T>) -> Result<usize, sipprov_credentials::StoreError>,
+) -> anyhow::Result<(&'static str, u64)> {
+    let mut progress = Progress::new(kind, records.len() as u64);
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        let batch: Vec<T> = records.by_ref().take(BATCH).collect();
+        let read = batch.len();
+        progress.advance(read, import(batch)?);
+    }
+    Ok(progress.finish())
+}
+
+/// Reads every record back from both stores and compares counts and digests.
+fn verify(source: &SqliteStore, target: &PostgresStore, added: &[(&'static str, u64)]) -> anyhow::Result<Report> {
+    let added = |kind: &str| added.iter().find(|(name, _)| *name == kind).map_or(0, |(_, n)| *n);
+    let mut kinds = Vec::new();
+    let mut compare = |kind: &'static str, source: Fingerprint, target: Fingerprint| {
+        kinds.push(KindReport {
+            kind,
+            source: source.count,
+            target: target.count,
+            added: added(kind),
+            same: source == target,
+        });
+    };
+    compare("api tokens", Fingerprint::of(source.api_tokens()?), Fingerprint::of(target.api_tokens()?));
+    let ever = Timestamp::from_unix(i64::MIN);
+    compare("bans", Fingerprint::of(source.bans(ever)?), Fingerprint::of(target.bans(ever)?));
+    compare("reveal tokens", Fingerprint::of(source.reveal_tokens()?), Fingerprint::of(target.reveal_tokens()?));
+    compare("devices", devices(source)?, devices(target)?);
+    compare("pending", pending(source)?, pending(target)?);
+    compare("audit events", audit(source)?, audit(target)?);
+    Ok(Report { kinds })
+}
+
+/// A count and a SHA-256 over every record's full contents, in the store's own order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    count: u64,
+    digest: [u8; 32],
+}
+
+#[derive(Default)]
+struct Fingerprinting {
+    count: u64,
+    hash: Sha256,
+}
+
+impl Fingerprinting {
+    fn add(&mut self, record: &impl std::fmt::Debug) {
+        self.count += 1;
+        self.hash.update(format!("{record:?}\n").as_bytes());
+    }
+
+    fn add_device(&mut self, device: &DeviceRecord) {
+        self.add(device);
+        // Debug redacts sealed secrets to their key id and length: add their bytes.
+        if let Some(secrets) = &device.secrets {
+            for (line, sealed) in &secrets.sip_passwords {
+                self.hash.update(line.to_be_bytes());
+                self.hash.update(sealed.as_bytes());
+            }
+            if let Some(admin) = &secrets.admin_password {
+                self.hash.update(admin.as_bytes());
+            }
+        }
+    }
+
+    fn finish(self) -> Fingerprint {
+        Fingerprint { count: self.count, digest: self.hash.finalize().into() }
+    }
+}
+
+impl Fingerprint {
+    fn of<T: std::fmt::Debug>(records: Vec<T>) -> Self {
+        let mut fingerprint = Fingerprinting::default();
+        records.iter().for_each(|record| fingerprint.add(record));
+        fingerprint.finish()
+    }
+}
+
+fn devices(store: &dyn Store) -> anyhow::Result<Fingerprint> {
+    let mut fingerprint = Fingerprinting::default();
+    let mut after = None;
+    loop {
+        let devices = store.devices(&DeviceQuery { after, limit: BATCH, ..DeviceQuery::default() })?;
+        let Some(last) = devices.last() else { break };
+        after = Some(last.mac);
+        devices.iter().for_each(|device| fingerprint.add_device(device));
+    }
+    Ok(fingerprint.finish())
+}
+
+fn pending(store: &dyn Store) -> anyhow::Result<Fingerprint> {
+    let mut fingerprint = Fingerprinting::default();
+    let mut after = None;
+    loop {
+        let pending = store.pending(&PendingQuery { mac: None, after, limit: BATCH })?;
+        let Some(last) = pending.last() else { break };
+        after = Some((last.mac, last.spki_sha256));
+        pending.iter().for_each(|sighting| fingerprint.add(sighting));
+    }
+    Ok(fingerprint.finish())
+}
+
+fn audit(store: &dyn Store) -> anyhow::Result<Fingerprint> {
+    let mut fingerprint = Fingerprinting::default();
+    let mut after_id = None;
+    loop {
+        let events = store.audit(&AuditQuery { after_id, limit: BATCH * 4, ..AuditQuery::default() })?;
+        let Some(last) = events.last() else { break };
+        after_id = Some(last.id);
+        events.iter().for_each(|event| fingerprint.add(event));
+    }
+    Ok(fingerprint.finish())
+}
+
+/// Progress of one kind of record: a bar on a terminal, one line at the end otherwise.
+struct Progress {
+    kind: &'static str,
+    total: u64,
+    read: u64,
+    added: u64,
+    terminal: bool,
+    drawn: Option<Instant>,
+}
+
+impl Progress {
+    fn new(kind: &'static str, total: u64) -> Self {
+        Self { kind, total, read: 0, added: 0, terminal: std::io::stderr().is_terminal(), drawn: None }
+    }
+
+    fn advance(&mut self, read: usize, added: usize) {
+        self.read += read as u64;
+        self.added += added as u64;
+        if self.terminal && self.drawn.is_none_or(|at| at.elapsed() >= Duration::from_millis(100)) {
+            self.drawn = Some(Instant::now());
+            self.draw("");
+        }
+    }
+
+    fn draw(&self, end: &str) {
+        let fraction = if self.total == 0 { 1.0 } else { (self.read as f64 / self.total as f64).clamp(0.0, 1.0) };
+        let filled = (fraction * 30.0) as usize;
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(
+            stderr,
+            "{}{:<14} [{}{}] {}/{} ({} new){end}",
+            if self.terminal { "\r" } else { "" },
+            self.kind,
+            "#".repeat(filled),
+            " ".repeat(30 - filled),
+            self.read,
+            self.total,
+            self.added
+        );
+        let _ = stderr.flush();
+    }
+
+    fn finish(self) -> (&'static str, u64) {
+        self.draw("\n");
+        (self.kind, self.added)
+    }
+}
