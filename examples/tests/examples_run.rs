@@ -49,6 +49,19 @@ fn lifecycle_with_own_store_walks_issued_delivered_purged() {
 }
 
 #[test]
+fn postgres_store_delivers_once_across_two_nodes() {
+    let Some(database) =
+        sipprov_store_postgres::TestDatabase::for_test("postgres_store_delivers_once_across_two_nodes")
+    else {
+        return;
+    };
+    let out = run(env!("CARGO_BIN_EXE_postgres_store"), &[database.url()]);
+    assert!(out.contains("node A served the password: true\nnode B served the password: true\n"), "{out}");
+    assert!(out.contains("first deliveries audited: 1, keys pinned: 1\n"), "{out}");
+    assert!(out.ends_with("node B after the grace: password served: false\nstate: purged\n"), "{out}");
+}
+
+#[test]
 fn mount_admin_api_enrols_a_two_port_ata_and_shows_it() {
     let out = run(env!("CARGO_BIN_EXE_mount_admin_api"), &[]);
     assert!(out.starts_with("enrol: HTTP/1.1 201 Created\nshow: HTTP/1.1 200 OK\n"), "{out}");

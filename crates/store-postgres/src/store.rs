@@ -1,6 +1,7 @@
 //! `PostgresStore`: the `Store` trait over a pool of PostgreSQL connections.
 
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
@@ -11,7 +12,7 @@ use sipprov_credentials::{
     Timestamp, TokenUse, Transport, UpdateDone,
 };
 use sipprov_identity::Mac;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio_postgres::types::ToSql;
 
 use crate::rows::{self, ACCOUNT_COLUMNS, DEVICE_COLUMNS, backend};
@@ -32,7 +33,12 @@ pub struct PostgresStore {
     // (inside another runtime), so `Drop` shuts it down in the background instead.
     runtime: Option<Runtime>,
     handle: Handle,
+    /// Connections for the blocking methods, whose tasks run on the store's runtime.
     pool: Pool,
+    /// Connections for work handed over by async callers (`device_then`, `update_device_then`),
+    /// run on the caller's own runtime: a phone's poll then never wakes another runtime's
+    /// threads, whose switches cost more than the query on a busy core.
+    callers_pool: Pool,
     timeout: Duration,
     database: String,
 }
@@ -111,6 +117,7 @@ impl PostgresStore {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
+            callers_pool: options.pool()?,
             timeout: options.timeout,
             database: options.describe(),
         })
@@ -149,7 +156,7 @@ impl PostgresStore {
     }
 
     /// Runs `work` on the store's runtime within the store's time limit and hands its result to
-    /// `done` there. A call that runs out of time is dropped, which rolls its transaction back.
+    /// `done` there.
     fn spawn<R: Send + 'static, F>(
         &self,
         work: impl FnOnce(Pool) -> F,
@@ -157,9 +164,42 @@ impl PostgresStore {
     ) where
         F: Future<Output = Result<R, StoreError>> + Send + 'static,
     {
-        let work = work(self.pool.clone());
+        self.spawn_on(&self.handle, &self.pool, work, done);
+    }
+
+    /// Runs `work` on the caller's runtime, if it has a multi-threaded one (else the store's),
+    /// and hands its result to `done` there: for async callers, who must not block and need
+    /// not hop. (Not a single-threaded one: a caller there that waits for `done` blocking, as
+    /// the blocking `Credentials::commit` does, would wait for its own thread.)
+    fn spawn_for_caller<R: Send + 'static, F>(
+        &self,
+        work: impl FnOnce(Pool) -> F,
+        done: impl FnOnce(Result<R, StoreError>) + Send + 'static,
+    ) where
+        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+    {
+        match Handle::try_current() {
+            Ok(caller) if caller.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                self.spawn_on(&caller, &self.callers_pool, work, done);
+            }
+            _ => self.spawn(work, done),
+        }
+    }
+
+    /// Runs `work` with `pool` on `runtime` within the store's time limit and hands its result
+    /// to `done` there. A call that runs out of time is dropped, which rolls its transaction back.
+    fn spawn_on<R: Send + 'static, F>(
+        &self,
+        runtime: &Handle,
+        pool: &Pool,
+        work: impl FnOnce(Pool) -> F,
+        done: impl FnOnce(Result<R, StoreError>) + Send + 'static,
+    ) where
+        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+    {
+        let work = work(pool.clone());
         let timeout = self.timeout;
-        self.handle.spawn(async move {
+        runtime.spawn(async move {
             let result = match tokio::time::timeout(timeout, work).await {
                 Ok(result) => result,
                 Err(_) => Err(StoreError::Backend(
@@ -191,15 +231,17 @@ pub(crate) async fn connection(pool: &Pool) -> Result<Object, StoreError> {
     pool.get().await.map_err(backend)
 }
 
-/// One device with its accounts, one row per account, as of this statement.
+/// One device with its accounts, one row per account: a phone's poll, one statement.
+static SELECT_DEVICE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {DEVICE_COLUMNS}, {ACCOUNT_COLUMNS} FROM devices d LEFT JOIN accounts a ON a.mac = d.mac
+         WHERE d.mac = $1"
+    )
+});
+
+/// One device with its accounts, as of this statement.
 async fn select_device(client: &impl GenericClient, mac: Mac) -> Result<Option<DeviceRecord>, StoreError> {
-    let statement = client
-        .prepare_cached(&format!(
-            "SELECT {DEVICE_COLUMNS}, {ACCOUNT_COLUMNS} FROM devices d LEFT JOIN accounts a ON a.mac = d.mac
-             WHERE d.mac = $1"
-        ))
-        .await
-        .map_err(backend)?;
+    let statement = client.prepare_cached(&SELECT_DEVICE).await.map_err(backend)?;
     let rows = client.query(&statement, &[&mac.to_string()]).await.map_err(backend)?;
     Ok(rows::devices_with_accounts(&rows)?.pop())
 }
@@ -380,7 +422,7 @@ impl Store for PostgresStore {
 
     fn device_then(&self, mac: &Mac, done: ReadDone) {
         let mac = *mac;
-        self.spawn(async move |pool| select_device(&connection(&pool).await?, mac).await, done);
+        self.spawn_for_caller(async move |pool| select_device(&connection(&pool).await?, mac).await, done);
     }
 
     fn reads_on_own_thread(&self) -> bool {
@@ -394,7 +436,7 @@ impl Store for PostgresStore {
 
     fn update_device_then(&self, mac: &Mac, update: DeviceUpdate, done: UpdateDone) {
         let mac = *mac;
-        self.spawn(async move |pool| apply_update(pool, mac, update).await, done);
+        self.spawn_for_caller(async move |pool| apply_update(pool, mac, update).await, done);
     }
 
     fn updates_on_own_thread(&self) -> bool {

@@ -14,7 +14,9 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::fleet::{Fleet, KeyKind};
-use super::servers::{Server, can_pin, pinned, prepare_sipprovd};
+use sipprov_store_postgres::TestDatabase;
+
+use super::servers::{BenchStore, Server, can_pin, pinned, prepare_sipprovd};
 use super::storm::{Report, Summary, round};
 
 /// What a comparison measures.
@@ -32,6 +34,8 @@ pub(crate) enum Scenario {
     Rsa2048,
     /// As steady, over TLS 1.2.
     Tls12,
+    /// As steady, sipprovd on PostgreSQL (`--postgres`), also against sipprovd on SQLite.
+    Postgres,
 }
 
 impl Scenario {
@@ -42,6 +46,7 @@ impl Scenario {
             Scenario::Inventory1m => "inventory_1m",
             Scenario::Rsa2048 => "rsa2048",
             Scenario::Tls12 => "tls12",
+            Scenario::Postgres => "postgres",
         }
     }
 }
@@ -55,6 +60,8 @@ pub(crate) struct Compare {
     pub(crate) concurrency: usize,
     pub(crate) rounds: usize,
     pub(crate) first_boot_phones: usize,
+    /// A PostgreSQL server on which the `postgres` scenario may create its database.
+    pub(crate) postgres: Option<String>,
 }
 
 /// One storm's settings, as passed to a child `sipprov bench storm`.
@@ -95,7 +102,15 @@ impl Compare {
                         ..StormPlan::steady(self.phones)
                     };
                     fleet.phones(plan.key, 0, plan.phones)?;
-                    let server = self.provisioned(&fleet, &instance, server_core, plan.phones, plan.phones, plan)?;
+                    let server = self.provisioned(
+                        &fleet,
+                        &instance,
+                        server_core,
+                        plan.phones,
+                        plan.phones,
+                        plan,
+                        BenchStore::Sqlite,
+                    )?;
                     let result = self.alternate(|| storm(&baseline, plan), || storm(&server, plan))?;
                     peak_rss = peak_rss.max(server.peak_rss_mib().unwrap_or(0.0));
                     result
@@ -103,7 +118,7 @@ impl Compare {
                 Scenario::FirstBoot => {
                     let per_round = self.first_boot_phones;
                     fleet.phones(KeyKind::EcdsaP256, 0, per_round * self.rounds)?;
-                    prepare_sipprovd(&instance, &fleet, 300, per_round * self.rounds)?;
+                    prepare_sipprovd(&instance, &fleet, 300, per_round * self.rounds, BenchStore::Sqlite)?;
                     let server = Server::sipprovd(&self.sipprovd, &instance, server_core)?;
                     let plan = |round: usize| StormPlan {
                         offset: round * per_round,
@@ -121,13 +136,35 @@ impl Compare {
                     peak_rss = peak_rss.max(server.peak_rss_mib().unwrap_or(0.0));
                     result
                 }
+                Scenario::Postgres => {
+                    let Some(server_url) = &self.postgres else {
+                        bail!("the postgres scenario needs --postgres URL, a server where it may create a database");
+                    };
+                    let database = TestDatabase::create(server_url)
+                        .map_err(|e| anyhow::anyhow!("cannot create the bench database: {e}"))?;
+                    let plan = StormPlan::steady(self.phones);
+                    fleet.phones(plan.key, 0, plan.phones)?;
+                    let sqlite_dir = self.dir.join("sipprovd-postgres-vs-sqlite");
+                    let (phones, store) = (plan.phones, BenchStore::Postgres(database.url()));
+                    let sqlite =
+                        self.provisioned(&fleet, &sqlite_dir, server_core, phones, phones, plan, BenchStore::Sqlite)?;
+                    let server = self.provisioned(&fleet, &instance, server_core, phones, phones, plan, store)?;
+                    let versus_sqlite = self.alternate(|| storm(&sqlite, plan), || storm(&server, plan))?;
+                    let mut result = self.alternate(|| storm(&baseline, plan), || storm(&server, plan))?;
+                    peak_rss = peak_rss.max(server.peak_rss_mib().unwrap_or(0.0));
+                    result["sipprovd_sqlite"] = versus_sqlite["baseline"].clone();
+                    result["ratio_vs_sqlite"] = versus_sqlite["ratio_conn_per_s"].clone();
+                    result
+                }
                 Scenario::Inventory1m => {
                     let polled = 1_000;
                     let plan = StormPlan::steady(polled);
                     fleet.phones(KeyKind::EcdsaP256, 0, polled)?;
                     let small_dir = self.dir.join("sipprovd-inventory_1k");
-                    let small = self.provisioned(&fleet, &small_dir, server_core, polled, polled, plan)?;
-                    let large = self.provisioned(&fleet, &instance, server_core, 1_000_000, polled, plan)?;
+                    let small =
+                        self.provisioned(&fleet, &small_dir, server_core, polled, polled, plan, BenchStore::Sqlite)?;
+                    let large =
+                        self.provisioned(&fleet, &instance, server_core, 1_000_000, polled, plan, BenchStore::Sqlite)?;
                     let versus_small = self.alternate(|| storm(&small, plan), || storm(&large, plan))?;
                     let mut result = self.alternate(|| storm(&baseline, plan), || storm(&large, plan))?;
                     let rss = large.peak_rss_mib().unwrap_or(0.0);
@@ -144,8 +181,9 @@ impl Compare {
         Ok(json!({ "scenarios": results, "sipprovd_peak_rss_mb": round(peak_rss) }))
     }
 
-    /// A sipprovd with `enrolled` devices, the first `polled` of them delivered and purged, so
-    /// that every poll measured afterwards is a provisioned phone's.
+    /// A sipprovd on `store` with `enrolled` devices, the first `polled` of them delivered and
+    /// purged, so that every poll measured afterwards is a provisioned phone's.
+    #[allow(clippy::too_many_arguments)] // one call per scenario, each naming every setting
     fn provisioned(
         &self,
         fleet: &Fleet,
@@ -154,8 +192,9 @@ impl Compare {
         enrolled: usize,
         polled: usize,
         plan: StormPlan,
+        store: BenchStore<'_>,
     ) -> anyhow::Result<Server> {
-        prepare_sipprovd(dir, fleet, 1, enrolled)?;
+        prepare_sipprovd(dir, fleet, 1, enrolled, store)?;
         let server = Server::sipprovd(&self.sipprovd, dir, core)?;
         let exe = std::env::current_exe()?;
         let once = StormPlan { phones: polled, once: true, ..plan };

@@ -96,6 +96,10 @@ pub(crate) enum BenchCommand {
         /// Phones per first_boot round (each fetched once).
         #[arg(long, default_value_t = 20_000)]
         first_boot_phones: usize,
+        /// A PostgreSQL server URL on which the `postgres` scenario creates (and then drops) a
+        /// database of its own.
+        #[arg(long, env = "SIPPROV_BENCH_DATABASE_URL")]
+        postgres: Option<String>,
     },
 }
 
@@ -164,6 +168,7 @@ impl BenchCommand {
                 concurrency,
                 rounds,
                 first_boot_phones,
+                postgres,
             } => {
                 let sipprovd = match sipprovd {
                     Some(path) => path,
@@ -187,6 +192,7 @@ impl BenchCommand {
                     concurrency,
                     rounds,
                     first_boot_phones,
+                    postgres,
                 };
                 let report = compare.run(&scenarios)?;
                 if json {

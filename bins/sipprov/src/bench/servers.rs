@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, SystemClock};
+use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, Store, SystemClock};
 use sipprov_identity::Mac;
+use sipprov_store_postgres::{PostgresOptions, PostgresStore};
 use sipprov_store_sqlite::SqliteStore;
 
 use super::fleet::Fleet;
@@ -108,10 +109,25 @@ fn first_line_with<T: Send + 'static>(
     receiver.recv_timeout(Duration::from_secs(60)).ok()
 }
 
+/// Where a bench `sipprovd` keeps its store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BenchStore<'a> {
+    /// `sipprov.db` in the instance directory.
+    Sqlite,
+    /// This (empty) PostgreSQL database.
+    Postgres(&'a str),
+}
+
 /// Sets up a `sipprovd` instance in `dir` (emptied first): a config trusting the bench device
 /// CA (`cn-mac`), rate limits out of the way, JSON request logs as in production, a sealing key,
-/// and `enrolled` phones in its database, enrolled directly through the libraries.
-pub(crate) fn prepare_sipprovd(dir: &Path, fleet: &Fleet, grace_seconds: u64, enrolled: usize) -> anyhow::Result<()> {
+/// and `enrolled` phones in its `store`, enrolled directly through the libraries.
+pub(crate) fn prepare_sipprovd(
+    dir: &Path,
+    fleet: &Fleet,
+    grace_seconds: u64,
+    enrolled: usize,
+    store: BenchStore<'_>,
+) -> anyhow::Result<()> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
     }
@@ -119,6 +135,10 @@ pub(crate) fn prepare_sipprovd(dir: &Path, fleet: &Fleet, grace_seconds: u64, en
     let keys = Keyring::generate_file(1, None)?;
     std::fs::write(dir.join("sealing.key"), &keys)?;
     let quoted = |path: PathBuf| format!("{:?}", path.display().to_string());
+    let store_line = match store {
+        BenchStore::Sqlite => r#"sqlite = "sipprov.db""#.to_owned(),
+        BenchStore::Postgres(url) => format!("postgres = {url:?}"),
+    };
     let config = format!(
         r#"# Written by `sipprov bench`: a sipprovd serving the bench phones.
 [phones]
@@ -138,7 +158,7 @@ bundle = {device_ca}
 rule = "cn-mac"
 
 [store]
-sqlite = "sipprov.db"
+{store_line}
 sealing_key = "sealing.key"
 
 [lifecycle]
@@ -169,13 +189,16 @@ never_ban = ["127.0.0.0/8"]
         device_ca = quoted(fleet.device_ca_path()),
     );
     std::fs::write(dir.join("sipprov.toml"), config)?;
-    enrol(&dir.join("sipprov.db"), &keys, enrolled)
+    let store: Arc<dyn Store> = match store {
+        BenchStore::Sqlite => Arc::new(SqliteStore::open(dir.join("sipprov.db"))?),
+        BenchStore::Postgres(url) => Arc::new(PostgresStore::connect(&PostgresOptions::new(url))?),
+    };
+    enrol(store, &keys, enrolled)
 }
 
 /// Enrols phones `0..count` of the bench fleet, from several threads so their writes share
 /// commits.
-fn enrol(database: &Path, keys: &str, count: usize) -> anyhow::Result<()> {
-    let store = Arc::new(SqliteStore::open(database)?);
+fn enrol(store: Arc<dyn Store>, keys: &str, count: usize) -> anyhow::Result<()> {
     let credentials =
         Arc::new(Credentials::new(store, Lifecycle::default(), Some(Keyring::parse(keys)?), Arc::new(SystemClock)));
     const THREADS: usize = 16;
