@@ -4,7 +4,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use sipprov_credentials::Store;
+use sipprov_credentials::{
+    Account, AuditKind, AuditQuery, CredentialState, Credentials, FetchRequest, Keyring, Lifecycle, ManualClock, Store,
+    Timestamp,
+};
 use sipprov_store_postgres::{PostgresOptions, PostgresStore, Proxy, TestDatabase};
 
 #[test]
@@ -56,6 +59,38 @@ fn two_nodes_share_every_write_and_lose_no_update() {
     }
     let name = node_b.device(&mac).unwrap().unwrap().accounts[0].display_name.clone();
     assert_eq!(name.matches('+').count(), 80, "an update from one node overwrote the other's");
+}
+
+/// Every node sweeps: run on two nodes at once, each expiry still happens once, with one audit
+/// event, and the sweeps together report each device once.
+#[test]
+fn sweeps_on_two_nodes_at_once_purge_each_device_once() {
+    let Some(database) = TestDatabase::for_test("sweeps_on_two_nodes_at_once_purge_each_device_once") else { return };
+    let keys = Keyring::generate_file(1, None).unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
+    let node = || {
+        let store = PostgresStore::connect(&PostgresOptions::new(database.url())).unwrap();
+        let keyring = Keyring::parse(&keys).unwrap();
+        Arc::new(Credentials::new(Arc::new(store), Lifecycle::default(), Some(keyring), clock.clone()))
+    };
+    let (a, b) = (node(), node());
+    let macs: Vec<_> = (1..=60).map(support::mac).collect();
+    for mac in &macs {
+        a.enrol(*mac, vec![Account::new(1, "1001", format!("sp-{mac}"), "Desk")], Vec::new()).unwrap();
+        let request = FetchRequest { spki_sha256: [1; 32], peer: "192.0.2.1".into(), user_agent: None };
+        a.fetch(mac, request).unwrap();
+    }
+    clock.advance(Lifecycle::DEFAULT_GRACE + std::time::Duration::from_secs(1));
+    let sweeps: Vec<_> =
+        [a.clone(), b.clone()].into_iter().map(|node| std::thread::spawn(move || node.sweep(7).unwrap())).collect();
+    let changed: usize = sweeps.into_iter().map(|sweep| sweep.join().unwrap()).sum();
+    assert_eq!(changed, macs.len(), "each device changed by exactly one of the sweeps");
+    let purged =
+        b.store().audit(&AuditQuery { kind: Some(AuditKind::Purged), limit: 1_000, ..AuditQuery::default() }).unwrap();
+    assert_eq!(purged.len(), macs.len(), "one purge event per device");
+    for mac in &macs {
+        assert_eq!(a.store().device(mac).unwrap().unwrap().state, CredentialState::Purged);
+    }
 }
 
 #[test]
