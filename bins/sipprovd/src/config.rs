@@ -441,7 +441,7 @@ pub struct StoreSection {
     /// PEM file of the certificate authorities for the database's TLS; without it the
     /// connection to PostgreSQL is plain (same host or a private network only).
     pub postgres_ca_file: Option<PathBuf>,
-    /// PostgreSQL connections kept at most.
+    /// PostgreSQL connections per pool (a node keeps two: phones' requests, and the rest).
     #[serde(default = "default_postgres_pool_size")]
     pub postgres_pool_size: usize,
     /// Seconds one store call may take against PostgreSQL before it fails (and rolls back).

@@ -34,16 +34,16 @@ pub trait Store: Send + Sync {
     fn device(&self, mac: &Mac) -> Result<Option<DeviceRecord>, StoreError>;
 
     /// [`Store::device`], with the result handed to `done` instead of returned: a backend whose
-    /// reads cross a network runs them on a thread of its own and calls `done` from there, so
-    /// an async caller waits without blocking a worker. `done` may be dropped uncalled if the
-    /// read could not be run at all. The default reads on the caller's thread.
+    /// reads cross a network runs them as a task of its own and calls `done` from there, so an
+    /// async caller waits without blocking a worker. `done` may be dropped uncalled if the read
+    /// could not be run at all. The default reads on the caller's thread.
     fn device_then(&self, mac: &Mac, done: ReadDone) {
         done(self.device(mac));
     }
 
-    /// Whether [`Store::device_then`] returns at once and calls `done` from a thread of the
-    /// store's own (its reads cross a network), rather than reading on the caller's thread
-    /// (the default: a local read, cheap enough to run on an async worker).
+    /// Whether [`Store::device_then`] returns at once and calls `done` later, from a task or
+    /// thread of the store's own (its reads cross a network), rather than reading on the
+    /// caller's thread (the default: a local read, cheap enough to run on an async worker).
     fn reads_on_own_thread(&self) -> bool {
         false
     }
@@ -55,17 +55,18 @@ pub trait Store: Send + Sync {
     fn update_device(&self, mac: &Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError>;
 
     /// [`Store::update_device`], with the result handed to `done` instead of returned. A
-    /// backend that commits on a thread of its own calls `done` from there once the write is
-    /// durable, so an async caller waits without holding a thread of its own. `done` may also
-    /// be dropped uncalled if the write could not be run at all. The default runs the update
-    /// on the caller's thread.
+    /// backend that commits on a thread or task of its own (SQLite's writer thread, a
+    /// PostgreSQL task) calls `done` from there once the write is durable, so an async caller
+    /// waits without holding a thread of its own. `done` may also be dropped uncalled if the
+    /// write could not be run at all. The default runs the update on the caller's thread.
     fn update_device_then(&self, mac: &Mac, update: DeviceUpdate, done: UpdateDone) {
         done(self.update_device(mac, update));
     }
 
-    /// Whether [`Store::update_device_then`] returns at once and calls `done` from a thread of
-    /// the store's own (so an async caller may call it directly), rather than running the
-    /// update on the caller's thread (the default: call it off the async workers).
+    /// Whether [`Store::update_device_then`] returns at once and calls `done` later, from a
+    /// thread or task of the store's own (so an async caller may call it directly), rather
+    /// than running the update on the caller's thread (the default: call it off the async
+    /// workers).
     fn updates_on_own_thread(&self) -> bool {
         false
     }

@@ -8,9 +8,11 @@
 //! serve a purged secret. Secrets arrive already sealed; every node reads them with the same
 //! sealing key file.
 //!
-//! The store's methods block: it runs its connection pool on a small runtime of its own, so any
-//! thread that may block can call it, and `update_device_then` hands a phone's first delivery to
-//! that runtime without holding the caller's thread. Each call has a time limit
+//! The store's methods block: they run on a small runtime of the store's own, so any thread
+//! that may block can call them. A phone's poll and first delivery, handed over with
+//! `device_then` and `update_device_then`, run as tasks on the caller's runtime instead (with a
+//! pool of their own) and call back when done: no thread is held and none woken for them. Each
+//! call has a time limit
 //! ([`PostgresOptions::timeout`]): a database that stops answering costs a request that long,
 //! and the pool reconnects by itself when the database is back.
 //!

@@ -20,7 +20,8 @@ pub struct PostgresOptions {
     /// (`require` to insist); without it, the connection is plain, for a database on the
     /// same host or a private network.
     pub ca_file: Option<PathBuf>,
-    /// Connections kept open at most.
+    /// Connections per pool at most. A store keeps two pools: one for its blocking methods,
+    /// one for work async callers hand over.
     pub pool_size: usize,
     /// How long one store call may take, waiting for a connection included, before it fails
     /// (and rolls back): a database that does not answer costs a request this long, not forever.

@@ -26,8 +26,10 @@ use crate::{OpenError, PostgresOptions};
 /// and each sees the one before: one delivery per device, one key pin, no secret served after
 /// another node purged it.
 ///
-/// The store runs its connections on a small runtime of its own, so its blocking methods may
-/// be called from any thread that may block, and [`Store::update_device_then`] returns at once.
+/// The blocking methods run on a small runtime of the store's own, so any thread that may block
+/// can call them; work handed over with [`Store::device_then`] and
+/// [`Store::update_device_then`] runs as a task on the caller's runtime (if it has a
+/// multi-threaded one) and the call returns at once.
 pub struct PostgresStore {
     // `None` only while dropping: a runtime may not be dropped where blocking is forbidden
     // (inside another runtime), so `Drop` shuts it down in the background instead.
