@@ -157,6 +157,18 @@ pub fn escape_user(value: &str) -> String {
     out
 }
 
+/// A `host[:port]` checked by [`check_sip_host`], split: the host (an IPv6 address keeps its
+/// brackets, as in a SIP URI) and the port, if one is given. For vendors whose files keep
+/// them apart.
+pub(crate) fn split_host_port(value: &str) -> (&str, Option<&str>) {
+    let host_end = match value.strip_prefix('[') {
+        Some(rest) => rest.find(']').map_or(value.len(), |at| at + 2),
+        None => value.rfind(':').unwrap_or(value.len()),
+    };
+    let (host, rest) = value.split_at(host_end);
+    (host, rest.strip_prefix(':'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +199,15 @@ mod tests {
         for host in ["", "sip.example.net;transport=udp", "a@b", "host:0", "host:99999", "[::1", "-x.example", "a b"] {
             assert!(check_sip_host("registrar", host).is_err(), "{host}");
         }
+    }
+
+    #[test]
+    fn a_registrar_splits_into_host_and_port() {
+        assert_eq!(split_host_port("sip.example.net"), ("sip.example.net", None));
+        assert_eq!(split_host_port("sip.example.net:5061"), ("sip.example.net", Some("5061")));
+        assert_eq!(split_host_port("192.0.2.1:5060"), ("192.0.2.1", Some("5060")));
+        assert_eq!(split_host_port("[2001:db8::1]"), ("[2001:db8::1]", None));
+        assert_eq!(split_host_port("[2001:db8::1]:5061"), ("[2001:db8::1]", Some("5061")));
     }
 
     #[test]

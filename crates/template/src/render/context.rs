@@ -12,6 +12,7 @@ use minijinja::Value;
 use sipprov_identity::Mac;
 
 use crate::format::{key_value, xml};
+use crate::sip::split_host_port;
 use crate::{AccountSettings, Format, FunctionKey, LayeredSettings, Secrets, TemplateError};
 
 /// Everything a device file is rendered from.
@@ -34,8 +35,13 @@ pub struct Device<'a> {
 /// The variables a template for a device file may use.
 ///
 /// `accounts` is the list of accounts, each a map with `line` (a number), `user_name`,
-/// `auth_name`, `display_name`, `registrar`; `transport` (`udp`, `tcp`, `tls`), `srtp` (`off`,
-/// `optional`, `required`) and `outbound_proxy` when set; and `password` only while it may be
+/// `auth_name`, `display_name`, `registrar` (`host[:port]`) and the same split as
+/// `registrar_host` and `registrar_port` (when given); `transport` (`udp`, `tcp`, `tls`), `srtp`
+/// (`off`, `optional`, `required`) and `outbound_proxy` (with `outbound_proxy_host`,
+/// `outbound_proxy_port`) when set; `service`, the number (from 0, in line order) of the
+/// account's SIP service, one per distinct registrar, outbound proxy, transport and SRTP among
+/// the device's accounts, and `first_of_service` on the first account of each (for vendors that
+/// configure a service once and link accounts to it); and `password` only while it may be
 /// delivered. `account` is the first of them and
 /// `secrets.sip_password` its password, for templates written for one account.
 ///
@@ -47,8 +53,23 @@ pub(crate) const DEVICE_VARIABLES: &[&str] =
 pub(crate) const COMMON_VARIABLES: &[&str] = &["settings"];
 
 /// The keys an account's map may hold.
-const ACCOUNT_KEYS: &[&str] =
-    &["line", "user_name", "auth_name", "display_name", "registrar", "transport", "srtp", "outbound_proxy", "password"];
+const ACCOUNT_KEYS: &[&str] = &[
+    "line",
+    "user_name",
+    "auth_name",
+    "display_name",
+    "registrar",
+    "registrar_host",
+    "registrar_port",
+    "transport",
+    "srtp",
+    "outbound_proxy",
+    "outbound_proxy_host",
+    "outbound_proxy_port",
+    "service",
+    "first_of_service",
+    "password",
+];
 
 /// One item of a list in the context (an account, a key): its index and its fields.
 type ListItem = (String, BTreeMap<String, Value>);
@@ -102,18 +123,37 @@ impl Fields {
         if let Some(model) = device.model {
             fields.push(("model".into(), model.to_owned()));
         }
+        let mut services: Vec<SipService<'_>> = Vec::new();
         for (index, account) in device.accounts.iter().enumerate() {
             let password = device.secrets.sip_password(account.line);
+            let service = SipService::of(account);
+            let (service_number, first_of_service) = match services.iter().position(|known| *known == service) {
+                Some(number) => (number, false),
+                None => {
+                    services.push(service);
+                    (services.len() - 1, true)
+                }
+            };
+            let (registrar_host, registrar_port) = split_host_port(&account.registrar);
             let mut values = vec![
                 ("line", account.line.to_string()),
                 ("user_name", account.user_name.clone()),
                 ("auth_name", account.auth_name.clone()),
                 ("display_name", account.display_name.clone()),
                 ("registrar", account.registrar.clone()),
+                ("registrar_host", registrar_host.to_owned()),
             ];
+            values.extend(registrar_port.map(|port| ("registrar_port", port.to_owned())));
             values.extend(account.transport.map(|transport| ("transport", transport.name().to_owned())));
             values.extend(account.srtp.map(|srtp| ("srtp", srtp.name().to_owned())));
-            values.extend(account.outbound_proxy.clone().map(|proxy| ("outbound_proxy", proxy)));
+            if let Some(proxy) = &account.outbound_proxy {
+                let (host, port) = split_host_port(proxy);
+                values.push(("outbound_proxy", proxy.clone()));
+                values.push(("outbound_proxy_host", host.to_owned()));
+                values.extend(port.map(|port| ("outbound_proxy_port", port.to_owned())));
+            }
+            values.push(("service", service_number.to_string()));
+            values.extend(first_of_service.then(|| ("first_of_service", "yes".to_owned())));
             values.extend(password.map(|password| ("password", password.to_owned())));
             for (name, value) in &values {
                 fields.push((format!("accounts.{}.{name}", account.line), value.clone()));
@@ -231,11 +271,33 @@ impl Fields {
     }
 }
 
-/// A field's value as a template sees it: a `line` or a key's `position` is a number (so a
-/// template can count from 0 where its vendor does), everything else text.
+/// What makes two accounts use the same SIP service: where they register, through which
+/// proxy, and how.
+#[derive(PartialEq)]
+struct SipService<'a> {
+    registrar: &'a str,
+    outbound_proxy: Option<&'a str>,
+    transport: Option<crate::Transport>,
+    srtp: Option<crate::Srtp>,
+}
+
+impl<'a> SipService<'a> {
+    fn of(account: &'a AccountSettings) -> Self {
+        Self {
+            registrar: &account.registrar,
+            outbound_proxy: account.outbound_proxy.as_deref(),
+            transport: account.transport,
+            srtp: account.srtp,
+        }
+    }
+}
+
+/// A field's value as a template sees it: a `line`, a key's `position` or an account's
+/// `service` is a number (so a template can count from 0 where its vendor does), everything
+/// else text.
 fn context_value(key: &str, value: &str) -> Value {
     match (key, value.parse::<u16>()) {
-        ("line" | "position", Ok(number)) => Value::from(number),
+        ("line" | "position" | "service", Ok(number)) => Value::from(number),
         _ => Value::from(value),
     }
 }

@@ -1,7 +1,9 @@
-//! Fanvil: XML `<sysConf>` despite the `.cfg` name, settings as nested elements.
+//! Fanvil: XML `<sysConf>` despite the `.cfg` name: lowercase modules (`sip`, `web`, `ap`),
+//! repeated blocks numbered by an `index` attribute (`<line index="1">`), as firmware 2.x reads
+//! it. Every key and its reference: `docs/vendors/fanvil.md`.
 //!
-//! The phone asks for a model common file (`F0V00X600000.cfg`, `f0X4hw1.100.cfg`, or the old
-//! text format `fanvil_x210_v2_hwv2_0.txt`), then `{mac}.cfg`. sipprov serves `{mac}.cfg` only.
+//! The phone asks for a model common file (`F0V00X600000.cfg`, `f0X4hw1.100.cfg`), its firmware
+//! check file (`fanvil_x210_v2_hwv2_0.txt`), then `{mac}.cfg`. sipprov serves `{mac}.cfg` only.
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
@@ -28,28 +30,35 @@ pub const PROFILE: VendorProfile = VendorProfile {
             kind: FileKind::Common,
             format: Format::Opaque,
             template: None,
-            purpose: "model common file in the old text format; not served",
+            purpose: "firmware check file (Version=, Firmware=); not served",
         },
         file("{mac}.cfg", FileKind::Device, Some("fanvil/device.cfg"), "the device's config"),
     ],
     hardening: Hardening {
         checks: &[
-            Check { rule: Rule::NoAdminPassword, key: "WEB.AdminPassword", expect: Expect::Secret { prefix: "" } },
-            Check { rule: Rule::WebUiEnabled, key: "WEB.HttpEnable", expect: Expect::OneOf(&["0"]) },
-            Check { rule: Rule::WebUiEnabled, key: "WEB.HttpsEnable", expect: Expect::OneOf(&["0"]) },
-            Check { rule: Rule::CallFeaturesEditable, key: "PHONE.CallForwardEditable", expect: Expect::OneOf(&["0"]) },
-            Check { rule: Rule::SipFromAnyone, key: "SIP.Line[1].StrictProxy", expect: Expect::OneOf(&["1"]) },
             Check {
-                rule: Rule::ServerCertNotVerified,
-                key: "AUTOPROVISION.VerifyServerCert",
-                expect: Expect::OneOf(&["1"]),
+                rule: Rule::NoAdminPassword,
+                key: "web.account[1].Password",
+                expect: Expect::Secret { prefix: "" },
             },
-            Check { rule: Rule::PlainProvisioningUrl, key: "AUTOPROVISION.ServerAddress", expect: Expect::HttpsUrl },
+            Check { rule: Rule::SipFromAnyone, key: "sip.line[1].StrictProxy", expect: Expect::OneOf(&["1"]) },
+            Check { rule: Rule::PlainProvisioningUrl, key: "ap.FlashServerIP", expect: Expect::HttpsUrl },
+            Check { rule: Rule::PlainProvisioningUrl, key: "ap.FlashProtocol", expect: Expect::OneOf(&["5"]) },
         ],
-        unenforced: &[],
-        secret_keys: &["SIP.Line[1].RegisterPassword", "WEB.AdminPassword"],
+        unenforced: &[
+            (
+                Rule::WebUiEnabled,
+                "no reference documents a web/WebServerType value that turns the web server off (every peer writes 0)",
+            ),
+            (Rule::CallFeaturesEditable, "no reference has a call-forward lock; only per-line forward settings"),
+            (
+                Rule::ServerCertNotVerified,
+                "no reference names a certificate check for provisioning (dot1x/sslMode is undocumented)",
+            ),
+        ],
+        secret_keys: &["sip.line[1].RegisterPswd", "sip.line[1].ProxyPswd", "web.account[1].Password"],
     },
-    password_key: "SIP.Line[1].RegisterPassword",
+    password_key: "sip.line[1].RegisterPswd",
     lines: Lines {
         most: 20,
         models: &[
@@ -71,7 +80,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
 };
 
 /// Reads `<sysConf>` into `(path, text)` pairs: element names below the root joined with `.`,
-/// an element with an `id` attribute written `name[id]` (`SIP.Line[1].PhoneNumber`).
+/// an element with an `index` attribute written `name[index]` (`sip.line[1].PhoneNumber`).
 pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
     let root = xml::read_document(text, "Fanvil XML", &["sysConf"])?;
     let mut pairs = Vec::new();
@@ -83,8 +92,8 @@ pub fn read(text: &str) -> Result<Vec<(String, String)>, TemplateError> {
 
 fn flatten(element: &xml::Element, parent: &str, pairs: &mut Vec<(String, String)>) {
     let mut path = if parent.is_empty() { element.name.clone() } else { format!("{parent}.{}", element.name) };
-    if let Some(id) = element.attribute("id") {
-        path = format!("{path}[{id}]");
+    if let Some(index) = element.attribute("index") {
+        path = format!("{path}[{index}]");
     }
     if element.children.is_empty() {
         pairs.push((path, element.text.clone()));

@@ -1,5 +1,8 @@
-//! Gigaset Nx70 (N670, N870 IP PRO): XML `<provisioning version="1.1">` with
-//! `<param name="SipAccount.00001.AuthName" value="..."/>` settings.
+//! Gigaset Nx70 (N610, N670, N770, N870, N870E IP PRO): XML `<provisioning version="1.1">` with
+//! `<param name="SipAccount.00001.AuthName" value="..."/>` settings. Accounts are numbered by
+//! handset slot (`00001`), provider profiles from 0 (`SipProvider.0`), and each account names
+//! its provider (`SipAccount.00001.ProviderId`). Every key and its reference:
+//! `docs/vendors/gigaset.md`.
 //!
 //! The base asks for `{mac}.xml`.
 
@@ -20,28 +23,31 @@ pub const PROFILE: VendorProfile = VendorProfile {
     }],
     hardening: Hardening {
         checks: &[
-            Check { rule: Rule::NoAdminPassword, key: "WebUI.AdminPassword", expect: Expect::Secret { prefix: "" } },
-            Check { rule: Rule::WebUiEnabled, key: "WebUI.HttpAccess", expect: Expect::OneOf(&["0"]) },
             Check {
-                rule: Rule::SipFromAnyone,
-                key: "SipProvider.00001.AcceptFromRegistrarOnly",
-                expect: Expect::OneOf(&["1"]),
+                rule: Rule::NoAdminPassword,
+                key: "WebUIAccounts.1.Password",
+                expect: Expect::Secret { prefix: "" },
             },
             Check {
-                rule: Rule::ServerCertNotVerified,
-                key: "Provisioning.VerifyServerCertificate",
-                expect: Expect::OneOf(&["1"]),
+                rule: Rule::PlainProvisioningUrl,
+                key: "Provisioning.global.ProvisioningServer",
+                expect: Expect::HttpsUrl,
             },
-            Check { rule: Rule::PlainProvisioningUrl, key: "Provisioning.ServerUrl", expect: Expect::HttpsUrl },
         ],
-        unenforced: &[(
-            Rule::CallFeaturesEditable,
-            "call forward is set per handset on a DECT system, not in the base's provisioning file",
-        )],
-        secret_keys: &["SipAccount.00001.AuthPassword", "WebUI.AdminPassword"],
+        unenforced: &[
+            (
+                Rule::CallFeaturesEditable,
+                "call forward is set per handset on a DECT system, not in the base's provisioning file",
+            ),
+            (Rule::WebUiEnabled, "no reference for the Nx70 names a parameter that turns the web UI off"),
+            (Rule::SipFromAnyone, "no reference names a parameter that accepts SIP only from the registrar"),
+            (Rule::ServerCertNotVerified, "no reference names a certificate check for provisioning"),
+        ],
+        secret_keys: &["SipAccount.00001.AuthPassword", "WebUIAccounts.1.Password"],
     },
     password_key: "SipAccount.00001.AuthPassword",
-    lines: Lines { most: 64, models: &[("N510", 6)] },
+    // Accounts per base (Wazo's plugin-info for firmware 2.65): the N870 holds the most.
+    lines: Lines { most: 250, models: &[("N610", 8), ("N670", 20), ("N770", 100), ("N870", 250)] },
     keys: KeyLayout::NONE,
     read,
 };

@@ -27,7 +27,7 @@ fn keys(vendor: Vendor, model: Option<&str>, line: u16) -> (String, String) {
             2..=4 => (format!("P{}04", n + 2), format!("P{}06", n + 2)),
             _ => (format!("P1{}04", n + 2), format!("P1{}06", n + 2)),
         },
-        (Vendor::Fanvil, _) => (format!("SIP.Line[{n}].PhoneNumber"), format!("SIP.Line[{n}].RegisterPassword")),
+        (Vendor::Fanvil, _) => (format!("sip.line[{n}].PhoneNumber"), format!("sip.line[{n}].RegisterPswd")),
         (Vendor::Gigaset, _) => (format!("SipAccount.{n:05}.UserName"), format!("SipAccount.{n:05}.AuthPassword")),
         // Linphone counts from 0, in line order; the tests give lines 1..=N.
         _ => (format!("auth_info_{}.username", n - 1), format!("auth_info_{}.passwd", n - 1)),
@@ -138,6 +138,39 @@ fn an_account_beyond_the_layout_is_a_render_error_not_a_wrong_key() {
         2,
         "and enrolment refuses it first"
     );
+}
+
+/// A Gigaset base configures each SIP service once, as a provider profile numbered from 0, and
+/// links every account to its provider: accounts sharing a registrar share one profile.
+#[test]
+fn a_gigaset_base_links_each_account_to_one_provider_per_service() {
+    let renderer = Renderer::shipped().unwrap();
+    let settings = fixtures::settings();
+    let users: Vec<String> = (1..=3).map(|n| format!("30{n}")).collect();
+    let mut accounts = accounts(3, &users);
+    accounts[2].registrar = "other.example.net:5070".into();
+    accounts[2].outbound_proxy = Some("proxy.example.net".into());
+    let device = Device {
+        mac: fixtures::mac(Vendor::Gigaset),
+        model: Some("N870 IP PRO"),
+        accounts: &accounts,
+        keys: &[],
+        settings: &settings,
+        secrets: Secrets::default(),
+    };
+    let file = fixtures::device_file(Vendor::Gigaset);
+    let pairs = read(Vendor::Gigaset, &renderer.render_device(file, &device).unwrap());
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    assert_eq!(value("SipAccount.00001.ProviderId"), Some("0"));
+    assert_eq!(value("SipAccount.00002.ProviderId"), Some("0"), "same registrar, same provider");
+    assert_eq!(value("SipAccount.00003.ProviderId"), Some("1"));
+    assert_eq!(value("SipProvider.0.RegServerAddress"), Some("sip.example.net"));
+    assert_eq!(value("SipProvider.1.RegServerAddress"), Some("other.example.net"));
+    assert_eq!(value("SipProvider.1.RegServerPort"), Some("5070"));
+    assert_eq!(value("SipProvider.1.OutboundProxyAddress"), Some("proxy.example.net"));
+    assert_eq!(value("SipProvider.0.OutboundProxyMode"), Some("2"), "no outbound proxy");
+    let providers = pairs.iter().filter(|(k, _)| k.ends_with(".RegServerAddress")).count();
+    assert_eq!(providers, 2, "one profile per service: {pairs:?}");
 }
 
 #[test]

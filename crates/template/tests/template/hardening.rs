@@ -212,3 +212,41 @@ fn once_no_secret_may_be_sent_neither_password_is_written() {
         );
     }
 }
+
+/// Configs written with the names earlier templates used, which the phones never read, fail
+/// the linter: it checks the names the phones read, not the ones sipprov once wrote.
+#[test]
+fn configs_with_the_old_wrong_names_fail_the_linter() {
+    let fanvil = r#"<?xml version="1.0" encoding="UTF-8"?>
+<sysConf>
+  <Version>2.0002</Version>
+  <SIP><Line id="1"><Enable>1</Enable><RegisterPassword>secret-1</RegisterPassword><StrictProxy>1</StrictProxy></Line></SIP>
+  <WEB><AdminPassword>Hq4-Ty7p-Lm2x</AdminPassword><HttpEnable>0</HttpEnable><HttpsEnable>0</HttpsEnable></WEB>
+  <AUTOPROVISION><ServerAddress>https://prov.example.net</ServerAddress><VerifyServerCert>1</VerifyServerCert></AUTOPROVISION>
+</sysConf>
+"#;
+    let gigaset = r#"<?xml version="1.0" encoding="UTF-8"?>
+<provisioning version="1.1" productID="e2"><nvm>
+  <param name="WebUI.AdminPassword" value="Hq4-Ty7p-Lm2x"/>
+  <param name="WebUI.HttpAccess" value="0"/>
+  <param name="Provisioning.VerifyServerCertificate" value="1"/>
+  <param name="Provisioning.ServerUrl" value="https://prov.example.net"/>
+</nvm></provisioning>
+"#;
+    for (vendor, config, missing) in [
+        (sipprov_template::Vendor::Fanvil, fanvil, ["web.account[1].Password", "ap.FlashServerIP"]),
+        (
+            sipprov_template::Vendor::Gigaset,
+            gigaset,
+            ["WebUIAccounts.1.Password", "Provisioning.global.ProvisioningServer"],
+        ),
+    ] {
+        let findings = lint(vendor, FileKind::Device, config).unwrap();
+        for key in missing {
+            assert!(
+                findings.iter().any(|f| f.key == key && f.message.contains("not set")),
+                "{vendor}: {key} is reported missing: {findings:#?}"
+            );
+        }
+    }
+}
