@@ -8,10 +8,10 @@ mod support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use sipprov_credentials::{AuditKind, AuditQuery, Clock, Store, SystemClock};
+use sipprov_credentials::{AuditKind, AuditQuery, Clock, Role, Store, SystemClock};
 use sipprov_server::Timeouts;
 use support::*;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 fn ip(text: &str) -> IpAddr {
@@ -242,6 +242,53 @@ async fn the_scan_detector_weighs_every_device_refusal_alike_and_ignores_files_i
         }
     }
     assert!(banned || harness.tls_from(source, Some(&scanner)).await.is_err(), "the padding hid the misses");
+}
+
+/// Phones upload what their vendor's files tell them to (Polycom's logs and local changes, a
+/// Yealink's `-local.cfg`): a phone's own upload is declined without counting as a miss, so an
+/// office of phones uploading at boot is never banned for it; an upload under another MAC is.
+#[tokio::test]
+async fn a_phones_upload_of_its_own_file_is_declined_and_never_counts_as_a_miss() {
+    let vendor_ca = ca("Yealink-like CA");
+    let harness = Harness::start_with_limits(yealink_trust(&vendor_ca), sensitive()).await;
+    let own = "001565000091";
+    harness.enrol(own);
+    let phone = yealink_phone(&vendor_ca, own);
+    let office = ip("127.0.14.1");
+    // 25: more than the 20 misses that would ban the source, within the device's request rate.
+    for _ in 0..25 {
+        let mut tls = harness.tls_from(office, Some(&phone)).await.expect("not banned for its uploads");
+        let request =
+            format!("PUT /{own}-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        tls.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    }
+    let auditor = harness.credentials.create_api_token("test", Role::Auditor, "test").unwrap();
+    let (_, metrics) = harness.admin(Some(auditor.expose()), "GET", "/metrics", "").await;
+    assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"not_served\"} 25\n"), "{metrics}");
+    assert!(!metrics.contains("outcome=\"method_not_served\""), "{metrics}");
+
+    // Uploading as another phone is a miss like asking for its file.
+    let scanner = ip("127.0.15.1");
+    let mut banned = false;
+    for n in 0..40u32 {
+        let Ok(mut tls) = harness.tls_from(scanner, Some(&phone)).await else {
+            banned = true;
+            break;
+        };
+        let request = format!(
+            "PUT /0015650a{n:04x}-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = tls.write_all(request.as_bytes()).await;
+        let mut response = String::new();
+        let _ = tls.read_to_string(&mut response).await;
+    }
+    assert!(
+        banned || harness.tls_from(scanner, Some(&phone)).await.is_err(),
+        "uploads under other MACs were not misses"
+    );
 }
 
 /// Item 9: a phone not yet enrolled, retrying behind an office's address, does not get the

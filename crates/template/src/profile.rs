@@ -68,8 +68,10 @@ pub struct ProfileFile {
     ///
     /// Literal text matches in any ASCII case. Placeholders: `{mac}` / `{MAC}` a MAC address in
     /// any spelling `sipprov_identity::Mac` parses (the case shows how the phone spells it; both
-    /// match either); `{name}` 1 to 32 of `A-Z a-z 0-9 _ -` (a model name); `{file}` 1 to 96 of
-    /// `A-Z a-z 0-9 _ - .` without `..` (a firmware or model file stem); `{nn}` two digits.
+    /// match either); `{name}` 1 to 32 of `A-Z a-z 0-9 _ -` (a model name); `{model}` the same,
+    /// but never a MAC (beside a `{mac}` pattern of the same shape); `{file}` 1 to 96 of
+    /// `A-Z a-z 0-9 _ - .` without `..` (a firmware or model file stem); `{nn}` two digits,
+    /// `{nnn}` three.
     /// `[...]` is literal text the phone may leave out (`cfg{mac}[.xml]`).
     pub pattern: &'static str,
     /// What the file is.

@@ -99,6 +99,7 @@ impl PhoneRoutes {
         let kind = match *request.method() {
             Method::GET => FetchKind::Deliver,
             Method::HEAD => FetchKind::Peek,
+            Method::PUT => return Plan::Answer(upload_outcome(identity, request.uri().path(), user_agent)),
             _ => return Plan::Answer(RequestOutcome::MethodNotServed),
         };
         let route = recognise_route(request.uri().path(), user_agent);
@@ -314,6 +315,22 @@ impl PhoneRoutes {
             Ok(Err(e)) => tracing::warn!(%mac, error = %e, "cannot record the pending device"),
             Err(e) => tracing::warn!(%mac, error = %e, "pending device task failed"),
         }
+    }
+}
+
+/// What a `PUT` gets. Phones upload what their vendor's files make them upload (Polycom's logs
+/// and its local-change files, to the provisioning root): sipprov stores none of it, and a
+/// phone's upload of its own file is declined without counting as a scan miss. An upload for
+/// another MAC, or to a path no phone uploads to, counts as a request for it would.
+fn upload_outcome(identity: Option<&DeviceIdentity>, path: &str, user_agent: Option<&str>) -> RequestOutcome {
+    let route = recognise_route(path, user_agent);
+    match (&route, identity) {
+        (Route::Upload { .. } | Route::Device { .. }, None) => RequestOutcome::NoIdentity,
+        (Route::Upload { mac, .. } | Route::Device { mac, .. }, Some(identity)) if *mac != identity.mac => {
+            RequestOutcome::MacMismatch
+        }
+        (Route::Upload { .. } | Route::Device { .. }, Some(_)) => RequestOutcome::NotServed,
+        _ => RequestOutcome::MethodNotServed,
     }
 }
 

@@ -62,8 +62,11 @@ fn match_from(pattern: &[u8], name: &[u8], mac: Option<Mac>) -> Option<Captured>
                 None => continue,
             },
             b"name" if len <= 32 && candidate.iter().all(|&b| is_name_byte(b)) => mac,
+            // A model name that cannot be read as a MAC, beside a `{mac}` pattern of its own.
+            b"model" if len <= 32 && candidate.iter().all(|&b| is_name_byte(b)) && !mac_shaped(candidate) => mac,
             b"file" if is_file_stem(candidate) => mac,
             b"nn" if len == 2 && candidate.iter().all(u8::is_ascii_digit) => mac,
+            b"nnn" if len == 3 && candidate.iter().all(u8::is_ascii_digit) => mac,
             _ => continue,
         };
         if let Some(found) = match_from(after, name_rest, captured_mac) {
@@ -81,6 +84,11 @@ fn parse_mac(candidate: &[u8]) -> Option<Mac> {
     }
     let mac = Mac::parse(std::str::from_utf8(candidate).ok()?).ok()?;
     (mac.bytes() != [0; 6]).then_some(mac)
+}
+
+/// Whether `candidate` is spelled like a MAC, the all-zero one included.
+fn mac_shaped(candidate: &[u8]) -> bool {
+    matches!(candidate.len(), 12 | 14 | 17) && std::str::from_utf8(candidate).is_ok_and(|text| Mac::parse(text).is_ok())
 }
 
 fn is_name_byte(b: u8) -> bool {

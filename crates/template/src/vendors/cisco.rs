@@ -26,6 +26,12 @@ pub const PROFILE: VendorProfile = VendorProfile {
         ),
         file("init.cfg", FileKind::Common, "cisco/common.xml", "first file of a PAP2T: points to its own profile"),
         file(
+            "ata{nnn}.cfg",
+            FileKind::Common,
+            "cisco/common.xml",
+            "first file of an ATA 191/192 (ata$PSN.cfg): points to its own profile",
+        ),
+        file(
             "{name}-3PCC.xml",
             FileKind::Common,
             "cisco/common.xml",

@@ -24,6 +24,10 @@ pub const PROFILE: VendorProfile = VendorProfile {
     files: &[
         file("F0V{name}.cfg", FileKind::Common, None, "model common file; not served"),
         file("f0{name}hw{file}.cfg", FileKind::Common, None, "model and hardware common file; not served"),
+        // Spelled out: a generic `F0{name}.cfg` would also match Yealink's MACs (OUI f0:16:53).
+        file("F0000X600000.cfg", FileKind::Common, None, "X6 common file; not served"),
+        file("f0C00580000.cfg", FileKind::Common, None, "C58 common file; not served"),
+        file("f0C00620000.cfg", FileKind::Common, None, "C62 common file; not served"),
         ProfileFile {
             vendor: Vendor::Fanvil,
             pattern: "fanvil_{name}.txt",

@@ -26,6 +26,9 @@ pub const PROFILE: VendorProfile = VendorProfile {
             Some("grandstream/device.xml"),
             "the device's config (old firmware: no extension)",
         ),
+        file("cfg{mac}.bin", FileKind::Device, None, "the device's config in binary form; not served"),
+        file("cfg{model}.xml", FileKind::Common, None, "config of every phone of a model (cfggrp2614.xml); not served"),
+        file("cfg.xml", FileKind::Common, None, "config of every phone; not served"),
         file("phonebook.xml", FileKind::Common, None, "phone book; not served"),
     ],
     hardening: Hardening {

@@ -30,6 +30,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
         ),
         file("{MAC}.xml", FileKind::Device, Some("snom/device.xml"), "the device's settings, by MAC"),
         file("snom{name}.xml", FileKind::Common, None, "settings for every phone of a model; not served"),
+        file("snom{name}.htm", FileKind::Common, None, "first file of a model, with a bare option 66; not served"),
         file("snom{name}-firmware.xml", FileKind::Common, None, "which firmware a model loads; not served"),
     ],
     hardening: Hardening {

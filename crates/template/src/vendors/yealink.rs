@@ -32,8 +32,15 @@ pub const PROFILE: VendorProfile = VendorProfile {
     files: &[
         file("y000000000000.boot", FileKind::Common, None, "boot file naming the files to load; not served"),
         file("y0000000000{nn}.cfg", FileKind::Common, None, "common file of one model (nn = model id); not served"),
+        file(
+            "y000000000{nnn}.cfg",
+            FileKind::Common,
+            None,
+            "common file of a model with a three-digit id (T4xU, T5x, W70B, W80B, W90B); not served",
+        ),
         file("{mac}.boot", FileKind::Device, None, "per-device boot file (some models); not served"),
         file("{mac}.cfg", FileKind::Device, Some("yealink/device.cfg"), "the device's config: account, hardening"),
+        file("{mac}-local.cfg", FileKind::Device, None, "settings changed on the phone (custom.sync); not served"),
         ProfileFile {
             vendor: Vendor::Yealink,
             pattern: "directory.xml",

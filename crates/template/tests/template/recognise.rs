@@ -47,6 +47,30 @@ fn every_vendor_shape_is_recognised_with_its_kind_mac_and_vendors() {
         ("/F0V00X600000.cfg", Common, None, &[Fanvil]),
         ("/f0X4hw1.100.cfg", Common, None, &[Fanvil]),
         ("/fanvil_x210_v2_hwv2_0.txt", Common, None, &[Fanvil]),
+        // Boot-time files of real phones (sources in docs/templates.md): recognised, so a
+        // booting phone never counts as a scanner.
+        ("/y000000000123.cfg", Common, None, &[Yealink]),
+        ("/y000000000130.cfg", Common, None, &[Yealink]),
+        ("/001565aabbcc-local.cfg", Device, Some("001565aabbcc"), &[Yealink]),
+        ("/bootrom.ld", Firmware, None, &[Polycom]),
+        ("/2345-12450-001.bootrom.ld", Firmware, None, &[Polycom]),
+        ("/Leaf.jpg", Common, None, &[Polycom]),
+        ("/LeafEM.jpg", Common, None, &[Polycom]),
+        ("/SailboatEM.jpg", Common, None, &[Polycom]),
+        ("/snomD785.htm", Common, None, &[Snom]),
+        ("/snom760-firmware.htm", Common, None, &[Snom]),
+        ("/cfg000b828aa872.bin", Device, Some("000b828aa872"), &[Grandstream]),
+        ("/cfggrp2614.xml", Common, None, &[Grandstream]),
+        ("/cfg.xml", Common, None, &[Grandstream]),
+        ("/F0000X600000.cfg", Common, None, &[Fanvil]),
+        ("/f0C00580000.cfg", Common, None, &[Fanvil]),
+        ("/f0C00620000.cfg", Common, None, &[Fanvil]),
+        ("/ata191.cfg", Common, None, &[Cisco]),
+        ("/ata192.cfg", Common, None, &[Cisco]),
+        // A Yealink MAC in Fanvil's common-file spelling stays a device file.
+        ("/f01653aabbcc.cfg", Device, Some("f01653aabbcc"), &[Yealink, Polycom, Fanvil]),
+        // A Snom device file stays a device file beside the model's first file.
+        ("/snom760-000413123456.htm", Device, Some("000413123456"), &[Snom]),
     ];
     for &(path, kind, mac, vendors) in cases {
         let route = recognise_route(path, None);
