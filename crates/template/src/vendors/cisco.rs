@@ -41,7 +41,9 @@ pub const PROFILE: VendorProfile = VendorProfile {
     ],
     hardening: Hardening {
         checks: &[
+            // SPA firmware reads Admin_Passwd; MPP (3PCC) firmware Admin_Password.
             Check { rule: Rule::NoAdminPassword, key: "Admin_Passwd", expect: Expect::Secret { prefix: "" } },
+            Check { rule: Rule::NoAdminPassword, key: "Admin_Password", expect: Expect::Secret { prefix: "" } },
             Check { rule: Rule::WebUiEnabled, key: "Enable_Web_Server", expect: Expect::OneOf(&["No"]) },
             Check { rule: Rule::CallFeaturesEditable, key: "Cfwd_Setting", expect: Expect::OneOf(&["No"]) },
             Check { rule: Rule::SipFromAnyone, key: "Restrict_Source_IP_1_", expect: Expect::OneOf(&["Yes"]) },
@@ -52,7 +54,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
             "SPA/MPP firmware has no setting to turn verification of an https:// Profile_Rule server off or on; \
              it checks the server against its built-in CA list (and a Custom CA, if configured)",
         )],
-        secret_keys: &["Password_1_", "Admin_Passwd"],
+        secret_keys: &["Password_1_", "Admin_Passwd", "Admin_Password"],
     },
     password_key: "Password_1_",
     lines: Lines {

@@ -72,12 +72,23 @@ pub const PROFILE: VendorProfile = VendorProfile {
                 key: "voIpProt.SIP.requestValidation.1.method",
                 expect: Expect::OneOf(&["source", "both"]),
             },
+            // A device.* value applies only with its own .set = 1 (and device.set = 1).
             Check {
                 rule: Rule::ServerCertNotVerified,
-                key: "sec.TLS.prov.strictCertCommonNameValidation",
+                key: "device.sec.TLS.prov.strictCertCommonNameValidation",
                 expect: Expect::OneOf(&["1"]),
             },
-            Check { rule: Rule::PlainProvisioningUrl, key: "device.prov.serverType", expect: Expect::OneOf(&["3"]) },
+            Check {
+                rule: Rule::ServerCertNotVerified,
+                key: "device.sec.TLS.prov.strictCertCommonNameValidation.set",
+                expect: Expect::OneOf(&["1"]),
+            },
+            // FusionPBX writes the number (3 = HTTPS), other references the name.
+            Check {
+                rule: Rule::PlainProvisioningUrl,
+                key: "device.prov.serverType",
+                expect: Expect::OneOf(&["3", "HTTPS"]),
+            },
             Check { rule: Rule::PlainProvisioningUrl, key: "device.prov.serverName", expect: Expect::HttpsUrl },
         ],
         unenforced: &[],

@@ -38,16 +38,26 @@ pub const PROFILE: VendorProfile = VendorProfile {
             Check { rule: Rule::NoAdminPassword, key: "admin_mode_password", expect: Expect::Secret { prefix: "" } },
             Check { rule: Rule::NoAdminPassword, key: "http_pass", expect: Expect::Secret { prefix: "" } },
             Check { rule: Rule::WebUiEnabled, key: "webserver_type", expect: Expect::OneOf(&["off"]) },
+            // Per identity on D-series firmware 8.7.3 and later; redirect_event before that.
+            Check { rule: Rule::CallFeaturesEditable, key: "fwd_all_enabled[1]", expect: Expect::OneOf(&["off"]) },
+            Check { rule: Rule::CallFeaturesEditable, key: "fwd_all_enabled[1]@perm", expect: Expect::OneOf(&["R"]) },
             Check { rule: Rule::CallFeaturesEditable, key: "redirect_event", expect: Expect::OneOf(&["none"]) },
-            Check { rule: Rule::CallFeaturesEditable, key: "redirect_event@perm", expect: Expect::OneOf(&["R"]) },
             Check { rule: Rule::SipFromAnyone, key: "filter_registrar", expect: Expect::OneOf(&["on"]) },
+            // check_fqdn_against_server_cert (8.8.3.26 and later) has no effect on v8 firmware
+            // unless TLS server authentication is on.
+            Check {
+                rule: Rule::ServerCertNotVerified,
+                key: "check_fqdn_against_server_cert",
+                expect: Expect::OneOf(&["on"]),
+            },
+            Check {
+                rule: Rule::ServerCertNotVerified,
+                key: "tls_server_authentication",
+                expect: Expect::OneOf(&["on"]),
+            },
             Check { rule: Rule::PlainProvisioningUrl, key: "setting_server", expect: Expect::HttpsUrl },
         ],
-        unenforced: &[(
-            Rule::ServerCertNotVerified,
-            "no setting is documented that makes a Snom phone refuse an unverifiable provisioning server; \
-             serve sipprov with a certificate from a CA in the phone's store",
-        )],
+        unenforced: &[],
         secret_keys: &["user_pass[1]", "admin_mode_password", "http_pass"],
     },
     password_key: "user_pass[1]",
