@@ -51,11 +51,53 @@ pub enum Vendor {
     Flyingvoice,
     /// Digium / Sangoma D-series.
     Digium,
+    /// AVM FRITZ!Box routers and FRITZ!Fon handsets.
+    Avm,
+    /// Eltex TAU gateways.
+    Eltex,
+    /// Unify (Siemens) OpenStage and CP desk phones.
+    Unify,
+    /// The Jitsi softphone.
+    Jitsi,
+    /// CounterPath X-Lite, X-PRO and Bria softphones.
+    CounterPath,
+    /// Axis network speakers and door stations.
+    Axis,
+    /// The MicroSIP softphone.
+    MicroSip,
+    /// LG-Nortel IP phones.
+    LgNortel,
+    /// The Zoiper softphone.
+    Zoiper,
+    /// Pingtel phones.
+    Pingtel,
+    /// Obihai ATAs and phones.
+    Obihai,
+    /// Algo paging and alerting devices.
+    Algo,
+    /// Valcom paging devices.
+    Valcom,
+    /// The SJphone softphone.
+    SjLabs,
+    /// Palmmicro PA168 phones.
+    Palmmicro,
+    /// The Nero SIPPS softphone.
+    Nero,
+    /// Microsoft Windows Messenger (RTC).
+    Microsoft,
+    /// Konftel IP DECT systems.
+    Konftel,
+    /// The Ekiga softphone.
+    Ekiga,
+    /// Crestron Mercury conference devices.
+    Crestron,
+    /// 64characters' Telephone for macOS.
+    SixtyFourCharacters,
 }
 
 impl Vendor {
     /// Every vendor, in a stable order.
-    pub const ALL: [Vendor; 19] = [
+    pub const ALL: [Vendor; 40] = [
         Vendor::Yealink,
         Vendor::Polycom,
         Vendor::Cisco,
@@ -75,6 +117,27 @@ impl Vendor {
         Vendor::Patton,
         Vendor::Flyingvoice,
         Vendor::Digium,
+        Vendor::Avm,
+        Vendor::Eltex,
+        Vendor::Unify,
+        Vendor::Jitsi,
+        Vendor::CounterPath,
+        Vendor::Axis,
+        Vendor::MicroSip,
+        Vendor::LgNortel,
+        Vendor::Zoiper,
+        Vendor::Pingtel,
+        Vendor::Obihai,
+        Vendor::Algo,
+        Vendor::Valcom,
+        Vendor::SjLabs,
+        Vendor::Palmmicro,
+        Vendor::Nero,
+        Vendor::Microsoft,
+        Vendor::Konftel,
+        Vendor::Ekiga,
+        Vendor::Crestron,
+        Vendor::SixtyFourCharacters,
     ];
 
     /// The lowercase name used in configuration, JSON output and template paths.
@@ -99,6 +162,27 @@ impl Vendor {
             Vendor::Patton => "patton",
             Vendor::Flyingvoice => "flyingvoice",
             Vendor::Digium => "digium",
+            Vendor::Avm => "avm",
+            Vendor::Eltex => "eltex",
+            Vendor::Unify => "unify",
+            Vendor::Jitsi => "jitsi",
+            Vendor::CounterPath => "counterpath",
+            Vendor::Axis => "axis",
+            Vendor::MicroSip => "microsip",
+            Vendor::LgNortel => "lgnortel",
+            Vendor::Zoiper => "zoiper",
+            Vendor::Pingtel => "pingtel",
+            Vendor::Obihai => "obihai",
+            Vendor::Algo => "algo",
+            Vendor::Valcom => "valcom",
+            Vendor::SjLabs => "sjlabs",
+            Vendor::Palmmicro => "palmmicro",
+            Vendor::Nero => "nero",
+            Vendor::Microsoft => "microsoft",
+            Vendor::Konftel => "konftel",
+            Vendor::Ekiga => "ekiga",
+            Vendor::Crestron => "crestron",
+            Vendor::SixtyFourCharacters => "64characters",
         }
     }
 }
@@ -145,6 +229,7 @@ impl FromStr for Vendor {
             "aastra" => Some(Vendor::Mitel),
             "thomson" => Some(Vendor::Technicolor),
             "sangoma" => Some(Vendor::Digium),
+            "sipura" => Some(Vendor::Linksys),
             _ => None,
         };
         alias

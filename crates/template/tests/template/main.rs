@@ -11,3 +11,4 @@ mod overrides;
 mod portable;
 mod recognise;
 mod user_agent;
+mod user_agent_corpus;
