@@ -296,7 +296,12 @@ pub(crate) fn check_vendor_limits(profile: &DeviceProfile, accounts: &[Account])
     // An HT81x registers every port through one profile: the first account's registrar,
     // proxy, transport and SRTP. A port that names others would silently use the first's.
     let shared = |a: &Account| (a.registrar.clone(), a.outbound_proxy.clone(), a.transport, a.srtp);
-    let ht81x = vendor == Vendor::Grandstream && model.is_some_and(|m| m.to_ascii_uppercase().starts_with("HT81"));
+    // (The HT813 has the HT80x layout: an account per port.)
+    let ht81x = vendor == Vendor::Grandstream
+        && model.is_some_and(|m| {
+            let m = m.to_ascii_uppercase();
+            m.starts_with("HT81") && !m.starts_with("HT813")
+        });
     let differs = accounts.iter().find(|a| accounts.first().is_some_and(|first| shared(a) != shared(first)));
     if let (true, Some(other)) = (ht81x, differs) {
         return Err(format!(

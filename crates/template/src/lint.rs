@@ -73,7 +73,8 @@ pub enum Expect {
 pub struct Check {
     /// The rule a failure breaks.
     pub rule: Rule,
-    /// The key, spelled as the vendor's reader returns it.
+    /// The key, spelled as the vendor's reader returns it; `A|B` when models read either (the
+    /// first one the file sets is judged).
     pub key: &'static str,
     /// What its value must be. A missing key fails too: the phone's default then applies.
     pub expect: Expect,
@@ -126,7 +127,8 @@ pub fn lint(vendor: Vendor, kind: FileKind, text: &str) -> Result<Vec<Finding>, 
     let profile = vendor.profile().ok_or(TemplateError::NoProfile { vendor })?;
     let pairs = (profile.read)(text)?;
     // When a key repeats, the phone applies the last one.
-    let value_of = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let value_of =
+        |key: &str| key.split('|').find_map(|key| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str()));
     let mut findings = Vec::new();
     let hardening = &profile.hardening;
     if kind == FileKind::Device {

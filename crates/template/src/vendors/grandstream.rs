@@ -34,17 +34,23 @@ pub const PROFILE: VendorProfile = VendorProfile {
     hardening: Hardening {
         checks: &[
             Check { rule: Rule::NoAdminPassword, key: "P2", expect: Expect::Secret { prefix: "" } },
-            Check { rule: Rule::WebUiEnabled, key: "P1650", expect: Expect::OneOf(&["2"]) },
-            Check { rule: Rule::SipFromAnyone, key: "P2347", expect: Expect::OneOf(&["1"]) },
+            // Phones read P2347, the ATAs P243 (port 1, profile 1).
+            Check { rule: Rule::SipFromAnyone, key: "P2347|P243", expect: Expect::OneOf(&["1"]) },
             Check { rule: Rule::ServerCertNotVerified, key: "P8463", expect: Expect::OneOf(&["1"]) },
             Check { rule: Rule::PlainProvisioningUrl, key: "P212", expect: Expect::OneOf(&["2"]) },
-            Check { rule: Rule::PlainProvisioningUrl, key: "P237", expect: Expect::HttpsUrl },
         ],
-        unenforced: &[(
-            Rule::CallFeaturesEditable,
-            "no P-value locks call forward on the phone across GXP/GRP firmware; with the web UI off \
-             (P1650 = 2) the keypad menu remains",
-        )],
+        unenforced: &[
+            (
+                Rule::CallFeaturesEditable,
+                "no P-value locks call forward on the phone across GXP/GRP firmware; P191 turns the phone's own \
+                 call features off, but whether it hides the forward menu is not documented",
+            ),
+            (
+                Rule::WebUiEnabled,
+                "P1650's values differ by family: 2 turns web access off on GRP26xx and WP810 only (the template \
+                 writes it there, HTTPS only elsewhere), and the linter does not know the model",
+            ),
+        ],
         secret_keys: &["P34", "P2"],
     },
     password_key: "P34",
@@ -52,7 +58,16 @@ pub const PROFILE: VendorProfile = VendorProfile {
         // The phone layout of the template holds six accounts (GXP2120); the ATAs' ports are
         // their accounts, in the layouts the template renders for HT80x and HT81x.
         most: 6,
-        models: &[("GXP21", 4), ("GXP2120", 6), ("HT801", 1), ("HT802", 2), ("HT812", 2), ("HT814", 4), ("HT818", 8)],
+        models: &[
+            ("GXP21", 4),
+            ("GXP2120", 6),
+            ("HT801", 1),
+            ("HT802", 2),
+            ("HT812", 2),
+            ("HT813", 2),
+            ("HT814", 4),
+            ("HT818", 8),
+        ],
     },
     keys: KeyLayout { blf: true, speed_dial: true, most: 7 },
     read,

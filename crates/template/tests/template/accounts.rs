@@ -173,6 +173,47 @@ fn a_gigaset_base_links_each_account_to_one_provider_per_service() {
     assert_eq!(providers, 2, "one profile per service: {pairs:?}");
 }
 
+/// Grandstream's families read different P-values for the same thing: web access off where the
+/// family can turn it off, SIP only from the proxy per account on phones and per port on ATAs
+/// (P243, P743), the HT813 in the HT80x layout, and the server path without a scheme.
+#[test]
+fn each_grandstream_family_gets_its_own_p_values() {
+    let renderer = Renderer::shipped().unwrap();
+    let settings = fixtures::settings();
+    let users: Vec<String> = (1..=2).map(|n| format!("40{n}")).collect();
+    let accounts = accounts(2, &users);
+    let file = fixtures::device_file(Vendor::Grandstream);
+    let render = |model: &'static str| {
+        let device = Device {
+            mac: fixtures::mac(Vendor::Grandstream),
+            model: Some(model),
+            accounts: &accounts,
+            keys: &[],
+            settings: &settings,
+            secrets: Secrets::default(),
+        };
+        read(Vendor::Grandstream, &renderer.render_device(file, &device).unwrap())
+    };
+    let value = |pairs: &[(String, String)], key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    for (model, web) in [("GRP2614", "2"), ("WP810", "2"), ("WP820", "1"), ("GXP2170", "0"), ("HT802", "0")] {
+        assert_eq!(value(&render(model), "P1650").as_deref(), Some(web), "{model}");
+    }
+    let phone = render("GXP2170");
+    assert_eq!((value(&phone, "P2347"), value(&phone, "P2447")), (Some("1".into()), Some("1".into())));
+    assert_eq!(value(&phone, "P212").as_deref(), Some("2"));
+    assert_eq!(value(&phone, "P237").as_deref(), Some("prov.example.net"), "no scheme: P212 says HTTPS");
+    for ata in ["HT802", "HT813"] {
+        let pairs = render(ata);
+        assert_eq!((value(&pairs, "P243"), value(&pairs, "P743")), (Some("1".into()), Some("1".into())), "{ata}");
+        assert_eq!(value(&pairs, "P2347"), None, "{ata}: not an ATA parameter");
+        assert_eq!(value(&pairs, "P735").as_deref(), Some("402"), "{ata}: port 2 in the HT80x layout");
+        assert_eq!(value(&pairs, "P270"), None, "{ata}: no account name on an ATA");
+    }
+    let ht81x = render("HT814");
+    assert_eq!(value(&ht81x, "P243").as_deref(), Some("1"), "profile 1 accepts SIP from its proxy only");
+    assert_eq!(value(&ht81x, "P4061").as_deref(), Some("402"));
+}
+
 #[test]
 fn a_yealink_dect_base_gives_handset_n_account_n() {
     let renderer = Renderer::shipped().unwrap();

@@ -54,6 +54,16 @@ fn every_rule_is_checked_or_its_absence_explained() {
 /// The template without what sets `key`, found the way each format writes a key: the line, or
 /// for a Polycom attribute the attribute alone (the element around it stays well-formed).
 fn without_key(source: &str, key: &str) -> Option<String> {
+    // A key models spell either way (`P2347|P243`): the file without the one the template writes.
+    if key.contains('|') {
+        return key.split('|').find_map(|alternative| without_key(source, alternative));
+    }
+    // A key named in a table the template's loop reads (`"from_proxy_only": "P2347"`): renamed to
+    // a key nobody checks.
+    let quoted = format!("\"{key}\"");
+    if source.contains(&format!(": {quoted}")) {
+        return Some(source.replace(&quoted, "\"P0\""));
+    }
     // A key of account 1 is written once per account in a loop: `divert.fwd.{{ a.line }}.enabled`.
     let looped = key.replacen(".1.", ".{{ a.line }}.", 1);
     if looped != key && !source.contains(&format!("{key}=\"")) && source.contains(&format!("{looped}=\"")) {
