@@ -200,6 +200,17 @@ fn lint_passes_a_rendered_file_and_names_each_finding() {
         let output = sipprov(&["lint", file.to_str().unwrap(), "--vendor", vendor, "--json"]);
         assert_eq!(output.status.code(), Some(0), "{vendor}: {output:?}");
         assert_eq!(json_of(&output)["findings"], json!([]), "{vendor}");
+        // --strict adds the keys no vendor document confirms: Fanvil's StrictProxy, for one.
+        let strict = sipprov(&["lint", file.to_str().unwrap(), "--vendor", vendor, "--strict", "--json"]);
+        let unverified = json_of(&strict)["findings"].as_array().unwrap().clone();
+        assert!(unverified.iter().all(|f| f["rule"] == "unverified-key"), "{vendor}: {unverified:?}");
+        if vendor == "fanvil" {
+            assert_eq!(strict.status.code(), Some(1), "{strict:?}");
+            assert!(unverified.iter().any(|f| f["key"] == "sip.line[1].StrictProxy"), "{unverified:?}");
+        }
+        if vendor == "linphone" {
+            assert_eq!(strict.status.code(), Some(0), "every Linphone entry is in liblinphone's source");
+        }
     }
     let weak = dir.path().join("weak.cfg");
     std::fs::write(

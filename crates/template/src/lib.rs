@@ -77,7 +77,7 @@ pub use account::{AccountSettings, Srtp, Transport};
 pub use error::TemplateError;
 pub use function_key::{FunctionKey, KeyKind, KeyLayout, MAX_KEY_LABEL, check_key_label};
 pub use lines::Lines;
-pub use lint::{Finding, Rule, lint};
+pub use lint::{Finding, Rule, lint, lint_unverified};
 pub use profile::{FileKind, Format, ProfileFile, ReadConfig, VendorProfile, profiles};
 pub use render::{Device, FUEL, Renderer};
 pub use request::{Candidates, MAX_NAME_LEN, Route, recognise_route};

@@ -31,6 +31,9 @@ pub enum Rule {
     PlainProvisioningUrl,
     /// A file every phone fetches carries a secret.
     SecretInCommonFile,
+    /// A key whose name or value rests on peers' usage alone, with no vendor document found
+    /// (reported by [`lint_unverified`], `sipprov lint --strict`).
+    UnverifiedKey,
 }
 
 impl Rule {
@@ -44,6 +47,7 @@ impl Rule {
             Rule::ServerCertNotVerified => "server-cert-not-verified",
             Rule::PlainProvisioningUrl => "plain-provisioning-url",
             Rule::SecretInCommonFile => "secret-in-common-file",
+            Rule::UnverifiedKey => "unverified-key",
         }
     }
 }
@@ -89,6 +93,10 @@ pub struct Hardening {
     pub unenforced: &'static [(Rule, &'static str)],
     /// Keys that carry secrets: none of them may appear in a common file.
     pub secret_keys: &'static [&'static str],
+    /// Keys the templates write whose name or value no vendor document confirms (see
+    /// `docs/vendors/<vendor>.md`), with why: reported by [`lint_unverified`]. `*` in a key
+    /// stands for one part of it (`sip.line[*].MediaCrypto`).
+    pub unverified: &'static [(&'static str, &'static str)],
 }
 
 /// One way a config breaks the policy.
@@ -155,6 +163,32 @@ pub fn lint(vendor: Vendor, kind: FileKind, text: &str) -> Result<Vec<Finding>, 
     Ok(findings)
 }
 
+/// The keys of a rendered file of `vendor` whose name or value rests on peers' usage alone,
+/// one finding each: what `sipprov lint --strict` adds to [`lint`]'s findings.
+pub fn lint_unverified(vendor: Vendor, text: &str) -> Result<Vec<Finding>, TemplateError> {
+    let profile = vendor.profile().ok_or(TemplateError::NoProfile { vendor })?;
+    let pairs = (profile.read)(text)?;
+    let mut findings = Vec::new();
+    for (key, _) in &pairs {
+        if let Some((_, why)) = profile.hardening.unverified.iter().find(|(pattern, _)| glob(pattern, key)) {
+            let message = format!("unverified: {why}");
+            findings.push(Finding { rule: Rule::UnverifiedKey, key: key.clone(), message });
+        }
+    }
+    Ok(findings)
+}
+
+/// Whether `key` matches `pattern`, where `*` stands for one or more characters other than `.`.
+fn glob(pattern: &str, key: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == key,
+        Some((head, tail)) => {
+            let Some(rest) = key.strip_prefix(head) else { return false };
+            (1..=rest.len()).take_while(|&n| !rest[..n].contains('.')).any(|n| glob(tail, &rest[n..]))
+        }
+    }
+}
+
 /// Why `value` breaks `check`, or `None` if it complies.
 fn judge(check: &Check, value: Option<&str>) -> Option<String> {
     let Some(value) = value else {
@@ -173,5 +207,20 @@ fn judge(check: &Check, value: Option<&str>) -> Option<String> {
             let https = value.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) && value.len() > 8;
             (!https).then(|| format!("is {value:?}; expected an https:// URL"))
         }
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob;
+
+    #[test]
+    fn a_star_stands_for_one_part() {
+        assert!(glob("sip.line[*].MediaCrypto", "sip.line[12].MediaCrypto"));
+        assert!(glob("account.*.srtp_encryption", "account.3.srtp_encryption"));
+        assert!(!glob("account.*.srtp_encryption", "account.3.x.srtp_encryption"));
+        assert!(!glob("account.*.srtp_encryption", "account..srtp_encryption"));
+        assert!(glob("webserver_type", "webserver_type"));
+        assert!(!glob("webserver_type", "webserver_type2"));
     }
 }

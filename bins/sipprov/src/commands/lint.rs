@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use serde_json::{Value, json};
-use sipprov_template::{FileKind, Finding, Vendor, lint};
+use sipprov_template::{FileKind, Finding, Vendor, lint, lint_unverified};
 
 /// Check a config file against the hardening policy and list each finding.
 ///
@@ -14,7 +14,8 @@ use sipprov_template::{FileKind, Finding, Vendor, lint};
 /// lock call features, accept SIP only from the registrar, verify the provisioning server's
 /// certificate and use an https:// provisioning URL, as far as the vendor has keys for it
 /// (rules it has none for are listed as not checked). A common file (--common) must carry no
-/// secret.
+/// secret. With --strict, every key whose name or value rests on peers' usage alone (no vendor
+/// document confirms it; docs/vendors/<vendor>.md) is a finding too.
 ///
 /// Exit status: 0 no findings, 1 findings, 2 unusable input (unreadable file, unknown vendor,
 /// a file that is not in the vendor's format).
@@ -28,6 +29,9 @@ pub(crate) struct LintArgs {
     /// The file is one every phone fetches (no secrets allowed), not a device's own.
     #[arg(long)]
     common: bool,
+    /// Also report each key whose name or value no vendor document confirms (unverified-key).
+    #[arg(long)]
+    strict: bool,
     /// Print one JSON object: {"findings": [{"rule", "key", "message"}], "unchecked": [{"rule", "reason"}]}.
     #[arg(long)]
     json: bool,
@@ -52,7 +56,10 @@ impl LintArgs {
         let text =
             std::fs::read_to_string(&self.file).with_context(|| format!("cannot read {}", self.file.display()))?;
         let kind = if self.common { FileKind::Common } else { FileKind::Device };
-        let findings = lint(vendor, kind, &text).with_context(|| format!("{}", self.file.display()))?;
+        let mut findings = lint(vendor, kind, &text).with_context(|| format!("{}", self.file.display()))?;
+        if self.strict {
+            findings.extend(lint_unverified(vendor, &text).with_context(|| format!("{}", self.file.display()))?);
+        }
         Ok((vendor, findings))
     }
 

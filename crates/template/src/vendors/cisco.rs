@@ -55,6 +55,10 @@ pub const PROFILE: VendorProfile = VendorProfile {
              it checks the server against its built-in CA list (and a Custom CA, if configured)",
         )],
         secret_keys: &["Password_1_", "Admin_Passwd", "Admin_Password"],
+        unverified: &[
+            ("Restrict_Source_IP_*_", "documented for the ATAs only; SPA5xx and MPP phones may ignore it"),
+            ("Use_Outbound_Proxy_*_", "MPP references write only Outbound_Proxy_N_"),
+        ],
     },
     password_key: "Password_1_",
     lines: Lines {

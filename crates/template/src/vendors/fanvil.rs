@@ -61,6 +61,10 @@ pub const PROFILE: VendorProfile = VendorProfile {
             ),
         ],
         secret_keys: &["sip.line[1].RegisterPswd", "sip.line[1].ProxyPswd", "web.account[1].Password"],
+        unverified: &[
+            ("sip.line[*].MediaCrypto", "only 0 (off) is evidenced; 1 and 2 rest on peers' usage"),
+            ("sip.line[*].StrictProxy", "the name is referenced, its meaning inferred (every peer writes 1)"),
+        ],
     },
     password_key: "sip.line[1].RegisterPswd",
     lines: Lines {

@@ -44,6 +44,13 @@ pub const PROFILE: VendorProfile = VendorProfile {
             (Rule::ServerCertNotVerified, "no reference names a certificate check for provisioning"),
         ],
         secret_keys: &["SipAccount.00001.AuthPassword", "WebUIAccounts.1.Password"],
+        unverified: &[
+            (
+                "SipProvider.*.OutboundProxyMode",
+                "Wazo writes 0 with a proxy and 2 without; the labels are undocumented",
+            ),
+            ("SipProvider.*.AcceptNonSRTPCalls", "the name is referenced (Wazo always writes 0), its meaning inferred"),
+        ],
     },
     password_key: "SipAccount.00001.AuthPassword",
     // Accounts per base (Wazo's plugin-info for firmware 2.65): the N870 holds the most.

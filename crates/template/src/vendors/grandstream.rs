@@ -52,6 +52,10 @@ pub const PROFILE: VendorProfile = VendorProfile {
             ),
         ],
         secret_keys: &["P34", "P2"],
+        unverified: &[(
+            "P8463",
+            "in no GXP P-value template (GXP21xx 1.0.11.x reads security.validate.serverCertificate)",
+        )],
     },
     password_key: "P34",
     lines: Lines {

@@ -35,6 +35,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
             (Rule::SipFromAnyone, "Linphone has no setting for it; it talks to the proxy it registers with"),
         ],
         secret_keys: &["auth_info_0.passwd"],
+        unverified: &[],
     },
     password_key: "auth_info_0.passwd",
     lines: Lines { most: 64, models: &[] },

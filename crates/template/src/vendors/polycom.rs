@@ -93,6 +93,10 @@ pub const PROFILE: VendorProfile = VendorProfile {
         ],
         unenforced: &[],
         secret_keys: &["reg.1.auth.password", "device.auth.localAdminPassword"],
+        unverified: &[(
+            "device.prov.serverType",
+            "FusionPBX documents the number 3 for HTTPS, other references the name HTTPS",
+        )],
     },
     password_key: "reg.1.auth.password",
     lines: Lines {

@@ -59,6 +59,11 @@ pub const PROFILE: VendorProfile = VendorProfile {
         ],
         unenforced: &[],
         secret_keys: &["user_pass[1]", "admin_mode_password", "http_pass"],
+        unverified: &[
+            ("webserver_type", "the value off has no reference (http_https and https do)"),
+            ("filter_registrar", "written by peers only; no Snom page found"),
+            ("tls_server_authentication", "its values are not documented in what was found"),
+        ],
     },
     password_key: "user_pass[1]",
     lines: Lines { most: 12, models: &[] },

@@ -83,6 +83,10 @@ pub const PROFILE: VendorProfile = VendorProfile {
         ],
         unenforced: &[],
         secret_keys: &["account.1.password", "static.security.user_password"],
+        unverified: &[(
+            "account.*.srtp_encryption",
+            "the values 1 and 2 (optional, required) are disputed: a FusionPBX comment reads 1 forced, 2 negotiated",
+        )],
     },
     password_key: "account.1.password",
     lines: Lines {

@@ -266,3 +266,37 @@ fn configs_with_the_old_wrong_names_fail_the_linter() {
         }
     }
 }
+
+/// Every key a profile lists as unverified is one its shipped template writes (for an account
+/// that sets everything), and `lint_unverified` reports it; a key it does not list is never
+/// reported. The list is what `sipprov lint --strict` shows, and `docs/vendors/` explains.
+#[test]
+fn the_unverified_keys_each_template_writes_are_reported_by_name() {
+    use sipprov_template::{AccountSettings, Srtp, Transport, lint_unverified};
+
+    let renderer = Renderer::shipped().unwrap();
+    let settings = fixtures::settings();
+    let account = AccountSettings {
+        transport: Some(Transport::Tls),
+        srtp: Some(Srtp::Optional),
+        outbound_proxy: Some("proxy.example.net".into()),
+        ..fixtures::account()
+    };
+    for profile in profiles() {
+        let vendor = profile.vendor;
+        let device = fixtures::device(vendor, &account, &settings, true);
+        let config = renderer.render_device(fixtures::device_file(vendor), &device).unwrap();
+        let findings = lint_unverified(vendor, &config).unwrap();
+        for (pattern, _) in profile.hardening.unverified {
+            let stem = pattern.split('*').next().unwrap();
+            assert!(
+                findings.iter().any(|f| f.rule == Rule::UnverifiedKey && f.key.starts_with(stem)),
+                "{vendor}: {pattern} is listed as unverified but not written: {findings:#?}"
+            );
+        }
+        if profile.hardening.unverified.is_empty() {
+            assert!(findings.is_empty(), "{vendor}: {findings:#?}");
+        }
+        assert!(findings.iter().all(|f| f.message.starts_with("unverified: ")), "{vendor}");
+    }
+}
