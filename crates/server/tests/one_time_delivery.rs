@@ -236,3 +236,33 @@ async fn head_is_refused_and_audited_like_get_for_every_refusal() {
         assert_eq!(kinds(&harness, mac).last(), Some(&kind), "{mac}: audited");
     }
 }
+
+/// Without a model in the inventory or the certificate, the layout follows the model the
+/// phone's own User-Agent names: a Yealink DECT base gets its handsets' lines, a desk phone none.
+#[tokio::test]
+async fn the_user_agents_model_picks_the_layout_when_nothing_else_names_one() {
+    let vendor_ca = ca("Yealink CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let fetch_as = |user_agent: &'static str| {
+        let (harness, phone) = (&harness, &phone);
+        async move {
+            let mut tls = harness.tls(Some(phone)).await.unwrap();
+            let request = format!(
+                "GET /{OWN}.cfg HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {user_agent}\r\nConnection: close\r\n\r\n"
+            );
+            tokio::io::AsyncWriteExt::write_all(&mut tls, request.as_bytes()).await.unwrap();
+            let mut response = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut response).await.unwrap();
+            String::from_utf8_lossy(&response).into_owned()
+        }
+    };
+    let base = fetch_as("Yealink W70B 146.85.0.20 00:15:65:00:00:62").await;
+    assert!(base.contains("handset.1.incoming_lines = 1"), "{base}");
+    let desk = fetch_as("Yealink SIP-T46U 108.86.0.20").await;
+    assert!(desk.starts_with("HTTP/1.1 200") && !desk.contains("handset."), "{desk}");
+    // A User-Agent of another vendor names no model for this file.
+    let other = fetch_as("Grandstream Model HW W70B SW 1.0.0.1").await;
+    assert!(!other.contains("handset."), "{other}");
+}

@@ -4,7 +4,8 @@
 use sipprov_credentials::{Account, DeviceProfile, IssuedSecrets};
 use sipprov_identity::DeviceIdentity;
 use sipprov_template::{
-    AccountSettings, Device, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Secrets, Vendor,
+    AccountSettings, Device, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Secrets, UserAgent,
+    Vendor,
 };
 
 use crate::GroupSettings;
@@ -17,20 +18,39 @@ pub(crate) struct DeviceConfig {
     pub(crate) group_settings: GroupSettings,
 }
 
+/// What a device's file is rendered from, beside its identity.
+pub(crate) struct DeviceToRender<'a> {
+    /// Its accounts.
+    pub(crate) accounts: &'a [Account],
+    /// Its inventory profile.
+    pub(crate) profile: &'a DeviceProfile,
+    /// The secrets the lifecycle allows.
+    pub(crate) secrets: Option<&'a IssuedSecrets>,
+    /// The User-Agent of the request.
+    pub(crate) user_agent: Option<&'a str>,
+}
+
 impl DeviceConfig {
     /// Renders `file` for the device `identity` names, with its accounts, profile and the
     /// secrets the lifecycle allows; the error says why it cannot be rendered.
+    ///
+    /// The model is the inventory's, else the certificate's; a template also gets the model
+    /// the phone's `user_agent` names (when it names the file's vendor) if neither has one, so
+    /// a family's layout (Grandstream's P-values) follows the phone. The User-Agent is the
+    /// phone's own claim about its own file: it never picks settings groups.
     pub(crate) fn render(
         &self,
         renderer: &Renderer,
         identity: &DeviceIdentity,
         file: &ProfileFile,
-        accounts: &[Account],
-        profile: &DeviceProfile,
-        secrets: Option<&IssuedSecrets>,
+        device: DeviceToRender<'_>,
     ) -> Result<String, String> {
+        let DeviceToRender { accounts, profile, secrets, user_agent } = device;
         let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
         let model = profile.model.as_deref().or(identity.model.as_deref());
+        let claimed =
+            user_agent.map(UserAgent::parse).filter(|ua| ua.vendor == Some(file.vendor)).and_then(|ua| ua.model);
+        let layout_model = model.or(claimed.as_deref());
         // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
         let vendor = match &profile.vendor {
             Some(vendor) => vendor.clone(),
@@ -45,8 +65,14 @@ impl DeviceConfig {
             admin_password: secrets.and_then(|s| s.admin_password.as_ref()).map(|p| p.expose()),
         };
         let keys: Vec<FunctionKey> = profile.keys.iter().map(function_key).collect();
-        let device =
-            Device { mac: identity.mac, model, accounts: &accounts, keys: &keys, settings: &settings, secrets };
+        let device = Device {
+            mac: identity.mac,
+            model: layout_model,
+            accounts: &accounts,
+            keys: &keys,
+            settings: &settings,
+            secrets,
+        };
         renderer.render_device(file, &device).map_err(|e| e.to_string())
     }
 

@@ -22,7 +22,7 @@ use sipprov_ratelimit::{GateRefusal, ScanOutcome};
 use sipprov_serving::{Admission, Metrics};
 use sipprov_template::{ProfileFile, Renderer, Route, recognise_route};
 
-use super::device_config::{DeviceConfig, format_vendor};
+use super::device_config::{DeviceConfig, DeviceToRender, format_vendor};
 use super::known_devices::KnownDevices;
 use super::outcome::{RequestOutcome, ScanWeight};
 use crate::firmware;
@@ -219,7 +219,13 @@ impl PhoneRoutes {
             };
             let body = match decision.answer() {
                 Fetched::Config { accounts, profile, secrets } => {
-                    match self.config.render(renderer, identity, file, accounts, profile, secrets.as_ref()) {
+                    let device = DeviceToRender {
+                        accounts,
+                        profile,
+                        secrets: secrets.as_ref(),
+                        user_agent: fetch.user_agent.as_deref(),
+                    };
+                    match self.config.render(renderer, identity, file, device) {
                         Ok(body) => Some(body),
                         Err(e) => {
                             tracing::error!(%mac, error = %e, "device config cannot be rendered; nothing was delivered");
