@@ -10,5 +10,6 @@ mod keys;
 mod overrides;
 mod portable;
 mod recognise;
+mod references;
 mod user_agent;
 mod user_agent_corpus;
