@@ -428,8 +428,9 @@ impl TrustSection {
     }
 }
 
-/// `[store]`: the device database and the key that seals its secrets.
-#[derive(Debug, Clone, Deserialize)]
+/// `[store]`: the device database and the key that seals its secrets. Its `Debug` leaves the
+/// PostgreSQL URL out: it may hold the database password.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     /// Path of the SQLite database file (created if missing): one node. Exactly one of
@@ -451,6 +452,19 @@ pub struct StoreSection {
     /// directory and backups: with the database alone, no secret can be read. Every node
     /// sharing a database uses the same key file.
     pub sealing_key: PathBuf,
+}
+
+impl std::fmt::Debug for StoreSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSection")
+            .field("sqlite", &self.sqlite)
+            .field("postgres", &self.postgres.as_ref().map(|_| "(set, not shown)"))
+            .field("postgres_ca_file", &self.postgres_ca_file)
+            .field("postgres_pool_size", &self.postgres_pool_size)
+            .field("postgres_timeout_seconds", &self.postgres_timeout_seconds)
+            .field("sealing_key", &self.sealing_key)
+            .finish()
+    }
 }
 
 fn default_postgres_pool_size() -> usize {

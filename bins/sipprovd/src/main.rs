@@ -88,8 +88,9 @@ enum Command {
         /// `sqlite:PATH`: the database file to move.
         #[arg(long)]
         from: String,
-        /// The PostgreSQL connection URL to move it to (its schema is created if missing).
-        #[arg(long)]
+        /// The PostgreSQL connection URL to move it to (its schema is created if missing). Give
+        /// it in the environment when it holds a password: a command line is visible to others.
+        #[arg(long, env = "SIPPROV_MIGRATE_TO", hide_env_values = true)]
         to: String,
         /// PEM file of the certificate authorities for the database's TLS.
         #[arg(long)]
@@ -165,6 +166,8 @@ fn check_command(config: &Path) -> ExitCode {
 fn migrate_command(from: &str, to: String, ca_file: Option<PathBuf>) -> ExitCode {
     let mut options = PostgresOptions::new(to);
     options.ca_file = ca_file;
+    // A batch of hundreds of devices is thousands of round trips to a remote database.
+    options.timeout = std::time::Duration::from_secs(600);
     let report = match migrate::sqlite_source(from).and_then(|from| migrate::migrate(&from, &options)) {
         Ok(report) => report,
         Err(e) => return fail(&e),

@@ -108,8 +108,7 @@ impl Lifecycle {
             }
             CredentialState::Delivered { .. } | CredentialState::Purged => false,
         };
-        let serve = Serve::Config { secrets: device.secrets.clone() };
-        if matches!(&serve, Serve::Config { secrets: Some(_) }) {
+        if device.secrets.is_some() {
             // The first delivery is the transition; later ones within the grace serve again.
             let first = if first { "first=yes " } else { "" };
             let detail = format!("secrets=yes {first}{}", client(request));
@@ -119,7 +118,7 @@ impl Lifecycle {
             device.pinned_spki = Some(request.spki_sha256);
             events.push(AuditEvent::new(now, mac, AuditKind::KeyPinned, format!("spki={}", hex(&request.spki_sha256))));
         }
-        (serve, events)
+        (Serve::Config { secrets: device.secrets.clone() }, events)
     }
 
     /// A fetch that must deliver nothing (an HTTP `HEAD`): the same refusals as

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
 
 use crate::OpenError;
 
@@ -16,8 +17,8 @@ pub struct PostgresOptions {
     /// never logged, and errors name only its host and database.
     pub url: String,
     /// PEM file of the certificate authorities that may vouch for the database server. With
-    /// it, the connection uses TLS (rustls, host name verified) as the URL's `sslmode` asks
-    /// (`require` to insist); without it, the connection is plain, for a database on the
+    /// it, the connection requires TLS (rustls, host name verified; the URL's `sslmode` may
+    /// only make it stricter); without it, the connection is plain, for a database on the
     /// same host or a private network.
     pub ca_file: Option<PathBuf>,
     /// Connections per pool at most. A store keeps two pools: one for its blocking methods,
@@ -63,6 +64,20 @@ impl PostgresOptions {
             self.url.parse().map_err(|e: tokio_postgres::Error| OpenError::Url(e.to_string()))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(self.timeout);
+        }
+        // The server gives up on a statement (or a lock wait) when the caller does: a call
+        // dropped at its time limit leaves no work running behind it.
+        let limit = self.timeout.as_millis();
+        let limits = format!("-c statement_timeout={limit} -c lock_timeout={limit}");
+        let options = match config.get_options() {
+            Some(own) => format!("{own} {limits}"),
+            None => limits,
+        };
+        config.options(&options);
+        // With certificate authorities given, TLS is required: "prefer" would let a network
+        // attacker refuse TLS and read the connection.
+        if self.ca_file.is_some() && config.get_ssl_mode() == SslMode::Prefer {
+            config.ssl_mode(SslMode::Require);
         }
         config.keepalives_idle(Duration::from_secs(30));
         if config.get_application_name().is_none() {

@@ -104,22 +104,21 @@ impl PostgresStore {
     }
 
     fn start(options: &PostgresOptions) -> Result<Self, OpenError> {
+        // The pools first: a runtime dropped on an error path inside the caller's runtime
+        // (as `sipprovd run` opens its store) would panic.
+        let (pool, callers_pool) = (options.pool()?, options.pool()?);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sipprov-postgres")
+            .on_thread_start(|| ON_STORE_THREAD.set(true))
             .enable_all()
             .build()
             .map_err(|e| OpenError::Runtime(e.to_string()))?;
-        // The pool's timeouts need the runtime they run on.
-        let pool = {
-            let _entered = runtime.enter();
-            options.pool()?
-        };
         Ok(Self {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
-            callers_pool: options.pool()?,
+            callers_pool,
             timeout: options.timeout,
             database: options.describe(),
         })
@@ -150,11 +149,31 @@ impl PostgresStore {
     where
         F: Future<Output = Result<R, StoreError>> + Send + 'static,
     {
+        self.run_within(self.timeout, work)
+    }
+
+    /// [`PostgresStore::run`] with a time limit of its own (the slow maintenance calls).
+    pub(crate) fn run_within<R: Send + 'static, F>(
+        &self,
+        limit: Duration,
+        work: impl FnOnce(Pool) -> F,
+    ) -> Result<R, StoreError>
+    where
+        F: Future<Output = Result<R, StoreError>> + Send + 'static,
+    {
+        // Waiting here on one of the store's own threads could wait for this very thread.
+        if ON_STORE_THREAD.get() {
+            return Err(StoreError::Backend("a blocking store call from the store's own thread".into()));
+        }
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        self.spawn(work, move |result| {
+        self.spawn_on(&self.handle, &self.pool, limit, work, move |result| {
             let _ = sender.send(result);
         });
-        receiver.recv().map_err(|_| StoreError::Backend("the PostgreSQL task ended without an answer".into()))?
+        // The task keeps the time limit; this bound only guards against a task never run.
+        match receiver.recv_timeout(limit + Duration::from_secs(5)) {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Backend("the PostgreSQL task ended without an answer".into())),
+        }
     }
 
     /// Runs `work` on the store's runtime within the store's time limit and hands its result to
@@ -166,7 +185,7 @@ impl PostgresStore {
     ) where
         F: Future<Output = Result<R, StoreError>> + Send + 'static,
     {
-        self.spawn_on(&self.handle, &self.pool, work, done);
+        self.spawn_on(&self.handle, &self.pool, self.timeout, work, done);
     }
 
     /// Runs `work` on the caller's runtime, if it has a multi-threaded one (else the store's),
@@ -182,7 +201,7 @@ impl PostgresStore {
     {
         match Handle::try_current() {
             Ok(caller) if caller.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                self.spawn_on(&caller, &self.callers_pool, work, done);
+                self.spawn_on(&caller, &self.callers_pool, self.timeout, work, done);
             }
             _ => self.spawn(work, done),
         }
@@ -194,13 +213,13 @@ impl PostgresStore {
         &self,
         runtime: &Handle,
         pool: &Pool,
+        timeout: Duration,
         work: impl FnOnce(Pool) -> F,
         done: impl FnOnce(Result<R, StoreError>) + Send + 'static,
     ) where
         F: Future<Output = Result<R, StoreError>> + Send + 'static,
     {
         let work = work(pool.clone());
-        let timeout = self.timeout;
         runtime.spawn(async move {
             let result = match tokio::time::timeout(timeout, work).await {
                 Ok(result) => result,
@@ -212,6 +231,14 @@ impl PostgresStore {
         });
     }
 }
+
+thread_local! {
+    /// Whether this thread is one of a store's runtime threads.
+    static ON_STORE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How long compaction may take: VACUUM of large tables runs for minutes.
+const COMPACT_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 /// The database could not be used, with every cause in the chain (the pool's own message only
 /// says that it could not connect; the cause says why).
@@ -490,7 +517,9 @@ impl Store for PostgresStore {
         self.run(async move |pool| {
             let client = connection(&pool).await?;
             let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| &**value as &(dyn ToSql + Sync)).collect();
-            let rows = client.query(&sql, &values).await.map_err(backend)?;
+            // At most 32 shapes (which filters are set): each prepared once per connection.
+            let statement = client.prepare_cached(&sql).await.map_err(backend)?;
+            let rows = client.query(&statement, &values).await.map_err(backend)?;
             rows::devices_with_accounts(&rows)
         })
     }
@@ -751,9 +780,14 @@ impl Store for PostgresStore {
         // lets it be reused and new rows overwrite it. Plain VACUUM runs beside the phones'
         // requests (VACUUM FULL would lock the inventory); docs/high-availability.md says what
         // an operator may add in a maintenance window.
-        self.run(async move |pool| {
+        self.run_within(COMPACT_LIMIT, async move |pool| {
             let client = connection(&pool).await?;
-            client.batch_execute("VACUUM accounts, devices, reveal_tokens").await.map_err(backend)
+            // Not under the calls' statement time limit; one statement each (VACUUM runs in
+            // no transaction, and a multi-statement string is one).
+            client.batch_execute("SET statement_timeout = 0").await.map_err(backend)?;
+            let vacuumed = client.batch_execute("VACUUM accounts, devices, reveal_tokens").await.map_err(backend);
+            client.batch_execute("RESET statement_timeout").await.map_err(backend)?;
+            vacuumed
         })
     }
 

@@ -93,6 +93,43 @@ fn sweeps_on_two_nodes_at_once_purge_each_device_once() {
     }
 }
 
+/// An async server hands reads and first deliveries over (`device_then`, `update_device_then`):
+/// they run as tasks on the server's own runtime and report back, as when a phone polls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_updates_handed_over_by_an_async_caller_run_on_its_runtime() {
+    let Some(database) = TestDatabase::for_test("reads_and_updates_handed_over_by_an_async_caller_run_on_its_runtime")
+    else {
+        return;
+    };
+    let url = database.url().to_owned();
+    let store =
+        tokio::task::spawn_blocking(move || PostgresStore::connect(&PostgresOptions::new(url)).unwrap()).await.unwrap();
+    let store = Arc::new(store);
+    let mac = support::mac(21);
+    let inserted = {
+        let store = Arc::clone(&store);
+        tokio::task::spawn_blocking(move || store.insert_device(support::device(mac), Vec::new())).await.unwrap()
+    };
+    assert!(inserted.unwrap());
+    for round in 0..3 {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        store.device_then(&mac, Box::new(move |read| sender.send(read).unwrap()));
+        let read = receiver.await.unwrap().unwrap().unwrap();
+        assert_eq!(read.accounts[0].display_name.matches('+').count(), round);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        store.update_device_then(
+            &mac,
+            Box::new(|device| {
+                device.accounts[0].display_name.push('+');
+                Ok(Vec::new())
+            }),
+            Box::new(move |written| sender.send(written).unwrap()),
+        );
+        assert!(receiver.await.unwrap().unwrap().is_some());
+    }
+    drop(database);
+}
+
 #[test]
 fn a_schema_from_a_newer_build_is_refused_by_name() {
     let Some(database) = TestDatabase::for_test("a_schema_from_a_newer_build_is_refused_by_name") else { return };

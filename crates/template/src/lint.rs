@@ -184,7 +184,13 @@ fn glob(pattern: &str, key: &str) -> bool {
         None => pattern == key,
         Some((head, tail)) => {
             let Some(rest) = key.strip_prefix(head) else { return false };
-            (1..=rest.len()).take_while(|&n| !rest[..n].contains('.')).any(|n| glob(tail, &rest[n..]))
+            let part = rest.find('.').unwrap_or(rest.len());
+            rest.char_indices()
+                .skip(1)
+                .map(|(at, _)| at)
+                .chain([rest.len()])
+                .take_while(|&at| at <= part)
+                .any(|at| glob(tail, &rest[at..]))
         }
     }
 }
@@ -222,5 +228,7 @@ mod glob_tests {
         assert!(!glob("account.*.srtp_encryption", "account..srtp_encryption"));
         assert!(glob("webserver_type", "webserver_type"));
         assert!(!glob("webserver_type", "webserver_type2"));
+        assert!(glob("account.*.srtp_encryption", "account.é.srtp_encryption"), "any characters, not bytes");
+        assert!(!glob("account.*.x", "account.éé"));
     }
 }

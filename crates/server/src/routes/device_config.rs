@@ -48,8 +48,11 @@ impl DeviceConfig {
         let DeviceToRender { accounts, profile, secrets, user_agent } = device;
         let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
         let model = profile.model.as_deref().or(identity.model.as_deref());
-        let claimed =
-            user_agent.map(UserAgent::parse).filter(|ua| ua.vendor == Some(file.vendor)).and_then(|ua| ua.model);
+        let claimed = || {
+            let ua = UserAgent::parse(user_agent?);
+            ua.model.filter(|_| ua.vendor == Some(file.vendor))
+        };
+        let claimed = if model.is_none() { claimed() } else { None };
         let layout_model = model.or(claimed.as_deref());
         // The certificate's vendor as the file format knows it (for CN = MAC: the OUI's vendor).
         let vendor = match &profile.vendor {

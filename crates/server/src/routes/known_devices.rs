@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sipprov_credentials::{CredentialState, DeviceRecord};
 use sipprov_identity::Mac;
@@ -18,13 +19,19 @@ use sipprov_identity::Mac;
 pub(crate) struct KnownDevices {
     capacity: usize,
     inner: Mutex<Inner>,
+    /// Whether the last read failed: polls are being answered from memory.
+    away: AtomicBool,
 }
 
 #[derive(Default)]
 struct Inner {
-    devices: HashMap<Mac, DeviceRecord>,
-    /// MACs in the order they were first remembered: the front is evicted first.
-    order: VecDeque<Mac>,
+    /// Each device with the number of the note that remembered it.
+    devices: HashMap<Mac, (u64, DeviceRecord)>,
+    /// MACs in the order they were remembered, with that number: the front is evicted first.
+    /// An entry whose number is not the device's any more (forgotten, or remembered again
+    /// since) is stale and skipped.
+    order: VecDeque<(Mac, u64)>,
+    next: u64,
 }
 
 impl KnownDevices {
@@ -32,12 +39,15 @@ impl KnownDevices {
     pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
 
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity, inner: Mutex::new(Inner::default()) }
+        Self { capacity, inner: Mutex::new(Inner::default()), away: AtomicBool::new(false) }
     }
 
     /// Takes note of what the store just said of `mac`: a provisioned device is remembered
     /// (or refreshed), anything else forgotten.
     pub(crate) fn note(&self, mac: Mac, device: Option<&DeviceRecord>) {
+        if self.away.swap(false, Ordering::Relaxed) {
+            tracing::info!("the store answers again");
+        }
         if self.capacity == 0 {
             return;
         }
@@ -46,29 +56,36 @@ impl KnownDevices {
             inner.devices.remove(&mac);
             return;
         };
-        if let Some(known) = inner.devices.get_mut(&mac) {
+        if let Some((_, known)) = inner.devices.get_mut(&mac) {
             if known != device {
                 *known = device.clone();
             }
             return;
         }
-        while inner.devices.len() >= self.capacity {
-            let Some(oldest) = inner.order.pop_front() else { break };
-            inner.devices.remove(&oldest);
+        let Inner { devices, order, next } = &mut *inner;
+        while devices.len() >= self.capacity {
+            let Some((oldest, number)) = order.pop_front() else { break };
+            if devices.get(&oldest).is_some_and(|(current, _)| *current == number) {
+                devices.remove(&oldest);
+            }
         }
-        // Forgotten MACs leave stale entries in `order`; they are skipped when evicted, and
-        // cleared here so the queue stays bounded too.
-        if inner.order.len() >= self.capacity.saturating_mul(2) {
-            let Inner { devices, order } = &mut *inner;
-            order.retain(|mac| devices.contains_key(mac));
+        // Stale entries are dropped as they reach the front; this bounds the queue meanwhile.
+        if order.len() >= self.capacity.saturating_mul(2) {
+            order.retain(|(mac, number)| devices.get(mac).is_some_and(|(current, _)| current == number));
         }
-        inner.order.push_back(mac);
-        inner.devices.insert(mac, device.clone());
+        *next += 1;
+        order.push_back((mac, *next));
+        devices.insert(mac, (*next, device.clone()));
     }
 
-    /// The remembered record of `mac`, if any.
+    /// The remembered record of `mac`, if any, for a poll while the store does not answer
+    /// (said once in the log when that starts, and once when it ends).
     pub(crate) fn get(&self, mac: &Mac) -> Option<DeviceRecord> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).devices.get(mac).cloned()
+        if !self.away.swap(true, Ordering::Relaxed) {
+            tracing::warn!("the store does not answer; provisioned phones are answered from what this node last read");
+        }
+        let inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.devices.get(mac).map(|(_, device)| device.clone())
     }
 }
 
@@ -132,5 +149,20 @@ mod tests {
             known.note(device.mac, None);
         }
         assert!(known.inner.lock().unwrap().order.len() <= 4);
+    }
+
+    #[test]
+    fn a_device_remembered_again_is_not_evicted_for_its_old_place() {
+        let known = KnownDevices::new(2);
+        let (one, two, three) = (device(1), device(2), device(3));
+        known.note(one.mac, Some(&one));
+        known.note(one.mac, None);
+        known.note(two.mac, Some(&two));
+        known.note(one.mac, Some(&one));
+        // Full: the oldest live entry (two) makes way, not one for its stale first place.
+        known.note(three.mac, Some(&three));
+        assert!(known.get(&one.mac).is_some(), "remembered again after two");
+        assert_eq!(known.get(&two.mac), None);
+        assert!(known.get(&three.mac).is_some());
     }
 }

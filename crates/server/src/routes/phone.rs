@@ -282,7 +282,7 @@ impl PhoneRoutes {
             }
             Err(e) => {
                 let Some(known) = self.known.get(&mac) else { return Err(e.into()) };
-                tracing::warn!(%mac, error = %e, "the store does not answer; deciding on what this node last read");
+                tracing::debug!(%mac, error = %e, "answered from what this node last read");
                 Some(known)
             }
         };
@@ -326,8 +326,8 @@ impl PhoneRoutes {
 
 /// What a `PUT` gets. Phones upload what their vendor's files make them upload (Polycom's logs
 /// and its local-change files, to the provisioning root): sipprov stores none of it, and a
-/// phone's upload of its own file is declined without counting as a scan miss. An upload for
-/// another MAC, or to a path no phone uploads to, counts as a request for it would.
+/// phone's upload of its own file (or of a file phones fetch) is declined without counting as a
+/// scan miss. An upload for another MAC, or to a path no phone knows, counts as a miss.
 fn upload_outcome(identity: Option<&DeviceIdentity>, path: &str, user_agent: Option<&str>) -> RequestOutcome {
     let route = recognise_route(path, user_agent);
     match (&route, identity) {
@@ -335,8 +335,9 @@ fn upload_outcome(identity: Option<&DeviceIdentity>, path: &str, user_agent: Opt
         (Route::Upload { mac, .. } | Route::Device { mac, .. }, Some(identity)) if *mac != identity.mac => {
             RequestOutcome::MacMismatch
         }
-        (Route::Upload { .. } | Route::Device { .. }, Some(_)) => RequestOutcome::NotServed,
-        _ => RequestOutcome::MethodNotServed,
+        (Route::Unknown, _) => RequestOutcome::MethodNotServed,
+        // A phone's own file, or one every phone fetches: declined like a GET of it would be.
+        _ => RequestOutcome::NotServed,
     }
 }
 

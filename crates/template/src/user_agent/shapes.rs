@@ -241,13 +241,13 @@ fn gigaset(text: &str) -> ModelFirmware<'_> {
 /// `Aastra 6865i/4.2.0.2023`, `Mitel-5320-SIP-Phone 06.05.00.11 ...`.
 fn mitel<'a>(words: &[&'a str]) -> ModelFirmware<'a> {
     let first = words.first().copied().unwrap_or("");
-    let brand_len = if starts_with_ignore_case(first, "aastra") { 6 } else { 5 };
+    let brand = ["aastra", "mitel"].iter().find_map(|brand| strip_prefix_ignore_case(first, brand));
     let labelled = words
         .iter()
         .find_map(|word| strip_prefix_ignore_case(word, "V:"))
         .map(|v| strip_suffix_ignore_case(v, "-SIP").unwrap_or(v))
         .filter(|v| is_version(v));
-    match first.get(brand_len..) {
+    match brand {
         Some(model) if model.len() > 1 && !model.starts_with('-') => {
             (Some(model.split('/').next().unwrap_or(model)), labelled)
         }
