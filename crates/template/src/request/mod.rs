@@ -179,8 +179,11 @@ pub fn recognise_route(path: &str, user_agent: Option<&str>) -> Route {
     if matches.iter().any(|(f, m)| f.kind != first.kind || *m != mac) {
         return Route::Unknown;
     }
-    let hint =
-        user_agent.and_then(|ua| UserAgent::parse(ua).vendor).filter(|v| matches.iter().any(|(f, _)| f.vendor == *v));
+    // The User-Agent only tells candidates apart: read it only when there are several.
+    let hint = user_agent
+        .filter(|_| matches.len() > 1)
+        .and_then(|ua| UserAgent::parse(ua).vendor)
+        .filter(|v| matches.iter().any(|(f, _)| f.vendor == *v));
     let files = Candidates { files: matches.into_iter().map(|(f, _)| f).collect(), hint };
     match (first.kind, mac) {
         (FileKind::Device, Some(mac)) => Route::Device { mac, files },
