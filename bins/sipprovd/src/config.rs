@@ -442,12 +442,12 @@ pub struct StoreSection {
     /// PEM file of the certificate authorities for the database's TLS; without it the
     /// connection to PostgreSQL is plain (same host or a private network only).
     pub postgres_ca_file: Option<PathBuf>,
-    /// PostgreSQL connections per pool (a node keeps two: phones' requests, and the rest).
-    #[serde(default = "default_postgres_pool_size")]
-    pub postgres_pool_size: usize,
-    /// Seconds one store call may take against PostgreSQL before it fails (and rolls back).
-    #[serde(default = "default_postgres_timeout_seconds")]
-    pub postgres_timeout_seconds: u64,
+    /// PostgreSQL connections per pool (a node keeps two: phones' requests, and the rest)
+    /// [default: 16].
+    pub postgres_pool_size: Option<usize>,
+    /// Seconds one store call may take against PostgreSQL before it fails (and rolls back)
+    /// [default: 5].
+    pub postgres_timeout_seconds: Option<u64>,
     /// Path of the sealing key file (`sipprovd keygen`). Keep it outside the database's
     /// directory and backups: with the database alone, no secret can be read. Every node
     /// sharing a database uses the same key file.
@@ -467,14 +467,6 @@ impl std::fmt::Debug for StoreSection {
     }
 }
 
-fn default_postgres_pool_size() -> usize {
-    PostgresOptions::DEFAULT_POOL_SIZE
-}
-
-fn default_postgres_timeout_seconds() -> u64 {
-    PostgresOptions::DEFAULT_TIMEOUT.as_secs()
-}
-
 /// Which database `[store]` names.
 #[derive(Debug)]
 pub enum StoreChoice<'a> {
@@ -488,12 +480,25 @@ impl StoreSection {
     /// The database this section names; exactly one of `sqlite` and `postgres` must be set.
     pub fn choice(&self) -> anyhow::Result<StoreChoice<'_>> {
         match (&self.sqlite, &self.postgres) {
-            (Some(path), None) => Ok(StoreChoice::Sqlite(path)),
+            (Some(path), None) => {
+                // PostgreSQL's options on an SQLite store would be silently without effect.
+                let postgres_options = [
+                    ("postgres_ca_file", self.postgres_ca_file.is_some()),
+                    ("postgres_pool_size", self.postgres_pool_size.is_some()),
+                    ("postgres_timeout_seconds", self.postgres_timeout_seconds.is_some()),
+                ];
+                if let Some((name, _)) = postgres_options.iter().find(|(_, set)| *set) {
+                    bail!("[store] {name} is set, but the store is sqlite: remove it, or use postgres");
+                }
+                Ok(StoreChoice::Sqlite(path))
+            }
             (None, Some(url)) => {
                 let mut options = PostgresOptions::new(url.clone());
                 options.ca_file = self.postgres_ca_file.clone();
-                options.pool_size = self.postgres_pool_size;
-                options.timeout = Duration::from_secs(self.postgres_timeout_seconds.max(1));
+                options.pool_size = self.postgres_pool_size.unwrap_or(PostgresOptions::DEFAULT_POOL_SIZE);
+                if let Some(seconds) = self.postgres_timeout_seconds {
+                    options.timeout = Duration::from_secs(seconds.max(1));
+                }
                 Ok(StoreChoice::Postgres(options))
             }
             (Some(_), Some(_)) => bail!("[store] sets both sqlite and postgres; choose one"),
@@ -847,8 +852,8 @@ mod tests {
                 sqlite: Some("db".into()),
                 postgres: None,
                 postgres_ca_file: None,
-                postgres_pool_size: default_postgres_pool_size(),
-                postgres_timeout_seconds: default_postgres_timeout_seconds(),
+                postgres_pool_size: None,
+                postgres_timeout_seconds: None,
                 sealing_key: "key".into(),
             },
             lifecycle: LifecycleSection::default(),
@@ -878,6 +883,24 @@ mod tests {
         assert_eq!(forever.retention(), None);
         assert!(toml::from_str::<AuditSection>("retain_days = -1").is_err());
         assert!(toml::from_str::<AuditSection>("keep = 3").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn the_store_is_one_database_and_postgres_options_need_postgres() {
+        let store = |text: &str| toml::from_str::<StoreSection>(&format!("sealing_key = \"k\"\n{text}")).unwrap();
+        assert!(matches!(store("sqlite = \"db\"").choice().unwrap(), StoreChoice::Sqlite(_)));
+        let Ok(StoreChoice::Postgres(options)) =
+            store("postgres = \"postgres://db/x\"\npostgres_timeout_seconds = 9").choice()
+        else {
+            panic!("postgres")
+        };
+        assert_eq!((options.timeout, options.pool_size), (Duration::from_secs(9), PostgresOptions::DEFAULT_POOL_SIZE));
+        let both = store("sqlite = \"db\"\npostgres = \"postgres://db/x\"").choice().unwrap_err().to_string();
+        assert!(both.contains("both"), "{both}");
+        let neither = store("").choice().unwrap_err().to_string();
+        assert!(neither.contains("needs sqlite"), "{neither}");
+        let stray = store("sqlite = \"db\"\npostgres_pool_size = 4").choice().unwrap_err().to_string();
+        assert!(stray.contains("postgres_pool_size is set, but the store is sqlite"), "{stray}");
     }
 
     #[test]
