@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
-use sipprov_credentials::{AuditQuery, DeviceQuery, DeviceRecord, PendingQuery, Store, Timestamp};
+use sipprov_credentials::{
+    AuditQuery, DeviceQuery, DeviceRecord, PendingDevice, PendingQuery, Store, StoreError, StoredAuditEvent, Timestamp,
+};
 use sipprov_store_postgres::{PostgresOptions, PostgresStore};
 use sipprov_store_sqlite::SqliteStore;
 
@@ -95,64 +97,84 @@ pub fn migrate(from: &Path, to: &PostgresOptions) -> anyhow::Result<Report> {
     added.push(copy_all("reveal tokens", reveal_tokens, |tokens| target.import_reveal_tokens(tokens))?);
 
     let mut progress = Progress::new("devices", counts.devices);
-    let mut after = None;
-    loop {
-        let devices = source.devices(&DeviceQuery { after, limit: BATCH, ..DeviceQuery::default() })?;
-        let Some(last) = devices.last() else { break };
-        after = Some(last.mac);
+    device_pages(&source, |devices| {
         let read = devices.len();
         progress.advance(read, target.import_devices(devices)?);
-    }
+        Ok(())
+    })?;
     added.push(progress.finish());
 
     let mut progress = Progress::new("pending", counts.pending);
-    let mut after = None;
-    loop {
-        let pending = source.pending(&PendingQuery { mac: None, after, limit: BATCH })?;
-        let Some(last) = pending.last() else { break };
-        after = Some((last.mac, last.spki_sha256));
+    pending_pages(&source, |pending| {
         let read = pending.len();
         progress.advance(read, target.import_pending(pending)?);
-    }
+        Ok(())
+    })?;
     added.push(progress.finish());
 
     // The audit log resumes after the last event an earlier run moved: each batch commits in
     // id order, so every id below the target's highest is there.
     let mut progress = Progress::new("audit events", counts.audit);
     let newest = target.audit(&AuditQuery { newest_first: true, limit: 1, ..AuditQuery::default() })?;
-    let mut after_id = newest.first().map(|event| event.id);
-    if let Some(id) = after_id {
-        progress.advance(audit_until(&source, id)?, 0);
+    let resume_after = newest.first().map(|event| event.id);
+    if let Some(id) = resume_after {
+        audit_pages(&source, None, Some(id + 1), |moved| {
+            progress.advance(moved.len(), 0);
+            Ok(())
+        })?;
     }
-    loop {
-        let events = source.audit(&AuditQuery { after_id, limit: BATCH * 4, ..AuditQuery::default() })?;
-        let Some(last) = events.last() else { break };
-        after_id = Some(last.id);
+    audit_pages(&source, resume_after, None, |events| {
         let read = events.len();
         progress.advance(read, target.import_audit(events)?);
-    }
+        Ok(())
+    })?;
     added.push(progress.finish());
 
     verify(&source, &target, &added)
 }
 
-/// How many of the store's audit events have ids up to `id`: where a resumed move starts.
-fn audit_until(store: &dyn Store, id: u64) -> anyhow::Result<usize> {
-    let (mut counted, mut after_id) = (0, None);
+/// Reads records of one kind in pages, each after the last record of the page before (from
+/// after `after`), and hands each page to `each`.
+fn each_page<T, C: Copy>(
+    mut after: Option<C>,
+    read: impl Fn(Option<C>) -> Result<Vec<T>, StoreError>,
+    cursor: impl Fn(&T) -> C,
+    mut each: impl FnMut(Vec<T>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     loop {
-        let query = AuditQuery { after_id, before_id: Some(id + 1), limit: BATCH * 4, ..AuditQuery::default() };
-        let events = store.audit(&query)?;
-        let Some(last) = events.last() else { return Ok(counted) };
-        after_id = Some(last.id);
-        counted += events.len();
+        let page = read(after)?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = Some(cursor(last));
+        each(page)?;
     }
+}
+
+fn device_pages(store: &dyn Store, each: impl FnMut(Vec<DeviceRecord>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let read = |after| store.devices(&DeviceQuery { after, limit: BATCH, ..DeviceQuery::default() });
+    each_page(None, read, |device: &DeviceRecord| device.mac, each)
+}
+
+fn pending_pages(store: &dyn Store, each: impl FnMut(Vec<PendingDevice>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let read = |after| store.pending(&PendingQuery { mac: None, after, limit: BATCH });
+    each_page(None, read, |pending: &PendingDevice| (pending.mac, pending.spki_sha256), each)
+}
+
+/// The audit events after `after_id` (and before `before_id`), oldest first.
+fn audit_pages(
+    store: &dyn Store,
+    after_id: Option<u64>,
+    before_id: Option<u64>,
+    each: impl FnMut(Vec<StoredAuditEvent>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let read = |after_id| store.audit(&AuditQuery { after_id, before_id, limit: BATCH * 4, ..AuditQuery::default() });
+    each_page(after_id, read, |event: &StoredAuditEvent| event.id, each)
 }
 
 /// Imports `records` in batches, with progress; returns how many were new.
 fn copy_all<T>(
     kind: &'static str,
     records: Vec<T>,
-    mut import: impl FnMut(Vec<T>) -> Result<usize, sipprov_credentials::StoreError>,
+    mut import: impl FnMut(Vec<T>) -> Result<usize, StoreError>,
 ) -> anyhow::Result<(&'static str, u64)> {
     let mut progress = Progress::new(kind, records.len() as u64);
     let mut records = records.into_iter().peekable();
@@ -235,37 +257,28 @@ impl Fingerprint {
 
 fn devices(store: &dyn Store) -> anyhow::Result<Fingerprint> {
     let mut fingerprint = Fingerprinting::default();
-    let mut after = None;
-    loop {
-        let devices = store.devices(&DeviceQuery { after, limit: BATCH, ..DeviceQuery::default() })?;
-        let Some(last) = devices.last() else { break };
-        after = Some(last.mac);
+    device_pages(store, |devices| {
         devices.iter().for_each(|device| fingerprint.add_device(device));
-    }
+        Ok(())
+    })?;
     Ok(fingerprint.finish())
 }
 
 fn pending(store: &dyn Store) -> anyhow::Result<Fingerprint> {
     let mut fingerprint = Fingerprinting::default();
-    let mut after = None;
-    loop {
-        let pending = store.pending(&PendingQuery { mac: None, after, limit: BATCH })?;
-        let Some(last) = pending.last() else { break };
-        after = Some((last.mac, last.spki_sha256));
+    pending_pages(store, |pending| {
         pending.iter().for_each(|sighting| fingerprint.add(sighting));
-    }
+        Ok(())
+    })?;
     Ok(fingerprint.finish())
 }
 
 fn audit(store: &dyn Store) -> anyhow::Result<Fingerprint> {
     let mut fingerprint = Fingerprinting::default();
-    let mut after_id = None;
-    loop {
-        let events = store.audit(&AuditQuery { after_id, limit: BATCH * 4, ..AuditQuery::default() })?;
-        let Some(last) = events.last() else { break };
-        after_id = Some(last.id);
+    audit_pages(store, None, None, |events| {
         events.iter().for_each(|event| fingerprint.add(event));
-    }
+        Ok(())
+    })?;
     Ok(fingerprint.finish())
 }
 

@@ -6,11 +6,10 @@
 use sipprov_credentials::{
     ApiToken, Ban, DeviceRecord, PendingDevice, RevealToken, StoreError, StoredAuditEvent, Timestamp,
 };
-use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::rows::{self, backend};
-use crate::store::{connection, write_device};
+use crate::store::{Values, connection, params, write_device};
 
 impl PostgresStore {
     /// Adds the devices not yet in the database, in one transaction; returns how many were new.
@@ -60,9 +59,9 @@ impl PostgresStore {
 
     /// Adds pending sightings (first and last seen, count) not yet present.
     pub fn import_pending(&self, pending: Vec<PendingDevice>) -> Result<usize, StoreError> {
-        let rows: Vec<Vec<Box<dyn ToSql + Send + Sync>>> = pending
+        let rows: Vec<Values> = pending
             .into_iter()
-            .map(|p| -> Vec<Box<dyn ToSql + Send + Sync>> {
+            .map(|p| -> Values {
                 vec![
                     Box::new(p.mac.to_string()),
                     Box::new(p.spki_sha256.to_vec()),
@@ -84,9 +83,7 @@ impl PostgresStore {
     pub fn import_bans(&self, bans: Vec<Ban>) -> Result<usize, StoreError> {
         let rows = bans
             .into_iter()
-            .map(|ban| -> Vec<Box<dyn ToSql + Send + Sync>> {
-                vec![Box::new(ban.key), Box::new(ban.reason), Box::new(ban.until.unix())]
-            })
+            .map(|ban| -> Values { vec![Box::new(ban.key), Box::new(ban.reason), Box::new(ban.until.unix())] })
             .collect();
         self.insert_new("INSERT INTO bans (key, reason, until) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING", rows)
     }
@@ -95,7 +92,7 @@ impl PostgresStore {
     pub fn import_api_tokens(&self, tokens: Vec<ApiToken>) -> Result<usize, StoreError> {
         let rows = tokens
             .into_iter()
-            .map(|token| -> Vec<Box<dyn ToSql + Send + Sync>> {
+            .map(|token| -> Values {
                 vec![
                     Box::new(token.hash.to_vec()),
                     Box::new(token.name),
@@ -115,7 +112,7 @@ impl PostgresStore {
     pub fn import_reveal_tokens(&self, tokens: Vec<(RevealToken, Option<Timestamp>)>) -> Result<usize, StoreError> {
         let rows = tokens
             .into_iter()
-            .map(|(token, used_at)| -> Vec<Box<dyn ToSql + Send + Sync>> {
+            .map(|(token, used_at)| -> Values {
                 vec![
                     Box::new(token.hash.to_vec()),
                     Box::new(token.mac.to_string()),
@@ -155,15 +152,14 @@ impl PostgresStore {
     }
 
     /// Runs `sql` once per row of values, in one transaction; returns the rows it added.
-    fn insert_new(&self, sql: &'static str, rows: Vec<Vec<Box<dyn ToSql + Send + Sync>>>) -> Result<usize, StoreError> {
+    fn insert_new(&self, sql: &'static str, rows: Vec<Values>) -> Result<usize, StoreError> {
         self.run(async move |pool| {
             let mut client = connection(&pool).await?;
             let tx = client.transaction().await.map_err(backend)?;
             let statement = tx.prepare(sql).await.map_err(backend)?;
             let mut added = 0;
             for row in &rows {
-                let values: Vec<&(dyn ToSql + Sync)> =
-                    row.iter().map(|value| &**value as &(dyn ToSql + Sync)).collect();
+                let values = params(row);
                 added += tx.execute(&statement, &values).await.map_err(backend)?;
             }
             tx.commit().await.map_err(backend)?;

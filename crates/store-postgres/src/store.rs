@@ -410,19 +410,26 @@ fn sip_passwords(device: &DeviceRecord) -> Option<Vec<(u16, Sealed)>> {
 async fn change_with_event(
     pool: Pool,
     sql: &'static str,
-    values: Vec<Box<dyn ToSql + Send + Sync>>,
+    values: Values,
     event: AuditEvent,
     always: bool,
 ) -> Result<u64, StoreError> {
     let mut client = connection(&pool).await?;
     let tx = client.transaction().await.map_err(backend)?;
-    let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| &**value as &(dyn ToSql + Sync)).collect();
+    let values = params(&values);
     let changed = tx.execute(sql, &values).await.map_err(backend)?;
     if changed > 0 || always {
         insert_events(&tx, std::slice::from_ref(&event)).await?;
     }
     tx.commit().await.map_err(backend)?;
     Ok(changed)
+}
+
+/// Values owned for a task, as the parameter list a statement takes.
+pub(crate) type Values = Vec<Box<dyn ToSql + Send + Sync>>;
+
+pub(crate) fn params(values: &Values) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|value| &**value as &(dyn ToSql + Sync)).collect()
 }
 
 fn limit(n: usize) -> i64 {
@@ -483,8 +490,7 @@ impl Store for PostgresStore {
     fn devices(&self, query: &DeviceQuery) -> Result<Vec<DeviceRecord>, StoreError> {
         // Only the filters that are set go into the SQL, so the vendor and site indexes serve them.
         let mut conditions = vec!["d.mac > $1".to_owned()];
-        let mut values: Vec<Box<dyn ToSql + Send + Sync>> =
-            vec![Box::new(query.after.map(|m| m.to_string()).unwrap_or_default())];
+        let mut values: Values = vec![Box::new(query.after.map(|m| m.to_string()).unwrap_or_default())];
         let mut filter = |condition: &str, value: Box<dyn ToSql + Send + Sync>| {
             values.push(value);
             conditions.push(condition.replace('?', &format!("${}", values.len())));
@@ -516,7 +522,7 @@ impl Store for PostgresStore {
         );
         self.run(async move |pool| {
             let client = connection(&pool).await?;
-            let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(|value| &**value as &(dyn ToSql + Sync)).collect();
+            let values = params(&values);
             // At most 32 shapes (which filters are set): each prepared once per connection.
             let statement = client.prepare_cached(&sql).await.map_err(backend)?;
             let rows = client.query(&statement, &values).await.map_err(backend)?;
@@ -679,8 +685,7 @@ impl Store for PostgresStore {
         self.run(async move |pool| {
             let sql = "INSERT INTO bans (key, reason, until) VALUES ($1, $2, $3)
                        ON CONFLICT (key) DO UPDATE SET reason = EXCLUDED.reason, until = EXCLUDED.until";
-            let values: Vec<Box<dyn ToSql + Send + Sync>> =
-                vec![Box::new(ban.key), Box::new(ban.reason), Box::new(ban.until.unix())];
+            let values: Values = vec![Box::new(ban.key), Box::new(ban.reason), Box::new(ban.until.unix())];
             change_with_event(pool, sql, values, event, true).await.map(drop)
         })
     }
@@ -732,7 +737,7 @@ impl Store for PostgresStore {
         let token = token.clone();
         self.run(async move |pool| {
             let sql = "INSERT INTO api_tokens (hash, name, role, created_at) VALUES ($1, $2, $3, $4)";
-            let values: Vec<Box<dyn ToSql + Send + Sync>> = vec![
+            let values: Values = vec![
                 Box::new(token.hash.to_vec()),
                 Box::new(token.name),
                 Box::new(token.role.name()),
