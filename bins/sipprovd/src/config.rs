@@ -15,6 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sipprov_admin::AdminConfig;
 use sipprov_credentials::{Credentials, Keyring, Lifecycle, Store, SystemClock};
+use sipprov_fleet::{Fleet, ImageFiles};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::{Allowlist, Policy, RateLimit};
 use sipprov_server::tls::ServerCertificate;
@@ -62,6 +63,9 @@ pub struct Config {
     /// Firmware images served to phones.
     #[serde(default)]
     pub firmware: FirmwareSection,
+    /// Fleet reports.
+    #[serde(default)]
+    pub fleet: FleetSection,
     /// Rate limits, scan detection and bans.
     #[serde(default)]
     pub limits: LimitsSection,
@@ -101,13 +105,46 @@ fn default_retain_days() -> u64 {
     400
 }
 
-/// `[firmware]`: images phones fetch when told to upgrade.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[firmware]`: images phones fetch when their target tells them to upgrade.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareSection {
-    /// Directory of images, `<vendor>/<file>` (e.g. `yealink/T54W-96.86.0.100.rom`), served
-    /// only to identified phones of that vendor. Without it firmware requests get the 404.
+    /// Directory the registered images are kept in, under their SHA-256 (`sha256/<hex>`),
+    /// written by `sipprov firmware add`. Only registered images are served, to identified
+    /// phones of their vendor. Without it no image is registered or served.
     pub directory: Option<PathBuf>,
+    /// The largest image an upload may be, in MiB.
+    #[serde(default = "default_max_image_mb")]
+    pub max_image_mb: u64,
+}
+
+impl Default for FirmwareSection {
+    fn default() -> Self {
+        Self { directory: None, max_image_mb: default_max_image_mb() }
+    }
+}
+
+fn default_max_image_mb() -> u64 {
+    512
+}
+
+/// `[fleet]`: fleet reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSection {
+    /// A device not served for this many days is stale (reports and metrics).
+    #[serde(default = "default_stale_days")]
+    pub stale_days: u64,
+}
+
+impl Default for FleetSection {
+    fn default() -> Self {
+        Self { stale_days: default_stale_days() }
+    }
+}
+
+fn default_stale_days() -> u64 {
+    7
 }
 
 /// `[admin]`: the admin listener.
@@ -747,13 +784,22 @@ impl Config {
             renderer: Arc::new(self.renderer()?),
             settings: self.global_settings()?,
             group_settings: self.group_settings()?,
-            firmware: self.firmware_directory()?,
+            fleet: Arc::new(
+                Fleet::open(Arc::clone(credentials.store()), Arc::new(SystemClock), self.image_files()?)
+                    .context("the firmware policy in the store")?,
+            ),
             credentials,
             timeouts: self.phones.timeouts(),
             allowed_sources: self.phones.allowed_sources()?,
             proxy_from: self.phones.proxy_from()?,
             limits: self.limits.policy()?,
         })
+    }
+
+    /// Where registered firmware images are kept, if a directory is configured.
+    pub fn image_files(&self) -> anyhow::Result<Option<ImageFiles>> {
+        let max_bytes = self.firmware.max_image_mb.saturating_mul(1024 * 1024);
+        Ok(self.firmware_directory()?.map(|directory| ImageFiles::new(directory, max_bytes)))
     }
 
     /// The firmware directory, checked to be one.
@@ -864,6 +910,7 @@ mod tests {
             site_settings: BTreeMap::new(),
             templates: TemplatesSection::default(),
             firmware: FirmwareSection::default(),
+            fleet: FleetSection::default(),
             limits: LimitsSection::default(),
             audit: AuditSection::default(),
             logging: LoggingSection::default(),

@@ -9,8 +9,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use sipprov_credentials::{
-    Account, AuditEvent, AuditKind, AuditQuery, Ban, Credentials, DeviceQuery, FetchRequest, Keyring, Lifecycle,
-    ManualClock, PendingQuery, RevealToken, Role, Store, Timestamp,
+    Account, AuditEvent, AuditKind, AuditQuery, Ban, Credentials, DeviceQuery, FetchRequest, FleetFacts, Keyring,
+    Lifecycle, ManualClock, PendingQuery, RevealToken, Role, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 use sipprov_store_postgres::{PostgresOptions, PostgresStore, TestDatabase};
@@ -36,14 +36,19 @@ fn populated(path: &std::path::Path) -> SqliteStore {
     }
     // Delivered (a key pinned, secrets still held), and provisioned (secrets purged).
     let fetch = |n: u16| {
-        let request =
-            FetchRequest { spki_sha256: [n as u8; 32], peer: "192.0.2.1".into(), user_agent: Some("UA".into()) };
+        let request = FetchRequest {
+            spki_sha256: [n as u8; 32],
+            peer: "192.0.2.1".into(),
+            user_agent: Some("UA".into()),
+            certificate_vendor: None,
+            rating: 5,
+        };
         credentials.fetch(&mac(n), request).unwrap();
     };
     (1..=20).for_each(fetch);
     clock.advance(std::time::Duration::from_secs(3_600));
     (1..=10).for_each(fetch);
-    credentials.flush_sightings().unwrap();
+    credentials.flush_sightings(|_| FleetFacts::default()).unwrap();
     for n in 0..3u8 {
         credentials.seen_unknown(mac(5_000), "yealink", [n; 32], "198.51.100.7").unwrap();
     }

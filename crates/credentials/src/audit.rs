@@ -52,6 +52,19 @@ pub enum AuditKind {
     /// Alert: a device asked for another device's file (an attack with a stolen or forged
     /// certificate, or a misconfigured phone). Recorded against the asking device.
     MacMismatch,
+    /// Alert: a device's User-Agent names another vendor or another MAC than its certificate.
+    UaMismatch,
+    /// A firmware image was added to the catalogue.
+    FirmwareAdded,
+    /// A firmware image was removed from the catalogue.
+    FirmwareRemoved,
+    /// A firmware image was flagged (or its flag cleared).
+    FirmwareFlagged,
+    /// A firmware target was set or cleared.
+    FirmwareTarget,
+    /// Alert: a registered firmware image's file no longer has its registered hash; it is not
+    /// served.
+    FirmwareAltered,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -75,6 +88,12 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::TokenCreated, "token-created"),
     (AuditKind::TokenRevoked, "token-revoked"),
     (AuditKind::MacMismatch, "mac-mismatch"),
+    (AuditKind::UaMismatch, "ua-mismatch"),
+    (AuditKind::FirmwareAdded, "firmware-added"),
+    (AuditKind::FirmwareRemoved, "firmware-removed"),
+    (AuditKind::FirmwareFlagged, "firmware-flagged"),
+    (AuditKind::FirmwareTarget, "firmware-target"),
+    (AuditKind::FirmwareAltered, "firmware-altered"),
 ];
 
 impl AuditKind {
@@ -90,7 +109,14 @@ impl AuditKind {
 
     /// Whether an operator should be alerted.
     pub fn is_alert(self) -> bool {
-        matches!(self, AuditKind::KeyMismatch | AuditKind::Banned | AuditKind::MacMismatch)
+        matches!(
+            self,
+            AuditKind::KeyMismatch
+                | AuditKind::Banned
+                | AuditKind::MacMismatch
+                | AuditKind::UaMismatch
+                | AuditKind::FirmwareAltered
+        )
     }
 }
 

@@ -19,8 +19,9 @@ use sipprov_identity::Mac;
 
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
-    DeviceRecord, DeviceSecrets, DeviceUpdate, FunctionKey, KeyKind, LastSeen, MAX_PENDING_KEYS, PendingDevice,
-    PendingQuery, RevealToken, Role, Sealed, Sighting, Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
+    DeviceRecord, DeviceSecrets, DeviceUpdate, Document, FleetFacts, FleetQuery, FleetRow, FunctionKey, KeyKind,
+    LastSeen, MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Role, Sealed, Sighting,
+    Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
 };
 
 /// One check of the contract, given a fresh store.
@@ -44,6 +45,9 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("pending sightings accumulate per key", pending_sightings),
         ("pending devices page, and one MAC's keys are found", pending_paging),
         ("sightings keep the latest and skip unknown devices", sightings),
+        ("sightings keep fleet facts and alert once on a contradiction", sighting_facts),
+        ("fleet rows filter and page", fleet_rows),
+        ("documents change only from the version read", documents),
         ("audit pruning removes only old events, in batches", audit_pruning),
         ("bans expire and can be lifted", bans),
         ("reveal tokens are single-use and expire", reveal_tokens),
@@ -442,7 +446,12 @@ fn seen(seconds: i64) -> LastSeen {
 fn sightings(store: Arc<dyn Store>) {
     store.insert_device(record(1), Vec::new()).unwrap();
     store.insert_device(record(2), Vec::new()).unwrap();
-    let sighting = |n, seconds| Sighting { mac: mac(n), seen: seen(seconds) };
+    let sighting = |n, seconds| Sighting {
+        mac: mac(n),
+        seen: seen(seconds),
+        certificate_vendor: None,
+        facts: FleetFacts::default(),
+    };
     store.record_sightings(&[sighting(1, 20), sighting(2, 30), sighting(9, 40)]).unwrap();
     assert_eq!(store.device(&mac(1)).unwrap().unwrap().last_seen, Some(seen(20)));
     assert_eq!(store.device(&mac(2)).unwrap().unwrap().last_seen, Some(seen(30)));
@@ -455,6 +464,129 @@ fn sightings(store: Arc<dyn Store>) {
     let after = store.device(&mac(1)).unwrap().unwrap();
     assert_eq!(after, DeviceRecord { last_seen: Some(seen(50)), ..before }, "nothing but the sighting changes");
     assert!(all_events(&*store).is_empty(), "fleet data is not audit");
+}
+
+fn facts(firmware: Option<&str>, mismatch: Option<&str>) -> FleetFacts {
+    FleetFacts {
+        rating: Some(5),
+        vendor: Some("yealink".into()),
+        model: Some("T54W".into()),
+        firmware: firmware.map(str::to_owned),
+        mismatch: mismatch.map(str::to_owned),
+    }
+}
+
+fn fleet_row(store: &dyn Store, n: u16) -> FleetRow {
+    let rows = store.fleet(&FleetQuery { limit: usize::MAX, ..FleetQuery::default() }).unwrap();
+    rows.into_iter().find(|row| row.mac == mac(n)).expect("the device has a fleet row")
+}
+
+fn sighting_facts(store: Arc<dyn Store>) {
+    store.insert_device(record(1), Vec::new()).unwrap();
+    let sighting = |seconds, facts| Sighting { mac: mac(1), seen: seen(seconds), certificate_vendor: None, facts };
+    let row = fleet_row(&*store, 1);
+    assert_eq!(
+        (row.facts, row.firmware_since, row.last_seen),
+        (FleetFacts::default(), None, None),
+        "nothing reported yet"
+    );
+
+    store.record_sightings(&[sighting(10, facts(Some("96.85.0.5"), None))]).unwrap();
+    let row = fleet_row(&*store, 1);
+    assert_eq!(row.facts, facts(Some("96.85.0.5"), None));
+    assert_eq!((row.firmware_since, row.last_seen), (Some(at(10)), Some(at(10))));
+
+    store.record_sightings(&[sighting(20, facts(Some("96.85.0.5"), None))]).unwrap();
+    assert_eq!(fleet_row(&*store, 1).firmware_since, Some(at(10)), "the same firmware keeps its start");
+    let updater = FleetFacts { firmware: None, vendor: None, model: None, ..facts(None, None) };
+    store.record_sightings(&[sighting(30, updater)]).unwrap();
+    let row = fleet_row(&*store, 1);
+    assert_eq!(row.facts, facts(Some("96.85.0.5"), None), "a fetch naming no firmware forgets none");
+    assert_eq!(row.last_seen, Some(at(30)));
+
+    store.record_sightings(&[sighting(40, facts(Some("96.86.0.100"), None))]).unwrap();
+    assert_eq!(fleet_row(&*store, 1).firmware_since, Some(at(40)), "a new firmware starts its own time");
+    store.record_sightings(&[sighting(35, facts(Some("96.80.0.1"), Some("ua_mac=0015650000ff")))]).unwrap();
+    assert_eq!(fleet_row(&*store, 1).facts.firmware.as_deref(), Some("96.86.0.100"), "an older sighting is ignored");
+    assert!(all_events(&*store).is_empty(), "fleet facts are not audit");
+
+    let contradiction = "ua_mac=0015650000ff";
+    store.record_sightings(&[sighting(50, facts(Some("96.86.0.100"), Some(contradiction)))]).unwrap();
+    store.record_sightings(&[sighting(60, facts(Some("96.86.0.100"), Some(contradiction)))]).unwrap();
+    let alerts = all_events(&*store);
+    assert_eq!(alerts.len(), 1, "one alert while the contradiction stays the same: {alerts:?}");
+    assert_eq!(
+        (alerts[0].kind, alerts[0].mac, alerts[0].detail.as_str(), alerts[0].at),
+        (AuditKind::UaMismatch, Some(mac(1)), contradiction, at(50))
+    );
+    assert_eq!(fleet_row(&*store, 1).facts.mismatch.as_deref(), Some(contradiction));
+    store.record_sightings(&[sighting(70, facts(Some("96.86.0.100"), None))]).unwrap();
+    assert_eq!(fleet_row(&*store, 1).facts.mismatch, None, "a consistent fetch clears it");
+    store.record_sightings(&[sighting(80, facts(Some("96.86.0.100"), Some(contradiction)))]).unwrap();
+    assert_eq!(all_events(&*store).len(), 2, "a contradiction that comes back is alerted again");
+
+    store.delete_device(&mac(1), event(1, 90, AuditKind::Deleted)).unwrap();
+    store.insert_device(record(1), Vec::new()).unwrap();
+    assert_eq!(fleet_row(&*store, 1).facts, FleetFacts::default(), "a device enrolled again starts afresh");
+}
+
+fn fleet_rows(store: Arc<dyn Store>) {
+    for n in 1..=5 {
+        let mut device = record(n);
+        device.profile = DeviceProfile {
+            vendor: Some("yealink".into()),
+            model: Some(format!("T5{n}")),
+            site: Some("hq".into()),
+            ..DeviceProfile::default()
+        };
+        store.insert_device(device, Vec::new()).unwrap();
+    }
+    let sighting = |n, seconds, mismatch: Option<&str>| Sighting {
+        mac: mac(n),
+        seen: seen(seconds),
+        certificate_vendor: None,
+        facts: facts(Some("1.0"), mismatch),
+    };
+    store
+        .record_sightings(&[sighting(1, 100, None), sighting(2, 10, Some("ua_vendor=snom")), sighting(3, 200, None)])
+        .unwrap();
+    let all = store.fleet(&FleetQuery::default()).unwrap();
+    assert_eq!(all.iter().map(|row| row.mac).collect::<Vec<_>>(), (1..=5).map(mac).collect::<Vec<_>>());
+    let first = &all[0];
+    assert_eq!(
+        (first.profile.vendor.as_deref(), first.profile.model.as_deref(), first.profile.site.as_deref()),
+        (Some("yealink"), Some("T51"), Some("hq"))
+    );
+    assert_eq!((first.state, first.disabled, first.enrolled_at), ("issued", false, record(1).enrolled_at));
+    assert!(first.profile.settings.is_empty() && first.profile.keys.is_empty(), "a fleet row carries no settings");
+
+    let mismatched = store.fleet(&FleetQuery { mismatched: true, ..FleetQuery::default() }).unwrap();
+    assert_eq!(mismatched.iter().map(|row| row.mac).collect::<Vec<_>>(), vec![mac(2)]);
+    let stale = store.fleet(&FleetQuery { not_seen_since: Some(at(150)), ..FleetQuery::default() }).unwrap();
+    assert_eq!(
+        stale.iter().map(|row| row.mac).collect::<Vec<_>>(),
+        vec![mac(1), mac(2), mac(4), mac(5)],
+        "seen before the time, or never"
+    );
+    let page = store.fleet(&FleetQuery { after: Some(mac(2)), limit: 2, ..FleetQuery::default() }).unwrap();
+    assert_eq!(page.iter().map(|row| row.mac).collect::<Vec<_>>(), vec![mac(3), mac(4)]);
+}
+
+fn documents(store: Arc<dyn Store>) {
+    assert_eq!(store.document("firmware").unwrap(), None);
+    let added = event(1, 10, AuditKind::FirmwareAdded);
+    assert!(!store.put_document("firmware", 1, "{}", vec![added.clone()]).unwrap(), "version 1 does not exist yet");
+    assert!(store.put_document("firmware", 0, r#"{"a":1}"#, vec![added.clone()]).unwrap());
+    assert_eq!(store.document("firmware").unwrap(), Some(Document { version: 1, body: r#"{"a":1}"#.into() }));
+    assert!(!store.put_document("firmware", 0, "{}", vec![added.clone()]).unwrap(), "a stale version changes nothing");
+    assert!(store.put_document("firmware", 1, r#"{"a":2}"#, Vec::new()).unwrap());
+    assert_eq!(store.document("firmware").unwrap(), Some(Document { version: 2, body: r#"{"a":2}"#.into() }));
+    assert_eq!(store.document("other").unwrap(), None, "documents are kept by name");
+    let events = all_events(&*store);
+    assert_eq!(events.len(), 1, "only the write that happened appended its event: {events:?}");
+    let big = "x".repeat(MAX_DOCUMENT_BYTES + 1);
+    assert!(store.put_document("firmware", 2, &big, Vec::new()).is_err(), "an oversized document is refused");
+    assert_eq!(store.document("firmware").unwrap().unwrap().version, 2);
 }
 
 fn audit_pruning(store: Arc<dyn Store>) {

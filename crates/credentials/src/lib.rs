@@ -54,7 +54,13 @@
 //! let issued = credentials.enrol(mac, accounts, Vec::new())?.expect("new device");
 //! assert_ne!(issued.sip_password(1), issued.sip_password(2));
 //!
-//! let request = FetchRequest { spki_sha256: [7; 32], peer: "192.0.2.10".into(), user_agent: None };
+//! let request = FetchRequest {
+//!     spki_sha256: [7; 32],
+//!     peer: "192.0.2.10".into(),
+//!     user_agent: None,
+//!     certificate_vendor: None,
+//!     rating: 5,
+//! };
 //! let Fetched::Config { secrets: Some(first), .. } = credentials.fetch(&mac, request.clone())? else { panic!() };
 //! assert_eq!(first.sip_passwords, issued.sip_passwords, "one fetch delivers every account's password");
 //!
@@ -76,6 +82,8 @@ mod credentials;
 mod delivery;
 mod device;
 mod digest_ha1;
+mod document;
+mod fleet;
 mod lifecycle;
 #[cfg(feature = "test-support")]
 mod memory_store;
@@ -94,6 +102,8 @@ pub use device::{
     MAX_KEYS, Srtp, Transport, check_accounts,
 };
 pub use digest_ha1::DigestHa1;
+pub use document::{Document, MAX_DOCUMENT_BYTES};
+pub use fleet::{FleetFacts, FleetQuery, FleetRow};
 pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;

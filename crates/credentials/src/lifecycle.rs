@@ -25,8 +25,15 @@ pub struct FetchRequest {
     pub spki_sha256: [u8; 32],
     /// The client's address, for the audit trail.
     pub peer: String,
-    /// The client's User-Agent, for the audit trail (a hint, never authorization).
+    /// The client's User-Agent, for the audit trail and fleet reports (a hint, never
+    /// authorization).
     pub user_agent: Option<String>,
+    /// The vendor the certificate names, for fleet reports (a User-Agent naming another is
+    /// reported); `None` when the caller does not know it.
+    pub certificate_vendor: Option<&'static str>,
+    /// The ITSPA rating of how the client was identified (5: HTTPS with a unique device
+    /// certificate), for fleet reports.
+    pub rating: u8,
 }
 
 /// What a fetch may be answered with.

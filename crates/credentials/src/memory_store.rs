@@ -7,8 +7,9 @@ use std::sync::{Mutex, MutexGuard};
 use sipprov_identity::Mac;
 
 use crate::{
-    ApiToken, AuditEvent, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, MAX_PENDING_KEYS, PendingDevice,
-    PendingQuery, RevealToken, Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
+    ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceProfile, DeviceQuery, DeviceRecord, DeviceUpdate, Document,
+    FleetFacts, FleetQuery, FleetRow, MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken,
+    Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
 };
 
 /// A [`Store`] in memory. Nothing is durable. [`MemoryStore::fail_audit_writes`] makes every
@@ -32,6 +33,9 @@ struct State {
     bans: BTreeMap<String, Ban>,
     tokens: HashMap<[u8; 32], (RevealToken, bool)>,
     api_tokens: HashMap<[u8; 32], ApiToken>,
+    /// Fleet facts per enrolled device, with the time its firmware was first reported.
+    fleet: BTreeMap<Mac, (FleetFacts, Option<Timestamp>)>,
+    documents: BTreeMap<String, Document>,
 }
 
 impl MemoryStore {
@@ -106,6 +110,7 @@ impl Store for MemoryStore {
         }
         self.check_audit(std::slice::from_ref(&event))?;
         state.devices.remove(mac);
+        state.fleet.remove(mac);
         state.append([event]);
         Ok(true)
     }
@@ -164,15 +169,75 @@ impl Store for MemoryStore {
     }
 
     fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
-        let mut state = self.state();
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let mut alerts = Vec::new();
         for sighting in sightings {
-            if let Some(device) = state.devices.get_mut(&sighting.mac)
-                && device.last_seen.as_ref().is_none_or(|seen| seen.at <= sighting.seen.at)
-            {
-                device.last_seen = Some(sighting.seen.clone());
+            let Some(device) = state.devices.get_mut(&sighting.mac) else { continue };
+            if device.last_seen.as_ref().is_some_and(|seen| seen.at > sighting.seen.at) {
+                continue;
             }
+            device.last_seen = Some(sighting.seen.clone());
+            let (facts, since) = state.fleet.entry(sighting.mac).or_default();
+            let new = &sighting.facts;
+            if new.mismatch.is_some() && new.mismatch != facts.mismatch {
+                let detail = new.mismatch.clone().unwrap_or_default();
+                alerts.push(AuditEvent::new(sighting.seen.at, sighting.mac, AuditKind::UaMismatch, detail));
+            }
+            if new.firmware.is_some() && new.firmware != facts.firmware {
+                *since = Some(sighting.seen.at);
+            }
+            *facts = FleetFacts {
+                rating: new.rating,
+                vendor: new.vendor.clone().or(facts.vendor.take()),
+                model: new.model.clone().or(facts.model.take()),
+                firmware: new.firmware.clone().or(facts.firmware.take()),
+                mismatch: new.mismatch.clone(),
+            };
         }
+        state.append(alerts);
         Ok(())
+    }
+
+    fn fleet(&self, query: &FleetQuery) -> Result<Vec<FleetRow>, StoreError> {
+        let state = self.state();
+        let rows = state.devices.values().map(|device| {
+            let (facts, firmware_since) = state.fleet.get(&device.mac).cloned().unwrap_or_default();
+            FleetRow {
+                mac: device.mac,
+                profile: DeviceProfile {
+                    vendor: device.profile.vendor.clone(),
+                    model: device.profile.model.clone(),
+                    site: device.profile.site.clone(),
+                    ..DeviceProfile::default()
+                },
+                state: device.state.name(),
+                disabled: device.disabled,
+                enrolled_at: device.enrolled_at,
+                last_seen: device.last_seen.as_ref().map(|seen| seen.at),
+                facts,
+                firmware_since,
+            }
+        });
+        Ok(rows.filter(|row| query.matches(row)).take(query.limit).collect())
+    }
+
+    fn document(&self, name: &str) -> Result<Option<Document>, StoreError> {
+        Ok(self.state().documents.get(name).cloned())
+    }
+
+    fn put_document(&self, name: &str, expected: u64, body: &str, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err(StoreError::Backend(format!("document {name} is over {MAX_DOCUMENT_BYTES} bytes").into()));
+        }
+        self.check_audit(&events)?;
+        let mut state = self.state();
+        if state.documents.get(name).map_or(0, |document| document.version) != expected {
+            return Ok(false);
+        }
+        state.documents.insert(name.to_owned(), Document { version: expected + 1, body: body.to_owned() });
+        state.append(events);
+        Ok(true)
     }
 
     fn prune_audit(&self, before: Timestamp, limit: usize) -> Result<usize, StoreError> {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sipprov_identity::Mac;
 
 use crate::lifecycle::FetchRequest;
-use crate::{Credentials, CredentialsError, LastSeen, Timestamp};
+use crate::{Credentials, CredentialsError, FleetFacts, LastSeen, Timestamp};
 
 /// Where a device was last served from: the client facts of its latest fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,11 @@ pub struct Sighting {
     pub mac: Mac,
     /// When, from where, by which client.
     pub seen: LastSeen,
+    /// The vendor the certificate names, if the fetch said.
+    pub certificate_vendor: Option<&'static str>,
+    /// What the fetch reported for fleet reports: the rating when recorded, the rest filled in
+    /// when flushed ([`Credentials::flush_sightings`]).
+    pub facts: FleetFacts,
 }
 
 /// Sightings waiting to be written: the latest per device, at most [`SightingBuffer::CAPACITY`]
@@ -43,7 +48,12 @@ impl SightingBuffer {
 
     pub(crate) fn record(&self, mac: Mac, at: Timestamp, request: &FetchRequest) {
         let user_agent = request.user_agent.as_deref().map(|ua| truncate(ua, Self::MAX_USER_AGENT).to_owned());
-        let sighting = Sighting { mac, seen: LastSeen { at, peer: request.peer.clone(), user_agent } };
+        let sighting = Sighting {
+            mac,
+            seen: LastSeen { at, peer: request.peer.clone(), user_agent },
+            certificate_vendor: request.certificate_vendor,
+            facts: FleetFacts { rating: Some(request.rating), ..FleetFacts::default() },
+        };
         self.keep(&mut self.lock(), sighting);
     }
 
@@ -94,12 +104,18 @@ fn truncate(text: &str, max: usize) -> &str {
 
 impl Credentials {
     /// Writes the sightings held in memory to the store in one transaction; newer facts already
-    /// stored are kept. Returns how many devices were written. On failure they stay in memory
+    /// stored are kept. `read` fills in what each sighting's User-Agent says (vendor, model,
+    /// firmware, a contradiction of the certificate): run here, off the fetch's path, once per
+    /// device per flush. Returns how many devices were written. On failure they stay in memory
     /// for the next flush.
-    pub fn flush_sightings(&self) -> Result<usize, CredentialsError> {
-        let sightings = self.sightings.take();
+    pub fn flush_sightings(&self, read: impl Fn(&Sighting) -> FleetFacts) -> Result<usize, CredentialsError> {
+        let mut sightings = self.sightings.take();
         if sightings.is_empty() {
             return Ok(0);
+        }
+        for sighting in &mut sightings {
+            let rating = sighting.facts.rating;
+            sighting.facts = FleetFacts { rating, ..read(sighting) };
         }
         let count = sightings.len();
         match self.store.record_sightings(&sightings) {

@@ -5,7 +5,10 @@
 
 use sipprov_identity::Mac;
 
-use crate::{ApiToken, AuditEvent, AuditQuery, DeviceRecord, Sighting, StoredAuditEvent, Timestamp};
+use crate::{
+    ApiToken, AuditEvent, AuditQuery, DeviceRecord, Document, FleetQuery, FleetRow, Sighting, StoredAuditEvent,
+    Timestamp,
+};
 
 /// A change to one device: edits the record and returns the audit events to append with it,
 /// or aborts the transaction (nothing is written).
@@ -97,9 +100,30 @@ pub trait Store: Send + Sync {
     fn pending(&self, query: &PendingQuery) -> Result<Vec<PendingDevice>, StoreError>;
 
     /// Writes where devices were last served from, in one transaction: for each sighting of an
-    /// enrolled device, its last-seen time, address and User-Agent, unless the store already
-    /// holds a later sighting. Sightings of devices not enrolled are skipped.
+    /// enrolled device, its last-seen time, address and User-Agent and its [`FleetFacts`],
+    /// unless the store already holds a later sighting. Sightings of devices not enrolled are
+    /// skipped. Of the facts, the rating and the mismatch are written as given; vendor, model
+    /// and firmware only where given (a `None` keeps the stored value); a firmware other than
+    /// the stored one starts `firmware_since` at the sighting's time. A mismatch other than the
+    /// stored one appends a [`AuditKind::UaMismatch`] alert (detail: the mismatch), the only
+    /// audit event a sighting writes.
+    ///
+    /// [`FleetFacts`]: crate::FleetFacts
+    /// [`AuditKind::UaMismatch`]: crate::AuditKind::UaMismatch
     fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError>;
+
+    /// Devices as fleet reports see them, matching `query`, in ascending MAC order (page with
+    /// `after`).
+    fn fleet(&self, query: &FleetQuery) -> Result<Vec<FleetRow>, StoreError>;
+
+    /// The document named `name`, if one was written.
+    fn document(&self, name: &str) -> Result<Option<Document>, StoreError>;
+
+    /// Writes `body` as document `name`'s version `expected + 1` and appends `events`, if the
+    /// stored version is `expected` (0: none stored). Returns `false`, changing nothing, if it
+    /// is not (someone else wrote it meanwhile: read it again and retry). A body over
+    /// [`MAX_DOCUMENT_BYTES`](crate::MAX_DOCUMENT_BYTES) is an error.
+    fn put_document(&self, name: &str, expected: u64, body: &str, events: Vec<AuditEvent>) -> Result<bool, StoreError>;
 
     /// Deletes up to `limit` of the oldest audit events older than `before`; returns how many.
     /// Retention runs this in small batches so no transaction holds the store for long.

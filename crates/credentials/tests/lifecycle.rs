@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use sipprov_credentials::{
     Account, AuditKind, AuditQuery, Clock, CredentialState, Credentials, CredentialsError, DeliverError, Delivery,
-    FetchKind, FetchRefusal, FetchRequest, Fetched, IssuedSecrets, Keyring, Lifecycle, ManualClock, MemoryStore,
-    PendingQuery, Reissue, Store, Timestamp,
+    FetchKind, FetchRefusal, FetchRequest, Fetched, FleetFacts, FleetQuery, IssuedSecrets, Keyring, Lifecycle,
+    ManualClock, MemoryStore, PendingQuery, Reissue, Sighting, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 
@@ -47,7 +47,13 @@ fn enrolled() -> (World, IssuedSecrets) {
 }
 
 fn request(key: [u8; 32]) -> FetchRequest {
-    FetchRequest { spki_sha256: key, peer: "192.0.2.10".into(), user_agent: Some("Yealink SIP-T46G 28.72.0.1".into()) }
+    FetchRequest {
+        spki_sha256: key,
+        peer: "192.0.2.10".into(),
+        user_agent: Some("Yealink SIP-T46G 28.72.0.1".into()),
+        certificate_vendor: None,
+        rating: 5,
+    }
 }
 
 impl World {
@@ -408,11 +414,20 @@ fn a_provisioned_phone_polling_writes_nothing_and_is_seen_in_batches() {
     assert_eq!(world.store.writes(), writes, "a poll that changes no state is a read");
     assert_eq!(world.kinds().len(), events, "and leaves no audit row");
     assert_eq!(world.credentials.unflushed_sightings(), 1, "one entry per device, however often it polls");
-    assert_eq!(world.credentials.flush_sightings().unwrap(), 1);
+    // The flush reads each device's User-Agent once, off the fetch's path.
+    let read = |sighting: &Sighting| FleetFacts {
+        firmware: sighting.seen.user_agent.as_deref().and_then(|ua| ua.rsplit(' ').next()).map(str::to_owned),
+        rating: Some(1),
+        ..FleetFacts::default()
+    };
+    assert_eq!(world.credentials.flush_sightings(read).unwrap(), 1);
     let seen = world.store.device(&world.mac).unwrap().unwrap().last_seen.unwrap();
     assert_eq!((seen.at, seen.peer.as_str()), (world.clock.now(), "192.0.2.10"));
     assert_eq!(seen.user_agent.as_deref(), Some("Yealink SIP-T46G 28.72.0.1"));
-    assert_eq!(world.credentials.flush_sightings().unwrap(), 0, "nothing left to write");
+    let row = world.store.fleet(&FleetQuery::default()).unwrap().remove(0);
+    assert_eq!(row.facts.firmware.as_deref(), Some("28.72.0.1"), "what the reader read is stored");
+    assert_eq!(row.facts.rating, Some(5), "the rating is the fetch's, not the reader's");
+    assert_eq!(world.credentials.flush_sightings(read).unwrap(), 0, "nothing left to write");
 }
 
 #[test]

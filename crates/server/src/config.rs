@@ -1,10 +1,10 @@
 //! What a phone server needs to run.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use sipprov_credentials::Credentials;
+use sipprov_fleet::Fleet;
 use sipprov_identity::TrustStore;
 use sipprov_ratelimit::{Allowlist, Policy};
 use sipprov_template::{LayeredSettings, Renderer};
@@ -30,9 +30,10 @@ pub struct PhoneServerConfig {
     pub settings: LayeredSettings,
     /// Settings for groups of devices: by vendor, model and site (from the inventory).
     pub group_settings: GroupSettings,
-    /// Firmware images, `<directory>/<vendor>/<file>`, streamed to identified phones of that
-    /// vendor; `None` answers firmware requests with the uniform 404.
-    pub firmware: Option<PathBuf>,
+    /// Firmware under central control (over the same store as `credentials`): registered
+    /// images are streamed to identified phones of their vendor, and each device's target is
+    /// rendered into its config.
+    pub fleet: Arc<Fleet>,
     /// The credential service: inventory, lifecycle, sealed secrets, audit.
     pub credentials: Arc<Credentials>,
     /// Deadlines that close slow or idle connections.

@@ -1,36 +1,29 @@
-//! Firmware images from the operator's directory, streamed to identified phones.
-//!
-//! Layout: `<directory>/<vendor>/<file name>`, e.g. `firmware/yealink/T54W-96.86.0.100.rom`.
-//! Only a plain file name from the request is used (no directory part, no leading dot), under
-//! the directory of the vendor the certificate names: a phone cannot read outside it.
+//! Firmware images streamed to identified phones: the URL that names a registered image, and
+//! the body that streams it from disk. Which images exist, and whether a file still has its
+//! hash, is `sipprov_fleet`'s.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame};
-use sipprov_template::Vendor;
 use tokio::sync::mpsc;
 
 const CHUNK: usize = 64 * 1024;
 
-/// The file a firmware request names, if its name is safe to look up.
-pub(crate) fn path_for(directory: &Path, vendor: Vendor, request_path: &str) -> Option<PathBuf> {
-    let name = request_path.rsplit('/').next()?;
-    let safe = !name.is_empty()
-        && name.len() <= 255
+/// The image hash a catalogue URL names: `/firmware/<sha256>/<file name>`. The file name is
+/// whatever the phone appends (Grandstream builds its own from its model); the hash alone picks
+/// the image.
+pub(crate) fn catalogue_hash(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/firmware/")?;
+    let (hash, name) = rest.split_once('/')?;
+    let hash_ok = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let name_ok = !name.is_empty()
+        && name.len() <= 128
         && !name.starts_with('.')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    safe.then(|| directory.join(vendor.name()).join(name))
-}
-
-/// Opens `path` for streaming; `None` if it is not a readable regular file.
-pub(crate) fn open(path: &Path) -> Option<(std::fs::File, u64)> {
-    let file = std::fs::File::open(path).ok()?;
-    let metadata = file.metadata().ok()?;
-    metadata.is_file().then_some((file, metadata.len()))
+    (hash_ok && name_ok).then_some(hash)
 }
 
 /// A response body read from disk one chunk at a time, so a large image is never held in
@@ -90,14 +83,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_plain_names_under_the_vendor_directory() {
-        let dir = Path::new("/srv/firmware");
-        assert_eq!(
-            path_for(dir, Vendor::Yealink, "/fw/T54W-96.86.0.100.rom"),
-            Some(PathBuf::from("/srv/firmware/yealink/T54W-96.86.0.100.rom"))
-        );
-        for hostile in ["/..", "/fw/.hidden.rom", "/fw/a%2F..%2Fb.rom", "/fw/", "/fw/a b.rom", "/fw/ä.rom"] {
-            assert_eq!(path_for(dir, Vendor::Yealink, hostile), None, "{hostile}");
+    fn only_a_hash_and_a_plain_name_make_a_catalogue_url() {
+        let hash = "ab".repeat(32);
+        assert_eq!(catalogue_hash(&format!("/firmware/{hash}/T54W-96.86.0.100.rom")), Some(hash.as_str()));
+        assert_eq!(catalogue_hash(&format!("/firmware/{hash}/gxp2170fw.bin")), Some(hash.as_str()));
+        for hostile in [
+            format!("/firmware/{hash}/"),
+            format!("/firmware/{hash}/../x"),
+            format!("/firmware/{hash}/a/b"),
+            format!("/firmware/{hash}/.hidden"),
+            format!("/firmware/{}/x.rom", "AB".repeat(32)),
+            format!("/firmware/{}/x.rom", &hash[1..]),
+            format!("/fw/{hash}/x.rom"),
+        ] {
+            assert_eq!(catalogue_hash(&hostile), None, "{hostile}");
         }
     }
 }

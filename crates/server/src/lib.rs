@@ -31,6 +31,7 @@
 //! use std::sync::Arc;
 //! use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 //! use sipprov_credentials::{Credentials, Keyring, Lifecycle, SystemClock};
+//! use sipprov_fleet::Fleet;
 //! use sipprov_identity::{IdentityRule, TrustStore, VendorTrust};
 //! use sipprov_server::tls::ServerCertificate;
 //! use sipprov_server::{GroupSettings, PhoneServer, PhoneServerConfig, Timeouts};
@@ -42,6 +43,8 @@
 //! let server = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
 //! let device_ca = rcgen::generate_simple_self_signed(vec!["device CA".to_owned()])?;
 //! let dir = tempfile::tempdir()?;
+//! let store: Arc<dyn sipprov_credentials::Store> =
+//!     Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?);
 //!
 //! let config = PhoneServerConfig {
 //!     certificate: ServerCertificate {
@@ -62,9 +65,9 @@
 //!         settings
 //!     },
 //!     group_settings: GroupSettings::default(),
-//!     firmware: None,
+//!     fleet: Arc::new(Fleet::open(store.clone(), Arc::new(SystemClock), None)?),
 //!     credentials: Arc::new(Credentials::new(
-//!         Arc::new(sipprov_store_sqlite::SqliteStore::open(dir.path().join("db"))?),
+//!         store,
 //!         Lifecycle::default(),
 //!         Some(Keyring::parse(&Keyring::generate_file(1, None)?)?),
 //!         Arc::new(SystemClock),

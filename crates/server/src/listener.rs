@@ -42,7 +42,7 @@ impl PhoneServer {
                 settings: config.settings,
                 group_settings: config.group_settings,
             },
-            firmware: config.firmware,
+            fleet: config.fleet,
             metrics: Arc::clone(&metrics),
             known: KnownDevices::new(KnownDevices::DEFAULT_CAPACITY),
         });
@@ -69,14 +69,16 @@ impl PhoneServer {
             credentials: Arc::clone(&self.context.routes.credentials),
             admission: Arc::clone(&self.context.admission),
             metrics: Arc::clone(&self.context.metrics),
+            fleet: Arc::clone(&self.context.routes.fleet),
         }
     }
 
     /// Accepts and serves connections until `shutdown` completes; then stops accepting, lets
     /// in-flight requests finish within the drain deadline, and returns.
     ///
-    /// While serving, the client facts of served fetches (last seen, address, User-Agent) are
-    /// written to the store every few seconds in one batch, and once more at the end.
+    /// While serving, the client facts of served fetches (last seen, address, User-Agent, and
+    /// what the User-Agent says: `sipprov_fleet::read_facts`) are written to the store every few
+    /// seconds in one batch, and once more at the end.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         tokio::pin!(shutdown);
         let drain = Drain::new();
@@ -127,7 +129,7 @@ const SIGHTINGS_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_sec
 /// Writes the sightings held in memory, off the async workers; a failure keeps them for the
 /// next flush.
 async fn flush_sightings(credentials: Arc<sipprov_credentials::Credentials>) {
-    match tokio::task::spawn_blocking(move || credentials.flush_sightings()).await {
+    match tokio::task::spawn_blocking(move || credentials.flush_sightings(sipprov_fleet::read_facts)).await {
         Ok(Ok(written)) => tracing::debug!(written, "sightings written"),
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot write sightings; kept for the next flush"),
         Err(e) => tracing::warn!(error = %e, "sightings flush task failed"),

@@ -7,7 +7,8 @@ mod support;
 use std::time::Duration;
 
 use rcgen::DnType;
-use sipprov_credentials::Store;
+use sipprov_credentials::{Account, AuditKind, AuditQuery, DeviceProfile, Store};
+use sipprov_fleet::{ImageInfo, Rollout, Scope, Target};
 use sipprov_server::Timeouts;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -169,32 +170,70 @@ async fn a_second_key_for_a_pinned_phone_gets_the_404_and_raises_an_alert() {
 }
 
 #[tokio::test]
-async fn firmware_is_streamed_from_the_vendor_directory_to_identified_phones_only() {
+async fn only_registered_firmware_is_streamed_and_the_target_reaches_the_config() {
     let vendor_ca = ca("Yealink CA");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("yealink")).unwrap();
     let image: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
     std::fs::write(dir.path().join("yealink").join("T54W-96.86.0.100.rom"), &image).unwrap();
-    std::fs::write(dir.path().join("secret.rom"), b"outside the vendor directory").unwrap();
     let harness = Harness::start_with_firmware(yealink_trust(&vendor_ca), dir.path().to_owned()).await;
     let phone = yealink_phone(&vendor_ca, OWN);
-
-    let mut tls = harness.tls(Some(&phone)).await.unwrap();
-    tls.write_all(b"GET /T54W-96.86.0.100.rom HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut response = Vec::new();
-    tls.read_to_end(&mut response).await.unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains("content-length: 300000"), "{head}");
-    assert_eq!(&response[split + 4..], &image[..], "the image, byte for byte");
-
     let uniform = harness.get(&phone, "/nothing-here").await;
-    for path in ["/missing.rom", "/..%2Fsecret.rom", "/.hidden.rom"] {
+    assert_eq!(harness.get(&phone, "/T54W-96.86.0.100.rom").await, uniform, "a file on disk is not registered");
+
+    let fleet = &harness.admin_state.fleet;
+    let mut upload = fleet.upload().unwrap();
+    upload.write(&image).unwrap();
+    let info = ImageInfo {
+        vendor: "yealink".into(),
+        models: vec!["T54W".into()],
+        version: "96.86.0.100".into(),
+        name: "T54W-96.86.0.100.rom".into(),
+    };
+    let (registered, _) = fleet.register(upload, info, "test").unwrap();
+    let sha = registered.sha256.clone();
+    let by_hash = format!("/firmware/{sha}/T54W-96.86.0.100.rom");
+    for path in [by_hash.as_str(), "/T54W-96.86.0.100.rom"] {
+        let mut tls = harness.tls(Some(&phone)).await.unwrap();
+        tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        tls.read_to_end(&mut response).await.unwrap();
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+        assert!(head.contains("content-length: 300000"), "{head}");
+        assert_eq!(&response[split + 4..], &image[..], "{path}: the image, byte for byte");
+    }
+    let unregistered = format!("/firmware/{}/T54W-96.86.0.100.rom", "0".repeat(64));
+    for path in [unregistered.as_str(), "/missing.rom", "/..%2Fsecret.rom", "/.hidden.rom", "/firmware/../x.rom"] {
         assert_eq!(harness.get(&phone, path).await, uniform, "{path}");
     }
     // Not without a device identity: the handshake itself needs a device certificate.
-    assert!(harness.request(None, "GET", "/T54W-96.86.0.100.rom").await.is_err());
+    assert!(harness.request(None, "GET", &by_hash).await.is_err());
+
+    let target = Target {
+        vendor: "yealink".into(),
+        model: "T54W".into(),
+        scope: Scope::Everywhere,
+        version: "96.86.0.100".into(),
+        rollout: Rollout::Everyone,
+        set_at: 0,
+    };
+    fleet.set_target(target, "test").unwrap();
+    let profile = DeviceProfile { model: Some("T54W".into()), ..DeviceProfile::default() };
+    let account = Account::new(1, "1001", "sp-1001", "Desk");
+    harness.credentials.enrol_with_profile(OWN.parse().unwrap(), vec![account], profile, Vec::new(), "test").unwrap();
+    let config = harness.get(&phone, &format!("/{OWN}.cfg")).await;
+    let url = format!("static.firmware.url = https://prov.example.net/firmware/{sha}/T54W-96.86.0.100.rom");
+    assert!(config.contains(&url), "{config}");
+
+    std::fs::write(dir.path().join("sha256").join(&sha), b"tampered").unwrap();
+    assert_eq!(harness.get(&phone, &by_hash).await, uniform, "an altered image is not served");
+    let alerts =
+        harness.store.audit(&AuditQuery { kind: Some(AuditKind::FirmwareAltered), ..AuditQuery::default() }).unwrap();
+    assert_eq!(alerts.len(), 1, "and raises an alert");
 }
 
 /// Threat 6: identity never comes from a header, whatever a proxy might have set.

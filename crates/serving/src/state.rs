@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sipprov_credentials::{Credentials, StoreError};
+use sipprov_fleet::Fleet;
 
 use crate::{Admission, Metrics};
 
@@ -16,6 +17,8 @@ pub struct ServerState {
     pub admission: Arc<Admission>,
     /// The counters and gauges `/metrics` shows.
     pub metrics: Arc<Metrics>,
+    /// Firmware under central control: the catalogue, targets and image files.
+    pub fleet: Arc<Fleet>,
 }
 
 impl ServerState {

@@ -2,11 +2,43 @@
 
 use sipprov_credentials::columns::{keys_from_json, settings_from_json};
 use sipprov_credentials::{
-    Account, ApiToken, AuditEvent, CredentialState, DeviceProfile, DeviceRecord, LastSeen, PendingDevice, Sealed, Srtp,
-    StoreError, StoredAuditEvent, Timestamp, Transport,
+    Account, ApiToken, AuditEvent, CredentialState, DeviceProfile, DeviceQuery, DeviceRecord, FleetFacts, FleetRow,
+    LastSeen, PendingDevice, Sealed, Srtp, StoreError, StoredAuditEvent, Timestamp, Transport,
 };
 use sipprov_identity::Mac;
 use tokio_postgres::Row;
+
+/// A row of the fleet listing: `mac, vendor, model, site, state, disabled, enrolled_at,
+/// last_fetch, rating, ua_vendor, ua_model, firmware, ua_mismatch, firmware_since`.
+pub(crate) fn fleet_row(row: &Row) -> Result<FleetRow, StoreError> {
+    let mac = mac(row.try_get(0).map_err(backend)?)?;
+    let state: String = row.try_get(4).map_err(backend)?;
+    let state = DeviceQuery::STATES
+        .into_iter()
+        .find(|name| *name == state)
+        .ok_or_else(|| StoreError::Corrupt(format!("device {mac}: state {state:?}")))?;
+    let time = |index: usize| -> Result<Option<Timestamp>, StoreError> {
+        Ok(row.try_get::<_, Option<i64>>(index).map_err(backend)?.map(Timestamp::from_unix))
+    };
+    let text = |index: usize| -> Result<Option<String>, StoreError> { row.try_get(index).map_err(backend) };
+    let rating: Option<i16> = row.try_get(8).map_err(backend)?;
+    Ok(FleetRow {
+        mac,
+        profile: DeviceProfile { vendor: text(1)?, model: text(2)?, site: text(3)?, ..DeviceProfile::default() },
+        state,
+        disabled: row.try_get(5).map_err(backend)?,
+        enrolled_at: Timestamp::from_unix(row.try_get(6).map_err(backend)?),
+        last_seen: time(7)?,
+        facts: FleetFacts {
+            rating: rating.and_then(|rating| u8::try_from(rating).ok()),
+            vendor: text(9)?,
+            model: text(10)?,
+            firmware: text(11)?,
+            mismatch: text(12)?,
+        },
+        firmware_since: time(13)?,
+    })
+}
 
 /// A device's own columns, in the order [`device`] reads them.
 pub(crate) const DEVICE_COLUMNS: &str = "d.mac, d.state, d.state_time, d.admin_password, d.pinned_spki, d.disabled,

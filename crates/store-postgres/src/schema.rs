@@ -83,6 +83,21 @@ const MIGRATIONS: &[&str] = &[
         role       TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'auditor')),
         created_at BIGINT NOT NULL
     );"#,
+    // 2: fleet facts of each device's latest fetches (rating; vendor, model, firmware and a
+    // contradiction of the certificate read off the User-Agent), and operator documents (the
+    // firmware catalogue and targets) changed by compare-and-swap. The SQLite store's version 6.
+    r#"ALTER TABLE devices ADD COLUMN rating SMALLINT;
+    ALTER TABLE devices ADD COLUMN ua_vendor TEXT;
+    ALTER TABLE devices ADD COLUMN ua_model TEXT;
+    ALTER TABLE devices ADD COLUMN firmware TEXT;
+    ALTER TABLE devices ADD COLUMN firmware_since BIGINT;
+    ALTER TABLE devices ADD COLUMN ua_mismatch TEXT;
+    CREATE INDEX devices_mismatched ON devices (mac) WHERE ua_mismatch IS NOT NULL;
+    CREATE TABLE documents (
+        name    TEXT COLLATE "C" PRIMARY KEY,
+        version BIGINT NOT NULL CHECK (version > 0),
+        body    TEXT NOT NULL
+    );"#,
 ];
 
 /// The schema version this build creates and reads.

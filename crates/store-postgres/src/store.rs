@@ -7,9 +7,9 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
 use sipprov_credentials::columns::{keys_to_json, settings_to_json};
 use sipprov_credentials::{
-    ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, MAX_PENDING_KEYS,
-    PendingDevice, PendingQuery, ReadDone, RevealToken, Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent,
-    Timestamp, TokenUse, Transport, UpdateDone,
+    ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, Document, FleetQuery,
+    FleetRow, MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RevealToken, Sealed,
+    Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone,
 };
 use sipprov_identity::Mac;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
@@ -637,31 +637,158 @@ impl Store for PostgresStore {
     fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
         // One row per device, its latest sighting; in MAC order, so batches from several nodes
         // lock the rows they share in the same order and never deadlock.
-        let mut latest: Vec<&Sighting> = Vec::with_capacity(sightings.len());
+        let mut latest: Vec<Sighting> = Vec::with_capacity(sightings.len());
         let mut sorted: Vec<&Sighting> = sightings.iter().collect();
         sorted.sort_by_key(|sighting| (sighting.mac, std::cmp::Reverse(sighting.seen.at)));
         for sighting in sorted {
             if latest.last().is_none_or(|last| last.mac != sighting.mac) {
-                latest.push(sighting);
+                latest.push(sighting.clone());
             }
         }
-        let mac: Vec<String> = latest.iter().map(|s| s.mac.to_string()).collect();
-        let at: Vec<i64> = latest.iter().map(|s| s.seen.at.unix()).collect();
-        let peer: Vec<String> = latest.iter().map(|s| s.seen.peer.clone()).collect();
-        let user_agent: Vec<Option<String>> = latest.iter().map(|s| s.seen.user_agent.clone()).collect();
         self.run(async move |pool| {
-            let client = connection(&pool).await?;
+            let column = |f: &dyn Fn(&Sighting) -> Option<String>| latest.iter().map(f).collect::<Vec<_>>();
+            let mac: Vec<String> = latest.iter().map(|s| s.mac.to_string()).collect();
+            let at: Vec<i64> = latest.iter().map(|s| s.seen.at.unix()).collect();
+            let peer: Vec<String> = latest.iter().map(|s| s.seen.peer.clone()).collect();
+            let rating: Vec<Option<i16>> = latest.iter().map(|s| s.facts.rating.map(i16::from)).collect();
+            let user_agent = column(&|s| s.seen.user_agent.clone());
+            let vendor = column(&|s| s.facts.vendor.clone());
+            let model = column(&|s| s.facts.model.clone());
+            let firmware = column(&|s| s.facts.firmware.clone());
+            let mismatch = column(&|s| s.facts.mismatch.clone());
+            let mut client = connection(&pool).await?;
+            let tx = client.transaction().await.map_err(backend)?;
+            // A contradiction is alerted when it differs from the stored one: read those first,
+            // under the row lock the update takes anyway.
+            let contradicted: Vec<String> =
+                latest.iter().filter(|s| s.facts.mismatch.is_some()).map(|s| s.mac.to_string()).collect();
+            let mut stored = std::collections::HashMap::new();
+            if !contradicted.is_empty() {
+                let rows = tx
+                    .query(
+                        "SELECT mac, last_fetch, ua_mismatch FROM devices WHERE mac = ANY($1::text[])
+                         ORDER BY mac FOR UPDATE",
+                        &[&contradicted],
+                    )
+                    .await
+                    .map_err(backend)?;
+                for row in rows {
+                    let (mac, last_fetch, mismatch): (String, Option<i64>, Option<String>) = (
+                        row.try_get(0).map_err(backend)?,
+                        row.try_get(1).map_err(backend)?,
+                        row.try_get(2).map_err(backend)?,
+                    );
+                    stored.insert(mac, (last_fetch, mismatch));
+                }
+            }
+            let alerts: Vec<AuditEvent> = latest
+                .iter()
+                .filter(|s| {
+                    stored.get(&s.mac.to_string()).is_some_and(|(last_fetch, mismatch)| {
+                        last_fetch.is_none_or(|last| last <= s.seen.at.unix()) && *mismatch != s.facts.mismatch
+                    })
+                })
+                .map(|s| {
+                    let detail = s.facts.mismatch.clone().unwrap_or_default();
+                    AuditEvent::new(s.seen.at, s.mac, AuditKind::UaMismatch, detail)
+                })
+                .collect();
             // Only a later sighting replaces a stored one: batches from several nodes may cross.
-            let statement = client
+            // Every right-hand side reads the row as it was, so `firmware_since` compares the
+            // stored firmware.
+            let statement = tx
                 .prepare_cached(
-                    "UPDATE devices d SET last_fetch = s.at, last_peer = s.peer, last_user_agent = s.user_agent
-                     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS s (mac, at, peer, user_agent)
+                    "UPDATE devices d SET last_fetch = s.at, last_peer = s.peer, last_user_agent = s.user_agent,
+                        rating = s.rating, ua_vendor = coalesce(s.vendor, d.ua_vendor),
+                        ua_model = coalesce(s.model, d.ua_model), firmware = coalesce(s.firmware, d.firmware),
+                        firmware_since = CASE WHEN s.firmware IS NOT NULL AND s.firmware IS DISTINCT FROM d.firmware
+                            THEN s.at ELSE d.firmware_since END,
+                        ua_mismatch = s.mismatch
+                     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::smallint[], $6::text[],
+                        $7::text[], $8::text[], $9::text[])
+                        AS s (mac, at, peer, user_agent, rating, vendor, model, firmware, mismatch)
                      WHERE d.mac = s.mac AND (d.last_fetch IS NULL OR d.last_fetch <= s.at)",
                 )
                 .await
                 .map_err(backend)?;
-            client.execute(&statement, &[&mac, &at, &peer, &user_agent]).await.map_err(backend)?;
-            Ok(())
+            tx.execute(&statement, &[&mac, &at, &peer, &user_agent, &rating, &vendor, &model, &firmware, &mismatch])
+                .await
+                .map_err(backend)?;
+            insert_events(&tx, &alerts).await?;
+            tx.commit().await.map_err(backend)
+        })
+    }
+
+    fn fleet(&self, query: &FleetQuery) -> Result<Vec<FleetRow>, StoreError> {
+        let after = query.after.map(|mac| mac.to_string()).unwrap_or_default();
+        let (mismatched, since, limit) =
+            (query.mismatched, query.not_seen_since.map(Timestamp::unix), limit(query.limit));
+        self.run(async move |pool| {
+            let client = connection(&pool).await?;
+            let statement = client
+                .prepare_cached(
+                    "SELECT mac, vendor, model, site, state, disabled, enrolled_at, last_fetch, rating, ua_vendor,
+                        ua_model, firmware, ua_mismatch, firmware_since
+                     FROM devices
+                     WHERE mac > $1 AND ($2 = false OR ua_mismatch IS NOT NULL)
+                        AND ($3::bigint IS NULL OR last_fetch IS NULL OR last_fetch < $3)
+                     ORDER BY mac LIMIT $4",
+                )
+                .await
+                .map_err(backend)?;
+            let rows = client.query(&statement, &[&after, &mismatched, &since, &limit]).await.map_err(backend)?;
+            rows.iter().map(rows::fleet_row).collect()
+        })
+    }
+
+    fn document(&self, name: &str) -> Result<Option<Document>, StoreError> {
+        let name = name.to_owned();
+        self.run(async move |pool| {
+            let client = connection(&pool).await?;
+            let row = client
+                .query_opt("SELECT version, body FROM documents WHERE name = $1", &[&name])
+                .await
+                .map_err(backend)?;
+            row.map(|row| {
+                let version: i64 = row.try_get(0).map_err(backend)?;
+                Ok(Document { version: u64::try_from(version).unwrap_or(0), body: row.try_get(1).map_err(backend)? })
+            })
+            .transpose()
+        })
+    }
+
+    fn put_document(&self, name: &str, expected: u64, body: &str, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err(StoreError::Backend(format!("document {name} is over {MAX_DOCUMENT_BYTES} bytes").into()));
+        }
+        let (name, body) = (name.to_owned(), body.to_owned());
+        let expected =
+            i64::try_from(expected).map_err(|_| StoreError::Backend("document version out of range".into()))?;
+        self.run(async move |pool| {
+            let mut client = connection(&pool).await?;
+            let tx = client.transaction().await.map_err(backend)?;
+            // The insert races with another node's insert of the same name: the loser's
+            // conflict clause finds a version other than 0 and changes nothing.
+            let changed = if expected == 0 {
+                tx.execute(
+                    "INSERT INTO documents (name, version, body) VALUES ($1, 1, $2) ON CONFLICT (name) DO NOTHING",
+                    &[&name, &body],
+                )
+                .await
+            } else {
+                tx.execute(
+                    "UPDATE documents SET version = version + 1, body = $2 WHERE name = $1 AND version = $3",
+                    &[&name, &body, &expected],
+                )
+                .await
+            }
+            .map_err(backend)?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            insert_events(&tx, &events).await?;
+            tx.commit().await.map_err(backend)?;
+            Ok(true)
         })
     }
 

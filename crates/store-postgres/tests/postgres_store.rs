@@ -77,7 +77,13 @@ fn sweeps_on_two_nodes_at_once_purge_each_device_once() {
     let macs: Vec<_> = (1..=60).map(support::mac).collect();
     for mac in &macs {
         a.enrol(*mac, vec![Account::new(1, "1001", format!("sp-{mac}"), "Desk")], Vec::new()).unwrap();
-        let request = FetchRequest { spki_sha256: [1; 32], peer: "192.0.2.1".into(), user_agent: None };
+        let request = FetchRequest {
+            spki_sha256: [1; 32],
+            peer: "192.0.2.1".into(),
+            user_agent: None,
+            certificate_vendor: None,
+            rating: 5,
+        };
         a.fetch(mac, request).unwrap();
     }
     clock.advance(Lifecycle::DEFAULT_GRACE + std::time::Duration::from_secs(1));

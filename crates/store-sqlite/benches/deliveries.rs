@@ -40,7 +40,13 @@ fn deliveries_per_second(group_commit: bool) -> f64 {
             let (credentials, chunk) = (Arc::clone(&credentials), chunk.to_vec());
             thread::spawn(move || {
                 for mac in chunk {
-                    let request = FetchRequest { spki_sha256: [1; 32], peer: "192.0.2.1".into(), user_agent: None };
+                    let request = FetchRequest {
+                        spki_sha256: [1; 32],
+                        peer: "192.0.2.1".into(),
+                        user_agent: None,
+                        certificate_vendor: None,
+                        rating: 5,
+                    };
                     let fetched = credentials.fetch(&mac, request).unwrap();
                     assert!(matches!(fetched, Fetched::Config { secrets: Some(_), .. }));
                 }

@@ -150,6 +150,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX devices_by_last_fetch ON devices (last_fetch);",
     // 5: a device's programmable keys (BLF, speed dial), as a JSON array.
     "ALTER TABLE devices ADD COLUMN keys TEXT NOT NULL DEFAULT '[]';",
+    // 6: fleet facts of each device's latest fetches (rating; vendor, model, firmware and a
+    // contradiction of the certificate read off the User-Agent), and operator documents (the
+    // firmware catalogue and targets) changed by compare-and-swap.
+    "ALTER TABLE devices ADD COLUMN rating INTEGER;
+    ALTER TABLE devices ADD COLUMN ua_vendor TEXT;
+    ALTER TABLE devices ADD COLUMN ua_model TEXT;
+    ALTER TABLE devices ADD COLUMN firmware TEXT;
+    ALTER TABLE devices ADD COLUMN firmware_since INTEGER;
+    ALTER TABLE devices ADD COLUMN ua_mismatch TEXT;
+    CREATE INDEX devices_mismatched ON devices (mac) WHERE ua_mismatch IS NOT NULL;
+    CREATE TABLE documents (
+        name    TEXT PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL CHECK (version > 0),
+        body    TEXT NOT NULL
+    ) STRICT;",
 ];
 
 /// The schema version this build creates and reads.
@@ -300,13 +315,25 @@ mod tests {
         assert_eq!(store.devices_with_secrets(None, 10).unwrap(), [mac]);
         let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_010)));
         let credentials = Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), clock);
-        let request = FetchRequest { spki_sha256: [7; 32], peer: "192.0.2.1".into(), user_agent: None };
+        let request = FetchRequest {
+            spki_sha256: [7; 32],
+            peer: "192.0.2.1".into(),
+            user_agent: None,
+            certificate_vendor: None,
+            rating: 5,
+        };
         let Fetched::Config { secrets: Some(secrets), .. } = credentials.fetch(&mac, request).unwrap() else {
             panic!("the secrets sealed before the upgrade are delivered");
         };
         assert_eq!(secrets.sip_password(1), Some(&sip));
         assert_eq!(secrets.admin_password, Some(admin));
-        let wrong_key = FetchRequest { spki_sha256: [8; 32], peer: "192.0.2.1".into(), user_agent: None };
+        let wrong_key = FetchRequest {
+            spki_sha256: [8; 32],
+            peer: "192.0.2.1".into(),
+            user_agent: None,
+            certificate_vendor: None,
+            rating: 5,
+        };
         assert!(matches!(credentials.fetch(&mac, wrong_key).unwrap(), Fetched::Refused(_)), "the pin holds");
     }
 }

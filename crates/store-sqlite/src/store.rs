@@ -7,8 +7,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
     Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
-    DeviceRecord, DeviceSecrets, DeviceUpdate, LastSeen, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken,
-    Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone,
+    DeviceRecord, DeviceSecrets, DeviceUpdate, Document, FleetFacts, FleetQuery, FleetRow, LastSeen,
+    MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Sealed, Sighting, Srtp, Store,
+    StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone,
 };
 use sipprov_identity::Mac;
 
@@ -610,18 +611,122 @@ impl Store for SqliteStore {
         let sightings = sightings.to_vec();
         self.writer.submit(move |conn| {
             // Only a later sighting replaces a stored one: batches from several nodes may cross.
-            let mut statement = conn
+            // Every right-hand side reads the row as it was, so `firmware_since` compares the
+            // stored firmware.
+            let mut update = conn
                 .prepare_cached(
-                    "UPDATE devices SET last_fetch = ?2, last_peer = ?3, last_user_agent = ?4
+                    "UPDATE devices SET last_fetch = ?2, last_peer = ?3, last_user_agent = ?4, rating = ?5,
+                        ua_vendor = coalesce(?6, ua_vendor), ua_model = coalesce(?7, ua_model),
+                        firmware = coalesce(?8, firmware),
+                        firmware_since = CASE WHEN ?8 IS NOT NULL AND ?8 IS NOT firmware THEN ?2 ELSE firmware_since END,
+                        ua_mismatch = ?9
                      WHERE mac = ?1 AND (last_fetch IS NULL OR last_fetch <= ?2)",
                 )
                 .map_err(backend)?;
-            for Sighting { mac, seen } in &sightings {
-                statement
-                    .execute(params![mac.to_string(), seen.at.unix(), seen.peer, seen.user_agent])
+            let mut alerts = Vec::new();
+            for Sighting { mac, seen, facts, .. } in &sightings {
+                let mac_text = mac.to_string();
+                if let Some(mismatch) = &facts.mismatch {
+                    let stored: Option<Option<String>> = conn
+                        .prepare_cached(
+                            "SELECT ua_mismatch FROM devices WHERE mac = ?1 AND (last_fetch IS NULL OR last_fetch <= ?2)",
+                        )
+                        .and_then(|mut statement| {
+                            statement.query_row(params![mac_text, seen.at.unix()], |row| row.get(0)).optional()
+                        })
+                        .map_err(backend)?;
+                    if stored.is_some_and(|stored| stored.as_ref() != Some(mismatch)) {
+                        alerts.push(AuditEvent::new(seen.at, *mac, AuditKind::UaMismatch, mismatch.clone()));
+                    }
+                }
+                update
+                    .execute(params![
+                        mac_text,
+                        seen.at.unix(),
+                        seen.peer,
+                        seen.user_agent,
+                        facts.rating,
+                        facts.vendor,
+                        facts.model,
+                        facts.firmware,
+                        facts.mismatch
+                    ])
                     .map_err(backend)?;
             }
-            Ok(())
+            insert_events(conn, &alerts).map_err(backend)
+        })
+    }
+
+    fn fleet(&self, query: &FleetQuery) -> Result<Vec<FleetRow>, StoreError> {
+        let mut conditions = vec!["mac > ?1"];
+        if query.mismatched {
+            conditions.push("ua_mismatch IS NOT NULL");
+        }
+        if query.not_seen_since.is_some() {
+            conditions.push("(last_fetch IS NULL OR last_fetch < ?3)");
+        }
+        let sql = format!(
+            "SELECT mac, vendor, model, site, state, disabled, enrolled_at, last_fetch, rating, ua_vendor, ua_model,
+                firmware, ua_mismatch, firmware_since
+             FROM devices WHERE {} ORDER BY mac LIMIT ?2",
+            conditions.join(" AND ")
+        );
+        let after = query.after.map(|mac| mac.to_string()).unwrap_or_default();
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let since = query.not_seen_since.map(Timestamp::unix);
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
+            let values: Vec<rusqlite::types::Value> = if let Some(since) = since {
+                vec![after.into(), limit.into(), since.into()]
+            } else {
+                vec![after.into(), limit.into()]
+            };
+            let rows = statement.query_map(rusqlite::params_from_iter(values), read_fleet_row).map_err(backend)?;
+            rows.map(|row| row.map_err(backend)?).collect()
+        })
+    }
+
+    fn document(&self, name: &str) -> Result<Option<Document>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT version, body FROM documents WHERE name = ?1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_row([name], |row| {
+                            Ok(Document {
+                                version: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                                body: row.get(1)?,
+                            })
+                        })
+                        .optional()
+                })
+                .map_err(backend)
+        })
+    }
+
+    fn put_document(&self, name: &str, expected: u64, body: &str, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err(StoreError::Backend(format!("document {name} is over {MAX_DOCUMENT_BYTES} bytes").into()));
+        }
+        let (name, body) = (name.to_owned(), body.to_owned());
+        let expected =
+            i64::try_from(expected).map_err(|_| StoreError::Backend("document version out of range".into()))?;
+        self.writer.submit(move |conn| {
+            let stored: i64 = conn
+                .prepare_cached("SELECT version FROM documents WHERE name = ?1")
+                .and_then(|mut statement| statement.query_row([&name], |row| row.get(0)).optional())
+                .map_err(backend)?
+                .unwrap_or(0);
+            if stored != expected {
+                return Ok(false);
+            }
+            conn.prepare_cached(
+                "INSERT INTO documents (name, version, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET version = ?2, body = ?3",
+            )
+            .and_then(|mut statement| statement.execute(params![name, expected + 1, body]))
+            .map_err(backend)?;
+            insert_events(conn, &events).map_err(backend)?;
+            Ok(true)
         })
     }
 
@@ -771,6 +876,35 @@ impl Store for SqliteStore {
 
 /// Reads one `devices` row. The outer `Result` is SQLite's; the inner one rejects values that
 /// SQLite stored but this version cannot interpret.
+/// A row of [`Store::fleet`]'s statement.
+fn read_fleet_row(row: &Row<'_>) -> rusqlite::Result<Result<FleetRow, StoreError>> {
+    let mac: String = row.get(0)?;
+    let state: String = row.get(4)?;
+    let timestamp = |at: Option<i64>| at.map(Timestamp::from_unix);
+    let profile =
+        DeviceProfile { vendor: row.get(1)?, model: row.get(2)?, site: row.get(3)?, ..DeviceProfile::default() };
+    let facts = FleetFacts {
+        rating: row.get(8)?,
+        vendor: row.get(9)?,
+        model: row.get(10)?,
+        firmware: row.get(11)?,
+        mismatch: row.get(12)?,
+    };
+    let (disabled, enrolled_at, last_seen, firmware_since) = (
+        row.get::<_, i64>(5)? != 0,
+        Timestamp::from_unix(row.get(6)?),
+        timestamp(row.get(7)?),
+        timestamp(row.get(13)?),
+    );
+    Ok(parse_mac(&mac).and_then(|mac| {
+        let state = DeviceQuery::STATES
+            .into_iter()
+            .find(|name| *name == state)
+            .ok_or_else(|| StoreError::Corrupt(format!("device {mac}: state {state:?}")))?;
+        Ok(FleetRow { mac, profile, state, disabled, enrolled_at, last_seen, facts, firmware_since })
+    }))
+}
+
 fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreError>> {
     let mac: String = row.get(0)?;
     let state: String = row.get(1)?;

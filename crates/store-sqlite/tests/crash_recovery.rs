@@ -66,7 +66,13 @@ fn crash_worker() {
             let mac = macs[(random_u64() % macs.len() as u64) as usize];
             match roll {
                 3..=6 => {
-                    let request = FetchRequest { spki_sha256: [1; 32], peer: "192.0.2.1".into(), user_agent: None };
+                    let request = FetchRequest {
+                        spki_sha256: [1; 32],
+                        peer: "192.0.2.1".into(),
+                        user_agent: None,
+                        certificate_vendor: None,
+                        rating: 5,
+                    };
                     // A delivery of the secrets is audited before it is answered; a poll without
                     // them is a read and leaves no event.
                     if let Fetched::Config { secrets: Some(_), .. } = credentials.fetch(&mac, request).unwrap() {

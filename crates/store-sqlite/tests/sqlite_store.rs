@@ -40,7 +40,13 @@ fn account() -> Account {
 }
 
 fn request() -> FetchRequest {
-    FetchRequest { spki_sha256: [1; 32], peer: "192.0.2.1".into(), user_agent: None }
+    FetchRequest {
+        spki_sha256: [1; 32],
+        peer: "192.0.2.1".into(),
+        user_agent: None,
+        certificate_vendor: None,
+        rating: 5,
+    }
 }
 
 const MAC: &str = "001565000001";

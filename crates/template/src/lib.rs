@@ -39,7 +39,7 @@
 //! let account = AccountSettings::new("1001", "u-1001", "Reception", "sip.example.net");
 //! let secrets = Secrets { sip_passwords: &[(1, "s3cret")], admin_password: Some("Vq3-per-device") };
 //! let accounts = [account];
-//! let device = Device { mac, model: Some("T46G"), accounts: &accounts, keys: &[], settings: &settings, secrets };
+//! let device = Device { firmware: None, mac, model: Some("T46G"), accounts: &accounts, keys: &[], settings: &settings, secrets };
 //! let config = renderer.render_device(file, &device)?;
 //! assert!(config.contains("account.1.password = s3cret\n"));
 //! assert!(lint(Vendor::Yealink, FileKind::Device, &config)?.is_empty());
@@ -59,6 +59,7 @@
 
 mod account;
 mod error;
+mod firmware;
 pub mod format;
 mod function_key;
 mod lines;
@@ -75,6 +76,7 @@ pub mod vendors;
 
 pub use account::{AccountSettings, Srtp, Transport};
 pub use error::TemplateError;
+pub use firmware::Firmware;
 pub use function_key::{FunctionKey, KeyKind, KeyLayout, MAX_KEY_LABEL, check_key_label};
 pub use lines::Lines;
 pub use lint::{Finding, Rule, lint, lint_unverified};

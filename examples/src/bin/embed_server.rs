@@ -14,6 +14,7 @@ use std::sync::Arc;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipprov_credentials::{Account, Credentials, Keyring, Lifecycle, SystemClock};
+use sipprov_fleet::Fleet;
 use sipprov_identity::{IdentityRule, Mac, TrustStore, VendorTrust};
 use sipprov_server::tls::ServerCertificate;
 use sipprov_server::{GroupSettings, PhoneServer, PhoneServerConfig, Timeouts};
@@ -41,7 +42,10 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(dir.path().join("example.db"))?);
     let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
-    let credentials = Arc::new(Credentials::new(store, Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
+    let credentials =
+        Arc::new(Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
+    // Firmware under central control, over the same store; no image directory here.
+    let fleet = Arc::new(Fleet::open(store, Arc::new(SystemClock), None)?);
     let account = Account::new(1, "1001", format!("sp-{mac}"), "Reception");
     credentials.enrol(mac, vec![account], Vec::new())?;
 
@@ -61,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             settings
         },
         group_settings: GroupSettings::default(),
-        firmware: None,
+        fleet,
         credentials,
         timeouts: Timeouts::default(),
         allowed_sources: None,

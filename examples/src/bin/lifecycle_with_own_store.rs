@@ -63,7 +63,13 @@ fn main() -> anyhow::Result<()> {
         },
     );
 
-    let phone = FetchRequest { spki_sha256: [0x42; 32], peer: "192.0.2.10".into(), user_agent: None };
+    let phone = FetchRequest {
+        spki_sha256: [0x42; 32],
+        peer: "192.0.2.10".into(),
+        user_agent: None,
+        certificate_vendor: None,
+        rating: 5,
+    };
     // The last poll changes nothing and returns no event: the ITSP's store need not write.
     let fetches =
         [("first fetch", 0), ("retry after 60 s", 60), ("fetch after the grace", 300), ("poll a day later", 86_400)];

@@ -15,6 +15,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipprov_admin::{AdminConfig, AdminServer, ServerState, Timeouts};
 use sipprov_credentials::{Credentials, Keyring, Lifecycle, Role, SystemClock};
+use sipprov_fleet::Fleet;
 use sipprov_ratelimit::Policy;
 use sipprov_serving::tls::ServerCertificate;
 use sipprov_serving::{Admission, Metrics};
@@ -27,13 +28,16 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(dir.path().join("example.db"))?);
     let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
-    let credentials = Arc::new(Credentials::new(store, Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
+    let credentials =
+        Arc::new(Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));
     let token = credentials.create_api_token("example", Role::Admin, "example")?;
 
-    // What the admin API manages besides the inventory: bans and limits, and metrics.
+    // What the admin API manages besides the inventory: bans and limits, metrics, and the
+    // firmware catalogue (here without an image directory: targets and reports only).
     let metrics = Arc::new(Metrics::default());
     let admission = Arc::new(Admission::new(Policy::default(), Arc::clone(&credentials), Arc::clone(&metrics))?);
-    let state = ServerState { credentials, admission, metrics };
+    let fleet = Arc::new(Fleet::open(store, Arc::new(SystemClock), None)?);
+    let state = ServerState { credentials, admission, metrics, fleet };
 
     // The admin listener's certificate, from a CA the operator's tools trust.
     let mut ca = CertificateParams::default();

@@ -41,7 +41,13 @@ fn main() -> anyhow::Result<()> {
     a.enrol(mac, vec![Account::new(1, "1001", format!("sp-{mac}"), "Desk")], Vec::new())?.context("a new device")?;
     println!("node A enrolled {mac}");
 
-    let request = FetchRequest { spki_sha256: [7; 32], peer: "192.0.2.10".into(), user_agent: None };
+    let request = FetchRequest {
+        spki_sha256: [7; 32],
+        peer: "192.0.2.10".into(),
+        user_agent: None,
+        certificate_vendor: None,
+        rating: 5,
+    };
     let fetches: Vec<_> = [("A", Arc::clone(&a)), ("B", Arc::clone(&b))]
         .into_iter()
         .map(|(name, node)| {

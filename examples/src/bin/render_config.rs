@@ -37,7 +37,8 @@ fn main() -> anyhow::Result<()> {
     ];
     let sip_passwords = [(1, "example-password"), (2, "example-password-2")];
     let secrets = Secrets { sip_passwords: &sip_passwords, admin_password: Some("example-admin") };
-    let device = Device { mac: *mac, model: None, accounts: &accounts, keys: &[], settings: &settings, secrets };
+    let device =
+        Device { firmware: None, mac: *mac, model: None, accounts: &accounts, keys: &[], settings: &settings, secrets };
     let config = renderer.render_device(file, &device)?;
     print!("{config}");
     let findings = lint(vendor, FileKind::Device, &config)?;

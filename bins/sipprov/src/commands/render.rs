@@ -132,6 +132,7 @@ impl RenderArgs {
                 let accounts: Vec<AccountSettings> =
                     input.accounts.iter().map(|(account, _)| account.clone()).collect();
                 let device = Device {
+                    firmware: None,
                     mac: *mac,
                     model: input.model.as_deref(),
                     accounts: &accounts,

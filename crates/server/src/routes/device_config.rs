@@ -2,10 +2,11 @@
 //! them, and the render.
 
 use sipprov_credentials::{Account, DeviceProfile, IssuedSecrets};
+use sipprov_fleet::{DeviceKey, FirmwarePolicy};
 use sipprov_identity::DeviceIdentity;
 use sipprov_template::{
-    AccountSettings, Device, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Secrets, UserAgent,
-    Vendor,
+    AccountSettings, Device, Firmware, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Secrets,
+    UserAgent, Vendor,
 };
 
 use crate::GroupSettings;
@@ -28,6 +29,8 @@ pub(crate) struct DeviceToRender<'a> {
     pub(crate) secrets: Option<&'a IssuedSecrets>,
     /// The User-Agent of the request.
     pub(crate) user_agent: Option<&'a str>,
+    /// The firmware policy its target is picked from.
+    pub(crate) firmware: &'a FirmwarePolicy,
 }
 
 impl DeviceConfig {
@@ -45,7 +48,7 @@ impl DeviceConfig {
         file: &ProfileFile,
         device: DeviceToRender<'_>,
     ) -> Result<String, String> {
-        let DeviceToRender { accounts, profile, secrets, user_agent } = device;
+        let DeviceToRender { accounts, profile, secrets, user_agent, firmware } = device;
         let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
         let model = profile.model.as_deref().or(identity.model.as_deref());
         let claimed = || {
@@ -68,7 +71,19 @@ impl DeviceConfig {
             admin_password: secrets.and_then(|s| s.admin_password.as_ref()).map(|p| p.expose()),
         };
         let keys: Vec<FunctionKey> = profile.keys.iter().map(function_key).collect();
+        // The device's target, if its roll-out has reached it, in the URL phones fetch it by.
+        let target = DeviceKey {
+            mac: identity.mac,
+            vendor: file.vendor.name(),
+            model: layout_model,
+            site: profile.site.as_deref(),
+        };
+        let image = firmware.resolve(target).and_then(|resolved| resolved.image);
+        let base = settings.get("provisioning_url").unwrap_or_default().trim_end_matches('/');
+        let url = image.map(|image| format!("{base}/firmware/{}/{}", image.sha256, image.name));
+        let firmware = image.zip(url.as_deref()).map(|(image, url)| Firmware { version: &image.version, url });
         let device = Device {
+            firmware,
             mac: identity.mac,
             model: layout_model,
             accounts: &accounts,

@@ -8,7 +8,6 @@
 //! answer leaves.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use hyper::header::USER_AGENT;
@@ -17,6 +16,7 @@ use sipprov_credentials::{AuditEvent, AuditKind, Clock, SystemClock, quote};
 use sipprov_credentials::{
     Committed, Credentials, CredentialsError, Decision, FetchKind, FetchRequest, Fetched, StoreError,
 };
+use sipprov_fleet::{FirmwareImage, Fleet};
 use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_ratelimit::{GateRefusal, ScanOutcome};
 use sipprov_serving::{Admission, Metrics};
@@ -37,8 +37,8 @@ enum Plan {
     Device(&'static ProfileFile, FetchKind),
     /// Render this common file.
     Common(&'static ProfileFile),
-    /// Stream this firmware image, if it exists.
-    Firmware(PathBuf),
+    /// Stream this registered firmware image, if its file still has its hash.
+    Image(FirmwareImage),
 }
 
 /// The state every phone request needs.
@@ -46,7 +46,7 @@ pub(crate) struct PhoneRoutes {
     pub(crate) admission: Arc<Admission>,
     pub(crate) credentials: Arc<Credentials>,
     pub(crate) config: DeviceConfig,
-    pub(crate) firmware: Option<PathBuf>,
+    pub(crate) fleet: Arc<Fleet>,
     pub(crate) metrics: Arc<Metrics>,
     /// Provisioned phones as last read from a networked store, for polls while it is away.
     pub(crate) known: KnownDevices,
@@ -76,7 +76,7 @@ impl PhoneRoutes {
         self.metrics.count_request(outcome.label());
         // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
         // certificate, 4 for a certificate that verified but names no device (a shared one).
-        let rating = if identity.is_some() { 5 } else { 4 };
+        let rating = if identity.is_some() { RATING_DEVICE_CERTIFICATE } else { 4 };
         // Client-supplied text (path, User-Agent) is Debug-quoted: control characters escaped.
         tracing::info!(
             %peer,
@@ -102,21 +102,35 @@ impl PhoneRoutes {
             Method::PUT => return Plan::Answer(upload_outcome(identity, request.uri().path(), user_agent)),
             _ => return Plan::Answer(RequestOutcome::MethodNotServed),
         };
+        if let Some(sha256) = firmware::catalogue_hash(request.uri().path()) {
+            let Some(identity) = identity else { return Plan::Answer(RequestOutcome::NoIdentity) };
+            // Only a registered, unflagged image of the vendor the certificate names.
+            let vendor = format_vendor(identity).map(|vendor| vendor.name());
+            let policy = self.fleet.policy();
+            return match policy.1.image(sha256) {
+                Some(image) if Some(image.vendor.as_str()) == vendor && image.flagged.is_none() => {
+                    Plan::Image(image.clone())
+                }
+                _ => Plan::Answer(RequestOutcome::UnknownPath),
+            };
+        }
         let route = recognise_route(request.uri().path(), user_agent);
         match route {
-            Route::Device { .. } | Route::Common { .. } => {}
-            Route::Firmware { .. } if self.firmware.is_some() => {}
+            Route::Device { .. } | Route::Common { .. } | Route::Firmware { .. } => {}
             Route::Unknown => return Plan::Answer(RequestOutcome::UnknownPath),
             _ => return Plan::Answer(RequestOutcome::NotServed),
         }
         let Some(identity) = identity else {
             return Plan::Answer(RequestOutcome::NoIdentity);
         };
-        if let (Route::Firmware { .. }, Some(directory)) = (&route, &self.firmware) {
-            // Only from the directory of the vendor the certificate names.
+        if let Route::Firmware { .. } = route {
+            // By the vendor's own file name (`sip.ld`): the one registered image of the
+            // certificate's vendor with that name, if there is exactly one.
             let vendor = format_vendor(identity).filter(|vendor| route.file_for(*vendor).is_some());
-            let path = vendor.and_then(|vendor| firmware::path_for(directory, vendor, request.uri().path()));
-            return path.map_or(Plan::Answer(RequestOutcome::NotServed), Plan::Firmware);
+            let name = request.uri().path().rsplit('/').next().unwrap_or_default();
+            let policy = self.fleet.policy();
+            let image = vendor.and_then(|vendor| policy.1.image_named(vendor.name(), name));
+            return image.map_or(Plan::Answer(RequestOutcome::NotServed), |image| Plan::Image(image.clone()));
         }
         // Authorization: the certificate's MAC, never the path's, decides whose file this is.
         if route.mac().is_some_and(|mac| mac != identity.mac) {
@@ -160,7 +174,13 @@ impl PhoneRoutes {
             }
             (Plan::Answer(outcome), _) => (outcome, response::not_found()),
             (Plan::Device(file, kind), Some(identity)) => {
-                let fetch = FetchRequest { spki_sha256: identity.spki_sha256, peer: peer.ip().to_string(), user_agent };
+                let fetch = FetchRequest {
+                    spki_sha256: identity.spki_sha256,
+                    peer: peer.ip().to_string(),
+                    user_agent,
+                    certificate_vendor: format_vendor(identity).map(|vendor| vendor.name()),
+                    rating: RATING_DEVICE_CERTIFICATE,
+                };
                 self.serve_device_file(renderer, identity, file, fetch, kind).await
             }
             (Plan::Common(file), _) => match renderer.render_common(file, &self.config.settings) {
@@ -171,8 +191,9 @@ impl PhoneRoutes {
                 }
             },
             (Plan::Device(..), None) => (RequestOutcome::NoIdentity, response::not_found()),
-            (Plan::Firmware(path), _) => {
-                let opened = tokio::task::spawn_blocking(move || firmware::open(&path)).await.ok().flatten();
+            (Plan::Image(image), _) => {
+                let fleet = Arc::clone(&self.fleet);
+                let opened = tokio::task::spawn_blocking(move || fleet.open_image(&image)).await.ok().flatten();
                 match opened {
                     Some((file, length)) => (RequestOutcome::ServedFirmware, response::firmware(file, length)),
                     None => (RequestOutcome::NotServed, response::not_found()),
@@ -212,6 +233,7 @@ impl PhoneRoutes {
         kind: FetchKind,
     ) -> (RequestOutcome, Response<Body>) {
         let mac = identity.mac;
+        let policy = self.fleet.policy();
         for _ in 0..DECIDE_ATTEMPTS {
             let decision = match self.decide(mac, &fetch, kind).await {
                 Ok(decision) => decision,
@@ -224,6 +246,7 @@ impl PhoneRoutes {
                         profile,
                         secrets: secrets.as_ref(),
                         user_agent: fetch.user_agent.as_deref(),
+                        firmware: &policy.1,
                     };
                     match self.config.render(renderer, identity, file, device) {
                         Ok(body) => Some(body),
@@ -340,6 +363,9 @@ fn upload_outcome(identity: Option<&DeviceIdentity>, path: &str, user_agent: Opt
         _ => RequestOutcome::NotServed,
     }
 }
+
+/// ITSPA's rating of provisioning over HTTPS with a unique device certificate.
+const RATING_DEVICE_CERTIFICATE: u8 = 5;
 
 /// How often a fetch is decided again when the device changes between decision and commit.
 const DECIDE_ATTEMPTS: usize = 4;

@@ -2,6 +2,7 @@
 //! in-memory store, and a rustls client that can connect from any loopback source address.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+use sipprov_fleet::{Fleet, ImageFiles};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,7 +139,14 @@ impl Harness {
             renderer: Arc::new(Renderer::shipped().unwrap()),
             settings: settings(),
             group_settings: GroupSettings::default(),
-            firmware,
+            fleet: Arc::new(
+                Fleet::open(
+                    Arc::clone(&store) as Arc<dyn Store>,
+                    Arc::new(SystemClock),
+                    firmware.map(|directory| ImageFiles::new(directory, 1 << 30)),
+                )
+                .unwrap(),
+            ),
             credentials: Arc::clone(&credentials),
             timeouts,
             allowed_sources,

@@ -13,7 +13,7 @@ use sipprov_identity::Mac;
 
 use crate::format::{key_value, xml};
 use crate::sip::split_host_port;
-use crate::{AccountSettings, Format, FunctionKey, LayeredSettings, Secrets, TemplateError};
+use crate::{AccountSettings, Firmware, Format, FunctionKey, LayeredSettings, Secrets, TemplateError};
 
 /// Everything a device file is rendered from.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +30,8 @@ pub struct Device<'a> {
     pub settings: &'a LayeredSettings,
     /// What secrets may go into the file.
     pub secrets: Secrets<'a>,
+    /// The firmware it should run, if a target names one.
+    pub firmware: Option<Firmware<'a>>,
 }
 
 /// The variables a template for a device file may use.
@@ -45,10 +47,13 @@ pub struct Device<'a> {
 /// delivered. `account` is the first of them and
 /// `secrets.sip_password` its password, for templates written for one account.
 ///
+/// `firmware` (when the device has a firmware target) holds `version`, `url`, `name`,
+/// `directory` and `server_path` (see [`Firmware`]).
+///
 /// `keys` is the list of programmable keys, each a map with `position` and `line` (numbers),
 /// `type` (`blf` or `speed_dial`), `value` and `label`.
 pub(crate) const DEVICE_VARIABLES: &[&str] =
-    &["mac", "mac_upper", "model", "accounts", "account", "keys", "secrets", "settings"];
+    &["mac", "mac_upper", "model", "accounts", "account", "keys", "secrets", "settings", "firmware"];
 /// The variables a template for a common file may use: no account, no secrets, no MAC.
 pub(crate) const COMMON_VARIABLES: &[&str] = &["settings"];
 
@@ -180,6 +185,9 @@ impl Fields {
             ] {
                 fields.push((format!("keys.{}.{name}", key.position), value));
             }
+        }
+        for (name, value) in device.firmware.iter().flat_map(Firmware::fields) {
+            fields.push((format!("firmware.{name}"), value));
         }
         let mut fields = Fields(fields);
         fields.add_settings(device.settings);

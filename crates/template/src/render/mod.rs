@@ -41,7 +41,7 @@ pub const FUEL: u64 = 20_000;
 /// let account = AccountSettings::new("1001", "u-1001", "Reception", "sip.example.net");
 /// let route = recognise_route("/0004f28b54f4-sipprov.cfg", None);
 /// let file = route.file_for(Vendor::Polycom).unwrap();
-/// let device = Device {
+/// let device = Device { firmware: None,
 ///     mac: route.mac().unwrap(),
 ///     model: None,
 ///     accounts: std::slice::from_ref(&account),

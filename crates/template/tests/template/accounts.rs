@@ -81,7 +81,7 @@ proptest! {
                 .filter(|line| delivered[usize::from(line - 1)])
                 .map(|line| (line, passwords[usize::from(line - 1)].as_str()))
                 .collect();
-            let device = Device {
+            let device = Device { firmware: None,
                 mac: fixtures::mac(vendor),
                 model,
                 accounts: &accounts,
@@ -124,6 +124,7 @@ fn an_account_beyond_the_layout_is_a_render_error_not_a_wrong_key() {
     let users: Vec<String> = (1..=8).map(|n| format!("10{n}")).collect();
     let accounts = accounts(3, &users);
     let device = Device {
+        firmware: None,
         mac: fixtures::mac(Vendor::Grandstream),
         model: Some("HT802"),
         accounts: &accounts,
@@ -151,6 +152,7 @@ fn a_gigaset_base_links_each_account_to_one_provider_per_service() {
     accounts[2].registrar = "other.example.net:5070".into();
     accounts[2].outbound_proxy = Some("proxy.example.net".into());
     let device = Device {
+        firmware: None,
         mac: fixtures::mac(Vendor::Gigaset),
         model: Some("N870 IP PRO"),
         accounts: &accounts,
@@ -185,6 +187,7 @@ fn each_grandstream_family_gets_its_own_p_values() {
     let file = fixtures::device_file(Vendor::Grandstream);
     let render = |model: &'static str| {
         let device = Device {
+            firmware: None,
             mac: fixtures::mac(Vendor::Grandstream),
             model: Some(model),
             accounts: &accounts,
@@ -221,6 +224,7 @@ fn a_yealink_dect_base_gives_handset_n_account_n() {
     let users: Vec<String> = (1..=8).map(|n| format!("20{n}")).collect();
     let accounts = accounts(3, &users);
     let base = |model| Device {
+        firmware: None,
         mac: fixtures::mac(Vendor::Yealink),
         model,
         accounts: &accounts,

@@ -41,6 +41,7 @@ pub(crate) fn device<'a>(
 ) -> Device<'a> {
     const LINE_1: &[(u16, &str)] = &[(1, SIP_PASSWORD)];
     Device {
+        firmware: None,
         mac: mac(vendor),
         model: None,
         accounts: std::slice::from_ref(account),

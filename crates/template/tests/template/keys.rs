@@ -19,6 +19,7 @@ fn render(vendor: Vendor, keys: &[FunctionKey]) -> Result<Vec<(String, String)>,
         AccountSettings { line: 2, ..AccountSettings::new("1002", "u2", "Two", "sip.example.net") },
     ];
     let device = Device {
+        firmware: None,
         mac: fixtures::mac(vendor),
         model: None,
         accounts: &accounts,

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod escaping;
+mod firmware;
 mod fixtures;
 mod golden;
 mod hardening;
