@@ -75,3 +75,20 @@ fn embed_server_serves_a_phone_over_mutual_tls() {
     assert!(out.contains("cache-control: no-store\r\n"), "{out}");
     assert!(out.contains("account.1.password = "), "{out}");
 }
+
+#[test]
+fn firmware_rollout_stages_a_share_then_everyone() {
+    let out = run(env!("CARGO_BIN_EXE_firmware_rollout"), &[]);
+    assert!(out.starts_with("registered yealink 96.86.0.100 as sha256 "), "{out}");
+    // The share is chosen by MAC hash: the same 13 of these 200 MACs on every run.
+    assert!(
+        out.ends_with(
+            "10 % roll-out: 13 of 200 configs name the image\n\
+             behind their target: 13 (only those the roll-out reached)\n\
+             after the first wave: compliant 13, behind 0\n\
+             everyone: 200 of 200 configs name the image\n\
+             behind their target: 187\n"
+        ),
+        "{out}"
+    );
+}

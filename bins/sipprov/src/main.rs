@@ -47,6 +47,13 @@ enum Command {
     /// Bans on scanning addresses and networks (admin API).
     #[command(subcommand)]
     Ban(api::BanCommand),
+    /// The firmware catalogue and targets (admin API).
+    #[command(subcommand)]
+    Firmware(api::FirmwareCommand),
+    /// Fleet reports: firmware compliance, stale devices, ratings, User-Agent contradictions
+    /// (admin API).
+    #[command(subcommand)]
+    Report(api::ReportCommand),
     /// Admin API tokens (admin API; `sipprovd token create` makes the first one offline).
     #[command(subcommand)]
     Token(api::TokenCommand),
@@ -64,6 +71,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => api::run(connection, |client, json| args.run(client, json)),
         Command::Ban(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Token(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Firmware(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Report(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Identity(command) => command.run(),
         Command::Ua(command) => command.run(),
         Command::Path(command) => command.run(),

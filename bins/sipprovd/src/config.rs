@@ -819,7 +819,13 @@ impl Config {
             _ => bail!("[admin] certificate and key go together"),
         };
         let limits = self.limits.policy()?;
-        Ok(AdminConfig { certificate, realm: self.sip.realm(), timeouts: self.phones.timeouts(), limits })
+        Ok(AdminConfig {
+            certificate,
+            realm: self.sip.realm(),
+            timeouts: self.phones.timeouts(),
+            limits,
+            stale_days: self.fleet.stale_days,
+        })
     }
 }
 

@@ -1,7 +1,9 @@
 //! `sipprovd migrate`: moves a single-node install's SQLite store into PostgreSQL.
 //!
-//! Everything moves as it is: devices with their accounts, sealed secrets and key pins,
-//! pending sightings, bans, admin API tokens, reveal tokens and the audit log with its ids.
+//! Everything moves as it is: devices with their accounts, sealed secrets, key pins and fleet
+//! facts, pending sightings, bans, admin API tokens, reveal tokens, operator documents (the
+//! firmware catalogue and targets) and the audit log with its ids. Image files stay where
+//! they are: point every node's `[firmware] directory` at them (shared storage).
 //! Secrets stay sealed (the nodes use the same key file), so the move never opens one. Each
 //! batch is one transaction on the target and skips what is already there, so a move that
 //! stopped half-way is finished by running it again. At the end every record is read back from
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use sipprov_credentials::{
-    AuditQuery, DeviceQuery, DeviceRecord, PendingDevice, PendingQuery, Store, StoreError, StoredAuditEvent, Timestamp,
+    AuditQuery, DeviceQuery, DeviceRecord, FleetQuery, FleetRow, PendingDevice, PendingQuery, Store, StoreError,
+    StoredAuditEvent, Timestamp,
 };
 use sipprov_store_postgres::{PostgresOptions, PostgresStore};
 use sipprov_store_sqlite::SqliteStore;
@@ -95,11 +98,21 @@ pub fn migrate(from: &Path, to: &PostgresOptions) -> anyhow::Result<Report> {
     added.push(copy_all("bans", bans, |bans| target.import_bans(bans))?);
     let reveal_tokens = source.reveal_tokens()?;
     added.push(copy_all("reveal tokens", reveal_tokens, |tokens| target.import_reveal_tokens(tokens))?);
+    let documents = source.documents()?;
+    added.push(copy_all("documents", documents, |documents| target.import_documents(documents))?);
 
     let mut progress = Progress::new("devices", counts.devices);
     device_pages(&source, |devices| {
         let read = devices.len();
         progress.advance(read, target.import_devices(devices)?);
+        Ok(())
+    })?;
+    added.push(progress.finish());
+
+    let mut progress = Progress::new("fleet facts", counts.devices);
+    fleet_pages(&source, |rows| {
+        let read = rows.len();
+        progress.advance(read, target.import_fleet(rows)?);
         Ok(())
     })?;
     added.push(progress.finish());
@@ -154,6 +167,11 @@ fn device_pages(store: &dyn Store, each: impl FnMut(Vec<DeviceRecord>) -> anyhow
     each_page(None, read, |device: &DeviceRecord| device.mac, each)
 }
 
+fn fleet_pages(store: &dyn Store, each: impl FnMut(Vec<FleetRow>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let read = |after| store.fleet(&FleetQuery { after, limit: BATCH, ..FleetQuery::default() });
+    each_page(None, read, |row: &FleetRow| row.mac, each)
+}
+
 fn pending_pages(store: &dyn Store, each: impl FnMut(Vec<PendingDevice>) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let read = |after| store.pending(&PendingQuery { mac: None, after, limit: BATCH });
     each_page(None, read, |pending: &PendingDevice| (pending.mac, pending.spki_sha256), each)
@@ -203,7 +221,14 @@ fn verify(source: &SqliteStore, target: &PostgresStore, added: &[(&'static str, 
     let ever = Timestamp::from_unix(i64::MIN);
     compare("bans", Fingerprint::of(source.bans(ever)?), Fingerprint::of(target.bans(ever)?));
     compare("reveal tokens", Fingerprint::of(source.reveal_tokens()?), Fingerprint::of(target.reveal_tokens()?));
+    let documents = |store: &dyn Store| -> anyhow::Result<Fingerprint> {
+        let names: Vec<String> = source.documents()?.into_iter().map(|(name, _)| name).collect();
+        let found: Vec<_> = names.iter().map(|name| store.document(name)).collect::<Result<_, _>>()?;
+        Ok(Fingerprint::of(found.into_iter().flatten().collect::<Vec<_>>()))
+    };
+    compare("documents", documents(source)?, documents(target)?);
     compare("devices", devices(source)?, devices(target)?);
+    compare("fleet facts", fleet(source)?, fleet(target)?);
     compare("pending", pending(source)?, pending(target)?);
     compare("audit events", audit(source)?, audit(target)?);
     Ok(Report { kinds })
@@ -259,6 +284,15 @@ fn devices(store: &dyn Store) -> anyhow::Result<Fingerprint> {
     let mut fingerprint = Fingerprinting::default();
     device_pages(store, |devices| {
         devices.iter().for_each(|device| fingerprint.add_device(device));
+        Ok(())
+    })?;
+    Ok(fingerprint.finish())
+}
+
+fn fleet(store: &dyn Store) -> anyhow::Result<Fingerprint> {
+    let mut fingerprint = Fingerprinting::default();
+    fleet_pages(store, |rows| {
+        rows.iter().for_each(|row| fingerprint.add(row));
         Ok(())
     })?;
     Ok(fingerprint.finish())

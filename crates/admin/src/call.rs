@@ -14,6 +14,10 @@ use crate::body::{AdminResponse, error};
 pub(crate) struct AdminContext {
     pub(crate) state: ServerState,
     pub(crate) realm: String,
+    /// Days without a fetch after which a device is stale (reports and metrics).
+    pub(crate) stale_days: u64,
+    /// The fleet figures last read for `/metrics`, and when.
+    pub(crate) summary: std::sync::Mutex<Option<(std::time::Instant, sipprov_fleet::report::FleetSummary)>>,
 }
 
 /// One admin call, as the handlers see it.

@@ -19,9 +19,11 @@ mod audit;
 mod body;
 mod call;
 mod devices;
+mod firmware;
 mod import;
 mod import_rows;
 mod model;
+mod reports;
 mod routes;
 mod service;
 mod time;
@@ -60,6 +62,8 @@ pub struct AdminConfig {
     /// overall), applied before any TLS work as on the phone listener. Request rates and scan
     /// detection are not applied: every call needs a token.
     pub limits: Policy,
+    /// Days without a fetch after which a device counts as stale in reports and metrics.
+    pub stale_days: u64,
 }
 
 /// A bound admin listener.
@@ -80,7 +84,12 @@ impl AdminServer {
         let acceptor = TlsAcceptor::from(tls::admin_config(certificates)?);
         let gate = Gatekeeper::new(config.limits).map_err(|e| ServerError::Limits(e.to_string()))?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        let context = Arc::new(AdminContext { state, realm: config.realm });
+        let context = Arc::new(AdminContext {
+            state,
+            realm: config.realm,
+            stale_days: config.stale_days,
+            summary: std::sync::Mutex::default(),
+        });
         Ok(Self { listener, acceptor, timeouts: config.timeouts, context, gate: Arc::new(gate), epoch: Instant::now() })
     }
 
@@ -220,6 +229,16 @@ async fn route(context: &AdminContext, request: Request<Incoming>) -> (AdminResp
         Action::Import => import::run(context, call).await,
         Action::Audit => audit::query(context, call).await,
         Action::Suspicious => audit::suspicious(context, call).await,
+        Action::ListFirmware => firmware::list(context).await,
+        Action::AddFirmware => firmware::add(context, call).await,
+        Action::RemoveFirmware => firmware::remove(context, call).await,
+        Action::FlagFirmware => firmware::flag(context, call).await,
+        Action::SetTarget => firmware::set_target(context, call).await,
+        Action::ClearTarget => firmware::clear_target(context, call).await,
+        Action::FirmwareReport => reports::firmware(context, call).await,
+        Action::StaleReport => reports::stale(context, call).await,
+        Action::RatingsReport => reports::ratings(context).await,
+        Action::MismatchReport => reports::mismatch(context, call).await,
     };
     (response, caller)
 }

@@ -28,6 +28,16 @@ pub(crate) enum Action {
     CreateToken,
     ListTokens,
     RevokeToken,
+    ListFirmware,
+    AddFirmware,
+    RemoveFirmware,
+    FlagFirmware,
+    SetTarget,
+    ClearTarget,
+    FirmwareReport,
+    StaleReport,
+    RatingsReport,
+    MismatchReport,
 }
 
 /// One route.
@@ -70,6 +80,17 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Method::POST, "/v1/tokens", Some(Role::Admin), Action::CreateToken),
     route(Method::GET, "/v1/tokens", Some(Role::Admin), Action::ListTokens),
     route(Method::DELETE, "/v1/tokens/{id}", Some(Role::Admin), Action::RevokeToken),
+    route(Method::GET, "/v1/firmware", AUDITOR, Action::ListFirmware),
+    route(Method::POST, "/v1/firmware", OPERATOR, Action::AddFirmware),
+    // Before `/v1/firmware/{sha256}`, which would capture `targets`.
+    route(Method::PUT, "/v1/firmware/targets", OPERATOR, Action::SetTarget),
+    route(Method::DELETE, "/v1/firmware/targets", OPERATOR, Action::ClearTarget),
+    route(Method::DELETE, "/v1/firmware/{sha256}", OPERATOR, Action::RemoveFirmware),
+    route(Method::POST, "/v1/firmware/{sha256}/flag", OPERATOR, Action::FlagFirmware),
+    route(Method::GET, "/v1/reports/firmware", AUDITOR, Action::FirmwareReport),
+    route(Method::GET, "/v1/reports/stale", AUDITOR, Action::StaleReport),
+    route(Method::GET, "/v1/reports/ratings", AUDITOR, Action::RatingsReport),
+    route(Method::GET, "/v1/reports/mismatch", AUDITOR, Action::MismatchReport),
 ];
 
 /// How a request's path and method matched.

@@ -50,6 +50,28 @@ pub(super) async fn metrics(context: &AdminContext) -> AdminResponse {
         "Client facts not kept because the buffer was full.",
         credentials.dropped_sightings(),
     )];
+    let mut gauges = gauges.to_vec();
+    let fleet = super::reports::metrics_summary(context).await;
+    let ratings: Vec<(String, u64)> = fleet
+        .iter()
+        .flat_map(|f| f.ratings.iter().map(|(rating, n)| (format!("sipprov_fleet_rating_{rating}_devices"), *n)))
+        .collect();
+    if let Some(fleet) = &fleet {
+        gauges.extend([
+            ("sipprov_fleet_devices", "Enrolled devices.", fleet.devices),
+            ("sipprov_fleet_firmware_compliant", "Devices running their firmware target.", fleet.compliant),
+            ("sipprov_fleet_firmware_behind", "Devices reporting another version than their target.", fleet.behind),
+            ("sipprov_fleet_firmware_flagged", "Devices reporting a flagged firmware version.", fleet.on_flagged),
+            ("sipprov_fleet_stale", "Devices not served for the stale threshold ([fleet] stale_days).", fleet.stale),
+            ("sipprov_fleet_dormant", "Dormant devices.", fleet.dormant),
+            ("sipprov_fleet_never_seen", "Enrolled devices never served.", fleet.never_seen),
+            ("sipprov_fleet_pending", "Certificates of MACs not in the inventory, per MAC and key.", fleet.pending),
+            ("sipprov_fleet_ua_mismatch", "Devices whose User-Agent contradicts their certificate.", fleet.mismatched),
+        ]);
+    }
+    for (name, devices) in &ratings {
+        gauges.push((name.as_str(), "Devices whose latest fetch had this ITSPA rating.", *devices));
+    }
     let body = context.state.metrics.render(&counters, &gauges);
     text(body, "text/plain; version=0.0.4; charset=utf-8")
 }

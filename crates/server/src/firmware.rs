@@ -8,14 +8,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame};
+use sipprov_fleet::FirmwareImage;
 use tokio::sync::mpsc;
 
 const CHUNK: usize = 64 * 1024;
 
-/// The image hash a catalogue URL names: `/firmware/<sha256>/<file name>`. The file name is
-/// whatever the phone appends (Grandstream builds its own from its model); the hash alone picks
-/// the image.
-pub(crate) fn catalogue_hash(path: &str) -> Option<&str> {
+/// The image hash and file name a catalogue URL names: `/firmware/<sha256>/<file name>`. The
+/// file name is whatever the phone appends (Grandstream builds its own from its model); the
+/// hash alone picks the image.
+pub(crate) fn catalogue_image(path: &str) -> Option<(&str, &str)> {
     let rest = path.strip_prefix("/firmware/")?;
     let (hash, name) = rest.split_once('/')?;
     let hash_ok = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
@@ -23,7 +24,19 @@ pub(crate) fn catalogue_hash(path: &str) -> Option<&str> {
         && name.len() <= 128
         && !name.starts_with('.')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    (hash_ok && name_ok).then_some(hash)
+    (hash_ok && name_ok).then_some((hash, name))
+}
+
+/// Whether a Fanvil phone asks for its version file (`fanvil_<model>_hw<n>.txt`, named after
+/// its model) in an image's directory, rather than for the image.
+pub(crate) fn is_fanvil_version_file(image: &FirmwareImage, name: &str) -> bool {
+    image.vendor == "fanvil" && name != image.name && name.ends_with(".txt")
+}
+
+/// The version file a Fanvil phone reads before upgrading: the version, and where the image is.
+pub(crate) fn fanvil_version_file(provisioning_url: &str, image: &FirmwareImage) -> String {
+    let base = provisioning_url.trim_end_matches('/');
+    format!("Version={}\nFirmware={base}/firmware/{}/{}\n", image.version, image.sha256, image.name)
 }
 
 /// A response body read from disk one chunk at a time, so a large image is never held in
@@ -85,8 +98,11 @@ mod tests {
     #[test]
     fn only_a_hash_and_a_plain_name_make_a_catalogue_url() {
         let hash = "ab".repeat(32);
-        assert_eq!(catalogue_hash(&format!("/firmware/{hash}/T54W-96.86.0.100.rom")), Some(hash.as_str()));
-        assert_eq!(catalogue_hash(&format!("/firmware/{hash}/gxp2170fw.bin")), Some(hash.as_str()));
+        assert_eq!(
+            catalogue_image(&format!("/firmware/{hash}/T54W-96.86.0.100.rom")),
+            Some((hash.as_str(), "T54W-96.86.0.100.rom"))
+        );
+        assert_eq!(catalogue_image(&format!("/firmware/{hash}/gxp2170fw.bin")), Some((hash.as_str(), "gxp2170fw.bin")));
         for hostile in [
             format!("/firmware/{hash}/"),
             format!("/firmware/{hash}/../x"),
@@ -96,7 +112,7 @@ mod tests {
             format!("/firmware/{}/x.rom", &hash[1..]),
             format!("/fw/{hash}/x.rom"),
         ] {
-            assert_eq!(catalogue_hash(&hostile), None, "{hostile}");
+            assert_eq!(catalogue_image(&hostile), None, "{hostile}");
         }
     }
 }

@@ -4,7 +4,8 @@
 //! resumed by running it again.
 
 use sipprov_credentials::{
-    ApiToken, Ban, DeviceRecord, PendingDevice, RevealToken, StoreError, StoredAuditEvent, Timestamp,
+    ApiToken, Ban, DeviceRecord, Document, FleetRow, PendingDevice, RevealToken, StoreError, StoredAuditEvent,
+    Timestamp,
 };
 
 use crate::PostgresStore;
@@ -75,6 +76,47 @@ impl PostgresStore {
         self.insert_new(
             "INSERT INTO pending (mac, spki, vendor, first_seen, last_seen, count) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (mac, spki) DO NOTHING",
+            rows,
+        )
+    }
+
+    /// Adds operator documents not yet present, with their versions.
+    pub fn import_documents(&self, documents: Vec<(String, Document)>) -> Result<usize, StoreError> {
+        let rows = documents
+            .into_iter()
+            .map(|(name, document)| -> Values {
+                let version = i64::try_from(document.version).unwrap_or(i64::MAX);
+                vec![Box::new(name), Box::new(version), Box::new(document.body)]
+            })
+            .collect();
+        self.insert_new(
+            "INSERT INTO documents (name, version, body) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            rows,
+        )
+    }
+
+    /// Sets the fleet facts of devices already moved (rating, what the User-Agent said, since
+    /// when the firmware runs); returns how many changed.
+    pub fn import_fleet(&self, rows: Vec<FleetRow>) -> Result<usize, StoreError> {
+        let rows = rows
+            .into_iter()
+            .map(|row| -> Values {
+                vec![
+                    Box::new(row.mac.to_string()),
+                    Box::new(row.facts.rating.map(i16::from)),
+                    Box::new(row.facts.vendor),
+                    Box::new(row.facts.model),
+                    Box::new(row.facts.firmware),
+                    Box::new(row.firmware_since.map(Timestamp::unix)),
+                    Box::new(row.facts.mismatch),
+                ]
+            })
+            .collect();
+        self.insert_new(
+            "UPDATE devices SET rating = $2, ua_vendor = $3, ua_model = $4, firmware = $5, firmware_since = $6,
+                ua_mismatch = $7
+             WHERE mac = $1 AND (rating, ua_vendor, ua_model, firmware, firmware_since, ua_mismatch)
+                IS DISTINCT FROM ($2, $3, $4, $5, $6, $7)",
             rows,
         )
     }

@@ -110,6 +110,21 @@ impl SqliteStore {
         })
     }
 
+    /// Every operator document, by name.
+    pub fn documents(&self) -> Result<Vec<(String, Document)>, StoreError> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare("SELECT name, version, body FROM documents ORDER BY name").map_err(backend)?;
+            let rows = statement
+                .query_map([], |row| {
+                    let version = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+                    Ok((row.get::<_, String>(0)?, Document { version, body: row.get(2)? }))
+                })
+                .map_err(backend)?;
+            rows.map(|row| row.map_err(backend)).collect()
+        })
+    }
+
     /// Every reveal token, with when it was used, by hash.
     pub fn reveal_tokens(&self) -> Result<Vec<(RevealToken, Option<Timestamp>)>, StoreError> {
         self.read(|conn| {

@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         realm: "sip.example.net".into(),
         timeouts: Timeouts::default(),
         limits: Policy::default(),
+        stale_days: 7,
     };
     let admin = AdminServer::bind("127.0.0.1:0".parse()?, config, state).await?;
     let addr = admin.local_addr();

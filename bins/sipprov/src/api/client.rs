@@ -83,6 +83,11 @@ impl Client {
         reply(response, path)
     }
 
+    pub(crate) fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
+        let response = self.agent.put(self.url(path)).header("Authorization", self.authorization()).send_json(body);
+        reply(response, path)
+    }
+
     pub(crate) fn patch_json(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
         let response = self.agent.patch(self.url(path)).header("Authorization", self.authorization()).send_json(body);
         reply(response, path)

@@ -9,8 +9,10 @@ mod audit;
 mod ban;
 mod client;
 pub(crate) mod device;
+mod firmware;
 mod pending;
 mod progress;
+mod report;
 mod table;
 mod token;
 mod url;
@@ -25,7 +27,9 @@ pub(crate) use audit::AuditArgs;
 pub(crate) use ban::BanCommand;
 pub(crate) use client::Client;
 pub(crate) use device::DeviceCommand;
+pub(crate) use firmware::FirmwareCommand;
 pub(crate) use pending::PendingCommand;
+pub(crate) use report::ReportCommand;
 pub(crate) use token::TokenCommand;
 
 /// How to reach the admin API.

@@ -114,8 +114,20 @@ impl Daemon {
 
     /// [`Daemon::fetch`] from the loopback address `source` (any of 127.0.0.0/8).
     pub fn fetch_from(&self, source: &str, path: &str, cert: &Path, key: &Path) -> (Option<u16>, String) {
+        self.fetch_with(source, path, cert, key, "curl")
+    }
+
+    /// Demo phone `mac` fetching `path` with the User-Agent `user_agent`.
+    pub fn fetch_as_phone_with_agent(&self, mac: &str, path: &str, user_agent: &str) -> (Option<u16>, String) {
+        let devices = self.dir.join("pki").join("devices");
+        let (cert, key) = (devices.join(format!("{mac}.pem")), devices.join(format!("{mac}.key")));
+        self.fetch_with("127.0.0.1", path, &cert, &key, user_agent)
+    }
+
+    fn fetch_with(&self, source: &str, path: &str, cert: &Path, key: &Path, user_agent: &str) -> (Option<u16>, String) {
         let output = Command::new("curl")
             .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}", "--interface", source])
+            .args(["--user-agent", user_agent])
             .arg("--cacert")
             .arg(self.pki("server-ca.pem"))
             .arg("--cert")

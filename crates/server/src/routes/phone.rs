@@ -39,6 +39,8 @@ enum Plan {
     Common(&'static ProfileFile),
     /// Stream this registered firmware image, if its file still has its hash.
     Image(FirmwareImage),
+    /// Write the version file a Fanvil phone asks its upgrade server for, naming this image.
+    FanvilVersionFile(FirmwareImage),
 }
 
 /// The state every phone request needs.
@@ -102,14 +104,18 @@ impl PhoneRoutes {
             Method::PUT => return Plan::Answer(upload_outcome(identity, request.uri().path(), user_agent)),
             _ => return Plan::Answer(RequestOutcome::MethodNotServed),
         };
-        if let Some(sha256) = firmware::catalogue_hash(request.uri().path()) {
+        if let Some((sha256, name)) = firmware::catalogue_image(request.uri().path()) {
             let Some(identity) = identity else { return Plan::Answer(RequestOutcome::NoIdentity) };
             // Only a registered, unflagged image of the vendor the certificate names.
             let vendor = format_vendor(identity).map(|vendor| vendor.name());
             let policy = self.fleet.policy();
             return match policy.1.image(sha256) {
                 Some(image) if Some(image.vendor.as_str()) == vendor && image.flagged.is_none() => {
-                    Plan::Image(image.clone())
+                    if firmware::is_fanvil_version_file(image, name) {
+                        Plan::FanvilVersionFile(image.clone())
+                    } else {
+                        Plan::Image(image.clone())
+                    }
                 }
                 _ => Plan::Answer(RequestOutcome::UnknownPath),
             };
@@ -174,6 +180,8 @@ impl PhoneRoutes {
             }
             (Plan::Answer(outcome), _) => (outcome, response::not_found()),
             (Plan::Device(file, kind), Some(identity)) => {
+                // A file that cannot carry a secret delivers none: its fetch is a peek.
+                let kind = if renderer.may_carry_secrets(file) { kind } else { FetchKind::Peek };
                 let fetch = FetchRequest {
                     spki_sha256: identity.spki_sha256,
                     peer: peer.ip().to_string(),
@@ -191,6 +199,11 @@ impl PhoneRoutes {
                 }
             },
             (Plan::Device(..), None) => (RequestOutcome::NoIdentity, response::not_found()),
+            (Plan::FanvilVersionFile(image), _) => {
+                let base = self.config.settings.get("provisioning_url").unwrap_or_default();
+                let body = firmware::fanvil_version_file(base, &image);
+                (RequestOutcome::ServedFirmware, response::config_file(body, "text/plain; charset=utf-8"))
+            }
             (Plan::Image(image), _) => {
                 let fleet = Arc::clone(&self.fleet);
                 let opened = tokio::task::spawn_blocking(move || fleet.open_image(&image)).await.ok().flatten();

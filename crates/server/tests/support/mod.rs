@@ -157,8 +157,13 @@ impl Harness {
         let addr = server.local_addr();
         let reloader = server.reloader();
         let admin_state = server.admin_state();
-        let admin_config =
-            AdminConfig { certificate: certificate.clone(), realm: REALM.into(), timeouts, limits: Policy::default() };
+        let admin_config = AdminConfig {
+            certificate: certificate.clone(),
+            realm: REALM.into(),
+            timeouts,
+            limits: Policy::default(),
+            stale_days: 7,
+        };
         let admin = AdminServer::bind("127.0.0.1:0".parse().unwrap(), admin_config, admin_state.clone()).await.unwrap();
         let admin_addr = admin.local_addr();
         let (stop, stopped) = tokio::sync::watch::channel(false);

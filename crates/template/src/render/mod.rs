@@ -147,6 +147,14 @@ impl Renderer {
         Ok(renderer)
     }
 
+    /// Whether `file`'s template can write a secret: it refers to secrets or accounts (where
+    /// account passwords are). A device file that cannot (Polycom's per-device master file)
+    /// is served without delivering anything, so fetching it never starts the grace window.
+    pub fn may_carry_secrets(&self, file: &ProfileFile) -> bool {
+        let Some(loaded) = file.template.and_then(|name| self.templates.get(name)) else { return false };
+        loaded.referenced.iter().any(|r| matches!(r.split('.').next(), Some("secrets" | "accounts" | "account")))
+    }
+
     /// Renders a device's own file. `file` must be a [`FileKind::Device`] file with a template.
     pub fn render_device(&self, file: &ProfileFile, device: &Device<'_>) -> Result<String, TemplateError> {
         let aliases = file.template.and_then(|name| self.templates.get(name)).is_some_and(|loaded| loaded.one_account);

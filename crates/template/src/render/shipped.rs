@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 pub(super) const SHIPPED: &[(&str, &str)] = &[
     ("yealink/device.cfg", include_str!("../../templates/yealink/device.cfg")),
     ("polycom/master.cfg", include_str!("../../templates/polycom/master.cfg")),
+    ("polycom/master-device.cfg", include_str!("../../templates/polycom/master-device.cfg")),
     ("polycom/device.cfg", include_str!("../../templates/polycom/device.cfg")),
     ("cisco/common.xml", include_str!("../../templates/cisco/common.xml")),
     ("cisco/device.xml", include_str!("../../templates/cisco/device.xml")),

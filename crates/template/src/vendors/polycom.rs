@@ -29,12 +29,19 @@ pub const PROFILE: VendorProfile = VendorProfile {
     vendor: Vendor::Polycom,
     files: &[
         file("000000000000.cfg", FileKind::Common, Some("polycom/master.cfg"), "master file: names the files to load"),
-        file("{mac}.cfg", FileKind::Device, None, "per-device master file; not served, the shared one applies"),
         file(
             "{mac}-sipprov.cfg",
             FileKind::Device,
             Some("polycom/device.cfg"),
             "the device's config, named by the master file",
+        ),
+        // Asked for before the shared master file; listed after the config, which is the
+        // device file that carries its accounts.
+        file(
+            "{mac}.cfg",
+            FileKind::Device,
+            Some("polycom/master-device.cfg"),
+            "per-device master file: the shared one's files and the device's firmware target; carries no secret",
         ),
         file("{mac}-phone.cfg", FileKind::Device, None, "settings changed on the phone; not served"),
         file("{mac}-web.cfg", FileKind::Device, None, "settings changed in the web UI; not served"),

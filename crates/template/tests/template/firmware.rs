@@ -25,6 +25,13 @@ fn a_target_is_written_in_each_vendors_upgrade_keys() {
             &["<P192>prov.example.net/firmware/0123abcd</P192>", "<P6767>2</P6767>", "<P238>0</P238>"],
         ),
         (Vendor::Gigaset, &[&format!("<file version=\"96.86.0.100\" url=\"{URL}\"/>")]),
+        (
+            Vendor::Fanvil,
+            &[
+                "<EnableAutoUpgrade>1</EnableAutoUpgrade>",
+                "<UpgradeServer1>https://prov.example.net/firmware/0123abcd</UpgradeServer1>",
+            ],
+        ),
     ];
     for (vendor, lines) in expected {
         let firmware = Firmware { version: "96.86.0.100", url: URL };
@@ -36,6 +43,20 @@ fn a_target_is_written_in_each_vendors_upgrade_keys() {
             assert!(config.contains(line), "{vendor}: {line} missing from\n{config}");
         }
     }
+    // Polycom reads its image from the master file: the per-device one carries the target,
+    // and cannot carry a secret, so fetching it delivers none.
+    let master = Vendor::Polycom.profile().unwrap().files.iter().find(|f| f.pattern == "{mac}.cfg").unwrap();
+    assert!(!renderer.may_carry_secrets(master));
+    assert!(vendors().all(|vendor| renderer.may_carry_secrets(device_file(vendor))), "every config file can");
+    let targeted = device(Vendor::Polycom, &account, &settings, true);
+    let firmware = Firmware { version: "4.0.15.1009", url: URL };
+    let with =
+        renderer.render_device(master, &sipprov_template::Device { firmware: Some(firmware), ..targeted }).unwrap();
+    assert!(with.contains(&format!("APP_FILE_PATH=\"{URL}\"")), "{with}");
+    assert!(with.contains("CONFIG_FILES=\"[PHONE_MAC_ADDRESS]-sipprov.cfg\""), "{with}");
+    let without = renderer.render_device(master, &targeted).unwrap();
+    assert!(without.contains("APP_FILE_PATH=\"sip.ld\""), "{without}");
+
     for vendor in vendors() {
         let config = renderer.render_device(device_file(vendor), &device(vendor, &account, &settings, false)).unwrap();
         assert!(!config.contains("/firmware/"), "{vendor}: no target, no firmware key:\n{config}");

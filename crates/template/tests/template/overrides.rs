@@ -144,8 +144,8 @@ fn only_renderable_files_of_the_right_kind_render() {
     let renderer = Renderer::shipped().unwrap();
     let (account, settings) = (fixtures::account(), fixtures::settings());
     let device = fixtures::device(Vendor::Polycom, &account, &settings, false);
-    // Polycom's per-device master file is recognised, not served.
-    let route = recognise_route("/0004f28b54f4.cfg", None);
+    // Polycom's device licence file is recognised, not served.
+    let route = recognise_route("/0004f28b54f4-license.cfg", None);
     let err = renderer.render_device(route.file_for(Vendor::Polycom).unwrap(), &device).unwrap_err();
     assert!(matches!(err, TemplateError::NotRenderable { .. }), "{err:?}");
     // A device file cannot be rendered as a common file (it would get no secrets, but also no account).

@@ -199,9 +199,9 @@ fn the_format_comes_from_the_vendor_the_caller_knows() {
     assert_eq!(route.file_for(Vendor::Snom).unwrap().template, Some("snom/device.xml"));
     assert_eq!(route.file_for(Vendor::Gigaset).unwrap().template, Some("gigaset/device.xml"));
     assert_eq!(route.file_for(Vendor::Yealink), None);
-    // Polycom's {mac}.cfg is recognised but not served: the shared master file names the device's file.
+    // Polycom's {mac}.cfg is its per-device master file (the firmware target), not its config.
     let route = recognise_route("/0004f28b54f4.cfg", None);
-    assert_eq!(route.file_for(Vendor::Polycom).unwrap().template, None);
+    assert_eq!(route.file_for(Vendor::Polycom).unwrap().template, Some("polycom/master-device.cfg"));
 }
 
 #[test]
