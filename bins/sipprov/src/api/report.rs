@@ -17,7 +17,7 @@ pub(crate) enum ReportCommand {
     },
     /// Devices not seen for N days; dormant, never-seen and pending counts.
     Stale {
-        /// The threshold in days [default: the server's \[fleet\] stale_days].
+        /// The threshold in days [default: the server's fleet stale_days setting].
         #[arg(long)]
         days: Option<u64>,
         #[command(flatten)]
