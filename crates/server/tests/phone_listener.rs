@@ -9,6 +9,7 @@ use std::time::Duration;
 use rcgen::DnType;
 use sipprov_credentials::{Account, AuditKind, AuditQuery, DeviceProfile, Store};
 use sipprov_fleet::{ImageInfo, Rollout, Scope, Target};
+use sipprov_identity::{IdentityRule, TrustStore, VendorTrust};
 use sipprov_server::Timeouts;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -234,6 +235,28 @@ async fn only_registered_firmware_is_streamed_and_the_target_reaches_the_config(
     let alerts =
         harness.store.audit(&AuditQuery { kind: Some(AuditKind::FirmwareAltered), ..AuditQuery::default() }).unwrap();
     assert_eq!(alerts.len(), 1, "and raises an alert");
+}
+
+/// Polycom's per-device master file names its firmware target and carries no secret: fetching
+/// it delivers nothing, so the grace window starts only with the config itself.
+#[tokio::test]
+async fn a_polycom_master_file_is_served_without_delivering_anything() {
+    let vendor_ca = ca("Private CA");
+    let anchor = VendorTrust::from_bundle("ca.pem", vendor_ca.pem().as_bytes(), IdentityRule::CnMac).unwrap();
+    let harness = Harness::start(TrustStore::new(vec![anchor]).unwrap(), Timeouts::default()).await;
+    let mac = "0004f28b54f4";
+    harness.enrol(mac);
+    let phone = phone(&vendor_ca, &[(DnType::CommonName, mac)]);
+    let master = harness.get(&phone, &format!("/{mac}.cfg")).await;
+    assert!(master.starts_with("HTTP/1.1 200"), "{master}");
+    assert!(master.contains("APP_FILE_PATH=\"sip.ld\"") && !master.contains("password"), "{master}");
+    let device = harness.store.device(&mac.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(device.state.name(), "issued", "the master file delivered nothing");
+    assert_eq!(device.pinned_spki, None);
+    let config = harness.get(&phone, &format!("/{mac}-sipprov.cfg")).await;
+    assert!(config.contains("reg.1.auth.password="), "{config}");
+    let device = harness.store.device(&mac.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(device.state.name(), "delivered", "the config did");
 }
 
 /// Threat 6: identity never comes from a header, whatever a proxy might have set.

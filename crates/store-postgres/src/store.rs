@@ -720,23 +720,28 @@ impl Store for PostgresStore {
     }
 
     fn fleet(&self, query: &FleetQuery) -> Result<Vec<FleetRow>, StoreError> {
-        let after = query.after.map(|mac| mac.to_string()).unwrap_or_default();
-        let (mismatched, since, limit) =
-            (query.mismatched, query.not_seen_since.map(Timestamp::unix), limit(query.limit));
+        // Only the filters that are set go into the SQL, so the partial index of contradicted
+        // devices serves the mismatch listing.
+        let mut conditions = vec!["mac > $1"];
+        let mut values: Values =
+            vec![Box::new(query.after.map(|mac| mac.to_string()).unwrap_or_default()), Box::new(limit(query.limit))];
+        if query.mismatched {
+            conditions.push("ua_mismatch IS NOT NULL");
+        }
+        if let Some(since) = query.not_seen_since {
+            conditions.push("(last_fetch IS NULL OR last_fetch < $3)");
+            values.push(Box::new(since.unix()));
+        }
+        let sql = format!(
+            "SELECT mac, vendor, model, site, state, disabled, enrolled_at, last_fetch, rating, ua_vendor, ua_model,
+                firmware, ua_mismatch, firmware_since
+             FROM devices WHERE {} ORDER BY mac LIMIT $2",
+            conditions.join(" AND ")
+        );
         self.run(async move |pool| {
             let client = connection(&pool).await?;
-            let statement = client
-                .prepare_cached(
-                    "SELECT mac, vendor, model, site, state, disabled, enrolled_at, last_fetch, rating, ua_vendor,
-                        ua_model, firmware, ua_mismatch, firmware_since
-                     FROM devices
-                     WHERE mac > $1 AND ($2 = false OR ua_mismatch IS NOT NULL)
-                        AND ($3::bigint IS NULL OR last_fetch IS NULL OR last_fetch < $3)
-                     ORDER BY mac LIMIT $4",
-                )
-                .await
-                .map_err(backend)?;
-            let rows = client.query(&statement, &[&after, &mismatched, &since, &limit]).await.map_err(backend)?;
+            let statement = client.prepare_cached(&sql).await.map_err(backend)?;
+            let rows = client.query(&statement, &params(&values)).await.map_err(backend)?;
             rows.iter().map(rows::fleet_row).collect()
         })
     }

@@ -4,6 +4,7 @@
 mod baseline;
 mod compare;
 mod fleet;
+mod reports;
 mod servers;
 mod storm;
 
@@ -101,6 +102,17 @@ pub(crate) enum BenchCommand {
         #[arg(long, env = "SIPPROV_BENCH_DATABASE_URL")]
         postgres: Option<String>,
     },
+    /// Time each fleet report (firmware compliance, the /metrics summary, stale, mismatch) over
+    /// an inventory of N devices with fleet facts, enrolled once into a SQLite store under the
+    /// bench directory and reused.
+    Reports {
+        /// Enrolled devices.
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: usize,
+        /// The bench directory.
+        #[arg(long, default_value = "sipprov-bench")]
+        dir: PathBuf,
+    },
 }
 
 impl BenchCommand {
@@ -155,6 +167,18 @@ impl BenchCommand {
                         value["max_ms"],
                         value["errors"]
                     );
+                }
+                Ok(())
+            }
+            BenchCommand::Reports { devices, dir } => {
+                let report = reports::run(&dir, devices)?;
+                if json {
+                    println!("{report}");
+                } else {
+                    println!("{devices} devices; peak RSS {} MB", report["peak_rss_mb"]);
+                    for (name, times) in report["reports"].as_object().into_iter().flatten() {
+                        println!("{name:<48} fastest {} ms, median {} ms", times["fastest_ms"], times["median_ms"]);
+                    }
                 }
                 Ok(())
             }

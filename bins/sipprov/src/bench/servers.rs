@@ -198,7 +198,7 @@ never_ban = ["127.0.0.0/8"]
 
 /// Enrols phones `0..count` of the bench fleet, from several threads so their writes share
 /// commits.
-fn enrol(store: Arc<dyn Store>, keys: &str, count: usize) -> anyhow::Result<()> {
+pub(crate) fn enrol(store: Arc<dyn Store>, keys: &str, count: usize) -> anyhow::Result<()> {
     let credentials =
         Arc::new(Credentials::new(store, Lifecycle::default(), Some(Keyring::parse(keys)?), Arc::new(SystemClock)));
     const THREADS: usize = 16;
