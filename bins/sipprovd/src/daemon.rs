@@ -170,13 +170,12 @@ fn start_compaction(credentials: Arc<Credentials>) {
 }
 
 /// Picks up bans made and lifted by other nodes sharing the store (the listener loaded them at
-/// start), and drops expired bans and idle entries from the rate limiter; and the firmware
-/// catalogue and targets other nodes changed.
+/// start), and drops expired bans and idle entries from the rate limiter; and, as a job of its
+/// own, the firmware catalogue and targets other nodes changed.
 fn start_ban_refresh(state: ServerState) {
-    repeat(BAN_REFRESH_EVERY, false, "ban and firmware policy refresh", move || {
-        state.refresh_bans()?;
-        Ok(state.fleet.refresh()?)
-    });
+    let fleet = Arc::clone(&state.fleet);
+    repeat(BAN_REFRESH_EVERY, false, "ban refresh", move || Ok(state.refresh_bans().map(drop)?));
+    repeat(BAN_REFRESH_EVERY, false, "firmware policy refresh", move || Ok(fleet.refresh()?));
 }
 
 /// Deletes audit events past `[audit] retain_days`, hourly and once at start.

@@ -28,15 +28,17 @@ struct Page {
     days: u64,
 }
 
-fn page(call: &Call, default_days: u64) -> Result<Page, AdminResponse> {
-    let mut page = Page { after: None, limit: 100, days: default_days };
+/// The paging parameters, and `days` where `days` is the report's default threshold (`None`:
+/// the report takes none).
+fn page(call: &Call, days: Option<u64>) -> Result<Page, AdminResponse> {
+    let mut page = Page { after: None, limit: 100, days: days.unwrap_or_default() };
     for (name, value) in &call.query {
         let parsed = match name.as_str() {
             "limit" => parse_limit(value).map(|limit| page.limit = limit),
             "after" => {
                 Mac::parse(value).map(|mac| page.after = Some(mac)).map_err(|e| format!("after: {}", e.reason()))
             }
-            "days" => match value.parse::<u64>() {
+            "days" if days.is_some() => match value.parse::<u64>() {
                 Ok(days) if (1..=3650).contains(&days) => {
                     page.days = days;
                     Ok(())
@@ -52,7 +54,7 @@ fn page(call: &Call, default_days: u64) -> Result<Page, AdminResponse> {
 
 /// `GET /v1/reports/firmware`: compliance with the firmware targets.
 pub(super) async fn firmware(context: &AdminContext, call: Call) -> AdminResponse {
-    let page = match page(&call, context.stale_days) {
+    let page = match page(&call, None) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -70,7 +72,7 @@ pub(super) async fn firmware(context: &AdminContext, call: Call) -> AdminRespons
 
 /// `GET /v1/reports/stale?days=N`: devices not seen for N days; dormant, never seen, pending.
 pub(super) async fn stale(context: &AdminContext, call: Call) -> AdminResponse {
-    let page = match page(&call, context.stale_days) {
+    let page = match page(&call, Some(context.stale_days)) {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -85,7 +87,7 @@ pub(super) async fn stale(context: &AdminContext, call: Call) -> AdminResponse {
 
 /// `GET /v1/reports/mismatch`: devices whose User-Agent contradicts their certificate.
 pub(super) async fn mismatch(context: &AdminContext, call: Call) -> AdminResponse {
-    let page = match page(&call, context.stale_days) {
+    let page = match page(&call, None) {
         Ok(page) => page,
         Err(response) => return response,
     };

@@ -13,7 +13,7 @@ pub struct FleetFacts {
     /// The ITSPA rating of the provisioning method the fetch used (5: HTTPS with a unique
     /// device certificate).
     pub rating: Option<u8>,
-    /// The vendor the User-Agent names (`yealink`).
+    /// The vendor (`yealink`): the certificate's, else the one the User-Agent names.
     pub vendor: Option<String>,
     /// The model the User-Agent names (`T54W`).
     pub model: Option<String>,

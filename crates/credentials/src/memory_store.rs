@@ -171,6 +171,7 @@ impl Store for MemoryStore {
     fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
         let mut guard = self.state();
         let state = &mut *guard;
+        let before = (state.devices.clone(), state.fleet.clone());
         let mut alerts = Vec::new();
         for sighting in sightings {
             let Some(device) = state.devices.get_mut(&sighting.mac) else { continue };
@@ -194,6 +195,11 @@ impl Store for MemoryStore {
                 firmware: new.firmware.clone().or(facts.firmware.take()),
                 mismatch: new.mismatch.clone(),
             };
+        }
+        if let Err(e) = self.check_audit(&alerts) {
+            // Nothing of the batch may stay when its alert cannot be written: put it all back.
+            (state.devices, state.fleet) = before;
+            return Err(e);
         }
         state.append(alerts);
         Ok(())

@@ -4,8 +4,8 @@
 use sipprov_credentials::{FleetFacts, Sighting};
 use sipprov_template::UserAgent;
 
-/// Reads a sighting's User-Agent into the facts fleet reports use: vendor, model and firmware
-/// (each a claim), and a contradiction of the certificate: a vendor other than the one the
+/// Reads a sighting's User-Agent into the facts fleet reports use: the vendor (the certificate's,
+/// else the User-Agent's), model and firmware (claims), and a contradiction of the certificate: a vendor other than the one the
 /// certificate names, or a MAC other than the certificate's. Hand it to
 /// [`Credentials::flush_sightings`](sipprov_credentials::Credentials::flush_sightings).
 ///
@@ -40,7 +40,8 @@ pub fn read_facts(sighting: &Sighting) -> FleetFacts {
     }
     FleetFacts {
         rating: None,
-        vendor: ua.vendor.map(|vendor| vendor.name().to_owned()),
+        // The certificate's word over the User-Agent's: reports pick targets by it, as configs do.
+        vendor: sighting.certificate_vendor.map(str::to_owned).or_else(|| ua.vendor.map(|v| v.name().to_owned())),
         model: ua.model,
         firmware: ua.firmware,
         mismatch: (!contradictions.is_empty()).then(|| contradictions.join(" ")),

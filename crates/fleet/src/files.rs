@@ -69,6 +69,8 @@ pub enum OpenRefusal {
 #[derive(Debug)]
 pub struct Upload {
     file: Option<File>,
+    /// Stored under its hash: nothing to remove when dropped.
+    finished: bool,
     path: PathBuf,
     images: PathBuf,
     hasher: Sha256,
@@ -112,8 +114,9 @@ impl ImageFiles {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|e| FleetError::Io(std::io::Error::other(e.to_string())))?;
         let path = incoming.join(format!("upload-{}", hex(&random)));
+        remove_abandoned(&incoming);
         let file = OpenOptions::new().write(true).create_new(true).mode(0o640).open(&path)?;
-        Ok(Upload { file: Some(file), path, images, hasher: Sha256::new(), size: 0, limit })
+        Ok(Upload { file: Some(file), finished: false, path, images, hasher: Sha256::new(), size: 0, limit })
     }
 
     /// Opens a registered image for a phone, checking it still has its hash.
@@ -132,6 +135,12 @@ impl ImageFiles {
             _ => {
                 let matched = metadata.len() == size && hash_of(&mut file).map_err(OpenRefusal::Missing)? == sha256;
                 file.rewind().map_err(OpenRefusal::Missing)?;
+                // Written while it was read: what was hashed may not be what is there now, so
+                // nothing is remembered and nothing served; the next open hashes it again.
+                let after = file.metadata().map_err(OpenRefusal::Missing)?;
+                if FileKey::of(&after) != key {
+                    return Err(OpenRefusal::Missing(std::io::Error::other("the file changed while it was verified")));
+                }
                 self.lock().insert(sha256.to_owned(), (key, matched));
                 if !matched {
                     return Err(OpenRefusal::Altered { first: true });
@@ -180,10 +189,10 @@ impl Upload {
         file.sync_all()?;
         drop(file);
         let sha256 = hex(&std::mem::take(&mut self.hasher).finalize());
-        if let Err(e) = std::fs::rename(&self.path, self.images.join(&sha256)) {
-            let _ = std::fs::remove_file(&self.path);
-            return Err(e.into());
-        }
+        std::fs::rename(&self.path, self.images.join(&sha256))?;
+        self.finished = true;
+        // The rename is durable once its directory is; if that fails the file stays
+        // unregistered, and an unregistered file is never served.
         File::open(&self.images)?.sync_all()?;
         Ok(Stored { sha256, size: self.size })
     }
@@ -192,8 +201,24 @@ impl Upload {
 impl Drop for Upload {
     fn drop(&mut self) {
         // Unfinished (failed, too large, abandoned): nothing of it stays.
-        if self.file.is_some() {
+        if !self.finished {
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// How old an upload left in `.incoming/` must be to count as abandoned (by a process that
+/// died): far longer than any upload takes.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes uploads a crashed process left in `incoming`. Only old ones: another node sharing
+/// the directory may be writing a fresh one.
+fn remove_abandoned(incoming: &Path) {
+    let Ok(entries) = std::fs::read_dir(incoming) else { return };
+    for entry in entries.flatten() {
+        let old = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|m| m.elapsed().ok());
+        if entry.file_name().to_string_lossy().starts_with("upload-") && old.is_some_and(|age| age > ABANDONED_AFTER) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

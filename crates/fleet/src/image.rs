@@ -50,8 +50,7 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    /// Checks every field; the error names the one that is wrong. Returns the vendor's
-    /// canonical name.
+    /// Checks every field; the error names the one that is wrong.
     pub fn check(&self) -> Result<(), FleetError> {
         check_vendor(&self.vendor)?;
         if self.models.is_empty() {
@@ -84,10 +83,16 @@ pub(crate) fn check_word(what: &str, value: &str) -> Result<(), FleetError> {
     Ok(())
 }
 
-/// A file name phones may ask for: what a URL path segment carries without escaping.
-pub(crate) fn check_file_name(name: &str) -> Result<(), FleetError> {
+/// Whether `name` is a file name phones may ask for: 1 to 128 of `A-Z a-z 0-9 . _ -`, not
+/// starting with `.`: what a URL path segment carries without escaping.
+pub fn is_plain_file_name(name: &str) -> bool {
     let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if name.is_empty() || name.len() > 128 || name.starts_with('.') || !plain {
+    !name.is_empty() && name.len() <= 128 && !name.starts_with('.') && plain
+}
+
+/// [`is_plain_file_name`], as an error naming the rule.
+pub(crate) fn check_file_name(name: &str) -> Result<(), FleetError> {
+    if !is_plain_file_name(name) {
         return Err(FleetError::Invalid(format!(
             "file name {name:?}: 1 to 128 of letters, digits, '.', '_', '-', not starting with '.'"
         )));
@@ -95,7 +100,7 @@ pub(crate) fn check_file_name(name: &str) -> Result<(), FleetError> {
     Ok(())
 }
 
-/// Whether `text` is a SHA-256 in lowercase hex.
-pub(crate) fn is_sha256(text: &str) -> bool {
+/// Whether `text` is a SHA-256 in lowercase hex: an image's name.
+pub fn is_sha256(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

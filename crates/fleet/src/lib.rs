@@ -70,7 +70,7 @@ mod target;
 pub use error::FleetError;
 pub use facts::read_facts;
 pub use files::{ImageFiles, OpenRefusal, Stored, Upload};
-pub use image::{FirmwareImage, ImageInfo};
+pub use image::{FirmwareImage, ImageInfo, is_plain_file_name, is_sha256};
 pub use policy::{DeviceKey, FirmwarePolicy, Resolved, scope_name};
 pub use service::{Fleet, POLICY_DOCUMENT, rollout_name};
 pub use target::{Rollout, Scope, Target, bucket};

@@ -65,15 +65,6 @@ impl FirmwarePolicy {
         self.images.iter().find(|image| image.sha256 == sha256)
     }
 
-    /// The one unflagged image of `vendor` registered under the file name `name`, for phones
-    /// that ask for an image by its vendor's name (`sip.ld`, `T54W-96.86.0.100.rom`) rather
-    /// than by the URL their config names. `None` if no image or several have that name.
-    pub fn image_named(&self, vendor: &str, name: &str) -> Option<&FirmwareImage> {
-        let mut named = self.images.iter().filter(|i| i.vendor == vendor && i.flagged.is_none() && i.name == name);
-        let first = named.next()?;
-        named.next().is_none().then_some(first)
-    }
-
     /// Adds an image. Adding one already registered with the same facts changes nothing; a
     /// version already registered for one of its models with other content is refused.
     pub fn add_image(&mut self, image: FirmwareImage) -> Result<bool, FleetError> {
@@ -114,8 +105,8 @@ impl FirmwarePolicy {
                 target.version
             )));
         }
-        let at = self.images.iter().position(|i| i.sha256 == sha256).unwrap_or_default();
-        Ok(self.images.remove(at))
+        let at = self.images.iter().position(|i| i.sha256 == sha256);
+        at.map(|at| self.images.remove(at)).ok_or_else(|| FleetError::NotFound(format!("no image {sha256}")))
     }
 
     /// Flags an image (`Some(reason)`) or clears its flag (`None`). Flagging always succeeds:
@@ -135,10 +126,10 @@ impl FirmwarePolicy {
         Ok(image)
     }
 
-    /// Sets a target, replacing the one of the same vendor, model and scope. The version must
-    /// be registered, unflagged, for that vendor and model; a roll-out's share is 1 to 99 %
-    /// and its device list names 1 to 10,000 devices.
-    pub fn set_target(&mut self, mut target: Target) -> Result<(), FleetError> {
+    /// Sets a target, replacing the one of the same vendor, model and scope, and returns it as
+    /// kept (MACs canonical). The version must be registered, unflagged, for that vendor and
+    /// model; a roll-out's share is 1 to 99 % and its device list names 1 to 10,000 devices.
+    pub fn set_target(&mut self, mut target: Target) -> Result<&Target, FleetError> {
         check_vendor(&target.vendor)?;
         check_word("model", &target.model)?;
         check_word("version", &target.version)?;
@@ -179,7 +170,7 @@ impl FirmwarePolicy {
         }
         self.targets.retain(|t| !t.is_for(&target.vendor, &target.model, &target.scope));
         self.targets.push(target);
-        Ok(())
+        Ok(&self.targets[self.targets.len() - 1])
     }
 
     /// Clears the target of `vendor`'s `model` within `scope`.

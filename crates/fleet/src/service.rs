@@ -135,8 +135,11 @@ impl Fleet {
         match added {
             Ok(added) => Ok((self.policy().1.image(&image.sha256).cloned().unwrap_or(image), added)),
             Err(e) => {
-                // Refused: the file goes unless another image already had these bytes.
-                if self.policy().1.image(&image.sha256).is_none()
+                // Refused: the file goes, unless the stored catalogue (read afresh: another node
+                // may have registered these bytes meanwhile) holds an image of it. If it cannot
+                // be read, the file stays: an unregistered file is never served.
+                let registered = self.load().map(|(_, policy)| policy.image(&image.sha256).is_some());
+                if registered.is_ok_and(|registered| !registered)
                     && let Some(files) = &self.files
                 {
                     let _ = files.remove(&image.sha256);
@@ -177,8 +180,7 @@ impl Fleet {
         let now = self.clock.now();
         let target = Target { set_at: now.unix(), ..target };
         self.change(|policy| {
-            policy.set_target(target.clone())?;
-            let set = policy.targets.last().cloned().unwrap_or_else(|| target.clone());
+            let set = policy.set_target(target.clone())?.clone();
             let detail = format!(
                 "set vendor={} model={} scope={} version={} rollout={} by={}",
                 set.vendor,

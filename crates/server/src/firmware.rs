@@ -17,14 +17,8 @@ const CHUNK: usize = 64 * 1024;
 /// file name is whatever the phone appends (Grandstream builds its own from its model); the
 /// hash alone picks the image.
 pub(crate) fn catalogue_image(path: &str) -> Option<(&str, &str)> {
-    let rest = path.strip_prefix("/firmware/")?;
-    let (hash, name) = rest.split_once('/')?;
-    let hash_ok = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let name_ok = !name.is_empty()
-        && name.len() <= 128
-        && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    (hash_ok && name_ok).then_some((hash, name))
+    let (hash, name) = path.strip_prefix("/firmware/")?.split_once('/')?;
+    (sipprov_fleet::is_sha256(hash) && sipprov_fleet::is_plain_file_name(name)).then_some((hash, name))
 }
 
 /// Whether a Fanvil phone asks for its version file (`fanvil_<model>_hw<n>.txt`, named after

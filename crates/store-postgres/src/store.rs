@@ -635,8 +635,7 @@ impl Store for PostgresStore {
     }
 
     fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
-        // One row per device, its latest sighting; in MAC order, so batches from several nodes
-        // lock the rows they share in the same order and never deadlock.
+        // One row per device, its latest sighting.
         let mut latest: Vec<Sighting> = Vec::with_capacity(sightings.len());
         let mut sorted: Vec<&Sighting> = sightings.iter().collect();
         sorted.sort_by_key(|sighting| (sighting.mac, std::cmp::Reverse(sighting.seen.at)));
@@ -658,31 +657,29 @@ impl Store for PostgresStore {
             let mismatch = column(&|s| s.facts.mismatch.clone());
             let mut client = connection(&pool).await?;
             let tx = client.transaction().await.map_err(backend)?;
-            // A contradiction is alerted when it differs from the stored one: read those first,
-            // under the row lock the update takes anyway.
-            let contradicted: Vec<String> =
-                latest.iter().filter(|s| s.facts.mismatch.is_some()).map(|s| s.mac.to_string()).collect();
+            // Every row of the batch is locked first, in MAC order, so batches from several
+            // nodes never wait on each other in a circle; the contradiction stored, read under
+            // that lock, says which contradictions are new (alerted once).
+            let rows = tx
+                .query(
+                    "SELECT mac, last_fetch, ua_mismatch FROM devices WHERE mac = ANY($1::text[])
+                     ORDER BY mac FOR UPDATE",
+                    &[&mac],
+                )
+                .await
+                .map_err(backend)?;
             let mut stored = std::collections::HashMap::new();
-            if !contradicted.is_empty() {
-                let rows = tx
-                    .query(
-                        "SELECT mac, last_fetch, ua_mismatch FROM devices WHERE mac = ANY($1::text[])
-                         ORDER BY mac FOR UPDATE",
-                        &[&contradicted],
-                    )
-                    .await
-                    .map_err(backend)?;
-                for row in rows {
-                    let (mac, last_fetch, mismatch): (String, Option<i64>, Option<String>) = (
-                        row.try_get(0).map_err(backend)?,
-                        row.try_get(1).map_err(backend)?,
-                        row.try_get(2).map_err(backend)?,
-                    );
-                    stored.insert(mac, (last_fetch, mismatch));
-                }
+            for row in rows {
+                let (device, last_fetch, mismatch): (String, Option<i64>, Option<String>) = (
+                    row.try_get(0).map_err(backend)?,
+                    row.try_get(1).map_err(backend)?,
+                    row.try_get(2).map_err(backend)?,
+                );
+                stored.insert(device, (last_fetch, mismatch));
             }
             let alerts: Vec<AuditEvent> = latest
                 .iter()
+                .filter(|s| s.facts.mismatch.is_some())
                 .filter(|s| {
                     stored.get(&s.mac.to_string()).is_some_and(|(last_fetch, mismatch)| {
                         last_fetch.is_none_or(|last| last <= s.seen.at.unix()) && *mismatch != s.facts.mismatch

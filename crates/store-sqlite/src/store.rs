@@ -889,8 +889,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// Reads one `devices` row. The outer `Result` is SQLite's; the inner one rejects values that
-/// SQLite stored but this version cannot interpret.
 /// A row of [`Store::fleet`]'s statement.
 fn read_fleet_row(row: &Row<'_>) -> rusqlite::Result<Result<FleetRow, StoreError>> {
     let mac: String = row.get(0)?;
@@ -899,7 +897,7 @@ fn read_fleet_row(row: &Row<'_>) -> rusqlite::Result<Result<FleetRow, StoreError
     let profile =
         DeviceProfile { vendor: row.get(1)?, model: row.get(2)?, site: row.get(3)?, ..DeviceProfile::default() };
     let facts = FleetFacts {
-        rating: row.get(8)?,
+        rating: row.get::<_, Option<i64>>(8)?.and_then(|rating| u8::try_from(rating).ok()),
         vendor: row.get(9)?,
         model: row.get(10)?,
         firmware: row.get(11)?,
@@ -920,6 +918,8 @@ fn read_fleet_row(row: &Row<'_>) -> rusqlite::Result<Result<FleetRow, StoreError
     }))
 }
 
+/// Reads one `devices` row. The outer `Result` is SQLite's; the inner one rejects values that
+/// SQLite stored but this version cannot interpret.
 fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreError>> {
     let mac: String = row.get(0)?;
     let state: String = row.get(1)?;

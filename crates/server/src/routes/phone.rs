@@ -120,24 +120,18 @@ impl PhoneRoutes {
                 _ => Plan::Answer(RequestOutcome::UnknownPath),
             };
         }
+        // A firmware file by the vendor's own name (`sip.ld`, `T54W-96.86.0.100.rom`) is not
+        // served: an image reaches a phone only through the URL its own config names, so one
+        // outside its target, roll-out or model is never pushed to it.
         let route = recognise_route(request.uri().path(), user_agent);
         match route {
-            Route::Device { .. } | Route::Common { .. } | Route::Firmware { .. } => {}
+            Route::Device { .. } | Route::Common { .. } => {}
             Route::Unknown => return Plan::Answer(RequestOutcome::UnknownPath),
             _ => return Plan::Answer(RequestOutcome::NotServed),
         }
         let Some(identity) = identity else {
             return Plan::Answer(RequestOutcome::NoIdentity);
         };
-        if let Route::Firmware { .. } = route {
-            // By the vendor's own file name (`sip.ld`): the one registered image of the
-            // certificate's vendor with that name, if there is exactly one.
-            let vendor = format_vendor(identity).filter(|vendor| route.file_for(*vendor).is_some());
-            let name = request.uri().path().rsplit('/').next().unwrap_or_default();
-            let policy = self.fleet.policy();
-            let image = vendor.and_then(|vendor| policy.1.image_named(vendor.name(), name));
-            return image.map_or(Plan::Answer(RequestOutcome::NotServed), |image| Plan::Image(image.clone()));
-        }
         // Authorization: the certificate's MAC, never the path's, decides whose file this is.
         if route.mac().is_some_and(|mac| mac != identity.mac) {
             return Plan::Answer(RequestOutcome::MacMismatch);

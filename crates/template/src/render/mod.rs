@@ -73,6 +73,9 @@ struct Loaded {
     /// Whether it uses the one-account names (`account.*`, `secrets.sip_password`): only then
     /// does a render give it the first account under them too.
     one_account: bool,
+    /// Whether it refers to `secrets`, `accounts` or `account` in any way: what may write a
+    /// secret.
+    may_carry_secrets: bool,
     /// Where it came from: `shipped` or the override's path, for error messages.
     origin: String,
 }
@@ -127,6 +130,9 @@ impl Renderer {
             let allowed = if kind == FileKind::Device { context::DEVICE_VARIABLES } else { context::COMMON_VARIABLES };
             let mut referenced: Vec<String> = template.undeclared_variables(true).into_iter().collect();
             referenced.sort();
+            // Judged on the names as written, before they are refined to the fields used.
+            let may_carry_secrets =
+                referenced.iter().any(|r| matches!(r.split('.').next(), Some("secrets" | "accounts" | "account")));
             let referenced = context::account_fields_used(referenced, &source_of(&renderer, format, name));
             if let Some(stray) = referenced.iter().find(|r| !allowed.contains(&r.split('.').next().unwrap_or(r))) {
                 return Err(TemplateError::InvalidTemplate {
@@ -142,7 +148,7 @@ impl Renderer {
             let one_account = referenced
                 .iter()
                 .any(|r| r == "account" || r.starts_with("account.") || r == "secrets" || r == "secrets.sip_password");
-            renderer.templates.insert(name, Loaded { format, referenced, one_account, origin });
+            renderer.templates.insert(name, Loaded { format, referenced, one_account, may_carry_secrets, origin });
         }
         Ok(renderer)
     }
@@ -151,8 +157,7 @@ impl Renderer {
     /// account passwords are). A device file that cannot (Polycom's per-device master file)
     /// is served without delivering anything, so fetching it never starts the grace window.
     pub fn may_carry_secrets(&self, file: &ProfileFile) -> bool {
-        let Some(loaded) = file.template.and_then(|name| self.templates.get(name)) else { return false };
-        loaded.referenced.iter().any(|r| matches!(r.split('.').next(), Some("secrets" | "accounts" | "account")))
+        file.template.and_then(|name| self.templates.get(name)).is_some_and(|loaded| loaded.may_carry_secrets)
     }
 
     /// Renders a device's own file. `file` must be a [`FileKind::Device`] file with a template.

@@ -3,7 +3,9 @@
 //! it. Every key and its reference: `docs/vendors/fanvil.md`.
 //!
 //! The phone asks for a model common file (`F0V00X600000.cfg`, `f0X4hw1.100.cfg`), its firmware
-//! check file (`fanvil_x210_v2_hwv2_0.txt`), then `{mac}.cfg`. sipprov serves `{mac}.cfg` only.
+//! check file (`fanvil_x210_v2_hwv2_0.txt`), then `{mac}.cfg`. sipprov serves `{mac}.cfg`, and a
+//! check file only in a firmware target's directory (`/firmware/<sha256>/`, named in the
+//! config), where the phone listener writes it.
 
 use crate::format::xml;
 use crate::lint::{Check, Expect, Hardening, Rule};
@@ -34,7 +36,7 @@ pub const PROFILE: VendorProfile = VendorProfile {
             kind: FileKind::Common,
             format: Format::Opaque,
             template: None,
-            purpose: "firmware check file (Version=, Firmware=); not served",
+            purpose: "firmware check file (Version=, Firmware=); not served here, only in a target's directory",
         },
         file("{mac}.cfg", FileKind::Device, Some("fanvil/device.cfg"), "the device's config"),
     ],
