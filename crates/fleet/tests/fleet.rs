@@ -264,3 +264,32 @@ fn stale_and_contradicting_devices_are_listed() {
     assert_eq!(mismatched.devices[0].mismatch.as_deref(), Some("ua_mac=001565000099 certificate_mac=001565000002"));
     assert!(world.kinds().contains(&AuditKind::UaMismatch));
 }
+
+#[test]
+fn a_ten_percent_rollout_reaches_a_stable_tenth_of_a_thousand_devices() {
+    let world = world();
+    add(&world, "96.86.0.100", b"new image");
+    for n in 1..=1000 {
+        world.enrol(n, None);
+    }
+    for n in 1..=1000u16 {
+        let [high, low] = n.to_be_bytes();
+        world.poll(n, &format!("Yealink SIP-T54W 96.85.0.5 00:15:65:00:{high:02x}:{low:02x}"));
+    }
+    world.fleet.set_target(target("96.86.0.100", Scope::Everywhere, Rollout::Percent(10)), "t").unwrap();
+    let reached = |world: &World| {
+        let report = firmware_report(&*world.store, &world.fleet.policy().1, world.clock.now(), None, 1000).unwrap();
+        report.laggards.iter().map(|l| l.mac.clone()).collect::<Vec<_>>()
+    };
+    let first = reached(&world);
+    assert!((70..=130).contains(&first.len()), "10 % of 1,000 reached {}", first.len());
+    assert_eq!(reached(&world), first, "the same devices every time");
+    let other = Fleet::open(world.store.clone(), world.clock.clone(), None).unwrap();
+    let from_another_node =
+        firmware_report(&*world.store, &other.policy().1, world.clock.now(), None, 1000).unwrap().laggards.len();
+    assert_eq!(from_another_node, first.len(), "and on every node");
+    world.fleet.set_target(target("96.86.0.100", Scope::Everywhere, Rollout::Percent(20)), "t").unwrap();
+    let wider = reached(&world);
+    assert!(first.iter().all(|mac| wider.contains(mac)), "a wider share keeps the first wave");
+    assert!((160..=240).contains(&wider.len()), "20 % reached {}", wider.len());
+}
