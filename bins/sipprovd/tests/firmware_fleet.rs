@@ -6,6 +6,9 @@
 
 mod support;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
 use support::{Daemon, have_tools, json_of, wait_until};
 
 const PHONES: [&str; 3] = ["001565000001", "001565000002", "001565000003"];
@@ -22,24 +25,33 @@ fn laggards(daemon: &Daemon) -> Vec<String> {
     report["laggards"].as_array().unwrap().iter().map(|l| l["mac"].as_str().unwrap().to_owned()).collect()
 }
 
+/// A daemon with `[firmware] directory` set to `DIR/firmware`.
+fn start_with_firmware(dir: &Path) -> (Daemon, PathBuf) {
+    let firmware = dir.join("firmware");
+    let daemon = Daemon::start_with(dir, |dir| {
+        std::fs::create_dir_all(&firmware).unwrap();
+        let mut config = std::fs::read_to_string(dir.join("sipprov.toml")).unwrap();
+        config.push_str(&format!("\n[firmware]\ndirectory = {:?}\n", firmware.display().to_string()));
+        std::fs::write(dir.join("sipprov.toml"), config).unwrap();
+    });
+    (daemon, firmware)
+}
+
+/// Runs the CLI with the admin token; it must succeed.
+fn admin(daemon: &Daemon, args: &[&str]) -> Output {
+    let output = daemon.cli(&daemon.admin_token, args);
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
 #[test]
 fn a_target_reaches_the_configs_and_the_reports_list_exactly_who_is_behind() {
     if !have_tools() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let firmware = dir.path().join("firmware");
-    let daemon = Daemon::start_with(dir.path(), |dir| {
-        std::fs::create_dir_all(&firmware).unwrap();
-        let mut config = std::fs::read_to_string(dir.join("sipprov.toml")).unwrap();
-        config.push_str(&format!("\n[firmware]\ndirectory = {:?}\n", firmware.display().to_string()));
-        std::fs::write(dir.join("sipprov.toml"), config).unwrap();
-    });
-    let admin = |args: &[&str]| {
-        let output = daemon.cli(&daemon.admin_token, args);
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        output
-    };
+    let (daemon, firmware) = start_with_firmware(dir.path());
+    let admin = |args: &[&str]| admin(&daemon, args);
     for (n, mac) in PHONES.iter().enumerate() {
         admin(&["device", "add", mac, "--user", &format!("100{n}"), "--vendor", "yealink", "--model", "T54W"]);
     }
@@ -130,18 +142,8 @@ fn a_staged_rollout_reaches_a_stable_share_of_a_model() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let firmware = dir.path().join("firmware");
-    let daemon = Daemon::start_with(dir.path(), |dir| {
-        std::fs::create_dir_all(&firmware).unwrap();
-        let mut config = std::fs::read_to_string(dir.join("sipprov.toml")).unwrap();
-        config.push_str(&format!("\n[firmware]\ndirectory = {:?}\n", firmware.display().to_string()));
-        std::fs::write(dir.join("sipprov.toml"), config).unwrap();
-    });
-    let admin = |args: &[&str]| {
-        let output = daemon.cli(&daemon.admin_token, args);
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        output
-    };
+    let (daemon, _) = start_with_firmware(dir.path());
+    let admin = |args: &[&str]| admin(&daemon, args);
     let file = dir.path().join("image.rom");
     std::fs::write(&file, b"an image").unwrap();
     admin(&["firmware", "add", file.to_str().unwrap(), "--vendor", "yealink", "--models", "T54W", "--version", NEW]);

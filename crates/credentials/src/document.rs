@@ -12,3 +12,12 @@ pub struct Document {
 
 /// The largest document a store accepts: a catalogue of thousands of images and targets fits.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// What every backend checks before writing a document: its size, and a version it can store.
+/// Returns the version as the signed integer databases keep.
+pub fn check_document(name: &str, expected: u64, body: &str) -> Result<i64, crate::StoreError> {
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(crate::StoreError::Backend(format!("document {name} is over {MAX_DOCUMENT_BYTES} bytes").into()));
+    }
+    i64::try_from(expected).map_err(|_| crate::StoreError::Backend("document version out of range".into()))
+}

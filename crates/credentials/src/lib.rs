@@ -102,7 +102,7 @@ pub use device::{
     MAX_KEYS, Srtp, Transport, check_accounts,
 };
 pub use digest_ha1::DigestHa1;
-pub use document::{Document, MAX_DOCUMENT_BYTES};
+pub use document::{Document, MAX_DOCUMENT_BYTES, check_document};
 pub use fleet::{FleetFacts, FleetQuery, FleetRow};
 pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, Serve};
 #[cfg(feature = "test-support")]

@@ -8,8 +8,8 @@ use sipprov_identity::Mac;
 
 use crate::{
     ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceProfile, DeviceQuery, DeviceRecord, DeviceUpdate, Document,
-    FleetFacts, FleetQuery, FleetRow, MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken,
-    Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
+    FleetFacts, FleetQuery, FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Sighting, Store,
+    StoreError, StoredAuditEvent, Timestamp, TokenUse,
 };
 
 /// A [`Store`] in memory. Nothing is durable. [`MemoryStore::fail_audit_writes`] makes every
@@ -233,9 +233,7 @@ impl Store for MemoryStore {
     }
 
     fn put_document(&self, name: &str, expected: u64, body: &str, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(StoreError::Backend(format!("document {name} is over {MAX_DOCUMENT_BYTES} bytes").into()));
-        }
+        crate::check_document(name, expected, body)?;
         self.check_audit(&events)?;
         let mut state = self.state();
         if state.documents.get(name).map_or(0, |document| document.version) != expected {

@@ -8,8 +8,8 @@ use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
 use sipprov_credentials::columns::{keys_to_json, settings_to_json};
 use sipprov_credentials::{
     ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, Document, FleetQuery,
-    FleetRow, MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RevealToken, Sealed,
-    Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone,
+    FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RevealToken, Sealed, Sighting, Srtp, Store,
+    StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone, check_document,
 };
 use sipprov_identity::Mac;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
@@ -760,12 +760,8 @@ impl Store for PostgresStore {
     }
 
     fn put_document(&self, name: &str, expected: u64, body: &str, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(StoreError::Backend(format!("document {name} is over {MAX_DOCUMENT_BYTES} bytes").into()));
-        }
+        let expected = check_document(name, expected, body)?;
         let (name, body) = (name.to_owned(), body.to_owned());
-        let expected =
-            i64::try_from(expected).map_err(|_| StoreError::Backend("document version out of range".into()))?;
         self.run(async move |pool| {
             let mut client = connection(&pool).await?;
             let tx = client.transaction().await.map_err(backend)?;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
     Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
-    DeviceRecord, DeviceSecrets, DeviceUpdate, Document, FleetFacts, FleetQuery, FleetRow, LastSeen,
-    MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Sealed, Sighting, Srtp, Store,
-    StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone,
+    DeviceRecord, DeviceSecrets, DeviceUpdate, Document, FleetFacts, FleetQuery, FleetRow, LastSeen, MAX_PENDING_KEYS,
+    PendingDevice, PendingQuery, RevealToken, Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp,
+    TokenUse, Transport, UpdateDone, check_document,
 };
 use sipprov_identity::Mac;
 
@@ -719,12 +719,8 @@ impl Store for SqliteStore {
     }
 
     fn put_document(&self, name: &str, expected: u64, body: &str, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(StoreError::Backend(format!("document {name} is over {MAX_DOCUMENT_BYTES} bytes").into()));
-        }
+        let expected = check_document(name, expected, body)?;
         let (name, body) = (name.to_owned(), body.to_owned());
-        let expected =
-            i64::try_from(expected).map_err(|_| StoreError::Backend("document version out of range".into()))?;
         self.writer.submit(move |conn| {
             let stored: i64 = conn
                 .prepare_cached("SELECT version FROM documents WHERE name = ?1")
