@@ -20,7 +20,7 @@ pub const PAGE: usize = 5_000;
 pub struct Laggard {
     /// The device.
     pub mac: String,
-    /// Its vendor and model.
+    /// Its vendor.
     pub vendor: String,
     /// Its model.
     pub model: String,
@@ -173,6 +173,19 @@ pub fn same_version(reported: &str, version: &str) -> bool {
     bare(reported) == bare(version)
 }
 
+/// The flagged image of the version a device reports, if it runs one.
+fn flagged_image<'p>(
+    policy: &'p FirmwarePolicy,
+    key: &DeviceKey<'_>,
+    reported: Option<&str>,
+) -> Option<&'p crate::FirmwareImage> {
+    let (model, reported) = (key.model?, reported?);
+    policy
+        .images
+        .iter()
+        .find(|i| i.flagged.is_some() && i.fits(key.vendor, model) && same_version(reported, &i.version))
+}
+
 /// Reads every device, one page at a time.
 fn each_device(store: &dyn Store, query: FleetQuery, mut visit: impl FnMut(&FleetRow)) -> Result<(), StoreError> {
     let mut after = query.after;
@@ -212,14 +225,10 @@ pub fn firmware_report(
             report.without_target += 1;
             return;
         };
-        if let (Some(model), Some(reported)) = (key.model, reported)
-            && let Some(image) = policy
-                .images
-                .iter()
-                .find(|i| i.flagged.is_some() && i.fits(key.vendor, model) && same_version(reported, &i.version))
-        {
+        if let Some(image) = flagged_image(policy, &key, reported) {
             let reason = image.flagged.clone().unwrap_or_default();
-            *flagged.entry((key.vendor.to_owned(), model.to_owned(), image.version.clone(), reason)).or_default() += 1;
+            let model = key.model.unwrap_or_default().to_owned();
+            *flagged.entry((key.vendor.to_owned(), model, image.version.clone(), reason)).or_default() += 1;
         }
         let Some(resolved) = policy.resolve(key) else {
             report.without_target += 1;
@@ -353,14 +362,7 @@ pub fn summary(
         }
         let Some(key) = key_of(row) else { return };
         let reported = row.facts.firmware.as_deref();
-        if let (Some(model), Some(reported)) = (key.model, reported)
-            && policy
-                .images
-                .iter()
-                .any(|i| i.flagged.is_some() && i.fits(key.vendor, model) && same_version(reported, &i.version))
-        {
-            summary.on_flagged += 1;
-        }
+        summary.on_flagged += u64::from(flagged_image(policy, &key, reported).is_some());
         match (policy.resolve(key), reported) {
             (Some(resolved), Some(reported)) if same_version(reported, &resolved.target.version) => {
                 summary.compliant += 1
