@@ -9,6 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use sha2::{Digest, Sha256};
 use support::{Daemon, have_tools, json_of, wait_until};
 
 const PHONES: [&str; 3] = ["001565000001", "001565000002", "001565000003"];
@@ -57,7 +58,7 @@ fn a_target_reaches_the_configs_and_the_reports_list_exactly_who_is_behind() {
     }
 
     // Register the image and target it; nothing unregistered is served.
-    let image: Vec<u8> = (0..200_000u32).map(|n| (n % 241) as u8).collect();
+    let image: Vec<u8> = (0..3_000_000u32).map(|n| (n % 241) as u8).collect();
     let file = dir.path().join(format!("T54W-{NEW}.rom"));
     std::fs::write(&file, &image).unwrap();
     let added = json_of(&admin(&[
@@ -73,7 +74,10 @@ fn a_target_reaches_the_configs_and_the_reports_list_exactly_who_is_behind() {
         "--json",
     ]));
     let sha = added["sha256"].as_str().unwrap().to_owned();
-    assert_eq!(added["size"], 200_000);
+    assert_eq!(added["size"], 3_000_000, "streamed in several writes");
+    let digest: String = Sha256::digest(&image).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(sha, digest, "named by the hash of exactly the bytes sent");
+    assert_eq!(std::fs::read(firmware.join("sha256").join(&sha)).unwrap(), image, "stored as sent");
     admin(&["firmware", "target", "set", "--vendor", "yealink", "--model", "T54W", "--version", NEW]);
     let refused = daemon.cli(
         &daemon.admin_token,

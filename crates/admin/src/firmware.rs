@@ -14,6 +14,9 @@ use sipprov_fleet::{FleetError, ImageInfo, Rollout, Scope, Target};
 use super::body::{AdminResponse, error, json};
 use super::call::{AdminContext, Call, read_json};
 
+/// How much of an upload is written at a time.
+const WRITE_SIZE: usize = 1 << 20;
+
 /// Runs blocking fleet work off the async workers; a failure becomes its response.
 pub(crate) async fn fleet_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, FleetError> + Send + 'static,
@@ -74,19 +77,27 @@ pub(super) async fn add(context: &AdminContext, call: Call) -> AdminResponse {
         Ok(upload) => upload,
         Err(response) => return response,
     };
+    // Frames are gathered into writes of about a MiB: one trip to a blocking thread each.
     let mut body = call.body;
-    while let Some(frame) = body.frame().await {
-        let chunk = match frame {
-            Ok(frame) => match frame.into_data() {
-                Ok(chunk) => chunk,
-                Err(_) => continue,
-            },
-            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the upload broke off: {e}")),
-        };
-        upload = match fleet_blocking(move || upload.write(&chunk).map(|()| upload)).await {
-            Ok(upload) => upload,
-            Err(response) => return response,
-        };
+    let mut pending = Vec::with_capacity(WRITE_SIZE);
+    loop {
+        let frame = body.frame().await;
+        let last = frame.is_none();
+        match frame {
+            Some(Ok(frame)) => pending.extend_from_slice(frame.data_ref().map_or(&[][..], |data| &data[..])),
+            Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &format!("the upload broke off: {e}")),
+            None => {}
+        }
+        if pending.len() >= WRITE_SIZE || (last && !pending.is_empty()) {
+            let chunk = std::mem::replace(&mut pending, Vec::with_capacity(WRITE_SIZE));
+            upload = match fleet_blocking(move || upload.write(&chunk).map(|()| upload)).await {
+                Ok(upload) => upload,
+                Err(response) => return response,
+            };
+        }
+        if last {
+            break;
+        }
     }
     let by = call.caller;
     match fleet_blocking(move || fleet.register(upload, info, &by)).await {
