@@ -75,6 +75,9 @@ pub fn check(path: &Path) -> Vec<Problem> {
     }
     report("[limits]", None, config.limits.policy().map(drop));
     report("[store]", Some("sealing_key"), config.keyring().map(drop));
+    report("[lifecycle]", Some("dormant_days"), config.lifecycle.check());
+    report("[admin]", Some("listen"), config.check_listeners());
+    report("[settings]", Some("provisioning_url"), config.check_provisioning_name());
     let store_key = if config.store.postgres.is_some() { "postgres" } else { "sqlite" };
     report("[store]", Some(store_key), config.check_store());
     report("[logging]", None, config.logging.check());

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -599,6 +600,22 @@ impl Default for LifecycleSection {
 }
 
 impl LifecycleSection {
+    /// Refuses windows that would break every phone: no dormant period (every device would go
+    /// dormant, its secrets deleted, at the first sweep) or no grace.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.dormant_days == 0 {
+            bail!(
+                "dormant_days = 0 would make every device dormant, its secrets deleted, at the first sweep: use 1 or more (default 14)"
+            );
+        }
+        if self.grace_seconds == 0 {
+            bail!(
+                "grace_seconds = 0 would purge a phone's secrets the moment they are delivered, before a retry: use 60 or more (default 300)"
+            );
+        }
+        Ok(())
+    }
+
     /// The lifecycle rules these settings describe.
     pub fn lifecycle(&self) -> Lifecycle {
         Lifecycle::new(
@@ -702,6 +719,16 @@ impl Config {
         let keys = std::fs::read_to_string(key_file).with_context(|| {
             format!("cannot read the sealing key file {} (create one with `sipprovd keygen FILE`)", key_file.display())
         })?;
+        // With the database it opens every secret: no one but its owner may read it.
+        let mode = std::fs::metadata(key_file)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the sealing key file {} can be read or written by others than its owner (mode {mode:04o}): \
+                 `chmod 600 {}`",
+                key_file.display(),
+                key_file.display()
+            );
+        }
         Keyring::parse(&keys).with_context(|| format!("{}", key_file.display()))
     }
 
@@ -809,6 +836,48 @@ impl Config {
             bail!("[firmware] directory {} is not a directory", directory.display());
         }
         Ok(Some(directory.clone()))
+    }
+
+    /// Refuses an admin listener on the phone listener's address and port: one of them could
+    /// not start (or, with a wildcard address, the admin API would be reachable by phones).
+    pub fn check_listeners(&self) -> anyhow::Result<()> {
+        let (phones, admin) = (self.phones.listen, self.admin.listen);
+        let overlap = phones.port() == admin.port()
+            && phones.port() != 0
+            && (phones.ip() == admin.ip() || phones.ip().is_unspecified() || admin.ip().is_unspecified());
+        if overlap {
+            bail!(
+                "[admin] listen {admin} and [phones] listen {phones} use the same port: give the admin API its own (default 127.0.0.1:8444)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether the phone listener's certificate names the host of `provisioning_url`: phones
+    /// that check the server's name (the shipped templates turn it on) would otherwise refuse
+    /// it, and never provision again.
+    pub fn check_provisioning_name(&self) -> anyhow::Result<()> {
+        let settings = self.global_settings()?;
+        let url = settings.get("provisioning_url").unwrap_or_default();
+        let authority = url.strip_prefix("https://").unwrap_or(url).split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+            None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+        };
+        let (certificate, _) = self.phones.certificates()?;
+        let Some(leaf) = certificate.chain.first() else { bail!("[phones] certificate holds no certificate") };
+        let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+            .with_context(|| format!("provisioning_url {url:?}: {host:?} is not a host name or address"))?;
+        let leaf = webpki::EndEntityCert::try_from(leaf)
+            .map_err(|e| anyhow::anyhow!("[phones] certificate: cannot be read ({e:?})"))?;
+        leaf.verify_is_valid_for_subject_name(&name).map_err(|_| {
+            anyhow::anyhow!(
+                "the phone listener's certificate ({}) does not name {host:?}, the host of provisioning_url: \
+                 phones that check the server's name would refuse it; get a certificate for {host}, or point \
+                 provisioning_url at a name it holds",
+                self.phones.certificate.display()
+            )
+        })
     }
 
     /// The admin listener's configuration.

@@ -224,7 +224,12 @@ async fn demo(dir: &Path, options: DemoOptions) -> anyhow::Result<()> {
 async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     config.logging.check()?;
+    config.lifecycle.check().context("[lifecycle]")?;
+    config.check_listeners()?;
     init_logging(&config.logging);
+    if let Err(e) = config.check_provisioning_name() {
+        tracing::warn!(error = format!("{e:#}"), "phones checking the server's name will refuse it");
+    }
     let credentials = Arc::new(config.credentials()?);
     let daemon = Daemon::bind(&config, credentials, Some(config_path.to_owned()))
         .await

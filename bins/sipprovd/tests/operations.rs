@@ -259,6 +259,60 @@ fn check_finds_a_key_that_does_not_match_its_certificate() {
     assert_eq!(bad.status.code(), Some(1));
     let report = String::from_utf8(bad.stdout).unwrap();
     assert!(report.contains("primary server certificate or key"), "{report}");
+    assert!(report.contains("the private key does not belong to the certificate"), "in words: {report}");
+}
+
+/// What would stop phones or the daemon later, found before it starts: each with its line.
+#[test]
+fn check_finds_what_causes_outages() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_demo(dir.path());
+    let config_path = dir.path().join("sipprov.toml");
+    let demo = std::fs::read_to_string(&config_path).unwrap();
+    let config = demo
+        .replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:18443\"", 2)
+        .replace("dormant_days = 14", "dormant_days = 0")
+        .lines()
+        .map(|line| {
+            if line.starts_with("provisioning_url") {
+                "provisioning_url = \"https://prov.example.invalid\""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&config_path, &config).unwrap();
+    let key = dir.path().join("sealing.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+
+    let bad = sipprovd(&["check", "--config"], dir.path());
+    assert_eq!(bad.status.code(), Some(1));
+    let report = String::from_utf8(bad.stdout).unwrap();
+    let file = config_path.display().to_string();
+    let line_of = |key: &str| config.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+    for (needle, says) in [
+        ("sealing_key", "can be read or written by others than its owner (mode 0644)"),
+        ("dormant_days", "dormant_days = 0 would make every device dormant"),
+        ("provisioning_url", "does not name \"prov.example.invalid\""),
+    ] {
+        let line = format!("{file}:{}: ", line_of(needle));
+        assert!(report.lines().any(|l| l.starts_with(&line) && l.contains(says)), "{needle}: {report}");
+    }
+    let admin_line = config.lines().enumerate().filter(|(_, l)| l.starts_with("listen")).nth(1).unwrap().0 + 1;
+    assert!(report.contains(&format!("{file}:{admin_line}: [admin] listen 127.0.0.1:18443")), "{report}");
+    assert_eq!(report.lines().count(), 4, "{report}");
+
+    // `run` refuses what would break phones at once, the readable key among them.
+    let run =
+        Command::new(env!("CARGO_BIN_EXE_sipprovd")).args(["run", "--config"]).arg(&config_path).output().unwrap();
+    assert!(!run.status.success());
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(&config_path, demo.replace("dormant_days = 14", "dormant_days = 0")).unwrap();
+    let run =
+        Command::new(env!("CARGO_BIN_EXE_sipprovd")).args(["run", "--config"]).arg(&config_path).output().unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("dormant_days = 0"), "{run:?}");
 }
 
 /// Threat 16: no plaintext transport. The daemon holds no UDP socket at all (so nothing on

@@ -133,7 +133,12 @@ fn bad_bundles_are_refused_naming_the_bundle_and_certificate() {
     second_is_garbage.extend(b"\x30\x82\x01\x00 truncated");
     let err = VendorTrust::from_bundle("mixed.der", &second_is_garbage, IdentityRule::CnMac).unwrap_err();
     assert!(matches!(&err, AnchorError::Certificate { bundle, index: 1, .. } if bundle == "mixed.der"), "{err:?}");
+    assert!(err.to_string().contains("a DER certificate that is cut short or malformed"), "{err}");
     assert!(err.to_string().starts_with("mixed.der: certificate #1: "), "{err}");
+    // A file that is neither says so, in words an operator can act on.
+    let notes = VendorTrust::from_bundle("notes.txt", b"8 phones, see wiki", IdentityRule::CnMac).unwrap_err();
+    let text = notes.to_string();
+    assert!(text.contains("neither PEM") && text.contains("this starts with 0x38"), "{text}");
 
     let not_a_cert = b"\x30\x03\x02\x01\x00";
     let err = VendorTrust::from_bundle("tiny.der", not_a_cert, IdentityRule::CnMac).unwrap_err();

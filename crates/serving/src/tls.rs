@@ -41,7 +41,7 @@ impl ServerCertificates {
         let load = |certificate: ServerCertificate, what: &str| {
             CertifiedKey::from_der(certificate.chain, certificate.key, &provider)
                 .map(Arc::new)
-                .map_err(|e| ServerError::Tls(format!("{what} server certificate or key: {e}")))
+                .map_err(|e| ServerError::Tls(format!("{what} server certificate or key: {}", in_words(&e))))
         };
         Ok(Self { primary: load(primary, "primary")?, rsa_fallback: rsa_fallback.map(|c| load(c, "RSA")).transpose()? })
     }
@@ -53,6 +53,18 @@ impl ResolvesServerCert for ServerCertificates {
             Some(rsa) if self.primary.key.choose_scheme(hello.signature_schemes()).is_none() => Some(Arc::clone(rsa)),
             _ => Some(Arc::clone(&self.primary)),
         }
+    }
+}
+
+/// What went wrong loading a certificate and key, as a sentence an operator can act on.
+fn in_words(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InconsistentKeys(_) => {
+            "the private key does not belong to the certificate (the key file holds another certificate's key, \
+             or the certificate file another key's certificate)"
+                .to_owned()
+        }
+        other => other.to_string(),
     }
 }
 

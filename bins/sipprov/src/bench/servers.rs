@@ -134,6 +134,8 @@ pub(crate) fn prepare_sipprovd(
     std::fs::create_dir_all(dir)?;
     let keys = Keyring::generate_file(1, None)?;
     std::fs::write(dir.join("sealing.key"), &keys)?;
+    // sipprovd refuses a sealing key others may read.
+    std::fs::set_permissions(dir.join("sealing.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let quoted = |path: PathBuf| format!("{:?}", path.display().to_string());
     let store_line = match store {
         BenchStore::Sqlite => r#"sqlite = "sipprov.db""#.to_owned(),

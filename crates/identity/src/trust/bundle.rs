@@ -90,10 +90,20 @@ fn split_der(source: &str, mut bundle: &[u8]) -> Result<Vec<CertificateDer<'stat
     let mut certificates = Vec::new();
     while !bundle.is_empty() {
         let index = certificates.len();
+        // A file that is neither PEM nor DER says so in words: a DER certificate starts with
+        // the SEQUENCE byte 0x30.
+        let first = bundle[0];
         let invalid = |e: der::Error| AnchorError::Certificate {
             bundle: source.to_owned(),
             index,
-            detail: format!("not DER: {e}"),
+            detail: if first == 0x30 {
+                format!("a DER certificate that is cut short or malformed ({e})")
+            } else {
+                format!(
+                    "neither PEM (no \"-----BEGIN CERTIFICATE-----\" line) nor DER (which starts with byte \
+                     0x30; this starts with {first:#04x})"
+                )
+            },
         };
         let tlv = SliceReader::new(bundle).and_then(|mut reader| reader.tlv_bytes()).map_err(invalid)?;
         certificates.push(CertificateDer::from(tlv.to_vec()));
