@@ -1,6 +1,7 @@
 //! `sipprovd check --config FILE`: every problem of a configuration, each with where it is.
 
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sipprov_server::tls::ServerCertificates;
 
@@ -13,11 +14,14 @@ pub struct Problem {
     pub location: String,
     /// What is wrong, with the cause chain.
     pub message: String,
+    /// Only a warning: it would start, but something needs doing soon.
+    pub warning: bool,
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
+        let warning = if self.warning { "warning: " } else { "" };
+        write!(f, "{}: {warning}{}", self.location, self.message)
     }
 }
 
@@ -27,22 +31,22 @@ pub fn check(path: &Path) -> Vec<Problem> {
     let file = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) => return vec![Problem { location: file, message: format!("cannot read: {e}") }],
+        Err(e) => return vec![Problem { location: file, message: format!("cannot read: {e}"), warning: false }],
     };
     if let Err(e) = toml::from_str::<Config>(&text) {
         let line = e.span().map(|span| line_of(&text, span.start));
         let message = e.message().to_owned();
-        return vec![Problem { location: at(&file, line), message }];
+        return vec![Problem { location: at(&file, line), message, warning: false }];
     }
     let config = match Config::load(path) {
         Ok(config) => config,
-        Err(e) => return vec![Problem { location: file, message: format!("{e:#}") }],
+        Err(e) => return vec![Problem { location: file, message: format!("{e:#}"), warning: false }],
     };
     let mut problems = Vec::new();
     let mut report = |section: &str, key: Option<&str>, result: anyhow::Result<()>| {
         if let Err(e) = result {
             let line = locate(&text, section, key);
-            problems.push(Problem { location: at(&file, line), message: format!("{e:#}") });
+            problems.push(Problem { location: at(&file, line), message: format!("{e:#}"), warning: false });
         }
     };
     // Loaded as the server loads them, so a key that does not match its certificate shows here.
@@ -81,8 +85,63 @@ pub fn check(path: &Path) -> Vec<Problem> {
     let store_key = if config.store.postgres.is_some() { "postgres" } else { "sqlite" };
     report("[store]", Some(store_key), config.check_store());
     report("[logging]", None, config.logging.check());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    let mut leaves: Vec<(&str, &Path, Vec<u8>)> = Vec::new();
+    if let Ok((primary, rsa)) = config.phones.certificates() {
+        leaves.extend(
+            primary.chain.first().map(|leaf| ("certificate", config.phones.certificate.as_path(), leaf.to_vec())),
+        );
+        if let (Some(rsa), Some(path)) = (rsa, &config.phones.rsa_certificate) {
+            leaves.extend(rsa.chain.first().map(|leaf| ("rsa_certificate", path.as_path(), leaf.to_vec())));
+        }
+    }
+    for (key, path, leaf) in &leaves {
+        if let Some((warning, message)) = expiry(path, leaf, now) {
+            problems.push(Problem { location: at(&file, locate(&text, "[phones]", Some(key))), message, warning });
+        }
+    }
+    if let (Some(path), Ok(admin)) = (&config.admin.certificate, config.admin_config())
+        && let Some(leaf) = admin.certificate.chain.first()
+        && let Some((warning, message)) = expiry(path, leaf, now)
+    {
+        problems.push(Problem { location: at(&file, locate(&text, "[admin]", Some("certificate"))), message, warning });
+    }
     problems
 }
+
+/// Whether a server certificate has expired (an error: phones refuse it) or ends within
+/// [`EXPIRY_WARNING`] (a warning: it starts, but needs renewing).
+fn expiry(path: &Path, leaf: &[u8], now: u64) -> Option<(bool, String)> {
+    let not_after = match sipprov_identity::certificate_not_after(leaf) {
+        Ok(not_after) => not_after,
+        Err(e) => {
+            return Some((
+                true,
+                format!("{}: cannot read its validity ({e}); check its dates by hand", path.display()),
+            ));
+        }
+    };
+    let days = |seconds: u64| seconds / 86_400;
+    if not_after <= now {
+        return Some((
+            false,
+            format!("{} expired {} days ago: phones refuse it; renew it", path.display(), days(now - not_after)),
+        ));
+    }
+    (not_after - now < EXPIRY_WARNING.as_secs()).then(|| {
+        (
+            true,
+            format!(
+                "{} expires in {} days: renew it before phones start refusing it",
+                path.display(),
+                days(not_after - now)
+            ),
+        )
+    })
+}
+
+/// How close to its end a server certificate is reported.
+const EXPIRY_WARNING: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 fn at(file: &str, line: Option<usize>) -> String {
     match line {

@@ -262,6 +262,40 @@ fn check_finds_a_key_that_does_not_match_its_certificate() {
     assert!(report.contains("the private key does not belong to the certificate"), "in words: {report}");
 }
 
+/// A server certificate that expired is an error; one that ends within 30 days a warning that
+/// does not stop the start.
+#[test]
+fn check_reports_an_expired_certificate_and_warns_of_one_about_to_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_demo(dir.path());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let certificate_with_days_left = |days: i64| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        let end = now.as_secs() as i64 + days * 86_400 + 3_600;
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_secs(end as u64);
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.path().join("pki").join("server.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("pki").join("server.key"), key.serialize_pem()).unwrap();
+    };
+    let config = std::fs::read_to_string(dir.path().join("sipprov.toml")).unwrap();
+    let line = config.lines().position(|l| l.starts_with("certificate = ")).unwrap() + 1;
+    let location = format!("{}:{line}: ", dir.path().join("sipprov.toml").display());
+
+    certificate_with_days_left(-3);
+    let expired = sipprovd(&["check", "--config"], dir.path());
+    let report = String::from_utf8(expired.stdout).unwrap();
+    assert_eq!(expired.status.code(), Some(1), "{report}");
+    assert!(report.starts_with(&location) && report.contains("expired 2 days ago: phones refuse it"), "{report}");
+
+    certificate_with_days_left(10);
+    let soon = sipprovd(&["check", "--config"], dir.path());
+    let report = String::from_utf8(soon.stdout).unwrap();
+    assert!(soon.status.success(), "a warning does not stop the start: {report}");
+    assert!(report.starts_with(&format!("{location}warning: ")) && report.contains("expires in 10 days"), "{report}");
+}
+
 /// What would stop phones or the daemon later, found before it starts: each with its line.
 #[test]
 fn check_finds_what_causes_outages() {

@@ -7,7 +7,7 @@
 //! does need, and an odd validity encoding (fractional seconds) is not our concern here: the
 //! TLS layer has already verified the chain.
 
-use der::asn1::AnyRef;
+use der::asn1::{AnyRef, GeneralizedTime, UtcTime};
 use der::oid::ObjectIdentifier;
 use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 use sha2::{Digest, Sha256};
@@ -31,10 +31,16 @@ pub(crate) struct CertificateView<'a> {
     /// The keyUsage extension's bits (DER BIT STRING contents, unused-bits byte first), if the
     /// certificate has one.
     key_usage: Option<&'a [u8]>,
+    /// The basicConstraints extension's `cA`, if the certificate has the extension.
+    ca: Option<bool>,
+    /// The validity SEQUENCE's contents (notBefore, notAfter), read only when asked for.
+    validity: &'a [u8],
 }
 
 /// `id-ce-keyUsage`.
 const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+/// `id-ce-basicConstraints`.
+const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 
 impl<'a> CertificateView<'a> {
     /// Walks `Certificate -> TBSCertificate -> subject, subjectPublicKeyInfo`.
@@ -57,21 +63,42 @@ impl<'a> CertificateView<'a> {
         expect_tag(serial, Tag::Integer, "serialNumber")?;
         expect_tag(next("signature")?, Tag::Sequence, "signature algorithm")?;
         expect_tag(next("issuer")?, Tag::Sequence, "issuer")?;
-        expect_tag(next("validity")?, Tag::Sequence, "validity")?;
+        let validity = next("validity")?;
+        expect_tag(validity, Tag::Sequence, "validity")?;
         let subject = next("subject")?;
         expect_tag(subject, Tag::Sequence, "subject")?;
         let spki = fields.tlv_bytes().map_err(|e| malformed(&format!("subjectPublicKeyInfo: {e}")))?;
         if spki.first() != Some(&0x30) {
             return Err(malformed("subjectPublicKeyInfo is not a SEQUENCE"));
         }
-        let mut key_usage = None;
+        let (mut key_usage, mut ca) = (None, None);
         while !fields.is_finished() {
             let field: AnyRef<'a> = fields.decode().map_err(|e| malformed(&format!("TBSCertificate: {e}")))?;
             if field.tag() == (Tag::ContextSpecific { constructed: true, number: TagNumber(3) }) {
-                key_usage = find_key_usage(field.value())?;
+                (key_usage, ca) = read_extensions(field.value())?;
             }
         }
-        Ok(Self { subject: parse_name(subject.value())?, spki, key_usage })
+        Ok(Self { subject: parse_name(subject.value())?, spki, key_usage, ca, validity: validity.value() })
+    }
+
+    /// Whether basicConstraints says it is a CA: `Some(false)` for a certificate that declares
+    /// itself an end entity, `None` without the extension (a v1 root has none).
+    pub(crate) fn is_ca(&self) -> Option<bool> {
+        self.ca
+    }
+
+    /// The end of its validity period, in seconds since the Unix epoch. Read only here (an odd
+    /// encoding, such as fractional seconds, stops nothing else).
+    pub(crate) fn not_after(&self) -> Result<u64, NoIdentity> {
+        let malformed = |e: der::Error| NoIdentity::MalformedCertificate(format!("validity: {e}"));
+        let mut times = reader(self.validity)?;
+        let _not_before: AnyRef<'_> = times.decode().map_err(malformed)?;
+        let not_after = times.tlv_bytes().map_err(malformed)?;
+        let duration = match not_after.first() {
+            Some(0x17) => UtcTime::from_der(not_after).map_err(malformed)?.to_unix_duration(),
+            _ => GeneralizedTime::from_der(not_after).map_err(malformed)?.to_unix_duration(),
+        };
+        Ok(duration.as_secs())
     }
 
     /// Whether the key may make the signature that proves possession in a TLS handshake: true
@@ -118,12 +145,14 @@ impl<'a> CertificateView<'a> {
 }
 
 /// `[3] EXPLICIT Extensions`, `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE,
-/// extnValue OCTET STRING }`: the keyUsage BIT STRING's contents, if present.
-fn find_key_usage(explicit: &[u8]) -> Result<Option<&[u8]>, NoIdentity> {
+/// extnValue OCTET STRING }`: the keyUsage BIT STRING's contents and basicConstraints' `cA`,
+/// each if present.
+fn read_extensions(explicit: &[u8]) -> Result<(Option<&[u8]>, Option<bool>), NoIdentity> {
     let malformed = |e: der::Error| NoIdentity::MalformedCertificate(format!("extensions: {e}"));
     let extensions: AnyRef<'_> = reader(explicit)?.decode().map_err(malformed)?;
     expect_tag(extensions, Tag::Sequence, "extensions")?;
     let mut list = reader(extensions.value())?;
+    let (mut key_usage, mut ca) = (None, None);
     while !list.is_finished() {
         let extension: AnyRef<'_> = list.decode().map_err(malformed)?;
         expect_tag(extension, Tag::Sequence, "extension")?;
@@ -137,10 +166,19 @@ fn find_key_usage(explicit: &[u8]) -> Result<Option<&[u8]>, NoIdentity> {
         if oid == KEY_USAGE {
             let bits: AnyRef<'_> = reader(value.value())?.decode().map_err(malformed)?;
             expect_tag(bits, Tag::BitString, "keyUsage")?;
-            return Ok(Some(bits.value()));
+            key_usage = Some(bits.value());
+        }
+        if oid == BASIC_CONSTRAINTS {
+            // `BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint ... }`
+            let constraints: AnyRef<'_> = reader(value.value())?.decode().map_err(malformed)?;
+            expect_tag(constraints, Tag::Sequence, "basicConstraints")?;
+            let mut inner = reader(constraints.value())?;
+            let first: Option<AnyRef<'_>> =
+                (!inner.is_finished()).then(|| inner.decode()).transpose().map_err(malformed)?;
+            ca = Some(first.is_some_and(|first| first.tag() == Tag::Boolean && first.value() == [0xff]));
         }
     }
-    Ok(None)
+    Ok((key_usage, ca))
 }
 
 /// `Name ::= SEQUENCE OF RelativeDistinguishedName`, `RDN ::= SET OF AttributeTypeAndValue`.

@@ -56,3 +56,9 @@ pub use error::NoIdentity;
 pub use mac::{Mac, MacParseError};
 pub use rules::{AttributeRule, IdentityRule, PatternError, UnknownRule};
 pub use trust::{AnchorError, Oui, OuiParseError, TrustStore, VendorTrust};
+
+/// When `certificate` (DER) stops being valid, in seconds since the Unix epoch: for checks of a
+/// server's own certificates before they expire.
+pub fn certificate_not_after(certificate: &[u8]) -> Result<u64, NoIdentity> {
+    certificate::CertificateView::parse(certificate)?.not_after()
+}

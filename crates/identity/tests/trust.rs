@@ -275,3 +275,29 @@ fn a_chain_verified_through_an_anchor_is_read_with_that_anchors_rule() {
     }
     assert!(matches!(store.identify_verified(&cert("device/private-phone.pem"), 99), Err(NoIdentity::Untrusted(_))));
 }
+
+#[test]
+fn a_certificate_that_declares_itself_no_ca_is_no_anchor() {
+    let mut params = rcgen::CertificateParams::new(vec!["phone.example".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    let leaf = params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+    let err = VendorTrust::from_bundle("leaf.pem", leaf.pem().as_bytes(), IdentityRule::CnMac).unwrap_err();
+    assert!(err.to_string().contains("an end-entity certificate"), "{err}");
+    // A root without basicConstraints (X.509 v1, as some vendors' are) stays usable.
+    let mut v1_like = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    v1_like.is_ca = rcgen::IsCa::NoCa;
+    let root = v1_like.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+    assert!(VendorTrust::from_bundle("root.pem", root.pem().as_bytes(), IdentityRule::CnMac).is_ok());
+}
+
+#[test]
+fn a_certificates_end_of_validity_is_read() {
+    let mut params = rcgen::CertificateParams::new(vec!["prov.example.net".to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(2031, 1, 2);
+    let cert = params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+    assert_eq!(sipprov_identity::certificate_not_after(cert.der()).unwrap(), 1_925_078_400);
+    params.not_after = rcgen::date_time_ymd(2051, 6, 1); // GeneralizedTime from 2050 on
+    let cert = params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+    assert_eq!(sipprov_identity::certificate_not_after(cert.der()).unwrap(), 2_569_190_400);
+    assert!(sipprov_identity::certificate_not_after(b"\x30\x03\x02\x01\x00").is_err());
+}

@@ -46,6 +46,16 @@ impl VendorTrust {
         let mut anchors = Vec::with_capacity(certificates.len());
         for (index, certificate) in certificates.iter().enumerate() {
             legacy::refuse_weak_key(source, index, certificate)?;
+            // A certificate that declares itself an end entity cannot have issued the phones'.
+            if CertificateView::parse(certificate).is_ok_and(|view| view.is_ca() == Some(false)) {
+                return Err(AnchorError::Certificate {
+                    bundle: source.to_owned(),
+                    index,
+                    detail: "an end-entity certificate (its basicConstraints says it is not a CA): a trust anchor \
+                             is the CA that issued the phones' certificates"
+                        .into(),
+                });
+            }
             let anchor = webpki::anchor_from_trusted_cert(certificate).map_err(|e| AnchorError::Certificate {
                 bundle: source.to_owned(),
                 index,
