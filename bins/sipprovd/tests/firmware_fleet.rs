@@ -151,19 +151,22 @@ fn a_staged_rollout_reaches_a_stable_share_of_a_model() {
     let file = dir.path().join("image.rom");
     std::fs::write(&file, b"an image").unwrap();
     admin(&["firmware", "add", file.to_str().unwrap(), "--vendor", "yealink", "--models", "T54W", "--version", NEW]);
-    admin(&[
-        "firmware",
-        "target",
-        "set",
-        "--vendor",
-        "yealink",
-        "--model",
-        "T54W",
-        "--version",
-        NEW,
-        "--percent",
-        "10",
-    ]);
+    let stage = |percent: &str| {
+        admin(&[
+            "firmware",
+            "target",
+            "set",
+            "--vendor",
+            "yealink",
+            "--model",
+            "T54W",
+            "--version",
+            NEW,
+            "--percent",
+            percent,
+        ])
+    };
+    stage("10");
     let listed = json_of(&admin(&["firmware", "target", "list", "--json"]));
     assert_eq!(listed[0]["rollout"]["percent"], 10, "{listed}");
     // Which of the three demo phones the 10 % reaches is fixed by their MACs: the config says so.
@@ -183,19 +186,7 @@ fn a_staged_rollout_reaches_a_stable_share_of_a_model() {
     assert_eq!(reached, expected, "the server picks the devices the MAC hash picks");
     assert_eq!(reached, [true, false, false], "their places: 874, 9050 and 1208 of 10,000");
     // Raising the share only adds devices: at 20 % the third phone joins the first.
-    admin(&[
-        "firmware",
-        "target",
-        "set",
-        "--vendor",
-        "yealink",
-        "--model",
-        "T54W",
-        "--version",
-        NEW,
-        "--percent",
-        "20",
-    ]);
+    stage("20");
     for (mac, reached) in [("001565000001", true), ("001565000002", false), ("001565000003", true)] {
         let (_, config) = daemon.fetch_as_phone_with_agent(mac, &format!("/{mac}.cfg"), &user_agent(OLD, mac));
         assert_eq!(config.contains("static.firmware.url"), reached, "{mac}");
