@@ -80,9 +80,30 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
     // An auditor changes nothing.
     for args in [["device", "delete", PHONE].as_slice(), &["device", "rotate", PHONE], &["device", "disable", PHONE]] {
         let refused = daemon.cli(&daemon.auditor_token, args);
-        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        assert_eq!(refused.status.code(), Some(3), "a refused token has its own exit status: {args:?}");
         assert!(String::from_utf8_lossy(&refused.stderr).contains("HTTP 403"), "{args:?}");
     }
+    // Exit statuses scripts can tell apart: not found, unreachable; an empty variable is unset.
+    let missing = daemon.cli(&daemon.auditor_token, &["device", "show", "00:15:65:99:99:99"]);
+    assert_eq!(missing.status.code(), Some(4), "{missing:?}");
+    let sipprov = std::path::Path::new(env!("CARGO_BIN_EXE_sipprovd")).with_file_name("sipprov");
+    let unreachable = Command::new(&sipprov)
+        .args(["--url", "https://127.0.0.1:1", "device", "list"])
+        .env("SIPPROV_TOKEN", &daemon.auditor_token)
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(5), "{unreachable:?}");
+    let listed = Command::new(&sipprov)
+        .args(["--url", &daemon.admin, "--ca"])
+        .arg(daemon.pki("server-ca.pem"))
+        .args(["device", "list", "--json"])
+        .env("SIPPROV_TOKEN", &daemon.auditor_token)
+        .env("SIPPROV_TOKEN_FILE", "")
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "an empty SIPPROV_TOKEN_FILE is unset: {listed:?}");
+    let deleted = json_of(&daemon.cli(&daemon.admin_token, &["device", "delete", "00:15:65:00:03:e8", "--json"]));
+    assert_eq!(deleted["deleted"], "00:15:65:00:03:e8", "--json prints a document for a command that answers nothing");
     let device = json_of(&daemon.cli(&daemon.auditor_token, &["device", "show", PHONE, "--json"]));
     assert_eq!((device["state"].as_str(), device["disabled"].as_bool()), (Some("delivered"), Some(false)));
 

@@ -31,7 +31,9 @@ impl BanCommand {
             }
             BanCommand::Remove { key } => {
                 client.delete(&format!("/v1/bans/{}", encode(&key)))?.expect(&[204])?;
-                if !as_json {
+                if as_json {
+                    print_json(&serde_json::json!({ "lifted": key }))?;
+                } else {
                     println!("Lifted the ban on {key}.");
                 }
                 Ok(())

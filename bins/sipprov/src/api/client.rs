@@ -110,7 +110,7 @@ impl Client {
             .timeout_global(None)
             .build()
             .send(SendBody::from_reader(body));
-        let mut response = response.with_context(|| format!("cannot reach {}", self.url(path)))?;
+        let mut response = response.map_err(|e| Unreachable(format!("cannot reach {}: {e}", self.url(path))))?;
         let status = response.status().as_u16();
         let text =
             response.body_mut().with_config().limit(1 << 30).read_to_string().context("cannot read the response")?;
@@ -119,7 +119,7 @@ impl Client {
 }
 
 fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>, path: &str) -> anyhow::Result<Reply> {
-    let mut response = response.with_context(|| format!("cannot reach the admin API ({path})"))?;
+    let mut response = response.map_err(|e| Unreachable(format!("cannot reach the admin API ({path}): {e}")))?;
     let status = response.status().as_u16();
     let text =
         response.body_mut().with_config().limit(64 << 20).read_to_string().context("cannot read the response")?;
@@ -138,9 +138,36 @@ impl Reply {
             return Ok(self.body);
         }
         let message = self.body.get("error").and_then(Value::as_str).unwrap_or("no details");
-        bail!("{} ({})", message, describe(self.status))
+        Err(Refused { status: self.status, message: format!("{} ({})", message, describe(self.status)) }.into())
     }
 }
+
+/// The admin API answered, and refused: its status and message.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) status: u16,
+    message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The admin API could not be reached (network, TLS, the server's certificate).
+#[derive(Debug)]
+pub(crate) struct Unreachable(String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
 
 fn describe(status: u16) -> String {
     let what = match status {

@@ -237,7 +237,9 @@ impl DeviceCommand {
             DeviceCommand::Enable { mac } => action(client, &mac, "enable", as_json),
             DeviceCommand::Delete { mac } => {
                 client.delete(&format!("/v1/devices/{}", encode(&mac)))?.expect(&[204])?;
-                if !as_json {
+                if as_json {
+                    print_json(&serde_json::json!({ "deleted": mac }))?;
+                } else {
                     println!("Deleted {mac}.");
                 }
                 Ok(())

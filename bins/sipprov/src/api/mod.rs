@@ -1,9 +1,11 @@
 //! Commands that talk to a running sipprovd through its admin API.
 //!
 //! Connection settings come from flags or the environment: `--url`/`SIPPROV_URL`,
-//! `--token`/`SIPPROV_TOKEN` (or `--token-file`), `--ca`/`SIPPROV_CA`. Output is a table for
-//! people, or the API's JSON with `--json` for scripts. Exit status: 0 on success, 1 when the
-//! API refused or failed, 2 for usage errors.
+//! `--token`/`SIPPROV_TOKEN` (or `--token-file`), `--ca`/`SIPPROV_CA`; an empty variable counts
+//! as unset. Output is a table for people, or JSON with `--json` for scripts (every command
+//! prints a document, those that answer nothing too). Exit status: 0 on success, 1 when the API
+//! refused or failed, 2 for usage errors (no token), 3 when the token is refused (401, 403), 4
+//! when what was named does not exist (404), 5 when the API cannot be reached.
 
 mod audit;
 mod ban;
@@ -42,8 +44,8 @@ pub(crate) struct Connection {
     #[arg(long, env = "SIPPROV_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
     /// A file holding the bearer token (e.g. the demo's admin.token).
-    #[arg(long, env = "SIPPROV_TOKEN_FILE", global = true, conflicts_with = "token")]
-    token_file: Option<PathBuf>,
+    #[arg(long, env = "SIPPROV_TOKEN_FILE", global = true)]
+    token_file: Option<String>,
     /// The PEM CA certificate that signed the admin listener's certificate.
     #[arg(long, env = "SIPPROV_CA", global = true)]
     ca: Option<PathBuf>,
@@ -55,8 +57,12 @@ pub(crate) struct Connection {
 impl Connection {
     /// A client for the admin API with these settings.
     pub(crate) fn client(&self) -> anyhow::Result<Client> {
-        let token = match (&self.token, &self.token_file) {
-            (Some(token), _) => token.clone(),
+        // An empty variable (`SIPPROV_TOKEN_FILE=`) is as good as unset.
+        let present = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+        let token_file = present(&self.token_file).map(PathBuf::from);
+        let token = match (&present(&self.token), &token_file) {
+            (Some(_), Some(_)) => anyhow::bail!("a token and a token file: give one of them"),
+            (Some(token), None) => token.clone(),
             (None, Some(file)) => std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read the token file {}", file.display()))?
                 .trim()
@@ -67,14 +73,31 @@ impl Connection {
     }
 }
 
-/// Runs `command` against the API, printing its error and returning exit code 1 on failure.
+/// Runs `command` against the API, printing its error and returning the exit status that
+/// says what kind of failure it was (see the module docs).
 pub(crate) fn run(connection: &Connection, command: impl FnOnce(&Client, bool) -> anyhow::Result<()>) -> ExitCode {
-    let outcome = connection.client().and_then(|client| command(&client, connection.json));
-    match outcome {
+    let client = match connection.client() {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("sipprov: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match command(&client, connection.json) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sipprov: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_status(&e))
         }
+    }
+}
+
+/// The exit status for a failed command.
+fn exit_status(e: &anyhow::Error) -> u8 {
+    match (e.downcast_ref::<client::Refused>(), e.downcast_ref::<client::Unreachable>()) {
+        (Some(refused), _) if matches!(refused.status, 401 | 403) => 3,
+        (Some(refused), _) if refused.status == 404 => 4,
+        (None, Some(_)) => 5,
+        _ => 1,
     }
 }

@@ -47,7 +47,9 @@ impl TokenCommand {
             }
             TokenCommand::Revoke { id } => {
                 client.delete(&format!("/v1/tokens/{}", encode(&id)))?.expect(&[204])?;
-                if !as_json {
+                if as_json {
+                    print_json(&serde_json::json!({ "revoked": id }))?;
+                } else {
                     println!("Revoked token {id}.");
                 }
             }
