@@ -51,7 +51,7 @@ fn fleet_failure(e: &FleetError) -> AdminResponse {
 pub(super) async fn list(context: &AdminContext) -> AdminResponse {
     let fleet = Arc::clone(&context.state.fleet);
     match fleet_blocking(move || fleet.refresh().map(|()| fleet.policy())).await {
-        Ok(policy) => json(StatusCode::OK, &policy.1),
+        Ok(policy) => json(StatusCode::OK, &*policy),
         Err(response) => response,
     }
 }

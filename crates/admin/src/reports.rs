@@ -62,7 +62,7 @@ pub(super) async fn firmware(context: &AdminContext, call: Call) -> AdminRespons
     let store = Arc::clone(context.state.credentials.store());
     let report = fleet_blocking(move || {
         fleet.refresh()?;
-        Ok(report::firmware_report(&*store, &fleet.policy().1, time::now(), page.after, page.limit)?)
+        Ok(report::firmware_report(&*store, &fleet.policy(), time::now(), page.after, page.limit)?)
     });
     match report.await {
         Ok(report) => json(StatusCode::OK, &report),
@@ -121,7 +121,7 @@ async fn fresh_summary(context: &AdminContext) -> Result<FleetSummary, AdminResp
     let days = context.stale_days;
     let summary = fleet_blocking(move || {
         fleet.refresh()?;
-        Ok(report::summary(&*store, &fleet.policy().1, time::now(), days)?)
+        Ok(report::summary(&*store, &fleet.policy(), time::now(), days)?)
     })
     .await?;
     *context.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), summary.clone()));

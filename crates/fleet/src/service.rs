@@ -24,7 +24,8 @@ pub struct Fleet {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     files: Option<ImageFiles>,
-    cached: RwLock<Arc<(u64, FirmwarePolicy)>>,
+    /// The policy as last read or written, with its stored version.
+    cached: RwLock<(u64, Arc<FirmwarePolicy>)>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -43,8 +44,8 @@ impl Fleet {
     }
 
     /// The policy as last read or written by this node.
-    pub fn policy(&self) -> Arc<(u64, FirmwarePolicy)> {
-        Arc::clone(&self.cached.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    pub fn policy(&self) -> Arc<FirmwarePolicy> {
+        Arc::clone(&self.cached.read().unwrap_or_else(|poisoned| poisoned.into_inner()).1)
     }
 
     /// Reads the stored policy again (changes made by other nodes).
@@ -72,7 +73,7 @@ impl Fleet {
         let mut cached = self.cached.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Never step back to an older version another thread read before this one wrote.
         if version >= cached.0 {
-            *cached = Arc::new((version, policy));
+            *cached = (version, Arc::new(policy));
         }
     }
 
@@ -133,7 +134,7 @@ impl Fleet {
             Ok((added, added.then(|| AuditEvent::without_device(now, AuditKind::FirmwareAdded, detail))))
         });
         match added {
-            Ok(added) => Ok((self.policy().1.image(&image.sha256).cloned().unwrap_or(image), added)),
+            Ok(added) => Ok((self.policy().image(&image.sha256).cloned().unwrap_or(image), added)),
             Err(e) => {
                 // Refused: the file goes, unless the stored catalogue (read afresh: another node
                 // may have registered these bytes meanwhile) holds an image of it. If it cannot

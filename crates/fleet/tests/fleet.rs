@@ -101,7 +101,7 @@ fn the_compliance_report_lists_exactly_the_laggards_until_they_upgrade() {
     world.poll(3, "Yealink SIP-T54W 96.85.0.5 00:15:65:00:00:03");
     world.clock.advance(std::time::Duration::from_secs(3_600));
     let policy = world.fleet.policy();
-    let report = firmware_report(&*world.store, &policy.1, world.clock.now(), None, 100).unwrap();
+    let report = firmware_report(&*world.store, &policy, world.clock.now(), None, 100).unwrap();
     let laggards: Vec<&str> = report.laggards.iter().map(|l| l.mac.as_str()).collect();
     assert_eq!(laggards, ["001565000001", "001565000003"]);
     assert_eq!((report.compliant, report.behind, report.unreported), (1, 2, 1), "device 4 never reported");
@@ -113,24 +113,24 @@ fn the_compliance_report_lists_exactly_the_laggards_until_they_upgrade() {
     );
     assert_eq!(group.longest_behind_seconds, 3_600);
 
-    let page = firmware_report(&*world.store, &policy.1, world.clock.now(), None, 1).unwrap();
+    let page = firmware_report(&*world.store, &policy, world.clock.now(), None, 1).unwrap();
     assert_eq!((page.laggards.len(), page.next_after.as_deref()), (1, Some("001565000001")));
-    let rest = firmware_report(&*world.store, &policy.1, world.clock.now(), Some(mac(1)), 1).unwrap();
+    let rest = firmware_report(&*world.store, &policy, world.clock.now(), Some(mac(1)), 1).unwrap();
     assert_eq!((rest.laggards[0].mac.as_str(), rest.next_after), ("001565000003", None));
 
     world.poll(1, "Yealink SIP-T54W 96.86.0.100 00:15:65:00:00:01");
-    let report = firmware_report(&*world.store, &policy.1, world.clock.now(), None, 100).unwrap();
+    let report = firmware_report(&*world.store, &policy, world.clock.now(), None, 100).unwrap();
     assert_eq!(report.laggards.iter().map(|l| l.mac.as_str()).collect::<Vec<_>>(), ["001565000003"]);
 
-    let old = policy.1.images.iter().find(|i| i.version == "96.85.0.5").unwrap().sha256.clone();
+    let old = policy.images.iter().find(|i| i.version == "96.85.0.5").unwrap().sha256.clone();
     world.fleet.flag(&old, Some("CVE-2099-0001".into()), "token:ops").unwrap();
-    let report = firmware_report(&*world.store, &world.fleet.policy().1, world.clock.now(), None, 100).unwrap();
+    let report = firmware_report(&*world.store, &world.fleet.policy(), world.clock.now(), None, 100).unwrap();
     assert_eq!(report.on_flagged.len(), 1);
     assert_eq!(
         (report.on_flagged[0].version.as_str(), report.on_flagged[0].reason.as_str(), report.on_flagged[0].devices),
         ("96.85.0.5", "CVE-2099-0001", 1)
     );
-    let figures = summary(&*world.store, &world.fleet.policy().1, world.clock.now(), 7).unwrap();
+    let figures = summary(&*world.store, &world.fleet.policy(), world.clock.now(), 7).unwrap();
     assert_eq!((figures.devices, figures.compliant, figures.behind, figures.on_flagged), (4, 2, 1, 1));
     assert_eq!((figures.never_seen, figures.ratings.get(&5).copied()), (1, Some(3)));
 }
@@ -147,7 +147,7 @@ fn a_device_beats_its_site_which_beats_everywhere_and_a_staged_rollout_falls_thr
     let policy = world.fleet.policy();
     let version = |n, site| {
         let key = sipprov_fleet::DeviceKey { mac: mac(n), vendor: "yealink", model: Some("t54w"), site };
-        policy.1.resolve(key).map(|r| r.target.version.clone())
+        policy.resolve(key).map(|r| r.target.version.clone())
     };
     assert_eq!(version(1, None).as_deref(), Some("1.0"));
     assert_eq!(version(1, Some("hq")).as_deref(), Some("2.0"));
@@ -160,11 +160,11 @@ fn a_device_beats_its_site_which_beats_everywhere_and_a_staged_rollout_falls_thr
     let policy = world.fleet.policy();
     let version = |n| {
         let key = sipprov_fleet::DeviceKey { mac: mac(n), vendor: "yealink", model: Some("T54W"), site: Some("hq") };
-        policy.1.resolve(key).map(|r| r.target.version.clone())
+        policy.resolve(key).map(|r| r.target.version.clone())
     };
     assert_eq!(version(2).as_deref(), Some("3.0"));
     assert_eq!(version(3).as_deref(), Some("1.0"), "not reached yet: the next target applies");
-    let targets = &policy.1.targets;
+    let targets = &policy.targets;
     assert_eq!(targets.len(), 3, "a target replaces the one of its vendor, model and scope: {targets:?}");
 }
 
@@ -209,7 +209,7 @@ fn the_catalogue_refuses_what_would_break_it_and_changes_are_audited() {
 fn an_image_changed_on_disk_is_refused_and_alerted_once() {
     let world = world();
     let sha = add(&world, "1.0", b"genuine image");
-    let image = world.fleet.policy().1.image(&sha).cloned().unwrap();
+    let image = world.fleet.policy().image(&sha).cloned().unwrap();
     let (mut file, size) = world.fleet.open_image(&image).unwrap();
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
@@ -225,7 +225,7 @@ fn an_image_changed_on_disk_is_refused_and_alerted_once() {
     std::fs::write(&path, b"genuine image").unwrap();
     assert!(world.fleet.open_image(&image).is_some(), "the restored file is served again");
     world.fleet.flag(&sha, Some("CVE".into()), "t").unwrap();
-    let flagged = world.fleet.policy().1.image(&sha).cloned().unwrap();
+    let flagged = world.fleet.policy().image(&sha).cloned().unwrap();
     assert!(world.fleet.open_image(&flagged).is_none(), "a flagged image is not served");
 }
 
@@ -239,11 +239,11 @@ fn two_nodes_on_one_store_never_overwrite_each_other() {
     let mut upload = other.upload().unwrap();
     upload.write(b"two").unwrap();
     other.register(upload, info("2.0"), "t").unwrap();
-    let versions: Vec<String> = other.policy().1.images.iter().map(|i| i.version.clone()).collect();
+    let versions: Vec<String> = other.policy().images.iter().map(|i| i.version.clone()).collect();
     assert_eq!(versions, ["1.0", "2.0"], "the second node read the first's change before writing its own");
-    assert_eq!(world.fleet.policy().1.images.len(), 1, "until it refreshes, a node serves what it read");
+    assert_eq!(world.fleet.policy().images.len(), 1, "until it refreshes, a node serves what it read");
     world.fleet.refresh().unwrap();
-    assert_eq!(world.fleet.policy().1.images.len(), 2);
+    assert_eq!(world.fleet.policy().images.len(), 2);
 }
 
 #[test]
@@ -278,7 +278,7 @@ fn a_ten_percent_rollout_reaches_a_stable_tenth_of_a_thousand_devices() {
     }
     world.fleet.set_target(target("96.86.0.100", Scope::Everywhere, Rollout::Percent(10)), "t").unwrap();
     let reached = |world: &World| {
-        let report = firmware_report(&*world.store, &world.fleet.policy().1, world.clock.now(), None, 1000).unwrap();
+        let report = firmware_report(&*world.store, &world.fleet.policy(), world.clock.now(), None, 1000).unwrap();
         report.laggards.iter().map(|l| l.mac.clone()).collect::<Vec<_>>()
     };
     let first = reached(&world);
@@ -286,7 +286,7 @@ fn a_ten_percent_rollout_reaches_a_stable_tenth_of_a_thousand_devices() {
     assert_eq!(reached(&world), first, "the same devices every time");
     let other = Fleet::open(world.store.clone(), world.clock.clone(), None).unwrap();
     let from_another_node =
-        firmware_report(&*world.store, &other.policy().1, world.clock.now(), None, 1000).unwrap().laggards.len();
+        firmware_report(&*world.store, &other.policy(), world.clock.now(), None, 1000).unwrap().laggards.len();
     assert_eq!(from_another_node, first.len(), "and on every node");
     world.fleet.set_target(target("96.86.0.100", Scope::Everywhere, Rollout::Percent(20)), "t").unwrap();
     let wider = reached(&world);

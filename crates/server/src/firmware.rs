@@ -27,10 +27,15 @@ pub(crate) fn is_fanvil_version_file(image: &FirmwareImage, name: &str) -> bool 
     image.vendor == "fanvil" && name != image.name && name.ends_with(".txt")
 }
 
+/// The URL a config names an image by, below `provisioning_url`: what [`catalogue_image`]
+/// reads back.
+pub(crate) fn image_url(provisioning_url: &str, image: &FirmwareImage) -> String {
+    format!("{}/firmware/{}/{}", provisioning_url.trim_end_matches('/'), image.sha256, image.name)
+}
+
 /// The version file a Fanvil phone reads before upgrading: the version, and where the image is.
 pub(crate) fn fanvil_version_file(provisioning_url: &str, image: &FirmwareImage) -> String {
-    let base = provisioning_url.trim_end_matches('/');
-    format!("Version={}\nFirmware={base}/firmware/{}/{}\n", image.version, image.sha256, image.name)
+    format!("Version={}\nFirmware={}\n", image.version, image_url(provisioning_url, image))
 }
 
 /// A response body read from disk one chunk at a time, so a large image is never held in

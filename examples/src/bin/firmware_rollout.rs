@@ -67,31 +67,31 @@ fn main() -> anyhow::Result<()> {
         macs.iter()
             .filter(|&&mac| {
                 let device = DeviceKey { mac, vendor: "yealink", model: Some("T54W"), site: None };
-                policy.1.resolve(device).and_then(|resolved| resolved.image).is_some()
+                policy.resolve(device).and_then(|resolved| resolved.image).is_some()
             })
             .count()
     };
     println!("10 % roll-out: {} of {PHONES} configs name the image", reached(&fleet));
-    let report = firmware_report(&*store, &fleet.policy().1, SystemClock.now(), None, 1_000)?;
+    let report = firmware_report(&*store, &fleet.policy(), SystemClock.now(), None, 1_000)?;
     println!("behind their target: {} (only those the roll-out reached)", report.behind);
 
     // The first wave upgrades: their next polls report the new version.
     let policy = fleet.policy();
     for &mac in &macs {
         let device = DeviceKey { mac, vendor: "yealink", model: Some("T54W"), site: None };
-        if policy.1.resolve(device).is_some() {
+        if policy.resolve(device).is_some() {
             poll(&credentials, mac, "96.86.0.100")?;
         }
     }
     credentials.flush_sightings(read_facts)?;
-    let report = firmware_report(&*store, &fleet.policy().1, SystemClock.now(), None, 1_000)?;
+    let report = firmware_report(&*store, &fleet.policy(), SystemClock.now(), None, 1_000)?;
     println!("after the first wave: compliant {}, behind {}", report.compliant, report.behind);
 
     // Then everyone.
     target.rollout = Rollout::Everyone;
     fleet.set_target(target, "example")?;
     println!("everyone: {} of {PHONES} configs name the image", reached(&fleet));
-    let report = firmware_report(&*store, &fleet.policy().1, SystemClock.now(), None, 1_000)?;
+    let report = firmware_report(&*store, &fleet.policy(), SystemClock.now(), None, 1_000)?;
     println!("behind their target: {}", report.behind);
     Ok(())
 }

@@ -79,8 +79,8 @@ impl DeviceConfig {
             site: profile.site.as_deref(),
         };
         let image = firmware.resolve(target).and_then(|resolved| resolved.image);
-        let base = settings.get("provisioning_url").unwrap_or_default().trim_end_matches('/');
-        let url = image.map(|image| format!("{base}/firmware/{}/{}", image.sha256, image.name));
+        let base = settings.get("provisioning_url").unwrap_or_default();
+        let url = image.map(|image| crate::firmware::image_url(base, image));
         let firmware = image.zip(url.as_deref()).map(|(image, url)| Firmware { version: &image.version, url });
         let device = Device {
             firmware,

@@ -109,7 +109,7 @@ impl PhoneRoutes {
             // Only a registered, unflagged image of the vendor the certificate names.
             let vendor = format_vendor(identity).map(|vendor| vendor.name());
             let policy = self.fleet.policy();
-            return match policy.1.image(sha256) {
+            return match policy.image(sha256) {
                 Some(image) if Some(image.vendor.as_str()) == vendor && image.flagged.is_none() => {
                     if firmware::is_fanvil_version_file(image, name) {
                         Plan::FanvilVersionFile(image.clone())
@@ -253,7 +253,7 @@ impl PhoneRoutes {
                         profile,
                         secrets: secrets.as_ref(),
                         user_agent: fetch.user_agent.as_deref(),
-                        firmware: &policy.1,
+                        firmware: &policy,
                     };
                     match self.config.render(renderer, identity, file, device) {
                         Ok(body) => Some(body),
