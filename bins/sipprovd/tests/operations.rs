@@ -31,13 +31,25 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
 
-    let mut csv = String::from("mac,user_name,display_name,site\n");
+    // As Excel's "CSV UTF-8" writes it in a German locale: byte order mark, `;`, CRLF.
+    let mut csv = String::from("\u{feff}mac;user_name;display_name;site\r\n");
     for n in 0..1000u32 {
         let [_, high, mid, low] = (n + 1).to_be_bytes();
-        csv.push_str(&format!("00:15:65:{high:02x}:{mid:02x}:{low:02x},{},Desk {n},site-{}\n", 2000 + n, n % 7));
+        csv.push_str(&format!(
+            "00:15:65:{high:02x}:{mid:02x}:{low:02x};{};\"Desk {n}; left\";site-{}\r\n",
+            2000 + n,
+            n % 7
+        ));
     }
     let csv_path = dir.path().join("phones.csv");
     std::fs::write(&csv_path, &csv).unwrap();
+    let dry = daemon.cli(&daemon.admin_token, &["device", "import", csv_path.to_str().unwrap(), "--dry-run"]);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    let said = String::from_utf8(dry.stdout).unwrap();
+    assert!(said.contains("1000 rows: 1000 would be created, 0 would be updated"), "{said}");
+    assert!(said.contains("Dry run: nothing was changed."), "{said}");
+    let listed = json_of(&daemon.cli(&daemon.auditor_token, &["device", "list", "--json"]));
+    assert!(listed["devices"].as_array().unwrap().is_empty(), "a dry run enrols nothing");
     let imported = daemon.cli(&daemon.admin_token, &["device", "import", csv_path.to_str().unwrap(), "--json"]);
     assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
     assert!(imported.stderr.is_empty(), "no progress bar when stderr is not a terminal");

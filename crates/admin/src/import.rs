@@ -5,6 +5,7 @@
 //! the import stops there: the rows before it are applied and reported, and the summary says
 //! where and why it stopped.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
@@ -12,10 +13,12 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 use serde::Serialize;
 use sipprov_credentials::{Credentials, CredentialsError, DeviceRecord, Updated};
+use tokio::sync::mpsc;
 
 use super::body::{AdminResponse, error, json_lines};
 use super::call::{AdminContext, Call};
-use super::import_rows::{ImportFormat, MAX_ROW, Row, RowParser};
+use super::import_body::{BodyReader, CHUNKS_IN_FLIGHT, Chunk, RowEnd};
+use super::import_rows::{ImportFormat, MAX_ROW, ParsedRow, read_rows};
 use super::model::{DeviceInput, DevicePatch, NewDevice, RegistrarView};
 
 /// One row's result, as one JSON line of the response. May carry a secret: no `Debug`.
@@ -43,6 +46,9 @@ struct Summary {
     updated: u64,
     unchanged: u64,
     errors: u64,
+    /// Nothing was changed: the results say what each row would have done.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dry_run: bool,
     /// Why the import stopped early (the store failed), if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     stopped: Option<String>,
@@ -63,19 +69,57 @@ pub(super) async fn run(context: &AdminContext, call: Call) -> AdminResponse {
         let message = format!("the import is larger than {} MiB: split it into several files", MAX_IMPORT_BODY >> 20);
         return error(StatusCode::PAYLOAD_TOO_LARGE, &message);
     }
+    let dry_run = call.flag("dry_run");
     let importer = Importer {
         credentials: Arc::clone(&context.state.credentials),
         realm: context.realm.clone(),
         reveal: call.flag("reveal_passwords"),
         by: call.caller.clone(),
-        parser: RowParser::new(format),
-        summary: Summary::default(),
+        dry_run,
+        summary: Summary { dry_run, ..Summary::default() },
         out: Vec::new(),
-        line: 0,
     };
-    match importer.consume(call.body).await {
+    // The rows are parsed and applied on a blocking thread while the body streams in.
+    let (chunks, received) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let worker = tokio::task::spawn_blocking(move || importer.consume(format, BodyReader::new(received, MAX_ROW)));
+    pump(call.body, &chunks).await;
+    drop(chunks);
+    match worker.await {
         Ok(out) => json_lines(out),
-        Err(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "import task failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// Hands the body to the parser as it arrives. A body past the limit or one that cannot be
+/// read ends in an error the parser reports: the rows before it stay applied, a row cut short
+/// is not applied.
+async fn pump(mut body: Incoming, chunks: &mpsc::Sender<Chunk>) {
+    let mut received: u64 = 0;
+    loop {
+        let chunk = match body.frame().await {
+            None => return,
+            Some(Err(e)) => Err(format!("cannot read the body: {e}")),
+            Some(Ok(frame)) => match frame.into_data() {
+                Err(_) => continue,
+                Ok(data) => {
+                    received += data.len() as u64;
+                    if received > MAX_IMPORT_BODY {
+                        let limit = MAX_IMPORT_BODY >> 20;
+                        Err(format!("the import is larger than {limit} MiB: rows after this point were not read"))
+                    } else {
+                        Ok(data)
+                    }
+                }
+            },
+        };
+        let last = chunk.is_err();
+        // A parser that stopped (the store failed) takes no more: the rest is not read.
+        if chunks.send(chunk).await.is_err() || last {
+            return;
+        }
     }
 }
 
@@ -85,107 +129,39 @@ struct Importer {
     reveal: bool,
     /// Who is importing, for the audit log.
     by: String,
-    parser: RowParser,
+    /// Say what each row would do, change nothing.
+    dry_run: bool,
     summary: Summary,
     out: Vec<u8>,
-    line: u64,
 }
 
 impl Importer {
-    /// Reads the body to its end, applying complete lines as they arrive; returns the response
-    /// lines. A store failure stops the import: rows before it are applied and reported.
-    async fn consume(mut self, mut body: Incoming) -> Result<Vec<u8>, AdminResponse> {
-        let mut pending: Vec<u8> = Vec::new();
-        // Inside a row already reported as too long: drop bytes up to its line break.
-        let mut skipping = false;
-        let mut received: u64 = 0;
-        loop {
-            let frame = match body.frame().await {
-                None => break,
-                Some(Ok(frame)) => frame,
-                Some(Err(e)) => return Err(error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))),
-            };
-            let Ok(data) = frame.into_data() else { continue };
-            received += data.len() as u64;
-            if received > MAX_IMPORT_BODY {
-                // A body sent without a length: the rows so far stay applied, the rest is not read.
-                let limit = MAX_IMPORT_BODY >> 20;
-                self.summary.stopped.get_or_insert_with(|| {
-                    format!("the import is larger than {limit} MiB: rows after this point were not read")
-                });
-                pending.clear();
-                break;
+    /// Reads and applies the rows to the end of the body; returns the response lines. A store
+    /// failure stops the import: rows before it are applied and reported.
+    fn consume(mut self, format: ImportFormat, (body, row_end): (BodyReader, RowEnd)) -> Vec<u8> {
+        let read = read_rows(format, body, &row_end, |line, row| match self.apply_row(line, row) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                tracing::error!(error = %e, line, "import stopped: the store failed");
+                self.summary.stopped = Some(format!("line {line}: {e}"));
+                ControlFlow::Break(())
             }
-            pending.extend_from_slice(&data);
-            let mut lines = Vec::new();
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let mut line: Vec<u8> = pending.drain(..=end).collect();
-                line.pop();
-                if !std::mem::take(&mut skipping) {
-                    lines.push(Line::Text(line));
-                }
-            }
-            if pending.len() > MAX_ROW && !skipping {
-                lines.push(Line::TooLong);
-                skipping = true;
-            }
-            if skipping {
-                pending.clear();
-            }
-            self = self.apply(lines).await?;
-        }
-        if !pending.is_empty() && !skipping {
-            self = self.apply(vec![Line::Text(pending)]).await?;
+        });
+        if let Err(e) = read {
+            self.summary.stopped.get_or_insert(e);
         }
         let Importer { mut out, summary, .. } = self;
         write_line(&mut out, &serde_json::json!({ "summary": summary }));
-        Ok(out)
+        out
     }
 
-    /// Applies a batch of lines off the async workers.
-    async fn apply(self, lines: Vec<Line>) -> Result<Self, AdminResponse> {
-        if lines.is_empty() || self.summary.stopped.is_some() {
-            return Ok(self);
-        }
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut importer = self;
-            for line in lines {
-                importer.line += 1;
-                if let Err(e) = importer.apply_line(line) {
-                    tracing::error!(error = %e, line = importer.line, "import stopped: the store failed");
-                    importer.summary.stopped = Some(format!("line {}: {e}", importer.line));
-                    break;
-                }
-            }
-            importer
-        })
-        .await;
-        joined.map_err(|e| {
-            tracing::error!(error = %e, "import task failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        })
-    }
-
-    fn apply_line(&mut self, line: Line) -> Result<(), CredentialsError> {
-        let number = self.line;
-        let parsed = match &line {
-            Line::TooLong => Err(format!("row longer than {MAX_ROW} bytes")),
-            Line::Text(bytes) if bytes.len() > MAX_ROW => Err(format!("row longer than {MAX_ROW} bytes")),
-            Line::Text(bytes) => match std::str::from_utf8(bytes) {
-                Ok(text) => self.parser.parse(text),
-                Err(_) => Err("row is not UTF-8".into()),
-            },
-        };
-        let row = parsed.and_then(|row| match row {
-            Row::Skip => Ok(None),
-            Row::Device(input) => input.clone().validate(None).map(|device| Some((device, input))),
-        });
-        let (device, input) = match row {
-            Ok(None) => return Ok(()),
-            Ok(Some(device)) => device,
+    fn apply_row(&mut self, line: u64, row: ParsedRow) -> Result<(), CredentialsError> {
+        let parsed = row.and_then(|input| input.clone().validate(None).map(|device| (device, input)));
+        let (device, input) = match parsed {
+            Ok(parsed) => parsed,
             Err(message) => {
                 self.record(RowResult {
-                    line: number,
+                    line,
                     mac: None,
                     result: "error",
                     error: Some(message),
@@ -195,7 +171,7 @@ impl Importer {
                 return Ok(());
             }
         };
-        let result = self.apply_device(number, device, &input)?;
+        let result = self.apply_device(line, device, &input)?;
         self.record(result);
         Ok(())
     }
@@ -212,7 +188,23 @@ impl Importer {
             registrars,
         };
         let failed = |message: &str| RowResult { error: Some(message.to_owned()), ..row("error", Vec::new()) };
-        if self.credentials.store().device(&mac)?.is_some() {
+        let enrolled = self.credentials.store().device(&mac)?;
+        if self.dry_run {
+            return Ok(match enrolled {
+                None => row("created", Vec::new()),
+                Some(device) => match DevicePatch::from_import(input, &device).apply(&device) {
+                    Err(message) => failed(&message),
+                    Ok((accounts, profile)) => match sipprov_credentials::check_accounts(&accounts) {
+                        Err(message) => failed(&message),
+                        Ok(()) if accounts == device.accounts && profile == device.profile => {
+                            row("unchanged", Vec::new())
+                        }
+                        Ok(()) => row("updated", Vec::new()),
+                    },
+                },
+            });
+        }
+        if enrolled.is_some() {
             let input = input.clone();
             let change = move |device: &DeviceRecord| DevicePatch::from_import(&input, device).apply(device);
             return Ok(match self.credentials.update(&mac, &self.by, change)? {
@@ -252,11 +244,4 @@ fn write_line(out: &mut Vec<u8>, value: &impl Serialize) {
     if serde_json::to_writer(&mut *out, value).is_ok() {
         out.push(b'\n');
     }
-}
-
-/// One line of the body.
-enum Line {
-    Text(Vec<u8>),
-    /// A row that grew past [`MAX_ROW`] without a line break.
-    TooLong,
 }

@@ -21,6 +21,7 @@ mod call;
 mod devices;
 mod firmware;
 mod import;
+mod import_body;
 mod import_rows;
 mod model;
 mod reports;

@@ -167,6 +167,49 @@ async fn an_import_reports_each_row_and_running_it_again_changes_nothing() {
 }
 
 #[tokio::test]
+async fn an_excel_csv_imports_and_a_dry_run_changes_nothing() {
+    let harness = Harness::start(yealink_trust(&ca("Yealink CA")), Timeouts::default()).await;
+    let tokens = tokens(&harness);
+    let import = |path: &'static str, body: String| {
+        let (harness, token) = (&harness, tokens.operator.clone());
+        async move {
+            let (status, text) = harness.admin(Some(&token), "POST", path, &body).await;
+            assert_eq!(status, 200, "{text}");
+            text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    // What Excel's "CSV UTF-8" writes in a German locale: a byte order mark, `;`, CRLF, quoted
+    // cells, one with a line break in it (a value phones cannot show: that row is refused, and
+    // the rows after it are still read as rows).
+    let excel = "\u{feff}MAC;user_name;display_name;site\r\n\
+                 00:15:65:00:03:01;3001;\"Empfang; vorne\";köln\r\n\
+                 00:15:65:00:03:02;3002;Büro;köln\r\n\
+                 00:15:65:00:03:03;3003;\"Lager\r\nhinten\";köln\r\n";
+    let dry = import("/v1/import?format=csv&dry_run=true", excel.to_owned()).await;
+    let results = |rows: &[Value]| rows.iter().filter_map(|r| r["result"].as_str()).collect::<Vec<_>>().join(",");
+    assert_eq!(results(&dry), "created,created,error");
+    assert_eq!(dry[2]["line"], 4);
+    assert!(dry[2]["error"].as_str().unwrap().contains("control character"), "{dry:?}");
+    assert!(dry.iter().all(|row| row.get("registrar").is_none()), "a dry run issues no secret");
+    assert_eq!(dry[3]["summary"]["dry_run"], true);
+    let devices = harness.admin_json(&tokens.auditor, "GET", "/v1/devices", "", 200).await;
+    assert!(devices["devices"].as_array().unwrap().is_empty(), "a dry run enrols nothing");
+
+    let rows = import("/v1/import?format=csv", excel.to_owned()).await;
+    assert_eq!(results(&rows), "created,created,error");
+    assert!(rows[3]["summary"].get("dry_run").is_none());
+    let device = harness.admin_json(&tokens.auditor, "GET", "/v1/devices/001565000301", "", 200).await;
+    assert_eq!(device["display_name"], "Empfang; vorne");
+    assert_eq!(device["site"], "köln");
+
+    let moved = excel.replace("3002;Büro;köln", "3002;Büro;bonn");
+    let dry = import("/v1/import?format=csv&dry_run=1", moved).await;
+    assert_eq!(results(&dry), "unchanged,updated,error");
+    let device = harness.admin_json(&tokens.auditor, "GET", "/v1/devices/001565000302", "", 200).await;
+    assert_eq!(device["site"], "köln", "a dry run changes nothing");
+}
+
+#[tokio::test]
 async fn a_delivery_shows_in_the_audit_log_and_the_metrics() {
     let vendor_ca = ca("Yealink CA");
     let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;

@@ -150,7 +150,8 @@ enum ImportFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
-    /// The file: CSV with a header line (mac,user_name,... setting.NAME), or JSON lines.
+    /// The file: CSV with a header line (mac,user_name,... setting.NAME; `,`, `;` or tab
+    /// between fields, as Excel writes it), or JSON lines.
     file: PathBuf,
     /// The file's format [default: from its extension, .csv or .jsonl].
     #[arg(long, value_enum)]
@@ -158,6 +159,10 @@ pub(crate) struct ImportArgs {
     /// Also include plaintext passwords in the results (HA1 values only otherwise).
     #[arg(long)]
     reveal_passwords: bool,
+    /// Check every row and say what it would do (created, updated, unchanged, error); change
+    /// nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -297,7 +302,11 @@ fn import(client: &Client, args: ImportArgs, as_json: bool) -> anyhow::Result<()
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut body = Progress::new(std::io::BufReader::new(file), total);
     let reveal = args.reveal_passwords.then(|| "true".to_owned());
-    let path = format!("/v1/import{}", query(&[("format", Some(name.to_owned())), ("reveal_passwords", reveal)]));
+    let dry_run = args.dry_run.then(|| "true".to_owned());
+    let path = format!(
+        "/v1/import{}",
+        query(&[("format", Some(name.to_owned())), ("reveal_passwords", reveal), ("dry_run", dry_run)])
+    );
     let (status, text) = client.post_stream(&path, content_type, &mut body)?;
     if status != 200 {
         let message = serde_json::from_str::<Value>(&text)
@@ -338,8 +347,9 @@ fn import(client: &Client, args: ImportArgs, as_json: bool) -> anyhow::Result<()
                 &handed_over,
             );
         }
+        let (would, nothing) = if args.dry_run { ("would be ", " Dry run: nothing was changed.") } else { ("", "") };
         println!(
-            "{} rows: {} created, {} updated, {} unchanged, {} errors.",
+            "{} rows: {} {would}created, {} {would}updated, {} unchanged, {} errors.{nothing}",
             summary["rows"], summary["created"], summary["updated"], summary["unchanged"], summary["errors"]
         );
     }
