@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 
 /// Operate a sipprov provisioning server and inspect what phones present.
 #[derive(Debug, Parser)]
-#[command(name = "sipprov", version, about)]
+#[command(name = "sipprov", version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SIPPROV_COMMIT"), ")"), about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

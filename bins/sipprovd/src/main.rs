@@ -18,7 +18,7 @@ use sipprovd::migrate;
 
 /// Secure remote provisioning for SIP phones.
 #[derive(Debug, Parser)]
-#[command(name = "sipprovd", version, about)]
+#[command(name = "sipprovd", version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SIPPROV_COMMIT"), ")"), about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
