@@ -1,5 +1,6 @@
 //! Wiring for the `sipprovd` daemon, kept in a library so tests can drive it in-process.
 //!
+//! - [`backup`]: `sipprovd backup` and `restore`, a SQLite store copied out and put back.
 //! - [`config`]: the TOML configuration file and how it becomes a running server.
 //! - [`check`]: `sipprovd check`, every problem of a configuration with its file and line.
 //! - [`daemon`]: the phone and admin listeners, background jobs, SIGHUP reload, SIGTERM drain.
@@ -9,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backup;
 pub mod check;
 pub mod config;
 pub mod daemon;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sipprov_credentials::{Keyring, Role};
 use sipprov_store_postgres::PostgresOptions;
+use sipprovd::backup;
 use sipprovd::check::check;
 use sipprovd::config::{Config, LoggingSection};
 use sipprovd::daemon::Daemon;
@@ -77,6 +78,26 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Copy the SQLite store into a new file while the daemon runs: SQLite's online backup, one
+    /// consistent moment, the WAL included; the copy is checked and mode 0600.
+    ///
+    /// Secrets stay sealed in it: keep the sealing key apart from backups.
+    Backup {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup file to create (never overwritten).
+        file: PathBuf,
+    },
+    /// Replace the SQLite store with a backup (stop the daemon first), then revoke every API
+    /// token: the backup's tokens include any revoked since. Create new ones with `token create`.
+    Restore {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup file (from `sipprovd backup`).
+        file: PathBuf,
+    },
     /// Admin API tokens, offline (works while the daemon is stopped too).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -133,6 +154,27 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Migrate { from, to, to_ca_file } => return migrate_command(&from, to, to_ca_file),
+        Command::Backup { config, file } => Config::load(&config).and_then(|config| {
+            let copied = backup::backup(&config, &file)?;
+            say(&format!(
+                "Backed up {} devices into {} ({} KiB, schema version {}).",
+                copied.devices,
+                file.display(),
+                copied.bytes / 1024,
+                copied.schema_version
+            ));
+            Ok(())
+        }),
+        Command::Restore { config, file } => Config::load(&config).and_then(|config| {
+            let restored = backup::restore(&config, &file)?;
+            say(&format!(
+                "Restored {} devices from {}. Revoked all {} API tokens (the backup's could include revoked ones): create new ones with `sipprovd token create`.",
+                restored.copied.devices,
+                file.display(),
+                restored.tokens_revoked
+            ));
+            Ok(())
+        }),
         Command::Token(TokenCommand::Create { role, name, config }) => Config::load(&config).and_then(|config| {
             let token = config.credentials()?.create_api_token(&name, role, "sipprovd token create")?;
             say(token.expose());
@@ -231,6 +273,7 @@ async fn run(config_path: &Path) -> anyhow::Result<()> {
     if let Err(e) = config.check_provisioning_name() {
         tracing::warn!(error = format!("{e:#}"), "phones checking the server's name will refuse it");
     }
+    let _running = backup::RunLock::shared(&config)?;
     let credentials = Arc::new(config.credentials()?);
     let daemon = Daemon::bind(&config, credentials, Some(config_path.to_owned()))
         .await

@@ -11,6 +11,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -471,4 +472,64 @@ fn run_refuses_to_start_without_the_sealing_key() {
     let stderr = String::from_utf8_lossy(&started.stderr);
     assert!(stderr.contains("cannot read the sealing key file"), "{stderr}");
     assert!(stderr.contains("sipprovd keygen"), "says how to make one: {stderr}");
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_and_no_token_revoked_since_works_again() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(dir.path());
+    daemon.enrol(PHONE, "1001");
+    let created = json_of(
+        &daemon.cli(&daemon.admin_token, &["token", "create", "--name", "nightly", "--role", "operator", "--json"]),
+    );
+    let nightly = created["token"].as_str().unwrap().to_owned();
+    assert!(daemon.cli(&nightly, &["device", "list"]).status.success());
+
+    let backup = dir.path().join("backup.db");
+    let backed_up = sipprovd(&["backup", backup.to_str().unwrap(), "--config"], dir.path());
+    assert!(backed_up.status.success(), "{}", String::from_utf8_lossy(&backed_up.stderr));
+    assert!(String::from_utf8_lossy(&backed_up.stdout).contains("Backed up 1 devices"));
+    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    let again = sipprovd(&["backup", backup.to_str().unwrap(), "--config"], dir.path());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"), "{again:?}");
+
+    // After the backup: the nightly token is revoked, another phone enrolled.
+    let tokens = json_of(&daemon.cli(&daemon.admin_token, &["token", "list", "--json"]));
+    let id = tokens["tokens"].as_array().unwrap().iter().find(|t| t["name"] == "nightly").unwrap()["id"].clone();
+    let id = id.as_str().unwrap();
+    assert!(daemon.cli(&daemon.admin_token, &["token", "revoke", id]).status.success());
+    daemon.enrol("001565000002", "1002");
+    let refused = sipprovd(&["restore", backup.to_str().unwrap(), "--config"], dir.path());
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("stop it before a restore"), "{refused:?}");
+
+    let before = daemon.auditor_token.clone();
+    let _ = daemon.child.kill();
+    let _ = daemon.child.wait();
+    let restored = sipprovd(&["restore", backup.to_str().unwrap(), "--config"], dir.path());
+    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    let said = String::from_utf8_lossy(&restored.stdout);
+    assert!(said.contains("Restored 1 devices") && said.contains("Revoked all 3 API tokens"), "{said}");
+
+    let admin = sipprovd(&["token", "create", "--role", "admin", "--name", "after-restore", "--config"], dir.path());
+    let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
+    let daemon = Daemon::run(dir.path(), admin.clone(), admin.clone());
+    assert_eq!(
+        daemon.cli(&nightly, &["device", "list"]).status.code(),
+        Some(3),
+        "a token revoked after the backup stays revoked"
+    );
+    assert_eq!(daemon.cli(&before, &["device", "list"]).status.code(), Some(3), "so does every token of the backup");
+    let listed = json_of(&daemon.cli(&admin, &["device", "list", "--json"]));
+    let macs: Vec<_> =
+        listed["devices"].as_array().unwrap().iter().map(|d| d["mac"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(macs, [PHONE], "the database as it was at the backup");
+    let audit = json_of(&daemon.cli(&admin, &["audit", "--kind", "token-revoked", "--json"]));
+    assert!(
+        audit["events"].as_array().unwrap().iter().any(|e| e["detail"].as_str().unwrap().contains("sipprovd restore")),
+        "{audit}"
+    );
 }

@@ -32,8 +32,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backup;
 mod schema;
 mod store;
 mod writer;
 
+pub use backup::{BackupError, Copied, backup, restore};
 pub use store::{Counts, Inspection, OpenError, SqliteOptions, SqliteStore};

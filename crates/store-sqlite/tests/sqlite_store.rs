@@ -146,3 +146,35 @@ fn a_file_that_is_not_a_database_is_a_clear_error() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("s.db"), "{err}");
 }
+
+#[test]
+fn a_backup_of_an_open_store_holds_what_is_still_in_the_wal_and_a_bad_restore_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = Keyring::generate_file(1, None).unwrap();
+    let live = dir.path().join("live.db");
+    let (store, credentials) = credentials(&live, &keyring);
+    credentials.enrol("001565000001".parse().unwrap(), vec![account()], Vec::new()).unwrap();
+    assert!(std::fs::metadata(dir.path().join("live.db-wal")).unwrap().len() > 0, "the enrolment is in the WAL");
+
+    let copy = dir.path().join("copy.db");
+    let copied = sipprov_store_sqlite::backup(&live, &copy).unwrap();
+    assert_eq!(copied.devices, 1);
+    assert!(copied.bytes > 0 && copied.pages > 0);
+    assert!(matches!(sipprov_store_sqlite::backup(&live, &copy), Err(sipprov_store_sqlite::BackupError::Exists(_))));
+    let restored = Arc::new(SqliteStore::open(&copy).unwrap());
+    assert!(restored.device(&"001565000001".parse().unwrap()).unwrap().is_some());
+    drop(restored);
+
+    credentials.enrol("001565000002".parse().unwrap(), vec![account()], Vec::new()).unwrap();
+    drop((store, credentials));
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"not a database at all, only text").unwrap();
+    let refused = sipprov_store_sqlite::restore(&live, &garbage).unwrap_err();
+    assert!(refused.to_string().contains("garbage.db"), "{refused}");
+    assert_eq!(SqliteStore::open(&live).unwrap().counts().unwrap().devices, 2, "a refused restore changes nothing");
+
+    assert_eq!(sipprov_store_sqlite::restore(&live, &copy).unwrap().devices, 1);
+    let back = SqliteStore::open(&live).unwrap();
+    assert_eq!(back.counts().unwrap().devices, 1);
+    back.integrity_check().unwrap();
+}

@@ -47,7 +47,8 @@ impl Daemon {
         Self::run(&self.dir, self.admin_token.clone(), self.auditor_token.clone())
     }
 
-    fn run(dir: &Path, admin_token: String, auditor_token: String) -> Self {
+    /// `sipprovd run` in a prepared directory, with tokens created already.
+    pub fn run(dir: &Path, admin_token: String, auditor_token: String) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
             .args(["run", "--config"])
             .arg(dir.join("sipprov.toml"))
