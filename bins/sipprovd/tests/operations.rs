@@ -77,6 +77,18 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
     let delivered = audit["events"].as_array().unwrap();
     assert_eq!(delivered.len(), 1, "{audit}");
     assert!(delivered[0]["detail"].as_str().unwrap().contains("secrets=yes"), "{audit}");
+    // The log stream carries the audit events too, for a SIEM, and never a secret.
+    let logged: Vec<Value> = daemon
+        .all_output()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record["target"] == "sipprov::audit" && record["kind"] == "delivered")
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0]["mac"], PHONE);
+    assert_eq!(logged[0]["detail"], delivered[0]["detail"]);
+    assert_eq!(logged[0]["at"], delivered[0]["at"], "the same moment, in RFC 3339");
+    assert!(!daemon.all_output().contains(&password), "no secret in the log");
 
     let metrics = daemon.metrics();
     assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"served_with_secrets\"} 1\n"), "{metrics}");
@@ -454,7 +466,34 @@ fn a_hostile_user_agent_stays_inside_one_log_record() {
     assert_eq!(records.len(), 1, "{records:#?}");
     assert_eq!(records[0]["outcome"], "not_enrolled");
     assert_eq!(records[0]["mac"], PHONE);
-    assert_eq!(records[0]["user_agent"], format!("{hostile:?}"), "the UA, quoted, as one field");
+    let record = &records[0];
+    assert_eq!(record["user_agent"], hostile, "the UA as one field, escaped once by the JSON encoder");
+    assert_eq!(record["path"], format!("/{PHONE}.cfg"), "not quoted twice");
+    assert_eq!(record["method"], "GET");
+    assert_eq!(record["tls"], "TLSv1.3");
+    let serial = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(devices.join(format!("{PHONE}.pem")))
+        .output()
+        .unwrap();
+    let serial = String::from_utf8(serial.stdout).unwrap();
+    let serial = serial.trim().trim_start_matches("serial=").to_ascii_lowercase();
+    assert_eq!(record["certificate_serial"], serial, "the serial as openssl prints it");
+    let request_id = record["request_id"].as_str().unwrap();
+    assert!(request_id.len() == 16 && request_id.bytes().all(|b| b.is_ascii_hexdigit()), "{record}");
+    assert!(record["duration_ms"].as_f64().unwrap() > 0.0, "{record}");
+    // Every line of the daemon's log is one JSON record with an RFC 3339 UTC timestamp.
+    for line in daemon.output.lock().unwrap().iter() {
+        let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let at = record["timestamp"].as_str().unwrap();
+        let (date, time) = at.split_once('T').unwrap();
+        assert!(date.len() == 10 && time.ends_with('Z') && time.len() >= 9, "{at}");
+        for value in record.as_object().unwrap().values() {
+            if let Some(text) = value.as_str() {
+                assert!(!text.starts_with('"'), "a value quoted twice: {line}");
+            }
+        }
+    }
 }
 
 /// Threat 14: without its sealing key the daemon does not start, and says why.

@@ -165,14 +165,17 @@ async fn serve_connection(
 }
 
 async fn handle(context: Arc<AdminContext>, peer: SocketAddr, request: Request<Incoming>) -> AdminResponse {
+    let (started, request_id) = (std::time::Instant::now(), sipprov_serving::RequestId::next());
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let (response, caller) = route(&context, request).await;
     tracing::info!(
+        %request_id,
         %peer,
-        %method,
-        path = ?path,
+        method = method.as_str(),
+        path = path.as_str(),
         caller = caller.as_deref().unwrap_or("-"),
         status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "admin call"
     );
     response

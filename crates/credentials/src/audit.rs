@@ -153,6 +153,22 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// Writes committed audit events to the log stream as well, target `sipprov::audit`, so a
+/// SIEM that reads the logs sees them. Stores call it once the events are durable, never before
+/// (an event in the log is an event in the store). Details never hold a secret.
+pub fn log_committed(events: &[AuditEvent]) {
+    for event in events {
+        tracing::info!(
+            target: "sipprov::audit",
+            kind = event.kind.name(),
+            mac = %event.mac.map_or_else(|| "-".to_owned(), |mac| mac.to_string()),
+            detail = event.detail.as_str(),
+            at = %jiff::Timestamp::from_second(event.at.unix()).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            "audit event"
+        );
+    }
+}
+
 impl AuditEvent {
     /// An event about one device, with `detail`.
     pub fn new(at: Timestamp, mac: Mac, kind: AuditKind, detail: impl Into<String>) -> Self {

@@ -66,6 +66,7 @@ impl MemoryStore {
 impl State {
     fn append(&mut self, events: impl IntoIterator<Item = AuditEvent>) {
         for event in events {
+            crate::log_committed(std::slice::from_ref(&event));
             self.next_audit_id += 1;
             self.audit.push((self.next_audit_id, event));
         }

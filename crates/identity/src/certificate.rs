@@ -35,6 +35,8 @@ pub(crate) struct CertificateView<'a> {
     ca: Option<bool>,
     /// The validity SEQUENCE's contents (notBefore, notAfter), read only when asked for.
     validity: &'a [u8],
+    /// The serialNumber INTEGER's content octets.
+    serial: &'a [u8],
 }
 
 /// `id-ce-keyUsage`.
@@ -78,7 +80,18 @@ impl<'a> CertificateView<'a> {
                 (key_usage, ca) = read_extensions(field.value())?;
             }
         }
-        Ok(Self { subject: parse_name(subject.value())?, spki, key_usage, ca, validity: validity.value() })
+        let (subject, validity, serial) = (parse_name(subject.value())?, validity.value(), serial.value());
+        Ok(Self { subject, spki, key_usage, ca, validity, serial })
+    }
+
+    /// The serial number as lowercase hex, as `openssl x509 -serial` prints it (without the
+    /// sign octet DER adds before a high bit).
+    pub(crate) fn serial_hex(&self) -> String {
+        let octets = match self.serial {
+            [0, rest @ ..] if !rest.is_empty() => rest,
+            octets => octets,
+        };
+        octets.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Whether basicConstraints says it is a CA: `Some(false)` for a certificate that declares

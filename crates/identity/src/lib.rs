@@ -57,6 +57,12 @@ pub use mac::{Mac, MacParseError};
 pub use rules::{AttributeRule, IdentityRule, PatternError, UnknownRule};
 pub use trust::{AnchorError, Oui, OuiParseError, TrustStore, VendorTrust};
 
+/// The serial number of `certificate` (DER) in lowercase hex, as `openssl x509 -serial` prints
+/// it: for logs that name the certificate a client presented.
+pub fn certificate_serial(certificate: &[u8]) -> Result<String, NoIdentity> {
+    Ok(certificate::CertificateView::parse(certificate)?.serial_hex())
+}
+
 /// When `certificate` (DER) stops being valid, in seconds since the Unix epoch: for checks of a
 /// server's own certificates before they expire.
 pub fn certificate_not_after(certificate: &[u8]) -> Result<u64, NoIdentity> {

@@ -18,6 +18,7 @@ use sipprov_serving::Watcher;
 use sipprov_serving::{Timeouts, http};
 
 use crate::proxy_protocol;
+use crate::tls_facts::TlsFacts;
 
 /// Which sources may connect, and which are load balancers speaking PROXY v2.
 pub(crate) struct Sources {
@@ -145,20 +146,22 @@ async fn serve(
     let chain: Arc<[CertificateDer<'static>]> =
         tls.get_ref().1.peer_certificates().unwrap_or_default().iter().map(|c| c.clone().into_owned()).collect();
     let identity = identify(&live, &chain, peer);
+    let tls_facts = Arc::new(TlsFacts::of(tls.get_ref().1.protocol_version(), &chain));
 
     let requests = Arc::new(AtomicU64::new(0));
     let service_context = Arc::clone(&context);
     let counted = Arc::clone(&requests);
     let service = service_fn(move |request| {
         let (context, live, chain) = (Arc::clone(&service_context), Arc::clone(&live), Arc::clone(&chain));
-        let identity = identity.clone();
+        let (identity, tls_facts) = (identity.clone(), Arc::clone(&tls_facts));
         counted.fetch_add(1, Ordering::Relaxed);
         async move {
             // A reload since the handshake (new anchors, a CRL): check the certificate again, so
             // a kept-alive connection is held to the current rules too.
             let current = snapshot(&context.live);
             let identity = if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer) };
-            let (_, response) = context.routes.handle(&current.renderer, identity.as_deref(), peer, request).await;
+            let (_, response) =
+                context.routes.handle(&current.renderer, identity.as_deref(), &tls_facts, peer, request).await;
             Ok::<_, std::convert::Infallible>(response)
         }
     });
@@ -193,7 +196,8 @@ fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) ->
             Some(Arc::new(identity))
         }
         Err(reason) => {
-            tracing::info!(%peer, %reason, "certificate names no device");
+            let serial = chain.first().and_then(|leaf| sipprov_identity::certificate_serial(leaf).ok());
+            tracing::info!(%peer, %reason, certificate_serial = serial.as_deref().unwrap_or("-"), "certificate names no device");
             None
         }
     }

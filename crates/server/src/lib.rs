@@ -99,6 +99,7 @@ mod proxy_protocol;
 mod reload;
 mod response;
 mod routes;
+mod tls_facts;
 
 pub use config::{GroupSettings, PhoneServerConfig};
 pub use listener::PhoneServer;

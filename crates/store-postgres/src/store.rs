@@ -361,6 +361,14 @@ pub(crate) async fn write_device(
 }
 
 /// Appends `events` in one statement.
+/// Appends `events`, commits, then writes the events to the log stream too.
+async fn commit_with_events(tx: Transaction<'_>, events: &[AuditEvent]) -> Result<(), StoreError> {
+    insert_events(&tx, events).await?;
+    tx.commit().await.map_err(backend)?;
+    sipprov_credentials::log_committed(events);
+    Ok(())
+}
+
 async fn insert_events(tx: &Transaction<'_>, events: &[AuditEvent]) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
@@ -395,8 +403,7 @@ async fn apply_update(pool: Pool, mac: Mac, update: DeviceUpdate) -> Result<Opti
     }
     let accounts_changed = before != (device.accounts.clone(), sip_passwords(&device));
     write_device(&tx, &device, false, accounts_changed).await?;
-    insert_events(&tx, &events).await?;
-    tx.commit().await.map_err(backend)?;
+    commit_with_events(tx, &events).await?;
     Ok(Some(device))
 }
 
@@ -419,9 +426,10 @@ async fn change_with_event(
     let values = params(&values);
     let changed = tx.execute(sql, &values).await.map_err(backend)?;
     if changed > 0 || always {
-        insert_events(&tx, std::slice::from_ref(&event)).await?;
+        commit_with_events(tx, std::slice::from_ref(&event)).await?;
+    } else {
+        tx.commit().await.map_err(backend)?;
     }
-    tx.commit().await.map_err(backend)?;
     Ok(changed)
 }
 
@@ -445,8 +453,7 @@ impl Store for PostgresStore {
                 return Ok(false);
             }
             tx.execute("DELETE FROM pending WHERE mac = $1", &[&record.mac.to_string()]).await.map_err(backend)?;
-            insert_events(&tx, &events).await?;
-            tx.commit().await.map_err(backend)?;
+            commit_with_events(tx, &events).await?;
             Ok(true)
         })
     }
@@ -550,8 +557,7 @@ impl Store for PostgresStore {
         self.run(async move |pool| {
             let mut client = connection(&pool).await?;
             let tx = client.transaction().await.map_err(backend)?;
-            insert_events(&tx, &events).await?;
-            tx.commit().await.map_err(backend)
+            commit_with_events(tx, &events).await
         })
     }
 
@@ -607,8 +613,7 @@ impl Store for PostgresStore {
                 &limit(MAX_PENDING_KEYS),
             ];
             tx.execute(&statement, &values).await.map_err(backend)?;
-            insert_events(&tx, std::slice::from_ref(&event)).await?;
-            tx.commit().await.map_err(backend)
+            commit_with_events(tx, std::slice::from_ref(&event)).await
         })
     }
 
@@ -711,8 +716,7 @@ impl Store for PostgresStore {
             tx.execute(&statement, &[&mac, &at, &peer, &user_agent, &rating, &vendor, &model, &firmware, &mismatch])
                 .await
                 .map_err(backend)?;
-            insert_events(&tx, &alerts).await?;
-            tx.commit().await.map_err(backend)
+            commit_with_events(tx, &alerts).await
         })
     }
 
@@ -784,8 +788,7 @@ impl Store for PostgresStore {
             if changed == 0 {
                 return Ok(false);
             }
-            insert_events(&tx, &events).await?;
-            tx.commit().await.map_err(backend)?;
+            commit_with_events(tx, &events).await?;
             Ok(true)
         })
     }

@@ -384,6 +384,7 @@ fn apply_update(conn: &Connection, mac: Mac, update: DeviceUpdate) -> Result<Opt
 }
 
 fn insert_events(conn: &Connection, events: &[AuditEvent]) -> rusqlite::Result<()> {
+    crate::writer::log_when_committed(events);
     let mut statement = conn.prepare_cached("INSERT INTO audit (at, mac, kind, detail) VALUES (?1, ?2, ?3, ?4)")?;
     for event in events {
         statement.execute(params![

@@ -9,8 +9,10 @@
 use std::sync::mpsc;
 use std::thread;
 
+use std::cell::RefCell;
+
 use rusqlite::Connection;
-use sipprov_credentials::StoreError;
+use sipprov_credentials::{AuditEvent, StoreError};
 
 /// Most writes one commit carries; bounds how long the first waiter in a batch waits.
 const MAX_BATCH: usize = 256;
@@ -89,6 +91,21 @@ impl Writer {
     }
 }
 
+thread_local! {
+    /// The audit events of the batch running on this (the writer) thread, logged once it is
+    /// committed; `None` outside a batch.
+    static TO_LOG: RefCell<Option<Vec<AuditEvent>>> = const { RefCell::new(None) };
+}
+
+/// Logs `events`, which the running job is writing, once its batch is committed.
+pub(crate) fn log_when_committed(events: &[AuditEvent]) {
+    TO_LOG.with_borrow_mut(|to_log| {
+        if let Some(to_log) = to_log {
+            to_log.extend_from_slice(events);
+        }
+    });
+}
+
 fn run_batch(conn: &Connection, batch: Vec<Job>) {
     // A job that cannot run inside a transaction is dropped unrun: dropping it drops its reply
     // channel, and its caller gets an error saying the write was not committed.
@@ -96,20 +113,29 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         return;
     }
     let mut finishes = Vec::with_capacity(batch.len());
+    TO_LOG.with_borrow_mut(|to_log| *to_log = Some(Vec::new()));
     // Prepared once per connection: a storm of first deliveries runs these for every job.
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop);
     for job in batch {
         if run("SAVEPOINT job").is_err() {
             continue;
         }
+        let logged_before = TO_LOG.with_borrow(|to_log| to_log.as_ref().map_or(0, Vec::len));
         let done = job(conn);
         let closed =
             if done.ok { run("RELEASE job") } else { run("ROLLBACK TO job").and_then(|()| run("RELEASE job")) };
+        if !done.ok || closed.is_err() {
+            TO_LOG.with_borrow_mut(|to_log| to_log.iter_mut().for_each(|events| events.truncate(logged_before)));
+        }
         finishes.push((done.finish, closed.map_err(|e| e.to_string())));
     }
     let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+    }
+    let committed = TO_LOG.with_borrow_mut(Option::take).unwrap_or_default();
+    if commit.is_ok() {
+        sipprov_credentials::log_committed(&committed);
     }
     for (finish, closed) in finishes {
         // A caller's callback runs here; one that panics must not take the writer, and every

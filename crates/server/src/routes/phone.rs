@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyper::header::USER_AGENT;
 use hyper::{Method, Request, Response};
@@ -19,7 +20,7 @@ use sipprov_credentials::{
 use sipprov_fleet::{FirmwareImage, Fleet};
 use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_ratelimit::{GateRefusal, ScanOutcome};
-use sipprov_serving::{Admission, Metrics};
+use sipprov_serving::{Admission, Metrics, RequestId};
 use sipprov_template::{ProfileFile, Renderer, Route, recognise_route};
 
 use super::device_config::{DeviceConfig, DeviceToRender, format_vendor};
@@ -27,6 +28,7 @@ use super::known_devices::KnownDevices;
 use super::outcome::{RequestOutcome, ScanWeight};
 use crate::firmware;
 use crate::response::{self, Body};
+use crate::tls_facts::TlsFacts;
 
 /// What a request is, decided before any store or template work.
 enum Plan {
@@ -60,9 +62,11 @@ impl PhoneRoutes {
         &self,
         renderer: &Renderer,
         identity: Option<&DeviceIdentity>,
+        tls: &TlsFacts,
         peer: SocketAddr,
         request: Request<B>,
     ) -> (RequestOutcome, Response<Body>) {
+        let (started, request_id) = (Instant::now(), RequestId::next());
         let user_agent =
             request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
         let (outcome, response) = self.route(renderer, identity, peer, &request, user_agent.clone()).await;
@@ -79,16 +83,21 @@ impl PhoneRoutes {
         // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
         // certificate, 4 for a certificate that verified but names no device (a shared one).
         let rating = if identity.is_some() { RATING_DEVICE_CERTIFICATE } else { 4 };
-        // Client-supplied text (path, User-Agent) is Debug-quoted: control characters escaped.
+        // Client-supplied text (path, User-Agent) goes in as text values: the JSON encoder
+        // escapes them, the text format quotes them, so control characters cannot forge a line.
         tracing::info!(
+            %request_id,
             %peer,
             mac = %identity.map_or_else(|| "-".to_owned(), |identity| identity.mac.to_string()),
+            tls = tls.version,
+            certificate_serial = tls.certificate_serial.as_deref().unwrap_or("-"),
             rating,
-            method = %request.method(),
-            path = ?request.uri().path(),
-            user_agent = ?user_agent.as_deref().unwrap_or("-"),
+            method = request.method().as_str(),
+            path = request.uri().path(),
+            user_agent = user_agent.as_deref().unwrap_or("-"),
             outcome = outcome.label(),
             status = response.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
             "phone request"
         );
         (outcome, response)
