@@ -5,11 +5,13 @@
 
 mod api;
 mod bench;
+#[path = "../../cli_docs.rs"]
+mod cli_docs;
 mod commands;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Operate a sipprov provisioning server and inspect what phones present.
 #[derive(Debug, Parser)]
@@ -60,6 +62,17 @@ enum Command {
     /// Measure a boot storm against a server and against a bare TLS baseline.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Print a shell completion script (`sipprov completions bash > /etc/bash_completion.d/sipprov`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages, one per command, into a directory.
+    #[command(hide = true)]
+    Manpages {
+        /// Where to write them.
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +86,8 @@ fn main() -> ExitCode {
         Command::Token(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Firmware(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Report(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Completions { shell } => cli_docs::completions(Cli::command(), shell),
+        Command::Manpages { dir } => cli_docs::manpages(Cli::command(), &dir),
         Command::Identity(command) => command.run(),
         Command::Ua(command) => command.run(),
         Command::Path(command) => command.run(),

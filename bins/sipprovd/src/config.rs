@@ -466,6 +466,9 @@ impl TrustSection {
     }
 }
 
+/// The name of the systemd credential the sealing key may come from.
+pub const SEALING_KEY_CREDENTIAL: &str = "sealing.key";
+
 /// `[store]`: the device database and the key that seals its secrets. Its `Debug` leaves the
 /// PostgreSQL URL out: it may hold the database password.
 #[derive(Clone, Deserialize)]
@@ -486,7 +489,8 @@ pub struct StoreSection {
     /// Seconds one store call may take against PostgreSQL before it fails (and rolls back)
     /// [default: 5].
     pub postgres_timeout_seconds: Option<u64>,
-    /// Path of the sealing key file (`sipprovd keygen`). Keep it outside the database's
+    /// Path of the sealing key file (`sipprovd keygen`). Under systemd, a credential named
+    /// `sealing.key` (`LoadCredential=sealing.key:PATH`) is read instead. Keep it outside the database's
     /// directory and backups: with the database alone, no secret can be read. Every node
     /// sharing a database uses the same key file.
     pub sealing_key: PathBuf,
@@ -713,9 +717,13 @@ impl Config {
         Ok(Credentials::new(store, self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock)))
     }
 
-    /// The sealing keys, read from `[store] sealing_key`.
+    /// The sealing keys: from the systemd credential `sealing.key` when the daemon was started
+    /// with one (`LoadCredential=sealing.key:...`), else from `[store] sealing_key`.
     pub fn keyring(&self) -> anyhow::Result<Keyring> {
-        let key_file = &self.store.sealing_key;
+        let credential = std::env::var_os("CREDENTIALS_DIRECTORY")
+            .map(|dir| PathBuf::from(dir).join(SEALING_KEY_CREDENTIAL))
+            .filter(|path| path.is_file());
+        let key_file = credential.as_ref().unwrap_or(&self.store.sealing_key);
         let keys = std::fs::read_to_string(key_file).with_context(|| {
             format!("cannot read the sealing key file {} (create one with `sipprovd keygen FILE`)", key_file.display())
         })?;

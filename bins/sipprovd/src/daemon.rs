@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sipprov_admin::AdminServer;
 use sipprov_credentials::Credentials;
-use sipprov_server::{PhoneServer, Reloader, ServerState};
+use sipprov_identity::certificate_not_after;
+use sipprov_server::{Metrics, PhoneServer, Reloader, ServerState};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -54,6 +55,16 @@ impl Daemon {
         let admin = AdminServer::bind(config.admin.listen, config.admin_config()?, phones.admin_state())
             .await
             .context("starting the admin listener")?;
+        let metrics = phones.admin_state().metrics;
+        metrics.set_build_info(env!("CARGO_PKG_VERSION"), env!("SIPPROV_COMMIT"));
+        let admin_certificate = config.admin_config().ok().map(|admin| admin.certificate.chain);
+        let phone_certificate = config.phones.certificates().ok().map(|(primary, _)| primary.chain);
+        for (listener, chain) in [("phones", phone_certificate), ("admin", admin_certificate)] {
+            let not_after = chain.as_ref().and_then(|chain| chain.first()).map(|leaf| certificate_not_after(leaf));
+            if let Some(Ok(not_after)) = not_after {
+                metrics.set_certificate_expiry(listener, not_after);
+            }
+        }
         Ok(Self { phones, admin, credentials, config_path, audit_retention: config.audit.retention() })
     }
 
@@ -69,11 +80,12 @@ impl Daemon {
 
     /// Serves until SIGTERM or Ctrl-C, then drains both listeners.
     pub async fn serve(self) -> anyhow::Result<()> {
-        start_sweeper(Arc::clone(&self.credentials));
-        start_compaction(Arc::clone(&self.credentials));
-        start_ban_refresh(self.phones.admin_state());
+        let jobs = Jobs(self.phones.admin_state().metrics);
+        start_sweeper(&jobs, Arc::clone(&self.credentials));
+        start_compaction(&jobs, Arc::clone(&self.credentials));
+        start_ban_refresh(&jobs, self.phones.admin_state());
         if let Some(retention) = self.audit_retention {
-            start_audit_pruning(Arc::clone(&self.credentials), retention);
+            start_audit_pruning(&jobs, Arc::clone(&self.credentials), retention);
         }
         if let Some(path) = self.config_path.clone() {
             start_reload_on_sighup(path, self.phones.reloader());
@@ -91,6 +103,7 @@ impl Daemon {
             ended = &mut phones => Some(("phone", ended)),
             ended = &mut admin => Some(("admin", ended)),
         };
+        crate::systemd::stopping();
         stop.send_replace(true);
         let outcome = match failed {
             None => {
@@ -120,37 +133,47 @@ fn listener_outcome(
     }
 }
 
-/// Runs `job` off the async workers every `period`, also at once if `at_start`; a failure is
-/// logged as `what` failing and the job runs again at the next period. The job logs its own
-/// successes.
-fn repeat(
-    period: Duration,
-    at_start: bool,
-    what: &'static str,
-    job: impl Fn() -> anyhow::Result<()> + Send + Sync + 'static,
-) {
-    let job = Arc::new(job);
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(period);
-        if !at_start {
-            ticks.tick().await; // an interval's first tick is immediate
-        }
-        loop {
-            ticks.tick().await;
-            let job = Arc::clone(&job);
-            match tokio::task::spawn_blocking(move || job()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "{what} failed; retried later"),
-                Err(e) => tracing::error!(error = %e, "{what} task failed"),
+/// Starts background jobs, each counted in the metrics (runs, failures, last success).
+struct Jobs(Arc<Metrics>);
+
+impl Jobs {
+    /// Runs `job` off the async workers every `period`, also at once if `at_start`; a failure
+    /// is logged as `what` failing and the job runs again at the next period. The job logs its
+    /// own successes.
+    fn repeat(
+        &self,
+        period: Duration,
+        at_start: bool,
+        what: &'static str,
+        job: impl Fn() -> anyhow::Result<()> + Send + Sync + 'static,
+    ) {
+        let (job, metrics) = (Arc::new(job), Arc::clone(&self.0));
+        metrics.register_job(what);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            if !at_start {
+                ticks.tick().await; // an interval's first tick is immediate
             }
-        }
-    });
+            loop {
+                ticks.tick().await;
+                let job = Arc::clone(&job);
+                let ran = tokio::task::spawn_blocking(move || job()).await;
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                metrics.job_ran(what, matches!(ran, Ok(Ok(()))), now);
+                match ran {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "{what} failed; retried later"),
+                    Err(e) => tracing::error!(error = %e, "{what} task failed"),
+                }
+            }
+        });
+    }
 }
 
 /// Applies due expiries in the background, so secrets go away on time even if the phone never
 /// comes back.
-fn start_sweeper(credentials: Arc<Credentials>) {
-    repeat(SWEEP_EVERY, true, "expiry sweep", move || {
+fn start_sweeper(jobs: &Jobs, credentials: Arc<Credentials>) {
+    jobs.repeat(SWEEP_EVERY, true, "expiry sweep", move || {
         let changed = credentials.sweep(SWEEP_BATCH)?;
         if changed > 0 {
             tracing::info!(changed, "expiry sweep");
@@ -161,8 +184,8 @@ fn start_sweeper(credentials: Arc<Credentials>) {
 
 /// Compacts the store periodically: records are purged at once, and this removes the stale
 /// copies the storage engine may keep of them in free space.
-fn start_compaction(credentials: Arc<Credentials>) {
-    repeat(COMPACT_EVERY, false, "store compaction", move || {
+fn start_compaction(jobs: &Jobs, credentials: Arc<Credentials>) {
+    jobs.repeat(COMPACT_EVERY, false, "store compaction", move || {
         credentials.store().compact()?;
         tracing::debug!("store compacted");
         Ok(())
@@ -172,15 +195,15 @@ fn start_compaction(credentials: Arc<Credentials>) {
 /// Picks up bans made and lifted by other nodes sharing the store (the listener loaded them at
 /// start), and drops expired bans and idle entries from the rate limiter; and, as a job of its
 /// own, the firmware catalogue and targets other nodes changed.
-fn start_ban_refresh(state: ServerState) {
+fn start_ban_refresh(jobs: &Jobs, state: ServerState) {
     let fleet = Arc::clone(&state.fleet);
-    repeat(BAN_REFRESH_EVERY, false, "ban refresh", move || Ok(state.refresh_bans().map(drop)?));
-    repeat(BAN_REFRESH_EVERY, false, "firmware policy refresh", move || Ok(fleet.refresh()?));
+    jobs.repeat(BAN_REFRESH_EVERY, false, "ban refresh", move || Ok(state.refresh_bans().map(drop)?));
+    jobs.repeat(BAN_REFRESH_EVERY, false, "firmware policy refresh", move || Ok(fleet.refresh()?));
 }
 
 /// Deletes audit events past `[audit] retain_days`, hourly and once at start.
-fn start_audit_pruning(credentials: Arc<Credentials>, retention: Duration) {
-    repeat(AUDIT_PRUNE_EVERY, true, "audit pruning", move || {
+fn start_audit_pruning(jobs: &Jobs, credentials: Arc<Credentials>, retention: Duration) {
+    jobs.repeat(AUDIT_PRUNE_EVERY, true, "audit pruning", move || {
         let pruned = credentials.prune_audit(retention, AUDIT_PRUNE_BATCH)?;
         if pruned > 0 {
             tracing::info!(
@@ -202,6 +225,7 @@ fn start_reload_on_sighup(config_path: PathBuf, reloader: Reloader) {
     };
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
+            crate::systemd::reloading();
             let path = config_path.clone();
             let loaded = tokio::task::spawn_blocking(move || reloadable(&path)).await;
             let outcome = match loaded {
@@ -212,6 +236,7 @@ fn start_reload_on_sighup(config_path: PathBuf, reloader: Reloader) {
                 }
                 Err(e) => Err(anyhow::anyhow!("reload task failed: {e}")),
             };
+            crate::systemd::reloaded(&outcome.as_ref().map(drop).map_err(|e| format!("{e:#}")));
             match outcome {
                 Ok(()) => tracing::info!(config = %config_path.display(), "reloaded trust anchors and templates"),
                 Err(e) => tracing::error!(

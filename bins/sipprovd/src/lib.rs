@@ -7,6 +7,7 @@
 //! - [`demo`]: `sipprovd demo`, a self-contained demo with a generated PKI and three phones.
 //! - [`files`]: creating key and config files safely.
 //! - [`migrate`]: `sipprovd migrate`, a single-node SQLite store moved into PostgreSQL.
+//! - [`systemd`]: readiness, watchdog and reload status for systemd's `Type=notify`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -17,3 +18,4 @@ pub mod daemon;
 pub mod demo;
 pub mod files;
 pub mod migrate;
+pub mod systemd;

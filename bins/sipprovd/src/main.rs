@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use sipprov_credentials::{Keyring, Role};
 use sipprov_store_postgres::PostgresOptions;
+#[path = "../../cli_docs.rs"]
+mod cli_docs;
+
 use sipprovd::backup;
 use sipprovd::check::check;
 use sipprovd::config::{Config, LoggingSection};
@@ -117,6 +120,17 @@ enum Command {
         #[arg(long)]
         to_ca_file: Option<PathBuf>,
     },
+    /// Print a shell completion script (`sipprovd completions bash > /etc/bash_completion.d/sipprovd`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages, one per command, into a directory.
+    #[command(hide = true)]
+    Manpages {
+        /// Where to write them.
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +156,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&anyhow::anyhow!("cannot start the runtime: {e}")),
     };
     let outcome = match cli.command {
+        Command::Completions { shell } => return cli_docs::completions(Cli::command(), shell),
+        Command::Manpages { dir } => return cli_docs::manpages(Cli::command(), &dir),
         Command::Demo { dir, listen, admin_listen, grace } => {
             runtime.block_on(demo(&dir, DemoOptions { listen, admin_listen, grace }))
         }
@@ -279,6 +295,12 @@ async fn run(config_path: &Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting from {}", config_path.display()))?;
     tracing::info!(phones = %daemon.phone_addr(), admin = %daemon.admin_addr(), "serving");
+    sipprovd::systemd::ready(&format!(
+        "serving phones on {}, the admin API on {}",
+        daemon.phone_addr(),
+        daemon.admin_addr()
+    ));
+    sipprovd::systemd::start_watchdog();
     daemon.serve().await
 }
 

@@ -45,7 +45,7 @@ use tokio_rustls::TlsAcceptor;
 
 use body::{AdminResponse, error};
 use call::{AdminContext, Call, blocking};
-use routes::{Action, Matched};
+use routes::{Action, Matched, Route};
 use sipprov_serving::tls::{self, ServerCertificate, ServerCertificates};
 use sipprov_serving::{Drain, Watcher, accept_failed, handshake_place, http};
 pub use sipprov_serving::{ServerError, ServerState, Timeouts};
@@ -85,6 +85,8 @@ impl AdminServer {
         let acceptor = TlsAcceptor::from(tls::admin_config(certificates)?);
         let gate = Gatekeeper::new(config.limits).map_err(|e| ServerError::Limits(e.to_string()))?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        state.metrics.register_admin_routes(routes::ROUTES.iter().map(|route| (route.method.as_str(), route.path)));
+        state.metrics.register_admin_routes([("-", "unmatched")]);
         let context = Arc::new(AdminContext {
             state,
             realm: config.realm,
@@ -167,7 +169,9 @@ async fn serve_connection(
 async fn handle(context: Arc<AdminContext>, peer: SocketAddr, request: Request<Incoming>) -> AdminResponse {
     let (started, request_id) = (std::time::Instant::now(), sipprov_serving::RequestId::next());
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let (response, caller) = route(&context, request).await;
+    let (response, caller, matched) = route(&context, request).await;
+    let (route_method, route_path) = matched.map_or(("-", "unmatched"), |route| (route.method.as_str(), route.path));
+    context.state.metrics.count_admin_call(route_method, route_path, response.status().as_u16());
     tracing::info!(
         %request_id,
         %peer,
@@ -181,25 +185,29 @@ async fn handle(context: Arc<AdminContext>, peer: SocketAddr, request: Request<I
     response
 }
 
-async fn route(context: &AdminContext, request: Request<Incoming>) -> (AdminResponse, Option<String>) {
+/// Answers one admin call; also says who called (`token:<name>`) and which route it matched.
+async fn route(
+    context: &AdminContext,
+    request: Request<Incoming>,
+) -> (AdminResponse, Option<String>, Option<&'static Route>) {
     let (route, captured) = match routes::find(request.method(), request.uri().path()) {
         Matched::Route(route, captured) => (route, captured),
         Matched::WrongMethod => {
-            return (error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this path"), None);
+            return (error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this path"), None, None);
         }
-        Matched::NotFound => return (error(StatusCode::NOT_FOUND, "no such API path"), None),
+        Matched::NotFound => return (error(StatusCode::NOT_FOUND, "no such API path"), None, None),
     };
     let query = match routes::query_pairs(request.uri().query()) {
         Ok(query) => query,
-        Err(message) => return (error(StatusCode::BAD_REQUEST, &message), None),
+        Err(message) => return (error(StatusCode::BAD_REQUEST, &message), None, Some(route)),
     };
     let token = match route.role {
         None => None,
         Some(required) => match authenticate(context, &request).await {
-            Err(response) => return (response, None),
+            Err(response) => return (response, None, Some(route)),
             Ok(token) if !token.role.allows(required) => {
                 let message = format!("the {} role may not do this (needs {required})", token.role);
-                return (error(StatusCode::FORBIDDEN, &message), Some(format!("token:{}", token.name)));
+                return (error(StatusCode::FORBIDDEN, &message), Some(format!("token:{}", token.name)), Some(route));
             }
             Ok(token) => Some(token),
         },
@@ -244,7 +252,7 @@ async fn route(context: &AdminContext, request: Request<Incoming>) -> (AdminResp
         Action::RatingsReport => reports::ratings(context).await,
         Action::MismatchReport => reports::mismatch(context, call).await,
     };
-    (response, caller)
+    (response, caller, Some(route))
 }
 
 /// The bearer token's stored record; the same 401 for a missing, malformed or unknown token.

@@ -6,6 +6,8 @@ use hyper::StatusCode;
 use serde::Deserialize;
 use sipprov_credentials::{DeviceQuery, Role};
 
+use sipprov_serving::write_family;
+
 use super::body::{AdminResponse, empty, error, json, text};
 use super::call::{AdminContext, Call, blocking, read_json};
 use super::time;
@@ -52,10 +54,6 @@ pub(super) async fn metrics(context: &AdminContext) -> AdminResponse {
     )];
     let mut gauges = gauges.to_vec();
     let fleet = super::reports::metrics_summary(context).await;
-    let ratings: Vec<(String, u64)> = fleet
-        .iter()
-        .flat_map(|f| f.ratings.iter().map(|(rating, n)| (format!("sipprov_fleet_rating_{rating}_devices"), *n)))
-        .collect();
     if let Some(fleet) = &fleet {
         gauges.extend([
             ("sipprov_fleet_devices", "Enrolled devices.", fleet.devices),
@@ -69,12 +67,22 @@ pub(super) async fn metrics(context: &AdminContext) -> AdminResponse {
             ("sipprov_fleet_ua_mismatch", "Devices whose User-Agent contradicts their certificate.", fleet.mismatched),
         ]);
     }
-    for (name, devices) in &ratings {
-        gauges.push((name.as_str(), "Devices whose latest fetch had this ITSPA rating.", *devices));
+    let mut body = context.state.metrics.render(&counters, &gauges);
+    let audit = sipprov_credentials::committed_counts().map(|(kind, count)| (kind.name(), count));
+    let family = ("sipprov_audit_events_total", "counter", "Audit events committed by this node, by kind.");
+    write_family(&mut body, family, "kind", audit);
+    if let Some(fleet) = &fleet {
+        let states = CREDENTIAL_STATES.map(|state| (state, fleet.states.get(state).copied().unwrap_or(0)));
+        write_family(&mut body, ("sipprov_devices", "gauge", "Enrolled devices by credential state."), "state", states);
+        let ratings = (1..=5u8).map(|rating| (rating, fleet.ratings.get(&rating).copied().unwrap_or(0)));
+        let family = ("sipprov_fleet_devices_by_rating", "gauge", "Devices by the ITSPA rating of their latest fetch.");
+        write_family(&mut body, family, "rating", ratings);
     }
-    let body = context.state.metrics.render(&counters, &gauges);
     text(body, "text/plain; version=0.0.4; charset=utf-8")
 }
+
+/// Every credential state, so each is a series from the start.
+const CREDENTIAL_STATES: [&str; 4] = ["issued", "delivered", "purged", "dormant"];
 
 /// `GET /v1/bans`: the bans in force in the store (every node's).
 pub(super) async fn list_bans(context: &AdminContext) -> AdminResponse {

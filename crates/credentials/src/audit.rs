@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sipprov_identity::Mac;
 
@@ -153,11 +154,23 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// Audit events committed by this process, by kind in [`NAMES`] order.
+static COMMITTED: [AtomicU64; NAMES.len()] = [const { AtomicU64::new(0) }; NAMES.len()];
+
+/// How many events of each kind this process has committed since it started (every kind, in a
+/// stable order), for metrics.
+pub fn committed_counts() -> impl Iterator<Item = (AuditKind, u64)> {
+    NAMES.iter().zip(&COMMITTED).map(|((kind, _), count)| (*kind, count.load(Ordering::Relaxed)))
+}
+
 /// Writes committed audit events to the log stream as well, target `sipprov::audit`, so a
 /// SIEM that reads the logs sees them. Stores call it once the events are durable, never before
 /// (an event in the log is an event in the store). Details never hold a secret.
 pub fn log_committed(events: &[AuditEvent]) {
     for event in events {
+        if let Some(at) = NAMES.iter().position(|(kind, _)| *kind == event.kind) {
+            COMMITTED[at].fetch_add(1, Ordering::Relaxed);
+        }
         tracing::info!(
             target: "sipprov::audit",
             kind = event.kind.name(),

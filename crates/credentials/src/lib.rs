@@ -93,7 +93,9 @@ mod sightings;
 mod store;
 
 pub use api_token::{ApiToken, Role};
-pub use audit::{AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, detail_value, log_committed, quote};
+pub use audit::{
+    AuditEvent, AuditKind, AuditQuery, StoredAuditEvent, committed_counts, detail_value, log_committed, quote,
+};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use credentials::{Credentials, CredentialsError, Fetched, IssuedSecrets, Reissue, Updated};
 pub use delivery::{Committed, Decision, DeliverError, Delivery, FetchKind};

@@ -154,6 +154,8 @@ pub struct FleetSummary {
     pub pending: u64,
     /// Devices by the ITSPA rating of their latest fetch.
     pub ratings: BTreeMap<u8, u64>,
+    /// Devices by credential state (`issued`, `delivered`, `purged`, `dormant`).
+    pub states: BTreeMap<&'static str, u64>,
 }
 
 /// A device's vendor, model and site as targets see them: the inventory's, else the
@@ -356,6 +358,7 @@ pub fn summary(
         summary.stale += u64::from(row.last_seen.is_none_or(|seen| seen < since));
         summary.never_seen += u64::from(row.last_seen.is_none());
         summary.dormant += u64::from(row.state == "dormant");
+        *summary.states.entry(row.state).or_default() += 1;
         summary.mismatched += u64::from(row.facts.mismatch.is_some());
         if let Some(rating) = row.facts.rating {
             *summary.ratings.entry(rating).or_default() += 1;

@@ -79,3 +79,20 @@ pub enum NoIdentity {
 pub(crate) fn excerpt(value: &str) -> String {
     value.chars().take(64).collect()
 }
+
+/// What [`NoIdentity::Untrusted`] says of an expired certificate.
+pub(crate) const EXPIRED: &str = "the certificate has expired";
+/// What [`NoIdentity::Untrusted`] says of a revoked certificate.
+pub(crate) const REVOKED: &str = "the certificate is revoked";
+
+impl NoIdentity {
+    /// Why a certificate was refused in a TLS handshake, in a word for metrics: `expired`,
+    /// `revoked`, or `untrusted` for every other reason.
+    pub fn handshake_reason(&self) -> &'static str {
+        match self {
+            NoIdentity::Untrusted(why) if why == EXPIRED => "expired",
+            NoIdentity::Untrusted(why) if why == REVOKED => "revoked",
+            _ => "untrusted",
+        }
+    }
+}

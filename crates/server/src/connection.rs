@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 
 use hyper::service::service_fn;
 use rustls_pki_types::{CertificateDer, UnixTime};
-use sipprov_identity::DeviceIdentity;
-use sipprov_ratelimit::{Allowlist, ConnectionPermit, MissKind, ScanOutcome};
+use sipprov_identity::{DeviceIdentity, NoIdentity};
+use sipprov_ratelimit::{Allowlist, ConnectionPermit, GateRefusal, MissKind, ScanOutcome};
 use tokio::net::TcpStream;
 
 use crate::live::{Live, LiveCell, snapshot};
@@ -64,7 +64,15 @@ impl ConnectionContext {
             refused(&"outside the allowed sources");
             return None;
         }
-        self.admission.connection(client.ip()).map_err(|refusal| refused(&refusal)).ok()
+        self.admission
+            .connection(client.ip())
+            .map_err(|refusal| {
+                if matches!(refusal, GateRefusal::Banned { .. }) {
+                    self.metrics.handshake_failed("banned");
+                }
+                refused(&refusal)
+            })
+            .ok()
     }
 }
 
@@ -122,24 +130,30 @@ async fn serve(
     let Some(place) = context.admission.handshake(&permit, deadline).await else {
         tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
         context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+        context.metrics.handshake_failed("busy");
         return;
     };
     let live = snapshot(&context.live);
+    let started = std::time::Instant::now();
     let handshake = tokio::time::timeout_at(deadline, live.acceptor.accept(tcp)).await;
     drop(place);
     let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
-            tracing::info!(%peer, error = %e, "TLS handshake refused");
+            let reason = handshake_failure(&e);
+            tracing::info!(%peer, error = %e, reason, "TLS handshake refused");
+            context.metrics.handshake_failed(reason);
             count_miss(&context, peer, MissKind::HandshakeRefused);
             return;
         }
         Err(_) => {
             tracing::info!(%peer, "TLS handshake deadline passed");
+            context.metrics.handshake_failed("timeout");
             count_miss(&context, peer, MissKind::HandshakeRefused);
             return;
         }
     };
+    context.metrics.handshake_completed(started.elapsed());
 
     // Identity comes from the verified leaf certificate only, read with the rule of the anchor
     // that verified the chain in the handshake.
@@ -200,6 +214,25 @@ fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) ->
             tracing::info!(%peer, %reason, certificate_serial = serial.as_deref().unwrap_or("-"), "certificate names no device");
             None
         }
+    }
+}
+
+/// Why a handshake failed, as `sipprov_tls_handshake_failures_total` names it: what the client
+/// certificate was refused for, or `protocol` (no TLS, an old version, a broken hello).
+fn handshake_failure(error: &std::io::Error) -> &'static str {
+    use rustls::{CertificateError, Error};
+    match error.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        Some(Error::NoCertificatesPresented) => "no_certificate",
+        Some(Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. })) => {
+            "expired"
+        }
+        Some(Error::InvalidCertificate(CertificateError::Revoked)) => "revoked",
+        // The vendor verifier's refusals carry the identity crate's reason.
+        Some(Error::InvalidCertificate(CertificateError::Other(other))) => {
+            other.0.downcast_ref::<NoIdentity>().map_or("untrusted", NoIdentity::handshake_reason)
+        }
+        Some(Error::InvalidCertificate(_)) => "untrusted",
+        _ => "protocol",
     }
 }
 

@@ -104,4 +104,4 @@ mod tls_facts;
 pub use config::{GroupSettings, PhoneServerConfig};
 pub use listener::PhoneServer;
 pub use reload::Reloader;
-pub use sipprov_serving::{ServerError, ServerState, Timeouts, tls};
+pub use sipprov_serving::{Metrics, ServerError, ServerState, Timeouts, tls};

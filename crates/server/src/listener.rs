@@ -33,6 +33,7 @@ impl PhoneServer {
         let live = Live::new(Arc::clone(&certificates), config.trust, config.renderer)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let metrics = Arc::new(Metrics::default());
+        metrics.register_outcomes(&crate::routes::outcome::OUTCOME_LABELS);
         let admission = Arc::new(Admission::new(config.limits, Arc::clone(&config.credentials), Arc::clone(&metrics))?);
         let routes = Arc::new(PhoneRoutes {
             admission: Arc::clone(&admission),

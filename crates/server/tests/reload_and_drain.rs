@@ -146,4 +146,24 @@ async fn a_reload_with_a_crl_refuses_the_revoked_phone_at_tls() {
     let after = read_response(&mut kept_alive).await;
     assert!(after.starts_with("HTTP/1.1 404"), "a kept-alive connection is held to the new CRL too: {after}");
     assert!(harness.get(&kept, &format!("/{OTHER}.cfg")).await.starts_with("HTTP/1.1 200"));
+
+    // An expired certificate is refused at TLS too; the metrics say why each was.
+    let expired = {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, OTHER);
+        (params.not_before, params.not_after) = (date_time_ymd(2019, 1, 1), date_time_ymd(2020, 1, 1));
+        let cert = params.signed_by(&key, &vendor_ca).unwrap();
+        support::Phone {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    };
+    assert!(harness.request(Some(&expired), "GET", &format!("/{OTHER}.cfg")).await.is_err(), "refused at TLS");
+    let auditor = harness.credentials.create_api_token("test", sipprov_credentials::Role::Auditor, "test").unwrap();
+    let (_, metrics) = harness.admin(Some(auditor.expose()), "GET", "/metrics", "").await;
+    for (reason, count) in [("revoked", 1), ("expired", 1), ("untrusted", 0), ("no_certificate", 0)] {
+        let line = format!("sipprov_tls_handshake_failures_total{{reason=\"{reason}\"}} {count}\n");
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
 }

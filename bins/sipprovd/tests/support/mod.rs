@@ -2,6 +2,8 @@
 //! collected, and the real clients (`curl`, the `sipprov` CLI) pointed at it.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+pub mod prometheus;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

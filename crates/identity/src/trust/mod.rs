@@ -263,10 +263,10 @@ impl TrustStore {
 fn describe(error: &webpki::Error) -> String {
     use webpki::Error::*;
     match error {
-        CertExpired { .. } => "the certificate has expired".into(),
+        CertExpired { .. } => crate::error::EXPIRED.into(),
         CertNotValidYet { .. } => "the certificate is not valid yet".into(),
         UnknownIssuer => "the certificate does not chain to a configured anchor".into(),
-        CertRevoked => "the certificate is revoked".into(),
+        CertRevoked => crate::error::REVOKED.into(),
         UnsupportedSignatureAlgorithm
         | UnsupportedSignatureAlgorithmContext(_)
         | UnsupportedSignatureAlgorithmForPublicKey

@@ -4,5 +4,5 @@ mod device_config;
 pub(crate) use device_config::DeviceConfig;
 mod known_devices;
 pub(crate) use known_devices::KnownDevices;
-mod outcome;
+pub(crate) mod outcome;
 pub(crate) mod phone;

@@ -38,8 +38,30 @@ pub(crate) enum RequestOutcome {
     RenderFailed,
 }
 
+/// Every outcome's name, for metrics that show each one from the start.
+pub(crate) const OUTCOME_LABELS: [&str; 18] = [
+    "served_with_secrets",
+    "served",
+    "served_common",
+    "served_firmware",
+    "method_not_served",
+    "unknown_path",
+    "not_served",
+    "rate_limited",
+    "banned",
+    "no_identity",
+    "mac_mismatch",
+    "not_enrolled",
+    "refused_disabled",
+    "refused_dormant",
+    "refused_key_mismatch",
+    "refused",
+    "unavailable",
+    "render_failed",
+];
+
 impl RequestOutcome {
-    /// The outcome's name in logs and metrics.
+    /// The outcome's name in logs and metrics (one of [`OUTCOME_LABELS`]).
     pub(crate) fn label(self) -> &'static str {
         match self {
             RequestOutcome::Served { with_secrets: true } => "served_with_secrets",

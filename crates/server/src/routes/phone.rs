@@ -79,7 +79,7 @@ impl PhoneRoutes {
             }
             (ScanWeight::RefusedDevice, None) | (ScanWeight::Nothing, _) => {}
         }
-        self.metrics.count_request(outcome.label());
+        self.metrics.count_request(outcome.label(), started.elapsed());
         // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
         // certificate, 4 for a certificate that verified but names no device (a shared one).
         let rating = if identity.is_some() { RATING_DEVICE_CERTIFICATE } else { 4 };
@@ -251,7 +251,10 @@ impl PhoneRoutes {
         let mac = identity.mac;
         let policy = self.fleet.policy();
         for _ in 0..DECIDE_ATTEMPTS {
-            let decision = match self.decide(mac, &fetch, kind).await {
+            let reading = Instant::now();
+            let decided = self.decide(mac, &fetch, kind).await;
+            self.metrics.store_call(reading.elapsed(), decided.is_ok());
+            let decision = match decided {
                 Ok(decision) => decision,
                 Err(e) => return unavailable(mac, &e),
             };
@@ -278,7 +281,11 @@ impl PhoneRoutes {
                 }
                 Fetched::Refused(_) => None,
             };
+            let writes = (decision.writes(), Instant::now());
             let committed = self.commit(decision).await;
+            if writes.0 {
+                self.metrics.store_call(writes.1.elapsed(), committed.is_ok());
+            }
             return match (committed, body) {
                 (Ok(Committed::Changed), _) => continue,
                 (Ok(Committed::Done(Fetched::Config { secrets, .. })), Some(body)) => (
