@@ -9,7 +9,7 @@ use sipprov_identity::Mac;
 use super::body::{AdminResponse, empty, error, json};
 use super::call::{AdminContext, Call, blocking, read_json};
 use super::model::{
-    DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, ReissueInput, check_password, hex,
+    DeviceInput, DevicePatch, DeviceView, IssuedView, NewDevice, PendingView, ReissueInput, check_password,
     parse_fingerprint,
 };
 use super::routes::parse_limit;
@@ -233,7 +233,7 @@ pub(super) async fn list_pending(context: &AdminContext, call: Call) -> AdminRes
     match blocking(move || Ok(credentials.store().pending(&query)?)).await {
         Ok(pending) => {
             let next_after = (pending.len() == limit)
-                .then(|| pending.last().map(|p| format!("{}.{}", p.mac, hex(&p.spki_sha256))))
+                .then(|| pending.last().map(|p| format!("{}.{}", p.mac, hex::encode(p.spki_sha256))))
                 .flatten();
             let views: Vec<PendingView> = pending.iter().map(PendingView::from).collect();
             json(StatusCode::OK, &serde_json::json!({ "pending": views, "next_after": next_after }))
@@ -269,13 +269,13 @@ pub(super) async fn enrol_pending(context: &AdminContext, call: Call) -> AdminRe
         Ok(pending) => pending,
         Err(response) => return response,
     };
-    let seen: Vec<String> = pending.iter().map(|p| hex(&p.spki_sha256)).collect();
+    let seen: Vec<String> = pending.iter().map(|p| hex::encode(p.spki_sha256)).collect();
     let approved = match (device.spki_sha256, pending.as_slice()) {
         (_, []) => return error(StatusCode::NOT_FOUND, "no pending device with this MAC"),
         (Some(spki), _) => match pending.iter().find(|p| p.spki_sha256 == spki) {
             Some(approved) => approved.clone(),
             None => {
-                let message = format!("{mac} was not seen with key {}; seen: {}", hex(&spki), seen.join(", "));
+                let message = format!("{mac} was not seen with key {}; seen: {}", hex::encode(spki), seen.join(", "));
                 return error(StatusCode::CONFLICT, &message);
             }
         },

@@ -707,7 +707,7 @@ impl From<&PendingDevice> for PendingView {
         Self {
             mac: pending.mac.to_string(),
             vendor: pending.vendor.clone(),
-            spki_sha256: hex(&pending.spki_sha256),
+            spki_sha256: hex::encode(pending.spki_sha256),
             first_seen: time::format(pending.first_seen),
             last_seen: time::format(pending.last_seen),
             count: pending.count,
@@ -715,18 +715,12 @@ impl From<&PendingDevice> for PendingView {
     }
 }
 
-/// Lowercase hex, as key fingerprints are shown and given.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A key fingerprint as an operator gives it: 64 hex digits (`:` separators allowed).
 pub(crate) fn parse_fingerprint(text: &str) -> Result<[u8; 32], String> {
     let digits: String = text.chars().filter(|c| *c != ':').collect();
-    let bytes: Option<Vec<u8>> = (digits.len() == 64 && digits.is_ascii())
-        .then(|| (0..32).map(|i| u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok()).collect())
-        .flatten();
-    bytes.and_then(|bytes| bytes.try_into().ok()).ok_or_else(|| "spki_sha256 must be 64 hex digits".to_owned())
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(digits, &mut bytes).map_err(|_| "spki_sha256 must be 64 hex digits".to_owned())?;
+    Ok(bytes)
 }
 
 /// One audit event.

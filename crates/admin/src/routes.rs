@@ -139,27 +139,23 @@ fn match_path(template: &str, path: &str) -> Option<Option<String>> {
 /// Decodes `%XX` escapes (and `+` as a space, for query strings when `plus` holds); `None` for
 /// a malformed escape or a result that is not UTF-8.
 pub(crate) fn percent_decode_with(text: &str, plus_is_space: bool) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = text.get(i + 1..i + 3).filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
+    // The crate passes a malformed escape through as it is; here it is refused, so no two
+    // spellings of a path or parameter mean the same thing.
+    let malformed = text
+        .split('%')
+        .skip(1)
+        .any(|rest| !rest.get(..2).is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit())));
+    if malformed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    let spaced;
+    let text = if plus_is_space {
+        spaced = text.replace('+', " ");
+        spaced.as_str()
+    } else {
+        text
+    };
+    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 
 fn percent_decode(text: &str) -> Option<String> {

@@ -68,7 +68,7 @@ impl ApiToken {
     /// A name for the token that reveals nothing about it: the first 16 hex digits of its hash.
     /// Listed to operators, and what they revoke it by.
     pub fn id(&self) -> String {
-        self.hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&self.hash[..8])
     }
 
     /// A fresh token: the secret to show its holder once, and the record to store.

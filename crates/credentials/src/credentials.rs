@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use sipprov_identity::Mac;
 
 use crate::audit::quote;
-use crate::lifecycle::{FetchRefusal, hex};
+use crate::lifecycle::FetchRefusal;
 use crate::sealing::{Keyring, SealingError, SecretKind};
 use crate::sightings::SightingBuffer;
 use crate::{
@@ -184,7 +184,7 @@ impl Credentials {
         };
         let mut detail = format!("user={}", users.join(","));
         if let Some(spki) = &pinned_spki {
-            detail.push_str(&format!(" spki={}", hex(spki)));
+            detail.push_str(&format!(" spki={}", hex::encode(spki)));
         }
         let event = AuditEvent::new(now, mac, AuditKind::Enrolled, detail);
         let events = match by {
@@ -383,7 +383,7 @@ impl Credentials {
         let now = self.clock.now();
         let sighting =
             PendingDevice { mac, vendor: vendor.to_owned(), spki_sha256, first_seen: now, last_seen: now, count: 1 };
-        let detail = format!("vendor={} spki={} peer={}", quote(vendor), hex(&spki_sha256), quote(peer));
+        let detail = format!("vendor={} spki={} peer={}", quote(vendor), hex::encode(spki_sha256), quote(peer));
         let event = AuditEvent::new(now, mac, AuditKind::PendingSeen, detail);
         Ok(self.store.record_pending(sighting, event)?)
     }

@@ -26,8 +26,8 @@ impl DigestHa1 {
         let input = format!("{user}:{realm}:{}", password.expose());
         let ha1 = Self {
             realm: realm.to_owned(),
-            md5: hex(&Md5::digest(input.as_bytes())),
-            sha256: hex(&Sha256::digest(input.as_bytes())),
+            md5: hex::encode(Md5::digest(input.as_bytes())),
+            sha256: hex::encode(Sha256::digest(input.as_bytes())),
         };
         zeroize::Zeroize::zeroize(&mut input.into_bytes());
         ha1
@@ -38,10 +38,6 @@ impl std::fmt::Debug for DigestHa1 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DigestHa1").field("realm", &self.realm).finish_non_exhaustive()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

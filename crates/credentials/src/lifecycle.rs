@@ -123,7 +123,12 @@ impl Lifecycle {
         }
         if device.pinned_spki.is_none() {
             device.pinned_spki = Some(request.spki_sha256);
-            events.push(AuditEvent::new(now, mac, AuditKind::KeyPinned, format!("spki={}", hex(&request.spki_sha256))));
+            events.push(AuditEvent::new(
+                now,
+                mac,
+                AuditKind::KeyPinned,
+                format!("spki={}", hex::encode(request.spki_sha256)),
+            ));
         }
         (Serve::Config { secrets: device.secrets.clone() }, events)
     }
@@ -157,7 +162,7 @@ impl Lifecycle {
             ));
         }
         if device.pinned_spki.is_some_and(|pinned| pinned != request.spki_sha256) {
-            let detail = format!("presented_spki={} {}", hex(&request.spki_sha256), client(request));
+            let detail = format!("presented_spki={} {}", hex::encode(request.spki_sha256), client(request));
             return Some((
                 Serve::Nothing(FetchRefusal::KeyMismatch),
                 vec![AuditEvent::new(now, device.mac, AuditKind::KeyMismatch, detail)],
@@ -276,8 +281,4 @@ fn client(request: &FetchRequest) -> String {
 
 fn refusal_event(mac: Mac, reason: &str, request: &FetchRequest, now: Timestamp) -> AuditEvent {
     AuditEvent::new(now, mac, AuditKind::Refused, format!("reason={reason} {}", client(request)))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

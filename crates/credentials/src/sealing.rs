@@ -124,12 +124,12 @@ impl Keyring {
     pub fn generate_file(id: u32, previous: Option<&str>) -> Result<String, SealingError> {
         let mut material = Zeroizing::new([0u8; KEY_LEN]);
         random(&mut material[..]).map_err(|e| SealingError::Rng(e.to_string()))?;
-        let hex: String = material.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = Zeroizing::new(hex::encode(&material[..]));
         let mut text = String::from(
             "# sipprov sealing keys. Keep this file outside the database and its backups (mode 0600).\n\
              # The first key seals new secrets; later keys only open what they sealed before.\n",
         );
-        text.push_str(&format!("key {id} {hex}\n"));
+        text.push_str(&format!("key {id} {}\n", hex.as_str()));
         if let Some(previous) = previous {
             let old = Self::parse(previous)?;
             if old.keys.iter().any(|k| k.id == id) {
@@ -187,12 +187,8 @@ fn aes_key(material: &[u8]) -> Result<LessSafeKey, SealingError> {
 }
 
 fn decode_hex(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
-    if hex.len() != KEY_LEN * 2 || !hex.is_ascii() {
-        return None;
-    }
-    let bytes =
-        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect::<Option<Vec<u8>>>()?;
-    Some(Zeroizing::new(bytes))
+    let bytes = Zeroizing::new(hex::decode(hex).ok()?);
+    (bytes.len() == KEY_LEN).then_some(bytes)
 }
 
 /// Sealing or opening failed.

@@ -113,7 +113,7 @@ impl ImageFiles {
         }
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|e| FleetError::Io(std::io::Error::other(e.to_string())))?;
-        let path = incoming.join(format!("upload-{}", hex(&random)));
+        let path = incoming.join(format!("upload-{}", hex::encode(random)));
         remove_abandoned(&incoming);
         let file = OpenOptions::new().write(true).create_new(true).mode(0o640).open(&path)?;
         Ok(Upload { file: Some(file), finished: false, path, images, hasher: Sha256::new(), size: 0, limit })
@@ -188,7 +188,7 @@ impl Upload {
         let file = self.file.take().ok_or_else(|| FleetError::Io(std::io::Error::other("upload closed")))?;
         file.sync_all()?;
         drop(file);
-        let sha256 = hex(&std::mem::take(&mut self.hasher).finalize());
+        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
         std::fs::rename(&self.path, self.images.join(&sha256))?;
         self.finished = true;
         // The rename is durable once its directory is; if that fails the file stays
@@ -229,12 +229,8 @@ fn hash_of(file: &mut File) -> std::io::Result<String> {
     loop {
         let read = file.read(&mut buffer)?;
         if read == 0 {
-            return Ok(hex(&hasher.finalize()));
+            return Ok(hex::encode(hasher.finalize()));
         }
         hasher.update(&buffer[..read]);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

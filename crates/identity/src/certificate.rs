@@ -91,7 +91,7 @@ impl<'a> CertificateView<'a> {
             [0, rest @ ..] if !rest.is_empty() => rest,
             octets => octets,
         };
-        octets.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(octets)
     }
 
     /// Whether basicConstraints says it is a CA: `Some(false)` for a certificate that declares

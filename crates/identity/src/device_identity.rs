@@ -25,6 +25,6 @@ pub struct DeviceIdentity {
 impl DeviceIdentity {
     /// The SPKI fingerprint as 64 lowercase hex digits.
     pub fn spki_sha256_hex(&self) -> String {
-        self.spki_sha256.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.spki_sha256)
     }
 }

@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use ipnet::IpNet;
+
 use crate::Error;
 
 /// The address a client really has: an IPv4 address seen on a dual-stack socket as
@@ -114,30 +116,25 @@ impl FromStr for IpPrefix {
     /// written with host bits set (`192.0.2.7/24`) is refused, since it is usually a typo for
     /// something else and an allowlist or ban must mean exactly what it says.
     fn from_str(text: &str) -> Result<Self, Error> {
-        let (address, len) = match text.split_once('/') {
-            Some((address, len)) => (address, Some(len)),
-            None => (text, None),
+        let Some((address, len)) = text.split_once('/') else {
+            let ip: IpAddr = text.parse().map_err(|_| Error::invalid_prefix(text, "not an IP address"))?;
+            return Ok(Self::host(ip));
         };
-        let ip: IpAddr = address.parse().map_err(|_| Error::invalid_prefix(text, "not an IP address"))?;
-        let width = family_width(ip);
-        let len = match len {
-            None => width,
-            Some(len) => {
-                parse_len(len).ok_or_else(|| Error::invalid_prefix(text, "the prefix length is not a number"))?
-            }
-        };
-        if len > width {
-            return Err(Error::invalid_prefix(text, "the prefix length exceeds the address width"));
+        address.parse::<IpAddr>().map_err(|_| Error::invalid_prefix(text, "not an IP address"))?;
+        if parse_len(len).is_none() {
+            return Err(Error::invalid_prefix(text, "the prefix length is not a number"));
         }
-        let prefix = Self::masked(ip, len);
-        if Self::host(ip).network != prefix.network {
+        let network: IpNet =
+            text.parse().map_err(|_| Error::invalid_prefix(text, "the prefix length exceeds the address width"))?;
+        if network.trunc() != network {
             return Err(Error::invalid_prefix(text, "host bits are set; write the network's first address"));
         }
-        Ok(prefix)
+        Ok(Self::masked(network.network(), network.prefix_len()))
     }
 }
 
-/// Decimal digits only, no sign, no leading zero: one spelling per length.
+/// Decimal digits only, no sign, no leading zero: one spelling per length (stricter than
+/// `ipnet`, which reads the rest).
 fn parse_len(text: &str) -> Option<u8> {
     let digits_only = !text.is_empty() && text.len() <= 3 && text.bytes().all(|b| b.is_ascii_digit());
     let leading_zero = text.len() > 1 && text.starts_with('0');

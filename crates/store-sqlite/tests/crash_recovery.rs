@@ -29,10 +29,6 @@ fn random_u64() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 #[ignore = "the child side of kill_9_in_a_loop_loses_nothing_acknowledged; runs only when spawned by it"]
 fn crash_worker() {
@@ -100,8 +96,10 @@ fn acknowledge_issued(out: &mut impl Write, store: &SqliteStore, mac: Mac, kind:
     writeln!(out, "op {mac} {kind}").unwrap();
     let (sip_password, admin_password) = (issued.sip_password(1).unwrap(), issued.admin_password.as_ref().unwrap());
     writeln!(out, "plain {} {}", sip_password.expose(), admin_password.expose()).unwrap();
-    let (sip, admin) =
-        (hex(sealed.sip_password(1).unwrap().as_bytes()), hex(sealed.admin_password.unwrap().as_bytes()));
+    let (sip, admin) = (
+        hex::encode(sealed.sip_password(1).unwrap().as_bytes()),
+        hex::encode(sealed.admin_password.unwrap().as_bytes()),
+    );
     writeln!(out, "sealed {mac} {sip} {admin}").unwrap();
 }
 
