@@ -32,7 +32,7 @@ impl PhoneServer {
         let certificates = Arc::new(ServerCertificates::new(config.certificate, config.rsa_certificate)?);
         let live = Live::new(Arc::clone(&certificates), config.trust, config.renderer)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new());
         metrics.register_outcomes(&crate::routes::outcome::OUTCOME_LABELS);
         let admission = Arc::new(Admission::new(config.limits, Arc::clone(&config.credentials), Arc::clone(&metrics))?);
         let routes = Arc::new(PhoneRoutes {

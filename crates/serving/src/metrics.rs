@@ -65,6 +65,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Metrics {
+    /// Metrics for a process starting now.
+    pub fn new() -> Self {
+        crate::process_metrics::note_start();
+        Self::default()
+    }
+
     /// Makes every phone request outcome a series from the start.
     pub fn register_outcomes(&self, outcomes: &[&'static str]) {
         let mut requests = lock(&self.requests);

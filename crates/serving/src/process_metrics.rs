@@ -4,12 +4,24 @@
 //! (where they are left out).
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Linux reports CPU times in clock ticks of `USER_HZ`, which is 100 on every architecture
 /// the kernel exposes to user space.
 const TICKS_PER_SECOND: f64 = 100.0;
 /// `VmRSS` in `/proc/self/status` is in kB (KiB), whatever the page size.
 const KIB: f64 = 1024.0;
+
+/// When the process noted its start ([`note_start`]): the start time where `/proc/stat` is hidden
+/// (systemd's `ProcSubset=pid`).
+static STARTED: LazyLock<f64> =
+    LazyLock::new(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |since| since.as_secs_f64()));
+
+/// Notes the start time now, for when the boot time cannot be read later.
+pub(crate) fn note_start() {
+    LazyLock::force(&STARTED);
+}
 
 /// Appends the `process_*` families to `out`; nothing where `/proc` cannot be read.
 pub(crate) fn write(out: &mut String) {
@@ -30,15 +42,12 @@ pub(crate) fn write(out: &mut String) {
             (utime + stime) / TICKS_PER_SECOND,
         );
     }
-    if let (Some(started), Some(boot)) = (field(22), boot_time()) {
-        family(
-            out,
-            "process_start_time_seconds",
-            "gauge",
-            "Start time of the process since the Unix epoch, in seconds.",
-            boot + started / TICKS_PER_SECOND,
-        );
-    }
+    let started = match (field(22), boot_time()) {
+        (Some(started), Some(boot)) => boot + started / TICKS_PER_SECOND,
+        _ => *STARTED,
+    };
+    let help = "Start time of the process since the Unix epoch, in seconds.";
+    family(out, "process_start_time_seconds", "gauge", help, started);
     if let Some(virtual_bytes) = field(23) {
         family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size, in bytes.", virtual_bytes);
     }
