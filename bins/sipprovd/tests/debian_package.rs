@@ -190,10 +190,31 @@ fn the_package_installs_a_daemon_that_runs_the_way_its_unit_starts_it() {
     std::fs::create_dir_all(&credentials).unwrap();
     std::fs::rename(etc.join("keys/sealing.key"), credentials.join("sealing.key")).unwrap();
     std::fs::set_permissions(credentials.join("sealing.key"), std::fs::Permissions::from_mode(0o400)).unwrap();
+    // As root (CI), every unit command runs as an unprivileged service user, the way User=,
+    // NoNewPrivileges= and an empty CapabilityBoundingSet= run it; the daemon itself also with
+    // the file system read-only but for its state directory (ProtectSystem=strict,
+    // StateDirectory=). The seccomp filter needs systemd itself: systemd-analyze checks it.
+    let state = root.join("var/lib/sipprov");
+    let sandboxed = is_root();
+    if sandboxed {
+        std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for path in [&etc, &state, &credentials] {
+            chown_tree(path, SERVICE_USER);
+        }
+    } else {
+        eprintln!("NOTE: not root: the unit's commands run as this user, without the sandbox");
+    }
     let unit_command = |line: &str| -> Command {
         let mut words =
             line.split_whitespace().map(|word| word.replace("/etc/sipprov/", &format!("{}/", etc.display())));
-        let mut command = Command::new(rooted(&words.next().unwrap()));
+        let program = rooted(&words.next().unwrap());
+        let mut command = if sandboxed {
+            let mut command = Command::new("setpriv");
+            command.args(SERVICE_PRIVILEGES).arg(program);
+            command
+        } else {
+            Command::new(program)
+        };
         command.args(words).env("CREDENTIALS_DIRECTORY", &credentials);
         command
     };
@@ -206,7 +227,18 @@ fn the_package_installs_a_daemon_that_runs_the_way_its_unit_starts_it() {
     let notify_path = scratch.path().join("notify");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
     notify.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let mut daemon = unit_command(&directive("ExecStart")[0])
+    if sandboxed {
+        std::os::unix::fs::chown(&notify_path, Some(SERVICE_USER), Some(SERVICE_USER)).unwrap();
+    }
+    let mut exec_start = unit_command(&directive("ExecStart")[0]);
+    if sandboxed {
+        let mut read_only = Command::new("unshare");
+        read_only.args(["--mount", "--propagation", "private", "sh", "-c", READ_ONLY_BUT_STATE, "sh"]);
+        read_only.arg(&state).arg(exec_start.get_program()).args(exec_start.get_args());
+        exec_start = read_only;
+    }
+    let mut daemon = exec_start
+        .env("CREDENTIALS_DIRECTORY", &credentials)
         .env("NOTIFY_SOCKET", &notify_path)
         .env("WATCHDOG_USEC", "400000")
         .stdout(Stdio::piped())
@@ -236,6 +268,18 @@ fn the_package_installs_a_daemon_that_runs_the_way_its_unit_starts_it() {
     assert!(ready.contains("STATUS=serving phones on 127.0.0.1:"), "{ready}");
     wait_for("WATCHDOG=1");
     wait_for("WATCHDOG=1");
+    if sandboxed {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap();
+        let uid = status.lines().find(|line| line.starts_with("Uid:")).unwrap();
+        assert!(uid.split_whitespace().skip(1).all(|id| id == "65534"), "{uid}");
+        assert!(status.lines().any(|line| line == "NoNewPrivs:\t1"), "{status}");
+        assert!(status.lines().any(|line| line == "CapEff:\t0000000000000000"), "{status}");
+        let database = std::fs::metadata(state.join("sipprov.db")).unwrap();
+        assert_eq!(
+            (std::os::unix::fs::MetadataExt::uid(&database), database.permissions().mode() & 0o777),
+            (65534, 0o600)
+        );
+    }
     let serving = log_record(&log, "serving");
     let (phones, admin) = (
         format!("https://{}", serving["phones"].as_str().unwrap()),
@@ -355,6 +399,86 @@ fn the_package_installs_a_daemon_that_runs_the_way_its_unit_starts_it() {
     for line in log.lock().unwrap().iter() {
         let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(record["timestamp"].as_str().is_some_and(|at| at.ends_with('Z')), "{line}");
+    }
+}
+
+/// What `postinst configure` does, run for real as root with the package unpacked as dpkg
+/// would, in a mount namespace whose `/etc`, `/usr/bin` and `/var/lib` are overlays: the
+/// `sipprov` user, the directories with their owners and modes, and the sealing key, made once.
+#[test]
+fn the_maintainer_script_creates_the_user_the_directories_and_the_key_once() {
+    if !have_packaging_tools() {
+        return;
+    }
+    if !is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("SKIPPED: running postinst needs root (a mount namespace with overlays)");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let deb = build_package(&scratch.path().join("deb"));
+    let root = scratch.path().join("root");
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+    run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(scratch.path().join("DEBIAN")));
+    let script = r#"set -e
+for dir in /etc /usr/bin /var/lib; do
+    mkdir -p "$S/overlay$dir/upper" "$S/overlay$dir/work"
+    mount -t overlay overlay -o "lowerdir=$dir,upperdir=$S/overlay$dir/upper,workdir=$S/overlay$dir/work" "$dir"
+done
+cp "$S/root/usr/bin/sipprovd" /usr/bin/sipprovd
+mkdir -p /etc/sipprov && cp "$S/root/etc/sipprov/sipprov.toml" /etc/sipprov/
+sh "$S/DEBIAN/postinst" configure
+getent passwd sipprov | cut -d: -f6,7
+stat -c '%n %U:%G %a' /etc/sipprov /etc/sipprov/ca /etc/sipprov/keys /etc/sipprov/keys/sealing.key /etc/sipprov/sipprov.toml /var/lib/sipprov
+sha256sum < /etc/sipprov/keys/sealing.key
+sh "$S/DEBIAN/postinst" configure
+sha256sum < /etc/sipprov/keys/sealing.key
+runuser -u sipprov -- /usr/bin/sipprovd keygen /etc/sipprov/keys/sealing.key 2>&1 || echo "keygen refused"
+"#;
+    let output = run(Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("S", scratch.path()));
+    let said = text(&output);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines[0], "/var/lib/sipprov:/usr/sbin/nologin", "{said}");
+    for expected in [
+        "/etc/sipprov root:sipprov 750",
+        "/etc/sipprov/ca root:sipprov 750",
+        "/etc/sipprov/keys sipprov:sipprov 700",
+        "/etc/sipprov/keys/sealing.key sipprov:sipprov 600",
+        "/etc/sipprov/sipprov.toml root:sipprov 640",
+        "/var/lib/sipprov sipprov:sipprov 700",
+    ] {
+        assert!(lines.contains(&expected), "{expected} in:\n{said}");
+    }
+    let digests: Vec<&&str> = lines.iter().filter(|line| line.ends_with("  -")).collect();
+    assert_eq!(digests.len(), 2, "{said}");
+    assert_eq!(digests[0], digests[1], "a second configure keeps the key: {said}");
+    assert!(said.contains("keygen refused"), "keygen never overwrites: {said}");
+    assert!(root.join("usr/bin/sipprovd").exists() && !Path::new("/etc/sipprov").exists(), "the host is untouched");
+}
+
+/// The user the sandboxed commands run as (`nobody`).
+const SERVICE_USER: u32 = 65534;
+
+/// `setpriv` arguments for the unit's User=, NoNewPrivileges= and capabilities.
+const SERVICE_PRIVILEGES: [&str; 6] =
+    ["--no-new-privs", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"];
+
+/// Runs `$2...` with the whole file system read-only but the directory `$1`, and UMask=0077.
+const READ_ONLY_BUT_STATE: &str =
+    "state=$1; shift; mount --bind \"$state\" \"$state\" && mount -o remount,bind,ro / && umask 077 && exec \"$@\"";
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|out| text(&out).trim() == "0")
+}
+
+fn chown_tree(path: &Path, user: u32) {
+    std::os::unix::fs::chown(path, Some(user), Some(user)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), user);
+        }
     }
 }
 
