@@ -66,6 +66,12 @@ pub enum AuditKind {
     /// Alert: a registered firmware image's file no longer has its registered hash; it is not
     /// served.
     FirmwareAltered,
+    /// An enrolment secret was issued (or replaced) for a phone without a usable certificate.
+    SecretIssued,
+    /// The enrolment secret was deleted: the device authenticates by certificate again.
+    SecretRemoved,
+    /// Alert: a device fetched by a method rated below the minimum its policy allows.
+    BelowMinimumRating,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -95,6 +101,9 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::FirmwareFlagged, "firmware-flagged"),
     (AuditKind::FirmwareTarget, "firmware-target"),
     (AuditKind::FirmwareAltered, "firmware-altered"),
+    (AuditKind::SecretIssued, "enrolment-secret-issued"),
+    (AuditKind::SecretRemoved, "enrolment-secret-removed"),
+    (AuditKind::BelowMinimumRating, "below-minimum-rating"),
 ];
 
 impl AuditKind {
@@ -117,6 +126,7 @@ impl AuditKind {
                 | AuditKind::MacMismatch
                 | AuditKind::UaMismatch
                 | AuditKind::FirmwareAltered
+                | AuditKind::BelowMinimumRating
         )
     }
 }

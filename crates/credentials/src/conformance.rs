@@ -35,6 +35,7 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("a second insert of a MAC changes nothing", duplicate_insert_changes_nothing),
         ("enrolment removes the MAC from the pending list", enrolment_clears_pending),
         ("updates persist with their audit events", updates_persist_with_events),
+        ("an enrolment secret is kept through updates and listings, and removed", enrolment_secrets),
         ("an aborted update writes nothing", aborted_update_writes_nothing),
         ("an update handed to a callback reports as the update does", updates_then_report),
         ("a read handed to a callback reads as the read does", reads_then_report),
@@ -84,6 +85,7 @@ fn record(n: u16) -> DeviceRecord {
             admin_password: Some(Sealed::from_bytes(vec![4, 5, 6, n as u8])),
         }),
         pinned_spki: None,
+        enrolment_secret: None,
         disabled: false,
         enrolled_at: at(0),
         last_seen: None,
@@ -231,6 +233,39 @@ fn updates_persist_with_events(store: Arc<dyn Store>) {
     assert_eq!(written.state, CredentialState::Purged);
     assert_eq!(store.device(&mac(1)).unwrap(), Some(written));
     assert_eq!(all_events(&*store), vec![event(1, 10, AuditKind::Delivered), event(1, 10, AuditKind::Purged)]);
+}
+
+fn enrolment_secrets(store: Arc<dyn Store>) {
+    let sealed = Sealed::from_bytes(vec![1, 2, 3, 4]);
+    let mut with_secret = record(1);
+    with_secret.enrolment_secret = Some(sealed.clone());
+    store.insert_device(with_secret.clone(), Vec::new()).unwrap();
+    assert_eq!(store.device(&mac(1)).unwrap(), Some(with_secret));
+    // A delivery's write (state, secrets, last seen) keeps it.
+    let delivered = store
+        .update_device(
+            &mac(1),
+            Box::new(|device| {
+                device.state = CredentialState::Purged;
+                device.secrets = None;
+                Ok(Vec::new())
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivered.enrolment_secret.as_ref(), Some(&sealed));
+    let listed = store.devices(&DeviceQuery::default()).unwrap();
+    assert_eq!(listed[0].enrolment_secret.as_ref(), Some(&sealed));
+    store
+        .update_device(
+            &mac(1),
+            Box::new(|device| {
+                device.enrolment_secret = None;
+                Ok(Vec::new())
+            }),
+        )
+        .unwrap();
+    assert_eq!(store.device(&mac(1)).unwrap().unwrap().enrolment_secret, None);
 }
 
 fn aborted_update_writes_nothing(store: Arc<dyn Store>) {

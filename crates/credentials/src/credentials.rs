@@ -1,5 +1,6 @@
 //! `Credentials`: the lifecycle, the store and the sealing keys together, as the server uses them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sipprov_identity::Mac;
@@ -177,6 +178,7 @@ impl Credentials {
             state: CredentialState::Issued { since: now },
             secrets: Some(self.seal(&mac, &issued)?),
             pinned_spki,
+            enrolment_secret: None,
             disabled: false,
             enrolled_at: now,
             last_seen: None,
@@ -363,6 +365,51 @@ impl Credentials {
             Box::new(move |device| Ok(attributed(lifecycle.set_disabled(device, disabled, now), &by))),
         )?;
         Ok(updated.is_some())
+    }
+
+    /// Gives `mac` a new enrolment secret (replacing any it had), sealed at rest, audited as
+    /// done `by` someone: the phone then authenticates its fetches with it (HTTP Digest over
+    /// TLS, for phones without a usable factory certificate). Returns the secret, to hand over
+    /// once; `None` if the device is not enrolled.
+    pub fn issue_enrolment_secret(&self, mac: &Mac, by: &str) -> Result<Option<Password>, CredentialsError> {
+        let secret = Password::generate()?;
+        let sealed = self.keyring()?.seal(&secret, mac, SecretKind::EnrolmentSecret)?;
+        let (now, by, mac_copy) = (self.clock.now(), by.to_owned(), *mac);
+        let updated = self.store.update_device(
+            mac,
+            Box::new(move |device| {
+                let detail = if device.enrolment_secret.is_some() { "replaced=yes" } else { "replaced=no" };
+                device.enrolment_secret = Some(sealed);
+                Ok(attributed(vec![AuditEvent::new(now, mac_copy, AuditKind::SecretIssued, detail.to_owned())], &by))
+            }),
+        )?;
+        Ok(updated.map(|_| secret))
+    }
+
+    /// Deletes `mac`'s enrolment secret, audited: the device authenticates by certificate again.
+    /// Returns `false` if it had none (or is not enrolled).
+    pub fn remove_enrolment_secret(&self, mac: &Mac, by: &str) -> Result<bool, CredentialsError> {
+        let (now, by, mac_copy) = (self.clock.now(), by.to_owned(), *mac);
+        let removed = Arc::new(AtomicBool::new(false));
+        let noted = Arc::clone(&removed);
+        self.store.update_device(
+            mac,
+            Box::new(move |device| {
+                if device.enrolment_secret.take().is_none() {
+                    return Ok(Vec::new());
+                }
+                noted.store(true, Ordering::Relaxed);
+                Ok(attributed(vec![AuditEvent::new(now, mac_copy, AuditKind::SecretRemoved, String::new())], &by))
+            }),
+        )?;
+        Ok(removed.load(Ordering::Relaxed))
+    }
+
+    /// `device`'s enrolment secret, unsealed to check a phone's credentials with; `None` if it
+    /// has none.
+    pub fn enrolment_secret(&self, device: &DeviceRecord) -> Result<Option<Password>, CredentialsError> {
+        let Some(sealed) = &device.enrolment_secret else { return Ok(None) };
+        Ok(Some(self.keyring()?.open(sealed, &device.mac, SecretKind::EnrolmentSecret)?))
     }
 
     /// Deletes a device (its secrets with it), audited as done `by` someone. Returns `false` if

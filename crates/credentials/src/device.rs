@@ -247,6 +247,10 @@ pub struct DeviceRecord {
     pub secrets: Option<DeviceSecrets>,
     /// SHA-256 of the SubjectPublicKeyInfo of the certificate of the first successful fetch.
     pub pinned_spki: Option<[u8; 32]>,
+    /// The sealed enrolment secret of a phone without a usable factory certificate: it
+    /// authenticates its fetches with it (HTTP Digest over TLS, ITSPA rating 4). It stays for
+    /// the device's life, unlike its SIP secrets, until rotated or removed.
+    pub enrolment_secret: Option<Sealed>,
     /// Disabled by the operator: nothing is served.
     pub disabled: bool,
     /// When the device was enrolled.

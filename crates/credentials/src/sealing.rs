@@ -26,6 +26,8 @@ pub enum SecretKind {
     SipPassword(u16),
     /// The phone's web-UI admin password.
     AdminPassword,
+    /// The secret a phone without a usable certificate authenticates its fetches with.
+    EnrolmentSecret,
 }
 
 impl SecretKind {
@@ -35,6 +37,7 @@ impl SecretKind {
             SecretKind::SipPassword(1) => "sip-password".into(),
             SecretKind::SipPassword(line) => format!("sip-password-{line}"),
             SecretKind::AdminPassword => "admin-password".into(),
+            SecretKind::EnrolmentSecret => "enrolment-secret".into(),
         }
     }
 }

@@ -213,6 +213,7 @@ async fn head_is_refused_and_audited_like_get_for_every_refusal() {
         state: CredentialState::Dormant { since: sipprov_credentials::Timestamp::from_unix(1_800_000_000) },
         secrets: None,
         pinned_spki: None,
+        enrolment_secret: None,
         disabled: false,
         enrolled_at: sipprov_credentials::Timestamp::from_unix(1_700_000_000),
         last_seen: None,

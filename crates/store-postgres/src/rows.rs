@@ -42,13 +42,14 @@ pub(crate) fn fleet_row(row: &Row) -> Result<FleetRow, StoreError> {
 
 /// A device's own columns, in the order [`device`] reads them.
 pub(crate) const DEVICE_COLUMNS: &str = "d.mac, d.state, d.state_time, d.admin_password, d.pinned_spki, d.disabled,
-     d.enrolled_at, d.last_fetch, d.vendor, d.model, d.site, d.settings, d.last_peer, d.last_user_agent, d.keys";
+     d.enrolled_at, d.last_fetch, d.vendor, d.model, d.site, d.settings, d.last_peer, d.last_user_agent, d.keys,
+     d.enrolment_secret";
 
 /// An account's columns, in the order [`account`] reads them.
 pub(crate) const ACCOUNT_COLUMNS: &str = "a.line, a.user_name, a.auth_name, a.display_name, a.registrar, a.outbound_proxy, a.transport, a.srtp, a.sip_password";
 
 /// Where an account's columns start in a row of [`DEVICE_COLUMNS`] then [`ACCOUNT_COLUMNS`].
-pub(crate) const ACCOUNT_COLUMNS_AT: usize = 15;
+pub(crate) const ACCOUNT_COLUMNS_AT: usize = 16;
 
 /// A device from its own columns, with its admin password beside it: accounts and SIP
 /// passwords come from their own rows (`columns::attach_accounts`).
@@ -82,6 +83,7 @@ pub(crate) fn device(row: &Row) -> Result<(DeviceRecord, Option<Sealed>), StoreE
         state,
         secrets: None,
         pinned_spki,
+        enrolment_secret: row.try_get::<_, Option<Vec<u8>>>(15).map_err(backend)?.map(Sealed::from_bytes),
         disabled: row.try_get(5).map_err(backend)?,
         enrolled_at: Timestamp::from_unix(row.try_get(6).map_err(backend)?),
         last_seen,

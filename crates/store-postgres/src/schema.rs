@@ -98,6 +98,9 @@ const MIGRATIONS: &[&str] = &[
         version BIGINT NOT NULL CHECK (version > 0),
         body    TEXT NOT NULL
     );"#,
+    // 3: the sealed enrolment secret of a phone that authenticates with HTTP Digest. The SQLite
+    // store's version 7.
+    r#"ALTER TABLE devices ADD COLUMN enrolment_secret BYTEA;"#,
 ];
 
 /// The schema version this build creates and reads.

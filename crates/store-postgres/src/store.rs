@@ -284,12 +284,12 @@ async fn lock_device(tx: &Transaction<'_>, mac: Mac) -> Result<bool, StoreError>
 }
 
 const INSERT_DEVICE: &str = "INSERT INTO devices (mac, state, state_time, admin_password, pinned_spki, disabled,
-     enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent, keys)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (mac) DO NOTHING";
+     enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent, keys, enrolment_secret)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (mac) DO NOTHING";
 
 const UPDATE_DEVICE: &str = "UPDATE devices SET state = $2, state_time = $3, admin_password = $4, pinned_spki = $5,
      disabled = $6, enrolled_at = $7, last_fetch = $8, vendor = $9, model = $10, site = $11, settings = $12,
-     last_peer = $13, last_user_agent = $14, keys = $15
+     last_peer = $13, last_user_agent = $14, keys = $15, enrolment_secret = $16
      WHERE mac = $1";
 
 const INSERT_ACCOUNT: &str = "INSERT INTO accounts (mac, line, user_name, auth_name, display_name, registrar,
@@ -311,7 +311,8 @@ pub(crate) async fn write_device(
     let last_fetch = seen.map(|seen| seen.at.unix());
     let settings = settings_to_json(&device.profile.settings);
     let keys = keys_to_json(&device.profile.keys);
-    let values: [&(dyn ToSql + Sync); 15] = [
+    let enrolment_secret = device.enrolment_secret.as_ref().map(Sealed::as_bytes);
+    let values: [&(dyn ToSql + Sync); 16] = [
         &mac,
         &device.state.name(),
         &state_time,
@@ -327,6 +328,7 @@ pub(crate) async fn write_device(
         &seen.map(|seen| seen.peer.as_str()),
         &seen.and_then(|seen| seen.user_agent.as_deref()),
         &keys,
+        &enrolment_secret,
     ];
     let statement = tx.prepare_cached(if insert { INSERT_DEVICE } else { UPDATE_DEVICE }).await.map_err(backend)?;
     if tx.execute(&statement, &values).await.map_err(backend)? == 0 {

@@ -165,6 +165,8 @@ const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL CHECK (version > 0),
         body    TEXT NOT NULL
     ) STRICT;",
+    // 7: the sealed enrolment secret of a phone that authenticates with HTTP Digest.
+    "ALTER TABLE devices ADD COLUMN enrolment_secret BLOB;",
 ];
 
 /// The schema version this build creates and reads.

@@ -208,7 +208,7 @@ fn connect_reader(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 const DEVICE_COLUMNS: &str = "mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at, last_fetch,
-     vendor, model, site, settings, last_peer, last_user_agent, keys";
+     vendor, model, site, settings, last_peer, last_user_agent, keys, enrolment_secret";
 
 /// One device with its accounts, one row per account: a phone's poll is one statement (one
 /// read transaction), not one for the device and another for its accounts.
@@ -220,20 +220,20 @@ const DEVICE_COLUMNS: &str = "mac, state, state_time, admin_password, pinned_spk
 /// `a_polls_statement_is_prepared_once` holds this.
 const SELECT_DEVICE: &str = "SELECT d.mac, d.state, d.state_time, d.admin_password, d.pinned_spki, d.disabled,
      d.enrolled_at, d.last_fetch, d.vendor, d.model, d.site, d.settings, d.last_peer, d.last_user_agent, d.keys,
-     a.line, a.user_name, a.auth_name, a.display_name, a.registrar, a.outbound_proxy, a.transport, a.srtp,
+     d.enrolment_secret, a.line, a.user_name, a.auth_name, a.display_name, a.registrar, a.outbound_proxy, a.transport, a.srtp,
      a.sip_password
      FROM devices d LEFT JOIN accounts a ON a.mac = d.mac WHERE d.mac = CAST(?1 AS TEXT)";
 
 /// Where an account's columns start in a [`SELECT_DEVICE`] row.
-const ACCOUNT_COLUMNS_AT: usize = 15;
+const ACCOUNT_COLUMNS_AT: usize = 16;
 
 const INSERT_DEVICE: &str = "INSERT INTO devices (mac, state, state_time, admin_password, pinned_spki, disabled,
-     enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent, keys)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+     enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent, keys, enrolment_secret)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 const UPDATE_DEVICE: &str = "UPDATE devices SET state = ?2, state_time = ?3, admin_password = ?4, pinned_spki = ?5,
      disabled = ?6, enrolled_at = ?7, last_fetch = ?8, vendor = ?9, model = ?10, site = ?11, settings = ?12,
-     last_peer = ?13, last_user_agent = ?14, keys = ?15
+     last_peer = ?13, last_user_agent = ?14, keys = ?15, enrolment_secret = ?16
      WHERE mac = ?1";
 
 const SELECT_ACCOUNTS: &str = "SELECT line, user_name, auth_name, display_name, registrar, outbound_proxy, transport,
@@ -344,6 +344,7 @@ fn write_device(
         seen.map(|seen| &seen.peer),
         seen.and_then(|seen| seen.user_agent.as_ref()),
         sipprov_credentials::columns::keys_to_json(&device.profile.keys),
+        device.enrolment_secret.as_ref().map(Sealed::as_bytes),
     ])?;
     if !(insert || accounts_changed) {
         return Ok(());
@@ -951,6 +952,7 @@ fn read_device(row: &Row<'_>) -> rusqlite::Result<Result<DeviceRecord, StoreErro
         secrets: admin
             .map(|admin| DeviceSecrets { sip_passwords: Vec::new(), admin_password: Some(Sealed::from_bytes(admin)) }),
         pinned_spki,
+        enrolment_secret: row.get::<_, Option<Vec<u8>>>(15)?.map(Sealed::from_bytes),
         disabled: row.get(5)?,
         enrolled_at: Timestamp::from_unix(row.get(6)?),
         last_seen: match row.get::<_, Option<i64>>(7)? {
@@ -1086,6 +1088,7 @@ mod tests {
                 state: CredentialState::Purged,
                 secrets: None,
                 pinned_spki: None,
+                enrolment_secret: None,
                 disabled: false,
                 enrolled_at: Timestamp::from_unix(0),
                 last_seen: None,

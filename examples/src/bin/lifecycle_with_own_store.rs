@@ -56,6 +56,7 @@ fn main() -> anyhow::Result<()> {
             state: CredentialState::Issued { since: now },
             secrets: Some(secrets),
             pinned_spki: None,
+            enrolment_secret: None,
             disabled: false,
             enrolled_at: now,
             last_seen: None,

@@ -113,6 +113,7 @@ mod tests {
             state: CredentialState::Purged,
             secrets: None,
             pinned_spki: Some([7; 32]),
+            enrolment_secret: None,
             disabled: false,
             enrolled_at: Timestamp::from_unix(0),
             last_seen: None,

@@ -15,6 +15,7 @@ pub(crate) fn device(mac: Mac) -> DeviceRecord {
         state: CredentialState::Purged,
         secrets: None,
         pinned_spki: None,
+        enrolment_secret: None,
         disabled: false,
         enrolled_at: Timestamp::from_unix(1_800_000_000),
         last_seen: None,
