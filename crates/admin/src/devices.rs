@@ -73,7 +73,7 @@ async fn enrol(context: &AdminContext, device: NewDevice, pending: Option<Pendin
     let credentials = Arc::clone(&context.state.credentials);
     let realm = context.realm.clone();
     let enrolled = blocking(move || {
-        let NewDevice { mac, accounts, profile, passwords, reveal_password, .. } = device;
+        let NewDevice { mac, accounts, profile, passwords, reveal_password, digest, .. } = device;
         let issued = match &pending {
             Some(pending) => credentials.enrol_pending(pending, accounts, profile, passwords, &by)?,
             None => credentials.enrol_with_profile(mac, accounts, profile, passwords, &by)?,
@@ -81,13 +81,55 @@ async fn enrol(context: &AdminContext, device: NewDevice, pending: Option<Pendin
         let Some(issued) = issued else {
             return Ok(None);
         };
+        // A phone without a usable certificate gets its enrolment secret now, shown this once.
+        let secret = match digest {
+            Some(true) => credentials.issue_enrolment_secret(&mac, &by)?,
+            _ => None,
+        };
         let record = credentials.store().device(&mac)?;
-        Ok(record.map(|record| IssuedView::new(&record, &realm, &issued, reveal_password)))
+        Ok(record.map(|record| IssuedView {
+            enrolment_secret: secret.map(|secret| secret.expose().to_owned()),
+            ..IssuedView::new(&record, &realm, &issued, reveal_password)
+        }))
     })
     .await;
     match enrolled {
         Ok(Some(issued)) => json(StatusCode::CREATED, &issued),
         Ok(None) => error(StatusCode::CONFLICT, "a device with this MAC is already enrolled"),
+        Err(response) => response,
+    }
+}
+
+/// `POST /v1/devices/{mac}/enrolment-secret`: a new enrolment secret (the device then
+/// authenticates with HTTP Digest), replacing any it had; shown once.
+pub(super) async fn issue_secret(context: &AdminContext, call: Call) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    let by = call.caller;
+    match blocking(move || credentials.issue_enrolment_secret(&mac, &by)).await {
+        Ok(Some(secret)) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "mac": mac.to_string(), "username": mac.to_string(), "enrolment_secret": secret.expose() }),
+        ),
+        Ok(None) => not_enrolled(),
+        Err(response) => response,
+    }
+}
+
+/// `DELETE /v1/devices/{mac}/enrolment-secret`: the device authenticates by certificate again.
+pub(super) async fn remove_secret(context: &AdminContext, call: Call) -> AdminResponse {
+    let mac = match captured_mac(&call) {
+        Ok(mac) => mac,
+        Err(response) => return response,
+    };
+    let credentials = Arc::clone(&context.state.credentials);
+    let by = call.caller;
+    match blocking(move || credentials.remove_enrolment_secret(&mac, &by)).await {
+        Ok(true) => empty(StatusCode::NO_CONTENT),
+        Ok(false) => error(StatusCode::NOT_FOUND, "the device is not enrolled, or holds no enrolment secret"),
         Err(response) => response,
     }
 }

@@ -36,6 +36,9 @@ struct RowResult {
     /// Every issued account's hand-off.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     registrars: Vec<RegistrarView>,
+    /// The enrolment secret issued by an `auth=digest` row, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrolment_secret: Option<String>,
 }
 
 /// The last line of the response.
@@ -167,6 +170,7 @@ impl Importer {
                     error: Some(message),
                     registrar: None,
                     registrars: Vec::new(),
+                    enrolment_secret: None,
                 });
                 return Ok(());
             }
@@ -177,7 +181,7 @@ impl Importer {
     }
 
     fn apply_device(&self, line: u64, device: NewDevice, input: &DeviceInput) -> Result<RowResult, CredentialsError> {
-        let NewDevice { mac, accounts, profile, passwords, reveal_password, .. } = device;
+        let NewDevice { mac, accounts, profile, passwords, reveal_password, digest, .. } = device;
         let reveal = reveal_password || self.reveal;
         let row = |result, registrars: Vec<RegistrarView>| RowResult {
             line,
@@ -186,7 +190,11 @@ impl Importer {
             error: None,
             registrar: registrars.first().cloned(),
             registrars,
+            enrolment_secret: None,
         };
+        // `auth=digest` gives a device without one an enrolment secret; `auth=certificate`
+        // takes it away.
+        let changes_auth = |has_secret: bool| digest.is_some_and(|digest| digest != has_secret);
         let failed = |message: &str| RowResult { error: Some(message.to_owned()), ..row("error", Vec::new()) };
         let enrolled = self.credentials.store().device(&mac)?;
         if self.dry_run {
@@ -196,7 +204,11 @@ impl Importer {
                     Err(message) => failed(&message),
                     Ok((accounts, profile)) => match sipprov_credentials::check_accounts(&accounts) {
                         Err(message) => failed(&message),
-                        Ok(()) if accounts == device.accounts && profile == device.profile => {
+                        Ok(())
+                            if accounts == device.accounts
+                                && profile == device.profile
+                                && !changes_auth(device.enrolment_secret.is_some()) =>
+                        {
                             row("unchanged", Vec::new())
                         }
                         Ok(()) => row("updated", Vec::new()),
@@ -204,10 +216,10 @@ impl Importer {
                 },
             });
         }
-        if enrolled.is_some() {
+        if let Some(before) = enrolled {
             let input = input.clone();
             let change = move |device: &DeviceRecord| DevicePatch::from_import(&input, device).apply(device);
-            return Ok(match self.credentials.update(&mac, &self.by, change)? {
+            let mut result = match self.credentials.update(&mac, &self.by, change)? {
                 Updated::Changed(device, Some(added)) => {
                     row("updated", RegistrarView::for_issued(&device.accounts, &self.realm, &added, reveal))
                 }
@@ -218,14 +230,34 @@ impl Importer {
                 Updated::NotEnrolled => {
                     failed("the device was deleted during the import; import again to apply this row")
                 }
-            });
+            };
+            if result.result != "error" && changes_auth(before.enrolment_secret.is_some()) {
+                result.result = "updated";
+                if digest == Some(true) {
+                    result.enrolment_secret = self.issue_secret(&mac)?;
+                } else {
+                    self.credentials.remove_enrolment_secret(&mac, &self.by)?;
+                }
+            }
+            return Ok(result);
         }
         let enrolled = accounts.clone();
         match self.credentials.enrol_with_profile(mac, accounts, profile, passwords, &self.by)? {
-            Some(issued) => Ok(row("created", RegistrarView::for_issued(&enrolled, &self.realm, &issued, reveal))),
+            Some(issued) => {
+                let mut created = row("created", RegistrarView::for_issued(&enrolled, &self.realm, &issued, reveal));
+                if digest == Some(true) {
+                    created.enrolment_secret = self.issue_secret(&mac)?;
+                }
+                Ok(created)
+            }
             // Enrolled meanwhile by another call: nothing of this row was applied.
             None => Ok(failed("enrolled by another call during the import; import again to apply this row")),
         }
+    }
+
+    fn issue_secret(&self, mac: &sipprov_identity::Mac) -> Result<Option<String>, CredentialsError> {
+        let secret = self.credentials.issue_enrolment_secret(mac, &self.by)?;
+        Ok(secret.map(|secret| secret.expose().to_owned()))
     }
 
     fn record(&mut self, result: RowResult) {

@@ -38,7 +38,8 @@ enum Column {
 const ACCOUNT_FIELDS: [&str; 8] =
     ["user_name", "auth_name", "display_name", "registrar", "outbound_proxy", "transport", "srtp", "password"];
 
-const FIELDS: [&str; 8] = ["mac", "user_name", "auth_name", "display_name", "vendor", "model", "site", "password"];
+const FIELDS: [&str; 9] =
+    ["mac", "user_name", "auth_name", "display_name", "vendor", "model", "site", "password", "auth"];
 
 /// One row as read: the device it describes, or why it describes none.
 pub(crate) type ParsedRow = Result<Box<DeviceInput>, String>;
@@ -211,6 +212,7 @@ fn device_of(header: &[Column], fields: Vec<String>) -> Result<DeviceInput, Stri
                     "vendor" => &mut input.vendor,
                     "model" => &mut input.model,
                     "site" => &mut input.site,
+                    "auth" => &mut input.auth,
                     _ => &mut input.password,
                 };
                 *slot = Some(value);

@@ -236,6 +236,8 @@ async fn route(
         Action::Rotate => devices::reissue(context, call, devices::Reissue::Rotate).await,
         Action::Disable => devices::set_disabled(context, call, true).await,
         Action::Enable => devices::set_disabled(context, call, false).await,
+        Action::IssueSecret => devices::issue_secret(context, call).await,
+        Action::RemoveSecret => devices::remove_secret(context, call).await,
         Action::ListPending => devices::list_pending(context, call).await,
         Action::EnrolPending => devices::enrol_pending(context, call).await,
         Action::Import => import::run(context, call).await,

@@ -42,6 +42,9 @@ pub(crate) struct DeviceInput {
     /// For `POST /v1/pending/{mac}/enrol`: the key fingerprint (as `pending list` shows it) the
     /// operator approves; it is pinned at enrolment.
     pub(crate) spki_sha256: Option<String>,
+    /// How the phone authenticates: `certificate` (its factory certificate, the default) or
+    /// `digest` (an enrolment secret, for phones without a usable certificate).
+    pub(crate) auth: Option<String>,
 }
 
 /// One SIP account as an operator describes it. It may carry a password: no `Debug`.
@@ -125,6 +128,9 @@ pub(crate) struct NewDevice {
     pub(crate) reveal_password: bool,
     /// The approved key of a pending device.
     pub(crate) spki_sha256: Option<[u8; 32]>,
+    /// `auth`: `Some(true)` for an enrolment secret, `Some(false)` for the certificate, `None`
+    /// when not given.
+    pub(crate) digest: Option<bool>,
 }
 
 const MAX_FIELD: usize = 256;
@@ -185,7 +191,24 @@ impl DeviceInput {
             keys: check_keys(self.keys.unwrap_or_default(), &accounts)?,
         };
         check_vendor_limits(&profile, &accounts)?;
-        Ok(NewDevice { mac, accounts, profile, passwords, reveal_password: self.reveal_password, spki_sha256 })
+        let digest = parse_auth(self.auth.as_deref())?;
+        if digest == Some(true) && profile.vendor.is_none() {
+            return Err("vendor is required with auth=digest: without a certificate, the inventory names the \
+                        config's format"
+                .into());
+        }
+        let reveal_password = self.reveal_password;
+        Ok(NewDevice { mac, accounts, profile, passwords, reveal_password, spki_sha256, digest })
+    }
+}
+
+/// `auth`: `certificate` or `digest`.
+pub(crate) fn parse_auth(auth: Option<&str>) -> Result<Option<bool>, String> {
+    match auth.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(None),
+        Some("certificate") => Ok(Some(false)),
+        Some("digest") => Ok(Some(true)),
+        Some(other) => Err(format!("auth must be certificate or digest, not {other:?}")),
     }
 }
 
@@ -542,6 +565,8 @@ pub(crate) struct DeviceView {
     state: &'static str,
     state_since: Option<String>,
     holds_secrets: bool,
+    /// `certificate`, or `digest` when it holds an enrolment secret.
+    auth: &'static str,
     key_pinned: bool,
     disabled: bool,
     enrolled_at: String,
@@ -593,6 +618,7 @@ impl From<&DeviceRecord> for DeviceView {
             state: device.state.name(),
             state_since: device.state.time().map(time::format),
             holds_secrets: device.secrets.is_some(),
+            auth: if device.enrolment_secret.is_some() { "digest" } else { "certificate" },
             key_pinned: device.pinned_spki.is_some(),
             disabled: device.disabled,
             enrolled_at: time::format(device.enrolled_at),
@@ -681,12 +707,20 @@ pub(crate) struct IssuedView {
     pub(crate) device: DeviceView,
     pub(crate) registrar: Option<RegistrarView>,
     pub(crate) registrars: Vec<RegistrarView>,
+    /// The enrolment secret of a device with `auth=digest`, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) enrolment_secret: Option<String>,
 }
 
 impl IssuedView {
     pub(crate) fn new(device: &DeviceRecord, realm: &str, issued: &IssuedSecrets, reveal_password: bool) -> Self {
         let registrars = RegistrarView::for_issued(&device.accounts, realm, issued, reveal_password);
-        Self { device: DeviceView::from(device), registrar: registrars.first().cloned(), registrars }
+        Self {
+            device: DeviceView::from(device),
+            registrar: registrars.first().cloned(),
+            registrars,
+            enrolment_secret: None,
+        }
     }
 }
 

@@ -210,6 +210,55 @@ async fn an_excel_csv_imports_and_a_dry_run_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_phone_without_a_certificate_gets_an_enrolment_secret_once_sealed_and_rotatable() {
+    let harness = Harness::start(yealink_trust(&ca("Yealink CA")), Timeouts::default()).await;
+    let tokens = tokens(&harness);
+    let body = |vendor: &str| format!(r#"{{"mac": "{OWN}", "user_name": "1001", "auth": "digest"{vendor}}}"#);
+    let (status, text) = harness.admin(Some(&tokens.operator), "POST", "/v1/devices", &body("")).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("vendor is required with auth=digest"), "{text}");
+    let issued =
+        harness.admin_json(&tokens.operator, "POST", "/v1/devices", &body(r#", "vendor": "grandstream""#), 201).await;
+    let first = issued["enrolment_secret"].as_str().unwrap().to_owned();
+    assert_eq!(first.len(), 22);
+    assert_eq!(issued["device"]["auth"], "digest");
+    let record = harness.store.device(&OWN.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(harness.credentials.enrolment_secret(&record).unwrap().unwrap().expose(), first, "sealed, and opens");
+    let shown = harness.admin_json(&tokens.auditor, "GET", &format!("/v1/devices/{OWN}"), "", 200).await;
+    assert_eq!(shown["auth"], "digest");
+    assert!(!shown.to_string().contains(&first), "never shown again");
+
+    let path = format!("/v1/devices/{OWN}/enrolment-secret");
+    assert_eq!(harness.admin(Some(&tokens.auditor), "POST", &path, "").await.0, 403);
+    let rotated = harness.admin_json(&tokens.operator, "POST", &path, "", 200).await;
+    let second = rotated["enrolment_secret"].as_str().unwrap();
+    assert_ne!(second, first);
+    assert_eq!(rotated["username"], OWN);
+    harness.admin_json(&tokens.operator, "DELETE", &path, "", 204).await;
+    assert_eq!(harness.admin(Some(&tokens.operator), "DELETE", &path, "").await.0, 404);
+    let shown = harness.admin_json(&tokens.auditor, "GET", &format!("/v1/devices/{OWN}"), "", 200).await;
+    assert_eq!(shown["auth"], "certificate");
+    let audit = harness.admin_json(&tokens.auditor, "GET", "/v1/audit?mac=001565000062", "", 200).await;
+    let kinds: Vec<&str> = audit["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["enrolment-secret-issued", "enrolment-secret-removed"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(!audit.to_string().contains(&first) && !audit.to_string().contains(second), "no secret in the audit log");
+
+    // An import row with auth=digest: created with its secret, shown once.
+    let csv = "mac,user_name,vendor,auth\n00:15:65:00:02:01,2001,fanvil,digest\n";
+    let (_, text) = harness.admin(Some(&tokens.operator), "POST", "/v1/import?format=csv", csv).await;
+    let row: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (row["result"].as_str(), row["enrolment_secret"].as_str().map(str::len)),
+        (Some("created"), Some(22)),
+        "{text}"
+    );
+    let (_, again) = harness.admin(Some(&tokens.operator), "POST", "/v1/import?format=csv", csv).await;
+    assert!(again.contains("\"unchanged\"") && !again.contains("enrolment_secret"), "{again}");
+}
+
+#[tokio::test]
 async fn a_delivery_shows_in_the_audit_log_and_the_metrics() {
     let vendor_ca = ca("Yealink CA");
     let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;

@@ -46,6 +46,15 @@ pub(crate) enum DeviceCommand {
         /// The device's MAC.
         mac: String,
     },
+    /// Give a phone without a usable certificate a new enrolment secret (HTTP Digest over TLS,
+    /// ITSPA rating 4), replacing any it had; printed once. `--remove`: back to its certificate.
+    Secret {
+        /// The device's MAC.
+        mac: String,
+        /// Delete the secret instead: the device authenticates by certificate again.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +78,10 @@ pub(crate) struct AddArgs {
     /// Also print the plaintext password (only the HA1 values otherwise).
     #[arg(long)]
     reveal_password: bool,
+    /// How the phone authenticates: its factory `certificate`, or `digest` with an enrolment
+    /// secret printed once (needs --vendor).
+    #[arg(long, value_parser = ["certificate", "digest"])]
+    auth: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -207,10 +220,12 @@ impl DeviceCommand {
                     "site": args.profile.site,
                     "password": password,
                     "reveal_password": args.reveal_password,
+                    "auth": args.auth,
                 });
                 if let Some(settings) = args.profile.settings()? {
                     body["settings"] = json!(settings);
                 }
+                strip_nulls(&mut body);
                 let issued = client.post_json("/v1/devices", &body)?.expect(&[201])?;
                 show_issued(&issued, as_json)
             }
@@ -240,6 +255,26 @@ impl DeviceCommand {
             DeviceCommand::Rotate(args) => reissue(client, "rotate", args, as_json),
             DeviceCommand::Disable { mac } => action(client, &mac, "disable", as_json),
             DeviceCommand::Enable { mac } => action(client, &mac, "enable", as_json),
+            DeviceCommand::Secret { mac, remove: false } => {
+                let path = format!("/v1/devices/{}/enrolment-secret", encode(&mac));
+                let issued = client.post_json(&path, &json!({}))?.expect(&[200])?;
+                if as_json {
+                    return print_json(&issued);
+                }
+                println!("Enrolment secret of {} (shown once; the phone's HTTP Digest credentials):", issued["mac"]);
+                println!("  username  {}", table::cell(issued.get("username")));
+                println!("  password  {}", table::cell(issued.get("enrolment_secret")));
+                Ok(())
+            }
+            DeviceCommand::Secret { mac, remove: true } => {
+                client.delete(&format!("/v1/devices/{}/enrolment-secret", encode(&mac)))?.expect(&[204])?;
+                if as_json {
+                    print_json(&serde_json::json!({ "removed_secret": mac }))?;
+                } else {
+                    println!("Removed the enrolment secret of {mac}: it authenticates by certificate again.");
+                }
+                Ok(())
+            }
             DeviceCommand::Delete { mac } => {
                 client.delete(&format!("/v1/devices/{}", encode(&mac)))?.expect(&[204])?;
                 if as_json {
@@ -418,6 +453,9 @@ fn show_issued(issued: &Value, as_json: bool) -> anyhow::Result<()> {
         return print_json(issued);
     }
     show_device(&issued["device"], false)?;
+    if let Some(secret) = issued.get("enrolment_secret").and_then(Value::as_str) {
+        println!("\nEnrolment secret, the phone's HTTP Digest password (shown once): {secret}");
+    }
     println!("\nFor the registrar (shown once):");
     for registrar in issued["registrars"].as_array().into_iter().flatten() {
         if let Some(fields) = registrar.as_object() {
