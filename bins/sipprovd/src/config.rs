@@ -20,7 +20,7 @@ use sipprov_fleet::{Fleet, ImageFiles};
 use sipprov_identity::{AttributeRule, IdentityRule, Oui, TrustStore, VendorTrust};
 use sipprov_ratelimit::{Allowlist, Policy, RateLimit};
 use sipprov_server::tls::ServerCertificate;
-use sipprov_server::{GroupSettings, PhoneServerConfig, Timeouts};
+use sipprov_server::{DigestOptions, GroupSettings, PhoneServerConfig, RatingPolicy, RatingRule, Timeouts};
 use sipprov_store_postgres::{PostgresOptions, PostgresStore};
 use sipprov_store_sqlite::SqliteStore;
 use sipprov_template::check_setting;
@@ -73,9 +73,46 @@ pub struct Config {
     /// How long audit events are kept.
     #[serde(default)]
     pub audit: AuditSection,
+    /// The listener for phones without a usable factory certificate (off unless given).
+    pub digest: Option<DigestSection>,
+    /// The lowest ITSPA rating each vendor, model or site may be provisioned with.
+    #[serde(default)]
+    pub policy: Vec<PolicySection>,
     /// How the daemon logs.
     #[serde(default)]
     pub logging: LoggingSection,
+}
+
+/// `[digest]`: the listener for phones that authenticate with an enrolment secret (HTTP Digest
+/// or Basic over TLS, ITSPA rating 4) instead of a factory certificate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestSection {
+    /// Its address: a port of its own, beside the certificate listener's.
+    pub listen: SocketAddr,
+    /// The realm of its challenges [default: `sipprov`].
+    #[serde(default = "default_digest_realm")]
+    pub realm: String,
+}
+
+fn default_digest_realm() -> String {
+    "sipprov".into()
+}
+
+/// `[[policy]]`: the lowest rating the devices it names (by vendor, model and site, each
+/// optional; the most specific entry wins) may be provisioned with. Without one, a vendor with
+/// a `[[trust]]` anchor needs 5 (its certificate), any other 4.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// The inventory's vendor.
+    pub vendor: Option<String>,
+    /// The inventory's model.
+    pub model: Option<String>,
+    /// The inventory's site.
+    pub site: Option<String>,
+    /// 4 (an enrolment secret is enough) or 5 (only the device's certificate).
+    pub min_rating: u8,
 }
 
 /// `[audit]`: retention of the audit log.
@@ -764,6 +801,25 @@ impl Config {
         self.server_config_with(Arc::new(self.credentials()?))
     }
 
+    /// The Digest listener's options: its realm, and the rating policy.
+    pub fn digest_options(&self, digest: &DigestSection) -> anyhow::Result<DigestOptions> {
+        let mut rules = Vec::with_capacity(self.policy.len());
+        for (index, entry) in self.policy.iter().enumerate() {
+            if !(4..=5).contains(&entry.min_rating) {
+                bail!("[[policy]] entry #{}: min_rating is 4 or 5, not {}", index + 1, entry.min_rating);
+            }
+            rules.push(RatingRule {
+                vendor: entry.vendor.as_ref().map(|vendor| vendor.to_ascii_lowercase()),
+                model: entry.model.clone(),
+                site: entry.site.clone(),
+                min_rating: entry.min_rating,
+            });
+        }
+        let trust = self.trust_store()?;
+        let certificate_vendors = trust.vendors().iter().map(|vendor| vendor.rule().vendor().to_owned()).collect();
+        Ok(DigestOptions { realm: digest.realm.clone(), policy: RatingPolicy { rules, certificate_vendors } })
+    }
+
     /// The trust anchors: every `[[trust]]` entry loaded.
     pub fn trust_store(&self) -> anyhow::Result<TrustStore> {
         let vendors = self
@@ -996,6 +1052,8 @@ mod tests {
             fleet: FleetSection::default(),
             limits: LimitsSection::default(),
             audit: AuditSection::default(),
+            digest: None,
+            policy: Vec::new(),
             logging: LoggingSection::default(),
         };
         assert!(config(settings("https://prov.example.net")).global_settings().is_ok());

@@ -50,8 +50,12 @@ impl Daemon {
         config_path: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
         let server_config = config.server_config_with(Arc::clone(&credentials))?;
-        let phones =
+        let mut phones =
             PhoneServer::bind(config.phones.listen, server_config).await.context("starting the phone listener")?;
+        if let Some(digest) = &config.digest {
+            let options = config.digest_options(digest).context("[digest]")?;
+            phones = phones.listen_for_digest(digest.listen, options).await.context("starting the digest listener")?;
+        }
         let admin = AdminServer::bind(config.admin.listen, config.admin_config()?, phones.admin_state())
             .await
             .context("starting the admin listener")?;
@@ -71,6 +75,11 @@ impl Daemon {
     /// Where phones connect.
     pub fn phone_addr(&self) -> SocketAddr {
         self.phones.local_addr()
+    }
+
+    /// Where phones authenticating with an enrolment secret connect, if `[digest]` is set.
+    pub fn digest_addr(&self) -> Option<SocketAddr> {
+        self.phones.digest_addr()
     }
 
     /// Where the admin API listens.

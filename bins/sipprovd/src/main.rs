@@ -294,7 +294,8 @@ async fn run(config_path: &Path) -> anyhow::Result<()> {
     let daemon = Daemon::bind(&config, credentials, Some(config_path.to_owned()))
         .await
         .with_context(|| format!("starting from {}", config_path.display()))?;
-    tracing::info!(phones = %daemon.phone_addr(), admin = %daemon.admin_addr(), "serving");
+    let digest = daemon.digest_addr().map_or_else(|| "-".to_owned(), |addr| addr.to_string());
+    tracing::info!(phones = %daemon.phone_addr(), admin = %daemon.admin_addr(), %digest, "serving");
     sipprovd::systemd::ready(&format!(
         "serving phones on {}, the admin API on {}",
         daemon.phone_addr(),

@@ -106,7 +106,7 @@ pub use device::{
 pub use digest_ha1::DigestHa1;
 pub use document::{Document, MAX_DOCUMENT_BYTES, check_document};
 pub use fleet::{FleetFacts, FleetQuery, FleetRow};
-pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, Serve};
+pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, RATING_DEVICE_CERTIFICATE, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
 pub use sealing::{Keyring, Sealed, SealingError, SecretKind};

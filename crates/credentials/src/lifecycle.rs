@@ -36,6 +36,18 @@ pub struct FetchRequest {
     pub rating: u8,
 }
 
+/// ITSPA's rating of HTTPS with a unique device certificate: the client presented a key,
+/// which the first delivery pins.
+pub const RATING_DEVICE_CERTIFICATE: u8 = 5;
+
+impl FetchRequest {
+    /// Whether the client presented a key (a device certificate): only then is it pinned and
+    /// checked. A phone authenticated by its enrolment secret (rating 4) has none.
+    pub fn presents_key(&self) -> bool {
+        self.rating >= RATING_DEVICE_CERTIFICATE
+    }
+}
+
 /// What a fetch may be answered with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Serve {
@@ -121,7 +133,7 @@ impl Lifecycle {
             let detail = format!("secrets=yes {first}{}", client(request));
             events.push(AuditEvent::new(now, mac, AuditKind::Delivered, detail));
         }
-        if device.pinned_spki.is_none() {
+        if device.pinned_spki.is_none() && request.presents_key() {
             device.pinned_spki = Some(request.spki_sha256);
             events.push(AuditEvent::new(
                 now,
@@ -161,7 +173,7 @@ impl Lifecycle {
                 vec![refusal_event(device.mac, "disabled", request, now)],
             ));
         }
-        if device.pinned_spki.is_some_and(|pinned| pinned != request.spki_sha256) {
+        if request.presents_key() && device.pinned_spki.is_some_and(|pinned| pinned != request.spki_sha256) {
             let detail = format!("presented_spki={} {}", hex::encode(request.spki_sha256), client(request));
             return Some((
                 Serve::Nothing(FetchRefusal::KeyMismatch),

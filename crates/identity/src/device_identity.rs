@@ -23,6 +23,13 @@ pub struct DeviceIdentity {
 }
 
 impl DeviceIdentity {
+    /// The identity of a phone authenticated otherwise than by a certificate (an enrolment
+    /// secret): its MAC, and the vendor and model the inventory gives. It presents no key:
+    /// `spki_sha256` is all zeros, and nothing pins or compares it.
+    pub fn without_certificate(mac: Mac, vendor: impl Into<String>, model: Option<String>) -> Self {
+        Self { mac, vendor: vendor.into(), serial: None, model, spki_sha256: [0; 32] }
+    }
+
     /// The SPKI fingerprint as 64 lowercase hex digits.
     pub fn spki_sha256_hex(&self) -> String {
         hex::encode(self.spki_sha256)

@@ -10,8 +10,9 @@ use sipprov_identity::{DeviceIdentity, NoIdentity};
 use sipprov_ratelimit::{Allowlist, ConnectionPermit, GateRefusal, MissKind, ScanOutcome};
 use tokio::net::TcpStream;
 
+use crate::digest_listener::DigestListener;
 use crate::live::{Live, LiveCell, snapshot};
-use crate::routes::phone::PhoneRoutes;
+use crate::routes::phone::{Client, PhoneRoutes};
 use sipprov_serving::Admission;
 use sipprov_serving::Metrics;
 use sipprov_serving::Watcher;
@@ -174,8 +175,10 @@ async fn serve(
             // a kept-alive connection is held to the current rules too.
             let current = snapshot(&context.live);
             let identity = if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer) };
-            let (_, response) =
-                context.routes.handle(&current.renderer, identity.as_deref(), &tls_facts, peer, request).await;
+            let (_, response) = context
+                .routes
+                .handle(&current.renderer, Client::Certificate(identity.as_deref()), &tls_facts, peer, request)
+                .await;
             Ok::<_, std::convert::Infallible>(response)
         }
     });
@@ -194,6 +197,67 @@ async fn serve(
         }
         // A ban closes the source's open connections: requests already on them would
         // otherwise still be answered.
+        () = context.admission.until_banned(peer.ip()) => {
+            tracing::info!(%peer, "connection closed: its source is banned");
+        }
+    }
+}
+
+/// Serves one connection to the Digest listener: TLS without a client certificate, each
+/// request authenticated by its credentials. The same admission, deadlines, draining and
+/// bans as the certificate listener.
+pub(crate) async fn serve_digest(
+    context: Arc<ConnectionContext>,
+    digest: Arc<DigestListener>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    permit: ConnectionPermit,
+    watcher: Watcher,
+) {
+    let deadline = tokio::time::Instant::now() + context.timeouts.handshake;
+    let Some(place) = context.admission.handshake(&permit, deadline).await else {
+        tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
+        context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+        context.metrics.handshake_failed("busy");
+        return;
+    };
+    let started = std::time::Instant::now();
+    let handshake = tokio::time::timeout_at(deadline, digest.acceptor.accept(tcp)).await;
+    drop(place);
+    let tls = match handshake {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, reason = "protocol", "TLS handshake refused");
+            context.metrics.handshake_failed("protocol");
+            count_miss(&context, peer, MissKind::HandshakeRefused);
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake deadline passed");
+            context.metrics.handshake_failed("timeout");
+            count_miss(&context, peer, MissKind::HandshakeRefused);
+            return;
+        }
+    };
+    context.metrics.handshake_completed(started.elapsed());
+    let tls_facts = Arc::new(TlsFacts::of(tls.get_ref().1.protocol_version(), &[]));
+    let service_context = Arc::clone(&context);
+    let service = service_fn(move |request| {
+        let (context, digest, tls_facts) = (Arc::clone(&service_context), Arc::clone(&digest), Arc::clone(&tls_facts));
+        async move {
+            let live = snapshot(&context.live);
+            let (_, response) =
+                context.routes.handle(&live.renderer, Client::Digest(&digest), &tls_facts, peer, request).await;
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let _permit = permit;
+    tokio::select! {
+        served = http::serve(tls, service, &context.timeouts, watcher) => {
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
         () = context.admission.until_banned(peer.ip()) => {
             tracing::info!(%peer, "connection closed: its source is banned");
         }

@@ -91,17 +91,22 @@
 mod client_verifier;
 mod config;
 mod connection;
+mod digest_auth;
+mod digest_listener;
 mod firmware;
 mod listener;
 mod live;
 mod phone_tls;
 mod proxy_protocol;
+mod rating_policy;
 mod reload;
 mod response;
 mod routes;
 mod tls_facts;
 
 pub use config::{GroupSettings, PhoneServerConfig};
+pub use digest_listener::DigestOptions;
 pub use listener::PhoneServer;
+pub use rating_policy::{RatingPolicy, RatingRule};
 pub use reload::Reloader;
 pub use sipprov_serving::{Metrics, ServerError, ServerState, Timeouts, tls};

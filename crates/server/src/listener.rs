@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::connection::{self, ConnectionContext, Sources};
+use crate::digest_listener::{DigestListener, DigestOptions};
 use crate::live::Live;
 use crate::reload::Reloader;
 use crate::routes::phone::PhoneRoutes;
@@ -19,9 +20,12 @@ use sipprov_serving::{ServerError, ServerState, accept_failed};
 
 use crate::PhoneServerConfig;
 
-/// A bound phone listener, ready to serve.
+/// A bound phone listener, ready to serve; with [`PhoneServer::listen_for_digest`], also the
+/// listener for phones that authenticate with an enrolment secret.
 pub struct PhoneServer {
     listener: TcpListener,
+    digest: Option<(TcpListener, Arc<DigestListener>)>,
+    certificates: Arc<ServerCertificates>,
     context: Arc<ConnectionContext>,
     reloader: Reloader,
 }
@@ -49,8 +53,24 @@ impl PhoneServer {
         });
         let sources = Sources { allowed: config.allowed_sources, proxies: config.proxy_from };
         let context = Arc::new(ConnectionContext::new(live, config.timeouts, sources, admission, routes, metrics));
-        let reloader = Reloader::new(certificates, Arc::clone(&context));
-        Ok(Self { listener, context, reloader })
+        let reloader = Reloader::new(Arc::clone(&certificates), Arc::clone(&context));
+        Ok(Self { listener, digest: None, certificates, context, reloader })
+    }
+
+    /// Also listens on `addr` for phones without a usable factory certificate: TLS with the
+    /// same server certificates and no client certificate, each request authenticated by the
+    /// device's enrolment secret (HTTP Digest or Basic, ITSPA rating 4), for the devices
+    /// `options.policy` allows it. Same admission, limits, bans and draining.
+    pub async fn listen_for_digest(mut self, addr: SocketAddr, options: DigestOptions) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let digest = DigestListener::new(Arc::clone(&self.certificates), options)?;
+        self.digest = Some((listener, Arc::new(digest)));
+        Ok(self)
+    }
+
+    /// Where phones authenticating with a secret connect, if they may.
+    pub fn digest_addr(&self) -> Option<SocketAddr> {
+        self.digest.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The address actually bound.
@@ -92,9 +112,20 @@ impl PhoneServer {
                 flush_sightings(Arc::clone(&credentials)).await;
             }
         });
+        let digest_accept = async |digest: &Option<(TcpListener, Arc<DigestListener>)>| match digest {
+            Some((listener, _)) => listener.accept().await,
+            None => std::future::pending().await,
+        };
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
+                accepted = digest_accept(&self.digest) => match accepted {
+                    Ok((tcp, peer)) => if let (Some(permit), Some((_, digest))) = (self.context.admit(peer), &self.digest) {
+                        let (context, digest) = (Arc::clone(&self.context), Arc::clone(digest));
+                        tokio::spawn(connection::serve_digest(context, digest, tcp, peer, permit, drain.watcher()));
+                    },
+                    Err(e) => accept_failed(e, "digest").await?,
+                },
                 accepted = self.listener.accept() => match accepted {
                     // A load balancer's connection: the client it names is admitted, once read.
                     Ok((tcp, peer)) if self.context.sources.is_proxy(peer.ip()) => {
@@ -109,6 +140,7 @@ impl PhoneServer {
             }
         }
         drop(self.listener);
+        drop(self.digest);
         let deadline = self.context.timeouts.drain;
         if drain.finish(deadline).await {
             tracing::info!("phone listener stopped; every request finished");

@@ -16,6 +16,19 @@ pub(crate) fn not_found() -> Response<Body> {
     plain(StatusCode::NOT_FOUND, "Not Found\n")
 }
 
+/// The one answer of the Digest listener for any request it cannot attribute to a device by
+/// its secret (none given, a wrong one, an unknown device): a fresh challenge, `values` the
+/// `WWW-Authenticate` headers. Only the nonce differs between two of them.
+pub(crate) fn challenge(values: &[String]) -> Response<Body> {
+    let mut response = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    for value in values {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().append(hyper::header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
 /// The server cannot decide right now (the store failed); nothing was consumed.
 pub(crate) fn unavailable() -> Response<Body> {
     plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n")

@@ -36,10 +36,18 @@ pub(crate) enum RequestOutcome {
     Unavailable,
     /// The device's settings cannot be written in its vendor's format.
     RenderFailed,
+    /// Digest listener: no credentials (every exchange's first request) or a nonce to renew;
+    /// challenged.
+    Challenged,
+    /// Digest listener: credentials that prove nothing (a wrong secret, an unknown device, a
+    /// replayed or malformed header); challenged like [`RequestOutcome::Challenged`].
+    WrongCredentials,
+    /// Authenticated by a method rated below the minimum the device's policy allows.
+    BelowMinimumRating,
 }
 
 /// Every outcome's name, for metrics that show each one from the start.
-pub(crate) const OUTCOME_LABELS: [&str; 18] = [
+pub(crate) const OUTCOME_LABELS: [&str; 21] = [
     "served_with_secrets",
     "served",
     "served_common",
@@ -58,6 +66,9 @@ pub(crate) const OUTCOME_LABELS: [&str; 18] = [
     "refused",
     "unavailable",
     "render_failed",
+    "challenged",
+    "wrong_credentials",
+    "below_minimum_rating",
 ];
 
 impl RequestOutcome {
@@ -82,6 +93,9 @@ impl RequestOutcome {
             RequestOutcome::Refused(_) => "refused",
             RequestOutcome::Unavailable => "unavailable",
             RequestOutcome::RenderFailed => "render_failed",
+            RequestOutcome::Challenged => "challenged",
+            RequestOutcome::WrongCredentials => "wrong_credentials",
+            RequestOutcome::BelowMinimumRating => "below_minimum_rating",
         }
     }
 
@@ -99,8 +113,11 @@ impl RequestOutcome {
             }
             RequestOutcome::UnknownPath | RequestOutcome::MethodNotServed => ScanWeight::Miss(MissKind::UnknownPath),
             RequestOutcome::MacMismatch => ScanWeight::Miss(MissKind::MacMismatch),
-            RequestOutcome::NoIdentity => ScanWeight::Miss(MissKind::UnknownDevice),
-            RequestOutcome::NotEnrolled | RequestOutcome::Refused(_) => ScanWeight::RefusedDevice,
+            RequestOutcome::NoIdentity | RequestOutcome::WrongCredentials => ScanWeight::Miss(MissKind::UnknownDevice),
+            RequestOutcome::NotEnrolled | RequestOutcome::Refused(_) | RequestOutcome::BelowMinimumRating => {
+                ScanWeight::RefusedDevice
+            }
+            RequestOutcome::Challenged => ScanWeight::Nothing,
             RequestOutcome::NotServed
             | RequestOutcome::RateLimited
             | RequestOutcome::Banned

@@ -7,15 +7,17 @@
 //! layers the settings and renders, and only a decision that writes is committed, before the
 //! answer leaves.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hyper::header::USER_AGENT;
+use hyper::header::{AUTHORIZATION, USER_AGENT};
 use hyper::{Method, Request, Response};
 use sipprov_credentials::{AuditEvent, AuditKind, Clock, SystemClock, quote};
 use sipprov_credentials::{
-    Committed, Credentials, CredentialsError, Decision, FetchKind, FetchRequest, Fetched, StoreError,
+    Committed, Credentials, CredentialsError, Decision, FetchKind, FetchRequest, Fetched, RATING_DEVICE_CERTIFICATE,
+    StoreError,
 };
 use sipprov_fleet::{FirmwareImage, Fleet};
 use sipprov_identity::{DeviceIdentity, Mac};
@@ -26,6 +28,8 @@ use sipprov_template::{ProfileFile, Renderer, Route, recognise_route};
 use super::device_config::{DeviceConfig, DeviceToRender, format_vendor};
 use super::known_devices::KnownDevices;
 use super::outcome::{RequestOutcome, ScanWeight};
+use crate::digest_auth::Unusable;
+use crate::digest_listener::DigestListener;
 use crate::firmware;
 use crate::response::{self, Body};
 use crate::tls_facts::TlsFacts;
@@ -56,12 +60,28 @@ pub(crate) struct PhoneRoutes {
     pub(crate) known: KnownDevices,
 }
 
+/// Who a request comes from, as far as its listener can tell before reading it.
+pub(crate) enum Client<'a> {
+    /// The certificate listener: what the verified certificate named, if anything.
+    Certificate(Option<&'a DeviceIdentity>),
+    /// The Digest listener: the request's credentials will tell.
+    Digest(&'a DigestListener),
+}
+
+/// ITSPA's rating of HTTPS with per-device credentials (an enrolment secret), or with a
+/// certificate shared by many devices.
+const RATING_SECRET: u8 = 4;
+
+/// The Digest listener's answer before routing: what happened, the response, and the device
+/// when one was authenticated (and then refused).
+type Answered = (RequestOutcome, Response<Body>, Option<DeviceIdentity>);
+
 impl PhoneRoutes {
-    /// Answers one request from a phone whose certificate yielded `identity`.
+    /// Answers one request from `client`.
     pub(crate) async fn handle<B>(
         &self,
         renderer: &Renderer,
-        identity: Option<&DeviceIdentity>,
+        client: Client<'_>,
         tls: &TlsFacts,
         peer: SocketAddr,
         request: Request<B>,
@@ -69,7 +89,25 @@ impl PhoneRoutes {
         let (started, request_id) = (Instant::now(), RequestId::next());
         let user_agent =
             request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
-        let (outcome, response) = self.route(renderer, identity, peer, &request, user_agent.clone()).await;
+        // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
+        // certificate, 4 for per-device credentials or a certificate that names no device.
+        let (identity, rating, answered) = match client {
+            Client::Certificate(identity) => {
+                let rating = if identity.is_some() { RATING_DEVICE_CERTIFICATE } else { RATING_SECRET };
+                (identity.map(Cow::Borrowed), rating, None)
+            }
+            Client::Digest(digest) => match self.authenticate(digest, peer, &request).await {
+                Ok(identity) => (Some(Cow::Owned(identity)), RATING_SECRET, None),
+                Err((outcome, response, identity)) => {
+                    (identity.map(Cow::Owned), RATING_SECRET, Some((outcome, response)))
+                }
+            },
+        };
+        let identity = identity.as_deref();
+        let (outcome, response) = match answered {
+            Some(answered) => answered,
+            None => self.route(renderer, identity, rating, peer, &request, user_agent.clone()).await,
+        };
         let now = self.admission.now();
         match (outcome.scan_weight(), identity) {
             (ScanWeight::Hit, _) => self.admission.record(peer.ip(), ScanOutcome::Hit, now),
@@ -80,9 +118,6 @@ impl PhoneRoutes {
             (ScanWeight::RefusedDevice, None) | (ScanWeight::Nothing, _) => {}
         }
         self.metrics.count_request(outcome.label(), started.elapsed());
-        // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
-        // certificate, 4 for a certificate that verified but names no device (a shared one).
-        let rating = if identity.is_some() { RATING_DEVICE_CERTIFICATE } else { 4 };
         // Client-supplied text (path, User-Agent) goes in as text values: the JSON encoder
         // escapes them, the text format quotes them, so control characters cannot forge a line.
         tracing::info!(
@@ -154,10 +189,75 @@ impl PhoneRoutes {
         }
     }
 
+    /// Authenticates a Digest listener's request by the enrolment secret of the device its
+    /// credentials name. Anything that is not a proof (no credentials, a wrong secret, an
+    /// unknown device, a replayed header) gets the same fresh challenge; a device whose policy
+    /// wants its certificate gets the uniform 404, and an alert.
+    async fn authenticate<B>(
+        &self,
+        digest: &DigestListener,
+        peer: SocketAddr,
+        request: &Request<B>,
+    ) -> Result<DeviceIdentity, Answered> {
+        let challenge = |outcome| (outcome, response::challenge(&digest.auth.challenge(peer.ip())), None);
+        let uri = request.uri().path_and_query().map_or("/", |path| path.as_str());
+        let header = request.headers().get(AUTHORIZATION).map(|value| value.as_bytes());
+        let presented = match digest.auth.read(header, uri, peer.ip()) {
+            Ok(presented) => presented,
+            Err(Unusable::Absent | Unusable::Stale) => return Err(challenge(RequestOutcome::Challenged)),
+            Err(Unusable::Malformed | Unusable::Replayed) => return Err(challenge(RequestOutcome::WrongCredentials)),
+        };
+        let credentials = Arc::clone(&self.credentials);
+        let mac = presented.mac();
+        let looked_up = tokio::task::spawn_blocking(move || {
+            let Some(mac) = mac else { return Ok(None) };
+            let Some(device) = credentials.store().device(&mac)? else { return Ok(None) };
+            let secret = credentials.enrolment_secret(&device)?;
+            Ok::<_, CredentialsError>(secret.map(|secret| (device, secret)))
+        })
+        .await;
+        let found = match looked_up {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot check a phone's enrolment secret");
+                return Err((RequestOutcome::Unavailable, response::unavailable(), None));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "enrolment secret check failed");
+                return Err((RequestOutcome::Unavailable, response::unavailable(), None));
+            }
+        };
+        // Without a device or a secret the credentials are checked against a stand-in, so an
+        // unknown device costs the time a wrong secret does.
+        let secret = found.as_ref().map_or(STAND_IN_SECRET, |(_, secret)| secret.expose());
+        let proven = presented.proves(secret, digest.auth.realm(), request.method().as_str());
+        let Some((device, _)) = found.filter(|_| proven) else {
+            return Err(challenge(RequestOutcome::WrongCredentials));
+        };
+        let vendor = device.profile.vendor.clone().unwrap_or_default();
+        let identity = DeviceIdentity::without_certificate(device.mac, vendor, device.profile.model.clone());
+        let minimum = digest.policy.minimum(&device.profile);
+        if minimum > RATING_SECRET {
+            let detail = format!("rating={RATING_SECRET} minimum={minimum} peer={}", quote(&peer.ip().to_string()));
+            let event = AuditEvent::new(SystemClock.now(), device.mac, AuditKind::BelowMinimumRating, detail);
+            let credentials = Arc::clone(&self.credentials);
+            match tokio::task::spawn_blocking(move || credentials.store().append_audit(vec![event])).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(mac = %device.mac, error = %e, "cannot audit a fetch below its minimum rating")
+                }
+                Err(e) => tracing::error!(mac = %device.mac, error = %e, "minimum rating audit task failed"),
+            }
+            return Err((RequestOutcome::BelowMinimumRating, response::not_found(), Some(identity)));
+        }
+        Ok(identity)
+    }
+
     async fn route<B>(
         &self,
         renderer: &Renderer,
         identity: Option<&DeviceIdentity>,
+        rating: u8,
         peer: SocketAddr,
         request: &Request<B>,
         user_agent: Option<String>,
@@ -190,7 +290,7 @@ impl PhoneRoutes {
                     peer: peer.ip().to_string(),
                     user_agent,
                     certificate_vendor: format_vendor(identity).map(|vendor| vendor.name()),
-                    rating: RATING_DEVICE_CERTIFICATE,
+                    rating,
                 };
                 self.serve_device_file(renderer, identity, file, fetch, kind).await
             }
@@ -387,8 +487,8 @@ fn upload_outcome(identity: Option<&DeviceIdentity>, path: &str, user_agent: Opt
     }
 }
 
-/// ITSPA's rating of provisioning over HTTPS with a unique device certificate.
-const RATING_DEVICE_CERTIFICATE: u8 = 5;
+/// What credentials for no device (or no secret) are checked against.
+const STAND_IN_SECRET: &str = "no-device-has-this-secret-0123456789";
 
 /// How often a fetch is decided again when the device changes between decision and commit.
 const DECIDE_ATTEMPTS: usize = 4;

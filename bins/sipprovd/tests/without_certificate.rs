@@ -1,0 +1,140 @@
+//! Phones without a usable factory certificate (ITSPA rating 4), against the real daemon and
+//! the real `curl`: an enrolment secret from the CLI, HTTP Digest (and Basic, as a provisioning
+//! URL's userinfo gives it) over TLS on the `[digest]` listener, a replayed header refused,
+//! a wrong secret and an unknown device answered alike, and a device whose policy wants its
+//! certificate refused and audited.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::{Daemon, have_tools, json_of, wait_until};
+
+const PHONE: &str = "001565000010";
+const VAULT: &str = "001565000011";
+
+/// The demo daemon with a `[digest]` listener, and a policy that wants certificates at the site
+/// `vault`.
+fn start(dir: &std::path::Path) -> (Daemon, String) {
+    let daemon = Daemon::start_with(dir, |dir| {
+        let config = dir.join("sipprov.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text.push_str("\n[digest]\nlisten = \"127.0.0.1:0\"\n\n[[policy]]\nsite = \"vault\"\nmin_rating = 5\n");
+        std::fs::write(config, text).unwrap();
+    });
+    let mut digest = String::new();
+    wait_until("the digest listener is named", || {
+        let output = daemon.all_output();
+        let serving = output
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|r| r["message"] == "serving");
+        digest = serving.and_then(|record| record["digest"].as_str().map(str::to_owned)).unwrap_or_default();
+        !digest.is_empty()
+    });
+    (daemon, format!("https://{digest}"))
+}
+
+/// `curl` on the digest listener with `args`; returns (status, headers and body).
+fn curl(daemon: &Daemon, args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["--silent", "--max-time", "10", "--include", "--write-out", "\n%{http_code}", "--cacert"])
+        .arg(daemon.pki("server-ca.pem"))
+        .args(args)
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (response, status) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (status.parse().unwrap_or(0), response.to_owned())
+}
+
+/// The last response of a curl exchange, without what differs between any two (the date, the
+/// nonce).
+fn comparable(response: &str) -> String {
+    let last = response.rsplit("HTTP/1.1 ").next().unwrap_or_default();
+    last.lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("date:"))
+        .map(|line| match line.split_once("nonce=\"") {
+            Some((before, after)) => format!("{before}nonce=\"-\"{}", &after[after.find('"').unwrap_or(0)..]),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn enrol(daemon: &Daemon, mac: &str, user: &str, site: &str) -> String {
+    let added: Output = daemon.cli(
+        &daemon.admin_token,
+        &["device", "add", mac, "--user", user, "--vendor", "yealink", "--site", site, "--auth", "digest", "--json"],
+    );
+    json_of(&added)["enrolment_secret"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_phone_fetches_with_its_enrolment_secret_and_nothing_else_gets_in() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, digest) = start(dir.path());
+    let secret = enrol(&daemon, PHONE, "1010", "leeds");
+    let url = format!("{digest}/{PHONE}.cfg");
+    let credentials = format!("{PHONE}:{secret}");
+
+    // Digest: challenged, then served (with the secrets, the first time).
+    let (status, served) = curl(&daemon, &["--digest", "--user", &credentials, "--verbose", &url]);
+    assert_eq!(status, 200, "{served}");
+    assert!(served.contains("HTTP/1.1 401") && served.contains("algorithm=SHA-256"), "challenged first: {served}");
+    assert!(served.contains("account.1.password = "), "{served}");
+
+    // The same Authorization header again: a replay, challenged.
+    let verbose = Command::new("curl")
+        .args(["--silent", "--verbose", "--digest", "--user", &credentials, "--cacert"])
+        .arg(daemon.pki("server-ca.pem"))
+        .arg(&url)
+        .output()
+        .unwrap();
+    let trace = String::from_utf8_lossy(&verbose.stderr);
+    let header = trace.lines().find_map(|line| line.strip_prefix("> Authorization: ")).unwrap().trim().to_owned();
+    let (status, replayed) = curl(&daemon, &["--header", &format!("Authorization: {header}"), &url]);
+    assert_eq!(status, 401, "a captured header does not work twice: {replayed}");
+
+    // Basic, as a provisioning URL's userinfo gives it (over TLS).
+    let userinfo = format!("{}/{PHONE}.cfg", digest.replacen("https://", &format!("https://{credentials}@"), 1));
+    let (status, basic) = curl(&daemon, &[&userinfo]);
+    assert_eq!(status, 200, "{basic}");
+    assert!(basic.contains("account.1.user_name = 1010"), "{basic}");
+
+    // A wrong secret and a device that does not exist: the same answer.
+    let (wrong_status, wrong) = curl(&daemon, &["--digest", "--user", &format!("{PHONE}:not-the-secret"), &url]);
+    let unknown_url = format!("{digest}/001565000099.cfg");
+    let (unknown_status, unknown) = curl(&daemon, &["--digest", "--user", "001565000099:anything", &unknown_url]);
+    assert_eq!((wrong_status, unknown_status), (401, 401));
+    assert_eq!(comparable(&wrong), comparable(&unknown));
+    let (_, anonymous) = curl(&daemon, &[&url]);
+    assert_eq!(comparable(&anonymous), comparable(&wrong), "no credentials: the same challenge");
+
+    // The certificate listener still wants a certificate.
+    let (status, _) = curl(&daemon, &["--digest", "--user", &credentials, &format!("{}/{PHONE}.cfg", daemon.phones)]);
+    assert_eq!(status, 0, "no TLS session without a client certificate");
+
+    // A device at a site whose policy wants certificates: refused with the uniform 404, audited.
+    let vault = enrol(&daemon, VAULT, "1011", "vault");
+    let (status, _) =
+        curl(&daemon, &["--digest", "--user", &format!("{VAULT}:{vault}"), &format!("{digest}/{VAULT}.cfg")]);
+    assert_eq!(status, 404);
+    let audit = json_of(&daemon.cli(&daemon.auditor_token, &["audit", "--kind", "below-minimum-rating", "--json"]));
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert!(events[0]["detail"].as_str().unwrap().contains("rating=4 minimum=5"), "{audit}");
+
+    let metrics = daemon.metrics();
+    assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"wrong_credentials\"} 3\n"), "{metrics}");
+    assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"below_minimum_rating\"} 1\n"), "{metrics}");
+    // The log says how each request was authenticated.
+    let logged = daemon.all_output();
+    assert!(logged.contains("\"rating\":4") && logged.contains("\"outcome\":\"served_with_secrets\""), "{logged}");
+    assert!(!logged.contains(&secret), "the secret is never logged");
+}
