@@ -81,6 +81,9 @@ pub fn check(path: &Path) -> Vec<Problem> {
     report("[store]", Some("sealing_key"), config.keyring().map(drop));
     report("[lifecycle]", Some("dormant_days"), config.lifecycle.check());
     report("[admin]", Some("listen"), config.check_listeners());
+    if let Some(digest) = &config.digest {
+        report("[[policy]]", Some("min_rating"), config.digest_options(digest).map(drop));
+    }
     report("[settings]", Some("provisioning_url"), config.check_provisioning_name());
     let store_key = if config.store.postgres.is_some() { "postgres" } else { "sqlite" };
     report("[store]", Some(store_key), config.check_store());

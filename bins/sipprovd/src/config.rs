@@ -115,6 +115,11 @@ pub struct PolicySection {
     pub min_rating: u8,
 }
 
+/// Whether two listeners would take the same port.
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && a.port() != 0 && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
 /// `[audit]`: retention of the audit log.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -906,13 +911,17 @@ impl Config {
     /// not start (or, with a wildcard address, the admin API would be reachable by phones).
     pub fn check_listeners(&self) -> anyhow::Result<()> {
         let (phones, admin) = (self.phones.listen, self.admin.listen);
-        let overlap = phones.port() == admin.port()
-            && phones.port() != 0
-            && (phones.ip() == admin.ip() || phones.ip().is_unspecified() || admin.ip().is_unspecified());
-        if overlap {
+        if overlap(phones, admin) {
             bail!(
                 "[admin] listen {admin} and [phones] listen {phones} use the same port: give the admin API its own (default 127.0.0.1:8444)"
             );
+        }
+        if let Some(digest) = self.digest.as_ref().map(|digest| digest.listen) {
+            for (section, other) in [("[phones]", phones), ("[admin]", admin)] {
+                if overlap(digest, other) {
+                    bail!("[digest] listen {digest} and {section} listen {other} use the same port: give each its own");
+                }
+            }
         }
         Ok(())
     }

@@ -572,3 +572,26 @@ fn a_backup_taken_while_serving_restores_and_no_token_revoked_since_works_again(
         "{audit}"
     );
 }
+
+#[test]
+fn check_finds_a_digest_listener_on_a_taken_port_and_a_rating_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_demo(dir.path());
+    let config_path = dir.path().join("sipprov.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap().replacen(
+        "listen = \"127.0.0.1:0\"",
+        "listen = \"127.0.0.1:18443\"",
+        1,
+    ) + "\n[digest]\nlisten = \"0.0.0.0:18443\"\n\n[[policy]]\nvendor = \"grandstream\"\nmin_rating = 3\n";
+    std::fs::write(&config_path, &config).unwrap();
+    let bad = sipprovd(&["check", "--config"], dir.path());
+    assert_eq!(bad.status.code(), Some(1));
+    let report = String::from_utf8(bad.stdout).unwrap();
+    assert!(
+        report.contains("[digest] listen 0.0.0.0:18443 and [phones] listen 127.0.0.1:18443 use the same port"),
+        "{report}"
+    );
+    let policy_line = config.lines().position(|l| l.starts_with("min_rating")).unwrap() + 1;
+    let at = format!("{}:{policy_line}: ", config_path.display());
+    assert!(report.lines().any(|l| l.starts_with(&at) && l.contains("min_rating is 4 or 5, not 3")), "{report}");
+}
