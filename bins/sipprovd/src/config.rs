@@ -93,6 +93,9 @@ pub struct DigestSection {
     /// The realm of its challenges [default: `sipprov`].
     #[serde(default = "default_digest_realm")]
     pub realm: String,
+    /// Where its phones' configs tell them to provision from, `https://host:port` [default:
+    /// `provisioning_url`'s host with this listener's port].
+    pub provisioning_url: Option<String>,
 }
 
 fn default_digest_realm() -> String {
@@ -822,7 +825,12 @@ impl Config {
         }
         let trust = self.trust_store()?;
         let certificate_vendors = trust.vendors().iter().map(|vendor| vendor.rule().vendor().to_owned()).collect();
-        Ok(DigestOptions { realm: digest.realm.clone(), policy: RatingPolicy { rules, certificate_vendors } })
+        if let Some(url) = &digest.provisioning_url {
+            sipprov_template::check_setting("provisioning_url", url)
+                .map_err(|e| anyhow::anyhow!("[digest] provisioning_url: {e}"))?;
+        }
+        let policy = RatingPolicy { rules, certificate_vendors };
+        Ok(DigestOptions { realm: digest.realm.clone(), policy, provisioning_url: digest.provisioning_url.clone() })
     }
 
     /// The trust anchors: every `[[trust]]` entry loaded.

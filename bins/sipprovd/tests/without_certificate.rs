@@ -138,3 +138,74 @@ fn a_phone_fetches_with_its_enrolment_secret_and_nothing_else_gets_in() {
     assert!(logged.contains("\"rating\":4") && logged.contains("\"outcome\":\"served_with_secrets\""), "{logged}");
     assert!(!logged.contains(&secret), "the secret is never logged");
 }
+
+/// Linphone (Debian's `linphone-cli`), a real client with no certificate: its `config-uri`
+/// carries the MAC and the enrolment secret as userinfo, it answers the Digest challenge, and
+/// ends up with the account, and with a `config-uri` that still reaches the Digest listener.
+#[test]
+fn linphone_provisions_itself_through_the_digest_challenge() {
+    if !have_tools() {
+        return;
+    }
+    if Command::new("linphonec").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "linphonec required in CI (.ci/run installs linphone-cli)");
+        eprintln!("SKIPPED: linphonec not found; install Debian's linphone-cli to run this test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, digest) = start(dir.path());
+    let added = daemon.cli(
+        &daemon.admin_token,
+        &["device", "add", "02:00:00:00:00:01", "--user", "3001", "--vendor", "linphone", "--auth", "digest", "--json"],
+    );
+    let secret = json_of(&added)["enrolment_secret"].as_str().unwrap().to_owned();
+    // The server certificate names localhost: Linphone checks the name.
+    let port = digest.rsplit(':').next().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".local/share/linphone")).unwrap();
+    let rc = dir.path().join("linphonerc");
+    let ca = daemon.pki("server-ca.pem");
+    std::fs::write(
+        &rc,
+        format!(
+            "[misc]\nconfig-uri=https://020000000001:{secret}@localhost:{port}/020000000001.xml\n\n\
+             [sip]\nroot_ca={}\nverify_server_certs=1\nverify_server_cn=1\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let mut linphone = Command::new("linphonec")
+        .arg("-c")
+        .arg(&rc)
+        .env("HOME", &home)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("Linphone fetched its config", || {
+        daemon.all_output().lines().any(|line| {
+            line.contains("\"mac\":\"020000000001\"") && line.contains("\"outcome\":\"served_with_secrets\"")
+        })
+    });
+    // Linphone writes what it applied to its rc file; give it a moment, then stop it.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    {
+        use std::io::Write;
+        let _ = linphone.stdin.take().unwrap().write_all(b"quit\n");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while linphone.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = linphone.kill();
+    let applied = std::fs::read_to_string(&rc).unwrap();
+    assert!(applied.contains("reg_identity=sip:3001@sip.example.net"), "{applied}");
+    assert!(applied.contains(&format!("config-uri=https://020000000001:{secret}@")), "{applied}");
+    assert!(applied.contains(&format!(":{port}/020000000001.xml")), "still the Digest listener: {applied}");
+    let challenged = daemon
+        .all_output()
+        .lines()
+        .any(|line| line.contains("\"path\":\"/020000000001.xml\"") && line.contains("\"outcome\":\"challenged\""));
+    assert!(challenged, "Linphone answered a challenge");
+}

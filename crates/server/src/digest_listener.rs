@@ -23,6 +23,9 @@ pub struct DigestOptions {
     pub realm: String,
     /// Which devices may be provisioned with a secret (rating 4).
     pub policy: RatingPolicy,
+    /// Where its phones are told to provision from (`https://host:port`) [default:
+    /// `provisioning_url`'s host with this listener's port].
+    pub provisioning_url: Option<String>,
 }
 
 /// The Digest listener's state, shared by its connections.
@@ -30,11 +33,41 @@ pub(crate) struct DigestListener {
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) auth: DigestAuth,
     pub(crate) policy: RatingPolicy,
+    /// Where its phones provision from, rendered into their configs.
+    pub(crate) provisioning_url: String,
 }
 
 impl DigestListener {
-    pub(crate) fn new(certificates: Arc<ServerCertificates>, options: DigestOptions) -> Result<Self, ServerError> {
+    /// `provisioning_url` is the global one, `port` the listener's.
+    pub(crate) fn new(
+        certificates: Arc<ServerCertificates>,
+        options: DigestOptions,
+        provisioning_url: &str,
+        port: u16,
+    ) -> Result<Self, ServerError> {
         let acceptor = TlsAcceptor::from(crate::phone_tls::server_authenticated_config(certificates)?);
-        Ok(Self { acceptor, auth: DigestAuth::new(options.realm), policy: options.policy })
+        let provisioning_url = options.provisioning_url.unwrap_or_else(|| with_port(provisioning_url, port));
+        Ok(Self { acceptor, auth: DigestAuth::new(options.realm), policy: options.policy, provisioning_url })
+    }
+}
+
+/// `https://host[:port][/path]` with `port` instead (`https://[::1]:port` for IPv6 literals).
+fn with_port(url: &str, port: u16) -> String {
+    let rest = url.strip_prefix("https://").unwrap_or(url);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or_default()),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host).to_owned(),
+    };
+    format!("https://{host}:{port}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_digest_url_is_the_provisioning_url_on_its_port() {
+        assert_eq!(super::with_port("https://prov.example.net", 8445), "https://prov.example.net:8445");
+        assert_eq!(super::with_port("https://prov.example.net:443/p", 8445), "https://prov.example.net:8445/p");
+        assert_eq!(super::with_port("https://[2001:db8::1]:443", 8445), "https://[2001:db8::1]:8445");
     }
 }

@@ -63,7 +63,9 @@ impl PhoneServer {
     /// `options.policy` allows it. Same admission, limits, bans and draining.
     pub async fn listen_for_digest(mut self, addr: SocketAddr, options: DigestOptions) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        let digest = DigestListener::new(Arc::clone(&self.certificates), options)?;
+        let port = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?.port();
+        let global = self.context.routes.config.settings.get("provisioning_url").unwrap_or_default();
+        let digest = DigestListener::new(Arc::clone(&self.certificates), options, global, port)?;
         self.digest = Some((listener, Arc::new(digest)));
         Ok(self)
     }

@@ -31,6 +31,9 @@ pub(crate) struct DeviceToRender<'a> {
     pub(crate) user_agent: Option<&'a str>,
     /// The firmware policy its target is picked from.
     pub(crate) firmware: &'a FirmwarePolicy,
+    /// Where it provisions from instead of `provisioning_url`: the Digest listener, for a
+    /// phone that authenticated with its enrolment secret.
+    pub(crate) provisioning_url: Option<String>,
 }
 
 impl DeviceConfig {
@@ -48,7 +51,7 @@ impl DeviceConfig {
         file: &ProfileFile,
         device: DeviceToRender<'_>,
     ) -> Result<String, String> {
-        let DeviceToRender { accounts, profile, secrets, user_agent, firmware } = device;
+        let DeviceToRender { accounts, profile, secrets, user_agent, firmware, provisioning_url } = device;
         let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
         let model = profile.model.as_deref().or(identity.model.as_deref());
         let claimed = || {
@@ -62,7 +65,11 @@ impl DeviceConfig {
             Some(vendor) => vendor.clone(),
             None => format_vendor(identity).map_or_else(|| identity.vendor.clone(), |v| v.name().to_owned()),
         };
-        let settings = self.settings_for(&vendor, model, profile)?;
+        let mut settings = self.settings_for(&vendor, model, profile)?;
+        if let Some(url) = provisioning_url {
+            settings.set(Layer::Device, "provisioning_url", url.as_str()).map_err(|e| e.to_string())?;
+            sipprov_template::check_setting("provisioning_url", &url)?;
+        }
         let sip_passwords: Vec<(u16, &str)> = secrets
             .map(|s| s.sip_passwords.iter().map(|(line, password)| (*line, password.expose())).collect())
             .unwrap_or_default();

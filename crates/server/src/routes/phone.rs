@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use hyper::header::{AUTHORIZATION, USER_AGENT};
 use hyper::{Method, Request, Response};
-use sipprov_credentials::{AuditEvent, AuditKind, Clock, SystemClock, quote};
+use sipprov_credentials::{AuditEvent, AuditKind, Clock, Password, SystemClock, quote};
 use sipprov_credentials::{
     Committed, Credentials, CredentialsError, Decision, FetchKind, FetchRequest, Fetched, RATING_DEVICE_CERTIFICATE,
     StoreError,
@@ -23,7 +23,7 @@ use sipprov_fleet::{FirmwareImage, Fleet};
 use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_ratelimit::{GateRefusal, ScanOutcome};
 use sipprov_serving::{Admission, Metrics, RequestId};
-use sipprov_template::{ProfileFile, Renderer, Route, recognise_route};
+use sipprov_template::{ProfileFile, Renderer, Route, Vendor, recognise_route};
 
 use super::device_config::{DeviceConfig, DeviceToRender, format_vendor};
 use super::known_devices::KnownDevices;
@@ -76,6 +76,32 @@ const RATING_SECRET: u8 = 4;
 /// when one was authenticated (and then refused).
 type Answered = (RequestOutcome, Response<Body>, Option<DeviceIdentity>);
 
+/// What a request's client was found to be: the device (if any), the ITSPA rating of how it
+/// was identified, and for a secret, where its config points back to.
+struct Identified<'a> {
+    identity: Option<&'a DeviceIdentity>,
+    rating: u8,
+    digest: Option<&'a DigestFetch>,
+}
+
+/// A fetch authenticated by an enrolment secret: where the phone's config says to provision
+/// from, and the secret (Linphone keeps its provisioning credentials only in that URL).
+struct DigestFetch {
+    provisioning_url: String,
+    secret: Password,
+}
+
+impl DigestFetch {
+    /// The provisioning URL `file`'s format gets.
+    fn url_for(&self, file: &ProfileFile, mac: Mac) -> String {
+        if file.vendor != Vendor::Linphone {
+            return self.provisioning_url.clone();
+        }
+        let rest = self.provisioning_url.strip_prefix("https://").unwrap_or(&self.provisioning_url);
+        format!("https://{mac}:{}@{rest}", self.secret.expose())
+    }
+}
+
 impl PhoneRoutes {
     /// Answers one request from `client`.
     pub(crate) async fn handle<B>(
@@ -91,22 +117,28 @@ impl PhoneRoutes {
             request.headers().get(USER_AGENT).map(|ua| String::from_utf8_lossy(ua.as_bytes()).into_owned());
         // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
         // certificate, 4 for per-device credentials or a certificate that names no device.
-        let (identity, rating, answered) = match client {
+        let (identity, rating, answered, digest_fetch) = match client {
             Client::Certificate(identity) => {
                 let rating = if identity.is_some() { RATING_DEVICE_CERTIFICATE } else { RATING_SECRET };
-                (identity.map(Cow::Borrowed), rating, None)
+                (identity.map(Cow::Borrowed), rating, None, None)
             }
             Client::Digest(digest) => match self.authenticate(digest, peer, &request).await {
-                Ok(identity) => (Some(Cow::Owned(identity)), RATING_SECRET, None),
+                Ok((identity, secret)) => {
+                    let fetch = DigestFetch { provisioning_url: digest.provisioning_url.clone(), secret };
+                    (Some(Cow::Owned(identity)), RATING_SECRET, None, Some(fetch))
+                }
                 Err((outcome, response, identity)) => {
-                    (identity.map(Cow::Owned), RATING_SECRET, Some((outcome, response)))
+                    (identity.map(Cow::Owned), RATING_SECRET, Some((outcome, response)), None)
                 }
             },
         };
         let identity = identity.as_deref();
         let (outcome, response) = match answered {
             Some(answered) => answered,
-            None => self.route(renderer, identity, rating, peer, &request, user_agent.clone()).await,
+            None => {
+                let client = Identified { identity, rating, digest: digest_fetch.as_ref() };
+                self.route(renderer, client, peer, &request, user_agent.clone()).await
+            }
         };
         let now = self.admission.now();
         match (outcome.scan_weight(), identity) {
@@ -198,7 +230,7 @@ impl PhoneRoutes {
         digest: &DigestListener,
         peer: SocketAddr,
         request: &Request<B>,
-    ) -> Result<DeviceIdentity, Answered> {
+    ) -> Result<(DeviceIdentity, Password), Answered> {
         let challenge = |outcome| (outcome, response::challenge(&digest.auth.challenge(peer.ip())), None);
         let uri = request.uri().path_and_query().map_or("/", |path| path.as_str());
         let header = request.headers().get(AUTHORIZATION).map(|value| value.as_bytes());
@@ -231,7 +263,7 @@ impl PhoneRoutes {
         // unknown device costs the time a wrong secret does.
         let secret = found.as_ref().map_or(STAND_IN_SECRET, |(_, secret)| secret.expose());
         let proven = presented.proves(secret, digest.auth.realm(), request.method().as_str());
-        let Some((device, _)) = found.filter(|_| proven) else {
+        let Some((device, secret)) = found.filter(|_| proven) else {
             return Err(challenge(RequestOutcome::WrongCredentials));
         };
         let vendor = device.profile.vendor.clone().unwrap_or_default();
@@ -250,18 +282,18 @@ impl PhoneRoutes {
             }
             return Err((RequestOutcome::BelowMinimumRating, response::not_found(), Some(identity)));
         }
-        Ok(identity)
+        Ok((identity, secret))
     }
 
     async fn route<B>(
         &self,
         renderer: &Renderer,
-        identity: Option<&DeviceIdentity>,
-        rating: u8,
+        client: Identified<'_>,
         peer: SocketAddr,
         request: &Request<B>,
         user_agent: Option<String>,
     ) -> (RequestOutcome, Response<Body>) {
+        let Identified { identity, rating, digest } = client;
         let plan = self.plan(identity, request, user_agent.as_deref());
         match self.admission.request(peer.ip(), identity.map(|identity| &identity.mac)) {
             Ok(()) => {}
@@ -292,7 +324,7 @@ impl PhoneRoutes {
                     certificate_vendor: format_vendor(identity).map(|vendor| vendor.name()),
                     rating,
                 };
-                self.serve_device_file(renderer, identity, file, fetch, kind).await
+                self.serve_device_file(renderer, identity, file, fetch, kind, digest).await
             }
             (Plan::Common(file), _) => match renderer.render_common(file, &self.config.settings) {
                 Ok(body) => (RequestOutcome::ServedCommon, response::config_file(body, file.format.content_type())),
@@ -347,6 +379,7 @@ impl PhoneRoutes {
         file: &'static ProfileFile,
         fetch: FetchRequest,
         kind: FetchKind,
+        digest: Option<&DigestFetch>,
     ) -> (RequestOutcome, Response<Body>) {
         let mac = identity.mac;
         let policy = self.fleet.policy();
@@ -366,6 +399,7 @@ impl PhoneRoutes {
                         secrets: secrets.as_ref(),
                         user_agent: fetch.user_agent.as_deref(),
                         firmware: &policy,
+                        provisioning_url: digest.map(|digest| digest.url_for(file, mac)),
                     };
                     match self.config.render(renderer, identity, file, device) {
                         Ok(body) => Some(body),
