@@ -231,6 +231,12 @@ impl PhoneRoutes {
         peer: SocketAddr,
         request: &Request<B>,
     ) -> Result<(DeviceIdentity, Password), Answered> {
+        // The source's request rate first: every challenge costs a nonce, and every check a read.
+        match self.admission.request(peer.ip(), None) {
+            Ok(()) => {}
+            Err(GateRefusal::Banned { .. }) => return Err((RequestOutcome::Banned, response::not_found(), None)),
+            Err(_) => return Err((RequestOutcome::RateLimited, response::not_found(), None)),
+        }
         let challenge = |outcome| (outcome, response::challenge(&digest.auth.challenge(peer.ip())), None);
         let uri = request.uri().path_and_query().map_or("/", |path| path.as_str());
         let header = request.headers().get(AUTHORIZATION).map(|value| value.as_bytes());
