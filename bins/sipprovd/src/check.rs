@@ -81,8 +81,9 @@ pub fn check(path: &Path) -> Vec<Problem> {
     report("[store]", Some("sealing_key"), config.keyring().map(drop));
     report("[lifecycle]", Some("dormant_days"), config.lifecycle.check());
     report("[admin]", Some("listen"), config.check_listeners());
+    report("[[policy]]", Some("min_rating"), config.rating_policy().map(drop));
     if let Some(digest) = &config.digest {
-        report("[[policy]]", Some("min_rating"), config.digest_options(digest).map(drop));
+        report("[digest]", Some("provisioning_url"), config.digest_options(digest).map(drop));
     }
     report("[settings]", Some("provisioning_url"), config.check_provisioning_name());
     let store_key = if config.store.postgres.is_some() { "postgres" } else { "sqlite" };
@@ -90,6 +91,15 @@ pub fn check(path: &Path) -> Vec<Problem> {
     report("[logging]", None, config.logging.check());
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
     let mut leaves: Vec<(&str, &Path, Vec<u8>)> = Vec::new();
+    for (index, trust) in config.trust.iter().enumerate().filter(|(_, trust)| trust.legacy) {
+        let message = format!(
+            "{}: legacy = true accepts chains with SHA-1 signatures or RSA keys under 2048 bits, which prove \
+             little; what it identifies is rated 4 and held to [[policy]]",
+            trust.bundle.display()
+        );
+        let line = locate(&text, &format!("[[trust]]#{index}"), Some("legacy"));
+        problems.push(Problem { location: at(&file, line), message, warning: true });
+    }
     if let Ok((primary, rsa)) = config.phones.certificates() {
         leaves.extend(
             primary.chain.first().map(|leaf| ("certificate", config.phones.certificate.as_path(), leaf.to_vec())),

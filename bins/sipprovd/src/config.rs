@@ -475,6 +475,10 @@ pub struct TrustSection {
     /// Certificate revocation lists of this vendor's CAs (PEM or DER files); reloaded on SIGHUP.
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// Accept legacy chains under this bundle (SHA-1 signatures, RSA keys of 1024 bits or
+    /// more): what it identifies is rated 4, not 5, and held to `[[policy]]`. Off by default.
+    #[serde(default)]
+    pub legacy: bool,
 }
 
 impl TrustSection {
@@ -501,8 +505,13 @@ impl TrustSection {
         };
         let ouis = self.allowed_ouis.iter().map(|oui| oui.parse::<Oui>()).collect::<Result<Vec<_>, _>>()?;
         let bytes = std::fs::read(&self.bundle).with_context(|| format!("cannot read {}", self.bundle.display()))?;
-        let mut vendor =
-            VendorTrust::from_bundle(&self.bundle.display().to_string(), &bytes, rule)?.with_allowed_ouis(ouis);
+        let source = self.bundle.display().to_string();
+        let vendor = if self.legacy {
+            VendorTrust::from_legacy_bundle(&source, &bytes, rule)?
+        } else {
+            VendorTrust::from_bundle(&source, &bytes, rule)?
+        };
+        let mut vendor = vendor.with_allowed_ouis(ouis);
         for crl in &self.crls {
             let bytes = std::fs::read(crl).with_context(|| format!("cannot read the CRL {}", crl.display()))?;
             vendor = vendor.with_crls(&crl.display().to_string(), &bytes)?;
@@ -809,8 +818,18 @@ impl Config {
         self.server_config_with(Arc::new(self.credentials()?))
     }
 
-    /// The Digest listener's options: its realm, and the rating policy.
+    /// The Digest listener's options.
     pub fn digest_options(&self, digest: &DigestSection) -> anyhow::Result<DigestOptions> {
+        if let Some(url) = &digest.provisioning_url {
+            sipprov_template::check_setting("provisioning_url", url)
+                .map_err(|e| anyhow::anyhow!("[digest] provisioning_url: {e}"))?;
+        }
+        Ok(DigestOptions { realm: digest.realm.clone(), provisioning_url: digest.provisioning_url.clone() })
+    }
+
+    /// The lowest rating each device may be provisioned with: `[[policy]]`, and by default 5
+    /// for a vendor with a (non-legacy) `[[trust]]` anchor.
+    pub fn rating_policy(&self) -> anyhow::Result<RatingPolicy> {
         let mut rules = Vec::with_capacity(self.policy.len());
         for (index, entry) in self.policy.iter().enumerate() {
             if !(4..=5).contains(&entry.min_rating) {
@@ -824,13 +843,11 @@ impl Config {
             });
         }
         let trust = self.trust_store()?;
-        let certificate_vendors = trust.vendors().iter().map(|vendor| vendor.rule().vendor().to_owned()).collect();
-        if let Some(url) = &digest.provisioning_url {
-            sipprov_template::check_setting("provisioning_url", url)
-                .map_err(|e| anyhow::anyhow!("[digest] provisioning_url: {e}"))?;
-        }
-        let policy = RatingPolicy { rules, certificate_vendors };
-        Ok(DigestOptions { realm: digest.realm.clone(), policy, provisioning_url: digest.provisioning_url.clone() })
+        let certificate_vendors = (trust.vendors().iter())
+            .filter(|vendor| !vendor.is_legacy())
+            .map(|vendor| vendor.rule().vendor().to_owned())
+            .collect();
+        Ok(RatingPolicy { rules, certificate_vendors })
     }
 
     /// The trust anchors: every `[[trust]]` entry loaded.

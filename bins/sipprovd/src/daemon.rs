@@ -50,8 +50,10 @@ impl Daemon {
         config_path: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
         let server_config = config.server_config_with(Arc::clone(&credentials))?;
-        let mut phones =
-            PhoneServer::bind(config.phones.listen, server_config).await.context("starting the phone listener")?;
+        let mut phones = PhoneServer::bind(config.phones.listen, server_config)
+            .await
+            .context("starting the phone listener")?
+            .with_rating_policy(config.rating_policy().context("[[policy]]")?);
         if let Some(digest) = &config.digest {
             let options = config.digest_options(digest).context("[digest]")?;
             phones = phones.listen_for_digest(digest.listen, options).await.context("starting the digest listener")?;

@@ -209,3 +209,83 @@ fn linphone_provisions_itself_through_the_digest_challenge() {
         .any(|line| line.contains("\"path\":\"/020000000001.xml\"") && line.contains("\"outcome\":\"challenged\""));
     assert!(challenged, "Linphone answered a challenge");
 }
+
+/// A phone with only a legacy certificate (an RSA-1024 root signing with SHA-1): refused until
+/// its trust entry says `legacy = true`, then identified at rating 4 (in the log, and held to
+/// `[[policy]]`), and `check` warns about the entry.
+#[test]
+fn a_legacy_chain_is_served_only_under_an_explicit_legacy_entry_and_rated_4() {
+    if !have_tools() {
+        return;
+    }
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/identity/tests/data");
+    let root = fixtures.join("ca/legacy-rsa1024-sha1-root.pem");
+    let (cert, key) =
+        (fixtures.join("device/legacy-rsa1024-phone.pem"), fixtures.join("device/legacy-rsa1024-phone.key"));
+    let entry =
+        |legacy: bool| format!("\n[[trust]]\nbundle = \"{}\"\nrule = \"cn-mac\"\nlegacy = {legacy}\n", root.display());
+    // Without `legacy = true` the bundle does not even load.
+    let refused_dir = tempfile::tempdir().unwrap();
+    support::prepare_demo(refused_dir.path());
+    let config = refused_dir.path().join("sipprov.toml");
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &entry(false)).unwrap();
+    let check = support::sipprovd(&["check", "--config"], refused_dir.path());
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("RSA-1024 key"), "{check:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_with(dir.path(), |dir| {
+        let config = dir.join("sipprov.toml");
+        let policy = "\n[[policy]]\nsite = \"vault\"\nmin_rating = 5\n";
+        std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &entry(true) + policy).unwrap();
+    });
+    let check = support::sipprovd(&["check", "--config"], dir.path());
+    assert!(check.status.success(), "a warning does not fail check: {check:?}");
+    assert!(String::from_utf8_lossy(&check.stdout).contains("legacy = true accepts chains with SHA-1"), "{check:?}");
+
+    daemon.enrol("000413000001", "4001");
+    // OpenSSL refuses to present a SHA-1 chain above security level 0 (a legacy phone's TLS
+    // stack is older than that rule): curl gets a configuration that lowers it.
+    let openssl_conf = dir.path().join("legacy-openssl.cnf");
+    std::fs::write(
+        &openssl_conf,
+        "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = default\n\
+         [default]\nCipherString = DEFAULT@SECLEVEL=0\n",
+    )
+    .unwrap();
+    // 00:04:13 is Snom's: the certificate names no vendor, so the OUI picks Snom's format.
+    let fetch = || {
+        let output = Command::new("curl")
+            .env("OPENSSL_CONF", &openssl_conf)
+            .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}"])
+            .arg("--cacert")
+            .arg(daemon.pki("server-ca.pem"))
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .arg(format!("{}/000413000001.xml", daemon.phones))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or_default();
+        (status.parse::<u16>().unwrap_or(0), body.to_owned())
+    };
+    let (status, config) = fetch();
+    assert_eq!(status, 200, "{config}");
+    wait_until("the fetch is logged", || daemon.all_output().contains("\"path\":\"/000413000001.xml\""));
+    assert!(config.contains("<settings>"), "{config}");
+    let logged = daemon.all_output();
+    let line = logged
+        .lines()
+        .find(|line| line.contains("\"phone request\"") && line.contains("\"mac\":\"000413000001\""))
+        .unwrap();
+    assert!(line.contains("\"rating\":4"), "{line}");
+
+    // Held to the rating policy like a secret: a site that wants certificates refuses it.
+    let moved = daemon.cli(&daemon.admin_token, &["device", "update", "000413000001", "--site", "vault"]);
+    assert!(moved.status.success(), "{moved:?}");
+    assert_eq!(fetch().0, 404);
+    let audit = json_of(&daemon.cli(&daemon.auditor_token, &["audit", "--kind", "below-minimum-rating", "--json"]));
+    assert_eq!(audit["events"].as_array().unwrap().len(), 1, "{audit}");
+}

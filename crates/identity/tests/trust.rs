@@ -167,8 +167,41 @@ fn legacy_rsa_1024_anchors_are_refused_at_load() {
     );
     assert_eq!(
         err.to_string(),
-        "snom-old.pem: certificate #0: RSA-1024 key (at least 2048 bits are required); legacy chains are not supported"
+        "snom-old.pem: certificate #0: RSA-1024 key (at least 2048 bits are required); such a chain loads only as a \
+         legacy trust entry (rated 4)"
     );
+}
+
+/// Legacy chains, accepted only by a trust entry that says so. The fixtures were made with
+/// OpenSSL: `legacy-rsa1024-sha1-root.pem`, an RSA-1024 root signing with SHA-1 (`openssl req
+/// -x509 -newkey rsa:1024 -sha1`), and `legacy-rsa1024-phone.pem` (RSA-2048, `CN=000413000001`,
+/// clientAuth, its key beside it) it signed with SHA-1 (`openssl x509 -req -sha1`).
+#[test]
+fn a_legacy_trust_entry_verifies_sha1_and_rsa_1024_chains_and_only_it_does() {
+    let legacy =
+        VendorTrust::from_legacy_bundle("legacy.pem", &bytes("ca/legacy-rsa1024-sha1-root.pem"), IdentityRule::CnMac)
+            .unwrap();
+    assert!(legacy.is_legacy());
+    assert!(
+        VendorTrust::from_bundle("legacy.pem", &bytes("ca/legacy-rsa1024-sha1-root.pem"), IdentityRule::CnMac).is_err()
+    );
+    let store = TrustStore::new(vec![legacy]).unwrap();
+    let (identity, anchor) = store.identify(&[cert("device/legacy-rsa1024-phone.pem")], now()).unwrap();
+    assert_eq!(identity.mac.to_string(), "000413000001");
+    assert!(anchor.is_legacy());
+
+    // A SHA-1 signature under a modern anchor (`rsa2048-root.pem`, RSA-2048 and SHA-256; it
+    // signed `rsa2048-sha1-phone.pem` with SHA-1): refused unless the entry is a legacy one.
+    let modern = TrustStore::new(vec![vendor("rsa2048-root", IdentityRule::CnMac)]).unwrap();
+    let refused = modern.identify(&[cert("device/rsa2048-sha1-phone.pem")], now()).unwrap_err();
+    assert!(refused.to_string().contains("unsupported signature algorithm"), "{refused}");
+    let as_legacy =
+        VendorTrust::from_legacy_bundle("rsa2048-root", &bytes("ca/rsa2048-root.pem"), IdentityRule::CnMac).unwrap();
+    let store = TrustStore::new(vec![as_legacy]).unwrap();
+    let (identity, _) = store.identify(&[cert("device/rsa2048-sha1-phone.pem")], now()).unwrap();
+    assert_eq!(identity.mac.to_string(), "000413000002");
+    // A legacy entry still verifies: another CA's phone is not trusted.
+    assert!(store.identify(&[cert("device/rogue-phone.pem")], now()).is_err());
 }
 
 #[test]

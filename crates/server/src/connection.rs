@@ -6,13 +6,13 @@ use std::sync::{Arc, RwLock};
 
 use hyper::service::service_fn;
 use rustls_pki_types::{CertificateDer, UnixTime};
-use sipprov_identity::{DeviceIdentity, NoIdentity};
+use sipprov_identity::NoIdentity;
 use sipprov_ratelimit::{Allowlist, ConnectionPermit, GateRefusal, MissKind, ScanOutcome};
 use tokio::net::TcpStream;
 
 use crate::digest_listener::DigestListener;
 use crate::live::{Live, LiveCell, snapshot};
-use crate::routes::phone::{Client, PhoneRoutes};
+use crate::routes::phone::{Certified, Client, PhoneRoutes};
 use sipprov_serving::Admission;
 use sipprov_serving::Metrics;
 use sipprov_serving::Watcher;
@@ -267,11 +267,11 @@ pub(crate) async fn serve_digest(
 /// The identity `chain` names under `live`'s trust. Right after the handshake its verifier
 /// knows which anchor verified the chain; after a reload, the new verifier has not seen it and
 /// verifies it under the new trust.
-fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) -> Option<Arc<DeviceIdentity>> {
+fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) -> Option<Arc<Certified>> {
     match live.verifier.identify(chain, UnixTime::now()) {
         Ok((identity, vendor)) => {
             tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
-            Some(Arc::new(identity))
+            Some(Arc::new(Certified { identity, legacy: vendor.is_legacy() }))
         }
         Err(reason) => {
             let serial = chain.first().and_then(|leaf| sipprov_identity::certificate_serial(leaf).ok());

@@ -14,15 +14,12 @@ use sipprov_serving::tls::ServerCertificates;
 use tokio_rustls::TlsAcceptor;
 
 use crate::digest_auth::DigestAuth;
-use crate::rating_policy::RatingPolicy;
 
 /// What the Digest listener is configured with.
 #[derive(Debug, Clone)]
 pub struct DigestOptions {
     /// The realm of the challenges (and of the HA1 a phone computes).
     pub realm: String,
-    /// Which devices may be provisioned with a secret (rating 4).
-    pub policy: RatingPolicy,
     /// Where its phones are told to provision from (`https://host:port`) [default:
     /// `provisioning_url`'s host with this listener's port].
     pub provisioning_url: Option<String>,
@@ -32,7 +29,6 @@ pub struct DigestOptions {
 pub(crate) struct DigestListener {
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) auth: DigestAuth,
-    pub(crate) policy: RatingPolicy,
     /// Where its phones provision from, rendered into their configs.
     pub(crate) provisioning_url: String,
 }
@@ -47,7 +43,7 @@ impl DigestListener {
     ) -> Result<Self, ServerError> {
         let acceptor = TlsAcceptor::from(crate::phone_tls::server_authenticated_config(certificates)?);
         let provisioning_url = options.provisioning_url.unwrap_or_else(|| with_port(provisioning_url, port));
-        Ok(Self { acceptor, auth: DigestAuth::new(options.realm), policy: options.policy, provisioning_url })
+        Ok(Self { acceptor, auth: DigestAuth::new(options.realm), provisioning_url })
     }
 }
 

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::connection::{self, ConnectionContext, Sources};
 use crate::digest_listener::{DigestListener, DigestOptions};
 use crate::live::Live;
+use crate::rating_policy::RatingPolicy;
 use crate::reload::Reloader;
 use crate::routes::phone::PhoneRoutes;
 use crate::routes::{DeviceConfig, KnownDevices};
@@ -50,6 +51,7 @@ impl PhoneServer {
             fleet: config.fleet,
             metrics: Arc::clone(&metrics),
             known: KnownDevices::new(KnownDevices::DEFAULT_CAPACITY),
+            rating_policy: std::sync::OnceLock::new(),
         });
         let sources = Sources { allowed: config.allowed_sources, proxies: config.proxy_from };
         let context = Arc::new(ConnectionContext::new(live, config.timeouts, sources, admission, routes, metrics));
@@ -68,6 +70,14 @@ impl PhoneServer {
         let digest = DigestListener::new(Arc::clone(&self.certificates), options, global, port)?;
         self.digest = Some((listener, Arc::new(digest)));
         Ok(self)
+    }
+
+    /// The lowest ITSPA rating each device may be provisioned with, by vendor, model and site:
+    /// what the Digest listener and legacy trust entries (both rated 4) are held to. Without
+    /// it, 4 is enough for every device. Set once; a second call changes nothing.
+    pub fn with_rating_policy(self, policy: RatingPolicy) -> Self {
+        let _ = self.context.routes.rating_policy.set(policy);
+        self
     }
 
     /// Where phones authenticating with a secret connect, if they may.

@@ -35,7 +35,7 @@ pub enum AnchorError {
         detail: String,
     },
     /// A certificate uses a key too weak for any chain under it to verify.
-    #[error("{bundle}: certificate #{index}: {detail}; legacy chains are not supported")]
+    #[error("{bundle}: certificate #{index}: {detail}; such a chain loads only as a legacy trust entry (rated 4)")]
     Legacy {
         /// The bundle's name.
         bundle: String,

@@ -32,6 +32,8 @@ pub struct VendorTrust {
     crls: Vec<CertificateRevocationListDer<'static>>,
     // Parsed once at load; shared by clones (webpki's CRLs are not `Clone`).
     parsed_crls: Arc<Vec<CertRevocationList<'static>>>,
+    /// Whether SHA-1 signatures and 1024-bit RSA keys are accepted in its chains (rated 4).
+    legacy: bool,
 }
 
 impl VendorTrust {
@@ -42,10 +44,28 @@ impl VendorTrust {
     /// a certificate webpki cannot use as an anchor, and legacy RSA keys under 2048 bits (no
     /// chain under such a key can verify; see `docs/vendors.md`).
     pub fn from_bundle(source: &str, bundle: &[u8], rule: IdentityRule) -> Result<Self, AnchorError> {
+        Self::load(source, bundle, rule, false)
+    }
+
+    /// Loads a CA bundle whose chains use legacy algorithms (SHA-1 signatures, RSA keys of 1024
+    /// bits or more), which [`VendorTrust::from_bundle`] refuses: an explicit choice for phones
+    /// that carry nothing better. What it identifies is rated 4, not 5 ([`VendorTrust::is_legacy`]).
+    pub fn from_legacy_bundle(source: &str, bundle: &[u8], rule: IdentityRule) -> Result<Self, AnchorError> {
+        Self::load(source, bundle, rule, true)
+    }
+
+    /// Whether this entry accepts legacy chains: what it identifies is rated 4.
+    pub fn is_legacy(&self) -> bool {
+        self.legacy
+    }
+
+    fn load(source: &str, bundle: &[u8], rule: IdentityRule, legacy: bool) -> Result<Self, AnchorError> {
         let certificates = bundle::parse(source, bundle)?;
         let mut anchors = Vec::with_capacity(certificates.len());
         for (index, certificate) in certificates.iter().enumerate() {
-            legacy::refuse_weak_key(source, index, certificate)?;
+            if !legacy {
+                legacy::refuse_weak_key(source, index, certificate)?;
+            }
             // A certificate that declares itself an end entity cannot have issued the phones'.
             if CertificateView::parse(certificate).is_ok_and(|view| view.is_ca() == Some(false)) {
                 return Err(AnchorError::Certificate {
@@ -71,6 +91,7 @@ impl VendorTrust {
             anchors,
             crls: Vec::new(),
             parsed_crls: Arc::default(),
+            legacy,
         })
     }
 
@@ -216,8 +237,10 @@ impl TrustStore {
             let revocation = RevocationOptionsBuilder::new(&crls)
                 .ok()
                 .map(|options| options.with_status_policy(webpki::UnknownStatusPolicy::Allow).build());
+            let algorithms: &[&dyn rustls_pki_types::SignatureVerificationAlgorithm] =
+                if vendor.legacy { &legacy::LEGACY_ALGORITHMS } else { webpki::ALL_VERIFICATION_ALGS };
             let verified = end_entity.verify_for_usage(
-                webpki::ALL_VERIFICATION_ALGS,
+                algorithms,
                 &vendor.anchors,
                 intermediates,
                 now,

@@ -31,6 +31,7 @@ use super::outcome::{RequestOutcome, ScanWeight};
 use crate::digest_auth::Unusable;
 use crate::digest_listener::DigestListener;
 use crate::firmware;
+use crate::rating_policy::RatingPolicy;
 use crate::response::{self, Body};
 use crate::tls_facts::TlsFacts;
 
@@ -58,12 +59,22 @@ pub(crate) struct PhoneRoutes {
     pub(crate) metrics: Arc<Metrics>,
     /// Provisioned phones as last read from a networked store, for polls while it is away.
     pub(crate) known: KnownDevices,
+    /// The lowest rating each device may be provisioned with (set once, before serving);
+    /// without it, 4 is enough for every device.
+    pub(crate) rating_policy: std::sync::OnceLock<RatingPolicy>,
+}
+
+/// The device a verified certificate named, and whether its chain was a legacy one (SHA-1 or
+/// RSA-1024, accepted by an explicit trust entry: rated 4).
+pub(crate) struct Certified {
+    pub(crate) identity: DeviceIdentity,
+    pub(crate) legacy: bool,
 }
 
 /// Who a request comes from, as far as its listener can tell before reading it.
 pub(crate) enum Client<'a> {
     /// The certificate listener: what the verified certificate named, if anything.
-    Certificate(Option<&'a DeviceIdentity>),
+    Certificate(Option<&'a Certified>),
     /// The Digest listener: the request's credentials will tell.
     Digest(&'a DigestListener),
 }
@@ -118,9 +129,16 @@ impl PhoneRoutes {
         // ITSPA's rating of the provisioning method: 5 for HTTPS with a unique device
         // certificate, 4 for per-device credentials or a certificate that names no device.
         let (identity, rating, answered, digest_fetch) = match client {
-            Client::Certificate(identity) => {
-                let rating = if identity.is_some() { RATING_DEVICE_CERTIFICATE } else { RATING_SECRET };
-                (identity.map(Cow::Borrowed), rating, None, None)
+            Client::Certificate(Some(certified)) if certified.legacy => {
+                let identity = Cow::Borrowed(&certified.identity);
+                match self.below_minimum(&certified.identity, peer).await {
+                    Some(refused) => (Some(identity), RATING_SECRET, Some(refused), None),
+                    None => (Some(identity), RATING_SECRET, None, None),
+                }
+            }
+            Client::Certificate(certified) => {
+                let rating = if certified.is_some() { RATING_DEVICE_CERTIFICATE } else { RATING_SECRET };
+                (certified.map(|certified| Cow::Borrowed(&certified.identity)), rating, None, None)
             }
             Client::Digest(digest) => match self.authenticate(digest, peer, &request).await {
                 Ok((identity, secret)) => {
@@ -274,21 +292,55 @@ impl PhoneRoutes {
         };
         let vendor = device.profile.vendor.clone().unwrap_or_default();
         let identity = DeviceIdentity::without_certificate(device.mac, vendor, device.profile.model.clone());
-        let minimum = digest.policy.minimum(&device.profile);
-        if minimum > RATING_SECRET {
-            let detail = format!("rating={RATING_SECRET} minimum={minimum} peer={}", quote(&peer.ip().to_string()));
-            let event = AuditEvent::new(SystemClock.now(), device.mac, AuditKind::BelowMinimumRating, detail);
-            let credentials = Arc::clone(&self.credentials);
-            match tokio::task::spawn_blocking(move || credentials.store().append_audit(vec![event])).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(mac = %device.mac, error = %e, "cannot audit a fetch below its minimum rating")
-                }
-                Err(e) => tracing::error!(mac = %device.mac, error = %e, "minimum rating audit task failed"),
-            }
-            return Err((RequestOutcome::BelowMinimumRating, response::not_found(), Some(identity)));
+        if let Some((outcome, response)) = self.refuse_below_minimum(device.mac, &device.profile, peer).await {
+            return Err((outcome, response, Some(identity)));
         }
         Ok((identity, secret))
+    }
+
+    /// For a device a legacy chain (rated 4) identified: the refusal its rating policy makes,
+    /// if it wants 5. A device not enrolled goes on to its usual answer.
+    async fn below_minimum(
+        &self,
+        identity: &DeviceIdentity,
+        peer: SocketAddr,
+    ) -> Option<(RequestOutcome, Response<Body>)> {
+        let (credentials, mac) = (Arc::clone(&self.credentials), identity.mac);
+        match tokio::task::spawn_blocking(move || credentials.store().device(&mac)).await {
+            Ok(Ok(Some(device))) => self.refuse_below_minimum(mac, &device.profile, peer).await,
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => {
+                tracing::error!(%mac, error = %e, "cannot read a device's rating policy");
+                Some((RequestOutcome::Unavailable, response::unavailable()))
+            }
+            Err(e) => {
+                tracing::error!(%mac, error = %e, "rating policy task failed");
+                Some((RequestOutcome::Unavailable, response::unavailable()))
+            }
+        }
+    }
+
+    /// The uniform 404, with a `below-minimum-rating` alert, when the policy wants more than 4
+    /// for a device with `profile`.
+    async fn refuse_below_minimum(
+        &self,
+        mac: Mac,
+        profile: &sipprov_credentials::DeviceProfile,
+        peer: SocketAddr,
+    ) -> Option<(RequestOutcome, Response<Body>)> {
+        let minimum = self.rating_policy.get().map_or(RATING_SECRET, |policy| policy.minimum(profile));
+        if minimum <= RATING_SECRET {
+            return None;
+        }
+        let detail = format!("rating={RATING_SECRET} minimum={minimum} peer={}", quote(&peer.ip().to_string()));
+        let event = AuditEvent::new(SystemClock.now(), mac, AuditKind::BelowMinimumRating, detail);
+        let credentials = Arc::clone(&self.credentials);
+        match tokio::task::spawn_blocking(move || credentials.store().append_audit(vec![event])).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(%mac, error = %e, "cannot audit a fetch below its minimum rating"),
+            Err(e) => tracing::error!(%mac, error = %e, "minimum rating audit task failed"),
+        }
+        Some((RequestOutcome::BelowMinimumRating, response::not_found()))
     }
 
     async fn route<B>(
