@@ -81,7 +81,7 @@ pub fn check(path: &Path) -> Vec<Problem> {
     report("[store]", Some("sealing_key"), config.keyring().map(drop));
     report("[lifecycle]", Some("dormant_days"), config.lifecycle.check());
     report("[admin]", Some("listen"), config.check_listeners());
-    report("[[policy]]", Some("min_rating"), config.rating_policy().map(drop));
+    report("[[policy]]", Some("min_rating"), config.rating_rules().map(drop));
     if let Some(digest) = &config.digest {
         report("[digest]", Some("provisioning_url"), config.digest_options(digest).map(drop));
     }

@@ -830,6 +830,17 @@ impl Config {
     /// The lowest rating each device may be provisioned with: `[[policy]]`, and by default 5
     /// for a vendor with a (non-legacy) `[[trust]]` anchor.
     pub fn rating_policy(&self) -> anyhow::Result<RatingPolicy> {
+        let rules = self.rating_rules()?;
+        let trust = self.trust_store()?;
+        let certificate_vendors = (trust.vendors().iter())
+            .filter(|vendor| !vendor.is_legacy())
+            .map(|vendor| vendor.rule().vendor().to_owned())
+            .collect();
+        Ok(RatingPolicy { rules, certificate_vendors })
+    }
+
+    /// The `[[policy]]` entries, checked.
+    pub fn rating_rules(&self) -> anyhow::Result<Vec<RatingRule>> {
         let mut rules = Vec::with_capacity(self.policy.len());
         for (index, entry) in self.policy.iter().enumerate() {
             if !(4..=5).contains(&entry.min_rating) {
@@ -842,12 +853,7 @@ impl Config {
                 min_rating: entry.min_rating,
             });
         }
-        let trust = self.trust_store()?;
-        let certificate_vendors = (trust.vendors().iter())
-            .filter(|vendor| !vendor.is_legacy())
-            .map(|vendor| vendor.rule().vendor().to_owned())
-            .collect();
-        Ok(RatingPolicy { rules, certificate_vendors })
+        Ok(rules)
     }
 
     /// The trust anchors: every `[[trust]]` entry loaded.

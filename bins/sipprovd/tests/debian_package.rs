@@ -62,6 +62,16 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The package, built once for every test of this file (they run in parallel, and share the
+/// assets directory).
+fn package() -> &'static Path {
+    static PACKAGE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PACKAGE.get_or_init(|| {
+        let binaries = Path::new(env!("CARGO_BIN_EXE_sipprovd")).parent().unwrap();
+        build_package(&binaries.join("packaging-test"))
+    })
+}
+
 /// Builds the package from the binaries this test was built with (the `dev` profile): the man
 /// pages and completions they generate, then `cargo deb --no-build`, as `scripts/build-deb.sh`.
 fn build_package(out: &Path) -> PathBuf {
@@ -95,10 +105,10 @@ fn the_package_installs_a_daemon_that_runs_the_way_its_unit_starts_it() {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
-    let deb = build_package(&scratch.path().join("deb"));
+    let deb = package();
 
     // What the package holds, and how dpkg installs it.
-    let listing = text(&run(Command::new("dpkg-deb").arg("-c").arg(&deb)));
+    let listing = text(&run(Command::new("dpkg-deb").arg("-c").arg(deb)));
     for path in [
         "./usr/bin/sipprovd",
         "./usr/bin/sipprov",
@@ -115,10 +125,10 @@ fn the_package_installs_a_daemon_that_runs_the_way_its_unit_starts_it() {
     }
     assert!(listing.lines().any(|l| l.starts_with("-rwxr-xr-x 0/0") && l.ends_with("./usr/bin/sipprovd")));
     assert!(listing.lines().any(|l| l.starts_with("-rw-r----- 0/0") && l.ends_with("./etc/sipprov/sipprov.toml")));
-    let control = text(&run(Command::new("dpkg-deb").args(["-f"]).arg(&deb)));
+    let control = text(&run(Command::new("dpkg-deb").args(["-f"]).arg(deb)));
     assert!(control.contains("Package: sipprov\n") && control.contains("adduser"), "{control}");
     let meta = scratch.path().join("DEBIAN");
-    run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&meta));
+    run(Command::new("dpkg-deb").arg("-e").arg(deb).arg(&meta));
     assert_eq!(std::fs::read_to_string(meta.join("conffiles")).unwrap().trim(), "/etc/sipprov/sipprov.toml");
     let postinst = std::fs::read_to_string(meta.join("postinst")).unwrap();
     assert!(
@@ -129,7 +139,7 @@ fn the_package_installs_a_daemon_that_runs_the_way_its_unit_starts_it() {
     }
 
     let root = scratch.path().join("root");
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root));
     let version = text(&run(Command::new(root.join("usr/bin/sipprovd")).arg("--version")));
     assert!(version.starts_with("sipprovd 0.") && version.contains("(commit "), "{version}");
 
@@ -416,10 +426,10 @@ fn the_maintainer_script_creates_the_user_the_directories_and_the_key_once() {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
-    let deb = build_package(&scratch.path().join("deb"));
+    let deb = package();
     let root = scratch.path().join("root");
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
-    run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(scratch.path().join("DEBIAN")));
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root));
+    run(Command::new("dpkg-deb").arg("-e").arg(deb).arg(scratch.path().join("DEBIAN")));
     let script = r#"set -e
 for dir in /etc /usr/bin /var/lib; do
     mkdir -p "$S/overlay$dir/upper" "$S/overlay$dir/work"

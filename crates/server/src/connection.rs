@@ -9,6 +9,8 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use sipprov_identity::NoIdentity;
 use sipprov_ratelimit::{Allowlist, ConnectionPermit, GateRefusal, MissKind, ScanOutcome};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::digest_listener::DigestListener;
 use crate::live::{Live, LiveCell, snapshot};
@@ -128,33 +130,8 @@ async fn serve(
     deadline: tokio::time::Instant,
     watcher: Watcher,
 ) {
-    let Some(place) = context.admission.handshake(&permit, deadline).await else {
-        tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
-        context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
-        context.metrics.handshake_failed("busy");
-        return;
-    };
     let live = snapshot(&context.live);
-    let started = std::time::Instant::now();
-    let handshake = tokio::time::timeout_at(deadline, live.acceptor.accept(tcp)).await;
-    drop(place);
-    let tls = match handshake {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            let reason = handshake_failure(&e);
-            tracing::info!(%peer, error = %e, reason, "TLS handshake refused");
-            context.metrics.handshake_failed(reason);
-            count_miss(&context, peer, MissKind::HandshakeRefused);
-            return;
-        }
-        Err(_) => {
-            tracing::info!(%peer, "TLS handshake deadline passed");
-            context.metrics.handshake_failed("timeout");
-            count_miss(&context, peer, MissKind::HandshakeRefused);
-            return;
-        }
-    };
-    context.metrics.handshake_completed(started.elapsed());
+    let Some(tls) = handshake(&context, &live.acceptor, tcp, peer, &permit, deadline).await else { return };
 
     // Identity comes from the verified leaf certificate only, read with the rule of the anchor
     // that verified the chain in the handshake.
@@ -182,25 +159,7 @@ async fn serve(
             Ok::<_, std::convert::Infallible>(response)
         }
     });
-    // The connection's place among its source's connections is held until it ends.
-    let _permit = permit;
-    tokio::select! {
-        served = http::serve(tls, service, &context.timeouts, watcher) => {
-            if let Err(e) = served {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            // A completed handshake that never carried a request held two slots for nothing:
-            // the way to tie up a server while holding a valid certificate.
-            if requests.load(Ordering::Relaxed) == 0 {
-                count_miss(&context, peer, MissKind::NoRequest);
-            }
-        }
-        // A ban closes the source's open connections: requests already on them would
-        // otherwise still be answered.
-        () = context.admission.until_banned(peer.ip()) => {
-            tracing::info!(%peer, "connection closed: its source is banned");
-        }
-    }
+    serve_requests(&context, tls, service, peer, permit, &requests, watcher).await;
 }
 
 /// Serves one connection to the Digest listener: TLS without a client certificate, each
@@ -215,35 +174,13 @@ pub(crate) async fn serve_digest(
     watcher: Watcher,
 ) {
     let deadline = tokio::time::Instant::now() + context.timeouts.handshake;
-    let Some(place) = context.admission.handshake(&permit, deadline).await else {
-        tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
-        context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
-        context.metrics.handshake_failed("busy");
-        return;
-    };
-    let started = std::time::Instant::now();
-    let handshake = tokio::time::timeout_at(deadline, digest.acceptor.accept(tcp)).await;
-    drop(place);
-    let tls = match handshake {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::info!(%peer, error = %e, reason = "protocol", "TLS handshake refused");
-            context.metrics.handshake_failed("protocol");
-            count_miss(&context, peer, MissKind::HandshakeRefused);
-            return;
-        }
-        Err(_) => {
-            tracing::info!(%peer, "TLS handshake deadline passed");
-            context.metrics.handshake_failed("timeout");
-            count_miss(&context, peer, MissKind::HandshakeRefused);
-            return;
-        }
-    };
-    context.metrics.handshake_completed(started.elapsed());
+    let Some(tls) = handshake(&context, &digest.acceptor, tcp, peer, &permit, deadline).await else { return };
     let tls_facts = Arc::new(TlsFacts::of(tls.get_ref().1.protocol_version(), &[]));
-    let service_context = Arc::clone(&context);
+    let (requests, service_context) = (Arc::new(AtomicU64::new(0)), Arc::clone(&context));
+    let counted = Arc::clone(&requests);
     let service = service_fn(move |request| {
         let (context, digest, tls_facts) = (Arc::clone(&service_context), Arc::clone(&digest), Arc::clone(&tls_facts));
+        counted.fetch_add(1, Ordering::Relaxed);
         async move {
             let live = snapshot(&context.live);
             let (_, response) =
@@ -251,13 +188,80 @@ pub(crate) async fn serve_digest(
             Ok::<_, std::convert::Infallible>(response)
         }
     });
+    serve_requests(&context, tls, service, peer, permit, &requests, watcher).await;
+}
+
+/// The TLS handshake of a connection from `peer` with `acceptor`, once the connection has a
+/// handshake place, by `deadline`. A failure is counted by reason, logged and fed to the scan
+/// detector.
+async fn handshake(
+    context: &ConnectionContext,
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    permit: &ConnectionPermit,
+    deadline: tokio::time::Instant,
+) -> Option<TlsStream<TcpStream>> {
+    let Some(place) = context.admission.handshake(permit, deadline).await else {
+        tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
+        context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+        context.metrics.handshake_failed("busy");
+        return None;
+    };
+    let started = std::time::Instant::now();
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await;
+    drop(place);
+    match handshake {
+        Ok(Ok(tls)) => {
+            context.metrics.handshake_completed(started.elapsed());
+            Some(tls)
+        }
+        Ok(Err(e)) => {
+            let reason = handshake_failure(&e);
+            tracing::info!(%peer, error = %e, reason, "TLS handshake refused");
+            context.metrics.handshake_failed(reason);
+            count_miss(context, peer, MissKind::HandshakeRefused);
+            None
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake deadline passed");
+            context.metrics.handshake_failed("timeout");
+            count_miss(context, peer, MissKind::HandshakeRefused);
+            None
+        }
+    }
+}
+
+/// Serves the requests of one connection with `service` until it ends or its source is
+/// banned, holding the connection's `permit` (its place among its source's connections).
+async fn serve_requests<S>(
+    context: &ConnectionContext,
+    tls: TlsStream<TcpStream>,
+    service: S,
+    peer: SocketAddr,
+    permit: ConnectionPermit,
+    requests: &AtomicU64,
+    watcher: Watcher,
+) where
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let _permit = permit;
     tokio::select! {
         served = http::serve(tls, service, &context.timeouts, watcher) => {
             if let Err(e) = served {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            // A completed handshake that never carried a request held two slots for nothing:
+            // the way to tie up a server while holding a valid certificate.
+            if requests.load(Ordering::Relaxed) == 0 {
+                count_miss(context, peer, MissKind::NoRequest);
+            }
         }
+        // A ban closes the source's open connections: requests already on them would
+        // otherwise still be answered.
         () = context.admission.until_banned(peer.ip()) => {
             tracing::info!(%peer, "connection closed: its source is banned");
         }

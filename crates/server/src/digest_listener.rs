@@ -41,7 +41,9 @@ impl DigestListener {
         provisioning_url: &str,
         port: u16,
     ) -> Result<Self, ServerError> {
-        let acceptor = TlsAcceptor::from(crate::phone_tls::server_authenticated_config(certificates)?);
+        // The admin listener's configuration: the same server certificates, TLS 1.3 and 1.2, and
+        // no client certificate asked for (these phones authenticate each request instead).
+        let acceptor = TlsAcceptor::from(sipprov_serving::tls::admin_config(certificates)?);
         let provisioning_url = options.provisioning_url.unwrap_or_else(|| with_port(provisioning_url, port));
         Ok(Self { acceptor, auth: DigestAuth::new(options.realm), provisioning_url })
     }

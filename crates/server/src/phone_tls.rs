@@ -26,19 +26,6 @@ pub(crate) fn phone_config(
     Ok(Arc::new(config))
 }
 
-/// The Digest listener's rustls configuration: the same server certificates, TLS 1.3 and 1.2,
-/// and no client certificate asked for (its phones authenticate each request instead).
-pub(crate) fn server_authenticated_config(
-    certificates: Arc<ServerCertificates>,
-) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ServerError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_cert_resolver(certificates);
-    Ok(Arc::new(config))
-}
-
 /// The signature algorithms handshakes are verified with.
 pub(crate) fn verification_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
     provider().signature_verification_algorithms
