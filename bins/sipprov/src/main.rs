@@ -85,6 +85,7 @@ fn main() -> ExitCode {
         Command::Ban(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Token(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Firmware(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Report(api::ReportCommand::Compliance(args)) => args.run(connection.json),
         Command::Report(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Completions { shell } => cli_docs::completions(Cli::command(), shell),
         Command::Manpages { dir } => cli_docs::manpages(Cli::command(), &dir),

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub(crate) mod compliance;
 pub(crate) mod identity;
 mod json_object;
 pub(crate) mod lint;
