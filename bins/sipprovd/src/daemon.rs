@@ -247,7 +247,7 @@ fn start_reload_on_sighup(config_path: PathBuf, reloader: Reloader) {
                 }
                 Err(e) => Err(anyhow::anyhow!("reload task failed: {e}")),
             };
-            crate::systemd::reloaded(&outcome.as_ref().map(drop).map_err(|e| format!("{e:#}")));
+            crate::systemd::reloaded(&outcome);
             match outcome {
                 Ok(()) => tracing::info!(config = %config_path.display(), "reloaded trust anchors and templates"),
                 Err(e) => tracing::error!(

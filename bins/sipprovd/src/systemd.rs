@@ -20,10 +20,10 @@ pub fn reloading() {
 }
 
 /// A reload ended; the status line says how, `systemctl status` shows it.
-pub fn reloaded(outcome: &Result<(), String>) {
+pub fn reloaded(outcome: &anyhow::Result<()>) {
     let status = match outcome {
         Ok(()) => "serving; the last reload was applied".to_owned(),
-        Err(e) => format!("serving with the previous trust anchors and templates: the last reload was refused ({e})"),
+        Err(e) => format!("serving with the previous trust anchors and templates: the last reload was refused ({e:#})"),
     };
     send(&[NotifyState::Ready, NotifyState::Status(&status)]);
 }
