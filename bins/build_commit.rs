@@ -27,7 +27,12 @@ fn checkout_commit() -> Option<String> {
     println!("cargo:rerun-if-changed={git_dir}/HEAD");
     if let Some(head) = text(git(&["symbolic-ref", "-q", "HEAD"]).unwrap_or_default()).filter(|r| !r.is_empty()) {
         println!("cargo:rerun-if-changed={git_dir}/{head}");
-        println!("cargo:rerun-if-changed={git_dir}/packed-refs");
+        // Only a file that exists: cargo takes a missing one as changed, and would run this
+        // script, and build the binaries again, on every build.
+        let packed = std::path::Path::new(&git_dir).join("packed-refs");
+        if packed.exists() {
+            println!("cargo:rerun-if-changed={}", packed.display());
+        }
     }
     text(git(&["rev-parse", "--short=12", "HEAD"])?)
 }

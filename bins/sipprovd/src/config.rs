@@ -717,11 +717,15 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        let mut config: Config =
-            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
-        check_sip_host("[sip] registrar", &config.sip.registrar)
-            .with_context(|| format!("invalid config file {}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, path.parent().unwrap_or(Path::new(".")))
+            .with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Parses the text of a config file, resolving relative paths against `base` (its
+    /// directory). Reads no file: what the paths name is opened when it is used.
+    pub fn parse(text: &str, base: &Path) -> anyhow::Result<Self> {
+        let mut config: Config = toml::from_str(text)?;
+        check_sip_host("[sip] registrar", &config.sip.registrar)?;
         for directory in [&mut config.templates.overrides, &mut config.firmware.directory].into_iter().flatten() {
             if directory.is_relative() {
                 *directory = base.join(&*directory);

@@ -20,6 +20,9 @@ mod body;
 mod call;
 mod devices;
 mod firmware;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod import;
 mod import_body;
 mod import_rows;

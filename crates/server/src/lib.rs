@@ -94,6 +94,9 @@ mod connection;
 mod digest_auth;
 mod digest_listener;
 mod firmware;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod listener;
 mod live;
 mod phone_tls;
