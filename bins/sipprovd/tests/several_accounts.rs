@@ -9,7 +9,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use rcgen::{
@@ -25,20 +24,6 @@ const ATA: &str = "000b82000812";
 const GRACE_SECONDS: u64 = 3;
 
 /// `curl` against the admin API with the admin token: (status, JSON body).
-fn admin(daemon: &Daemon, method: &str, path: &str, body: &Value) -> (u16, Value) {
-    let output = Command::new("curl")
-        .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}", "-X", method, "--cacert"])
-        .arg(daemon.pki("server-ca.pem"))
-        .args(["-H", &format!("Authorization: Bearer {}", daemon.admin_token)])
-        .args(["-H", "Content-Type: application/json", "--data", &body.to_string()])
-        .arg(format!("{}{path}", daemon.admin))
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
 /// The value of `key` in a Yealink `key = value` file.
 fn yealink_value<'a>(file: &'a str, key: &str) -> Option<&'a str> {
     file.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(" = "))
@@ -66,8 +51,7 @@ fn three_lines_each_get_their_own_password_once_and_one_rotates_alone() {
     let daemon = Daemon::start_with(dir.path(), with_short_grace);
     let accounts: Vec<Value> =
         (1..=3).map(|n| json!({"user_name": format!("100{n}"), "display_name": format!("Line {n}")})).collect();
-    let (status, enrolled) = admin(
-        &daemon,
+    let (status, enrolled) = daemon.admin(
         "POST",
         "/v1/devices",
         &json!({"mac": PHONE, "vendor": "yealink", "model": "T54W", "accounts": accounts, "reveal_password": true,
@@ -99,7 +83,7 @@ fn three_lines_each_get_their_own_password_once_and_one_rotates_alone() {
     assert!(!later.contains(".password ="), "no password after the grace:\n{later}");
 
     let (status, rotated) =
-        admin(&daemon, "POST", &format!("/v1/devices/{PHONE}/rotate"), &json!({"line": 2, "reveal_password": true}));
+        daemon.admin("POST", &format!("/v1/devices/{PHONE}/rotate"), &json!({"line": 2, "reveal_password": true}));
     assert_eq!(status, 200, "{rotated}");
     let registrars = rotated["registrars"].as_array().unwrap();
     assert_eq!(registrars.len(), 1, "only account 2 is issued: {rotated}");
@@ -122,7 +106,7 @@ fn three_lines_each_get_their_own_password_once_and_one_rotates_alone() {
     assert_eq!(rotated["registrars"].as_array().map(|r| r.len()), Some(1), "{rotated}");
     assert_eq!(rotated["registrars"][0]["line"], 3);
 
-    let (status, refused) = admin(&daemon, "POST", &format!("/v1/devices/{PHONE}/rotate"), &json!({"line": 7}));
+    let (status, refused) = daemon.admin("POST", &format!("/v1/devices/{PHONE}/rotate"), &json!({"line": 7}));
     assert_eq!(status, 422, "{refused}");
     assert!(refused["error"].as_str().unwrap_or_default().contains("line 7"), "{refused}");
 }
@@ -168,7 +152,7 @@ fn a_two_port_ata_gets_both_ports_p_values() {
         {"user_name": "2002", "display_name": "Port two", "password": "Port-Two-Secret-2"},
     ]);
     let device = json!({"mac": ATA, "vendor": "grandstream", "model": "HT812", "accounts": accounts});
-    let (status, enrolled) = admin(&daemon, "POST", "/v1/devices", &device);
+    let (status, enrolled) = daemon.admin("POST", "/v1/devices", &device);
     assert_eq!(status, 201, "{enrolled}");
     assert_eq!(enrolled["device"]["accounts"].as_array().unwrap().len(), 2);
 
@@ -190,7 +174,7 @@ fn a_two_port_ata_gets_both_ports_p_values() {
 
     let three = json!({"mac": "000b82000813", "vendor": "grandstream", "model": "HT812",
         "accounts": [{"user_name": "1"}, {"user_name": "2"}, {"user_name": "3"}]});
-    let (status, refused) = admin(&daemon, "POST", "/v1/devices", &three);
+    let (status, refused) = daemon.admin("POST", "/v1/devices", &three);
     assert_eq!(status, 422, "{refused}");
     assert!(refused["error"].as_str().unwrap().contains("beyond the 2 accounts"), "{refused}");
 }

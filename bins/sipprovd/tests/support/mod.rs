@@ -2,6 +2,7 @@
 //! collected, and the real clients (`curl`, the `sipprov` CLI) pointed at it.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+pub mod phone_ca;
 pub mod prometheus;
 
 use std::io::{BufRead, BufReader, Read};
@@ -51,7 +52,18 @@ impl Daemon {
 
     /// `sipprovd run` in a prepared directory, with tokens created already.
     pub fn run(dir: &Path, admin_token: String, auditor_token: String) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sipprovd"))
+        Self::run_under(&[], dir, admin_token, auditor_token)
+    }
+
+    /// [`Daemon::run`] under the command `wrapper` (e.g. `faketime`), which runs what follows it.
+    pub fn run_under(wrapper: &[&str], dir: &Path, admin_token: String, auditor_token: String) -> Self {
+        let sipprovd = env!("CARGO_BIN_EXE_sipprovd");
+        let (program, wrapped) = match wrapper.split_first() {
+            Some((program, args)) => (*program, [args, &[sipprovd]].concat()),
+            None => (sipprovd, Vec::new()),
+        };
+        let mut child = Command::new(program)
+            .args(wrapped)
             .args(["run", "--config"])
             .arg(dir.join("sipprov.toml"))
             .stdout(Stdio::piped())
@@ -156,6 +168,21 @@ impl Daemon {
         self.fetch_from(source, &format!("/{mac}.cfg"), &cert, &key)
     }
 
+    /// A call of the admin API with the admin token: (status, JSON body or `null`).
+    pub fn admin(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        let output = Command::new("curl")
+            .args(["--silent", "--max-time", "10", "--write-out", "\n%{http_code}", "-X", method, "--cacert"])
+            .arg(self.pki("server-ca.pem"))
+            .args(["-H", &format!("Authorization: Bearer {}", self.admin_token)])
+            .args(["-H", "Content-Type: application/json", "--data", &body.to_string()])
+            .arg(format!("{}{path}", self.admin))
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap();
+        (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
     /// Enrols `mac` with SIP user `user` through the CLI.
     pub fn enrol(&self, mac: &str, user: &str) {
         let added = self.cli(&self.admin_token, &["device", "add", mac, "--user", user]);
@@ -229,6 +256,16 @@ pub fn prepare_demo(dir: &Path) {
     std::fs::write(&config_path, config.join("\n")).unwrap();
 }
 
+/// The SIP password of the first account in a Grandstream config: `P34` on a desk phone, `P4120`
+/// on an ATA (a User-Agent naming an HT8xx picks that layout).
+pub fn grandstream_password(config: &str) -> Option<String> {
+    ["P34", "P4120"].iter().find_map(|key| {
+        let start = config.find(&format!("<{key}>"))? + key.len() + 2;
+        let end = config[start..].find(&format!("</{key}>"))? + start;
+        Some(config[start..end].to_owned())
+    })
+}
+
 pub fn sipprovd(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sipprovd")).args(args).arg(dir.join("sipprov.toml")).output().unwrap()
 }
@@ -289,21 +326,37 @@ pub fn phone_tls_after(
     source: &str,
     prefix: &[u8],
 ) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>> {
+    let devices = daemon.dir.join("pki").join("devices");
+    let (cert, key) = (devices.join(format!("{mac}.pem")), devices.join(format!("{mac}.key")));
+    tls_as(daemon, &cert, &key, source, prefix, &[])
+}
+
+/// A TLS connection to the phone listener from `source`, presenting the certificate `cert` with
+/// its key `key` (PEM files), sending `prefix` in the clear first and offering the ALPN
+/// protocols `alpn`, with its handshake completed.
+pub fn tls_as(
+    daemon: &Daemon,
+    cert: &Path,
+    key: &Path,
+    source: &str,
+    prefix: &[u8],
+    alpn: &[&[u8]],
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     use std::io::Write;
-    let devices = daemon.dir.join("pki").join("devices");
-    let chain = vec![CertificateDer::from_pem_file(devices.join(format!("{mac}.pem"))).unwrap()];
-    let key = PrivateKeyDer::from_pem_file(devices.join(format!("{mac}.key"))).unwrap();
+    let chain = vec![CertificateDer::from_pem_file(cert).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from_pem_file(daemon.pki("server-ca.pem")).unwrap()).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
         .unwrap();
+    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
     let mut connection =
         rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
     let mut tcp = connect_from(source, daemon.phones.trim_start_matches("https://"))?;
