@@ -9,7 +9,7 @@
 
 mod audit;
 mod ban;
-mod client;
+pub(crate) mod client;
 pub(crate) mod device;
 mod firmware;
 mod pending;

@@ -6,6 +6,7 @@ mod compare;
 mod fleet;
 mod reports;
 mod servers;
+mod soak;
 mod storm;
 
 use std::net::SocketAddr;
@@ -102,6 +103,24 @@ pub(crate) enum BenchCommand {
         #[arg(long, env = "SIPPROV_BENCH_DATABASE_URL")]
         postgres: Option<String>,
     },
+    /// Run a real sipprovd for MINUTES under mixed traffic (polls, first boots, a scanner,
+    /// password rotations and audit log reads through the admin API, a reload each minute) and
+    /// sample its memory, open descriptors, database size and poll latency each minute (see
+    /// docs/reliability.md). Build both binaries in release mode first.
+    Soak {
+        /// Minutes to run.
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+        /// Provisioned phones polling.
+        #[arg(long, default_value_t = 1_000)]
+        phones: usize,
+        /// The bench directory.
+        #[arg(long, default_value = "sipprov-bench")]
+        dir: PathBuf,
+        /// The sipprovd binary [default: the one next to this sipprov].
+        #[arg(long)]
+        sipprovd: Option<PathBuf>,
+    },
     /// Time each fleet report (firmware compliance, the /metrics summary, stale, mismatch) over
     /// an inventory of N devices with fleet facts, enrolled once into a SQLite store under the
     /// bench directory and reused.
@@ -150,6 +169,7 @@ impl BenchCommand {
                     duration: Duration::from_secs(duration),
                     tls12,
                     once,
+                    scan: false,
                 };
                 let report = storm.run()?;
                 if json {
@@ -183,6 +203,16 @@ impl BenchCommand {
                 Ok(())
             }
             BenchCommand::Baseline { listen, dir } => baseline::serve(&Fleet::open(&dir)?, listen),
+            BenchCommand::Soak { minutes, phones, dir, sipprovd } => {
+                let soak = soak::Soak { dir, sipprovd: sipprovd_binary(sipprovd)?, minutes, phones };
+                let report = soak.run()?;
+                if json {
+                    println!("{report}");
+                } else {
+                    soak::print_table(&report);
+                }
+                Ok(())
+            }
             BenchCommand::Compare {
                 duration,
                 scenarios,
@@ -194,15 +224,7 @@ impl BenchCommand {
                 first_boot_phones,
                 postgres,
             } => {
-                let sipprovd = match sipprovd {
-                    Some(path) => path,
-                    None => std::env::current_exe()?.with_file_name("sipprovd"),
-                };
-                anyhow::ensure!(
-                    sipprovd.exists(),
-                    "{} not found: `cargo build --release -p sipprovd -p sipprov`, or give --sipprovd",
-                    sipprovd.display()
-                );
+                let sipprovd = sipprovd_binary(sipprovd)?;
                 let scenarios = if scenarios.is_empty() {
                     vec![Scenario::Steady, Scenario::FirstBoot, Scenario::Rsa2048, Scenario::Tls12]
                 } else {
@@ -228,6 +250,20 @@ impl BenchCommand {
             }
         }
     }
+}
+
+/// The sipprovd to run: `given`, or the one next to this sipprov.
+fn sipprovd_binary(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let sipprovd = match given {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("sipprovd"),
+    };
+    anyhow::ensure!(
+        sipprovd.exists(),
+        "{} not found: `cargo build --release -p sipprovd -p sipprov`, or give --sipprovd",
+        sipprovd.display()
+    );
+    Ok(sipprovd)
 }
 
 /// Enrols the storm's phones through a running server's admin API (a CSV import; phones

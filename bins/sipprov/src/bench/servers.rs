@@ -38,6 +38,8 @@ pub(crate) fn can_pin() -> bool {
 pub(crate) struct Server {
     child: Child,
     pub(crate) addr: SocketAddr,
+    /// The admin listener's address (sipprovd only).
+    pub(crate) admin: Option<SocketAddr>,
 }
 
 impl Server {
@@ -53,7 +55,7 @@ impl Server {
         let stdout = child.stdout.take().context("the baseline's output")?;
         let addr = first_line_with(stdout, |line| line.strip_prefix("listening on ").and_then(|a| a.parse().ok()))
             .context("the baseline server did not start")?;
-        Ok(Self { child, addr })
+        Ok(Self { child, addr, admin: None })
     }
 
     /// `sipprovd run` from the instance directory `dir` (see [`prepare_sipprovd`]).
@@ -66,19 +68,44 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {}", sipprovd.display()))?;
         let stderr = child.stderr.take().context("sipprovd's log")?;
-        let addr = first_line_with(stderr, |line| {
+        let (addr, admin) = first_line_with(stderr, |line| {
             let log: serde_json::Value = serde_json::from_str(line).ok()?;
-            (log["message"] == "serving").then(|| log["phones"].as_str()?.parse().ok())?
+            let address = |name: &str| log[name].as_str()?.parse::<SocketAddr>().ok();
+            (log["message"] == "serving").then(|| Some((address("phones")?, address("admin"))))?
         })
         .context("sipprovd did not start; run it by hand with the same config to see why")?;
-        Ok(Self { child, addr })
+        Ok(Self { child, addr, admin })
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still there (not exited, not a zombie).
+    pub(crate) fn is_running(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        !stat.is_empty() && stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z")
     }
 
     /// The most memory the process has held (VmHWM), in MiB.
     pub(crate) fn peak_rss_mib(&self) -> Option<f64> {
+        self.memory_mib("VmHWM:")
+    }
+
+    /// The memory the process holds now (VmRSS), in MiB.
+    pub(crate) fn rss_mib(&self) -> Option<f64> {
+        self.memory_mib("VmRSS:")
+    }
+
+    /// The process's open file descriptors (sockets, database files, pipes).
+    pub(crate) fn open_descriptors(&self) -> Option<usize> {
+        Some(std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).ok()?.count())
+    }
+
+    fn memory_mib(&self, field: &str) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kib: f64 =
-            status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+            status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()?;
         Some(kib / 1024.0)
     }
 }

@@ -33,6 +33,9 @@ pub(crate) struct Storm {
     pub(crate) tls12: bool,
     /// Each phone once, then stop (first deliveries), even before `duration`.
     pub(crate) once: bool,
+    /// A scanner: each phone asks for the next phone's file instead of its own (every answer
+    /// the uniform 404, counted as `status 404`).
+    pub(crate) scan: bool,
 }
 
 /// What a storm measured.
@@ -68,9 +71,15 @@ impl Storm {
                 .with_custom_certificate_verifier(Arc::clone(&server) as Arc<dyn ServerCertVerifier>)
                 .with_client_auth_cert(vec![phone.certificate.clone()], phone.key.clone_key())?;
             config.resumption = Resumption::disabled();
-            let request = format!(
-                "GET /{}.cfg HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sipprov-bench\r\nConnection: close\r\n\r\n",
+            let mac = if self.scan {
+                // Another phone of the same OUI: the last bit flipped.
+                let [a, b, c, d, e, f] = phone.mac.bytes();
+                sipprov_identity::Mac::from_bytes([a, b, c, d, e, f ^ 1])
+            } else {
                 phone.mac
+            };
+            let request = format!(
+                "GET /{mac}.cfg HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sipprov-bench\r\nConnection: close\r\n\r\n"
             );
             clients.push((TlsConnector::from(Arc::new(config)), request));
         }
