@@ -1,7 +1,8 @@
-//! Every vendor's device file rendered from arbitrary account fields, secrets and settings:
-//! never a panic; the file either reads back, with the vendor's own reader (XML through
-//! quick-xml, independent of sipprov's escaping), to exactly the keys a harmless render has,
-//! each value exactly what was put in, or the render is refused naming a field it was given.
+//! Every vendor's device file rendered from arbitrary account fields, secrets and settings (and
+//! one setting of any name): never a panic; the file either reads back, with the vendor's own
+//! reader (XML through quick-xml, independent of sipprov's escaping), to exactly the keys a
+//! harmless render has, each value exactly what was put in, so no setting adds a key; or the
+//! render is refused naming a field it was given.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -28,11 +29,13 @@ fn renderer() -> &'static Renderer {
 }
 
 /// The file, or `None` when a setting is refused at entry (it then never reaches a template).
-fn render(profile: usize, values: &[String; 8]) -> Option<Result<String, TemplateError>> {
+/// `extra` is one more device setting, of any name.
+fn render(profile: usize, values: &[String; 8], extra: (&str, &str)) -> Option<Result<String, TemplateError>> {
     let account = AccountSettings::new(values[0].clone(), values[1].clone(), values[2].clone(), values[3].clone());
     let mut settings = LayeredSettings::new();
     settings.set(Layer::Global, "provisioning_url", values[6].clone()).ok()?;
     settings.set(Layer::Device, "ntp_server", values[7].clone()).ok()?;
+    settings.set(Layer::Device, extra.0, extra.1.to_owned()).ok()?;
     let sip_passwords = [(1, values[4].as_str())];
     let device = Device {
         mac: Mac::parse("001565aabbcc").expect("a MAC"),
@@ -51,8 +54,8 @@ fn placeholder(i: usize) -> String {
     format!("qqf{i}qq")
 }
 
-fuzz_target!(|input: (u8, [String; 8])| {
-    let (choice, values) = input;
+fuzz_target!(|input: (u8, [String; 8], String, String)| {
+    let (choice, values, extra_name, extra_value) = input;
     let profile = usize::from(choice) % profiles().len();
     let read = profiles()[profile].read;
     // A registrar with a port gets a placeholder with the same port: some vendors write the
@@ -66,7 +69,11 @@ fuzz_target!(|input: (u8, [String; 8])| {
         placeholders[3] = format!("{}:{port}", placeholder(3));
         reals[3] = host.to_owned();
     }
-    let harmless = render(profile, &placeholders).expect("placeholders are settings").expect("placeholders render");
+    let extra_placeholder = placeholder(8);
+    let Some(harmless) = render(profile, &placeholders, (&extra_name, &extra_placeholder)) else { return };
+    // A setting a template reads as a number or a choice cannot hold a placeholder: nothing to
+    // compare with, then.
+    let Ok(harmless) = harmless else { return };
     let expected: Vec<(String, String)> = read(&harmless)
         .expect("a harmless file reads back")
         .into_iter()
@@ -74,21 +81,23 @@ fuzz_target!(|input: (u8, [String; 8])| {
             for (i, real) in reals.iter().enumerate() {
                 value = value.replace(&placeholder(i), real);
             }
+            value = value.replace(&extra_placeholder, &extra_value);
             (key, value)
         })
         .collect();
-    let Some(rendered) = render(profile, &values) else { return };
+    let Some(rendered) = render(profile, &values, (&extra_name, &extra_value)) else { return };
     match rendered {
         Ok(text) => {
             let found = read(&text).unwrap_or_else(|e| panic!("rendered a file its reader refuses ({e}):\n{text}"));
             // A value that holds another field's placeholder text reads back ambiguously.
-            if !values.iter().any(|v| v.contains("qqf")) {
+            if !values.iter().chain([&extra_name, &extra_value]).any(|v| v.contains("qqf")) {
                 assert_eq!(found, expected, "rendered:\n{text}");
             }
         }
         Err(err) => {
             let field = err.field().unwrap_or_else(|| panic!("an error without a field: {err}"));
-            assert!(FIELDS.contains(&field), "refused an unknown field {field}: {err}");
+            let extra_field = format!("settings.{extra_name}");
+            assert!(FIELDS.contains(&field) || field == extra_field, "refused an unknown field {field}: {err}");
             assert!(err.to_string().contains(field), "the message names the field: {err}");
         }
     }

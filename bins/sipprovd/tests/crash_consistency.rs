@@ -1,9 +1,11 @@
 //! Kill -9 in a loop, against the real daemon: phones storm it with first deliveries and
 //! repeat fetches while an operator rotates passwords, and `sipprovd` is killed with SIGKILL at
-//! a random moment, then started again, 30 times (on SQLite; 10 on PostgreSQL). After every
-//! kill: every password a phone was given has its delivery in the audit log, every rotation the
-//! operator was told of is there too, no device in a purged or dormant state keeps a secret, no
-//! password was served after its grace, and the SQLite database passes `PRAGMA integrity_check`.
+//! a random moment, then started again, 30 times (on SQLite; 10 on PostgreSQL); or, on
+//! PostgreSQL, the database is restarted under it 5 times. After every round: every password a
+//! phone was given has its delivery in the audit log, every rotation the operator was told of
+//! is there too, no device in a purged or dormant state keeps a secret, no password was served
+//! after its grace, and the SQLite database passes `PRAGMA integrity_check`. After the last
+//! round the daemon still delivers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: failing loudly is the point
 
 mod support;
@@ -11,12 +13,13 @@ mod support;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use sipprov_credentials::{AuditKind, AuditQuery, CredentialState, DeviceQuery, Store};
-use sipprov_store_postgres::TestDatabase;
+use sipprov_store_postgres::{Proxy, TestDatabase};
 use sipprov_store_sqlite::SqliteStore;
 use support::phone_ca::PhoneCa;
 use support::{Daemon, have_tools, tls_as};
@@ -88,7 +91,21 @@ fn random(below: u64) -> u64 {
 
 /// Runs the storm and the kill loop against a daemon prepared by `configure`, then checks
 /// `store` after every kill.
-fn kill_loop(kills: usize, configure: impl FnOnce(&Path), open_store: impl Fn(&Path) -> Arc<dyn Store>) {
+/// What befalls the daemon each round.
+enum Fault<'a> {
+    /// SIGKILL, then a restart.
+    KillDaemon,
+    /// The database goes away for a moment, as in a restart: its connections are closed and new
+    /// ones refused, then it comes back; the daemon runs on and must recover by itself.
+    RestartDatabase(&'a Proxy),
+}
+
+fn kill_loop(
+    rounds: usize,
+    fault: Fault<'_>,
+    configure: impl FnOnce(&Path),
+    open_store: impl Fn(&Path) -> Arc<dyn Store>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let mut ca = None;
     let first = Daemon::start_with(dir.path(), |dir| {
@@ -153,27 +170,45 @@ fn kill_loop(kills: usize, configure: impl FnOnce(&Path), open_store: impl Fn(&P
     }
 
     let mut deliveries_checked = 0;
-    for round in 0..kills {
+    let mut back_at = SystemTime::now();
+    for round in 0..rounds {
         std::thread::sleep(Duration::from_millis(300 + random(1200)));
-        let daemon = current.write().unwrap().take().unwrap();
-        // SIGKILL: no drain, no flush, no goodbye.
-        let pid = daemon.child.id();
-        assert!(std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
-        wait_for_exit(pid);
-        let store = open_store(dir.path());
-        deliveries_checked = check(round, &*store, &seen.lock().unwrap());
-        drop(store);
-        drop(daemon);
-        let next = Daemon::run(dir.path(), admin_token.clone(), auditor_token.clone());
-        *current.write().unwrap() = Some(Arc::new(next));
+        match fault {
+            Fault::KillDaemon => {
+                let daemon = current.write().unwrap().take().unwrap();
+                // SIGKILL: no drain, no flush, no goodbye.
+                let pid = daemon.child.id();
+                assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+                wait_for_exit(pid);
+                let store = open_store(dir.path());
+                deliveries_checked = check(round, &*store, &seen.lock().unwrap());
+                drop(store);
+                drop(daemon);
+                let next = Daemon::run(dir.path(), admin_token.clone(), auditor_token.clone());
+                *current.write().unwrap() = Some(Arc::new(next));
+                back_at = SystemTime::now();
+            }
+            Fault::RestartDatabase(proxy) => {
+                proxy.cut();
+                std::thread::sleep(Duration::from_millis(200 + random(1800)));
+                proxy.restore();
+                back_at = SystemTime::now();
+                let store = open_store(dir.path());
+                deliveries_checked = check(round, &*store, &seen.lock().unwrap());
+            }
+        }
     }
+    // The storm goes on after the last fault: the daemon recovered by itself.
+    std::thread::sleep(Duration::from_secs(3));
+    let since_back = seen.lock().unwrap().passwords.iter().filter(|(_, _, at)| *at > back_at).count();
+    assert!(since_back > 0, "no password was delivered after the last fault");
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.join().unwrap();
     }
     let seen = seen.lock().unwrap();
     eprintln!(
-        "{kills} kills: {} passwords received ({deliveries_checked} devices delivered), {} rotations",
+        "{rounds} rounds: {} passwords received ({deliveries_checked} devices delivered), {} rotations",
         seen.passwords.len(),
         seen.rotations.len()
     );
@@ -268,7 +303,7 @@ fn the_daemon_killed_30_times_under_a_storm_loses_nothing_it_acknowledged() {
         store.integrity_check().unwrap_or_else(|e| panic!("integrity_check: {e}"));
         Arc::new(store) as Arc<dyn Store>
     };
-    kill_loop(30, |dir| storm_config(dir, None), open);
+    kill_loop(30, Fault::KillDaemon, |dir| storm_config(dir, None), open);
 }
 
 #[test]
@@ -283,5 +318,23 @@ fn the_daemon_on_postgres_killed_10_times_under_a_storm_loses_nothing_it_acknowl
         let config = sipprovd::config::Config::load(&dir.join("sipprov.toml")).unwrap();
         config.store.open().unwrap()
     };
-    kill_loop(10, |dir| storm_config(dir, Some(&url)), open);
+    kill_loop(10, Fault::KillDaemon, |dir| storm_config(dir, Some(&url)), open);
+}
+
+#[test]
+fn the_daemon_on_postgres_restarted_under_it_5_times_loses_nothing_it_acknowledged() {
+    if !have_tools() {
+        return;
+    }
+    let Some(database) = TestDatabase::for_test("the_database_restarted_under_a_storm") else { return };
+    let proxy = Proxy::in_front_of(database.url());
+    let url = proxy.url().to_owned();
+    // The checks read the database directly, not through the proxy the daemon uses.
+    let direct = database.url().to_owned();
+    let open = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("sipprov.toml")).unwrap().replace(&url, &direct);
+        let config = sipprovd::config::Config::parse(&text, dir).unwrap();
+        config.store.open().unwrap()
+    };
+    kill_loop(5, Fault::RestartDatabase(&proxy), |dir| storm_config(dir, Some(&url)), open);
 }

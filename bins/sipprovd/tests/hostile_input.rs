@@ -56,14 +56,11 @@ fn connect(daemon: &Daemon, phone: &(PathBuf, PathBuf)) -> Tls {
 
 /// Writes `request` and reads one response: its head and as much body as it declares. `None`
 /// when the server closed (or reset) the connection before a whole response.
-fn exchange(stream: &mut impl ReadWrite, request: &[u8]) -> Option<Vec<u8>> {
+fn exchange(stream: &mut (impl Read + Write), request: &[u8]) -> Option<Vec<u8>> {
     stream.write_all(request).ok()?;
     stream.flush().ok()?;
     read_response(stream)
 }
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
 
 /// One response from `stream`: see [`exchange`].
 fn read_response(stream: &mut impl Read) -> Option<Vec<u8>> {
@@ -104,7 +101,8 @@ fn status_of(response: &[u8]) -> u16 {
 /// a dormant one and one asking with another key all get byte-identical answers.
 #[test]
 fn threat_10_every_refusal_is_the_same_bytes_whatever_the_reason() {
-    if !have_tools() || !have("faketime") {
+    let Some(fifteen_days_on) = support::faketime("+15d", None) else { return };
+    if !have_tools() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -145,7 +143,7 @@ fn threat_10_every_refusal_is_the_same_bytes_whatever_the_reason() {
     // Fifteen days on, the device whose secrets were never fetched has gone dormant.
     let (admin_token, auditor_token) = (daemon.admin_token.clone(), daemon.auditor_token.clone());
     drop(daemon);
-    let daemon = Daemon::run_under(&["faketime", "-f", "+15d"], dir.path(), admin_token, auditor_token);
+    let daemon = Daemon::run_with_env(&fifteen_days_on, dir.path(), admin_token, auditor_token);
     let dormant = ca.phone(NEVER_FETCHED, "dormant");
     refusals.push((
         "a dormant device".to_owned(),
@@ -629,14 +627,4 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
             files.push(path);
         }
     }
-}
-
-/// Whether `tool` is installed; outside CI a missing one skips the test, loudly.
-fn have(tool: &str) -> bool {
-    if Command::new(tool).arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "{tool} required in CI (.ci/run installs it)");
-    eprintln!("SKIPPED: {tool} not found; install it to run this test");
-    false
 }

@@ -139,6 +139,9 @@ impl Proxy {
                     continue; // dropped: closed at once
                 }
                 let Ok(server) = TcpStream::connect(&target) else { continue };
+                // Without it, Nagle's algorithm and delayed acknowledgements hold every small
+                // message 40 ms: a query per round trip would crawl.
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
                 let (Ok(client_copy), Ok(server_copy)) = (client.try_clone(), server.try_clone()) else { continue };
                 let mut open = connections.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 open.extend(client.try_clone().ok());

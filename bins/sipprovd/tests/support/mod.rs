@@ -5,6 +5,7 @@
 pub mod phone_ca;
 pub mod prometheus;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -52,24 +53,28 @@ impl Daemon {
 
     /// `sipprovd run` in a prepared directory, with tokens created already.
     pub fn run(dir: &Path, admin_token: String, auditor_token: String) -> Self {
-        Self::run_under(&[], dir, admin_token, auditor_token)
+        Self::run_with_env::<&str, &str>(&[], dir, admin_token, auditor_token)
     }
 
-    /// [`Daemon::run`] under the command `wrapper` (e.g. `faketime`), which runs what follows it.
-    pub fn run_under(wrapper: &[&str], dir: &Path, admin_token: String, auditor_token: String) -> Self {
-        let sipprovd = env!("CARGO_BIN_EXE_sipprovd");
-        let (program, wrapped) = match wrapper.split_first() {
-            Some((program, args)) => (*program, [args, &[sipprovd]].concat()),
-            None => (sipprovd, Vec::new()),
-        };
-        let mut child = Command::new(program)
-            .args(wrapped)
+    /// [`Daemon::run`] with `env` added to its environment (e.g. libfaketime's).
+    pub fn run_with_env<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        env: &[(K, V)],
+        dir: &Path,
+        admin_token: String,
+        auditor_token: String,
+    ) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sipprovd"));
+        command
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .args(["run", "--config"])
-            .arg(dir.join("sipprov.toml"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sipprovd run");
+            .arg(dir.join("sipprov.toml"));
+        Self::spawn(command, dir, admin_token, auditor_token)
+    }
+
+    /// Starts `command`, which must end up as `sipprovd run` in its own process (a wrapper
+    /// `exec`s it), and waits until it serves.
+    pub fn spawn(mut command: Command, dir: &Path, admin_token: String, auditor_token: String) -> Self {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start sipprovd run");
         let output = Arc::new(Mutex::new(Vec::new()));
         let (lines_tx, lines_rx) = mpsc::channel::<String>();
         for stream in
@@ -264,6 +269,31 @@ pub fn grandstream_password(config: &str) -> Option<String> {
         let end = config[start..].find(&format!("</{key}>"))? + start;
         Some(config[start..end].to_owned())
     })
+}
+
+/// The environment that runs a program on a clock moved by `offset` (libfaketime's syntax:
+/// `+15d`, `-1h`), or, with `file`, on the offset written in that file, read again at every
+/// clock reading (so a test can jump the clock of a running daemon). Only the wall clock moves:
+/// timers and timeouts keep the real monotonic clock, as an NTP step leaves them. `None`, loudly
+/// outside CI, when libfaketime (Debian's `faketime`) is not installed.
+pub fn faketime(offset: &str, file: Option<&Path>) -> Option<Vec<(&'static str, String)>> {
+    let library =
+        Path::new("/usr/lib").join(format!("{}-linux-gnu", std::env::consts::ARCH)).join("faketime/libfaketime.so.1");
+    if !library.exists() {
+        assert!(std::env::var_os("CI").is_none(), "libfaketime required in CI (.ci/run installs faketime)");
+        eprintln!("SKIPPED: {} not found; install Debian's faketime to run this test", library.display());
+        return None;
+    }
+    let mut env = vec![("LD_PRELOAD", library.display().to_string()), ("DONT_FAKE_MONOTONIC", "1".to_owned())];
+    match file {
+        Some(file) => {
+            std::fs::write(file, offset).unwrap();
+            env.push(("FAKETIME_TIMESTAMP_FILE", file.display().to_string()));
+            env.push(("FAKETIME_NO_CACHE", "1".to_owned()));
+        }
+        None => env.push(("FAKETIME", offset.to_owned())),
+    }
+    Some(env)
 }
 
 pub fn sipprovd(args: &[&str], dir: &Path) -> Output {
