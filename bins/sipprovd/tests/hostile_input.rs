@@ -32,8 +32,9 @@ const PINNED: &str = "000b82000005";
 /// An enrolled device whose secrets were never fetched: dormant once `dormant_days` pass.
 const NEVER_FETCHED: &str = "000b82000006";
 
-/// A daemon with the suite's CA, and `ASKER` and `OTHER` enrolled.
-fn start(dir: &Path, edit: impl FnOnce(&Path)) -> (Daemon, PhoneCa) {
+/// A daemon with the test's CA, `ASKER` and `OTHER` enrolled, and the asking phone's
+/// certificate and key.
+fn start(dir: &Path, edit: impl FnOnce(&Path)) -> (Daemon, PhoneCa, (PathBuf, PathBuf)) {
     let mut ca = None;
     let daemon = Daemon::start_with(dir, |dir| {
         ca = Some(PhoneCa::install(dir));
@@ -44,7 +45,21 @@ fn start(dir: &Path, edit: impl FnOnce(&Path)) -> (Daemon, PhoneCa) {
             daemon.admin("POST", "/v1/devices", &json!({"mac": mac, "user_name": user, "vendor": "grandstream"}));
         assert_eq!(status, 201, "{body}");
     }
-    (daemon, ca.unwrap())
+    let ca = ca.unwrap();
+    let asker = ca.phone(ASKER, "asker");
+    (daemon, ca, asker)
+}
+
+/// A connection as the asking phone, and on it the two answers every comparison needs, `Date`
+/// removed: the uniform 404 (for an unknown path) and the phone's own file (its first delivery).
+fn asking(daemon: &Daemon, asker: &(PathBuf, PathBuf)) -> (Tls, String, String) {
+    let mut connection = connect(daemon, asker);
+    let not_found = without_date(&exchange(&mut connection, &get("/nothing-here.cfg")).unwrap());
+    assert!(not_found.starts_with("HTTP/1.1 404 Not Found\r\n"), "{not_found}");
+    assert!(not_found.ends_with("\r\n\r\nNot Found\n"), "{not_found}");
+    let own = without_date(&exchange(&mut connection, &get(&format!("/cfg{ASKER}.xml"))).unwrap());
+    assert!(own.starts_with("HTTP/1.1 200 OK\r\n") && own.contains("2001"), "{own}");
+    (connection, not_found, own)
 }
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
@@ -106,24 +121,17 @@ fn threat_10_every_refusal_is_the_same_bytes_whatever_the_reason() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, ca) = start(dir.path(), |_| {});
+    let (daemon, ca, asker) = start(dir.path(), |_| {});
     for (mac, user) in [(DISABLED, "2004"), (PINNED, "2005"), (NEVER_FETCHED, "2006")] {
         let (status, body) =
             daemon.admin("POST", "/v1/devices", &json!({"mac": mac, "user_name": user, "vendor": "grandstream"}));
         assert_eq!(status, 201, "{body}");
     }
-    let asker = ca.phone(ASKER, "asker");
-    let mut connection = connect(&daemon, &asker);
-    let baseline = without_date(&exchange(&mut connection, &get("/nothing-here.cfg")).unwrap());
-    assert!(baseline.starts_with("HTTP/1.1 404 Not Found\r\n"), "{baseline}");
-    assert!(baseline.ends_with("\r\n\r\nNot Found\n"), "{baseline}");
-
+    let (mut connection, baseline, _) = asking(&daemon, &asker);
     let mut refusals: Vec<(String, Vec<u8>)> = Vec::new();
     for path in [format!("/cfg{OTHER}.xml"), format!("/cfg{UNKNOWN}.xml"), format!("/cfg{DISABLED}.xml")] {
         refusals.push((format!("the asker for {path}"), exchange(&mut connection, &get(&path)).unwrap()));
     }
-    let own = exchange(&mut connection, &get(&format!("/cfg{ASKER}.xml"))).unwrap();
-    assert_eq!(status_of(&own), 200, "{}", String::from_utf8_lossy(&own));
 
     let (status, body) = daemon.admin("POST", &format!("/v1/devices/{DISABLED}/disable"), &json!({}));
     assert_eq!(status, 200, "{body}");
@@ -172,14 +180,14 @@ fn threat_10_an_enrolled_and_an_unknown_mac_take_the_same_time() {
     }
     let dir = tempfile::tempdir().unwrap();
     // A thousand refusals from one address would be a scan, and banned: not here.
-    let (daemon, ca) = start(dir.path(), |dir| {
+    let (daemon, _, asker) = start(dir.path(), |dir| {
         let path = dir.join("sipprov.toml");
         let limits = "\n[limits]\nrequests_burst = 100000\nrequest_interval_ms = 1\ndevice_requests_burst = 100000\n\
                       device_request_interval_ms = 1\nnever_ban = [\"127.0.0.0/8\"]\n";
         let config = std::fs::read_to_string(&path).unwrap() + limits;
         std::fs::write(path, config).unwrap();
     });
-    let mut connection = connect(&daemon, &ca.phone(ASKER, "asker"));
+    let mut connection = connect(&daemon, &asker);
     let (enrolled, unknown) = (get(&format!("/cfg{OTHER}.xml")), get(&format!("/cfg{UNKNOWN}.xml")));
     let mut ratios = Vec::new();
     for _ in 0..3 {
@@ -217,12 +225,8 @@ fn threat_09_a_corpus_of_odd_paths_gets_the_own_file_or_the_uniform_404() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, ca) = start(dir.path(), |_| {});
-    let asker = ca.phone(ASKER, "asker");
-    let mut connection = connect(&daemon, &asker);
-    let baseline = without_date(&exchange(&mut connection, &get("/nothing-here.cfg")).unwrap());
-    let own = without_date(&exchange(&mut connection, &get(&format!("/cfg{ASKER}.xml"))).unwrap());
-    assert!(own.starts_with("HTTP/1.1 200 OK\r\n") && own.contains("2001"), "{own}");
+    let (daemon, _, asker) = start(dir.path(), |_| {});
+    let (mut connection, baseline, own) = asking(&daemon, &asker);
     let upper = ASKER.to_ascii_uppercase();
     let colons = "00:0b:82:00:00:01";
     let refused = [
@@ -288,13 +292,9 @@ fn threat_19_http_framing_tricks_get_nothing_but_the_own_file() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, ca) = start(dir.path(), |_| {});
-    let asker = ca.phone(ASKER, "asker");
-    let mut connection = connect(&daemon, &asker);
-    let baseline = without_date(&exchange(&mut connection, &get("/nothing-here.cfg")).unwrap());
+    let (daemon, _, asker) = start(dir.path(), |_| {});
+    let (mut connection, baseline, own) = asking(&daemon, &asker);
     let own_path = format!("/cfg{ASKER}.xml");
-    let own = without_date(&exchange(&mut connection, &get(&own_path)).unwrap());
-    assert!(own.contains("2001"), "{own}");
     let other = format!("/cfg{OTHER}.xml");
 
     // Absolute-form names a path like origin-form does; the host in it changes nothing.
@@ -390,13 +390,12 @@ fn threat_19_a_slowloris_request_is_cut_at_the_head_deadline() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, ca) = start(dir.path(), |dir| {
+    let (daemon, _, asker) = start(dir.path(), |dir| {
         let path = dir.join("sipprov.toml");
         let config =
             std::fs::read_to_string(&path).unwrap().replace("[phones]\n", "[phones]\nheader_timeout_seconds = 2\n");
         std::fs::write(path, config).unwrap();
     });
-    let asker = ca.phone(ASKER, "asker");
     let mut slow = connect(&daemon, &asker);
     let started = Instant::now();
     let mut cut = false;
@@ -440,8 +439,7 @@ fn threat_16_old_tls_garbage_and_plain_http_get_no_http() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, ca) = start(dir.path(), |_| {});
-    let asker = ca.phone(ASKER, "asker");
+    let (daemon, _, asker) = start(dir.path(), |_| {});
     let phones = daemon.phones.trim_start_matches("https://").to_owned();
     let admin = daemon.admin.trim_start_matches("https://").to_owned();
 
@@ -524,8 +522,7 @@ fn threat_18_control_characters_in_a_request_stay_escaped_in_one_log_record() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, ca) = start(dir.path(), |_| {});
-    let asker = ca.phone(ASKER, "asker");
+    let (daemon, _, asker) = start(dir.path(), |_| {});
     // Raw control characters in a header never get past the HTTP parser: 400, nothing logged.
     for control in [b"\x1b[2J".as_slice(), b"\x07", b"\x7f", b"\x00", b"\r"] {
         let mut request = b"GET /cfg000b82000002.xml HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Grandstream ".to_vec();
@@ -563,7 +560,7 @@ fn threat_13_no_issued_secret_is_in_any_file_or_log_line() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, ca) = start(dir.path(), |_| {});
+    let (daemon, ca, asker) = start(dir.path(), |_| {});
     let mut secrets: Vec<String> = vec![daemon.admin_token.clone(), daemon.auditor_token.clone()];
     let (status, body) = daemon.admin(
         "POST",
@@ -589,8 +586,8 @@ fn threat_13_no_issued_secret_is_in_any_file_or_log_line() {
     secrets.push(body["enrolment_secret"].as_str().expect("an enrolment secret").to_owned());
 
     // Delivered to the phones, then rotated and delivered again.
-    for (mac, label) in [(ASKER, "asker"), (DISABLED, "d"), (PINNED, "p")] {
-        let mut connection = connect(&daemon, &ca.phone(mac, label));
+    for (mac, phone) in [(ASKER, asker), (DISABLED, ca.phone(DISABLED, "d")), (PINNED, ca.phone(PINNED, "p"))] {
+        let mut connection = connect(&daemon, &phone);
         let answer =
             String::from_utf8_lossy(&exchange(&mut connection, &get(&format!("/cfg{mac}.xml"))).unwrap()).into_owned();
         assert_eq!(status_of(answer.as_bytes()), 200, "{answer}");
