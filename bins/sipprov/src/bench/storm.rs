@@ -33,8 +33,8 @@ pub(crate) struct Storm {
     pub(crate) tls12: bool,
     /// Each phone once, then stop (first deliveries), even before `duration`.
     pub(crate) once: bool,
-    /// A scanner: each phone asks for the next phone's file instead of its own (every answer
-    /// the uniform 404, counted as `status 404`).
+    /// A scanner: each phone asks for another phone's file (its own MAC with the last bit
+    /// flipped) instead of its own; every answer is the uniform 404, counted as `status 404`.
     pub(crate) scan: bool,
 }
 
