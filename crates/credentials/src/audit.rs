@@ -72,6 +72,10 @@ pub enum AuditKind {
     SecretRemoved,
     /// Alert: a device fetched by a method rated below the minimum its policy allows.
     BelowMinimumRating,
+    /// A registrar accepted an account's change (its HA1 set, or the account deleted).
+    RegistrarPushed,
+    /// A registrar refused or could not be reached; the change stays queued and is retried.
+    RegistrarFailed,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -104,6 +108,8 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::SecretIssued, "enrolment-secret-issued"),
     (AuditKind::SecretRemoved, "enrolment-secret-removed"),
     (AuditKind::BelowMinimumRating, "below-minimum-rating"),
+    (AuditKind::RegistrarPushed, "registrar-pushed"),
+    (AuditKind::RegistrarFailed, "registrar-failed"),
 ];
 
 impl AuditKind {
@@ -162,6 +168,10 @@ pub struct AuditEvent {
     /// Context for the reader: `key=value` pairs, client-supplied values quoted and escaped.
     /// Never a secret.
     pub detail: String,
+    /// What the registrar must learn because of this event: the store writes it to the
+    /// registrar outbox in the same transaction. Not part of the audit log: always empty when
+    /// read back.
+    pub registrar: Vec<crate::RegistrarChange>,
 }
 
 /// Audit events committed by this process, by kind in [`NAMES`] order.
@@ -195,12 +205,12 @@ pub fn log_committed(events: &[AuditEvent]) {
 impl AuditEvent {
     /// An event about one device, with `detail`.
     pub fn new(at: Timestamp, mac: Mac, kind: AuditKind, detail: impl Into<String>) -> Self {
-        Self { at, mac: Some(mac), kind, detail: detail.into() }
+        Self { at, mac: Some(mac), kind, detail: detail.into(), registrar: Vec::new() }
     }
 
     /// An event about no device (a ban on an address, a token), its subject in `detail`.
     pub fn without_device(at: Timestamp, kind: AuditKind, detail: impl Into<String>) -> Self {
-        Self { at, mac: None, kind, detail: detail.into() }
+        Self { at, mac: None, kind, detail: detail.into(), registrar: Vec::new() }
     }
 }
 

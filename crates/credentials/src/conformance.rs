@@ -20,8 +20,8 @@ use sipprov_identity::Mac;
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
     DeviceRecord, DeviceSecrets, DeviceUpdate, Document, FleetFacts, FleetQuery, FleetRow, FunctionKey, KeyKind,
-    LastSeen, MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Role, Sealed, Sighting,
-    Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
+    LastSeen, MAX_DOCUMENT_BYTES, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RegistrarChange, RegistrarEntry,
+    RevealToken, Role, Sealed, Sighting, Srtp, Store, StoreError, Timestamp, TokenUse, Transport,
 };
 
 /// One check of the contract, given a fresh store.
@@ -56,6 +56,7 @@ pub fn run(new_store: &dyn Fn() -> Arc<dyn Store>) {
         ("events about no device are kept and found", events_without_device),
         ("admin API tokens are found by hash", api_tokens),
         ("compaction keeps every record", compaction_keeps_records),
+        ("the registrar outbox is written with its events and drained in order", registrar_outbox),
     ];
     for (name, check) in checks {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(new_store())));
@@ -729,4 +730,73 @@ fn compaction_keeps_records(store: Arc<dyn Store>) {
     assert_eq!(store.device(&mac(1)).unwrap(), Some(record(1)));
     assert_eq!(store.device(&mac(2)).unwrap(), Some(purged));
     assert_eq!(all_events(&*store), [event(1, 0, AuditKind::Enrolled)]);
+}
+
+fn registrar_change(n: u16, user: &str, ha1: Option<u8>) -> RegistrarChange {
+    RegistrarChange {
+        user: user.into(),
+        realm: "sip.example.net".into(),
+        mac: mac(n),
+        line: n,
+        ha1: ha1.map(|byte| Sealed::from_bytes(vec![byte; 40])),
+    }
+}
+
+fn registrar_outbox(store: Arc<dyn Store>) {
+    let carrying = |n: u16, changes: Vec<RegistrarChange>| {
+        let mut event = event(n, i64::from(n), AuditKind::Enrolled);
+        event.registrar = changes;
+        event
+    };
+    // Written with the events that carry them, whichever write appends those.
+    let (a, b) = (registrar_change(1, "a", Some(1)), registrar_change(2, "b \"quoted\"", Some(2)));
+    store.insert_device(record(1), vec![carrying(1, vec![a.clone(), b.clone()])]).unwrap();
+    assert!(!store.insert_device(record(1), vec![carrying(1, vec![registrar_change(9, "z", Some(9))])]).unwrap());
+    let aborted: DeviceUpdate = Box::new(|_| Err(Abort("no".into())));
+    assert!(store.update_device(&mac(1), aborted).is_err());
+    let pending = store.registrar_pending(10).unwrap();
+    assert_eq!(pending.iter().map(|entry| &entry.change).collect::<Vec<_>>(), [&a, &b], "only committed changes");
+    assert!(pending[0].seq <= pending[1].seq && pending.iter().all(|entry| !entry.pushed));
+    let read_back = all_events(&*store);
+    assert!(read_back.iter().all(|event| event.registrar.is_empty()), "changes are not part of the audit log");
+
+    // A later change of a queued user replaces it and goes to the back of the queue.
+    let a2 = registrar_change(1, "a", Some(3));
+    let update: DeviceUpdate = Box::new(move |_| Ok(vec![carrying(1, vec![a2])]));
+    store.update_device(&mac(1), update).unwrap();
+    let pending = store.registrar_pending(10).unwrap();
+    assert_eq!(pending.iter().map(|entry| entry.change.user.as_str()).collect::<Vec<_>>(), ["b \"quoted\"", "a"]);
+    assert_eq!(pending[1].change.ha1, Some(Sealed::from_bytes(vec![3; 40])));
+    assert_eq!(store.registrar_pending(1).unwrap().len(), 1, "limited");
+
+    // Pushed: marked, with its event; a stale seq marks nothing.
+    let (first, second) = (pending[0].clone(), pending[1].clone());
+    let pushed = |n| event(n, 50, AuditKind::RegistrarPushed);
+    assert!(!store.registrar_pushed("sip.example.net", "a", first.seq, vec![pushed(7)]).unwrap(), "stale");
+    assert!(store.registrar_pushed("sip.example.net", &first.change.user, first.seq, vec![pushed(8)]).unwrap());
+    assert_eq!(store.registrar_pending(10).unwrap(), std::slice::from_ref(&second));
+    let kinds = all_events(&*store).into_iter().filter(|event| event.kind == AuditKind::RegistrarPushed).count();
+    assert_eq!(kinds, 2, "the events are appended either way");
+
+    // A deletion, carried by a device's deletion, is removed once pushed; HA1 rows stay.
+    store.delete_device(&mac(1), carrying(1, vec![registrar_change(1, "a", None)])).unwrap();
+    let deletion = store.registrar_pending(10).unwrap();
+    assert_eq!(deletion.len(), 1);
+    assert_eq!(deletion[0].change.ha1, None);
+    assert!(deletion[0].seq > second.seq);
+    assert!(store.registrar_pushed("sip.example.net", "a", deletion[0].seq, Vec::new()).unwrap());
+    assert_eq!(store.registrar_pending(10).unwrap(), []);
+    let entries = store.registrar_entries(None, 10).unwrap();
+    assert_eq!(entries, [RegistrarEntry { pushed: true, ..first }], "the deletion is gone, the pushed HA1 row stays");
+
+    // Listed by realm and user, paged.
+    store
+        .append_audit(vec![carrying(3, vec![registrar_change(3, "c", Some(4)), registrar_change(4, "0", Some(5))])])
+        .unwrap();
+    let page = store.registrar_entries(None, 2).unwrap();
+    let users: Vec<&str> = page.iter().map(|entry| entry.change.user.as_str()).collect();
+    assert_eq!(users, ["0", "b \"quoted\""]);
+    let after = Some(("sip.example.net".to_owned(), page[1].change.user.clone()));
+    let rest = store.registrar_entries(after, 10).unwrap();
+    assert_eq!(rest.iter().map(|entry| entry.change.user.as_str()).collect::<Vec<_>>(), ["c"]);
 }

@@ -11,7 +11,8 @@ use crate::sealing::{Keyring, SealingError, SecretKind};
 use crate::sightings::SightingBuffer;
 use crate::{
     Abort, Account, ApiToken, AuditEvent, AuditKind, Clock, CredentialState, DeviceProfile, DeviceRecord,
-    DeviceSecrets, Lifecycle, OneTimeToken, Password, PendingDevice, Role, SecretError, Store, StoreError, Timestamp,
+    DeviceSecrets, Lifecycle, OneTimeToken, Password, PendingDevice, RegistrarChange, Role, SecretError, Store,
+    StoreError, Timestamp,
 };
 
 /// Secrets just issued (enrolment, re-arm, rotation), in the clear, returned once so the caller
@@ -83,6 +84,8 @@ pub struct Credentials {
     keyring: Option<Arc<Keyring>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) sightings: Arc<SightingBuffer>,
+    /// The realm of the registrar outbox; `None`: no registrar is told, no HA1 kept.
+    pub(crate) registrar_realm: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -98,7 +101,24 @@ impl Credentials {
     /// Without a `keyring` the service still answers status questions and serves configs without
     /// secrets, but refuses every operation that needs a secret ([`CredentialsError::NoSealingKey`]).
     pub fn new(store: Arc<dyn Store>, lifecycle: Lifecycle, keyring: Option<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, lifecycle, keyring: keyring.map(Arc::new), clock, sightings: Arc::default() }
+        Self {
+            store,
+            lifecycle,
+            keyring: keyring.map(Arc::new),
+            clock,
+            sightings: Arc::default(),
+            registrar_realm: None,
+        }
+    }
+
+    /// Queues a change in the store's registrar outbox with every enrolment, rotation, re-arm,
+    /// account change and deletion: the accounts' HA1 for `realm` (sealed), or their deletion.
+    /// See [`RegistrarChange`](crate::RegistrarChange). Without it nothing is queued and no
+    /// HA1 is kept.
+    #[must_use]
+    pub fn with_registrar_realm(mut self, realm: impl Into<String>) -> Self {
+        self.registrar_realm = Some(realm.into());
+        self
     }
 
     /// The store underneath, for reads.
@@ -188,7 +208,8 @@ impl Credentials {
         if let Some(spki) = &pinned_spki {
             detail.push_str(&format!(" spki={}", hex::encode(spki)));
         }
-        let event = AuditEvent::new(now, mac, AuditKind::Enrolled, detail);
+        let mut event = AuditEvent::new(now, mac, AuditKind::Enrolled, detail);
+        event.registrar = self.registrar_sets(&mac, &record.accounts, &issued.sip_passwords)?;
         let events = match by {
             Some(by) => attributed(vec![event], by),
             None => vec![event],
@@ -248,15 +269,19 @@ impl Credentials {
             admin_password: if whole { Some(Password::generate()?) } else { None },
         };
         let sealed = self.seal(mac, &issued)?;
+        let registrar = self.registrar_sets(mac, &device.accounts, &issued.sip_passwords)?;
         let (lifecycle, now, by) = (self.lifecycle, self.clock.now(), by.to_owned());
         let updated = self.store.update_device(
             mac,
             Box::new(move |device| {
                 let now_lines: Vec<u16> = device.accounts.iter().map(|account| account.line).collect();
-                if (whole && now_lines != lines) || lines.iter().any(|line| !now_lines.contains(line)) {
+                let renamed = registrar
+                    .iter()
+                    .any(|change| device.account(change.line).is_none_or(|account| account.auth_name != change.user));
+                if (whole && now_lines != lines) || lines.iter().any(|line| !now_lines.contains(line)) || renamed {
                     return Err(Abort("the device's accounts changed meanwhile: try again".into()));
                 }
-                let events = match (whole, rearm) {
+                let mut events = match (whole, rearm) {
                     (true, true) => lifecycle.rearm(device, sealed, now),
                     (true, false) => lifecycle.rotate(device, sealed, now),
                     (false, _) => {
@@ -268,6 +293,7 @@ impl Credentials {
                         lifecycle.issue_lines(device, sealed.sip_passwords, rearm, now)
                     }
                 };
+                carry(&mut events, registrar);
                 Ok(attributed(events, &by))
             }),
         );
@@ -294,6 +320,7 @@ impl Credentials {
     ) -> Result<Updated, CredentialsError> {
         let (lifecycle, now, by) = (self.lifecycle, self.clock.now(), by.to_owned());
         let keyring = self.keyring.clone();
+        let realm = self.registrar_realm.clone();
         let issued: Arc<Mutex<Option<Option<IssuedSecrets>>>> = Arc::new(Mutex::new(None));
         let outcome = Arc::clone(&issued);
         let updated = self.store.update_device(
@@ -317,8 +344,19 @@ impl Credentials {
                     .map(|account| account.line)
                     .collect();
                 let users: Vec<String> = accounts.iter().map(|account| quote(&account.user_name)).collect();
-                let mut events =
-                    vec![AuditEvent::new(now, device.mac, AuditKind::Updated, format!("user={}", users.join(",")))];
+                let mut event =
+                    AuditEvent::new(now, device.mac, AuditKind::Updated, format!("user={}", users.join(",")));
+                if let Some(realm) = &realm {
+                    // A digest user no account has any more is gone from the registrar.
+                    let gone = device
+                        .accounts
+                        .iter()
+                        .filter(|before| accounts.iter().all(|account| account.auth_name != before.auth_name));
+                    event.registrar = gone
+                        .map(|before| RegistrarChange::delete(device.mac, before.line, &before.auth_name, realm))
+                        .collect();
+                }
+                let mut events = vec![event];
                 if let Some(secrets) = &mut device.secrets {
                     let kept =
                         |line: &u16| accounts.iter().any(|account| account.line == *line) && !added.contains(line);
@@ -335,6 +373,10 @@ impl Credentials {
                         admin_password: None,
                     };
                     let sealed = seal_with(keyring, &device.mac, &fresh).map_err(|e| Abort(e.to_string()))?;
+                    let sets =
+                        registrar_sets(keyring, realm.as_deref(), &device.mac, &device.accounts, &fresh.sip_passwords)
+                            .map_err(|e| Abort(e.to_string()))?;
+                    events[0].registrar.extend(sets);
                     events.extend(lifecycle.issue_lines(device, sealed.sip_passwords, false, now));
                     new = Some(fresh);
                 }
@@ -415,7 +457,17 @@ impl Credentials {
     /// Deletes a device (its secrets with it), audited as done `by` someone. Returns `false` if
     /// it was not enrolled.
     pub fn delete(&self, mac: &Mac, by: &str) -> Result<bool, CredentialsError> {
-        let event = AuditEvent::new(self.clock.now(), *mac, AuditKind::Deleted, format!("by={}", quote(by)));
+        let mut event = AuditEvent::new(self.clock.now(), *mac, AuditKind::Deleted, format!("by={}", quote(by)));
+        if let Some(realm) = &self.registrar_realm {
+            // Read first: an account added between this read and the deletion is left for
+            // `registrar sync` to remove (two operators changing one device at once).
+            let Some(device) = self.store.device(mac)? else { return Ok(false) };
+            event.registrar = device
+                .accounts
+                .iter()
+                .map(|account| RegistrarChange::delete(*mac, account.line, &account.auth_name, realm))
+                .collect();
+        }
         Ok(self.store.delete_device(mac, event)?)
     }
 
@@ -570,6 +622,42 @@ impl Credentials {
 
     fn seal(&self, mac: &Mac, issued: &IssuedSecrets) -> Result<DeviceSecrets, CredentialsError> {
         Ok(seal_with(&*self.keyring()?, mac, issued)?)
+    }
+
+    fn registrar_sets(
+        &self,
+        mac: &Mac,
+        accounts: &[Account],
+        passwords: &[(u16, Password)],
+    ) -> Result<Vec<RegistrarChange>, CredentialsError> {
+        if self.registrar_realm.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(registrar_sets(&*self.keyring()?, self.registrar_realm.as_deref(), mac, accounts, passwords)?)
+    }
+}
+
+/// The registrar changes for `passwords` just issued to `accounts` (by line): each account's
+/// HA1 in `realm`, sealed. None without a realm.
+fn registrar_sets(
+    keyring: &Keyring,
+    realm: Option<&str>,
+    mac: &Mac,
+    accounts: &[Account],
+    passwords: &[(u16, Password)],
+) -> Result<Vec<RegistrarChange>, SealingError> {
+    let Some(realm) = realm else { return Ok(Vec::new()) };
+    let issued = passwords.iter().filter_map(|(line, password)| {
+        let account = accounts.iter().find(|account| account.line == *line)?;
+        Some(RegistrarChange::set(keyring, *mac, *line, &account.auth_name, realm, password))
+    });
+    issued.collect()
+}
+
+/// Hands `changes` to the first event, the one that records their cause.
+fn carry(events: &mut [AuditEvent], changes: Vec<RegistrarChange>) {
+    if let Some(first) = events.first_mut() {
+        first.registrar.extend(changes);
     }
 }
 

@@ -87,6 +87,7 @@ mod fleet;
 mod lifecycle;
 #[cfg(feature = "test-support")]
 mod memory_store;
+mod registrar;
 mod sealing;
 mod secret;
 mod sightings;
@@ -109,6 +110,7 @@ pub use fleet::{FleetFacts, FleetQuery, FleetRow};
 pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, RATING_DEVICE_CERTIFICATE, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
+pub use registrar::{RegistrarChange, RegistrarEntry};
 pub use sealing::{Keyring, Sealed, SealingError, SecretKind};
 pub use secret::{OneTimeToken, Password, SecretError};
 pub use sightings::Sighting;

@@ -8,8 +8,8 @@ use sipprov_identity::Mac;
 
 use crate::{
     ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceProfile, DeviceQuery, DeviceRecord, DeviceUpdate, Document,
-    FleetFacts, FleetQuery, FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RevealToken, Sighting, Store,
-    StoreError, StoredAuditEvent, Timestamp, TokenUse,
+    FleetFacts, FleetQuery, FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RegistrarEntry, RevealToken,
+    Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
 };
 
 /// A [`Store`] in memory. Nothing is durable. [`MemoryStore::fail_audit_writes`] makes every
@@ -36,6 +36,9 @@ struct State {
     /// Fleet facts per enrolled device, with the time its firmware was first reported.
     fleet: BTreeMap<Mac, (FleetFacts, Option<Timestamp>)>,
     documents: BTreeMap<String, Document>,
+    /// The registrar outbox by (realm, user).
+    registrar: BTreeMap<(String, String), RegistrarEntry>,
+    next_registrar_seq: u64,
 }
 
 impl MemoryStore {
@@ -65,7 +68,12 @@ impl MemoryStore {
 
 impl State {
     fn append(&mut self, events: impl IntoIterator<Item = AuditEvent>) {
-        for event in events {
+        for mut event in events {
+            for change in std::mem::take(&mut event.registrar) {
+                self.next_registrar_seq += 1;
+                let key = (change.realm.clone(), change.user.clone());
+                self.registrar.insert(key, RegistrarEntry { change, seq: self.next_registrar_seq, pushed: false });
+            }
             crate::log_committed(std::slice::from_ref(&event));
             self.next_audit_id += 1;
             self.audit.push((self.next_audit_id, event));
@@ -306,6 +314,40 @@ impl Store for MemoryStore {
         state.api_tokens.remove(hash);
         state.append([event]);
         Ok(true)
+    }
+
+    fn registrar_pending(&self, limit: usize) -> Result<Vec<RegistrarEntry>, StoreError> {
+        let state = self.state();
+        let mut pending: Vec<RegistrarEntry> =
+            state.registrar.values().filter(|entry| !entry.pushed).cloned().collect();
+        pending.sort_by_key(|entry| entry.seq);
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
+    fn registrar_entries(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<RegistrarEntry>, StoreError> {
+        let state = self.state();
+        let entries = state.registrar.iter().filter(|(key, _)| after.as_ref().is_none_or(|after| *key > after));
+        Ok(entries.take(limit).map(|(_, entry)| entry.clone()).collect())
+    }
+
+    fn registrar_pushed(&self, realm: &str, user: &str, seq: u64, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        self.check_audit(&events)?;
+        let mut state = self.state();
+        let key = (realm.to_owned(), user.to_owned());
+        let current = state.registrar.get_mut(&key).filter(|entry| entry.seq == seq);
+        let found = current.is_some();
+        match current {
+            Some(entry) if entry.change.ha1.is_none() => drop(state.registrar.remove(&key)),
+            Some(entry) => entry.pushed = true,
+            None => {}
+        }
+        state.append(events);
+        Ok(found)
     }
 
     fn compact(&self) -> Result<(), StoreError> {

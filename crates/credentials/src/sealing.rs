@@ -28,6 +28,8 @@ pub enum SecretKind {
     AdminPassword,
     /// The secret a phone without a usable certificate authenticates its fetches with.
     EnrolmentSecret,
+    /// The digest HA1 values of the account on this line, kept for the registrar.
+    RegistrarHa1(u16),
 }
 
 impl SecretKind {
@@ -38,6 +40,7 @@ impl SecretKind {
             SecretKind::SipPassword(line) => format!("sip-password-{line}"),
             SecretKind::AdminPassword => "admin-password".into(),
             SecretKind::EnrolmentSecret => "enrolment-secret".into(),
+            SecretKind::RegistrarHa1(line) => format!("registrar-ha1-{line}"),
         }
     }
 }

@@ -6,8 +6,8 @@
 use sipprov_identity::Mac;
 
 use crate::{
-    ApiToken, AuditEvent, AuditQuery, DeviceRecord, Document, FleetQuery, FleetRow, Sighting, StoredAuditEvent,
-    Timestamp,
+    ApiToken, AuditEvent, AuditQuery, DeviceRecord, Document, FleetQuery, FleetRow, RegistrarEntry, Sighting,
+    StoredAuditEvent, Timestamp,
 };
 
 /// A change to one device: edits the record and returns the audit events to append with it,
@@ -158,6 +158,26 @@ pub trait Store: Send + Sync {
     /// storage engine made while moving records around), so a purged secret, even sealed, is gone
     /// from disk and not only from the records. Slow on a large store: call it periodically.
     fn compact(&self) -> Result<(), StoreError>;
+
+    /// Up to `limit` registrar outbox rows not yet pushed, oldest change first: what the
+    /// registrars are told next, in this order. Rows are written by the events that carry
+    /// [`AuditEvent::registrar`] changes, in their transaction: a change to a user and realm
+    /// already queued replaces that row (its latest state is what counts), with a new `seq`.
+    fn registrar_pending(&self, limit: usize) -> Result<Vec<RegistrarEntry>, StoreError>;
+
+    /// Up to `limit` registrar outbox rows, pushed or not, ordered by realm and user, after
+    /// `after` (realm, user): the whole state a registrar is rebuilt from.
+    fn registrar_entries(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<RegistrarEntry>, StoreError>;
+
+    /// Records that every registrar accepted change `seq` of `user` in `realm`, and appends
+    /// `events`: the row is marked pushed, or removed if the change was a deletion. Returns
+    /// `false`, writing only the events, if the row is no longer that change (a later one
+    /// replaced it and waits its turn).
+    fn registrar_pushed(&self, realm: &str, user: &str, seq: u64, events: Vec<AuditEvent>) -> Result<bool, StoreError>;
 
     /// Uses the token with this hash at `now`: the first use inside its lifetime succeeds and
     /// marks it used; every other attempt reports why it failed.

@@ -38,6 +38,7 @@
 
 mod import;
 mod options;
+mod registrar;
 mod rows;
 mod schema;
 mod store;

@@ -171,6 +171,7 @@ pub(crate) fn audit_event(row: &Row) -> Result<StoredAuditEvent, StoreError> {
             mac: mac.map(self::mac).transpose()?,
             kind: kind.parse().map_err(StoreError::Corrupt)?,
             detail: row.try_get(4).map_err(backend)?,
+            registrar: Vec::new(),
         },
     })
 }

@@ -101,6 +101,20 @@ const MIGRATIONS: &[&str] = &[
     // 3: the sealed enrolment secret of a phone that authenticates with HTTP Digest. The SQLite
     // store's version 7.
     r#"ALTER TABLE devices ADD COLUMN enrolment_secret BYTEA;"#,
+    // 4: the registrar outbox: each digest user's latest change (its HA1, sealed, or a
+    // deletion), numbered from `registrar_seq` in the order queued. The SQLite store's version 8.
+    r#"CREATE SEQUENCE registrar_seq;
+    CREATE TABLE registrar (
+        realm    TEXT COLLATE "C" NOT NULL,
+        username TEXT COLLATE "C" NOT NULL,
+        mac      TEXT NOT NULL CHECK (length(mac) = 12),
+        line     INTEGER NOT NULL CHECK (line > 0),
+        ha1      BYTEA,
+        seq      BIGINT NOT NULL,
+        pushed   BOOLEAN NOT NULL,
+        PRIMARY KEY (realm, username)
+    );
+    CREATE INDEX registrar_queue ON registrar (seq) WHERE NOT pushed;"#,
 ];
 
 /// The schema version this build creates and reads.

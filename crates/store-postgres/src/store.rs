@@ -8,8 +8,8 @@ use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
 use sipprov_credentials::columns::{keys_to_json, settings_to_json};
 use sipprov_credentials::{
     ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, Document, FleetQuery,
-    FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RevealToken, Sealed, Sighting, Srtp, Store,
-    StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone, check_document,
+    FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RegistrarEntry, RevealToken, Sealed, Sighting,
+    Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone, check_document,
 };
 use sipprov_identity::Mac;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
@@ -387,6 +387,10 @@ async fn insert_events(tx: &Transaction<'_>, events: &[AuditEvent]) -> Result<()
         .await
         .map_err(backend)?;
     tx.execute(&statement, &[&at, &mac, &kind, &detail]).await.map_err(backend)?;
+    let changes: Vec<_> = events.iter().flat_map(|event| &event.registrar).collect();
+    if !changes.is_empty() {
+        crate::registrar::queue(tx, &changes).await?;
+    }
     Ok(())
 }
 
@@ -909,6 +913,29 @@ impl Store for PostgresStore {
         })
     }
 
+    fn registrar_pending(&self, limit: usize) -> Result<Vec<RegistrarEntry>, StoreError> {
+        self.run(async move |pool| crate::registrar::pending(&connection(&pool).await?, limit).await)
+    }
+
+    fn registrar_entries(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<RegistrarEntry>, StoreError> {
+        self.run(async move |pool| crate::registrar::entries(&connection(&pool).await?, after, limit).await)
+    }
+
+    fn registrar_pushed(&self, realm: &str, user: &str, seq: u64, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        let (realm, user) = (realm.to_owned(), user.to_owned());
+        self.run(async move |pool| {
+            let mut client = connection(&pool).await?;
+            let tx = client.transaction().await.map_err(backend)?;
+            let found = crate::registrar::pushed(&tx, &realm, &user, seq).await?;
+            commit_with_events(tx, &events).await?;
+            Ok(found)
+        })
+    }
+
     fn compact(&self) -> Result<(), StoreError> {
         // PostgreSQL cannot overwrite a deleted row's bytes the way SQLite's `secure_delete`
         // does: a purged secret's old row version stays in the table's free space until VACUUM
@@ -920,7 +947,8 @@ impl Store for PostgresStore {
             // Not under the calls' statement time limit; one statement each (VACUUM runs in
             // no transaction, and a multi-statement string is one).
             client.batch_execute("SET statement_timeout = 0").await.map_err(backend)?;
-            let vacuumed = client.batch_execute("VACUUM accounts, devices, reveal_tokens").await.map_err(backend);
+            let vacuumed =
+                client.batch_execute("VACUUM accounts, devices, reveal_tokens, registrar").await.map_err(backend);
             client.batch_execute("RESET statement_timeout").await.map_err(backend)?;
             vacuumed
         })

@@ -33,6 +33,8 @@
 #![warn(missing_docs)]
 
 mod backup;
+mod errors;
+mod registrar;
 mod schema;
 mod store;
 mod writer;

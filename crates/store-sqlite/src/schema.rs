@@ -167,6 +167,19 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;",
     // 7: the sealed enrolment secret of a phone that authenticates with HTTP Digest.
     "ALTER TABLE devices ADD COLUMN enrolment_secret BLOB;",
+    // 8: the registrar outbox: each digest user's latest change (its HA1, sealed, or a
+    // deletion), queued by the audit event that carries it (`seq` is that event's id).
+    "CREATE TABLE registrar (
+        realm    TEXT NOT NULL,
+        username TEXT NOT NULL,
+        mac      TEXT NOT NULL CHECK (length(mac) = 12),
+        line     INTEGER NOT NULL CHECK (line > 0),
+        ha1      BLOB,
+        seq      INTEGER NOT NULL,
+        pushed   INTEGER NOT NULL CHECK (pushed IN (0, 1)),
+        PRIMARY KEY (realm, username)
+    ) STRICT;
+    CREATE INDEX registrar_queue ON registrar (seq) WHERE pushed = 0;",
 ];
 
 /// The schema version this build creates and reads.

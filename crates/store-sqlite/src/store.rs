@@ -8,11 +8,12 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
     Account, ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceProfile, DeviceQuery,
     DeviceRecord, DeviceSecrets, DeviceUpdate, Document, FleetFacts, FleetQuery, FleetRow, LastSeen, MAX_PENDING_KEYS,
-    PendingDevice, PendingQuery, RevealToken, Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp,
-    TokenUse, Transport, UpdateDone, check_document,
+    PendingDevice, PendingQuery, RegistrarEntry, RevealToken, Sealed, Sighting, Srtp, Store, StoreError,
+    StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone, check_document,
 };
 use sipprov_identity::Mac;
 
+use crate::errors::{backend, parse_mac};
 use crate::schema::{self, MigrateError};
 use crate::writer::Writer;
 
@@ -394,6 +395,9 @@ fn insert_events(conn: &Connection, events: &[AuditEvent]) -> rusqlite::Result<(
             event.kind.name(),
             event.detail
         ])?;
+        if !event.registrar.is_empty() {
+            crate::registrar::queue(conn, conn.last_insert_rowid(), &event.registrar)?;
+        }
     }
     Ok(())
 }
@@ -544,6 +548,7 @@ impl Store for SqliteStore {
                         mac: mac.as_deref().map(parse_mac).transpose()?,
                         kind: kind.parse().map_err(StoreError::Corrupt)?,
                         detail,
+                        registrar: Vec::new(),
                     },
                 })
             })
@@ -835,6 +840,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn registrar_pending(&self, limit: usize) -> Result<Vec<RegistrarEntry>, StoreError> {
+        self.read(|conn| crate::registrar::pending(conn, limit))
+    }
+
+    fn registrar_entries(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<RegistrarEntry>, StoreError> {
+        self.read(|conn| crate::registrar::entries(conn, after, limit))
+    }
+
+    fn registrar_pushed(&self, realm: &str, user: &str, seq: u64, events: Vec<AuditEvent>) -> Result<bool, StoreError> {
+        let (realm, user) = (realm.to_owned(), user.to_owned());
+        self.writer.submit(move |conn| {
+            let found = crate::registrar::pushed(conn, &realm, &user, seq).map_err(backend)?;
+            insert_events(conn, &events).map_err(backend)?;
+            Ok(found)
+        })
+    }
+
     fn compact(&self) -> Result<(), StoreError> {
         // `secure_delete` zeroes a record's old bytes when it is changed or deleted, but when
         // SQLite rebalances a page it can leave stale copies of moved records in the page's free
@@ -984,14 +1010,6 @@ fn read_api_token(row: &Row<'_>) -> rusqlite::Result<Result<ApiToken, StoreError
             created_at: Timestamp::from_unix(created_at),
         })
     })())
-}
-
-fn parse_mac(text: &str) -> Result<Mac, StoreError> {
-    Mac::parse(text).map_err(|_| StoreError::Corrupt(format!("stored MAC {text:?} is not a MAC")))
-}
-
-fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(Box::new(e))
 }
 
 /// Rows per kind of record, from [`SqliteStore::counts`].
