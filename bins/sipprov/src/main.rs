@@ -49,6 +49,9 @@ enum Command {
     /// Bans on scanning addresses and networks (admin API).
     #[command(subcommand)]
     Ban(api::BanCommand),
+    /// The registrars told each account's HA1: their queue, and rebuilding them (admin API).
+    #[command(subcommand)]
+    Registrar(api::RegistrarCommand),
     /// The firmware catalogue and targets (admin API).
     #[command(subcommand)]
     Firmware(api::FirmwareCommand),
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Pending(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Audit(args) => api::run(connection, |client, json| args.run(client, json)),
         Command::Ban(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Registrar(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Token(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Firmware(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Report(api::ReportCommand::Compliance(args)) => args.run(connection.json),

@@ -81,6 +81,9 @@ pub struct Config {
     /// How the daemon logs.
     #[serde(default)]
     pub logging: LoggingSection,
+    /// The registrars told each account's HA1 (`[[registrar]]`); none by default.
+    #[serde(default)]
+    pub registrar: Vec<crate::registrars::RegistrarSection>,
 }
 
 /// `[digest]`: the listener for phones that authenticate with an enrolment secret (HTTP Digest
@@ -740,6 +743,9 @@ impl Config {
             &mut config.admin.certificate,
             &mut config.admin.key,
         ];
+        for registrar in &mut config.registrar {
+            registrar.resolve(base);
+        }
         let trust = config.trust.iter_mut().flat_map(|trust| std::iter::once(&mut trust.bundle).chain(&mut trust.crls));
         for file in files.into_iter().chain(optional.into_iter().flatten()).chain(trust) {
             if file.is_relative() {
@@ -772,7 +778,18 @@ impl Config {
     pub fn credentials(&self) -> anyhow::Result<Credentials> {
         let keyring = self.keyring()?;
         let store = self.store.open()?;
-        Ok(Credentials::new(store, self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock)))
+        let credentials = Credentials::new(store, self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock));
+        // With registrars to tell, every change of an account queues its HA1 for them.
+        Ok(if self.registrar.is_empty() { credentials } else { credentials.with_registrar_realm(self.sip.realm()) })
+    }
+
+    /// The registrar outbox over `credentials`, if `[[registrar]]` names any registrar.
+    pub fn outbox(&self, credentials: Arc<Credentials>) -> anyhow::Result<Option<Arc<sipprov_registrar::Outbox>>> {
+        if self.registrar.is_empty() {
+            return Ok(None);
+        }
+        let registrars = crate::registrars::registrars(&self.registrar)?;
+        Ok(Some(Arc::new(sipprov_registrar::Outbox::new(credentials, registrars))))
     }
 
     /// The sealing keys: from the systemd credential `sealing.key` when the daemon was started
@@ -990,6 +1007,11 @@ impl Config {
 
     /// The admin listener's configuration.
     pub fn admin_config(&self) -> anyhow::Result<AdminConfig> {
+        self.admin_config_with(None)
+    }
+
+    /// [`Config::admin_config`], with the registrar outbox the admin API reports on and syncs.
+    pub fn admin_config_with(&self, outbox: Option<Arc<sipprov_registrar::Outbox>>) -> anyhow::Result<AdminConfig> {
         let certificate = match (&self.admin.certificate, &self.admin.key) {
             (Some(certificate), Some(key)) => read_server_certificate(certificate, key)?,
             (None, None) => read_server_certificate(&self.phones.certificate, &self.phones.key)?,
@@ -1002,6 +1024,7 @@ impl Config {
             timeouts: self.phones.timeouts(),
             limits,
             stale_days: self.fleet.stale_days,
+            outbox,
         })
     }
 }
@@ -1099,6 +1122,7 @@ mod tests {
             digest: None,
             policy: Vec::new(),
             logging: LoggingSection::default(),
+            registrar: Vec::new(),
         };
         assert!(config(settings("https://prov.example.net")).global_settings().is_ok());
         let plain = config(settings("http://prov.example.net")).global_settings().unwrap_err();

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -39,6 +40,7 @@ pub struct Daemon {
     credentials: Arc<Credentials>,
     config_path: Option<PathBuf>,
     audit_retention: Option<Duration>,
+    outbox: Option<Arc<sipprov_registrar::Outbox>>,
 }
 
 impl Daemon {
@@ -58,7 +60,9 @@ impl Daemon {
             let options = config.digest_options(digest).context("[digest]")?;
             phones = phones.listen_for_digest(digest.listen, options).await.context("starting the digest listener")?;
         }
-        let admin = AdminServer::bind(config.admin.listen, config.admin_config()?, phones.admin_state())
+        let outbox = config.outbox(Arc::clone(&credentials)).context("[[registrar]]")?;
+        let admin_config = config.admin_config_with(outbox.clone())?;
+        let admin = AdminServer::bind(config.admin.listen, admin_config, phones.admin_state())
             .await
             .context("starting the admin listener")?;
         let metrics = phones.admin_state().metrics;
@@ -71,7 +75,7 @@ impl Daemon {
                 metrics.set_certificate_expiry(listener, not_after);
             }
         }
-        Ok(Self { phones, admin, credentials, config_path, audit_retention: config.audit.retention() })
+        Ok(Self { phones, admin, credentials, config_path, audit_retention: config.audit.retention(), outbox })
     }
 
     /// Where phones connect.
@@ -101,6 +105,13 @@ impl Daemon {
         if let Some(path) = self.config_path.clone() {
             start_reload_on_sighup(path, self.phones.reloader());
         }
+        let outbox_stop = Arc::new(AtomicBool::new(false));
+        let outbox = match self.outbox.clone() {
+            Some(outbox) => Some(
+                crate::registrars::start(outbox, Arc::clone(&outbox_stop)).context("starting the registrar outbox")?,
+            ),
+            None => None,
+        };
         let (stop, stopped) = watch::channel(false);
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -128,6 +139,11 @@ impl Daemon {
                     .and_then(|()| Err(anyhow::anyhow!("the {name} listener stopped unexpectedly")))
             }
         };
+        outbox_stop.store(true, Ordering::Relaxed);
+        if let Some(outbox) = outbox {
+            // It stops within a second, or after the registrar call in flight (10 s at most).
+            let _ = tokio::task::spawn_blocking(move || outbox.join()).await;
+        }
         tracing::info!("stopped");
         outcome
     }

@@ -7,6 +7,8 @@
 //! - [`demo`]: `sipprovd demo`, a self-contained demo with a generated PKI and three phones.
 //! - [`files`]: creating key and config files safely.
 //! - [`migrate`]: `sipprovd migrate`, a single-node SQLite store moved into PostgreSQL.
+//! - [`registrars`]: `[[registrar]]`, the registrars told each account's HA1, and the thread
+//!   that tells them.
 //! - [`systemd`]: readiness, watchdog and reload status for systemd's `Type=notify`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,4 +20,5 @@ pub mod daemon;
 pub mod demo;
 pub mod files;
 pub mod migrate;
+pub mod registrars;
 pub mod systemd;

@@ -16,6 +16,8 @@ pub(crate) struct AdminContext {
     pub(crate) realm: String,
     /// Days without a fetch after which a device is stale (reports and metrics).
     pub(crate) stale_days: u64,
+    /// The registrars and their outbox, if configured.
+    pub(crate) outbox: Option<std::sync::Arc<sipprov_registrar::Outbox>>,
     /// The fleet figures last read for `/metrics`, and when.
     pub(crate) summary: std::sync::Mutex<Option<(std::time::Instant, sipprov_fleet::report::FleetSummary)>>,
 }

@@ -27,6 +27,7 @@ mod import;
 mod import_body;
 mod import_rows;
 mod model;
+mod registrar;
 mod reports;
 mod routes;
 mod service;
@@ -68,6 +69,8 @@ pub struct AdminConfig {
     pub limits: Policy,
     /// Days without a fetch after which a device counts as stale in reports and metrics.
     pub stale_days: u64,
+    /// The registrars and their outbox, if any are configured (`/v1/registrar`).
+    pub outbox: Option<Arc<sipprov_registrar::Outbox>>,
 }
 
 /// A bound admin listener.
@@ -94,6 +97,7 @@ impl AdminServer {
             state,
             realm: config.realm,
             stale_days: config.stale_days,
+            outbox: config.outbox,
             summary: std::sync::Mutex::default(),
         });
         Ok(Self { listener, acceptor, timeouts: config.timeouts, context, gate: Arc::new(gate), epoch: Instant::now() })
@@ -256,6 +260,8 @@ async fn route(
         Action::StaleReport => reports::stale(context, call).await,
         Action::RatingsReport => reports::ratings(context).await,
         Action::MismatchReport => reports::mismatch(context, call).await,
+        Action::RegistrarStatus => registrar::status(context).await,
+        Action::RegistrarSync => registrar::sync(context, call).await,
     };
     (response, caller, Some(route))
 }

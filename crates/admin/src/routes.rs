@@ -40,6 +40,8 @@ pub(crate) enum Action {
     StaleReport,
     RatingsReport,
     MismatchReport,
+    RegistrarStatus,
+    RegistrarSync,
 }
 
 /// One route.
@@ -95,6 +97,8 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Method::GET, "/v1/reports/stale", AUDITOR, Action::StaleReport),
     route(Method::GET, "/v1/reports/ratings", AUDITOR, Action::RatingsReport),
     route(Method::GET, "/v1/reports/mismatch", AUDITOR, Action::MismatchReport),
+    route(Method::GET, "/v1/registrar", AUDITOR, Action::RegistrarStatus),
+    route(Method::POST, "/v1/registrar/sync", OPERATOR, Action::RegistrarSync),
 ];
 
 /// How a request's path and method matched.

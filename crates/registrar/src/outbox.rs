@@ -24,6 +24,9 @@ pub struct Outbox {
     last_failure: Mutex<Option<(String, u64, String)>>,
     /// Changes whose HA1 cannot be opened (its sealing key is gone): skipped until replaced.
     unopenable: Mutex<BTreeSet<u64>>,
+    /// Held while registrars are being told: one drain or sync at a time, so no older change
+    /// can overtake a newer one on its way to a registrar.
+    telling: Mutex<()>,
 }
 
 /// What one [`Outbox::drain`] did.
@@ -46,7 +49,13 @@ impl Outbox {
     /// Tells `registrars` what `credentials` queues (see
     /// [`Credentials::with_registrar_realm`]).
     pub fn new(credentials: Arc<Credentials>, registrars: Vec<Arc<dyn Registrar>>) -> Self {
-        Self { credentials, registrars, last_failure: Mutex::default(), unopenable: Mutex::default() }
+        Self {
+            credentials,
+            registrars,
+            last_failure: Mutex::default(),
+            unopenable: Mutex::default(),
+            telling: Mutex::default(),
+        }
     }
 
     /// The registrars, in the order they are told.
@@ -63,6 +72,17 @@ impl Outbox {
     /// registrar fails (the change stays queued, and the failure is audited once). An error
     /// is the store's.
     pub fn drain(&self) -> Result<Drained, CredentialsError> {
+        let _telling = self.telling();
+        self.drain_holding()
+    }
+
+    /// Waits for any other drain or sync to finish; the guard keeps others waiting.
+    pub(crate) fn telling(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.telling.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// [`Outbox::drain`], for a caller holding [`Outbox::telling`].
+    pub(crate) fn drain_holding(&self) -> Result<Drained, CredentialsError> {
         let mut drained = Drained::default();
         let names: Vec<&str> = self.registrars.iter().map(|registrar| registrar.name()).collect();
         loop {

@@ -78,7 +78,8 @@ impl Outbox {
     pub fn sync(&self, dry_run: bool, prune: bool) -> Result<Sync, SyncError> {
         let credentials = self.credentials();
         let realm = credentials.registrar_realm().ok_or(SyncError::NotConfigured)?.to_owned();
-        if !dry_run && let Some(failed) = self.drain()?.failed {
+        let _telling = self.telling();
+        if !dry_run && let Some(failed) = self.drain_holding()?.failed {
             return Err(failed.into());
         }
         let (kept, deletions) = self.kept(&realm)?;

@@ -14,6 +14,7 @@ pub(crate) mod device;
 mod firmware;
 mod pending;
 mod progress;
+mod registrar;
 mod report;
 mod table;
 mod token;
@@ -31,6 +32,7 @@ pub(crate) use client::Client;
 pub(crate) use device::DeviceCommand;
 pub(crate) use firmware::FirmwareCommand;
 pub(crate) use pending::PendingCommand;
+pub(crate) use registrar::RegistrarCommand;
 pub(crate) use report::ReportCommand;
 pub(crate) use token::TokenCommand;
 

@@ -2,6 +2,7 @@
 //! collected, and the real clients (`curl`, the `sipprov` CLI) pointed at it.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+pub mod kamailio;
 pub mod phone_ca;
 pub mod prometheus;
 
