@@ -92,3 +92,45 @@ fn firmware_rollout_stages_a_share_then_everyone() {
         "{out}"
     );
 }
+
+#[test]
+fn registrar_outbox_holds_changes_while_the_registrar_is_down() {
+    let out = run(env!("CARGO_BIN_EXE_registrar_outbox"), &[]);
+    assert_eq!(
+        out,
+        "enrolled 001565000001: 2 changes queued\n\
+         directory down: 0 pushed, 2 still queued\n\
+         directory back: 2 pushed\n  \
+         sp-1001: HA1 of 32 hex digits, never the password\n  \
+         sp-1002: HA1 of 32 hex digits, never the password\n\
+         deleted 001565000001: 2 pushed\n\
+         directory users left: 0\n"
+    );
+}
+
+#[test]
+fn resync_phone_reports_what_the_proxy_answered() {
+    let proxy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let answering = std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        let (n, from) = proxy.recv_from(&mut buffer).unwrap();
+        let request = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        let via = request.lines().find(|line| line.starts_with("Via:")).unwrap().to_owned();
+        let answer = format!("SIP/2.0 489 Bad Event\r\n{via}\r\nCSeq: 1 NOTIFY\r\nContent-Length: 0\r\n\r\n");
+        proxy.send_to(answer.as_bytes(), from).unwrap();
+        request
+    });
+    let out = run(
+        env!("CARGO_BIN_EXE_resync_phone"),
+        &[&format!("127.0.0.1:{port}"), "sip:1001@sip.example.net", "grandstream"],
+    );
+    assert_eq!(
+        out,
+        format!(
+            "NOTIFY sip:1001@sip.example.net with Event: resync through 127.0.0.1:{port}\n\
+             sip:1001@sip.example.net: not-supported (status 489)\n"
+        )
+    );
+    assert!(answering.join().unwrap().contains("\r\nEvent: resync\r\n"));
+}

@@ -80,6 +80,7 @@ pub fn check(path: &Path) -> Vec<Problem> {
     report("[limits]", None, config.limits.policy().map(drop));
     // Built as the daemon builds them (files read, URLs parsed); nothing is connected to.
     report("[[registrar]]", None, crate::registrars::registrars(&config.registrar).map(drop));
+    report("[resync]", None, config.resync_config().map(drop));
     report("[store]", Some("sealing_key"), config.keyring().map(drop));
     report("[lifecycle]", Some("dormant_days"), config.lifecycle.check());
     report("[admin]", Some("listen"), config.check_listeners());

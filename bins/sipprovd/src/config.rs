@@ -84,6 +84,8 @@ pub struct Config {
     /// The registrars told each account's HA1 (`[[registrar]]`); none by default.
     #[serde(default)]
     pub registrar: Vec<crate::registrars::RegistrarSection>,
+    /// How phones are asked to fetch their configuration now; off without it.
+    pub resync: Option<crate::resync::ResyncSection>,
 }
 
 /// `[digest]`: the listener for phones that authenticate with an enrolment secret (HTTP Digest
@@ -708,10 +710,16 @@ pub struct SipSection {
 impl SipSection {
     /// The realm, or the registrar's host without a port.
     pub fn realm(&self) -> String {
-        self.realm.clone().unwrap_or_else(|| {
-            let host = self.registrar.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok());
-            host.map_or(self.registrar.as_str(), |(host, _)| host).trim_matches(['[', ']']).to_owned()
-        })
+        self.realm.clone().unwrap_or_else(|| self.registrar_host().trim_matches(['[', ']']).to_owned())
+    }
+
+    /// The registrar's host, without a port (an IPv6 literal keeps its brackets).
+    pub fn registrar_host(&self) -> String {
+        let host = self
+            .registrar
+            .rsplit_once(':')
+            .filter(|(host, port)| port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']')));
+        host.map_or(self.registrar.as_str(), |(host, _)| host).to_owned()
     }
 }
 
@@ -745,6 +753,9 @@ impl Config {
         ];
         for registrar in &mut config.registrar {
             registrar.resolve(base);
+        }
+        if let Some(resync) = &mut config.resync {
+            resync.resolve(base);
         }
         let trust = config.trust.iter_mut().flat_map(|trust| std::iter::once(&mut trust.bundle).chain(&mut trust.crls));
         for file in files.into_iter().chain(optional.into_iter().flatten()).chain(trust) {
@@ -781,6 +792,12 @@ impl Config {
         let credentials = Credentials::new(store, self.lifecycle.lifecycle(), Some(keyring), Arc::new(SystemClock));
         // With registrars to tell, every change of an account queues its HA1 for them.
         Ok(if self.registrar.is_empty() { credentials } else { credentials.with_registrar_realm(self.sip.realm()) })
+    }
+
+    /// How the admin API sends re-sync NOTIFYs, if `[resync]` is set.
+    pub fn resync_config(&self) -> anyhow::Result<Option<sipprov_admin::ResyncConfig>> {
+        let registrar_host = self.sip.registrar_host();
+        self.resync.as_ref().map(|resync| resync.config(&self.sip.realm(), &registrar_host)).transpose()
     }
 
     /// The registrar outbox over `credentials`, if `[[registrar]]` names any registrar.
@@ -1025,6 +1042,7 @@ impl Config {
             limits,
             stale_days: self.fleet.stale_days,
             outbox,
+            resync: self.resync_config()?,
         })
     }
 }
@@ -1123,6 +1141,7 @@ mod tests {
             policy: Vec::new(),
             logging: LoggingSection::default(),
             registrar: Vec::new(),
+            resync: None,
         };
         assert!(config(settings("https://prov.example.net")).global_settings().is_ok());
         let plain = config(settings("http://prov.example.net")).global_settings().unwrap_err();

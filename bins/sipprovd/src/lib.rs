@@ -9,6 +9,7 @@
 //! - [`migrate`]: `sipprovd migrate`, a single-node SQLite store moved into PostgreSQL.
 //! - [`registrars`]: `[[registrar]]`, the registrars told each account's HA1, and the thread
 //!   that tells them.
+//! - [`resync`]: `[resync]`, how phones are asked to fetch their configuration now.
 //! - [`systemd`]: readiness, watchdog and reload status for systemd's `Type=notify`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,4 +22,5 @@ pub mod demo;
 pub mod files;
 pub mod migrate;
 pub mod registrars;
+pub mod resync;
 pub mod systemd;

@@ -18,6 +18,8 @@ pub(crate) struct AdminContext {
     pub(crate) stale_days: u64,
     /// The registrars and their outbox, if configured.
     pub(crate) outbox: Option<std::sync::Arc<sipprov_registrar::Outbox>>,
+    /// How re-sync NOTIFYs are sent, if configured.
+    pub(crate) resync: Option<crate::ResyncConfig>,
     /// The fleet figures last read for `/metrics`, and when.
     pub(crate) summary: std::sync::Mutex<Option<(std::time::Instant, sipprov_fleet::report::FleetSummary)>>,
 }

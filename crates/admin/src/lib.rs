@@ -29,6 +29,7 @@ mod import_rows;
 mod model;
 mod registrar;
 mod reports;
+mod resync;
 mod routes;
 mod service;
 mod time;
@@ -49,6 +50,7 @@ use tokio_rustls::TlsAcceptor;
 
 use body::{AdminResponse, error};
 use call::{AdminContext, Call, blocking};
+pub use resync::{MAX_DEVICES as MAX_RESYNC_DEVICES, ResyncConfig};
 use routes::{Action, Matched, Route};
 use sipprov_serving::tls::{self, ServerCertificate, ServerCertificates};
 use sipprov_serving::{Drain, Watcher, accept_failed, handshake_place, http};
@@ -71,6 +73,8 @@ pub struct AdminConfig {
     pub stale_days: u64,
     /// The registrars and their outbox, if any are configured (`/v1/registrar`).
     pub outbox: Option<Arc<sipprov_registrar::Outbox>>,
+    /// How re-sync NOTIFYs are sent, if configured (`/v1/resync`).
+    pub resync: Option<ResyncConfig>,
 }
 
 /// A bound admin listener.
@@ -98,6 +102,7 @@ impl AdminServer {
             realm: config.realm,
             stale_days: config.stale_days,
             outbox: config.outbox,
+            resync: config.resync,
             summary: std::sync::Mutex::default(),
         });
         Ok(Self { listener, acceptor, timeouts: config.timeouts, context, gate: Arc::new(gate), epoch: Instant::now() })
@@ -262,6 +267,7 @@ async fn route(
         Action::MismatchReport => reports::mismatch(context, call).await,
         Action::RegistrarStatus => registrar::status(context).await,
         Action::RegistrarSync => registrar::sync(context, call).await,
+        Action::Resync => resync::resync(context, call).await,
     };
     (response, caller, Some(route))
 }

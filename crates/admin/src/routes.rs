@@ -42,6 +42,7 @@ pub(crate) enum Action {
     MismatchReport,
     RegistrarStatus,
     RegistrarSync,
+    Resync,
 }
 
 /// One route.
@@ -99,6 +100,7 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Method::GET, "/v1/reports/mismatch", AUDITOR, Action::MismatchReport),
     route(Method::GET, "/v1/registrar", AUDITOR, Action::RegistrarStatus),
     route(Method::POST, "/v1/registrar/sync", OPERATOR, Action::RegistrarSync),
+    route(Method::POST, "/v1/resync", OPERATOR, Action::Resync),
 ];
 
 /// How a request's path and method matched.

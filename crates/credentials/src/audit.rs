@@ -76,6 +76,9 @@ pub enum AuditKind {
     RegistrarPushed,
     /// A registrar refused or could not be reached; the change stays queued and is retried.
     RegistrarFailed,
+    /// The operator asked the device to fetch its configuration now (a SIP NOTIFY through the
+    /// registrar); the detail says the event and what came back.
+    Resync,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -110,6 +113,7 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::BelowMinimumRating, "below-minimum-rating"),
     (AuditKind::RegistrarPushed, "registrar-pushed"),
     (AuditKind::RegistrarFailed, "registrar-failed"),
+    (AuditKind::Resync, "resync"),
 ];
 
 impl AuditKind {

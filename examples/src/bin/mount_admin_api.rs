@@ -56,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         limits: Policy::default(),
         stale_days: 7,
         outbox: None,
+        resync: None,
     };
     let admin = AdminServer::bind("127.0.0.1:0".parse()?, config, state).await?;
     let addr = admin.local_addr();

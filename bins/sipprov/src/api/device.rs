@@ -25,6 +25,8 @@ pub(crate) enum DeviceCommand {
     },
     /// Change a device's account or profile (not its secrets).
     Update(UpdateArgs),
+    /// Ask devices to fetch their configuration now (a SIP NOTIFY through the registrar).
+    Resync(super::resync::ResyncArgs),
     /// Import devices from a CSV or JSON-lines file, idempotent by MAC.
     Import(ImportArgs),
     /// Fresh secrets and a cleared key pin (a replaced or factory-reset phone).
@@ -275,6 +277,7 @@ impl DeviceCommand {
                 }
                 Ok(())
             }
+            DeviceCommand::Resync(args) => args.run(client, as_json),
             DeviceCommand::Delete { mac } => {
                 client.delete(&format!("/v1/devices/{}", encode(&mac)))?.expect(&[204])?;
                 if as_json {

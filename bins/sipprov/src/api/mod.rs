@@ -16,6 +16,7 @@ mod pending;
 mod progress;
 mod registrar;
 mod report;
+mod resync;
 mod table;
 mod token;
 mod url;

@@ -190,3 +190,63 @@ pub fn register(kamailio: &Kamailio, user: &str, password: &str) -> Registration
 pub fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
 }
+
+/// A phone played by `sipp`, registered at Kamailio for a minute, answering NOTIFYs.
+pub struct RegisteredPhone {
+    child: std::process::Child,
+    messages: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl RegisteredPhone {
+    /// Registers `user` with `password`; a NOTIFY that then arrives is answered with `answer`
+    /// (`200 OK`, `489 Bad Event`). Returns once registered.
+    pub fn start(kamailio: &Kamailio, user: &str, password: &str, answer: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let answers = std::fs::read_to_string(scenario("phone_answers_notify.xml")).unwrap();
+        let answers_file = dir.path().join("phone_answers_notify.xml");
+        std::fs::write(&answers_file, answers.replace("ANSWER_STATUS", answer)).unwrap();
+        let messages = dir.path().join("messages.log");
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(scenario("registered_phone.xml"))
+            .arg("-oocsf")
+            .arg(&answers_file)
+            .args(["-s", user, "-au", user, "-ap", password, "-m", "1", "-i", "127.0.0.1"])
+            .args(["-p", &free_udp_port().to_string(), "-t", "u1", "-timeout", "70", "-nostdin", "-trace_msg"])
+            .arg("-message_file")
+            .arg(&messages)
+            .arg(format!("127.0.0.1:{}", kamailio.port))
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run sipp");
+        let phone = Self { child, messages, _dir: dir };
+        super::wait_until(&format!("{user} is registered"), || phone.messages().contains("SIP/2.0 200 OK"));
+        phone
+    }
+
+    /// What it sent and received so far.
+    pub fn messages(&self) -> String {
+        std::fs::read_to_string(&self.messages).unwrap_or_default()
+    }
+
+    /// The `Event` of every NOTIFY it received, in order.
+    pub fn notify_events(&self) -> Vec<String> {
+        let messages = self.messages();
+        let notifies = messages.split("NOTIFY sip:").skip(1);
+        let event = |message: &str| {
+            let line = message.lines().find(|line| line.starts_with("Event:"))?;
+            Some(line.trim_start_matches("Event:").trim().to_owned())
+        };
+        notifies.filter_map(event).collect()
+    }
+}
+
+impl Drop for RegisteredPhone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

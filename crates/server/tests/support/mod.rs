@@ -164,6 +164,7 @@ impl Harness {
             limits: Policy::default(),
             stale_days: 7,
             outbox: None,
+            resync: None,
         };
         let admin = AdminServer::bind("127.0.0.1:0".parse().unwrap(), admin_config, admin_state.clone()).await.unwrap();
         let admin_addr = admin.local_addr();
