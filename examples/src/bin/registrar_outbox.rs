@@ -43,7 +43,7 @@ impl Registrar for Directory {
 
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(SqliteStore::open(&dir.path().join("sipprov.db"))?);
+    let store = Arc::new(SqliteStore::open(dir.path().join("sipprov.db"))?);
     let keyring = Keyring::parse(&Keyring::generate_file(1, None)?)?;
     let lifecycle = Lifecycle::new(Duration::from_secs(300), Duration::from_secs(14 * 86_400));
     let credentials = Credentials::new(store, lifecycle, Some(keyring), Arc::new(SystemClock));
