@@ -166,7 +166,7 @@ fn main() -> ExitCode {
         Command::Keygen { file, id, previous } => keygen(&file, id, previous.as_deref()),
         Command::Reseal { config } => Config::load(&config).and_then(|config| {
             let resealed = config.credentials()?.reseal_all(500)?;
-            say(&format!("Resealed the secrets of {resealed} device(s) under the current key."));
+            say(&format!("Resealed {resealed} device(s) and registrar HA1 row(s) under the current key."));
             Ok(())
         }),
         Command::Migrate { from, to, to_ca_file } => return migrate_command(&from, to, to_ca_file),

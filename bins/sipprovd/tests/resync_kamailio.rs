@@ -87,6 +87,15 @@ fn phones_registered_at_kamailio_get_their_vendors_notify_and_each_outcome_is_re
     );
     assert_eq!(refusing.notify_events(), ["check-sync;reboot=true"], "the rebooting event");
 
+    // Devices named one way, and only real MACs; an unknown one is reported as such.
+    let (status, both) =
+        daemon.admin("POST", "/v1/resync", &serde_json::json!({"macs": ["001565000001"], "all": true}));
+    assert_eq!(status, 400, "{both}");
+    let (status, bad) = daemon.admin("POST", "/v1/resync", &serde_json::json!({"macs": ["00:15:65:zz"]}));
+    assert!(status == 400 && bad["error"].as_str().unwrap().contains("00:15:65:zz"), "{bad}");
+    let (status, unknown) = daemon.admin("POST", "/v1/resync", &serde_json::json!({"macs": ["00:15:65:00:00:99"]}));
+    assert_eq!((status, result_of(&unknown, "001565000099")["outcome"].as_str()), (200, Some("not-enrolled")));
+
     // The table for people, and every outcome audited.
     let table = daemon.cli(&daemon.admin_token, &["device", "resync", "--site", "nowhere"]);
     assert!(table.status.success() && String::from_utf8_lossy(&table.stdout).starts_with("MAC"));

@@ -787,7 +787,20 @@ fn registrar_outbox(store: Arc<dyn Store>) {
     assert!(store.registrar_pushed("sip.example.net", "a", deletion[0].seq, Vec::new()).unwrap());
     assert_eq!(store.registrar_pending(10).unwrap(), []);
     let entries = store.registrar_entries(None, 10).unwrap();
-    assert_eq!(entries, [RegistrarEntry { pushed: true, ..first }], "the deletion is gone, the pushed HA1 row stays");
+    assert_eq!(
+        entries,
+        [RegistrarEntry { pushed: true, ..first.clone() }],
+        "the deletion is gone, the pushed HA1 row stays"
+    );
+
+    // Resealed in place, only while the row is that change; a deletion has nothing to reseal.
+    let resealed = Sealed::from_bytes(vec![9; 40]);
+    assert!(
+        !store.registrar_reseal("sip.example.net", &first.change.user, first.seq + 1000, resealed.clone()).unwrap()
+    );
+    assert!(store.registrar_reseal("sip.example.net", &first.change.user, first.seq, resealed.clone()).unwrap());
+    let entries = store.registrar_entries(None, 10).unwrap();
+    assert_eq!((entries[0].change.ha1.as_ref(), entries[0].pushed, entries[0].seq), (Some(&resealed), true, first.seq));
 
     // Listed by realm and user, paged.
     store

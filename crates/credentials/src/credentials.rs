@@ -571,12 +571,12 @@ impl Credentials {
         }
     }
 
-    /// Seals every device's secrets again under the current key (after a key rotation).
-    /// Returns how many devices were resealed.
+    /// Seals every device's secrets, and every HA1 kept for the registrars, again under the
+    /// current key (after a key rotation). Returns how many devices and HA1 rows were resealed.
     pub fn reseal_all(&self, batch: usize) -> Result<usize, CredentialsError> {
         let keyring = self.keyring()?;
         let current = keyring.current_id();
-        self.for_each_with_secrets(batch, |mac| {
+        let devices = self.for_each_with_secrets(batch, |mac| {
             let device = self.store.device(&mac)?;
             let Some(secrets) = device.and_then(|d| d.secrets) else { return Ok(false) };
             let sealed = secrets.sip_passwords.iter().map(|(_, sealed)| sealed).chain(&secrets.admin_password);
@@ -600,7 +600,8 @@ impl Credentials {
                 }),
             )?;
             Ok(true)
-        })
+        })?;
+        Ok(devices + self.reseal_registrar(batch)?)
     }
 
     fn for_each_with_secrets(

@@ -9,7 +9,7 @@ use sipprov_identity::Mac;
 use crate::{
     ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceProfile, DeviceQuery, DeviceRecord, DeviceUpdate, Document,
     FleetFacts, FleetQuery, FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, RegistrarEntry, RevealToken,
-    Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
+    Sealed, Sighting, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse,
 };
 
 /// A [`Store`] in memory. Nothing is durable. [`MemoryStore::fail_audit_writes`] makes every
@@ -348,6 +348,17 @@ impl Store for MemoryStore {
         }
         state.append(events);
         Ok(found)
+    }
+
+    fn registrar_reseal(&self, realm: &str, user: &str, seq: u64, ha1: Sealed) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let key = (realm.to_owned(), user.to_owned());
+        let Some(entry) = state.registrar.get_mut(&key).filter(|entry| entry.seq == seq && entry.change.ha1.is_some())
+        else {
+            return Ok(false);
+        };
+        entry.change.ha1 = Some(ha1);
+        Ok(true)
     }
 
     fn compact(&self) -> Result<(), StoreError> {

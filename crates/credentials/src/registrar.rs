@@ -55,6 +55,16 @@ impl RegistrarChange {
         Self { user: user.to_owned(), realm: realm.to_owned(), mac, line, ha1: None }
     }
 
+    /// The sealed HA1 sealed again under the keyring's current key; `None` for a deletion or
+    /// if it already is.
+    fn resealed(&self, keyring: &Keyring) -> Result<Option<Sealed>, SealingError> {
+        let Some(sealed) = self.ha1.as_ref().filter(|sealed| sealed.key_id() != Some(keyring.current_id())) else {
+            return Ok(None);
+        };
+        let kind = SecretKind::RegistrarHa1(self.line);
+        Ok(Some(keyring.seal(&keyring.open(sealed, &self.mac, kind)?, &self.mac, kind)?))
+    }
+
     /// The HA1 values, opened; `None` for a deletion.
     pub fn open(&self, keyring: &Keyring) -> Result<Option<DigestHa1>, SealingError> {
         let Some(sealed) = &self.ha1 else { return Ok(None) };
@@ -80,6 +90,24 @@ impl Credentials {
     /// [`Credentials::with_registrar_realm`]).
     pub fn registrar_realm(&self) -> Option<&str> {
         self.registrar_realm.as_deref()
+    }
+
+    /// Seals every HA1 kept for the registrars again under the current key, `batch` rows read
+    /// at a time (part of [`Credentials::reseal_all`]); returns how many. A row that changes
+    /// meanwhile keeps its newer change.
+    pub(crate) fn reseal_registrar(&self, batch: usize) -> Result<usize, CredentialsError> {
+        let keyring = self.keyring()?;
+        let (mut count, mut after) = (0, None);
+        loop {
+            let page = self.store.registrar_entries(after, batch.max(1))?;
+            let Some(last) = page.last() else { return Ok(count) };
+            after = Some((last.change.realm.clone(), last.change.user.clone()));
+            for entry in &page {
+                let Some(resealed) = entry.change.resealed(&keyring)? else { continue };
+                let change = &entry.change;
+                count += usize::from(self.store.registrar_reseal(&change.realm, &change.user, entry.seq, resealed)?);
+            }
+        }
     }
 
     /// Up to `limit` changes no registrar has been told of yet, oldest first.

@@ -6,7 +6,7 @@
 use sipprov_identity::Mac;
 
 use crate::{
-    ApiToken, AuditEvent, AuditQuery, DeviceRecord, Document, FleetQuery, FleetRow, RegistrarEntry, Sighting,
+    ApiToken, AuditEvent, AuditQuery, DeviceRecord, Document, FleetQuery, FleetRow, RegistrarEntry, Sealed, Sighting,
     StoredAuditEvent, Timestamp,
 };
 
@@ -178,6 +178,11 @@ pub trait Store: Send + Sync {
     /// `false`, writing only the events, if the row is no longer that change (a later one
     /// replaced it and waits its turn).
     fn registrar_pushed(&self, realm: &str, user: &str, seq: u64, events: Vec<AuditEvent>) -> Result<bool, StoreError>;
+
+    /// Replaces the sealed HA1 of change `seq` of `user` in `realm` with `ha1` (the same
+    /// values sealed under another key), changing nothing else. Returns `false`, writing
+    /// nothing, if the row is no longer that change.
+    fn registrar_reseal(&self, realm: &str, user: &str, seq: u64, ha1: Sealed) -> Result<bool, StoreError>;
 
     /// Uses the token with this hash at `now`: the first use inside its lifetime succeeds and
     /// marks it used; every other attempt reports why it failed.

@@ -97,3 +97,30 @@ fn a_failed_audit_write_queues_nothing() {
     store.fail_audit_writes(false);
     assert_eq!(store.registrar_entries(None, 10).unwrap(), []);
 }
+
+#[test]
+fn a_key_rotation_reseals_the_kept_ha1_which_still_opens_after_the_old_key_is_gone() {
+    let store = Arc::new(MemoryStore::default());
+    let old = Keyring::generate_file(1, None).unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
+    let before =
+        Credentials::new(store.clone(), Lifecycle::default(), Some(Keyring::parse(&old).unwrap()), clock.clone())
+            .with_registrar_realm(REALM);
+    let mac = "00:15:65:00:00:01".parse().unwrap();
+    let issued = before.enrol(mac, vec![Account::new(1, "1001", "sp-1001", "Desk")], Vec::new()).unwrap().unwrap();
+
+    let both = Keyring::generate_file(2, Some(&old)).unwrap();
+    let rotating =
+        Credentials::new(store.clone(), Lifecycle::default(), Some(Keyring::parse(&both).unwrap()), clock.clone())
+            .with_registrar_realm(REALM);
+    assert_eq!(rotating.reseal_all(10).unwrap(), 2, "the device's secrets and its HA1 row");
+    assert_eq!(rotating.reseal_all(10).unwrap(), 0, "nothing left under key 1");
+
+    let only_new: String = both.lines().filter(|line| !line.contains("key 1 ")).collect::<Vec<_>>().join("\n");
+    let after = Credentials::new(store, Lifecycle::default(), Some(Keyring::parse(&only_new).unwrap()), clock)
+        .with_registrar_realm(REALM);
+    let entry = after.registrar_pending(10).unwrap().remove(0);
+    assert!(!entry.pushed, "resealing does not count as telling the registrar, nor un-tell it");
+    let ha1 = after.registrar_ha1(&entry.change).unwrap().unwrap();
+    assert_eq!(ha1.md5, md5("sp-1001", issued.sip_password(1).unwrap()).unwrap());
+}

@@ -61,6 +61,22 @@ async fn every_call_but_health_needs_a_token_and_roles_limit_what_it_may_do() {
 }
 
 #[tokio::test]
+async fn registrar_and_resync_calls_say_when_they_are_not_configured_and_need_an_operator() {
+    let harness = Harness::start(yealink_trust(&ca("Yealink CA")), Timeouts::default()).await;
+    let tokens = tokens(&harness);
+    let status = harness.admin(Some(&tokens.auditor), "GET", "/v1/registrar", "").await;
+    assert_eq!(status.0, 404);
+    assert!(status.1.contains("no registrar is configured"), "{}", status.1);
+    let resync = format!(r#"{{"macs": ["{OWN}"]}}"#);
+    for (method, path, body) in [("POST", "/v1/registrar/sync", "{}"), ("POST", "/v1/resync", resync.as_str())] {
+        assert_eq!(harness.admin(Some(&tokens.auditor), method, path, body).await.0, 403, "{path}");
+        let answer = harness.admin(Some(&tokens.operator), method, path, body).await;
+        assert_eq!(answer.0, 404, "{path}: {}", answer.1);
+        assert!(answer.1.contains("configur"), "{path}: {}", answer.1);
+    }
+}
+
+#[tokio::test]
 async fn the_registrar_gets_the_ha1_of_the_password_the_phone_receives() {
     let vendor_ca = ca("Yealink CA");
     let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;

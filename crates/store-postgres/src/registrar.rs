@@ -73,6 +73,25 @@ pub(crate) async fn pushed(tx: &Transaction<'_>, realm: &str, user: &str, seq: u
     Ok(removed + marked == 1)
 }
 
+/// Replaces the sealed HA1 of change `seq` of (realm, user); `false` if the row holds another.
+pub(crate) async fn reseal(
+    client: &impl GenericClient,
+    realm: &str,
+    user: &str,
+    seq: u64,
+    ha1: &Sealed,
+) -> Result<bool, StoreError> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    let changed = client
+        .execute(
+            "UPDATE registrar SET ha1 = $4 WHERE realm = $1 AND username = $2 AND seq = $3 AND ha1 IS NOT NULL",
+            &[&realm, &user, &seq, &ha1.as_bytes()],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(changed == 1)
+}
+
 fn entry(row: &Row) -> Result<RegistrarEntry, StoreError> {
     let line: i32 = row.try_get(3).map_err(backend)?;
     let seq: i64 = row.try_get(5).map_err(backend)?;

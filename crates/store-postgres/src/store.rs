@@ -936,6 +936,11 @@ impl Store for PostgresStore {
         })
     }
 
+    fn registrar_reseal(&self, realm: &str, user: &str, seq: u64, ha1: Sealed) -> Result<bool, StoreError> {
+        let (realm, user) = (realm.to_owned(), user.to_owned());
+        self.run(async move |pool| crate::registrar::reseal(&connection(&pool).await?, &realm, &user, seq, &ha1).await)
+    }
+
     fn compact(&self) -> Result<(), StoreError> {
         // PostgreSQL cannot overwrite a deleted row's bytes the way SQLite's `secure_delete`
         // does: a purged secret's old row version stays in the table's free space until VACUUM

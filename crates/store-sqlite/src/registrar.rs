@@ -72,6 +72,16 @@ pub(crate) fn pushed(conn: &Connection, realm: &str, user: &str, seq: u64) -> ru
     Ok(removed + marked == 1)
 }
 
+/// Replaces the sealed HA1 of change `seq` of (realm, user); `false` if the row holds another.
+pub(crate) fn reseal(conn: &Connection, realm: &str, user: &str, seq: u64, ha1: &Sealed) -> rusqlite::Result<bool> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    let changed = conn.execute(
+        "UPDATE registrar SET ha1 = ?4 WHERE realm = ?1 AND username = ?2 AND seq = ?3 AND ha1 IS NOT NULL",
+        params![realm, user, seq, ha1.as_bytes()],
+    )?;
+    Ok(changed == 1)
+}
+
 fn read_entry(row: &Row<'_>) -> rusqlite::Result<Result<RegistrarEntry, StoreError>> {
     let (realm, user, mac, line): (String, String, String, u16) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
     let (ha1, seq, pushed): (Option<Vec<u8>>, i64, i64) = (row.get(4)?, row.get(5)?, row.get(6)?);

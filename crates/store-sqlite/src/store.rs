@@ -861,6 +861,11 @@ impl Store for SqliteStore {
         })
     }
 
+    fn registrar_reseal(&self, realm: &str, user: &str, seq: u64, ha1: Sealed) -> Result<bool, StoreError> {
+        let (realm, user) = (realm.to_owned(), user.to_owned());
+        self.writer.submit(move |conn| crate::registrar::reseal(conn, &realm, &user, seq, &ha1).map_err(backend))
+    }
+
     fn compact(&self) -> Result<(), StoreError> {
         // `secure_delete` zeroes a record's old bytes when it is changed or deleted, but when
         // SQLite rebalances a page it can leave stale copies of moved records in the page's free
