@@ -24,7 +24,7 @@ pub struct RegistrarSection {
     pub url: String,
     /// Kamailio: the table [default: `subscriber`].
     pub table: Option<String>,
-    /// Kamailio: a column for the SHA-256 HA1 (Kamailio 5.8 and later: `ha1_sha256`).
+    /// Kamailio: a column of the table for the SHA-256 HA1, if it has one.
     pub sha256_column: Option<String>,
     /// Webhook: the file holding the HMAC key (at least 32 bytes).
     pub secret_file: Option<PathBuf>,

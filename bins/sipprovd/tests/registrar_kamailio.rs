@@ -57,14 +57,28 @@ fn kamailio_learns_only_ha1_and_the_phone_registers_through_rotation_and_deletio
         return;
     }
     let Some(kamailio) = Kamailio::start(test) else { return };
+    // A schema with a column for the SHA-256 HA1, named in the configuration.
+    kamailio::psql(kamailio.db.url(), "ALTER TABLE subscriber ADD COLUMN ha1_sha256 VARCHAR(128) DEFAULT '' NOT NULL");
     let dir = tempfile::tempdir().unwrap();
-    let daemon = daemon_for(dir.path(), kamailio.db.url());
+    let daemon = Daemon::start_with(dir.path(), |dir| {
+        append_registrar(dir, kamailio.db.url());
+        let path = dir.join("sipprov.toml");
+        let config = std::fs::read_to_string(&path).unwrap() + "sha256_column = \"ha1_sha256\"\n";
+        std::fs::write(path, config).unwrap();
+    });
 
     // Enrolled: the subscriber row appears with HA1 and no password.
-    let (user, ha1) = issued(&daemon.cli(&daemon.admin_token, &["device", "add", MAC, "--user", "1001", "--json"]));
+    let added = json_of(&daemon.cli(&daemon.admin_token, &["device", "add", MAC, "--user", "1001", "--json"]));
+    let (user, ha1) = (
+        added["registrars"][0]["user"].as_str().unwrap().to_owned(),
+        added["registrars"][0]["ha1_md5"].as_str().unwrap().to_owned(),
+    );
     wait_for_ha1(&kamailio, &user, &ha1);
     let (password_column, stored, stored_b) = kamailio.subscriber(&user, REALM).unwrap();
     assert_eq!((password_column.as_str(), stored_b.as_str()), ("", stored.as_str()), "no password; ha1b = ha1");
+    let sha256 =
+        kamailio::psql(kamailio.db.url(), &format!("SELECT ha1_sha256 FROM subscriber WHERE username = '{user}'"));
+    assert_eq!(sha256.trim(), added["registrars"][0]["ha1_sha256"].as_str().unwrap());
 
     // The phone fetches its password and registers with it.
     let password = fetch_password(&daemon);

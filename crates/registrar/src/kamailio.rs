@@ -23,7 +23,8 @@ pub struct KamailioOptions {
     pub url: String,
     /// The table, `subscriber` unless Kamailio's `auth_check` names another.
     pub table: String,
-    /// A column for the SHA-256 HA1 (Kamailio 5.8 and later read `ha1_sha256`), if the table has one.
+    /// A column of the table for the SHA-256 HA1, if it has one (the stock schema has none;
+    /// with `modparam("auth", "algorithm", "SHA-256")`, `password_column` names this column).
     pub sha256_column: Option<String>,
     /// Connect with TLS, trusting only this PEM file's authorities.
     pub ca_file: Option<PathBuf>,
