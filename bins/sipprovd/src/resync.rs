@@ -29,6 +29,10 @@ pub struct ResyncSection {
     /// NOTIFYs waiting for their answer at once, at most [default: 32].
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Ask a device to fetch its configuration as soon as the admin API changed it (`PATCH
+    /// /v1/devices/{mac}`) [default: false].
+    #[serde(default)]
+    pub after_update: bool,
 }
 
 fn default_transport() -> String {
@@ -82,7 +86,7 @@ impl ResyncSection {
             per_second: self.per_second,
             concurrency: self.concurrency,
         };
-        Ok(ResyncConfig { resyncer, domain: registrar_host.to_owned() })
+        Ok(ResyncConfig { resyncer, domain: registrar_host.to_owned(), after_update: self.after_update })
     }
 }
 

@@ -19,7 +19,7 @@ fn daemon_for(dir: &Path, kamailio: &Kamailio) -> Daemon {
         let mut config = std::fs::read_to_string(&path).unwrap();
         config.push_str(&format!(
             "\n[[registrar]]\nname = \"kamailio\"\nkind = \"kamailio-postgres\"\nurl = \"{}\"\n\
-             \n[resync]\nproxy = \"127.0.0.1:{}\"\ntransport = \"udp\"\n",
+             \n[resync]\nproxy = \"127.0.0.1:{}\"\ntransport = \"udp\"\nafter_update = true\n",
             kamailio.db.url(),
             kamailio.port
         ));
@@ -70,6 +70,14 @@ fn phones_registered_at_kamailio_get_their_vendors_notify_and_each_outcome_is_re
     assert_eq!(row["aor"], "sip:1001@sip.example.net");
     assert_eq!(accepting.notify_events(), ["check-sync;reboot=false"], "the Yealink event, through Kamailio");
 
+    // With after_update, a change through the API re-syncs the device by itself; no change, no NOTIFY.
+    let patch = serde_json::json!({"display_name": "Reception"});
+    assert_eq!(daemon.admin("PATCH", "/v1/devices/00:15:65:00:00:01", &patch).0, 200);
+    wait_until("the changed phone gets a NOTIFY", || accepting.notify_events().len() == 2);
+    assert_eq!(daemon.admin("PATCH", "/v1/devices/00:15:65:00:00:01", &patch).0, 200);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(accepting.notify_events().len(), 2, "an unchanged device is not asked");
+
     let refusing = RegisteredPhone::start(&kamailio, "1002", &second, "489 Bad Event");
     let answer = json_of(&daemon.cli(
         &daemon.admin_token,
@@ -107,8 +115,9 @@ fn phones_registered_at_kamailio_get_their_vendors_notify_and_each_outcome_is_re
         .map(|event| format!("{} {}", event["mac"].as_str().unwrap(), event["detail"].as_str().unwrap()))
         .collect();
     outcomes.sort();
-    assert_eq!(outcomes.len(), 3, "{audit}");
+    assert_eq!(outcomes.len(), 4, "{audit}");
     assert!(outcomes[0].starts_with("001565000001 event=\"check-sync;reboot=false\" outcome=accepted status=200"));
-    assert!(outcomes[1].contains("outcome=not-supported status=489"));
-    assert!(outcomes[2].contains("outcome=not-registered status=404"));
+    assert!(outcomes[1].starts_with("001565000001 event=\"check-sync;reboot=false\" outcome=accepted status=200"));
+    assert!(outcomes[2].contains("outcome=not-supported status=489"));
+    assert!(outcomes[3].contains("outcome=not-registered status=404"));
 }

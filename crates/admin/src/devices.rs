@@ -157,16 +157,19 @@ pub(super) async fn update(context: &AdminContext, call: Call) -> AdminResponse 
         Err(response) => return response,
     };
     let credentials = Arc::clone(&context.state.credentials);
-    let (realm, by) = (context.realm.clone(), call.caller);
+    let (realm, by, caller) = (context.realm.clone(), call.caller.clone(), call.caller);
     // The patch applies inside the store's transaction: concurrent changes do not overwrite it.
     match blocking(move || credentials.update(&mac, &by, move |device| patch.apply(device))).await {
         // Accounts added: their passwords are handed to the registrar, once.
         Ok(Updated::Changed(device, Some(issued))) => {
+            super::resync::after_update(context, &device, &caller);
             json(StatusCode::OK, &IssuedView::new(&device, &realm, &issued, false))
         }
-        Ok(Updated::Changed(device, None) | Updated::Unchanged(device)) => {
+        Ok(Updated::Changed(device, None)) => {
+            super::resync::after_update(context, &device, &caller);
             json(StatusCode::OK, &DeviceView::from(&device))
         }
+        Ok(Updated::Unchanged(device)) => json(StatusCode::OK, &DeviceView::from(&device)),
         Ok(Updated::Refused(message)) => error(StatusCode::UNPROCESSABLE_ENTITY, &message),
         Ok(Updated::NotEnrolled) => not_enrolled(),
         Err(response) => response,

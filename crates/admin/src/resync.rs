@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sipprov_credentials::{AuditEvent, AuditKind, Clock, DeviceQuery, DeviceRecord, SystemClock, quote};
+use sipprov_credentials::{AuditEvent, AuditKind, Clock, Credentials, DeviceQuery, DeviceRecord, SystemClock, quote};
 use sipprov_identity::Mac;
 use sipprov_resync::{Outcome, Resyncer, Target, resync_event};
 
@@ -24,6 +24,9 @@ pub struct ResyncConfig {
     /// The domain of an address of record (`sip:user@domain`) for accounts without a
     /// registrar of their own: the `[sip] registrar` host.
     pub domain: String,
+    /// A device changed through the API (`PATCH /v1/devices/{mac}`) is asked to fetch its
+    /// configuration at once.
+    pub after_update: bool,
 }
 
 #[derive(Deserialize)]
@@ -101,12 +104,40 @@ pub(super) async fn resync(context: &AdminContext, call: Call) -> AdminResponse 
             None => not_enrolled.push(mac),
         }
     }
-    let resyncer = config.resyncer.clone();
+    let credentials = Arc::clone(&context.state.credentials);
+    let results = match send_and_audit(config, credentials, targets, call.caller).await {
+        Ok(results) => results,
+        Err(response) => return response,
+    };
+    let mut rows: Vec<Value> = results.iter().map(|(target, outcome)| row(target, outcome)).collect();
+    rows.extend(not_enrolled.iter().map(|mac| json!({"mac": mac.to_string(), "outcome": "not-enrolled"})));
+    json(StatusCode::OK, &json!({"results": rows}))
+}
+
+/// With `[resync] after_update`, a device just changed through the API is asked to fetch its
+/// configuration, in the background: the answer to the change does not wait for the phone.
+pub(super) fn after_update(context: &AdminContext, device: &DeviceRecord, caller: &str) {
+    let Some(config) = context.resync.clone().filter(|config| config.after_update) else { return };
+    let Some(target) = target(device, &config.domain, false) else { return };
+    let (credentials, caller) = (Arc::clone(&context.state.credentials), caller.to_owned());
+    tokio::spawn(async move {
+        let _ = send_and_audit(config, credentials, vec![target], caller).await;
+    });
+}
+
+/// Sends the NOTIFYs, then appends each outcome to the audit log, attributed to `caller`.
+async fn send_and_audit(
+    config: ResyncConfig,
+    credentials: Arc<Credentials>,
+    targets: Vec<Target>,
+    caller: String,
+) -> Result<Vec<(Target, Outcome)>, AdminResponse> {
+    let resyncer = config.resyncer;
     let results = match tokio::task::spawn_blocking(move || resyncer.resync(targets)).await {
         Ok(results) => results,
         Err(e) => {
             tracing::error!(error = %e, "re-sync task failed");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
         }
     };
     let now = SystemClock.now();
@@ -119,18 +150,13 @@ pub(super) async fn resync(context: &AdminContext, call: Call) -> AdminResponse 
                 "event={} outcome={} status={status} by={}",
                 quote(target.event),
                 outcome.name(),
-                quote(&call.caller)
+                quote(&caller)
             );
             Some(AuditEvent::new(now, mac, AuditKind::Resync, detail))
         })
         .collect();
-    let credentials = Arc::clone(&context.state.credentials);
-    if let Err(response) = blocking(move || Ok(credentials.store().append_audit(events)?)).await {
-        return response;
-    }
-    let mut rows: Vec<Value> = results.iter().map(|(target, outcome)| row(target, outcome)).collect();
-    rows.extend(not_enrolled.iter().map(|mac| json!({"mac": mac.to_string(), "outcome": "not-enrolled"})));
-    json(StatusCode::OK, &json!({"results": rows}))
+    blocking(move || Ok(credentials.store().append_audit(events)?)).await?;
+    Ok(results)
 }
 
 /// What to send `device`: its first account's address of record and its vendor's event.
