@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::bail;
 use serde::Deserialize;
-use sipprov_registrar::{KamailioOptions, KamailioSubscriber, Outbox, Registrar, Webhook, WebhookOptions};
+use sipprov_registrar::{
+    KamailioMysql, KamailioOptions, KamailioSubscriber, Outbox, Registrar, Webhook, WebhookOptions,
+};
 
 /// How often the outbox is read for new changes while all registrars answer.
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -18,9 +20,10 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 pub struct RegistrarSection {
     /// Its name in audit events and `registrar sync`.
     pub name: String,
-    /// `kamailio-postgres` (Kamailio's `subscriber` table) or `webhook` (a signed JSON POST).
+    /// `kamailio-postgres` or `kamailio-mysql` (Kamailio's `subscriber` table), or `webhook`
+    /// (a signed JSON POST).
     pub kind: String,
-    /// `postgres://...` of Kamailio's database, or the webhook's `https://` URL.
+    /// `postgres://...` or `mysql://...` of Kamailio's database, or the webhook's `https://` URL.
     pub url: String,
     /// Kamailio: the table [default: `subscriber`].
     pub table: Option<String>,
@@ -46,22 +49,27 @@ impl RegistrarSection {
     pub fn registrar(&self) -> anyhow::Result<Arc<dyn Registrar>> {
         let name = self.name.clone();
         let only_for = |field: &str, value: bool, kind: &str| {
-            if value { bail!("[[registrar]] {name:?}: `{field}` is for kind {kind:?} only") } else { Ok(()) }
+            if value { bail!("[[registrar]] {name:?}: `{field}` is for {kind} only") } else { Ok(()) }
         };
         Ok(match self.kind.as_str() {
-            "kamailio-postgres" => {
-                only_for("secret_file", self.secret_file.is_some(), "webhook")?;
-                Arc::new(KamailioSubscriber::new(KamailioOptions {
+            "kamailio-postgres" | "kamailio-mysql" => {
+                only_for("secret_file", self.secret_file.is_some(), "kind webhook")?;
+                let options = KamailioOptions {
                     name,
                     url: self.url.clone(),
                     table: self.table.clone().unwrap_or_else(|| "subscriber".into()),
                     sha256_column: self.sha256_column.clone(),
                     ca_file: self.ca_file.clone(),
-                })?)
+                };
+                if self.kind == "kamailio-mysql" {
+                    Arc::new(KamailioMysql::new(options)?)
+                } else {
+                    Arc::new(KamailioSubscriber::new(options)?)
+                }
             }
             "webhook" => {
-                only_for("table", self.table.is_some(), "kamailio-postgres")?;
-                only_for("sha256_column", self.sha256_column.is_some(), "kamailio-postgres")?;
+                only_for("table", self.table.is_some(), "the kamailio kinds")?;
+                only_for("sha256_column", self.sha256_column.is_some(), "the kamailio kinds")?;
                 let Some(secret_file) = self.secret_file.clone() else {
                     bail!("[[registrar]] {name:?}: a webhook needs `secret_file`, the HMAC key it signs with");
                 };
@@ -72,7 +80,9 @@ impl RegistrarSection {
                     ca_file: self.ca_file.clone(),
                 })?)
             }
-            other => bail!("[[registrar]] {name:?}: unknown kind {other:?} (kamailio-postgres or webhook)"),
+            other => {
+                bail!("[[registrar]] {name:?}: unknown kind {other:?} (kamailio-postgres, kamailio-mysql or webhook)")
+            }
         })
     }
 }

@@ -178,7 +178,8 @@ fn describe(error: &tokio_postgres::Error) -> String {
     }
 }
 
-fn is_identifier(name: &str) -> bool {
+/// Whether `name` may be put into SQL as a table or column name.
+pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

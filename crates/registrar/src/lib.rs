@@ -7,8 +7,9 @@
 //! carries that HA1 to the registrar:
 //!
 //! - [`Registrar`]: what a registrar implements (apply a [`Change`], optionally list its users).
-//!   Built in: [`KamailioSubscriber`] (Kamailio's `auth_db` `subscriber` table in PostgreSQL)
-//!   and [`Webhook`] (a JSON POST signed with HMAC-SHA256).
+//!   Built in: [`KamailioSubscriber`] (Kamailio's `auth_db` `subscriber` table in PostgreSQL),
+//!   [`KamailioMysql`] (the same in MySQL or MariaDB on this host) and [`Webhook`] (a JSON
+//!   POST signed with HMAC-SHA256).
 //! - [`Outbox`]: drains the store's registrar outbox ([`Credentials::with_registrar_realm`]
 //!   queues a change in the same transaction as every enrolment, rotation, re-arm, account
 //!   change and deletion) into every registrar, in order, retrying with backoff; each result
@@ -68,6 +69,7 @@
 
 mod change;
 mod kamailio;
+mod kamailio_mysql;
 mod outbox;
 mod registrar;
 mod sync;
@@ -76,6 +78,7 @@ pub mod webhook;
 
 pub use change::Change;
 pub use kamailio::{KamailioOptions, KamailioSubscriber};
+pub use kamailio_mysql::KamailioMysql;
 pub use outbox::{Drained, Outbox};
 pub use registrar::{Registrar, RegistrarError};
 pub use sync::{Sync, SyncError, SyncReport};

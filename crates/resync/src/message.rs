@@ -85,8 +85,12 @@ pub fn frame(bytes: &[u8]) -> Result<Option<(usize, usize)>, String> {
         return if bytes.len() > MAX_MESSAGE { Err("no end of the head".into()) } else { Ok(None) };
     };
     let head = std::str::from_utf8(&bytes[..end]).map_err(|_| "the head is not UTF-8".to_owned())?;
-    let length = match header(head, &["content-length", "l"]) {
-        Some(value) => value.trim().parse::<usize>().map_err(|_| format!("Content-Length {value:?}"))?,
+    let length = match header(head, &["content-length", "l"]).map(str::trim) {
+        // 1*DIGIT (RFC 3261 20.14): no sign, no space; too many digits is too long anyway.
+        Some(value) if !value.is_empty() && value.len() <= 9 && value.bytes().all(|b| b.is_ascii_digit()) => {
+            value.parse::<usize>().map_err(|_| format!("Content-Length {value:?}"))?
+        }
+        Some(value) => return Err(format!("Content-Length {value:?}")),
         None => 0,
     };
     if end + 4 + length > MAX_MESSAGE {
@@ -142,6 +146,9 @@ mod tests {
         assert_eq!(parse_response(b"SIP/2.0 200 OK\r\n"), None, "no end of the head");
         assert!(frame(b"SIP/2.0 200 OK\r\nContent-Length: 99999\r\n\r\n").is_err());
         assert!(frame(b"SIP/2.0 200 OK\r\nContent-Length: -1\r\n\r\n").is_err());
+        // Found by the fuzzer: a length near usize::MAX overflowed the bound check.
+        assert!(frame(b"SIP/2.0 200 OK\r\nl: \t+000000018446744073709551615\t\r\n\r\nd").is_err());
+        assert!(frame(b"SIP/2.0 200 OK\r\nContent-Length: +1\r\n\r\nd").is_err(), "1*DIGIT only");
         assert!(frame(&[b'a'; MAX_MESSAGE + 1]).is_err());
         let weird = parse_response(b"SIP/2.0 489 Bad\x07Event\r\n\r\n").unwrap();
         assert_eq!((weird.status, weird.reason.as_str(), weird.branch), (489, "BadEvent", None));

@@ -162,21 +162,12 @@ pub struct Registration {
 }
 
 /// `sipp` registers `user` with `password` at Kamailio (digest authentication, UDP), as a
-/// phone would, using `scenario` in `bins/sipprovd/tests/sipp/`.
+/// phone would (`bins/sipprovd/tests/sipp/register.xml`).
 pub fn register(kamailio: &Kamailio, user: &str, password: &str) -> Registration {
     let dir = tempfile::tempdir().unwrap();
+    let output =
+        sipp(kamailio, &scenario("register.xml"), None, (user, password), 15, dir.path()).output().expect("run sipp");
     let messages = dir.path().join("messages.log");
-    let output = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario("register.xml"))
-        .args(["-s", user, "-au", user, "-ap", password, "-m", "1", "-i", "127.0.0.1"])
-        .args(["-p", &free_udp_port().to_string(), "-t", "u1", "-timeout", "15", "-nostdin", "-trace_msg"])
-        .arg("-message_file")
-        .arg(&messages)
-        .arg(format!("127.0.0.1:{}", kamailio.port))
-        .current_dir(dir.path())
-        .output()
-        .expect("run sipp");
     let log = std::fs::read_to_string(&messages).unwrap_or_default();
     let statuses = log
         .lines()
@@ -184,6 +175,32 @@ pub fn register(kamailio: &Kamailio, user: &str, password: &str) -> Registration
         .filter_map(|rest| rest.split(' ').next()?.parse().ok())
         .collect();
     Registration { registered: output.status.success(), statuses }
+}
+
+/// `sipp` as a phone registering `user` with digest password `password` at Kamailio (UDP),
+/// running `scenario` once in `dir` (`out_of_call` answering requests of other calls), its
+/// messages traced to `dir/messages.log`; it gives up after `timeout` seconds.
+fn sipp(
+    kamailio: &Kamailio,
+    scenario: &Path,
+    out_of_call: Option<&Path>,
+    (user, password): (&str, &str),
+    timeout: u32,
+    dir: &Path,
+) -> Command {
+    let mut command = Command::new("sipp");
+    command.arg("-sf").arg(scenario);
+    if let Some(out_of_call) = out_of_call {
+        command.arg("-oocsf").arg(out_of_call);
+    }
+    command
+        .args(["-s", user, "-au", user, "-ap", password, "-m", "1", "-i", "127.0.0.1"])
+        .args(["-p", &free_udp_port().to_string(), "-t", "u1", "-timeout", &timeout.to_string()])
+        .args(["-nostdin", "-trace_msg", "-message_file"])
+        .arg(dir.join("messages.log"))
+        .arg(format!("127.0.0.1:{}", kamailio.port))
+        .current_dir(dir);
+    command
 }
 
 /// A sipp scenario of the tests.
@@ -206,22 +223,13 @@ impl RegisteredPhone {
         let answers = std::fs::read_to_string(scenario("phone_answers_notify.xml")).unwrap();
         let answers_file = dir.path().join("phone_answers_notify.xml");
         std::fs::write(&answers_file, answers.replace("ANSWER_STATUS", answer)).unwrap();
+        let child =
+            sipp(kamailio, &scenario("registered_phone.xml"), Some(&answers_file), (user, password), 70, dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run sipp");
         let messages = dir.path().join("messages.log");
-        let child = Command::new("sipp")
-            .arg("-sf")
-            .arg(scenario("registered_phone.xml"))
-            .arg("-oocsf")
-            .arg(&answers_file)
-            .args(["-s", user, "-au", user, "-ap", password, "-m", "1", "-i", "127.0.0.1"])
-            .args(["-p", &free_udp_port().to_string(), "-t", "u1", "-timeout", "70", "-nostdin", "-trace_msg"])
-            .arg("-message_file")
-            .arg(&messages)
-            .arg(format!("127.0.0.1:{}", kamailio.port))
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run sipp");
         let phone = Self { child, messages, _dir: dir };
         super::wait_until(&format!("{user} is registered"), || phone.messages().contains("SIP/2.0 200 OK"));
         phone
