@@ -2,7 +2,8 @@
 //!
 //! Everything moves as it is: devices with their accounts, sealed secrets, key pins and fleet
 //! facts, pending sightings, bans, admin API tokens, reveal tokens, operator documents (the
-//! firmware catalogue and targets) and the audit log with its ids. Image files stay where
+//! firmware catalogue and targets), the registrar outbox (changes not yet pushed, HA1 kept) and
+//! the audit log with its ids. Image files stay where
 //! they are: point every node's `[firmware] directory` at them (shared storage).
 //! Secrets stay sealed (the nodes use the same key file), so the move never opens one. Each
 //! batch is one transaction on the target and skips what is already there, so a move that
@@ -20,8 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use sipprov_credentials::{
-    AuditQuery, DeviceQuery, DeviceRecord, FleetQuery, FleetRow, PendingDevice, PendingQuery, Store, StoreError,
-    StoredAuditEvent, Timestamp,
+    AuditQuery, DeviceQuery, DeviceRecord, FleetQuery, FleetRow, PendingDevice, PendingQuery, RegistrarEntry, Store,
+    StoreError, StoredAuditEvent, Timestamp,
 };
 use sipprov_store_postgres::{PostgresOptions, PostgresStore};
 use sipprov_store_sqlite::SqliteStore;
@@ -100,6 +101,9 @@ pub fn migrate(from: &Path, to: &PostgresOptions) -> anyhow::Result<Report> {
     added.push(copy_all("reveal tokens", reveal_tokens, |tokens| target.import_reveal_tokens(tokens))?);
     let documents = source.documents()?;
     added.push(copy_all("documents", documents, |documents| target.import_documents(documents))?);
+    // The registrar outbox: changes not yet pushed, and the HA1 values `registrar sync` uses.
+    let registrar = registrar_entries(&source)?;
+    added.push(copy_all("registrar rows", registrar, |entries| target.import_registrar(entries))?);
 
     let mut progress = Progress::new("devices", counts.devices);
     device_pages(&source, |devices| {
@@ -144,6 +148,17 @@ pub fn migrate(from: &Path, to: &PostgresOptions) -> anyhow::Result<Report> {
     added.push(progress.finish());
 
     verify(&source, &target, &added)
+}
+
+/// Every registrar outbox row of `store`, by realm and user.
+fn registrar_entries(store: &dyn Store) -> anyhow::Result<Vec<RegistrarEntry>> {
+    let (mut entries, mut after) = (Vec::new(), None);
+    loop {
+        let page = store.registrar_entries(after, BATCH)?;
+        let Some(last) = page.last() else { return Ok(entries) };
+        after = Some((last.change.realm.clone(), last.change.user.clone()));
+        entries.extend(page);
+    }
 }
 
 /// Reads records of one kind in pages, each after the last record of the page before (from
@@ -227,6 +242,7 @@ fn verify(source: &SqliteStore, target: &PostgresStore, added: &[(&'static str, 
         Ok(Fingerprint::of(found.into_iter().flatten().collect::<Vec<_>>()))
     };
     compare("documents", documents(source)?, documents(target)?);
+    compare("registrar rows", Fingerprint::of(registrar_entries(source)?), Fingerprint::of(registrar_entries(target)?));
     compare("devices", devices(source)?, devices(target)?);
     compare("fleet facts", fleet(source)?, fleet(target)?);
     compare("pending", pending(source)?, pending(target)?);

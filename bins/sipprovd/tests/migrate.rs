@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use sipprov_credentials::{
     Account, AuditEvent, AuditKind, AuditQuery, Ban, Credentials, DeviceQuery, FetchRequest, FleetFacts, Keyring,
-    Lifecycle, ManualClock, PendingQuery, RevealToken, Role, Store, Timestamp,
+    Lifecycle, ManualClock, PendingQuery, RegistrarChange, RevealToken, Role, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 use sipprov_store_postgres::{PostgresOptions, PostgresStore, TestDatabase};
@@ -26,7 +26,8 @@ fn populated(path: &std::path::Path) -> SqliteStore {
     let store = Arc::new(SqliteStore::open(path).unwrap());
     let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
-    let credentials = Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), clock.clone());
+    let credentials = Credentials::new(store.clone(), Lifecycle::default(), Some(keyring), clock.clone())
+        .with_registrar_realm("sip.example.net");
     for n in 1..=1_200 {
         let mut accounts = vec![Account::new(1, format!("1{n:04}"), format!("sp-{n}"), "Desk \"A\" <&>")];
         if n % 3 == 0 {
@@ -49,6 +50,11 @@ fn populated(path: &std::path::Path) -> SqliteStore {
     clock.advance(std::time::Duration::from_secs(3_600));
     (1..=10).for_each(fetch);
     credentials.flush_sightings(|_| FleetFacts::default()).unwrap();
+    // The registrar outbox: some changes pushed, the rest still queued, one deletion queued.
+    for entry in credentials.registrar_pending(300).unwrap() {
+        credentials.registrar_pushed(&entry, &["kamailio"]).unwrap();
+    }
+    credentials.delete(&mac(1_200), "test").unwrap();
     for n in 0..3u8 {
         credentials.seen_unknown(mac(5_000), "yealink", [n; 32], "198.51.100.7").unwrap();
     }
@@ -118,7 +124,11 @@ fn a_single_node_store_moves_into_postgres_whole_and_resumes_where_it_stopped() 
 
     // Every row, compared by value (sealed secrets, pins, ids, counts, use marks included).
     assert_eq!(all_devices(&target), all_devices(&source));
-    assert_eq!(all_devices(&target).len(), 1_200);
+    assert_eq!(all_devices(&target).len(), 1_199);
+    let registrar = |store: &dyn Store| store.registrar_entries(None, usize::MAX).unwrap();
+    assert_eq!(registrar(&target), registrar(&source), "the registrar outbox, pushed marks and all");
+    assert_eq!(registrar(&target).len(), 1_600, "1,200 + 400 second lines");
+    assert_eq!(target.registrar_pending(10_000).unwrap().len(), 1_300, "what was not pushed still waits");
     assert_eq!(all_events(&target), all_events(&source));
     assert_eq!(all_pending(&target), all_pending(&source));
     assert_eq!(all_pending(&target).iter().find(|p| p.mac == mac(5_000)).map(|p| p.count), Some(1));
@@ -140,11 +150,15 @@ fn a_single_node_store_moves_into_postgres_whole_and_resumes_where_it_stopped() 
         "{report}"
     );
 
-    // The migrated database numbers new events after the moved ones.
+    // The migrated database numbers new events, and new registrar changes, after the moved ones.
     let last_moved = all_events(&source).last().unwrap().id;
-    let event = AuditEvent::new(Timestamp::from_unix(1_900_000_000), mac(1), AuditKind::Enabled, "after");
+    let last_change = registrar(&source).iter().map(|entry| entry.seq).max().unwrap();
+    let mut event = AuditEvent::new(Timestamp::from_unix(1_900_000_000), mac(1), AuditKind::Enabled, "after");
+    event.registrar = vec![RegistrarChange::delete(mac(1), 1, "sp-new", "sip.example.net")];
     target.append_audit(vec![event]).unwrap();
     assert!(all_events(&target).last().unwrap().id > last_moved);
+    let pending = target.registrar_pending(10_000).unwrap();
+    assert!(pending.last().is_some_and(|entry| entry.change.user == "sp-new" && entry.seq > last_change));
 }
 
 #[test]

@@ -29,7 +29,7 @@ pub struct Sync {
     /// The realm synchronised.
     pub realm: String,
     /// Accounts in the inventory with no HA1 kept (enrolled before a registrar was configured,
-    /// or whose password is gone): rotate them to give the registrar one.
+    /// or sealed under a key no longer loaded): rotate them to give the registrar one.
     pub missing: Vec<String>,
     /// One report per registrar, in configuration order.
     pub registrars: Vec<SyncReport>,
@@ -124,9 +124,12 @@ impl Outbox {
             let Some(last) = page.last() else { return Ok((kept, deletions)) };
             after = Some((last.change.realm.clone(), last.change.user.clone()));
             for entry in page.iter().filter(|entry| entry.change.realm == realm) {
-                match credentials.registrar_ha1(&entry.change)? {
-                    Some(ha1) => kept.push(Change::Set { user: entry.change.user.clone(), ha1 }),
-                    None => drop(deletions.insert(entry.change.user.clone())),
+                match credentials.registrar_ha1(&entry.change) {
+                    Ok(Some(ha1)) => kept.push(Change::Set { user: entry.change.user.clone(), ha1 }),
+                    Ok(None) => drop(deletions.insert(entry.change.user.clone())),
+                    // Sealed under a key no longer loaded: its account shows as missing.
+                    Err(CredentialsError::Sealing(_)) => {}
+                    Err(e) => return Err(e),
                 }
             }
         }

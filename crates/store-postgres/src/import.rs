@@ -4,8 +4,8 @@
 //! resumed by running it again.
 
 use sipprov_credentials::{
-    ApiToken, Ban, DeviceRecord, Document, FleetRow, PendingDevice, RevealToken, StoreError, StoredAuditEvent,
-    Timestamp,
+    ApiToken, Ban, DeviceRecord, Document, FleetRow, PendingDevice, RegistrarEntry, RevealToken, StoreError,
+    StoredAuditEvent, Timestamp,
 };
 
 use crate::PostgresStore;
@@ -194,6 +194,41 @@ impl PostgresStore {
     }
 
     /// Runs `sql` once per row of values, in one transaction; returns the rows it added.
+    /// Adds registrar outbox rows (by realm and user) not yet present, with their numbers and
+    /// push marks, and moves `registrar_seq` past the highest: changes queued here come after.
+    pub fn import_registrar(&self, entries: Vec<RegistrarEntry>) -> Result<usize, StoreError> {
+        let highest = entries.iter().map(|entry| entry.seq).max().map(|seq| i64::try_from(seq).unwrap_or(i64::MAX));
+        let rows = entries
+            .into_iter()
+            .map(|entry| -> Values {
+                let change = entry.change;
+                vec![
+                    Box::new(change.realm),
+                    Box::new(change.user),
+                    Box::new(change.mac.to_string()),
+                    Box::new(i32::from(change.line)),
+                    Box::new(change.ha1.map(|sealed| sealed.as_bytes().to_vec())),
+                    Box::new(i64::try_from(entry.seq).unwrap_or(i64::MAX)),
+                    Box::new(entry.pushed),
+                ]
+            })
+            .collect();
+        let added = self.insert_new(
+            "INSERT INTO registrar (realm, username, mac, line, ha1, seq, pushed) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (realm, username) DO NOTHING",
+            rows,
+        )?;
+        if let Some(highest) = highest {
+            self.run(async move |pool| {
+                let client = connection(&pool).await?;
+                let sql = "SELECT setval('registrar_seq', GREATEST($1, (SELECT last_value FROM registrar_seq)))";
+                client.execute(sql, &[&highest]).await.map_err(backend)?;
+                Ok(())
+            })?;
+        }
+        Ok(added)
+    }
+
     fn insert_new(&self, sql: &'static str, rows: Vec<Values>) -> Result<usize, StoreError> {
         self.run(async move |pool| {
             let mut client = connection(&pool).await?;
