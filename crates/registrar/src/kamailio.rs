@@ -30,6 +30,19 @@ pub struct KamailioOptions {
     pub ca_file: Option<PathBuf>,
 }
 
+impl KamailioOptions {
+    /// The table and column names go into SQL as they are: only plain names.
+    pub(crate) fn check_names(&self) -> Result<(), RegistrarError> {
+        match std::iter::once(&self.table).chain(&self.sha256_column).find(|name| !is_identifier(name)) {
+            Some(name) => Err(RegistrarError::Config(format!(
+                "registrar {:?}: {name:?} is not a plain SQL name (letters, digits, _)",
+                self.name
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Kamailio's `subscriber` table, written as `auth_db` reads it with `calculate_ha1 = 0`: `ha1`
 /// and `ha1b` hold the MD5 HA1 (sipprov's phones send the bare user name, so `ha1b` only needs
 /// to be no empty secret), `password` stays empty.
@@ -48,14 +61,7 @@ impl std::fmt::Debug for KamailioSubscriber {
 impl KamailioSubscriber {
     /// Checks the options; the database is connected to on first use (and again after a failure).
     pub fn new(options: KamailioOptions) -> Result<Self, RegistrarError> {
-        for column in std::iter::once(&options.table).chain(&options.sha256_column) {
-            if !is_identifier(column) {
-                return Err(RegistrarError::Config(format!(
-                    "registrar {:?}: {column:?} is not a plain SQL name (letters, digits, _)",
-                    options.name
-                )));
-            }
-        }
+        options.check_names()?;
         options
             .url
             .parse::<tokio_postgres::Config>()
@@ -179,7 +185,7 @@ fn describe(error: &tokio_postgres::Error) -> String {
 }
 
 /// Whether `name` may be put into SQL as a table or column name.
-pub(crate) fn is_identifier(name: &str) -> bool {
+fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -7,7 +7,6 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 
-use crate::kamailio::is_identifier;
 use crate::{Change, KamailioOptions, Registrar, RegistrarError};
 
 /// How long connecting, or one statement, may take before the change is retried later.
@@ -34,12 +33,8 @@ impl std::fmt::Debug for KamailioMysql {
 impl KamailioMysql {
     /// Checks the options; the database is connected to on first use (and again after a failure).
     pub fn new(options: KamailioOptions) -> Result<Self, RegistrarError> {
+        options.check_names()?;
         let fail = |reason: String| RegistrarError::Config(format!("registrar {:?}: {reason}", options.name));
-        for name in std::iter::once(&options.table).chain(&options.sha256_column) {
-            if !is_identifier(name) {
-                return Err(fail(format!("{name:?} is not a plain SQL name (letters, digits, _)")));
-            }
-        }
         if options.ca_file.is_some() {
             return Err(fail("TLS to MySQL is not built in: the database must be on this host".into()));
         }
