@@ -101,6 +101,9 @@ fn phones_registered_at_kamailio_get_their_vendors_notify_and_each_outcome_is_re
     assert_eq!(status, 400, "{both}");
     let (status, bad) = daemon.admin("POST", "/v1/resync", &serde_json::json!({"macs": ["00:15:65:zz"]}));
     assert!(status == 400 && bad["error"].as_str().unwrap().contains("00:15:65:zz"), "{bad}");
+    let many: Vec<String> = (0..5_001u32).map(|n| format!("00:15:65:{:02x}:{:02x}:00", n >> 8, n & 0xff)).collect();
+    let (status, too_many) = daemon.admin("POST", "/v1/resync", &serde_json::json!({"macs": many}));
+    assert!(status == 400 && too_many["error"].as_str().unwrap().contains("at most 5000"), "{too_many}");
     let (status, unknown) = daemon.admin("POST", "/v1/resync", &serde_json::json!({"macs": ["00:15:65:00:00:99"]}));
     assert_eq!((status, result_of(&unknown, "001565000099")["outcome"].as_str()), (200, Some("not-enrolled")));
 

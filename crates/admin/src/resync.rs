@@ -56,6 +56,9 @@ pub(super) async fn resync(context: &AdminContext, call: Call) -> AdminResponse 
     if selectors.iter().filter(|given| **given).count() != 1 {
         return error(StatusCode::BAD_REQUEST, "name the devices one way: macs, site, model or all");
     }
+    if request.macs.len() > MAX_DEVICES {
+        return error(StatusCode::BAD_REQUEST, &format!("at most {MAX_DEVICES} devices a call"));
+    }
     let mut macs = Vec::with_capacity(request.macs.len());
     for text in &request.macs {
         match Mac::parse(text) {
