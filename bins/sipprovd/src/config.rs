@@ -715,11 +715,7 @@ impl SipSection {
 
     /// The registrar's host, without a port (an IPv6 literal keeps its brackets).
     pub fn registrar_host(&self) -> String {
-        let host = self
-            .registrar
-            .rsplit_once(':')
-            .filter(|(host, port)| port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']')));
-        host.map_or(self.registrar.as_str(), |(host, _)| host).to_owned()
+        sipprov_template::split_host_port(&self.registrar).0.to_owned()
     }
 }
 

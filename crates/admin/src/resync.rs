@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sipprov_credentials::{AuditEvent, AuditKind, Clock, Credentials, DeviceQuery, DeviceRecord, SystemClock, quote};
 use sipprov_identity::Mac;
 use sipprov_resync::{Outcome, Resyncer, Target, resync_event};
+use sipprov_template::split_host_port;
 
 use super::body::{AdminResponse, error, json};
 use super::call::{AdminContext, Call, blocking, read_json};
@@ -165,20 +166,12 @@ async fn send_and_audit(
 /// What to send `device`: its first account's address of record and its vendor's event.
 fn target(device: &DeviceRecord, domain: &str, reboot: bool) -> Option<Target> {
     let account = device.accounts.first()?;
-    let domain = account.registrar.as_deref().map_or(domain, host_of);
+    let domain = account.registrar.as_deref().map_or(domain, |registrar| split_host_port(registrar).0);
     Some(Target {
         label: device.mac.to_string(),
         aor: format!("sip:{}@{domain}", account.user_name),
         event: resync_event(device.profile.vendor.as_deref(), reboot),
     })
-}
-
-/// `host` of `host[:port]` (IPv6 literals keep their brackets).
-fn host_of(address: &str) -> &str {
-    match address.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']')) => host,
-        _ => address,
-    }
 }
 
 fn row(target: &Target, outcome: &Outcome) -> Value {
@@ -193,17 +186,4 @@ fn row(target: &Target, outcome: &Outcome) -> Value {
         row["reason"] = json!(reason);
     }
     row
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_address_of_record_names_the_registrar_host_without_its_port() {
-        assert_eq!(host_of("sip.example.net:5061"), "sip.example.net");
-        assert_eq!(host_of("sip.example.net"), "sip.example.net");
-        assert_eq!(host_of("[2001:db8::1]:5060"), "[2001:db8::1]");
-        assert_eq!(host_of("2001:db8::1"), "2001:db8::1");
-    }
 }

@@ -87,7 +87,7 @@ pub use secrets::Secrets;
 pub use settings::{Layer, LayeredSettings, check_setting};
 pub use sip::{
     MAX_ACCOUNT_VALUE, MAX_DIAL_STRING, check_auth_name, check_dial_string, check_portable_value, check_sip_host,
-    check_sip_user,
+    check_sip_user, split_host_port,
 };
 pub use user_agent::{MAX_USER_AGENT_LEN, UserAgent};
 pub use vendor::Vendor;

@@ -160,7 +160,7 @@ pub fn escape_user(value: &str) -> String {
 /// A `host[:port]` checked by [`check_sip_host`], split: the host (an IPv6 address keeps its
 /// brackets, as in a SIP URI) and the port, if one is given. For vendors whose files keep
 /// them apart.
-pub(crate) fn split_host_port(value: &str) -> (&str, Option<&str>) {
+pub fn split_host_port(value: &str) -> (&str, Option<&str>) {
     let host_end = match value.strip_prefix('[') {
         Some(rest) => rest.find(']').map_or(value.len(), |at| at + 2),
         None => value.rfind(':').unwrap_or(value.len()),
