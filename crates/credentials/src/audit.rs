@@ -79,6 +79,26 @@ pub enum AuditKind {
     /// The operator asked the device to fetch its configuration now (a SIP NOTIFY through the
     /// registrar); the detail says the event and what came back.
     Resync,
+    /// The operator created a softphone portal user (or reset its password: `reset=yes`).
+    UserCreated,
+    /// The operator removed a portal user.
+    UserRemoved,
+    /// A portal user set its password from its activation link.
+    UserActivated,
+    /// A portal user logged in (or confirmed its password before a reveal).
+    Login,
+    /// A portal login, password confirmation or activation failed; the detail says why.
+    LoginFailed,
+    /// Alert: a portal account was locked after repeated failed logins.
+    LockedOut,
+    /// A softphone's password was shown to its portal user (its first delivery).
+    Revealed,
+    /// Alert: a reveal was asked again for a password already revealed or delivered.
+    RevealRepeated,
+    /// A one-time provisioning link was made for a softphone.
+    LinkCreated,
+    /// Alert: a used one-time provisioning link was presented again.
+    LinkReplayed,
 }
 
 const NAMES: &[(AuditKind, &str)] = &[
@@ -114,6 +134,16 @@ const NAMES: &[(AuditKind, &str)] = &[
     (AuditKind::RegistrarPushed, "registrar-pushed"),
     (AuditKind::RegistrarFailed, "registrar-failed"),
     (AuditKind::Resync, "resync"),
+    (AuditKind::UserCreated, "user-created"),
+    (AuditKind::UserRemoved, "user-removed"),
+    (AuditKind::UserActivated, "user-activated"),
+    (AuditKind::Login, "login"),
+    (AuditKind::LoginFailed, "login-failed"),
+    (AuditKind::LockedOut, "locked-out"),
+    (AuditKind::Revealed, "revealed"),
+    (AuditKind::RevealRepeated, "reveal-repeated"),
+    (AuditKind::LinkCreated, "link-created"),
+    (AuditKind::LinkReplayed, "link-replayed"),
 ];
 
 impl AuditKind {
@@ -137,6 +167,9 @@ impl AuditKind {
                 | AuditKind::UaMismatch
                 | AuditKind::FirmwareAltered
                 | AuditKind::BelowMinimumRating
+                | AuditKind::LockedOut
+                | AuditKind::RevealRepeated
+                | AuditKind::LinkReplayed
         )
     }
 }

@@ -87,7 +87,10 @@ mod fleet;
 mod lifecycle;
 #[cfg(feature = "test-support")]
 mod memory_store;
+mod portal_user;
+mod portal_users;
 mod registrar;
+mod reveal;
 mod sealing;
 mod secret;
 mod sightings;
@@ -110,7 +113,13 @@ pub use fleet::{FleetFacts, FleetQuery, FleetRow};
 pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, RATING_DEVICE_CERTIFICATE, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
+pub use portal_user::{
+    Activation, LOCKOUT, LOCKOUT_FAILURES, MIN_PASSWORD_CHARS, PortalUser, check_email, check_new_password,
+    check_user_name,
+};
+pub use portal_users::{ActivationRefusal, Login, SOFTPHONE_VENDORS};
 pub use registrar::{RegistrarChange, RegistrarEntry};
+pub use reveal::Revealed;
 pub use sealing::{Keyring, Sealed, SealingError, SecretKind};
 pub use secret::{OneTimeToken, Password, SecretError};
 pub use sightings::Sighting;
