@@ -62,6 +62,12 @@ enum Command {
     /// Admin API tokens (admin API; `sipprovd token create` makes the first one offline).
     #[command(subcommand)]
     Token(api::TokenCommand),
+    /// The softphone portal's users (admin API; needs `[portal]`).
+    #[command(subcommand)]
+    User(api::UserCommand),
+    /// One-time provisioning links for softphones (admin API; needs `[portal]`).
+    #[command(subcommand)]
+    Softphone(api::SoftphoneCommand),
     /// Measure a boot storm against a server and against a bare TLS baseline.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -88,6 +94,8 @@ fn main() -> ExitCode {
         Command::Ban(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Registrar(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Token(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::User(command) => api::run(connection, |client, json| command.run(client, json)),
+        Command::Softphone(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Firmware(command) => api::run(connection, |client, json| command.run(client, json)),
         Command::Report(api::ReportCommand::Compliance(args)) => args.run(connection.json),
         Command::Report(command) => api::run(connection, |client, json| command.run(client, json)),

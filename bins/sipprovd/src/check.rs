@@ -88,6 +88,9 @@ pub fn check(path: &Path) -> Vec<Problem> {
     if let Some(digest) = &config.digest {
         report("[digest]", Some("provisioning_url"), config.digest_options(digest).map(drop));
     }
+    if let Some(portal) = &config.portal {
+        report("[portal]", Some("certificate"), config.portal_config(portal).map(drop));
+    }
     report("[settings]", Some("provisioning_url"), config.check_provisioning_name());
     let store_key = if config.store.postgres.is_some() { "postgres" } else { "sqlite" };
     report("[store]", Some(store_key), config.check_store());

@@ -86,6 +86,8 @@ pub struct Config {
     pub registrar: Vec<crate::registrars::RegistrarSection>,
     /// How phones are asked to fetch their configuration now; off without it.
     pub resync: Option<crate::resync::ResyncSection>,
+    /// The softphone portal (one-time reveal, QR set-up); off without it.
+    pub portal: Option<crate::portal::PortalSection>,
 }
 
 /// `[digest]`: the listener for phones that authenticate with an enrolment secret (HTTP Digest
@@ -753,6 +755,10 @@ impl Config {
         if let Some(resync) = &mut config.resync {
             resync.resolve(base);
         }
+        if let Some(portal) = &mut config.portal {
+            portal.resolve(base);
+            portal.check()?;
+        }
         let trust = config.trust.iter_mut().flat_map(|trust| std::iter::once(&mut trust.bundle).chain(&mut trust.crls));
         for file in files.into_iter().chain(optional.into_iter().flatten()).chain(trust) {
             if file.is_relative() {
@@ -981,12 +987,14 @@ impl Config {
                 "[admin] listen {admin} and [phones] listen {phones} use the same port: give the admin API its own (default 127.0.0.1:8444)"
             );
         }
-        if let Some(digest) = self.digest.as_ref().map(|digest| digest.listen) {
-            for (section, other) in [("[phones]", phones), ("[admin]", admin)] {
-                if overlap(digest, other) {
-                    bail!("[digest] listen {digest} and {section} listen {other} use the same port: give each its own");
-                }
+        let digest = self.digest.as_ref().map(|digest| ("[digest]", digest.listen));
+        let portal = self.portal.as_ref().map(|portal| ("[portal]", portal.listen));
+        let mut taken = vec![("[phones]", phones), ("[admin]", admin)];
+        for (section, listen) in [digest, portal].into_iter().flatten() {
+            if let Some((other, at)) = taken.iter().find(|(_, at)| overlap(listen, *at)) {
+                bail!("{section} listen {listen} and {other} listen {at} use the same port: give each its own");
             }
+            taken.push((section, listen));
         }
         Ok(())
     }
@@ -1018,6 +1026,24 @@ impl Config {
         })
     }
 
+    /// The portal listener's configuration (`[portal]`).
+    pub fn portal_config(&self, portal: &crate::portal::PortalSection) -> anyhow::Result<sipprov_portal::PortalConfig> {
+        portal.check()?;
+        let certificate = match (&portal.certificate, &portal.key) {
+            (Some(certificate), Some(key)) => read_server_certificate(certificate, key)?,
+            _ => read_server_certificate(&self.phones.certificate, &self.phones.key)?,
+        };
+        Ok(sipprov_portal::PortalConfig {
+            certificate,
+            public_url: portal.public_url.clone(),
+            registrar: self.sip.registrar.clone(),
+            brand: portal.brand.clone(),
+            link_ttl: Duration::from_secs(portal.link_minutes * 60),
+            sessions: sipprov_portal::SessionPolicy::default(),
+            timeouts: self.phones.timeouts(),
+        })
+    }
+
     /// The admin listener's configuration.
     pub fn admin_config(&self) -> anyhow::Result<AdminConfig> {
         self.admin_config_with(None)
@@ -1039,6 +1065,7 @@ impl Config {
             stale_days: self.fleet.stale_days,
             outbox,
             resync: self.resync_config()?,
+            portal: self.portal.as_ref().map(crate::portal::PortalSection::links),
         })
     }
 }
@@ -1138,6 +1165,7 @@ mod tests {
             logging: LoggingSection::default(),
             registrar: Vec::new(),
             resync: None,
+            portal: None,
         };
         assert!(config(settings("https://prov.example.net")).global_settings().is_ok());
         let plain = config(settings("http://prov.example.net")).global_settings().unwrap_err();

@@ -15,6 +15,7 @@ use anyhow::Context;
 use sipprov_admin::AdminServer;
 use sipprov_credentials::Credentials;
 use sipprov_identity::certificate_not_after;
+use sipprov_portal::PortalServer;
 use sipprov_server::{Metrics, PhoneServer, Reloader, ServerState};
 use tokio::sync::watch;
 
@@ -37,6 +38,7 @@ const AUDIT_PRUNE_BATCH: usize = 1_000;
 pub struct Daemon {
     phones: PhoneServer,
     admin: AdminServer,
+    portal: Option<PortalServer>,
     credentials: Arc<Credentials>,
     config_path: Option<PathBuf>,
     audit_retention: Option<Duration>,
@@ -65,6 +67,17 @@ impl Daemon {
         let admin = AdminServer::bind(config.admin.listen, admin_config, phones.admin_state())
             .await
             .context("starting the admin listener")?;
+        let portal = match &config.portal {
+            Some(section) => {
+                let portal_config = config.portal_config(section).context("[portal]")?;
+                let bound =
+                    PortalServer::bind(section.listen, portal_config, phones.admin_state(), phones.softphone_configs())
+                        .await
+                        .context("starting the portal listener")?;
+                Some(bound)
+            }
+            None => None,
+        };
         let metrics = phones.admin_state().metrics;
         metrics.set_build_info(env!("CARGO_PKG_VERSION"), env!("SIPPROV_COMMIT"));
         let admin_certificate = config.admin_config().ok().map(|admin| admin.certificate.chain);
@@ -75,7 +88,7 @@ impl Daemon {
                 metrics.set_certificate_expiry(listener, not_after);
             }
         }
-        Ok(Self { phones, admin, credentials, config_path, audit_retention: config.audit.retention(), outbox })
+        Ok(Self { phones, admin, portal, credentials, config_path, audit_retention: config.audit.retention(), outbox })
     }
 
     /// Where phones connect.
@@ -91,6 +104,11 @@ impl Daemon {
     /// Where the admin API listens.
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin.local_addr()
+    }
+
+    /// Where the softphone portal listens, if `[portal]` is set.
+    pub fn portal_addr(&self) -> Option<SocketAddr> {
+        self.portal.as_ref().map(PortalServer::local_addr)
     }
 
     /// Serves until SIGTERM or Ctrl-C, then drains both listeners.
@@ -116,29 +134,33 @@ impl Daemon {
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let mut phones = tokio::spawn(self.phones.serve(until_stopped(stopped.clone())));
-        let mut admin = tokio::spawn(self.admin.serve(until_stopped(stopped)));
+        let mut listeners = tokio::task::JoinSet::new();
+        let phones = self.phones.serve(until_stopped(stopped.clone()));
+        listeners.spawn(async move { ("phone", phones.await) });
+        let admin = self.admin.serve(until_stopped(stopped.clone()));
+        listeners.spawn(async move { ("admin", admin.await) });
+        if let Some(portal) = self.portal {
+            let portal = portal.serve(until_stopped(stopped));
+            listeners.spawn(async move { ("portal", portal.await) });
+        }
         // Until a signal, or until a listener fails: a daemon without one of its listeners
         // must not look healthy, so then everything stops and the exit status says why.
         let failed = tokio::select! {
             () = shutdown_signal() => None,
-            ended = &mut phones => Some(("phone", ended)),
-            ended = &mut admin => Some(("admin", ended)),
+            Some(ended) = listeners.join_next() => Some(ended),
         };
         crate::systemd::stopping();
         stop.send_replace(true);
-        let outcome = match failed {
-            None => {
-                let (phones, admin) = tokio::join!(phones, admin);
-                listener_outcome("phone", phones).and(listener_outcome("admin", admin))
-            }
-            Some((name, ended)) => {
-                // The other listener drains; the failure is what the exit status reports.
-                let _ = if name == "phone" { admin.await } else { phones.await };
-                listener_outcome(name, ended)
-                    .and_then(|()| Err(anyhow::anyhow!("the {name} listener stopped unexpectedly")))
-            }
+        let mut outcome = match failed {
+            None => Ok(()),
+            Some(ended) => listener_outcome(ended)
+                .and_then(|name| Err(anyhow::anyhow!("the {name} listener stopped unexpectedly"))),
         };
+        // The others drain; the first failure is what the exit status reports.
+        while let Some(ended) = listeners.join_next().await {
+            let drained = listener_outcome(ended).map(|_| ());
+            outcome = outcome.and(drained);
+        }
         outbox_stop.store(true, Ordering::Relaxed);
         if let Some(outbox) = outbox {
             // It stops within a second, or after the registrar call in flight (10 s at most).
@@ -149,14 +171,14 @@ impl Daemon {
     }
 }
 
+/// How a listener's task ended: its name when it stopped cleanly.
 fn listener_outcome(
-    name: &str,
-    ended: Result<Result<(), sipprov_server::ServerError>, tokio::task::JoinError>,
-) -> anyhow::Result<()> {
+    ended: Result<(&'static str, Result<(), sipprov_server::ServerError>), tokio::task::JoinError>,
+) -> anyhow::Result<&'static str> {
     match ended {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(anyhow::Error::from(e).context(format!("the {name} listener failed"))),
-        Err(e) => Err(anyhow::anyhow!("the {name} listener's task failed: {e}")),
+        Ok((name, Ok(()))) => Ok(name),
+        Ok((name, Err(e))) => Err(anyhow::Error::from(e).context(format!("the {name} listener failed"))),
+        Err(e) => Err(anyhow::anyhow!("a listener's task failed: {e}")),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod demo;
 pub mod files;
 pub mod migrate;
+pub mod portal;
 pub mod registrars;
 pub mod resync;
 pub mod systemd;

@@ -295,7 +295,8 @@ async fn run(config_path: &Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting from {}", config_path.display()))?;
     let digest = daemon.digest_addr().map_or_else(|| "-".to_owned(), |addr| addr.to_string());
-    tracing::info!(phones = %daemon.phone_addr(), admin = %daemon.admin_addr(), %digest, "serving");
+    let portal = daemon.portal_addr().map_or_else(|| "-".to_owned(), |addr| addr.to_string());
+    tracing::info!(phones = %daemon.phone_addr(), admin = %daemon.admin_addr(), %digest, %portal, "serving");
     sipprovd::systemd::ready(&format!(
         "serving phones on {}, the admin API on {}",
         daemon.phone_addr(),

@@ -84,6 +84,9 @@ struct Suspicious {
     refused_devices: Vec<Counted>,
     /// Addresses presenting valid certificates of devices not in the inventory.
     unknown_device_sources: Vec<Counted>,
+    /// Softphone portal alerts (a password asked again after its reveal, a used link presented
+    /// again, a lockout), by device, user or address, with the last kind.
+    portal_alerts: Vec<Counted>,
     bans_lifted: u64,
     /// Counters of this process since it started (not in the audit log: they would let an
     /// attacker fill it).
@@ -147,6 +150,7 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
     let mut mismatches = Tally::default();
     let mut refused = Tally::default();
     let mut unknown = Tally::default();
+    let mut portal = Tally::default();
     let mut summary = Suspicious { events_read: events.len(), ..Suspicious::default() };
     for stored in events {
         let event = &stored.event;
@@ -163,6 +167,14 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
             AuditKind::MacMismatch => mismatches.add(mac(), detail_value(&event.detail, "asked")),
             AuditKind::Refused => refused.add(mac(), detail_value(&event.detail, "reason")),
             AuditKind::PendingSeen => unknown.add(detail_value(&event.detail, "peer").unwrap_or_default(), None),
+            AuditKind::RevealRepeated | AuditKind::LinkReplayed | AuditKind::LockedOut => {
+                let subject = event.mac.map(|mac| mac.to_string()).or_else(|| {
+                    detail_value(&event.detail, "user")
+                        .or_else(|| detail_value(&event.detail, "source"))
+                        .or_else(|| detail_value(&event.detail, "peer"))
+                });
+                portal.add(subject.unwrap_or_default(), Some(event.kind.name().to_owned()));
+            }
             _ => {}
         }
     }
@@ -172,6 +184,7 @@ fn summarise(events: &[StoredAuditEvent]) -> Suspicious {
     summary.mac_mismatches = mismatches.top();
     summary.refused_devices = refused.top();
     summary.unknown_device_sources = unknown.top();
+    summary.portal_alerts = portal.top();
     summary
 }
 

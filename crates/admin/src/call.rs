@@ -20,6 +20,8 @@ pub(crate) struct AdminContext {
     pub(crate) outbox: Option<std::sync::Arc<sipprov_registrar::Outbox>>,
     /// How re-sync NOTIFYs are sent, if configured.
     pub(crate) resync: Option<crate::ResyncConfig>,
+    /// The softphone portal's links, if configured.
+    pub(crate) portal: Option<crate::PortalLinks>,
     /// The fleet figures last read for `/metrics`, and when.
     pub(crate) summary: std::sync::Mutex<Option<(std::time::Instant, sipprov_fleet::report::FleetSummary)>>,
 }

@@ -33,6 +33,7 @@ mod resync;
 mod routes;
 mod service;
 mod time;
+mod users;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ use routes::{Action, Matched, Route};
 use sipprov_serving::tls::{self, ServerCertificate, ServerCertificates};
 use sipprov_serving::{Drain, Watcher, accept_failed, handshake_place, http};
 pub use sipprov_serving::{ServerError, ServerState, Timeouts};
+pub use users::PortalLinks;
 
 /// What the admin listener needs besides the phone server's state.
 #[derive(Debug, Clone)]
@@ -75,6 +77,8 @@ pub struct AdminConfig {
     pub outbox: Option<Arc<sipprov_registrar::Outbox>>,
     /// How re-sync NOTIFYs are sent, if configured (`/v1/resync`).
     pub resync: Option<ResyncConfig>,
+    /// The softphone portal's links, if a portal is configured (`/v1/users`, `/v1/softphones`).
+    pub portal: Option<PortalLinks>,
 }
 
 /// A bound admin listener.
@@ -103,6 +107,7 @@ impl AdminServer {
             stale_days: config.stale_days,
             outbox: config.outbox,
             resync: config.resync,
+            portal: config.portal,
             summary: std::sync::Mutex::default(),
         });
         Ok(Self { listener, acceptor, timeouts: config.timeouts, context, gate: Arc::new(gate), epoch: Instant::now() })
@@ -268,6 +273,11 @@ async fn route(
         Action::RegistrarStatus => registrar::status(context).await,
         Action::RegistrarSync => registrar::sync(context, call).await,
         Action::Resync => resync::resync(context, call).await,
+        Action::CreateUser => users::create(context, call).await,
+        Action::ListUsers => users::list(context).await,
+        Action::RemoveUser => users::remove(context, call).await,
+        Action::ResetUser => users::reset(context, call).await,
+        Action::SoftphoneLink => users::link(context, call).await,
     };
     (response, caller, Some(route))
 }

@@ -43,6 +43,11 @@ pub(crate) enum Action {
     RegistrarStatus,
     RegistrarSync,
     Resync,
+    CreateUser,
+    ListUsers,
+    RemoveUser,
+    ResetUser,
+    SoftphoneLink,
 }
 
 /// One route.
@@ -101,6 +106,11 @@ pub(crate) const ROUTES: &[Route] = &[
     route(Method::GET, "/v1/registrar", AUDITOR, Action::RegistrarStatus),
     route(Method::POST, "/v1/registrar/sync", OPERATOR, Action::RegistrarSync),
     route(Method::POST, "/v1/resync", OPERATOR, Action::Resync),
+    route(Method::POST, "/v1/users", OPERATOR, Action::CreateUser),
+    route(Method::GET, "/v1/users", AUDITOR, Action::ListUsers),
+    route(Method::DELETE, "/v1/users/{name}", OPERATOR, Action::RemoveUser),
+    route(Method::POST, "/v1/users/{name}/reset", OPERATOR, Action::ResetUser),
+    route(Method::POST, "/v1/softphones/{mac}/link", OPERATOR, Action::SoftphoneLink),
 ];
 
 /// How a request's path and method matched.

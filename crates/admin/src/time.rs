@@ -34,7 +34,7 @@ pub(crate) fn parse(text: &str, now: Timestamp) -> Result<Timestamp, String> {
 
 /// A duration in whole seconds, days counted as 24 hours; `None` for anything else or a
 /// negative one.
-fn parse_duration(text: &str) -> Option<i64> {
+pub(crate) fn parse_duration(text: &str) -> Option<i64> {
     let span: jiff::Span = text.parse().ok()?;
     if span.is_negative() {
         return None;

@@ -126,6 +126,11 @@ impl Credentials {
         &self.store
     }
 
+    /// Now, on the service's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// The lifecycle rules in force.
     pub fn lifecycle(&self) -> Lifecycle {
         self.lifecycle

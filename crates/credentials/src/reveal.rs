@@ -135,3 +135,19 @@ impl Credentials {
         }
     }
 }
+
+impl Credentials {
+    /// A new password for portal user `user`'s softphone `mac`, asked by the user: the device is
+    /// re-armed (fresh passwords, the registrar told as for any re-arm) and may be revealed or
+    /// linked again. Returns `false`, changing nothing, if the device is not the user's.
+    pub fn renew_for_portal_user(&self, user: &str, mac: &Mac) -> Result<bool, CredentialsError> {
+        if !self.portal_user(user)?.is_some_and(|owner| owner.has_device(mac)) {
+            return Ok(false);
+        }
+        if self.rearm(mac, crate::Reissue::default(), &format!("portal:{user}"))?.is_none() {
+            return Ok(false);
+        }
+        self.change_portal_user(user, |owner| owner.revealed.remove(&mac.to_string()).map(|_| Vec::new()))?;
+        Ok(true)
+    }
+}

@@ -105,6 +105,7 @@ mod rating_policy;
 mod reload;
 mod response;
 mod routes;
+mod softphone_links;
 mod tls_facts;
 
 pub use config::{GroupSettings, PhoneServerConfig};
@@ -113,3 +114,4 @@ pub use listener::PhoneServer;
 pub use rating_policy::{RatingPolicy, RatingRule};
 pub use reload::Reloader;
 pub use sipprov_serving::{Metrics, ServerError, ServerState, Timeouts, tls};
+pub use softphone_links::ONE_TIME_LINK_SETTING;

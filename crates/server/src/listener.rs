@@ -106,6 +106,12 @@ impl PhoneServer {
         }
     }
 
+    /// What the softphone portal delivers one-time links' configs through: rendered and
+    /// recorded here, as a phone's fetch is.
+    pub fn softphone_configs(&self) -> Arc<dyn sipprov_serving::SoftphoneConfigs> {
+        Arc::new(crate::softphone_links::LinkConfigs { context: Arc::clone(&self.context) })
+    }
+
     /// Accepts and serves connections until `shutdown` completes; then stops accepting, lets
     /// in-flight requests finish within the drain deadline, and returns.
     ///

@@ -21,6 +21,9 @@ pub enum ServerError {
     /// The rate-limit policy is unusable, or the stored bans cannot be read.
     #[error("rate limits: {0}")]
     Limits(String),
+    /// A listener's own configuration is unusable (a URL, its pages).
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// Accepting connections failed in a way that will not recover.
     #[error("accepting connections failed: {0}")]
     Accept(#[source] std::io::Error),

@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         stale_days: 7,
         outbox: None,
         resync: None,
+        portal: None,
     };
     let admin = AdminServer::bind("127.0.0.1:0".parse()?, config, state).await?;
     let addr = admin.local_addr();

@@ -20,6 +20,7 @@ mod resync;
 mod table;
 mod token;
 mod url;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,7 @@ pub(crate) use pending::PendingCommand;
 pub(crate) use registrar::RegistrarCommand;
 pub(crate) use report::ReportCommand;
 pub(crate) use token::TokenCommand;
+pub(crate) use user::{SoftphoneCommand, UserCommand};
 
 /// How to reach the admin API.
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 pub mod kamailio;
 pub mod phone_ca;
 pub mod prometheus;
+pub mod webdriver;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
@@ -397,4 +398,10 @@ pub fn tls_as(
         connection.complete_io(&mut tcp)?;
     }
     Ok(rustls::StreamOwned::new(connection, tcp))
+}
+
+/// A TCP port on loopback free at the time of asking (for a listener whose address must be
+/// known before it starts, such as a URL in a config file).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -1,7 +1,7 @@
 //! Request routing, one module per listener.
 
 mod device_config;
-pub(crate) use device_config::DeviceConfig;
+pub(crate) use device_config::{DeviceConfig, DeviceToRender};
 mod known_devices;
 pub(crate) use known_devices::KnownDevices;
 pub(crate) mod outcome;

@@ -165,6 +165,7 @@ impl Harness {
             stale_days: 7,
             outbox: None,
             resync: None,
+            portal: None,
         };
         let admin = AdminServer::bind("127.0.0.1:0".parse().unwrap(), admin_config, admin_state.clone()).await.unwrap();
         let admin_addr = admin.local_addr();
