@@ -1040,6 +1040,7 @@ impl Config {
             brand: portal.brand.clone(),
             link_ttl: Duration::from_secs(portal.link_minutes * 60),
             sessions: sipprov_portal::SessionPolicy::default(),
+            second_factor: portal.second_factor(),
             timeouts: self.phones.timeouts(),
         })
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 use serde::Deserialize;
 use sipprov_admin::PortalLinks;
-use sipprov_portal::{DEFAULT_ACTIVATION_TTL, DEFAULT_LINK_TTL};
+use sipprov_portal::{DEFAULT_ACTIVATION_TTL, DEFAULT_LINK_TTL, SecondFactor};
 
 /// The `[portal]` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +33,14 @@ pub struct PortalSection {
     /// Hours an activation link works [default: 72].
     #[serde(default = "default_activation_hours")]
     pub activation_hours: u64,
+    /// A TOTP code after the password: `off`, `optional` (users may set one up) or `required`
+    /// (every user sets one up at the first login) [default: optional].
+    #[serde(default = "default_second_factor")]
+    pub second_factor: String,
+}
+
+fn default_second_factor() -> String {
+    "optional".into()
 }
 
 fn default_brand() -> String {
@@ -72,10 +80,18 @@ impl PortalSection {
         if self.brand.trim().is_empty() || self.brand.len() > 100 || self.brand.chars().any(char::is_control) {
             bail!("[portal] brand must be 1 to 100 printable characters");
         }
+        if SecondFactor::from_name(&self.second_factor).is_none() {
+            bail!("[portal] second_factor {:?} must be off, optional or required", self.second_factor);
+        }
         if self.certificate.is_some() != self.key.is_some() {
             bail!("[portal] certificate and key go together");
         }
         Ok(())
+    }
+
+    /// Whether logins ask for a TOTP code (checked by [`PortalSection::check`]).
+    pub fn second_factor(&self) -> SecondFactor {
+        SecondFactor::from_name(&self.second_factor).unwrap_or_default()
     }
 
     /// The links the admin API hands out.

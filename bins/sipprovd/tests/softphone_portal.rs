@@ -19,13 +19,18 @@ const PASSWORD: &str = "violet tractor mountain";
 /// The demo daemon with a `[portal]` on a port of its own, reached as `localhost` (the name
 /// the demo certificate holds). Returns it and the portal's URL.
 fn start(dir: &Path) -> (Daemon, String) {
+    start_with(dir, "")
+}
+
+/// [`start`], with `extra` lines in `[portal]`.
+fn start_with(dir: &Path, extra: &str) -> (Daemon, String) {
     let port = support::free_port();
     let url = format!("https://localhost:{port}");
     let daemon = Daemon::start_with(dir, |dir| {
         let config = dir.join("sipprov.toml");
         let mut text = std::fs::read_to_string(&config).unwrap();
         text.push_str(&format!(
-            "\n[portal]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\nbrand = \"Example Telecom\"\n"
+            "\n[portal]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{url}\"\nbrand = \"Example Telecom\"\n{extra}"
         ));
         std::fs::write(config, text).unwrap();
     });
@@ -219,6 +224,32 @@ fn a_user_activates_sees_the_password_once_and_sets_up_a_softphone_from_a_qr_cod
     assert!(!logged.contains(activation.rsplit('=').next().unwrap()), "activation tokens never reach the log");
 }
 
+/// Sets `name`'s password from the activation link in `created` (what `user add --json` printed).
+fn activate(daemon: &Daemon, url: &str, name: &str, created: &serde_json::Value) {
+    let token = created["activation_url"].as_str().unwrap().rsplit('=').next().unwrap().to_owned();
+    let (_, page) = curl(daemon, &[&format!("{url}/activate?user={name}&token={token}")]);
+    let form_cookie = set_cookie(&page, "__Host-sipprov-form").unwrap();
+    let (status, _) = curl(
+        daemon,
+        &[
+            "--cookie",
+            &format!("__Host-sipprov-form={form_cookie}"),
+            "--data-urlencode",
+            &format!("csrf={}", hidden(&page, "csrf")),
+            "--data-urlencode",
+            &format!("user={name}"),
+            "--data-urlencode",
+            &format!("token={token}"),
+            "--data-urlencode",
+            &format!("password={PASSWORD}"),
+            "--data-urlencode",
+            &format!("again={PASSWORD}"),
+            &format!("{url}/activate"),
+        ],
+    );
+    assert_eq!(status, 200);
+}
+
 fn body_of(response: &str) -> &str {
     response.rsplit("\r\n\r\n").next().unwrap_or_default()
 }
@@ -234,28 +265,7 @@ fn guessing_a_password_from_one_address_is_locked_out_before_twenty_attempts() {
         &daemon.admin_token,
         &["user", "add", "--name", "bob", "--email", "bob@example.net", "--device", SOFTPHONE, "--json"],
     ));
-    let token = created["activation_url"].as_str().unwrap().rsplit('=').next().unwrap().to_owned();
-    let (_, page) = curl(&daemon, &[&format!("{url}/activate?user=bob&token={token}")]);
-    let form_cookie = set_cookie(&page, "__Host-sipprov-form").unwrap();
-    let (status, _) = curl(
-        &daemon,
-        &[
-            "--cookie",
-            &format!("__Host-sipprov-form={form_cookie}"),
-            "--data-urlencode",
-            &format!("csrf={}", hidden(&page, "csrf")),
-            "--data-urlencode",
-            "user=bob",
-            "--data-urlencode",
-            &format!("token={token}"),
-            "--data-urlencode",
-            &format!("password={PASSWORD}"),
-            "--data-urlencode",
-            &format!("again={PASSWORD}"),
-            &format!("{url}/activate"),
-        ],
-    );
-    assert_eq!(status, 200);
+    activate(&daemon, &url, "bob", &created);
 
     // One guesser, many names and then the real one: locked out well before 20 attempts.
     let mut locked_at = None;
@@ -352,4 +362,69 @@ fn linphone_follows_a_one_time_link_once() {
     assert!(!second.contains("reg_identity"), "a second start with the same link gets nothing: {second}");
     assert!(daemon.all_output().contains("\"route\":\"provisioning-link\",\"status\":404"));
     assert!(audit_kinds(&daemon).contains(&"link-replayed".to_owned()));
+}
+
+/// With `second_factor = "required"`, a user sets up an authenticator at the first login
+/// before seeing any softphone; every later login asks for a code, and a code works once.
+#[test]
+fn a_required_second_factor_is_set_up_at_first_login_and_asked_at_every_login() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, url) = start_with(dir.path(), "second_factor = \"required\"\n");
+    let created = json_of(&daemon.cli(
+        &daemon.admin_token,
+        &["user", "add", "--name", "carol", "--email", "carol@example.net", "--device", SOFTPHONE, "--json"],
+    ));
+    activate(&daemon, &url, "carol", &created);
+    let with = |cookie: &str| format!("__Host-sipprov-session={cookie}");
+
+    // First login: the set-up page, and nothing else until the second factor is on.
+    let cookie = curl_login(&daemon, &url, "127.0.0.1", "carol", PASSWORD).unwrap();
+    let (status, page) = curl(&daemon, &["--cookie", &with(&cookie), &format!("{url}/")]);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Set up a second factor") && page.contains("<svg"), "{page}");
+    assert!(!page.contains("Your softphones"), "{page}");
+    let key = page.split("id=\"totp-key\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let (status, _) = curl(&daemon, &["--cookie", &with(&cookie), &format!("{url}/reveal/{SOFTPHONE}")]);
+    assert_eq!(status, 303, "no reveal before the second factor is on");
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let code = |offset: u64| sipprov_credentials::totp_code(&key, now() + offset).unwrap();
+    let first = code(0);
+    let (status, turned_on) = curl(
+        &daemon,
+        &[
+            "--cookie",
+            &with(&cookie),
+            "--data",
+            &format!("csrf={}&code={first}", hidden(&page, "csrf")),
+            &format!("{url}/totp"),
+        ],
+    );
+    assert_eq!(status, 200, "{turned_on}");
+    assert!(turned_on.contains("Your second factor is on") && turned_on.contains("Your softphones"), "{turned_on}");
+
+    // The next login stops at the code: a wrong one is refused, a fresh one completes it.
+    let waiting = curl_login(&daemon, &url, "127.0.0.1", "carol", PASSWORD).unwrap();
+    let (_, page) = curl(&daemon, &["--cookie", &with(&waiting), &format!("{url}/")]);
+    assert!(page.contains("action=\"/login/code\"") && !page.contains("Your softphones"), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let post_code = |code: &str| {
+        curl(
+            &daemon,
+            &["--cookie", &with(&waiting), "--data", &format!("csrf={csrf}&code={code}"), &format!("{url}/login/code")],
+        )
+    };
+    assert_eq!(post_code("000000x").0, 401);
+    assert_eq!(post_code(&first).0, 401, "the code that turned it on was used already");
+    let (status, done) = post_code(&code(30));
+    assert_eq!(status, 303, "{done}");
+    let complete = set_cookie(&done, "__Host-sipprov-session").unwrap();
+    assert_ne!(complete, waiting, "a new session cookie once the login completes");
+    let (_, home) = curl(&daemon, &["--cookie", &with(&complete), &format!("{url}/")]);
+    assert!(home.contains("Your softphones"), "{home}");
+    let (_, stale) = curl(&daemon, &["--cookie", &with(&waiting), &format!("{url}/")]);
+    assert!(!stale.contains("Your softphones"), "the waiting cookie is gone: {stale}");
+    assert!(!daemon.all_output().contains(&key), "the TOTP key is never logged");
 }

@@ -576,8 +576,9 @@ impl Credentials {
         }
     }
 
-    /// Seals every device's secrets, and every HA1 kept for the registrars, again under the
-    /// current key (after a key rotation). Returns how many devices and HA1 rows were resealed.
+    /// Seals every device's secrets, every HA1 kept for the registrars and every portal user's
+    /// TOTP key again under the current key (after a key rotation). Returns how many devices,
+    /// HA1 rows and TOTP keys were resealed.
     pub fn reseal_all(&self, batch: usize) -> Result<usize, CredentialsError> {
         let keyring = self.keyring()?;
         let current = keyring.current_id();
@@ -606,7 +607,7 @@ impl Credentials {
             )?;
             Ok(true)
         })?;
-        Ok(devices + self.reseal_registrar(batch)?)
+        Ok(devices + self.reseal_registrar(batch)? + self.reseal_portal_totp()?)
     }
 
     fn for_each_with_secrets(

@@ -87,6 +87,7 @@ mod fleet;
 mod lifecycle;
 #[cfg(feature = "test-support")]
 mod memory_store;
+mod portal_totp;
 mod portal_user;
 mod portal_users;
 mod registrar;
@@ -113,8 +114,9 @@ pub use fleet::{FleetFacts, FleetQuery, FleetRow};
 pub use lifecycle::{FetchRefusal, FetchRequest, Lifecycle, RATING_DEVICE_CERTIFICATE, Serve};
 #[cfg(feature = "test-support")]
 pub use memory_store::MemoryStore;
+pub use portal_totp::totp_code;
 pub use portal_user::{
-    Activation, LOCKOUT, LOCKOUT_FAILURES, MIN_PASSWORD_CHARS, PortalUser, check_email, check_new_password,
+    Activation, LOCKOUT, LOCKOUT_FAILURES, MIN_PASSWORD_CHARS, PortalUser, TotpKey, check_email, check_new_password,
     check_user_name,
 };
 pub use portal_users::{ActivationRefusal, Login, SOFTPHONE_VENDORS};

@@ -37,6 +37,21 @@ pub struct PortalUser {
     pub revealed: BTreeMap<String, i64>,
     /// When the operator created the user (Unix seconds).
     pub created_at: i64,
+    /// The second factor, once the user set one up.
+    #[serde(default)]
+    pub totp: Option<TotpKey>,
+}
+
+/// A user's TOTP key (RFC 6238: HMAC-SHA-1, 6 digits, 30 s steps), sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpKey {
+    /// The base32 key, sealed for the user's name, hex.
+    pub sealed: String,
+    /// Whether the user proved a code from it: only then does login ask for one.
+    pub confirmed: bool,
+    /// The last time step a code was accepted for: no code is accepted twice.
+    pub last_step: u64,
 }
 
 /// A pending activation: the token's hash and its end.
@@ -70,6 +85,11 @@ impl PortalUser {
     /// Whether `device` is one of the user's softphones.
     pub fn has_device(&self, device: &Mac) -> bool {
         self.devices.contains(device)
+    }
+
+    /// Whether logging in takes a TOTP code after the password.
+    pub fn has_second_factor(&self) -> bool {
+        self.totp.as_ref().is_some_and(|totp| totp.confirmed)
     }
 
     /// When `device`'s password was revealed to this user, if it was.
@@ -266,6 +286,7 @@ mod tests {
             locked_until: Some(9),
             revealed: BTreeMap::from([("020000000001".into(), 5)]),
             created_at: 1,
+            totp: Some(TotpKey { sealed: "00".into(), confirmed: false, last_step: 3 }),
         };
         let json = serde_json::to_string(&user).unwrap();
         assert!(json.contains(r#""devices":["020000000001"]"#), "{json}");

@@ -27,7 +27,7 @@ fn document_name(name: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Login {
     /// Name and password match: the user as stored.
-    Accepted(PortalUser),
+    Accepted(Box<PortalUser>),
     /// Unknown user, not yet activated, or wrong password: one answer for all.
     Refused,
     /// Too many failures: refused until then, whatever the password.
@@ -79,6 +79,7 @@ impl Credentials {
             locked_until: None,
             revealed: Default::default(),
             created_at: now.unix(),
+            totp: None,
         };
         let macs: Vec<String> = user.devices.iter().map(ToString::to_string).collect();
         let detail = format!("user={} devices={} by={}", quote(name), macs.join(","), quote(by));
@@ -116,6 +117,7 @@ impl Credentials {
             user.activation = Some(activation.clone());
             user.failed_logins = 0;
             user.locked_until = None;
+            user.totp = None;
             let detail = format!("user={} reset=yes by={}", quote(name), quote(by));
             Some(vec![AuditEvent::without_device(now, AuditKind::UserCreated, detail)])
         })?;
@@ -243,22 +245,13 @@ impl Credentials {
             if matches {
                 user.failed_logins = 0;
                 user.locked_until = None;
-                outcome = Login::Accepted(user.clone());
+                outcome = Login::Accepted(Box::new(user.clone()));
                 let detail = format!("user={} purpose={purpose} peer={}", quote(name), quote(peer));
                 return Some(vec![AuditEvent::without_device(now, AuditKind::Login, detail)]);
             }
-            user.failed_logins += 1;
-            if user.failed_logins < LOCKOUT_FAILURES {
-                outcome = Login::Refused;
-                return Some(vec![failed("wrong password")]);
-            }
-            let until = now.saturating_add(LOCKOUT);
-            user.failed_logins = 0;
-            user.locked_until = Some(until.unix());
-            outcome = Login::Locked { until };
-            let detail =
-                format!("user={} failures={LOCKOUT_FAILURES} until={} peer={}", quote(name), until.unix(), quote(peer));
-            Some(vec![failed("wrong password"), AuditEvent::without_device(now, AuditKind::LockedOut, detail)])
+            let (refused, events) = count_failure(user, now, failed("wrong password"), peer);
+            outcome = refused;
+            Some(events)
         })?;
         Ok(if changed.is_some() { outcome } else { Login::Refused })
     }
@@ -331,6 +324,26 @@ impl Credentials {
         }
         Ok(Ok(()))
     }
+}
+
+/// Counts one failed proof (`event` says which) against `user`: the failure that reaches
+/// [`LOCKOUT_FAILURES`] locks the account for [`LOCKOUT`], an alert.
+pub(crate) fn count_failure(
+    user: &mut PortalUser,
+    now: Timestamp,
+    event: AuditEvent,
+    peer: &str,
+) -> (Login, Vec<AuditEvent>) {
+    user.failed_logins += 1;
+    if user.failed_logins < LOCKOUT_FAILURES {
+        return (Login::Refused, vec![event]);
+    }
+    let until = now.saturating_add(LOCKOUT);
+    user.failed_logins = 0;
+    user.locked_until = Some(until.unix());
+    let detail =
+        format!("user={} failures={LOCKOUT_FAILURES} until={} peer={}", quote(&user.name), until.unix(), quote(peer));
+    (Login::Locked { until }, vec![event, AuditEvent::without_device(now, AuditKind::LockedOut, detail)])
 }
 
 fn to_json(user: &PortalUser) -> Result<String, CredentialsError> {

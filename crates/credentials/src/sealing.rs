@@ -30,6 +30,8 @@ pub enum SecretKind {
     EnrolmentSecret,
     /// The digest HA1 values of the account on this line, kept for the registrar.
     RegistrarHa1(u16),
+    /// A softphone portal user's TOTP key (sealed for the user's name, not a MAC).
+    PortalTotp,
 }
 
 impl SecretKind {
@@ -41,6 +43,7 @@ impl SecretKind {
             SecretKind::AdminPassword => "admin-password".into(),
             SecretKind::EnrolmentSecret => "enrolment-secret".into(),
             SecretKind::RegistrarHa1(line) => format!("registrar-ha1-{line}"),
+            SecretKind::PortalTotp => "portal-totp".into(),
         }
     }
 }
@@ -153,12 +156,27 @@ impl Keyring {
 
     /// Seals `secret` for device `mac`.
     pub fn seal(&self, secret: &Password, mac: &Mac, kind: SecretKind) -> Result<Sealed, SealingError> {
+        self.seal_bound(secret, aad(mac, kind))
+    }
+
+    /// Seals a secret that belongs to a named subject (a portal user) rather than a device: it
+    /// opens only with [`Keyring::open_for`] for the same name and kind.
+    pub fn seal_for(&self, secret: &Password, name: &str, kind: SecretKind) -> Result<Sealed, SealingError> {
+        self.seal_bound(secret, named_aad(name, kind))
+    }
+
+    /// Opens what [`Keyring::seal_for`] sealed for the same name and kind.
+    pub fn open_for(&self, sealed: &Sealed, name: &str, kind: SecretKind) -> Result<Password, SealingError> {
+        self.open_bound(sealed, named_aad(name, kind))
+    }
+
+    fn seal_bound(&self, secret: &Password, aad: Vec<u8>) -> Result<Sealed, SealingError> {
         let key = self.keys.first().ok_or(SealingError::KeyFile { line: 0, reason: "no key in the file" })?;
         let mut nonce = [0u8; NONCE_LEN];
         random(&mut nonce).map_err(|e| SealingError::Rng(e.to_string()))?;
         let mut in_out = secret.expose().as_bytes().to_vec();
         key.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad(mac, kind)), &mut in_out)
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut in_out)
             .map_err(|_| SealingError::Crypto)?;
         let mut out = Vec::with_capacity(2 + 4 + NONCE_LEN + in_out.len());
         out.extend_from_slice(FORMAT);
@@ -170,6 +188,10 @@ impl Keyring {
 
     /// Opens what [`Keyring::seal`] sealed for the same device and kind.
     pub fn open(&self, sealed: &Sealed, mac: &Mac, kind: SecretKind) -> Result<Password, SealingError> {
+        self.open_bound(sealed, aad(mac, kind))
+    }
+
+    fn open_bound(&self, sealed: &Sealed, aad: Vec<u8>) -> Result<Password, SealingError> {
         let id = sealed.key_id().ok_or(SealingError::Malformed)?;
         let key = self.keys.iter().find(|k| k.id == id).ok_or(SealingError::UnknownKey(id))?;
         let nonce: [u8; NONCE_LEN] =
@@ -177,7 +199,7 @@ impl Keyring {
         let mut in_out = Zeroizing::new(sealed.0[6 + NONCE_LEN..].to_vec());
         let plaintext = key
             .key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad(mac, kind)), &mut in_out)
+            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut in_out)
             .map_err(|_| SealingError::Tampered)?;
         let text = std::str::from_utf8(plaintext).map_err(|_| SealingError::Malformed)?;
         Ok(Password::from_string(text.to_owned()))
@@ -186,6 +208,11 @@ impl Keyring {
 
 fn aad(mac: &Mac, kind: SecretKind) -> Vec<u8> {
     format!("sipprov/v1/{}/{mac}", kind.label()).into_bytes()
+}
+
+/// A MAC is 12 hex digits, so `user:` keeps a name from ever meaning a device.
+fn named_aad(name: &str, kind: SecretKind) -> Vec<u8> {
+    format!("sipprov/v1/{}/user:{name}", kind.label()).into_bytes()
 }
 
 fn aes_key(material: &[u8]) -> Result<LessSafeKey, SealingError> {

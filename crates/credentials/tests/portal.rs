@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sipprov_credentials::{
-    Account, ActivationRefusal, AuditKind, AuditQuery, CredentialState, Credentials, DeviceProfile, Keyring, Lifecycle,
-    Login, ManualClock, MemoryStore, Revealed, Store, Timestamp,
+    Account, ActivationRefusal, AuditKind, AuditQuery, Clock, CredentialState, Credentials, DeviceProfile, Keyring,
+    Lifecycle, Login, ManualClock, MemoryStore, Revealed, Store, Timestamp,
 };
 use sipprov_identity::Mac;
 
@@ -170,3 +170,76 @@ fn a_link_is_used_once_and_a_replay_is_an_alert() {
     let audit = world.store.audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).unwrap();
     assert!(audit.iter().all(|e| !e.event.detail.contains(token.expose())), "tokens never reach the audit log");
 }
+
+fn code_at(base32: &str, clock: &ManualClock, offset: i64) -> String {
+    let now = u64::try_from(clock.now().unix() + offset).unwrap();
+    sipprov_credentials::totp_code(base32, now).unwrap()
+}
+
+#[test]
+fn a_second_factor_is_confirmed_once_then_each_code_works_once() {
+    let world = world();
+    activated(&world);
+    let credentials = &world.credentials;
+    let base32 = credentials.begin_totp("alice").unwrap().unwrap();
+    assert_eq!(base32.len(), 32, "160 bits in base32");
+    assert!(!credentials.portal_user("alice").unwrap().unwrap().has_second_factor(), "not before it is confirmed");
+    assert!(!credentials.confirm_totp("alice", "12345x", "p").unwrap(), "a malformed code");
+    assert!(credentials.confirm_totp("alice", &code_at(&base32, &world.clock, 0), "p").unwrap());
+    let user = credentials.portal_user("alice").unwrap().unwrap();
+    assert!(user.has_second_factor());
+    assert!(!user.totp.as_ref().unwrap().sealed.contains(&hex_of(&base32)), "the key is sealed");
+    assert!(credentials.begin_totp("alice").unwrap().is_none(), "a confirmed key is not replaced by the user");
+
+    // The code used to confirm is spent; the next step's code works, once.
+    let now = code_at(&base32, &world.clock, 0);
+    assert_eq!(credentials.check_totp("alice", &now, "p").unwrap(), Login::Refused, "a code works once");
+    let next = code_at(&base32, &world.clock, 30);
+    assert!(matches!(credentials.check_totp("alice", &next, "p").unwrap(), Login::Accepted(_)), "skew of one step");
+    assert_eq!(credentials.check_totp("alice", &next, "p").unwrap(), Login::Refused);
+
+    // Wrong codes count toward the lockout like wrong passwords (the replay above was one).
+    world.clock.advance(Duration::from_secs(120));
+    for _ in 0..3 {
+        assert_eq!(credentials.check_totp("alice", "12345x", "p").unwrap(), Login::Refused);
+    }
+    assert!(matches!(credentials.check_totp("alice", "12345x", "p").unwrap(), Login::Locked { .. }));
+    let right = code_at(&base32, &world.clock, 0);
+    assert!(
+        matches!(credentials.check_totp("alice", &right, "p").unwrap(), Login::Locked { .. }),
+        "even the right code"
+    );
+    assert!(kinds(&world.store).contains(&AuditKind::LockedOut));
+
+    // A reset removes the second factor with the password.
+    credentials.reset_portal_user("alice", DAY, "op").unwrap().unwrap();
+    assert!(credentials.portal_user("alice").unwrap().unwrap().totp.is_none());
+}
+
+fn hex_of(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_key_rotation_reseals_totp_keys_which_still_work_after_the_old_key_is_gone() {
+    let store = Arc::new(MemoryStore::default());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix(1_800_000_000)));
+    let old = Keyring::generate_file(1, None).unwrap();
+    let with = |file: &str| {
+        Credentials::new(store.clone(), Lifecycle::default(), Some(Keyring::parse(file).unwrap()), clock.clone())
+    };
+    let before = with(&old);
+    let (_, token) = before.create_portal_user("alice", "a@example.net", vec![], DAY, "op").unwrap().unwrap();
+    before.activate_portal_user("alice", token.expose(), PASSWORD_FOR_ROTATION, "p").unwrap().unwrap();
+    let base32 = before.begin_totp("alice").unwrap().unwrap();
+    assert!(before.confirm_totp("alice", &code_at(&base32, &clock, 0), "p").unwrap());
+
+    let both = Keyring::generate_file(2, Some(&old)).unwrap();
+    assert_eq!(with(&both).reseal_all(10).unwrap(), 1, "the TOTP key");
+    assert_eq!(with(&both).reseal_all(10).unwrap(), 0);
+    let only_new: String = both.lines().filter(|line| !line.contains("key 1 ")).collect::<Vec<_>>().join("\n");
+    let after = with(&only_new);
+    assert!(matches!(after.check_totp("alice", &code_at(&base32, &clock, 30), "p").unwrap(), Login::Accepted(_)));
+}
+
+const PASSWORD_FOR_ROTATION: &str = "violet tractor mountain";

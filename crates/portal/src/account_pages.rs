@@ -11,6 +11,7 @@ use sipprov_credentials::{ActivationRefusal, Login, MIN_PASSWORD_CHARS};
 use crate::context::{Portal, blocking};
 use crate::form::{self, Form};
 use crate::response::{self, FORM_COOKIE, PortalResponse, SESSION_COOKIE};
+use crate::sessions::Stage;
 use crate::token;
 
 /// The login page, with a fresh form token (cookie and hidden field).
@@ -46,8 +47,10 @@ pub(crate) async fn login(portal: &Portal, parts: &Parts, form: Form, ip: IpAddr
     let outcome = blocking(move || credentials.portal_login(&user, &password, &peer, "login")).await;
     match outcome {
         Ok(Login::Accepted(user)) => {
-            let Some((cookie, _)) = portal.sessions.start(&user.name) else { return unavailable(portal) };
-            tracing::info!(user = %user.name, %ip, "portal login");
+            let stage =
+                if user.has_second_factor() { Stage::AwaitingCode } else { Stage::Complete { second_factor: false } };
+            let Some((cookie, _)) = portal.sessions.start(&user.name, stage) else { return unavailable(portal) };
+            tracing::info!(user = %user.name, %ip, "portal password accepted");
             let mut response = response::redirect("/");
             response::set_cookie(&mut response, SESSION_COOKIE, &cookie);
             response::clear_cookie(&mut response, FORM_COOKIE);
@@ -66,11 +69,11 @@ pub(crate) async fn login(portal: &Portal, parts: &Parts, form: Form, ip: IpAddr
 }
 
 /// What a locked-out login is told: the same for an account and an address.
-const LOCKED: &str = "Too many failed attempts. Please wait 15 minutes and try again.";
+pub(crate) const LOCKED: &str = "Too many failed attempts. Please wait 15 minutes and try again.";
 
 /// `POST /logout`: the session ends here, whatever the browser keeps.
 pub(crate) fn logout(portal: &Portal, parts: &Parts, form: &Form) -> PortalResponse {
-    if let Err(refused) = portal.session_for_form(parts, form) {
+    if let Err(refused) = portal.checked_form(portal.any_session(parts), form) {
         return refused;
     }
     if let Some(cookie) = form::cookie(parts, SESSION_COOKIE) {

@@ -10,11 +10,12 @@ use minijinja::Value;
 use sipprov_credentials::{AuditEvent, AuditKind, CredentialsError, quote};
 use sipprov_serving::{ServerState, SoftphoneConfigs};
 
+use crate::SecondFactor;
 use crate::address_guard::AddressGuard;
 use crate::form::{self, Form};
 use crate::pages::Pages;
 use crate::response::{self, FORM_COOKIE, PortalResponse, SESSION_COOKIE};
-use crate::sessions::{Session, Sessions};
+use crate::sessions::{Session, Sessions, Stage};
 use crate::token;
 
 /// The portal's state, shared by its connections.
@@ -30,6 +31,10 @@ pub(crate) struct Portal {
     pub(crate) registrar: String,
     /// How long a provisioning link works.
     pub(crate) link_ttl: Duration,
+    /// Whether users may, or must, log in with a TOTP code after the password.
+    pub(crate) second_factor: SecondFactor,
+    /// The service's name: the issuer authenticator apps show.
+    pub(crate) brand: String,
 }
 
 impl Portal {
@@ -59,27 +64,51 @@ impl Portal {
         self.page(status, "message.html", session, minijinja::context! { title, message, back })
     }
 
-    /// The logged-in session of this request, if any.
-    pub(crate) fn session(&self, parts: &Parts) -> Option<Session> {
+    /// The request's session, at whatever stage.
+    pub(crate) fn any_session(&self, parts: &Parts) -> Option<Session> {
         self.sessions.find(form::cookie(parts, SESSION_COOKIE)?)
     }
 
-    /// The session, if the form carries its token: what every state-changing post needs.
+    /// The request's session, if its login is complete.
+    pub(crate) fn session(&self, parts: &Parts) -> Option<Session> {
+        self.any_session(parts).filter(|session| matches!(session.stage, Stage::Complete { .. }))
+    }
+
+    /// The request's session, if it waits for the user's TOTP code.
+    pub(crate) fn awaiting_code(&self, parts: &Parts) -> Option<Session> {
+        self.any_session(parts).filter(|session| session.stage == Stage::AwaitingCode)
+    }
+
+    /// Whether a complete session may act on softphones: not while this deployment requires a
+    /// second factor the user has not set up.
+    pub(crate) fn may_act(&self, session: &Session) -> bool {
+        match session.stage {
+            Stage::Complete { second_factor } => second_factor || self.second_factor != SecondFactor::Required,
+            Stage::AwaitingCode => false,
+        }
+    }
+
+    /// A usable session whose form carries its token: what every softphone action needs.
     pub(crate) fn session_for_form(&self, parts: &Parts, form: &Form) -> Result<Session, PortalResponse> {
+        let session = self.checked_form(self.session(parts), form)?;
+        if !self.may_act(&session) {
+            return Err(response::redirect("/"));
+        }
+        Ok(session)
+    }
+
+    /// `session`, if there is one and the form carries its token.
+    pub(crate) fn checked_form(&self, session: Option<Session>, form: &Form) -> Result<Session, PortalResponse> {
         let refused = || {
             self.message(StatusCode::FORBIDDEN, "Session ended", "Your session has ended. Please log in again.", None)
         };
-        let session = self.session(parts).ok_or_else(refused)?;
+        let session = session.ok_or_else(refused)?;
         match form.get("csrf") {
             Some(posted) if token::same(posted, &session.csrf) => Ok(session),
             _ => {
                 tracing::warn!(user = %session.user, "portal form posted without its session's token; refused");
-                Err(self.message(
-                    StatusCode::FORBIDDEN,
-                    "Form refused",
-                    "This form has expired. Please try again.",
-                    Some(&session),
-                ))
+                let message = "This form has expired. Please try again.";
+                Err(self.message(StatusCode::FORBIDDEN, "Form refused", message, Some(&session)))
             }
         }
     }

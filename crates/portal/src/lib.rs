@@ -9,7 +9,8 @@
 //! - Or the user makes a one-time provisioning link, shown as a QR code: a softphone fetching
 //!   it gets its config (Linphone's lpconfig XML), once, within 15 minutes.
 //!
-//! Logins lock after 5 failures per account (in the store) and 10 per address (here). The
+//! An optional second factor (TOTP, `SecondFactor`) may be offered or required. Logins lock
+//! after 5 failures per account (in the store) and 10 per address (here). The
 //! listener shares the phone listener's admission: bans, connection and handshake caps, request
 //! rates. Every answer carries a strict Content-Security-Policy, HSTS, `nosniff`,
 //! `Referrer-Policy: no-referrer` and `Cache-Control: no-store`. Pages are server-rendered
@@ -41,6 +42,7 @@ mod provisioning;
 mod qr;
 mod response;
 mod routes;
+mod second_factor_pages;
 mod sessions;
 mod softphone_pages;
 mod token;
@@ -77,8 +79,35 @@ pub struct PortalConfig {
     pub link_ttl: Duration,
     /// How long sessions last.
     pub sessions: SessionPolicy,
+    /// Whether users may, or must, give a TOTP code after their password.
+    pub second_factor: SecondFactor,
     /// Deadlines for handshakes, request heads and the drain at shutdown.
     pub timeouts: Timeouts,
+}
+
+/// Whether the portal asks for a second factor (a TOTP code from an authenticator app) after
+/// the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecondFactor {
+    /// Never: passwords only.
+    Off,
+    /// Users may set one up; those who did are asked for a code.
+    #[default]
+    Optional,
+    /// Every user sets one up at the first login, before seeing any softphone.
+    Required,
+}
+
+impl SecondFactor {
+    /// The value named `off`, `optional` or `required`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "off" => Some(Self::Off),
+            "optional" => Some(Self::Optional),
+            "required" => Some(Self::Required),
+            _ => None,
+        }
+    }
 }
 
 /// How long a provisioning link works unless configured otherwise.
@@ -124,6 +153,8 @@ impl PortalServer {
             public_url: config.public_url,
             registrar: config.registrar,
             link_ttl: config.link_ttl,
+            second_factor: config.second_factor,
+            brand: config.brand,
         });
         Ok(Self { listener, acceptor, timeouts: config.timeouts, portal })
     }

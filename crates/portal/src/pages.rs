@@ -4,7 +4,7 @@
 use minijinja::{Environment, Value};
 
 /// The page templates, compiled into the binary.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("layout.html", include_str!("../templates/layout.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("activate.html", include_str!("../templates/activate.html")),
@@ -13,6 +13,8 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("revealed.html", include_str!("../templates/revealed.html")),
     ("link.html", include_str!("../templates/link.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("code.html", include_str!("../templates/code.html")),
+    ("totp.html", include_str!("../templates/totp.html")),
 ];
 
 /// The style sheet every page links.
@@ -68,7 +70,16 @@ mod tests {
         );
         assert!(page.contains("Example Telecom") && page.contains("<form method=\"post\" action=\"/login\""));
         assert!(!page.contains(hostile) && page.contains("&lt;script&gt;"), "{page}");
-        for name in ["activate.html", "home.html", "confirm.html", "revealed.html", "link.html", "message.html"] {
+        for name in [
+            "activate.html",
+            "home.html",
+            "confirm.html",
+            "revealed.html",
+            "link.html",
+            "message.html",
+            "code.html",
+            "totp.html",
+        ] {
             let page = pages.render(name, minijinja::context! { title => "t" });
             assert!(page.starts_with("<!doctype html>") && page.contains("<main>"), "{name}: {page}");
         }

@@ -13,6 +13,8 @@ use crate::form::Form;
 use crate::pages::STYLE;
 use crate::provisioning;
 use crate::response::{self, PortalResponse};
+use crate::second_factor_pages;
+use crate::sessions::Stage;
 use crate::softphone_pages;
 
 /// Answers one request; also names the route it took, for the log (never the path itself: it
@@ -24,12 +26,30 @@ pub(crate) async fn answer(portal: &Portal, request: Request<Incoming>, ip: IpAd
     let posted = || async { Form::read(body).await };
     match (&parts.method, segments.as_slice()) {
         (&Method::GET, [""]) => {
-            let page = match portal.session(&parts) {
+            let page = match portal.any_session(&parts) {
+                Some(session) if session.stage == Stage::AwaitingCode => {
+                    second_factor_pages::code_page(portal, &session, None, StatusCode::OK)
+                }
+                Some(session) if !portal.may_act(&session) => {
+                    second_factor_pages::enrol_page(portal, &session, None).await
+                }
                 Some(session) => softphone_pages::home(portal, &session, None).await,
                 None => account_pages::login_page(portal, StatusCode::OK, "", None),
             };
             (page, "home")
         }
+        (&Method::POST, ["login", "code"]) => match posted().await {
+            Some(form) => (second_factor_pages::submit_code(portal, &parts, form, ip).await, "login-code"),
+            None => (bad_form(portal), "login-code"),
+        },
+        (&Method::GET, ["totp"]) => match portal.session(&parts) {
+            Some(session) => (second_factor_pages::enrol_page(portal, &session, None).await, "totp"),
+            None => (response::redirect("/"), "totp"),
+        },
+        (&Method::POST, ["totp"]) => match posted().await {
+            Some(form) => (second_factor_pages::confirm(portal, &parts, form, ip).await, "totp"),
+            None => (bad_form(portal), "totp"),
+        },
         (&Method::GET, ["style.css"]) => (response::css(STYLE), "style"),
         (&Method::POST, ["login"]) => match posted().await {
             Some(form) => (account_pages::login(portal, &parts, form, ip).await, "login"),
@@ -45,7 +65,7 @@ pub(crate) async fn answer(portal: &Portal, request: Request<Incoming>, ip: IpAd
             None => (bad_form(portal), "activate"),
         },
         (&Method::GET, ["reveal", mac]) => {
-            let (Some(session), Some(mac)) = (portal.session(&parts), device(mac)) else {
+            let (Some(session), Some(mac)) = (portal.session(&parts).filter(|s| portal.may_act(s)), device(mac)) else {
                 return (response::redirect("/"), "reveal");
             };
             (softphone_pages::confirm_page(portal, &session, mac, None, StatusCode::OK), "reveal")

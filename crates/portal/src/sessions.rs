@@ -26,11 +26,25 @@ impl Default for SessionPolicy {
     }
 }
 
+/// How far a login got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// The password was right; the user's second factor is still to be given.
+    AwaitingCode,
+    /// Logged in.
+    Complete {
+        /// Whether the user has a second factor set up.
+        second_factor: bool,
+    },
+}
+
 /// One logged-in user.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     /// The user's name.
     pub(crate) user: String,
+    /// How far the login got.
+    pub(crate) stage: Stage,
     /// The token every form of this session carries.
     pub(crate) csrf: String,
     started: Instant,
@@ -53,10 +67,10 @@ impl Sessions {
 
     /// Starts a session for `user`: the cookie value and the session, or `None` if no token
     /// could be generated.
-    pub(crate) fn start(&self, user: &str) -> Option<(String, Session)> {
+    pub(crate) fn start(&self, user: &str, stage: Stage) -> Option<(String, Session)> {
         let (cookie, csrf) = (token::fresh()?, token::fresh()?);
         let now = Instant::now();
-        let session = Session { user: user.to_owned(), csrf, started: now, last_used: now };
+        let session = Session { user: user.to_owned(), stage, csrf, started: now, last_used: now };
         let mut sessions = self.lock();
         sessions.retain(|_, session| self.live(session, now));
         if sessions.len() >= MAX_SESSIONS
@@ -105,7 +119,7 @@ mod tests {
     #[test]
     fn a_session_ends_at_logout_and_when_idle() {
         let sessions = Sessions::new(SessionPolicy::default());
-        let (cookie, session) = sessions.start("alice").unwrap();
+        let (cookie, session) = sessions.start("alice", Stage::AwaitingCode).unwrap();
         assert_eq!(sessions.find(&cookie).unwrap().user, "alice");
         assert_eq!(sessions.find(&cookie).unwrap().csrf, session.csrf);
         assert!(sessions.find("forged").is_none());
@@ -113,10 +127,10 @@ mod tests {
         assert!(sessions.find(&cookie).is_none(), "a cookie replayed after logout is refused");
 
         let short = Sessions::new(SessionPolicy { idle: Duration::ZERO, absolute: Duration::from_secs(60) });
-        let (cookie, _) = short.start("alice").unwrap();
+        let (cookie, _) = short.start("alice", Stage::AwaitingCode).unwrap();
         assert!(short.find(&cookie).is_none(), "idle too long");
         let short = Sessions::new(SessionPolicy { idle: Duration::from_secs(60), absolute: Duration::ZERO });
-        let (cookie, _) = short.start("alice").unwrap();
+        let (cookie, _) = short.start("alice", Stage::AwaitingCode).unwrap();
         assert!(short.find(&cookie).is_none(), "past the absolute limit");
     }
 }

@@ -57,7 +57,9 @@ pub(crate) async fn home(portal: &Portal, session: &Session, notice: Option<&str
     .await;
     match read {
         Ok(Some(phones)) => {
-            let context = context! { title => "Your softphones", softphones => phones, notice };
+            let offer_second_factor = portal.second_factor == crate::SecondFactor::Optional
+                && session.stage == (crate::sessions::Stage::Complete { second_factor: false });
+            let context = context! { title => "Your softphones", softphones => phones, notice, offer_second_factor };
             portal.page(StatusCode::OK, "home.html", Some(session), context)
         }
         // The user was removed: the session ends with it.
