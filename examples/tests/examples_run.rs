@@ -134,3 +134,16 @@ fn resync_phone_reports_what_the_proxy_answered() {
     );
     assert!(answering.join().unwrap().contains("\r\nEvent: resync\r\n"));
 }
+
+#[test]
+fn softphone_portal_delivers_a_link_once() {
+    let out = run(env!("CARGO_BIN_EXE_softphone_portal"), &[]);
+    assert!(out.starts_with("activated: true\nfirst fetch: HTTP/1.1 200 OK\n"), "{out}");
+    assert!(out.contains(r#"<entry name="username" overwrite="true">3001</entry>"#), "{out}");
+    assert!(
+        out.contains(r#"<entry name="passwd" overwrite="true">"#)
+            && !out.contains("passwd\" overwrite=\"true\"></entry>"),
+        "{out}"
+    );
+    assert!(out.ends_with("second fetch: HTTP/1.1 404 Not Found\n"), "{out}");
+}

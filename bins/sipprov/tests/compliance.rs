@@ -63,7 +63,14 @@ fn a_strict_deployment_meets_every_row_it_decides() {
     for id in ["R1", "C6", "S3", "D3b", "L1", "L4", "D6"] {
         assert_eq!(standing(&rows, id).0, "met", "{id}: {rows:#}");
     }
-    assert_eq!(standing(&rows, "P1").0, "note");
+    assert_eq!(standing(&rows, "P1").0, "note", "no portal: passwords go through the operator");
+    let with_portal =
+        format!("{STRICT}\n[portal]\nlisten = \"0.0.0.0:8446\"\npublic_url = \"https://portal.example.net\"\n");
+    let (status, rows) = report(&with_portal);
+    assert_eq!(status, Some(0), "{rows:#}");
+    let (p1, how) = standing(&rows, "P1");
+    assert_eq!(p1, "met", "{rows:#}");
+    assert!(how.contains("https://portal.example.net") && how.contains("second factor: optional"), "{how}");
 }
 
 #[test]

@@ -120,7 +120,7 @@ pub fn check_email(email: &str) -> Result<(), String> {
 }
 
 /// Checks a password a user chose: at least [`MIN_PASSWORD_CHARS`] characters, at most
-/// [`MAX_PASSWORD_BYTES`] bytes, not the user's name, not one of the most common passwords.
+/// 256 bytes, not the user's name, not one of the most common passwords.
 pub fn check_new_password(name: &str, password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));

@@ -215,13 +215,26 @@ fn rows(config: &Config) -> Vec<Row> {
     ));
 
     // P1: credentials not sent by e-mail; a login-protected reveal.
-    rows.push(row(
-        "P1",
-        "Avoid e-mail for credentials; a login-secured reveal",
-        Standing::Note,
-        "sipprov hands HA1 values to the registrar once; the softphone reveal portal is not built yet: do not \
-         e-mail passwords meanwhile"
-            .into(),
-    ));
+    const P1: &str = "Avoid e-mail for credentials; a login-secured reveal";
+    rows.push(match &config.portal {
+        Some(portal) => row(
+            "P1",
+            P1,
+            Standing::Met,
+            format!(
+                "softphone users log in at {} (second factor: {}) and see their password once, or set the \
+                 softphone up from a one-time QR link",
+                portal.public_url, portal.second_factor
+            ),
+        ),
+        None => row(
+            "P1",
+            P1,
+            Standing::Note,
+            "no [portal]: softphone passwords reach users only through the operator (the admin API answers each \
+             once); do not e-mail them, or configure [portal]"
+                .into(),
+        ),
+    });
     rows
 }
