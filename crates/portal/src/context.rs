@@ -133,11 +133,7 @@ impl Portal {
             crate::address_guard::MAX_FAILURES,
             crate::address_guard::LOCKOUT.as_secs()
         );
-        let event = AuditEvent::without_device(
-            sipprov_credentials::Clock::now(&sipprov_credentials::SystemClock),
-            AuditKind::LockedOut,
-            detail,
-        );
+        let event = AuditEvent::without_device(self.state.credentials.now(), AuditKind::LockedOut, detail);
         let credentials = Arc::clone(&self.state.credentials);
         let _ = blocking(move || Ok(credentials.store().append_audit(vec![event])?)).await;
     }

@@ -50,7 +50,13 @@ pub(crate) fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
+        .find_map(|header| cookie_in(header, name))
+}
+
+/// The value of cookie `name` in one `Cookie` header's text, if it is there.
+pub(crate) fn cookie_in<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value)
@@ -74,5 +80,14 @@ mod tests {
         assert_eq!(form.get("flag"), Some(""));
         assert_eq!(form.get("absent"), None);
         assert!(Form::parse("x=%FF").is_none(), "not UTF-8");
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let header = "a=1; __Host-sipprov-session=abc; __Host-sipprov-session-x=no";
+        assert_eq!(cookie_in(header, "__Host-sipprov-session"), Some("abc"));
+        assert_eq!(cookie_in(header, "a"), Some("1"));
+        assert_eq!(cookie_in(header, "b"), None);
+        assert_eq!(cookie_in("", "a"), None);
     }
 }

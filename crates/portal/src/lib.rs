@@ -37,6 +37,9 @@ mod account_pages;
 mod address_guard;
 mod context;
 mod form;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod pages;
 mod provisioning;
 mod qr;
