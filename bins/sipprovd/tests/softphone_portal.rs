@@ -8,10 +8,9 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use support::webdriver::Browser;
-use support::{Daemon, have_tools, json_of, wait_until};
+use support::{Daemon, have_tools, json_of};
 
 const SOFTPHONE: &str = "020000000001";
 const PASSWORD: &str = "violet tractor mountain";
@@ -298,9 +297,7 @@ fn linphone_follows_a_one_time_link_once() {
     if !have_tools() {
         return;
     }
-    if Command::new("linphonec").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "linphonec required in CI (.ci/run installs linphone-cli)");
-        eprintln!("SKIPPED: linphonec not found; install Debian's linphone-cli to run this test");
+    if !support::linphone::available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -312,7 +309,7 @@ fn linphone_follows_a_one_time_link_once() {
 
     let run = |name: &str| -> String {
         let home = dir.path().join(name);
-        std::fs::create_dir_all(home.join(".local/share/linphone")).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
         let rc = home.join("linphonerc");
         let ca = daemon.pki("server-ca.pem");
         let rc_text = format!(
@@ -321,30 +318,9 @@ fn linphone_follows_a_one_time_link_once() {
         );
         std::fs::write(&rc, rc_text).unwrap();
         let before = daemon.all_output().matches("\"route\":\"provisioning-link\"").count();
-        let mut linphone = Command::new("linphonec")
-            .arg("-c")
-            .arg(&rc)
-            .env("HOME", &home)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_until("Linphone fetched its link", || {
+        support::linphone::run_until(&rc, &home, || {
             daemon.all_output().matches("\"route\":\"provisioning-link\"").count() > before
-        });
-        // Linphone writes what it applied to its rc file; give it a moment, then stop it.
-        std::thread::sleep(Duration::from_secs(2));
-        {
-            use std::io::Write;
-            let _ = linphone.stdin.take().unwrap().write_all(b"quit\n");
-        }
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while linphone.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = linphone.kill();
-        std::fs::read_to_string(&rc).unwrap()
+        })
     };
 
     let applied = run("first");

@@ -147,9 +147,7 @@ fn linphone_provisions_itself_through_the_digest_challenge() {
     if !have_tools() {
         return;
     }
-    if Command::new("linphonec").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "linphonec required in CI (.ci/run installs linphone-cli)");
-        eprintln!("SKIPPED: linphonec not found; install Debian's linphone-cli to run this test");
+    if !support::linphone::available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -162,7 +160,6 @@ fn linphone_provisions_itself_through_the_digest_challenge() {
     // The server certificate names localhost: Linphone checks the name.
     let port = digest.rsplit(':').next().unwrap();
     let home = dir.path().join("home");
-    std::fs::create_dir_all(home.join(".local/share/linphone")).unwrap();
     let rc = dir.path().join("linphonerc");
     let ca = daemon.pki("server-ca.pem");
     std::fs::write(
@@ -174,32 +171,11 @@ fn linphone_provisions_itself_through_the_digest_challenge() {
         ),
     )
     .unwrap();
-    let mut linphone = Command::new("linphonec")
-        .arg("-c")
-        .arg(&rc)
-        .env("HOME", &home)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("Linphone fetched its config", || {
+    let applied = support::linphone::run_until(&rc, &home, || {
         daemon.all_output().lines().any(|line| {
             line.contains("\"mac\":\"020000000001\"") && line.contains("\"outcome\":\"served_with_secrets\"")
         })
     });
-    // Linphone writes what it applied to its rc file; give it a moment, then stop it.
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    {
-        use std::io::Write;
-        let _ = linphone.stdin.take().unwrap().write_all(b"quit\n");
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while linphone.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let _ = linphone.kill();
-    let applied = std::fs::read_to_string(&rc).unwrap();
     assert!(applied.contains("reg_identity=sip:3001@sip.example.net"), "{applied}");
     assert!(applied.contains(&format!("config-uri=https://020000000001:{secret}@")), "{applied}");
     assert!(applied.contains(&format!(":{port}/020000000001.xml")), "still the Digest listener: {applied}");

@@ -54,8 +54,8 @@ use call::{AdminContext, Call, blocking};
 pub use resync::{MAX_DEVICES as MAX_RESYNC_DEVICES, ResyncConfig};
 use routes::{Action, Matched, Route};
 use sipprov_serving::tls::{self, ServerCertificate, ServerCertificates};
-use sipprov_serving::{Drain, Watcher, accept_failed, handshake_place, http};
 pub use sipprov_serving::{ServerError, ServerState, Timeouts};
+use sipprov_serving::{Watcher, accept_until, handshake_place, http};
 pub use users::PortalLinks;
 
 /// What the admin listener needs besides the phone server's state.
@@ -120,31 +120,19 @@ impl AdminServer {
 
     /// Serves until `shutdown` completes, then lets running calls finish within the drain deadline.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-        tokio::pin!(shutdown);
-        let drain = Drain::new();
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((tcp, peer)) => match self.gate.admit_connection(peer.ip(), Moment::from_duration(self.epoch.elapsed())) {
-                        Ok(permit) => {
-                            let admitted = Admitted { gate: Arc::clone(&self.gate), permit };
-                            let (acceptor, context) = (self.acceptor.clone(), Arc::clone(&self.context));
-                            let serving = serve_connection(acceptor, context, self.timeouts, tcp, peer, admitted, drain.watcher());
-                            tokio::spawn(serving);
-                        }
-                        // Closed at once: a refused client costs no TLS work.
-                        Err(refusal) => tracing::debug!(%peer, %refusal, "admin connection refused"),
-                    },
-                    Err(e) => accept_failed(e, "admin").await?,
-                },
+        let Self { listener, acceptor, timeouts, context, gate, epoch } = self;
+        accept_until(listener, shutdown, timeouts.drain, "admin", |tcp, peer, watcher| {
+            match gate.admit_connection(peer.ip(), Moment::from_duration(epoch.elapsed())) {
+                Ok(permit) => {
+                    let admitted = Admitted { gate: Arc::clone(&gate), permit };
+                    let (acceptor, context) = (acceptor.clone(), Arc::clone(&context));
+                    tokio::spawn(serve_connection(acceptor, context, timeouts, tcp, peer, admitted, watcher));
+                }
+                // Closed at once: a refused client costs no TLS work.
+                Err(refusal) => tracing::debug!(%peer, %refusal, "admin connection refused"),
             }
-        }
-        drop(self.listener);
-        if !drain.finish(self.timeouts.drain).await {
-            tracing::warn!("admin listener stopped; calls still running were cut off");
-        }
-        Ok(())
+        })
+        .await
     }
 }
 

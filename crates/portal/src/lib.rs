@@ -58,7 +58,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use sipprov_serving::tls::{self, ServerCertificate, ServerCertificates};
-use sipprov_serving::{Drain, Watcher, accept_failed, http};
+use sipprov_serving::{Watcher, accept_until, http};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -170,25 +170,12 @@ impl PortalServer {
     /// Serves until `shutdown` completes, then lets running requests finish within the drain
     /// deadline.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-        tokio::pin!(shutdown);
-        let drain = Drain::new();
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        let (acceptor, portal) = (self.acceptor.clone(), Arc::clone(&self.portal));
-                        tokio::spawn(serve_connection(acceptor, portal, self.timeouts, tcp, peer, drain.watcher()));
-                    }
-                    Err(e) => accept_failed(e, "portal").await?,
-                },
-            }
-        }
-        drop(self.listener);
-        if !drain.finish(self.timeouts.drain).await {
-            tracing::warn!("portal listener stopped; requests still running were cut off");
-        }
-        Ok(())
+        let Self { listener, acceptor, timeouts, portal } = self;
+        accept_until(listener, shutdown, timeouts.drain, "portal", |tcp, peer, watcher| {
+            let (acceptor, portal) = (acceptor.clone(), Arc::clone(&portal));
+            tokio::spawn(serve_connection(acceptor, portal, timeouts, tcp, peer, watcher));
+        })
+        .await
     }
 }
 

@@ -76,8 +76,7 @@ pub(crate) fn confirm_page(
     problem: Option<&str>,
     status: StatusCode,
 ) -> PortalResponse {
-    let context =
-        context! { title => "Show the password", mac => mac.to_string(), accounts => mac.to_string(), problem };
+    let context = context! { title => "Show the password", mac => mac.to_string(), problem };
     portal.page(status, "confirm.html", Some(session), context)
 }
 

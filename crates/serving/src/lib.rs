@@ -32,7 +32,7 @@ mod state;
 mod timeouts;
 pub mod tls;
 
-pub use accept::accept_failed;
+pub use accept::{accept_failed, accept_until};
 pub use admission::{Admission, UnbanError, handshake_place};
 pub use drain::{Drain, Watcher};
 pub use error::ServerError;

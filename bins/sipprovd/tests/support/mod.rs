@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
 pub mod kamailio;
+pub mod linphone;
 pub mod phone_ca;
 pub mod prometheus;
 pub mod webdriver;
