@@ -41,19 +41,6 @@ fn start_with(dir: &Path, extra: &str) -> (Daemon, String) {
     (daemon, url)
 }
 
-/// `curl` against the portal: (status, headers and body).
-fn curl(daemon: &Daemon, args: &[&str]) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["--silent", "--max-time", "10", "--include", "--write-out", "\n%{http_code}", "--cacert"])
-        .arg(daemon.pki("server-ca.pem"))
-        .args(args)
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (response, status) = text.rsplit_once('\n').unwrap_or(("", ""));
-    (status.parse().unwrap_or(0), response.to_owned())
-}
-
 /// The value of `name="..."`'s `value` attribute in a page, or a cookie from `Set-Cookie`.
 fn hidden(page: &str, name: &str) -> String {
     let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} in {page}"));
@@ -76,25 +63,22 @@ fn audit_kinds(daemon: &Daemon) -> Vec<String> {
 
 /// Logs `name` in with curl from `source`; returns the session cookie, or the last response.
 fn curl_login(daemon: &Daemon, url: &str, source: &str, name: &str, password: &str) -> Result<String, (u16, String)> {
-    let (_, page) = curl(daemon, &["--interface", source, &format!("{url}/")]);
+    let (_, page) = daemon.curl(&["--interface", source, &format!("{url}/")]);
     let form_cookie = set_cookie(&page, "__Host-sipprov-form").unwrap();
     let token = hidden(&page, "csrf");
-    let (status, response) = curl(
-        daemon,
-        &[
-            "--interface",
-            source,
-            "--cookie",
-            &format!("__Host-sipprov-form={form_cookie}"),
-            "--data-urlencode",
-            &format!("csrf={token}"),
-            "--data-urlencode",
-            &format!("name={name}"),
-            "--data-urlencode",
-            &format!("password={password}"),
-            &format!("{url}/login"),
-        ],
-    );
+    let (status, response) = daemon.curl(&[
+        "--interface",
+        source,
+        "--cookie",
+        &format!("__Host-sipprov-form={form_cookie}"),
+        "--data-urlencode",
+        &format!("csrf={token}"),
+        "--data-urlencode",
+        &format!("name={name}"),
+        "--data-urlencode",
+        &format!("password={password}"),
+        &format!("{url}/login"),
+    ]);
     set_cookie(&response, "__Host-sipprov-session").ok_or((status, response))
 }
 
@@ -119,7 +103,7 @@ fn a_user_activates_sees_the_password_once_and_sets_up_a_softphone_from_a_qr_cod
     assert!(activation.starts_with(&format!("{url}/activate?user=alice&token=")), "{created}");
 
     // Every answer carries the security headers.
-    let (_, login_page) = curl(&daemon, &[&format!("{url}/")]);
+    let (_, login_page) = daemon.curl(&[&format!("{url}/")]);
     for header in [
         "content-security-policy: default-src 'none'",
         "strict-transport-security: max-age=",
@@ -186,12 +170,12 @@ fn a_user_activates_sees_the_password_once_and_sets_up_a_softphone_from_a_qr_cod
     assert_eq!(String::from_utf8_lossy(&decoded.stdout).trim(), link, "the QR code holds the link");
 
     // The link delivers the new password once; the second use gets the uniform 404 and an alert.
-    let (status, config) = curl(&daemon, &[&link]);
+    let (status, config) = daemon.curl(&[&link]);
     assert_eq!(status, 200, "{config}");
     assert!(config.contains("<entry name=\"transient_provisioning\" overwrite=\"true\">1</entry>"), "{config}");
     assert!(config.contains("<entry name=\"passwd\" overwrite=\"true\">") && !config.contains(&revealed), "{config}");
-    let (status, again) = curl(&daemon, &[&link]);
-    let (_, unknown) = curl(&daemon, &[&format!("{url}/p/{}", "A".repeat(43))]);
+    let (status, again) = daemon.curl(&[&link]);
+    let (_, unknown) = daemon.curl(&[&format!("{url}/p/{}", "A".repeat(43))]);
     assert_eq!(status, 404);
     assert_eq!(body_of(&again), body_of(&unknown), "a used link and an unknown one answer alike");
     assert!(audit_kinds(&daemon).contains(&"link-replayed".to_owned()));
@@ -200,22 +184,19 @@ fn a_user_activates_sees_the_password_once_and_sets_up_a_softphone_from_a_qr_cod
     let session = browser.cookie("__Host-sipprov-session").expect("a session cookie");
     browser.click(".logout button");
     browser.page_with("action=\"/login\"");
-    let (_, replayed) = curl(&daemon, &["--cookie", &format!("__Host-sipprov-session={session}"), &format!("{url}/")]);
+    let (_, replayed) = daemon.curl(&["--cookie", &format!("__Host-sipprov-session={session}"), &format!("{url}/")]);
     assert!(replayed.contains("action=\"/login\"") && !replayed.contains("Your softphones"), "{replayed}");
 
     // A form posted without its session's token is refused, and changes nothing.
     let cookie = curl_login(&daemon, &url, "127.0.0.1", "alice", PASSWORD).unwrap();
     let before = audit_kinds(&daemon).iter().filter(|k| *k == "rearmed").count();
-    let (status, refused) = curl(
-        &daemon,
-        &[
-            "--cookie",
-            &format!("__Host-sipprov-session={cookie}"),
-            "--data",
-            "x=1",
-            &format!("{url}/renew/{SOFTPHONE}"),
-        ],
-    );
+    let (status, refused) = daemon.curl(&[
+        "--cookie",
+        &format!("__Host-sipprov-session={cookie}"),
+        "--data",
+        "x=1",
+        &format!("{url}/renew/{SOFTPHONE}"),
+    ]);
     assert_eq!(status, 403, "{refused}");
     assert_eq!(audit_kinds(&daemon).iter().filter(|k| *k == "rearmed").count(), before, "nothing re-armed");
     let logged = daemon.all_output();
@@ -226,26 +207,23 @@ fn a_user_activates_sees_the_password_once_and_sets_up_a_softphone_from_a_qr_cod
 /// Sets `name`'s password from the activation link in `created` (what `user add --json` printed).
 fn activate(daemon: &Daemon, url: &str, name: &str, created: &serde_json::Value) {
     let token = created["activation_url"].as_str().unwrap().rsplit('=').next().unwrap().to_owned();
-    let (_, page) = curl(daemon, &[&format!("{url}/activate?user={name}&token={token}")]);
+    let (_, page) = daemon.curl(&[&format!("{url}/activate?user={name}&token={token}")]);
     let form_cookie = set_cookie(&page, "__Host-sipprov-form").unwrap();
-    let (status, _) = curl(
-        daemon,
-        &[
-            "--cookie",
-            &format!("__Host-sipprov-form={form_cookie}"),
-            "--data-urlencode",
-            &format!("csrf={}", hidden(&page, "csrf")),
-            "--data-urlencode",
-            &format!("user={name}"),
-            "--data-urlencode",
-            &format!("token={token}"),
-            "--data-urlencode",
-            &format!("password={PASSWORD}"),
-            "--data-urlencode",
-            &format!("again={PASSWORD}"),
-            &format!("{url}/activate"),
-        ],
-    );
+    let (status, _) = daemon.curl(&[
+        "--cookie",
+        &format!("__Host-sipprov-form={form_cookie}"),
+        "--data-urlencode",
+        &format!("csrf={}", hidden(&page, "csrf")),
+        "--data-urlencode",
+        &format!("user={name}"),
+        "--data-urlencode",
+        &format!("token={token}"),
+        "--data-urlencode",
+        &format!("password={PASSWORD}"),
+        "--data-urlencode",
+        &format!("again={PASSWORD}"),
+        &format!("{url}/activate"),
+    ]);
     assert_eq!(status, 200);
 }
 
@@ -358,39 +336,39 @@ fn a_required_second_factor_is_set_up_at_first_login_and_asked_at_every_login() 
 
     // First login: the set-up page, and nothing else until the second factor is on.
     let cookie = curl_login(&daemon, &url, "127.0.0.1", "carol", PASSWORD).unwrap();
-    let (status, page) = curl(&daemon, &["--cookie", &with(&cookie), &format!("{url}/")]);
+    let (status, page) = daemon.curl(&["--cookie", &with(&cookie), &format!("{url}/")]);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Set up a second factor") && page.contains("<svg"), "{page}");
     assert!(!page.contains("Your softphones"), "{page}");
     let key = page.split("id=\"totp-key\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
-    let (status, _) = curl(&daemon, &["--cookie", &with(&cookie), &format!("{url}/reveal/{SOFTPHONE}")]);
+    let (status, _) = daemon.curl(&["--cookie", &with(&cookie), &format!("{url}/reveal/{SOFTPHONE}")]);
     assert_eq!(status, 303, "no reveal before the second factor is on");
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let code = |offset: u64| sipprov_credentials::totp_code(&key, now() + offset).unwrap();
     let first = code(0);
-    let (status, turned_on) = curl(
-        &daemon,
-        &[
-            "--cookie",
-            &with(&cookie),
-            "--data",
-            &format!("csrf={}&code={first}", hidden(&page, "csrf")),
-            &format!("{url}/totp"),
-        ],
-    );
+    let (status, turned_on) = daemon.curl(&[
+        "--cookie",
+        &with(&cookie),
+        "--data",
+        &format!("csrf={}&code={first}", hidden(&page, "csrf")),
+        &format!("{url}/totp"),
+    ]);
     assert_eq!(status, 200, "{turned_on}");
     assert!(turned_on.contains("Your second factor is on") && turned_on.contains("Your softphones"), "{turned_on}");
 
     // The next login stops at the code: a wrong one is refused, a fresh one completes it.
     let waiting = curl_login(&daemon, &url, "127.0.0.1", "carol", PASSWORD).unwrap();
-    let (_, page) = curl(&daemon, &["--cookie", &with(&waiting), &format!("{url}/")]);
+    let (_, page) = daemon.curl(&["--cookie", &with(&waiting), &format!("{url}/")]);
     assert!(page.contains("action=\"/login/code\"") && !page.contains("Your softphones"), "{page}");
     let csrf = hidden(&page, "csrf");
     let post_code = |code: &str| {
-        curl(
-            &daemon,
-            &["--cookie", &with(&waiting), "--data", &format!("csrf={csrf}&code={code}"), &format!("{url}/login/code")],
-        )
+        daemon.curl(&[
+            "--cookie",
+            &with(&waiting),
+            "--data",
+            &format!("csrf={csrf}&code={code}"),
+            &format!("{url}/login/code"),
+        ])
     };
     assert_eq!(post_code("000000x").0, 401);
     assert_eq!(post_code(&first).0, 401, "the code that turned it on was used already");
@@ -398,9 +376,9 @@ fn a_required_second_factor_is_set_up_at_first_login_and_asked_at_every_login() 
     assert_eq!(status, 303, "{done}");
     let complete = set_cookie(&done, "__Host-sipprov-session").unwrap();
     assert_ne!(complete, waiting, "a new session cookie once the login completes");
-    let (_, home) = curl(&daemon, &["--cookie", &with(&complete), &format!("{url}/")]);
+    let (_, home) = daemon.curl(&["--cookie", &with(&complete), &format!("{url}/")]);
     assert!(home.contains("Your softphones"), "{home}");
-    let (_, stale) = curl(&daemon, &["--cookie", &with(&waiting), &format!("{url}/")]);
+    let (_, stale) = daemon.curl(&["--cookie", &with(&waiting), &format!("{url}/")]);
     assert!(!stale.contains("Your softphones"), "the waiting cookie is gone: {stale}");
     assert!(!daemon.all_output().contains(&key), "the TOTP key is never logged");
 }

@@ -37,19 +37,6 @@ fn start(dir: &std::path::Path) -> (Daemon, String) {
     (daemon, format!("https://{digest}"))
 }
 
-/// `curl` on the digest listener with `args`; returns (status, headers and body).
-fn curl(daemon: &Daemon, args: &[&str]) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["--silent", "--max-time", "10", "--include", "--write-out", "\n%{http_code}", "--cacert"])
-        .arg(daemon.pki("server-ca.pem"))
-        .args(args)
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (response, status) = text.rsplit_once('\n').unwrap_or(("", ""));
-    (status.parse().unwrap_or(0), response.to_owned())
-}
-
 /// The last response of a curl exchange, without what differs between any two (the date, the
 /// nonce).
 fn comparable(response: &str) -> String {
@@ -84,7 +71,7 @@ fn a_phone_fetches_with_its_enrolment_secret_and_nothing_else_gets_in() {
     let credentials = format!("{PHONE}:{secret}");
 
     // Digest: challenged, then served (with the secrets, the first time).
-    let (status, served) = curl(&daemon, &["--digest", "--user", &credentials, "--verbose", &url]);
+    let (status, served) = daemon.curl(&["--digest", "--user", &credentials, "--verbose", &url]);
     assert_eq!(status, 200, "{served}");
     assert!(served.contains("HTTP/1.1 401") && served.contains("algorithm=SHA-256"), "challenged first: {served}");
     assert!(served.contains("account.1.password = "), "{served}");
@@ -98,32 +85,32 @@ fn a_phone_fetches_with_its_enrolment_secret_and_nothing_else_gets_in() {
         .unwrap();
     let trace = String::from_utf8_lossy(&verbose.stderr);
     let header = trace.lines().find_map(|line| line.strip_prefix("> Authorization: ")).unwrap().trim().to_owned();
-    let (status, replayed) = curl(&daemon, &["--header", &format!("Authorization: {header}"), &url]);
+    let (status, replayed) = daemon.curl(&["--header", &format!("Authorization: {header}"), &url]);
     assert_eq!(status, 401, "a captured header does not work twice: {replayed}");
 
     // Basic, as a provisioning URL's userinfo gives it (over TLS).
     let userinfo = format!("{}/{PHONE}.cfg", digest.replacen("https://", &format!("https://{credentials}@"), 1));
-    let (status, basic) = curl(&daemon, &[&userinfo]);
+    let (status, basic) = daemon.curl(&[&userinfo]);
     assert_eq!(status, 200, "{basic}");
     assert!(basic.contains("account.1.user_name = 1010"), "{basic}");
 
     // A wrong secret and a device that does not exist: the same answer.
-    let (wrong_status, wrong) = curl(&daemon, &["--digest", "--user", &format!("{PHONE}:not-the-secret"), &url]);
+    let (wrong_status, wrong) = daemon.curl(&["--digest", "--user", &format!("{PHONE}:not-the-secret"), &url]);
     let unknown_url = format!("{digest}/001565000099.cfg");
-    let (unknown_status, unknown) = curl(&daemon, &["--digest", "--user", "001565000099:anything", &unknown_url]);
+    let (unknown_status, unknown) = daemon.curl(&["--digest", "--user", "001565000099:anything", &unknown_url]);
     assert_eq!((wrong_status, unknown_status), (401, 401));
     assert_eq!(comparable(&wrong), comparable(&unknown));
-    let (_, anonymous) = curl(&daemon, &[&url]);
+    let (_, anonymous) = daemon.curl(&[&url]);
     assert_eq!(comparable(&anonymous), comparable(&wrong), "no credentials: the same challenge");
 
     // The certificate listener still wants a certificate.
-    let (status, _) = curl(&daemon, &["--digest", "--user", &credentials, &format!("{}/{PHONE}.cfg", daemon.phones)]);
+    let (status, _) = daemon.curl(&["--digest", "--user", &credentials, &format!("{}/{PHONE}.cfg", daemon.phones)]);
     assert_eq!(status, 0, "no TLS session without a client certificate");
 
     // A device at a site whose policy wants certificates: refused with the uniform 404, audited.
     let vault = enrol(&daemon, VAULT, "1011", "vault");
     let (status, _) =
-        curl(&daemon, &["--digest", "--user", &format!("{VAULT}:{vault}"), &format!("{digest}/{VAULT}.cfg")]);
+        daemon.curl(&["--digest", "--user", &format!("{VAULT}:{vault}"), &format!("{digest}/{VAULT}.cfg")]);
     assert_eq!(status, 404);
     let audit = json_of(&daemon.cli(&daemon.auditor_token, &["audit", "--kind", "below-minimum-rating", "--json"]));
     let events = audit["events"].as_array().unwrap();

@@ -113,6 +113,20 @@ impl Daemon {
         daemon
     }
 
+    /// `curl` with `args`, trusting the demo's server CA; returns (status, headers and body), the
+    /// status 0 when no HTTP answer came.
+    pub fn curl(&self, args: &[&str]) -> (u16, String) {
+        let output = Command::new("curl")
+            .args(["--silent", "--max-time", "10", "--include", "--write-out", "\n%{http_code}", "--cacert"])
+            .arg(self.pki("server-ca.pem"))
+            .args(args)
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (response, status) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (status.parse().unwrap_or(0), response.to_owned())
+    }
+
     pub fn pki(&self, file: &str) -> PathBuf {
         self.dir.join("pki").join(file)
     }
