@@ -382,3 +382,57 @@ fn a_required_second_factor_is_set_up_at_first_login_and_asked_at_every_login() 
     assert!(!stale.contains("Your softphones"), "the waiting cookie is gone: {stale}");
     assert!(!daemon.all_output().contains(&key), "the TOTP key is never logged");
 }
+
+/// The same one-time link serves Acrobits' and Zoiper's account files (`/acrobits.xml`,
+/// `/zoiper.xml` after it), once in all; an unknown file name does not use it up.
+#[test]
+fn other_softphones_get_their_account_format_through_the_same_link_once() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, _) = start(dir.path());
+    let link = |ttl: &str| {
+        json_of(&daemon.cli(&daemon.admin_token, &["softphone", "link", SOFTPHONE, "--ttl", ttl, "--json"]))
+    };
+    let made = link("5m");
+    let (url, acrobits, zoiper) = (
+        made["url"].as_str().unwrap(),
+        made["formats"]["acrobits"].as_str().unwrap(),
+        made["formats"]["zoiper"].as_str().unwrap(),
+    );
+    assert_eq!((acrobits, zoiper), (&*format!("{url}/acrobits.xml"), &*format!("{url}/zoiper.xml")), "{made}");
+    assert_eq!(daemon.curl(&[&format!("{url}/linphone.xml")]).0, 404, "an unknown file name");
+    let (status, account) = daemon.curl(&[acrobits]);
+    assert_eq!(status, 200, "the unknown file name did not use the link up: {account}");
+    for expected in [
+        "<username>3001</username>",
+        "<authUsername>3001</authUsername>",
+        "<host>sip.example.net</host>",
+        "<extProvInterval>0</extProvInterval>",
+    ] {
+        assert!(account.contains(expected), "{expected}: {account}");
+    }
+    assert!(account.contains("<password>") && account.contains("<title>Alice</title>"), "{account}");
+    assert_eq!(daemon.curl(&[zoiper]).0, 404, "one use in all formats");
+
+    let made = link("5m");
+    let (status, config) = daemon.curl(&[made["formats"]["zoiper"].as_str().unwrap()]);
+    assert_eq!(status, 200, "{config}");
+    for expected in [
+        "<SIP_domain>sip.example.net</SIP_domain>",
+        "<SIP_auth_username>3001</SIP_auth_username>",
+        "<save_password>true</save_password>",
+    ] {
+        assert!(config.contains(expected), "{expected}: {config}");
+    }
+
+    // A Zoiper device's own file is Zoiper's.
+    let added = daemon
+        .cli(&daemon.admin_token, &["device", "add", "02:00:00:00:00:02", "--user", "3002", "--vendor", "zoiper"]);
+    assert!(added.status.success(), "{added:?}");
+    let made = json_of(&daemon.cli(&daemon.admin_token, &["softphone", "link", "020000000002", "--json"]));
+    let (status, own) = daemon.curl(&[made["url"].as_str().unwrap()]);
+    assert_eq!(status, 200, "{own}");
+    assert!(own.contains("<options>") && own.contains("<username>3002</username>"), "{own}");
+}

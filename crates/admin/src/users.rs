@@ -134,7 +134,8 @@ pub(crate) async fn reset(context: &AdminContext, call: Call) -> AdminResponse {
     }
 }
 
-/// `POST /v1/softphones/{mac}/link[?ttl=15m]`: a one-time provisioning link for the softphone.
+/// `POST /v1/softphones/{mac}/link[?ttl=15m]`: a one-time provisioning link for the softphone
+/// (its own format), with the same link for the other softphone account formats (one use in all).
 pub(crate) async fn link(context: &AdminContext, call: Call) -> AdminResponse {
     let portal = match portal(context) {
         Ok(portal) => portal.clone(),
@@ -153,13 +154,15 @@ pub(crate) async fn link(context: &AdminContext, call: Call) -> AdminResponse {
     };
     let (credentials, caller) = (Arc::clone(&context.state.credentials), call.caller);
     match blocking(move || credentials.create_link(&mac, ttl, &caller)).await {
-        Ok(Ok((token, expires_at))) => json(
-            StatusCode::CREATED,
-            &serde_json::json!({
-                "url": format!("{}/p/{}", portal.public_url, token.expose()),
-                "expires_at": time::format(expires_at),
-            }),
-        ),
+        Ok(Ok((token, expires_at))) => {
+            let url = format!("{}/p/{}", portal.public_url, token.expose());
+            let formats: serde_json::Map<String, serde_json::Value> = sipprov_template::LinkFormat::ALL
+                .into_iter()
+                .map(|format| (format.file().vendor.name().to_owned(), format!("{url}/{}", format.file_name()).into()))
+                .collect();
+            let link = serde_json::json!({ "url": url, "formats": formats, "expires_at": time::format(expires_at) });
+            json(StatusCode::CREATED, &link)
+        }
         Ok(Err(refused)) if refused.contains("not enrolled") => error(StatusCode::NOT_FOUND, &refused),
         Ok(Err(refused)) => error(StatusCode::CONFLICT, &refused),
         Err(response) => response,

@@ -13,8 +13,9 @@ use crate::{AuditEvent, AuditKind, Credentials, CredentialsError, OneTimeToken, 
 /// The index document: the names of every user, in creation order.
 const INDEX: &str = "portal-users";
 
-/// The vendors whose devices are softphones a portal user may be given.
-pub const SOFTPHONE_VENDORS: &[&str] = &["linphone"];
+/// The vendors whose devices are softphones a portal user may be given (and links be made
+/// for): Linphone, Acrobits (Groundwire, Cloud Softphone) and Zoiper.
+pub const SOFTPHONE_VENDORS: &[&str] = &["linphone", "acrobits", "zoiper"];
 
 /// How often a compare-and-swap is tried again when another writer got there first.
 const CAS_ATTEMPTS: usize = 8;

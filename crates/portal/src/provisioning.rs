@@ -1,4 +1,5 @@
-//! `GET /p/{token}`: a softphone exchanges a one-time link for its config. The token dies on
+//! `GET /p/{token}` (or `/p/{token}/zoiper.xml`, another softphone's account format): a
+//! softphone exchanges a one-time link for its config. The token dies on
 //! first use or expiry; every other answer is the uniform 404 (a used token also raises an
 //! alert), and an unknown token counts as a miss for scan detection.
 
@@ -14,7 +15,22 @@ use crate::response::{self, PortalResponse};
 /// The length of a link token: 32 bytes in URL-safe base64 without padding.
 const TOKEN_CHARS: usize = 43;
 
-pub(crate) async fn fetch(portal: &Portal, token: &str, ip: IpAddr, user_agent: Option<String>) -> PortalResponse {
+/// `file`: the softphone account format the path asks for (`zoiper.xml`), if any; an unknown
+/// one gets the 404 before the token is used.
+pub(crate) async fn fetch(
+    portal: &Portal,
+    token: &str,
+    file: Option<&str>,
+    ip: IpAddr,
+    user_agent: Option<String>,
+) -> PortalResponse {
+    let file = match file {
+        Some(name) => match portal.configs.formats().into_iter().find(|known| *known == name) {
+            Some(known) => Some(known),
+            None => return response::not_found(),
+        },
+        None => None,
+    };
     let well_formed =
         token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !well_formed {
@@ -30,7 +46,7 @@ pub(crate) async fn fetch(portal: &Portal, token: &str, ip: IpAddr, user_agent: 
         return response::not_found();
     };
     let (configs, client) = (Arc::clone(&portal.configs), LinkClient { peer: ip.to_string(), user_agent });
-    match tokio::task::spawn_blocking(move || configs.deliver(&mac, &client)).await {
+    match tokio::task::spawn_blocking(move || configs.deliver(&mac, &client, file)).await {
         Ok(Ok(Some(config))) => {
             tracing::info!(%mac, %ip, "softphone provisioned through a one-time link");
             portal.state.admission.record(ip, ScanOutcome::Hit, portal.state.admission.now());

@@ -78,9 +78,9 @@ pub(crate) async fn answer(portal: &Portal, request: Request<Incoming>, ip: IpAd
                 _ => (softphone_pages::link(portal, &parts, form, mac).await, "link"),
             }
         }
-        (&Method::GET, ["p", token]) => {
+        (&Method::GET, ["p", token, file @ ..]) if file.len() <= 1 => {
             let user_agent = parts.headers.get(USER_AGENT).and_then(|ua| ua.to_str().ok()).map(str::to_owned);
-            (provisioning::fetch(portal, token, ip, user_agent).await, "provisioning-link")
+            (provisioning::fetch(portal, token, file.first().copied(), ip, user_agent).await, "provisioning-link")
         }
         _ => (response::not_found(), "unmatched"),
     }

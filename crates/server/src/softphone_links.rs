@@ -1,8 +1,8 @@
 //! Softphone configs for one-time provisioning links: the phone plane's side of
 //! [`SoftphoneConfigs`], which the portal calls when a softphone presents a link it issued.
 //!
-//! The config is the device's own file in its vendor's format, layered and rendered exactly as
-//! for a phone's fetch, with the device-layer setting `one_time_link` so the template tells the
+//! The config is the device's own file in its vendor's format (or the softphone account format
+//! the link's path names: `LinkFormat`), layered and rendered exactly as for a phone's fetch, with the device-layer setting `one_time_link` so the template tells the
 //! client not to come back to the link (Linphone: `misc.transient_provisioning`). It is
 //! delivered only with the password (a config without it would leave the softphone without its
 //! account) and only where the device's rating policy accepts 4.
@@ -14,7 +14,7 @@ use sipprov_credentials::{
 };
 use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_serving::{LinkClient, SoftphoneConfig, SoftphoneConfigs};
-use sipprov_template::Vendor;
+use sipprov_template::{LinkFormat, Vendor};
 
 use crate::connection::ConnectionContext;
 use crate::live::snapshot;
@@ -32,17 +32,35 @@ pub(crate) struct LinkConfigs {
 }
 
 impl SoftphoneConfigs for LinkConfigs {
-    fn deliver(&self, mac: &Mac, client: &LinkClient) -> Result<Option<SoftphoneConfig>, String> {
+    fn formats(&self) -> Vec<&'static str> {
+        LinkFormat::ALL.into_iter().map(LinkFormat::file_name).collect()
+    }
+
+    fn deliver(&self, mac: &Mac, client: &LinkClient, file: Option<&str>) -> Result<Option<SoftphoneConfig>, String> {
         let routes = &self.context.routes;
         let credentials = &routes.credentials;
         let Some(device) = credentials.store().device(mac).map_err(|e| e.to_string())? else {
             tracing::info!(%mac, "link for a device no longer enrolled");
             return Ok(None);
         };
-        let vendor = device.profile.vendor.as_deref().and_then(|vendor| vendor.parse::<Vendor>().ok());
-        let Some(file) = vendor.and_then(Vendor::profile).and_then(|profile| profile.device_file()) else {
-            tracing::warn!(%mac, "link for a device whose vendor sipprov renders no file for");
-            return Ok(None);
+        let file = match file {
+            Some(name) => match LinkFormat::from_file_name(name) {
+                Some(format) => format.file(),
+                None => return Ok(None),
+            },
+            // The device's own: its vendor's device file, or the account file of a softphone
+            // that has only one (an `acrobits` or `zoiper` device).
+            None => {
+                let vendor = device.profile.vendor.as_deref().and_then(|vendor| vendor.parse::<Vendor>().ok());
+                let own = vendor.and_then(Vendor::profile).and_then(|profile| profile.device_file());
+                let account =
+                    || LinkFormat::ALL.into_iter().map(LinkFormat::file).find(|file| Some(file.vendor) == vendor);
+                let Some(file) = own.or_else(account) else {
+                    tracing::warn!(%mac, "link for a device whose vendor sipprov renders no file for");
+                    return Ok(None);
+                };
+                file
+            }
         };
         let minimum = routes.rating_policy.get().map_or(RATING_LINK, |policy| policy.minimum(&device.profile));
         if minimum > RATING_LINK {

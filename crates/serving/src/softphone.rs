@@ -25,8 +25,16 @@ pub struct SoftphoneConfig {
 pub trait SoftphoneConfigs: Send + Sync {
     /// Delivers `mac`'s config, with its password, to a client that presented a valid
     /// one-time link (ITSPA rating 4: HTTPS and a per-device secret), recorded as a delivery
-    /// before it is returned. `Ok(None)`: nothing may be delivered (not enrolled, disabled,
-    /// dormant, below its minimum rating, or no password left to deliver), said in the log and
-    /// the audit trail. Blocking: call it off the async workers.
-    fn deliver(&self, mac: &Mac, client: &LinkClient) -> Result<Option<SoftphoneConfig>, String>;
+    /// before it is returned: in the device's own vendor format, or in the softphone account
+    /// format the link's path named (`file`, e.g. `zoiper.xml`; see
+    /// [`SoftphoneConfigs::formats`]). `Ok(None)`: nothing may be delivered (not enrolled,
+    /// disabled, dormant, below its minimum rating, or no password left to deliver), said in
+    /// the log and the audit trail. Blocking: call it off the async workers.
+    fn deliver(&self, mac: &Mac, client: &LinkClient, file: Option<&str>) -> Result<Option<SoftphoneConfig>, String>;
+
+    /// The file names a link's path may end in to ask for another softphone's account format
+    /// (`acrobits.xml`, `zoiper.xml`); none by default.
+    fn formats(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
 }

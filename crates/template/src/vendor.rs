@@ -93,11 +93,13 @@ pub enum Vendor {
     Crestron,
     /// 64characters' Telephone for macOS.
     SixtyFourCharacters,
+    /// Acrobits' softphones: Groundwire, Cloud Softphone.
+    Acrobits,
 }
 
 impl Vendor {
     /// Every vendor, in a stable order.
-    pub const ALL: [Vendor; 40] = [
+    pub const ALL: [Vendor; 41] = [
         Vendor::Yealink,
         Vendor::Polycom,
         Vendor::Cisco,
@@ -138,6 +140,7 @@ impl Vendor {
         Vendor::Ekiga,
         Vendor::Crestron,
         Vendor::SixtyFourCharacters,
+        Vendor::Acrobits,
     ];
 
     /// The lowercase name used in configuration, JSON output and template paths.
@@ -183,6 +186,7 @@ impl Vendor {
             Vendor::Ekiga => "ekiga",
             Vendor::Crestron => "crestron",
             Vendor::SixtyFourCharacters => "64characters",
+            Vendor::Acrobits => "acrobits",
         }
     }
 }

@@ -30,7 +30,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct OwnConfigs(Arc<Credentials>);
 
 impl SoftphoneConfigs for OwnConfigs {
-    fn deliver(&self, mac: &Mac, _client: &LinkClient) -> Result<Option<SoftphoneConfig>, String> {
+    fn deliver(&self, mac: &Mac, _client: &LinkClient, _file: Option<&str>) -> Result<Option<SoftphoneConfig>, String> {
         let fetched = self.0.fetch(mac, link_fetch()).map_err(|e| e.to_string())?;
         let sipprov_credentials::Fetched::Config { accounts, secrets: Some(secrets), .. } = fetched else {
             return Ok(None);

@@ -125,6 +125,9 @@ impl SoftphoneCommand {
                     return print_json(&link);
                 }
                 println!("{}", link["url"].as_str().unwrap_or_default());
+                for (name, url) in link["formats"].as_object().into_iter().flatten() {
+                    println!("  for {name}: {}", url.as_str().unwrap_or_default());
+                }
                 println!("(single use, until {})", link["expires_at"].as_str().unwrap_or("-"));
             }
         }

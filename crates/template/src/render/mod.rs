@@ -206,11 +206,13 @@ fn source_of(renderer: &Renderer, format: Format, name: &str) -> String {
     env.get_template(name).map(|t| t.source().to_owned()).unwrap_or_default()
 }
 
-/// The format and kind of the files a template renders, from the profiles.
+/// The format and kind of the files a template renders, from the profiles and the link formats.
 fn template_use(name: &str) -> Result<(Format, FileKind), TemplateError> {
+    let link_files = crate::LinkFormat::ALL.into_iter().map(crate::LinkFormat::file);
     profiles()
         .iter()
         .flat_map(|p| p.files.iter())
+        .chain(link_files)
         .find(|f| f.template == Some(name))
         .map(|f| (f.format, f.kind))
         .ok_or_else(|| TemplateError::InvalidTemplate {
@@ -275,7 +277,8 @@ mod tests {
     fn every_template_a_profile_names_is_shipped_and_used_for_one_format_and_kind() {
         let renderer = Renderer::shipped().unwrap();
         let names: Vec<&str> = renderer.template_names().collect();
-        for file in profiles().iter().flat_map(|p| p.files.iter()) {
+        let link_files = crate::LinkFormat::ALL.into_iter().map(crate::LinkFormat::file);
+        for file in profiles().iter().flat_map(|p| p.files.iter()).chain(link_files) {
             if let Some(name) = file.template {
                 assert!(names.contains(&name), "{name} is shipped");
                 assert!(name.starts_with(&format!("{}/", file.vendor.name())), "{name} is under its vendor");

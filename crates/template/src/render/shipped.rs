@@ -16,6 +16,8 @@ pub(super) const SHIPPED: &[(&str, &str)] = &[
     ("fanvil/device.cfg", include_str!("../../templates/fanvil/device.cfg")),
     ("gigaset/device.xml", include_str!("../../templates/gigaset/device.xml")),
     ("linphone/device.xml", include_str!("../../templates/linphone/device.xml")),
+    ("acrobits/account.xml", include_str!("../../templates/acrobits/account.xml")),
+    ("zoiper/account.xml", include_str!("../../templates/zoiper/account.xml")),
 ];
 
 /// The shipped templates as `name -> (source, origin)`.

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use sipprov_template::{FileKind, Renderer, Vendor};
+use sipprov_template::{FileKind, LinkFormat, Renderer, Vendor};
 
 use crate::fixtures::{self, SIP_PASSWORD};
 
@@ -46,6 +46,21 @@ fn device_files_with_and_without_the_password() {
         check(vendor, &file_name(vendor, ".without-password"), &without);
         assert!(with.contains(SIP_PASSWORD), "{vendor}");
         assert!(!without.contains(SIP_PASSWORD), "{vendor}");
+    }
+}
+
+#[test]
+fn link_format_files_with_and_without_the_password() {
+    let renderer = Renderer::shipped().unwrap();
+    let (account, settings) = (fixtures::account(), fixtures::settings());
+    for format in LinkFormat::ALL {
+        let file = format.file();
+        let with = renderer.render_device(file, &fixtures::device(file.vendor, &account, &settings, true)).unwrap();
+        check(file.vendor, "account.xml", &with);
+        let without = renderer.render_device(file, &fixtures::device(file.vendor, &account, &settings, false)).unwrap();
+        check(file.vendor, "account.without-password.xml", &without);
+        assert!(with.contains(SIP_PASSWORD) && !without.contains(SIP_PASSWORD), "{format:?}");
+        assert!(with.contains("<username>1001</username>") && with.contains("u7Kq2"), "{with}");
     }
 }
 
