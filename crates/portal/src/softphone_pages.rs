@@ -10,7 +10,7 @@ use minijinja::context;
 use sipprov_credentials::{CredentialState, Login, Revealed, Timestamp};
 use sipprov_identity::Mac;
 
-use crate::account_pages::unavailable;
+use crate::account_pages::{LOCKED, unavailable};
 use crate::context::{Portal, blocking};
 use crate::form::Form;
 use crate::response::{self, PortalResponse};
@@ -136,8 +136,6 @@ pub(crate) async fn reveal(portal: &Portal, parts: &Parts, form: Form, mac: Mac,
         Err(()) => unavailable(portal),
     }
 }
-
-const LOCKED: &str = "Too many failed attempts. Please wait 15 minutes and try again.";
 
 /// `POST /renew/{mac}`: a new password for the softphone (re-armed; shown or linked once again).
 pub(crate) async fn renew(portal: &Portal, parts: &Parts, form: Form, mac: Mac) -> PortalResponse {
