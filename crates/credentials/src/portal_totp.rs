@@ -23,9 +23,7 @@ impl Credentials {
         let keyring = self.keyring()?;
         let Some(stored) = self.portal_user(user)? else { return Ok(None) };
         if let Some(pending) = stored.totp.as_ref().filter(|key| !key.confirmed) {
-            let sealed = hex::decode(&pending.sealed)
-                .map_err(|e| StoreError::Corrupt(format!("portal user {user}'s TOTP key: {e}")))?;
-            let base32 = keyring.open_for(&Sealed::from_bytes(sealed), user, SecretKind::PortalTotp)?;
+            let base32 = keyring.open_for(&sealed_key(user, pending)?, user, SecretKind::PortalTotp)?;
             return Ok(Some(base32.expose().to_owned()));
         }
         let mut bytes = [0u8; KEY_BYTES];
@@ -100,9 +98,7 @@ impl Credentials {
         code: &str,
         now: Timestamp,
     ) -> Result<Option<u64>, CredentialsError> {
-        let sealed =
-            hex::decode(&key.sealed).map_err(|e| StoreError::Corrupt(format!("portal user {user}'s TOTP key: {e}")))?;
-        let base32 = self.keyring()?.open_for(&Sealed::from_bytes(sealed), user, SecretKind::PortalTotp)?;
+        let base32 = self.keyring()?.open_for(&sealed_key(user, key)?, user, SecretKind::PortalTotp)?;
         let Some(totp) = totp(base32.expose()) else {
             return Err(StoreError::Corrupt(format!("portal user {user}'s TOTP key is unusable")).into());
         };
@@ -112,6 +108,13 @@ impl Credentials {
         }
         Ok(u64::try_from(now.unix()).ok().and_then(|now| totp.check(&code, now)))
     }
+}
+
+/// `user`'s key as sealed (stored as hex).
+fn sealed_key(user: &str, key: &TotpKey) -> Result<Sealed, StoreError> {
+    let bytes =
+        hex::decode(&key.sealed).map_err(|e| StoreError::Corrupt(format!("portal user {user}'s TOTP key: {e}")))?;
+    Ok(Sealed::from_bytes(bytes))
 }
 
 /// The TOTP of a base32 key, as authenticator apps compute it.
@@ -133,9 +136,7 @@ impl Credentials {
         let mut resealed = 0;
         for user in self.portal_users()? {
             let Some(key) = &user.totp else { continue };
-            let bytes = hex::decode(&key.sealed)
-                .map_err(|e| StoreError::Corrupt(format!("portal user {}'s TOTP key: {e}", user.name)))?;
-            let sealed = Sealed::from_bytes(bytes);
+            let sealed = sealed_key(&user.name, key)?;
             if sealed.key_id() == Some(keyring.current_id()) {
                 continue;
             }

@@ -8,7 +8,7 @@ use sipprov_identity::Mac;
 
 use crate::audit::quote;
 use crate::portal_user::{self, LOCKOUT, LOCKOUT_FAILURES, PortalUser};
-use crate::{AuditEvent, AuditKind, Credentials, CredentialsError, OneTimeToken, StoreError, Timestamp};
+use crate::{AuditEvent, AuditKind, Credentials, CredentialsError, DeviceRecord, OneTimeToken, StoreError, Timestamp};
 
 /// The index document: the names of every user, in creation order.
 const INDEX: &str = "portal-users";
@@ -314,16 +314,24 @@ impl Credentials {
     /// Whether each of `devices` is an enrolled softphone: `Err` says which is not.
     pub(crate) fn check_softphones(&self, devices: &[Mac]) -> Result<Result<(), String>, CredentialsError> {
         for mac in devices {
-            let Some(device) = self.store.device(mac)? else {
-                return Ok(Err(format!("device {mac} is not enrolled")));
-            };
-            let vendor = device.profile.vendor.as_deref().unwrap_or("none");
-            if !SOFTPHONE_VENDORS.contains(&vendor) {
-                let expected = SOFTPHONE_VENDORS.join(", ");
-                return Ok(Err(format!("device {mac} is a {vendor} device, not a softphone ({expected})")));
+            if let Err(refused) = self.softphone(mac)? {
+                return Ok(Err(refused));
             }
         }
         Ok(Ok(()))
+    }
+
+    /// The enrolled softphone `mac` (of a [`SOFTPHONE_VENDORS`] vendor), or why it is not one.
+    pub(crate) fn softphone(&self, mac: &Mac) -> Result<Result<DeviceRecord, String>, CredentialsError> {
+        let Some(device) = self.store.device(mac)? else {
+            return Ok(Err(format!("device {mac} is not enrolled")));
+        };
+        let vendor = device.profile.vendor.as_deref().unwrap_or("none");
+        if !SOFTPHONE_VENDORS.contains(&vendor) {
+            let expected = SOFTPHONE_VENDORS.join(", ");
+            return Ok(Err(format!("device {mac} is a {vendor} device, not a softphone ({expected})")));
+        }
+        Ok(Ok(device))
     }
 }
 

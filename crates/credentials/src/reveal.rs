@@ -12,8 +12,8 @@ use sipprov_identity::Mac;
 use crate::audit::quote;
 use crate::credentials::open;
 use crate::{
-    Abort, Account, AuditEvent, AuditKind, CredentialState, Credentials, CredentialsError, IssuedSecrets, OneTimeToken,
-    RevealToken, StoreError, Timestamp, TokenUse,
+    Abort, Account, AuditEvent, AuditKind, CredentialState, Credentials, CredentialsError, DeviceRecord, IssuedSecrets,
+    OneTimeToken, RevealToken, StoreError, Timestamp, TokenUse,
 };
 
 /// What a reveal found.
@@ -45,7 +45,8 @@ impl Credentials {
             return Ok(Revealed::Unavailable);
         };
         let Some(mut device) = self.store.device(mac)? else { return Ok(Revealed::Unavailable) };
-        let sweep = self.lifecycle.sweep(&mut device, now);
+        // Only to see the state now; the transaction below sweeps (and audits) for itself.
+        self.lifecycle.sweep(&mut device, now);
         let repeated = |at: Option<Timestamp>| -> Result<Revealed, CredentialsError> {
             let when = at.map_or_else(|| "unknown".to_owned(), |at| at.unix().to_string());
             let detail = format!("user={} revealed_at={when} peer={}", quote(user), quote(peer));
@@ -63,11 +64,9 @@ impl Credentials {
         let secrets = open(&*self.keyring()?, mac, &sealed)?;
         let accounts = device.accounts.clone();
         let detail = format!("user={} peer={}", quote(user), quote(peer));
-        let mut events = sweep;
-        events.push(AuditEvent::new(now, *mac, AuditKind::Revealed, detail));
         let lifecycle = self.lifecycle;
         let update = move |device: &mut crate::DeviceRecord| {
-            lifecycle.sweep(device, now);
+            let mut events = lifecycle.sweep(device, now);
             // Only the secrets just opened, still waiting for their first delivery.
             let unchanged = matches!(device.state, CredentialState::Issued { .. })
                 && device.secrets.as_ref() == Some(&sealed)
@@ -76,6 +75,7 @@ impl Credentials {
                 return Err(Abort("the device changed during the reveal".into()));
             }
             device.state = CredentialState::Delivered { at: now };
+            events.push(AuditEvent::new(now, device.mac, AuditKind::Revealed, detail));
             Ok(events)
         };
         match self.store.update_device(mac, Box::new(update)) {
@@ -101,13 +101,12 @@ impl Credentials {
         ttl: Duration,
         by: &str,
     ) -> Result<Result<(OneTimeToken, Timestamp), String>, CredentialsError> {
-        if let Err(refused) = self.check_softphones(std::slice::from_ref(mac))? {
-            return Ok(Err(refused));
-        }
+        let device = match self.softphone(mac)? {
+            Ok(device) => device,
+            Err(refused) => return Ok(Err(refused)),
+        };
         let now = self.clock.now();
-        let Some(mut device) = self.store.device(mac)? else { return Ok(Err(format!("device {mac} is not enrolled"))) };
-        self.lifecycle.sweep(&mut device, now);
-        if device.disabled || device.secrets.is_none() {
+        if !self.holds_password(&device, now) {
             return Ok(Err(format!(
                 "device {mac} holds no password to deliver (delivered and purged, dormant or disabled): issue a new one first"
             )));
@@ -118,6 +117,15 @@ impl Credentials {
         let detail = format!("expires_at={} by={}", expires_at.unix(), quote(by));
         self.store.append_audit(vec![AuditEvent::new(now, *mac, AuditKind::LinkCreated, detail)])?;
         Ok(Ok((token, expires_at)))
+    }
+
+    /// Whether `device` still holds a password a delivery (a reveal, a link) could hand over at
+    /// `now`: not disabled, and its secrets not yet purged or dormant (counting expiries not yet
+    /// swept).
+    pub fn holds_password(&self, device: &DeviceRecord, now: Timestamp) -> bool {
+        let mut swept = device.clone();
+        self.lifecycle.sweep(&mut swept, now);
+        !swept.disabled && swept.secrets.is_some()
     }
 
     /// Uses a presented link token: the softphone it provisions on its first use inside its

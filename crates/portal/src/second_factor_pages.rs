@@ -108,7 +108,7 @@ pub(crate) async fn confirm(portal: &Portal, parts: &Parts, form: Form, ip: IpAd
     );
     match blocking(move || credentials.confirm_totp(&user, &code, &peer)).await {
         Ok(true) => {
-            // The session goes on with the second factor on (same cookie: no new privilege).
+            // The session goes on with the second factor on, under a new cookie.
             if let Some(cookie) = form::cookie(parts, SESSION_COOKIE) {
                 portal.sessions.end(cookie);
             }

@@ -22,7 +22,6 @@ pub(crate) async fn home(portal: &Portal, session: &Session, notice: Option<&str
     let read = blocking(move || {
         let Some(user) = credentials.portal_user(&name)? else { return Ok(None) };
         let now = credentials.now();
-        let grace = credentials.lifecycle().grace();
         let mut phones = Vec::new();
         for mac in &user.devices {
             let Some(device) = credentials.store().device(mac)? else { continue };
@@ -37,13 +36,7 @@ pub(crate) async fn home(portal: &Portal, session: &Session, notice: Option<&str
                     }
                 })
                 .collect();
-            let holds_password = !device.disabled
-                && device.secrets.is_some()
-                && match device.state {
-                    CredentialState::Issued { .. } => true,
-                    CredentialState::Delivered { at } => now < at.saturating_add(grace),
-                    _ => false,
-                };
+            let holds_password = credentials.holds_password(&device, now);
             phones.push(context! {
                 mac => mac.to_string(),
                 accounts => accounts.join(", "),

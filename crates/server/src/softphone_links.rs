@@ -10,11 +10,11 @@
 use std::sync::Arc;
 
 use sipprov_credentials::{
-    AuditEvent, AuditKind, Clock, DeliverError, Delivery, FetchKind, FetchRequest, SystemClock, quote,
+    AuditEvent, AuditKind, Clock, DeliverError, Delivery, DeviceProfile, FetchKind, FetchRequest, SystemClock, quote,
 };
 use sipprov_identity::{DeviceIdentity, Mac};
 use sipprov_serving::{LinkClient, SoftphoneConfig, SoftphoneConfigs};
-use sipprov_template::{LinkFormat, Vendor};
+use sipprov_template::{LinkFormat, ProfileFile, Vendor};
 
 use crate::connection::ConnectionContext;
 use crate::live::snapshot;
@@ -37,38 +37,15 @@ impl SoftphoneConfigs for LinkConfigs {
     }
 
     fn deliver(&self, mac: &Mac, client: &LinkClient, file: Option<&str>) -> Result<Option<SoftphoneConfig>, String> {
-        let routes = &self.context.routes;
-        let credentials = &routes.credentials;
-        let Some(device) = credentials.store().device(mac).map_err(|e| e.to_string())? else {
-            tracing::info!(%mac, "link for a device no longer enrolled");
-            return Ok(None);
-        };
-        let file = match file {
+        let requested = match file {
             Some(name) => match LinkFormat::from_file_name(name) {
-                Some(format) => format.file(),
+                Some(format) => Some(format.file()),
                 None => return Ok(None),
             },
-            // The device's own: its vendor's device file, or the account file of a softphone
-            // that has only one (an `acrobits` or `zoiper` device).
-            None => {
-                let vendor = device.profile.vendor.as_deref().and_then(|vendor| vendor.parse::<Vendor>().ok());
-                let own = vendor.and_then(Vendor::profile).and_then(|profile| profile.device_file());
-                let account =
-                    || LinkFormat::ALL.into_iter().map(LinkFormat::file).find(|file| Some(file.vendor) == vendor);
-                let Some(file) = own.or_else(account) else {
-                    tracing::warn!(%mac, "link for a device whose vendor sipprov renders no file for");
-                    return Ok(None);
-                };
-                file
-            }
+            None => None,
         };
-        let minimum = routes.rating_policy.get().map_or(RATING_LINK, |policy| policy.minimum(&device.profile));
-        if minimum > RATING_LINK {
-            let detail = format!("rating={RATING_LINK} minimum={minimum} via=link peer={}", quote(&client.peer));
-            let event = AuditEvent::new(SystemClock.now(), *mac, AuditKind::BelowMinimumRating, detail);
-            credentials.store().append_audit(vec![event]).map_err(|e| e.to_string())?;
-            return Ok(None);
-        }
+        let routes = &self.context.routes;
+        let credentials = &routes.credentials;
         let fetch = FetchRequest {
             spki_sha256: [0; 32],
             peer: client.peer.clone(),
@@ -76,13 +53,21 @@ impl SoftphoneConfigs for LinkConfigs {
             certificate_vendor: None,
             rating: RATING_LINK,
         };
-        let identity = DeviceIdentity::without_certificate(*mac, file.vendor.name(), device.profile.model.clone());
         let renderer = snapshot(&self.context.live).renderer.clone();
         let policy = routes.fleet.policy();
+        // Decided on the device as the delivery reads it: no read of its own.
         let delivered = credentials.deliver(mac, fetch, FetchKind::Deliver, |accounts, profile, secrets| {
+            let minimum = routes.rating_policy.get().map_or(RATING_LINK, |policy| policy.minimum(profile));
+            if minimum > RATING_LINK {
+                return Err(NotDelivered::BelowMinimum(minimum));
+            }
+            let Some(file) = requested.or_else(|| own_file(profile)) else {
+                return Err(NotDelivered::NoFile);
+            };
             if secrets.is_none() {
                 return Err(NotDelivered::NoPassword);
             }
+            let identity = DeviceIdentity::without_certificate(*mac, file.vendor.name(), profile.model.clone());
             let mut profile = profile.clone();
             profile.settings.insert(ONE_TIME_LINK_SETTING.to_owned(), "true".to_owned());
             let device = DeviceToRender {
@@ -93,17 +78,29 @@ impl SoftphoneConfigs for LinkConfigs {
                 firmware: &policy,
                 provisioning_url: None,
             };
-            routes.config.render(&renderer, &identity, file, device).map_err(NotDelivered::Render)
+            let body = routes.config.render(&renderer, &identity, file, device).map_err(NotDelivered::Render)?;
+            Ok(SoftphoneConfig { body, content_type: file.format.content_type() })
         });
         match delivered {
-            Ok(Delivery::Config { body, .. }) => {
-                Ok(Some(SoftphoneConfig { body, content_type: file.format.content_type() }))
-            }
+            Ok(Delivery::Config { body, .. }) => Ok(Some(body)),
             Ok(Delivery::Refused(refusal)) => {
                 tracing::info!(%mac, ?refusal, "link for a device refused delivery");
                 Ok(None)
             }
-            Ok(Delivery::NotEnrolled) => Ok(None),
+            Ok(Delivery::NotEnrolled) => {
+                tracing::info!(%mac, "link for a device no longer enrolled");
+                Ok(None)
+            }
+            Err(DeliverError::Render(NotDelivered::BelowMinimum(minimum))) => {
+                let detail = format!("rating={RATING_LINK} minimum={minimum} via=link peer={}", quote(&client.peer));
+                let event = AuditEvent::new(SystemClock.now(), *mac, AuditKind::BelowMinimumRating, detail);
+                credentials.store().append_audit(vec![event]).map_err(|e| e.to_string())?;
+                Ok(None)
+            }
+            Err(DeliverError::Render(NotDelivered::NoFile)) => {
+                tracing::warn!(%mac, "link for a device whose vendor sipprov renders no file for");
+                Ok(None)
+            }
             Err(DeliverError::Render(NotDelivered::NoPassword)) => {
                 tracing::info!(%mac, "link for a device whose password was delivered and purged; nothing delivered");
                 Ok(None)
@@ -114,8 +111,20 @@ impl SoftphoneConfigs for LinkConfigs {
     }
 }
 
+/// A device's own file: its vendor's device file, or the account file of a softphone that has
+/// only one (an `acrobits` or `zoiper` device).
+fn own_file(profile: &DeviceProfile) -> Option<&'static ProfileFile> {
+    let vendor = profile.vendor.as_deref().and_then(|vendor| vendor.parse::<Vendor>().ok());
+    let own = vendor.and_then(Vendor::profile).and_then(|profile| profile.device_file());
+    own.or_else(|| LinkFormat::ALL.into_iter().map(LinkFormat::file).find(|file| Some(file.vendor) == vendor))
+}
+
 /// Why a link's render gave up; nothing is recorded.
 enum NotDelivered {
+    /// The device's rating policy wants more than a link's 4 (audited).
+    BelowMinimum(u8),
+    /// Its vendor has no file sipprov renders.
+    NoFile,
     /// The password was delivered and purged: a config without it is of no use to a softphone.
     NoPassword,
     /// The template failed.
