@@ -233,11 +233,15 @@ pub struct LoggingSection {
     /// A `tracing` filter: `info`, `debug`, `sipprov_server=debug,info`, ...
     #[serde(default = "default_log_level")]
     pub level: String,
+    /// How long lines below warning may wait to be written together, in milliseconds (0: each
+    /// line as it comes). See [`crate::log_output`].
+    #[serde(default = "default_log_flush_ms")]
+    pub flush_ms: u64,
 }
 
 impl Default for LoggingSection {
     fn default() -> Self {
-        Self { format: default_log_format(), level: default_log_level() }
+        Self { format: default_log_format(), level: default_log_level(), flush_ms: default_log_flush_ms() }
     }
 }
 
@@ -246,6 +250,12 @@ impl LoggingSection {
     pub fn check(&self) -> anyhow::Result<()> {
         if self.format != "json" && self.format != "text" {
             bail!("[logging] format {:?} must be \"json\" or \"text\"", self.format);
+        }
+        if self.flush_ms > MAX_LOG_FLUSH_MS {
+            bail!(
+                "[logging] flush_ms {} is more than {MAX_LOG_FLUSH_MS}: a crash would lose that much log",
+                self.flush_ms
+            );
         }
         tracing_subscriber::EnvFilter::try_new(&self.level)
             .map(drop)
@@ -260,6 +270,13 @@ fn default_log_format() -> String {
 fn default_log_level() -> String {
     "info".into()
 }
+
+fn default_log_flush_ms() -> u64 {
+    100
+}
+
+/// The longest `[logging] flush_ms`: lines waiting longer would make a crash lose too much.
+const MAX_LOG_FLUSH_MS: u64 = 5_000;
 
 /// `[limits]`: every key is optional; the defaults allow a 200-phone office behind one address
 /// to reboot at once (see docs/configuration.md for the arithmetic).

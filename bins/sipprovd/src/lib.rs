@@ -6,6 +6,7 @@
 //! - [`daemon`]: the phone and admin listeners, background jobs, SIGHUP reload, SIGTERM drain.
 //! - [`demo`]: `sipprovd demo`, a self-contained demo with a generated PKI and three phones.
 //! - [`files`]: creating key and config files safely.
+//! - [`log_output`]: log lines written to stderr in batches.
 //! - [`migrate`]: `sipprovd migrate`, a single-node SQLite store moved into PostgreSQL.
 //! - [`registrars`]: `[[registrar]]`, the registrars told each account's HA1, and the thread
 //!   that tells them.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod files;
+pub mod log_output;
 pub mod migrate;
 pub mod portal;
 pub mod registrars;

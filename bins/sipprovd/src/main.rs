@@ -12,12 +12,16 @@ use sipprov_store_postgres::PostgresOptions;
 #[path = "../../cli_docs.rs"]
 mod cli_docs;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use sipprovd::backup;
 use sipprovd::check::check;
 use sipprovd::config::{Config, LoggingSection};
 use sipprovd::daemon::Daemon;
 use sipprovd::demo::{DEMO_PHONES, Demo, DemoOptions};
 use sipprovd::files::write_new_file;
+use sipprovd::log_output::LogOutput;
 use sipprovd::migrate;
 
 /// Secure remote provisioning for SIP phones.
@@ -197,6 +201,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
     };
+    LogOutput::flush_installed();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -241,13 +246,15 @@ fn migrate_command(from: &str, to: String, ca_file: Option<PathBuf>) -> ExitCode
     }
 }
 
-/// Logs to stderr, as JSON lines or text, filtered by `level` (overridden by `RUST_LOG`).
+/// Logs to stderr, as JSON lines or text, filtered by `level` (overridden by `RUST_LOG`), in
+/// batches every `flush_ms`.
 fn init_logging(logging: &LoggingSection) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&logging.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi).with_env_filter(filter);
+    let output = LogOutput::install(logging.flush_ms);
+    let builder = tracing_subscriber::fmt().with_writer(output).with_ansi(ansi).with_env_filter(filter);
     // `try_init` fails only if a subscriber is already installed; it is set up once, here.
     let _ = if logging.format == "json" {
         builder.json().flatten_event(true).with_current_span(false).try_init()

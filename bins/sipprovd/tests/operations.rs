@@ -255,6 +255,13 @@ fn check_reports_every_problem_with_its_line() {
     let report = String::from_utf8(typo.stdout).unwrap();
     assert!(report.contains("unknown field `sqlite_path`"), "{report}");
     assert!(report.contains(&format!("{file}:{}", line_of("[store]") + 1)), "{report}");
+
+    // Log lines may wait at most 5 s: a crash must not lose more.
+    assert!(config.contains("[logging]"), "{config}");
+    std::fs::write(&config_path, config.replace("[logging]", "[logging]\nflush_ms = 60000")).unwrap();
+    let slow = sipprovd(&["check", "--config"], dir.path());
+    let report = String::from_utf8(slow.stdout).unwrap();
+    assert!(report.contains("[logging] flush_ms 60000 is more than 5000"), "{report}");
 }
 
 #[test]

@@ -49,42 +49,42 @@ impl Mac {
     /// Hex digits may be of either case. Anything else (mixed separators, stray characters,
     /// whitespace, wrong length) is refused.
     pub fn parse(input: &str) -> Result<Self, MacParseError> {
-        let bytes = input.as_bytes();
-        let digits: Vec<u8> = match bytes.len() {
-            12 => bytes.to_vec(),
-            17 => ungroup(bytes, 2, b":-")?,
-            14 => ungroup(bytes, 4, b".")?,
-            _ => return Err(MacParseError::new(input, "expected 12 hex digits")),
+        Self::decode(input.as_bytes()).map_err(|reason| MacParseError::new(input, reason))
+    }
+
+    /// As [`Mac::parse`], for bytes that may not be text, with no error to build: `None` for
+    /// anything `parse` refuses. Route matching tries many candidate spellings per request.
+    pub fn parse_ascii(input: &[u8]) -> Option<Self> {
+        Self::decode(input).ok()
+    }
+
+    /// The address in `bytes`, or why it is none, without allocating.
+    fn decode(bytes: &[u8]) -> Result<Self, &'static str> {
+        let (group, separators): (usize, &[u8]) = match bytes.len() {
+            12 => (12, b""),
+            17 => (2, b":-"),
+            14 => (4, b"."),
+            _ => return Err("expected 12 hex digits"),
         };
+        // Groups of `group` digits, each after the first behind one and the same separator.
+        let separator = bytes.get(group).copied();
+        if separator.is_some_and(|s| !separators.contains(&s)) {
+            return Err("unexpected separator");
+        }
+        let is_separator = |i: usize| (i + 1).is_multiple_of(group + 1);
+        if bytes.iter().enumerate().any(|(i, &b)| is_separator(i) && Some(b) != separator) {
+            return Err("inconsistent separators");
+        }
+        let mut digits = bytes.iter().enumerate().filter(|&(i, _)| !is_separator(i)).map(|(_, &b)| hex_value(b));
         let mut mac = [0u8; 6];
-        for (i, pair) in digits.chunks_exact(2).enumerate() {
-            let high = hex_value(pair[0]).ok_or_else(|| MacParseError::new(input, "not a hex digit"))?;
-            let low = hex_value(pair[1]).ok_or_else(|| MacParseError::new(input, "not a hex digit"))?;
-            mac[i] = (high << 4) | low;
+        for byte in &mut mac {
+            let (Some(Some(high)), Some(Some(low))) = (digits.next(), digits.next()) else {
+                return Err("not a hex digit");
+            };
+            *byte = (high << 4) | low;
         }
         Ok(Self(mac))
     }
-}
-
-/// Removes separators from `bytes`, which must be groups of `group` hex digits joined by one and
-/// the same separator from `allowed`.
-fn ungroup(bytes: &[u8], group: usize, allowed: &[u8]) -> Result<Vec<u8>, MacParseError> {
-    let text = String::from_utf8_lossy(bytes);
-    let separator = bytes[group];
-    if !allowed.contains(&separator) {
-        return Err(MacParseError::new(&text, "unexpected separator"));
-    }
-    let mut digits = Vec::with_capacity(12);
-    for (i, &b) in bytes.iter().enumerate() {
-        if (i + 1) % (group + 1) == 0 {
-            if b != separator {
-                return Err(MacParseError::new(&text, "inconsistent separators"));
-            }
-        } else {
-            digits.push(b);
-        }
-    }
-    Ok(digits)
 }
 
 fn hex_value(b: u8) -> Option<u8> {

@@ -217,7 +217,8 @@ impl PhoneRoutes {
         // A firmware file by the vendor's own name (`sip.ld`, `T54W-96.86.0.100.rom`) is not
         // served: an image reaches a phone only through the URL its own config names, so one
         // outside its target, roll-out or model is never pushed to it.
-        let route = recognise_route(request.uri().path(), user_agent);
+        // No User-Agent: its hint is for diagnostics, and the certificate picks the file.
+        let route = recognise_route(request.uri().path(), None);
         match route {
             Route::Device { .. } | Route::Common { .. } => {}
             Route::Unknown => return Plan::Answer(RequestOutcome::UnknownPath),

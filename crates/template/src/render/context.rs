@@ -103,17 +103,29 @@ pub(crate) fn account_fields_used(referenced: Vec<String>, source: &str) -> Vec<
     refined
 }
 
-/// Whether `field` (`accounts.2.user_name`) is `reference` (`accounts.*.user_name`, `account`,
-/// `settings.ntp_server`) or lies below it; `*` stands for any one part.
-fn refers_to(reference: &str, field: &str) -> bool {
-    let mut fields = field.split('.');
-    for part in reference.split('.') {
-        match fields.next() {
-            Some(f) if part == "*" || part == f => {}
-            _ => return false,
-        }
+/// The fields a template refers to (`accounts.*.user_name`, `account`, `settings.ntp_server`),
+/// each split into its dotted parts once, when the template is loaded: every render asks of
+/// each of its fields whether one of them covers it.
+#[derive(Debug)]
+pub(crate) struct References(Vec<Vec<String>>);
+
+impl References {
+    pub(crate) fn new(referenced: &[String]) -> Self {
+        Self(referenced.iter().map(|r| r.split('.').map(str::to_owned).collect()).collect())
     }
-    true
+
+    /// Whether `field` (`accounts.2.user_name`) is one of the references or lies below one;
+    /// `*` stands for any one part.
+    fn cover(&self, field: &str) -> bool {
+        let (first, rest) = field.split_once('.').unwrap_or((field, ""));
+        self.0.iter().any(|reference| match reference.split_first() {
+            Some((head, tail)) if head == first => {
+                let mut parts = rest.split('.').filter(|_| !rest.is_empty());
+                tail.iter().all(|part| parts.next().is_some_and(|f| part == "*" || part == f))
+            }
+            _ => false,
+        })
+    }
 }
 
 /// A template's input as `(field, value)` pairs, dotted names, before it becomes a minijinja value.
@@ -209,7 +221,7 @@ impl Fields {
     /// Checks every field the template refers to (`referenced` holds dotted paths such as
     /// `account.display_name`, `accounts.*.password`, or `settings` for a template that walks
     /// all settings).
-    pub(crate) fn check(&self, format: Format, referenced: &[String]) -> Result<(), TemplateError> {
+    pub(crate) fn check(&self, format: Format, referenced: &References) -> Result<(), TemplateError> {
         for (field, value) in &self.0 {
             // What goes into SIP has SIP's shape in every vendor's file, referenced or not.
             if field.starts_with("account") {
@@ -228,8 +240,7 @@ impl Fields {
                     _ => {}
                 }
             }
-            let used = referenced.iter().any(|r| refers_to(r, field));
-            if used {
+            if referenced.cover(field) {
                 check_value(format, field, value)?;
             }
         }

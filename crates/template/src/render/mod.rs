@@ -69,7 +69,7 @@ pub struct Renderer {
 struct Loaded {
     format: Format,
     /// The dotted variable paths it refers to, checked against the format before each render.
-    referenced: Vec<String>,
+    referenced: context::References,
     /// Whether it uses the one-account names (`account.*`, `secrets.sip_password`): only then
     /// does a render give it the first account under them too.
     one_account: bool,
@@ -148,6 +148,7 @@ impl Renderer {
             let one_account = referenced
                 .iter()
                 .any(|r| r == "account" || r.starts_with("account.") || r == "secrets" || r == "secrets.sip_password");
+            let referenced = context::References::new(&referenced);
             renderer.templates.insert(name, Loaded { format, referenced, one_account, may_carry_secrets, origin });
         }
         Ok(renderer)

@@ -14,7 +14,16 @@ pub(crate) struct Captured {
 
 /// Matches `name` (already restricted to `A-Z a-z 0-9 . _ - :`) against `pattern`.
 pub(crate) fn match_name(pattern: &str, name: &str) -> Option<Captured> {
-    match_from(pattern.as_bytes(), name.as_bytes(), None)
+    let (pattern, name) = (pattern.as_bytes(), name.as_bytes());
+    // Most patterns fail on their fixed head or tail (`{mac}.cfg` against `init.xml`): a check
+    // that needs no backtracking, since every request is matched against every pattern.
+    let head = pattern.iter().position(|b| matches!(b, b'{' | b'[')).map_or(pattern, |end| &pattern[..end]);
+    let tail = pattern.iter().rposition(|b| matches!(b, b'}' | b']')).map_or(pattern, |end| &pattern[end + 1..]);
+    let fits = |fixed: &[u8], found: Option<&[u8]>| found.is_some_and(|found| found.eq_ignore_ascii_case(fixed));
+    if !fits(head, name.get(..head.len())) || !fits(tail, name.len().checked_sub(tail.len()).map(|at| &name[at..])) {
+        return None;
+    }
+    match_from(pattern, name, None)
 }
 
 /// The number of literal (non-placeholder) bytes in a pattern: the more, the more specific.
@@ -79,16 +88,12 @@ fn match_from(pattern: &[u8], name: &[u8], mac: Option<Mac>) -> Option<Captured>
 /// A MAC in any spelling `Mac` parses, except the all-zero address: `000000000000` names the
 /// files every phone fetches (Polycom's master file), never a device.
 fn parse_mac(candidate: &[u8]) -> Option<Mac> {
-    if !matches!(candidate.len(), 12 | 14 | 17) {
-        return None;
-    }
-    let mac = Mac::parse(std::str::from_utf8(candidate).ok()?).ok()?;
-    (mac.bytes() != [0; 6]).then_some(mac)
+    Mac::parse_ascii(candidate).filter(|mac| mac.bytes() != [0; 6])
 }
 
 /// Whether `candidate` is spelled like a MAC, the all-zero one included.
 fn mac_shaped(candidate: &[u8]) -> bool {
-    matches!(candidate.len(), 12 | 14 | 17) && std::str::from_utf8(candidate).is_ok_and(|text| Mac::parse(text).is_ok())
+    Mac::parse_ascii(candidate).is_some()
 }
 
 fn is_name_byte(b: u8) -> bool {
