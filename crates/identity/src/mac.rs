@@ -41,7 +41,7 @@ impl Mac {
 
     /// The 12 uppercase hex digits, as Polycom, Snom and Cisco spell MACs in file names.
     pub fn to_upper_hex(&self) -> String {
-        self.to_string().to_ascii_uppercase()
+        self.hex(b"0123456789ABCDEF").iter().map(|&b| char::from(b)).collect()
     }
 
     /// Parses a MAC written in one of the common spellings:
@@ -96,12 +96,24 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+impl Mac {
+    /// The 12 hex digits in `digits` (`b"0123456789abcdef"` or its uppercase), built without
+    /// the formatting machinery: a MAC is written several times per request.
+    fn hex(&self, digits: &[u8; 16]) -> [u8; 12] {
+        let mut hex = [0u8; 12];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = digits[usize::from(byte >> 4)];
+            pair[1] = digits[usize::from(byte & 0x0f)];
+        }
+        hex
+    }
+}
+
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        let hex = self.hex(b"0123456789abcdef");
+        // Hex digits are ASCII: the conversion cannot fail.
+        f.pad(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -143,6 +155,18 @@ impl MacParseError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_is_written_as_two_hex_digits_in_either_case() {
+        for byte in 0..=255u8 {
+            let mac = Mac::from_bytes([byte, 0x0f, 0xf0, 0x00, 0xff, byte.wrapping_add(1)]);
+            let expected: String = mac.bytes().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(mac.to_string(), expected);
+            assert_eq!(mac.to_upper_hex(), expected.to_ascii_uppercase());
+            assert_eq!(Mac::parse(&mac.to_string()), Ok(mac));
+        }
+        assert_eq!(format!("{:>14}", Mac::from_bytes([0; 6])), "  000000000000");
+    }
 
     #[test]
     fn every_common_spelling_is_the_same_mac() {

@@ -208,6 +208,9 @@ async fn handshake(
         context.metrics.handshake_failed("busy");
         return None;
     };
+    // Each TLS record leaves when written: with Nagle's algorithm the close_notify after a
+    // response waits for the client's ACK, and the client waits for it.
+    let _ = tcp.set_nodelay(true);
     let started = std::time::Instant::now();
     let handshake = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await;
     drop(place);

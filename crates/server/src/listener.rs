@@ -47,6 +47,7 @@ impl PhoneServer {
                 registrar: config.registrar,
                 settings: config.settings,
                 group_settings: config.group_settings,
+                claimed_models: Default::default(),
             },
             fleet: config.fleet,
             metrics: Arc::clone(&metrics),

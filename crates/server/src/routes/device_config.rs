@@ -6,9 +6,10 @@ use sipprov_fleet::{DeviceKey, FirmwarePolicy};
 use sipprov_identity::DeviceIdentity;
 use sipprov_template::{
     AccountSettings, Device, Firmware, FunctionKey, KeyKind, Layer, LayeredSettings, ProfileFile, Renderer, Secrets,
-    UserAgent, Vendor,
+    Vendor,
 };
 
+use super::ClaimedModels;
 use crate::GroupSettings;
 
 /// What every device's config is rendered with: the registrar, the global settings and the
@@ -17,6 +18,8 @@ pub(crate) struct DeviceConfig {
     pub(crate) registrar: String,
     pub(crate) settings: LayeredSettings,
     pub(crate) group_settings: GroupSettings,
+    /// What the User-Agents of devices with no known model claim.
+    pub(crate) claimed_models: ClaimedModels,
 }
 
 /// What a device's file is rendered from, beside its identity.
@@ -55,8 +58,8 @@ impl DeviceConfig {
         let accounts: Vec<AccountSettings> = accounts.iter().map(|account| self.account_settings(account)).collect();
         let model = profile.model.as_deref().or(identity.model.as_deref());
         let claimed = || {
-            let ua = UserAgent::parse(user_agent?);
-            ua.model.filter(|_| ua.vendor == Some(file.vendor))
+            let (vendor, model) = self.claimed_models.claimed(user_agent?)?;
+            (vendor == file.vendor).then_some(model)
         };
         let claimed = if model.is_none() { claimed() } else { None };
         let layout_model = model.or(claimed.as_deref());
