@@ -543,6 +543,13 @@ impl Credentials {
         let lifecycle = self.lifecycle;
         self.for_each_with_secrets(batch, |mac| {
             let now = self.clock.now();
+            // Most devices, most minutes, are not due: deciding that on a read costs no write
+            // and no fsync (a fleet shipped but not yet booted waits here for weeks). The
+            // update below decides again, on the record its transaction reads.
+            let Some(mut read) = self.store.device(&mac)? else { return Ok(false) };
+            if lifecycle.sweep(&mut read, now).is_empty() {
+                return Ok(false);
+            }
             let changed = Arc::new(Mutex::new(false));
             let flag = Arc::clone(&changed);
             self.store.update_device(

@@ -135,6 +135,22 @@ fn never_fetched_for_14_days_goes_dormant_and_serves_nothing() {
 }
 
 #[test]
+fn a_sweep_that_changes_nothing_writes_nothing() {
+    let (world, _) = enrolled();
+    let _ = world.fetch(KEY_A);
+    let writes = world.store.writes();
+    for _ in 0..3 {
+        world.clock.advance(Duration::from_secs(1));
+        assert_eq!(world.credentials.sweep(10).unwrap(), 0, "the grace has not run out");
+    }
+    assert_eq!(world.store.writes(), writes, "a device the sweep leaves as it is is only read");
+    assert!(matches!(world.state(), CredentialState::Delivered { .. }));
+    world.clock.advance(GRACE);
+    assert_eq!(world.credentials.sweep(10).unwrap(), 1);
+    assert_eq!(world.store.writes(), writes + 1, "the purge is written");
+}
+
+#[test]
 fn the_dormant_rule_applies_at_fetch_time_even_before_a_sweep() {
     let (world, _) = enrolled();
     world.clock.advance(DORMANT);

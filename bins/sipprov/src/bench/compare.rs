@@ -120,6 +120,7 @@ impl Compare {
                     fleet.phones(KeyKind::EcdsaP256, 0, per_round * self.rounds)?;
                     prepare_sipprovd(&instance, &fleet, 300, per_round * self.rounds, BenchStore::Sqlite)?;
                     let server = Server::sipprovd(&self.sipprovd, &instance, server_core)?;
+                    server.settle(Duration::from_secs(60));
                     let plan = |round: usize| StormPlan {
                         offset: round * per_round,
                         once: true,

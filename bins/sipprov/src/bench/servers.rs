@@ -102,6 +102,27 @@ impl Server {
         Some(std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).ok()?.count())
     }
 
+    /// Waits, at most `limit`, until the process has used under 2 % of a core for a second:
+    /// its start-up jobs (the first expiry sweep over every enrolled device) are done, so they
+    /// do not take the pinned core from a measured storm.
+    pub(crate) fn settle(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        let mut quiet = 0;
+        while quiet < 2 && std::time::Instant::now() < deadline {
+            let before = self.cpu_ticks();
+            std::thread::sleep(Duration::from_millis(500));
+            quiet = if self.cpu_ticks().saturating_sub(before) <= 1 { quiet + 1 } else { 0 };
+        }
+    }
+
+    /// User and system time used so far, in clock ticks (1/100 s on Linux).
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+        fields.get(11..13).into_iter().flatten().filter_map(|f| f.parse::<u64>().ok()).sum()
+    }
+
     fn memory_mib(&self, field: &str) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kib: f64 =
