@@ -3,11 +3,11 @@
 //! A boot storm logs one line per request. Written one system call per line, the log cost a
 //! poll about 4 % of the throughput (measured with `sipprov bench`), as much as reading the
 //! device from the store. Lines are therefore gathered in memory and written together: every
-//! `[logging] flush_ms` (100 by default), as soon as [`FULL`] bytes wait, at once for a warning or
-//! an error (after every line before it, so the order is kept), and when the daemon exits. A
-//! crash loses at most the last interval's lines below warning; audit events are committed to
-//! the store before any answer goes out, whatever happens to the log. `flush_ms = 0` writes
-//! each line as it comes.
+//! `[logging] flush_ms` (100 by default), as soon as [`FULL`] bytes wait, at once for a warning
+//! or an error (after every line before it, so the order is kept), before a panic's message,
+//! and when the daemon exits. A crash loses at most the last interval's lines below warning;
+//! audit events are committed to the store before any answer goes out, whatever happens to the
+//! log. `flush_ms = 0` writes each line as it comes.
 
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -38,6 +38,17 @@ impl LogOutput {
             started = true;
             LogOutput { pending: Mutex::new(Vec::with_capacity(FULL)), batched: flush_ms > 0 }
         });
+        if started {
+            // A panic's message goes straight to stderr: the lines before it go first. (A
+            // panic while the lines are being written leaves them to that write.)
+            let report = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if let Ok(mut pending) = output.pending.try_lock() {
+                    write_out(&mut pending);
+                }
+                report(info);
+            }));
+        }
         if started && output.batched {
             let interval = Duration::from_millis(flush_ms);
             // If the thread cannot start, lines still go out when FULL bytes wait, at a

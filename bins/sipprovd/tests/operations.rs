@@ -77,7 +77,9 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
     let delivered = audit["events"].as_array().unwrap();
     assert_eq!(delivered.len(), 1, "{audit}");
     assert!(delivered[0]["detail"].as_str().unwrap().contains("secrets=yes"), "{audit}");
-    // The log stream carries the audit events too, for a SIEM, and never a secret.
+    // The log stream carries the audit events too, for a SIEM, and never a secret. Lines below
+    // warning reach stderr in batches, within [logging] flush_ms.
+    wait_until("the delivery's audit event is logged", || daemon.log_contains("\"kind\":\"delivered\""));
     let logged: Vec<Value> = daemon
         .all_output()
         .lines()
@@ -133,6 +135,7 @@ fn import_a_thousand_devices_fetch_one_and_see_it_in_audit_and_metrics() {
     assert_eq!((device["state"].as_str(), device["disabled"].as_bool()), (Some("delivered"), Some(false)));
 
     // One JSON line per request, with what ops needs, and no secret anywhere in the output.
+    wait_until("the delivery is logged", || daemon.log_contains("\"outcome\":\"served_with_secrets\""));
     let request_line = daemon
         .output
         .lock()

@@ -314,7 +314,9 @@ fn linphone_follows_a_one_time_link_once() {
 
     let second = run("second");
     assert!(!second.contains("reg_identity"), "a second start with the same link gets nothing: {second}");
-    assert!(daemon.all_output().contains("\"route\":\"provisioning-link\",\"status\":404"));
+    support::wait_until("the used link's 404 is logged", || {
+        daemon.all_output().contains("\"route\":\"provisioning-link\",\"status\":404")
+    });
     assert!(audit_kinds(&daemon).contains(&"link-replayed".to_owned()));
 }
 

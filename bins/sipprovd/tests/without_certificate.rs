@@ -121,6 +121,7 @@ fn a_phone_fetches_with_its_enrolment_secret_and_nothing_else_gets_in() {
     assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"wrong_credentials\"} 3\n"), "{metrics}");
     assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"below_minimum_rating\"} 1\n"), "{metrics}");
     // The log says how each request was authenticated.
+    wait_until("the Digest fetch is logged", || daemon.log_contains("\"outcome\":\"served_with_secrets\""));
     let logged = daemon.all_output();
     assert!(logged.contains("\"rating\":4") && logged.contains("\"outcome\":\"served_with_secrets\""), "{logged}");
     assert!(!logged.contains(&secret), "the secret is never logged");
@@ -166,11 +167,12 @@ fn linphone_provisions_itself_through_the_digest_challenge() {
     assert!(applied.contains("reg_identity=sip:3001@sip.example.net"), "{applied}");
     assert!(applied.contains(&format!("config-uri=https://020000000001:{secret}@")), "{applied}");
     assert!(applied.contains(&format!(":{port}/020000000001.xml")), "still the Digest listener: {applied}");
-    let challenged = daemon
-        .all_output()
-        .lines()
-        .any(|line| line.contains("\"path\":\"/020000000001.xml\"") && line.contains("\"outcome\":\"challenged\""));
-    assert!(challenged, "Linphone answered a challenge");
+    wait_until("Linphone answered a challenge", || {
+        daemon
+            .all_output()
+            .lines()
+            .any(|line| line.contains("\"path\":\"/020000000001.xml\"") && line.contains("\"outcome\":\"challenged\""))
+    });
 }
 
 /// A phone with only a legacy certificate (an RSA-1024 root signing with SHA-1): refused until

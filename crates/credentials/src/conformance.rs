@@ -374,11 +374,20 @@ fn devices_with_secrets_in_batches(store: Arc<dyn Store>) {
             device.state = CredentialState::Purged;
             device.secrets = None;
         }
+        if n == 4 {
+            device.state = CredentialState::Delivered { at: at(40) };
+        }
         store.insert_device(device, Vec::new()).unwrap();
     }
     assert_eq!(store.devices_with_secrets(None, 2).unwrap(), vec![mac(1), mac(2)]);
     assert_eq!(store.devices_with_secrets(Some(mac(2)), 2).unwrap(), vec![mac(4), mac(5)]);
     assert_eq!(store.devices_with_secrets(Some(mac(5)), 2).unwrap(), Vec::<Mac>::new());
+    // What an expiry sweep decides on: the same devices, in the same batches, with their states.
+    let issued = CredentialState::Issued { since: at(0) };
+    assert_eq!(store.secret_states(None, 2).unwrap(), vec![(mac(1), issued), (mac(2), issued)]);
+    let delivered = CredentialState::Delivered { at: at(40) };
+    assert_eq!(store.secret_states(Some(mac(2)), 2).unwrap(), vec![(mac(4), delivered), (mac(5), issued)]);
+    assert_eq!(store.secret_states(Some(mac(5)), 2).unwrap(), Vec::new());
 }
 
 fn audit_queries(store: Arc<dyn Store>) {

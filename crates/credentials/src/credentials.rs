@@ -541,29 +541,38 @@ impl Credentials {
     /// store read, each device in its own transaction. Returns how many devices changed state.
     pub fn sweep(&self, batch: usize) -> Result<usize, CredentialsError> {
         let lifecycle = self.lifecycle;
-        self.for_each_with_secrets(batch, |mac| {
-            let now = self.clock.now();
-            // Most devices, most minutes, are not due: deciding that on a read costs no write
-            // and no fsync (a fleet shipped but not yet booted waits here for weeks). The
-            // update below decides again, on the record its transaction reads.
-            let Some(mut read) = self.store.device(&mac)? else { return Ok(false) };
-            if lifecycle.sweep(&mut read, now).is_empty() {
-                return Ok(false);
+        let (mut after, mut changed) = (None, 0);
+        loop {
+            // Most devices, most minutes, are not due: deciding that on their states costs no
+            // write and no fsync, and reads no whole record (a fleet shipped but not yet booted
+            // waits here for weeks).
+            let states = self.store.secret_states(after, batch.max(1))?;
+            let Some(&(last, _)) = states.last() else { return Ok(changed) };
+            for (mac, state) in states {
+                if lifecycle.due(state, self.clock.now()) {
+                    changed += usize::from(self.sweep_one(mac)?);
+                }
             }
-            let changed = Arc::new(Mutex::new(false));
-            let flag = Arc::clone(&changed);
-            self.store.update_device(
-                &mac,
-                Box::new(move |device| {
-                    let events = lifecycle.sweep(device, now);
-                    if let Ok(mut flag) = flag.lock() {
-                        *flag = !events.is_empty();
-                    }
-                    Ok(events)
-                }),
-            )?;
-            Ok(changed.lock().map(|c| *c).unwrap_or(false))
-        })
+            after = Some(last);
+        }
+    }
+
+    /// Sweeps one device; the update decides again, on the record its transaction reads.
+    fn sweep_one(&self, mac: Mac) -> Result<bool, CredentialsError> {
+        let (lifecycle, now) = (self.lifecycle, self.clock.now());
+        let changed = Arc::new(Mutex::new(false));
+        let flag = Arc::clone(&changed);
+        self.store.update_device(
+            &mac,
+            Box::new(move |device| {
+                let events = lifecycle.sweep(device, now);
+                if let Ok(mut flag) = flag.lock() {
+                    *flag = !events.is_empty();
+                }
+                Ok(events)
+            }),
+        )?;
+        Ok(changed.lock().map(|c| *c).unwrap_or(false))
     }
 
     /// Deletes the audit events older than `retention`, `batch` per store transaction, until

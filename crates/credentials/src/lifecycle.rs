@@ -183,6 +183,18 @@ impl Lifecycle {
         None
     }
 
+    /// Whether [`Lifecycle::sweep`] changes a device in `state` at `now`: its dormancy or its
+    /// grace has run out, or the clock has stepped back past its time. A sweep decides on the
+    /// states it read and updates only the devices that are due.
+    pub fn due(&self, state: CredentialState, now: Timestamp) -> bool {
+        let stepped_back = |time: Timestamp| now.saturating_add(Self::CLOCK_STEP_TOLERANCE) < time;
+        match state {
+            CredentialState::Issued { since } => now >= since.saturating_add(self.dormant_after) || stepped_back(since),
+            CredentialState::Delivered { at } => now >= at.saturating_add(self.grace) || stepped_back(at),
+            CredentialState::Purged | CredentialState::Dormant { .. } => false,
+        }
+    }
+
     /// Applies the time-based transitions due at `now`: `Issued` past the dormant period goes
     /// `Dormant`, `Delivered` past the grace goes `Purged`; both delete the secrets.
     ///
@@ -194,12 +206,10 @@ impl Lifecycle {
     pub fn sweep(&self, device: &mut DeviceRecord, now: Timestamp) -> Vec<AuditEvent> {
         let stepped_back = |time: Timestamp| now.saturating_add(Self::CLOCK_STEP_TOLERANCE) < time;
         let (to, kind) = match device.state {
-            CredentialState::Issued { since }
-                if now >= since.saturating_add(self.dormant_after) || stepped_back(since) =>
-            {
+            CredentialState::Issued { .. } if self.due(device.state, now) => {
                 (CredentialState::Dormant { since: now }, AuditKind::Dormant)
             }
-            CredentialState::Delivered { at } if now >= at.saturating_add(self.grace) || stepped_back(at) => {
+            CredentialState::Delivered { .. } if self.due(device.state, now) => {
                 (CredentialState::Purged, AuditKind::Purged)
             }
             _ => return Vec::new(),

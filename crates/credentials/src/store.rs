@@ -6,8 +6,8 @@
 use sipprov_identity::Mac;
 
 use crate::{
-    ApiToken, AuditEvent, AuditQuery, DeviceRecord, Document, FleetQuery, FleetRow, RegistrarEntry, Sealed, Sighting,
-    StoredAuditEvent, Timestamp,
+    ApiToken, AuditEvent, AuditQuery, CredentialState, DeviceRecord, Document, FleetQuery, FleetRow, RegistrarEntry,
+    Sealed, Sighting, StoredAuditEvent, Timestamp,
 };
 
 /// A change to one device: edits the record and returns the audit events to append with it,
@@ -83,6 +83,19 @@ pub trait Store: Send + Sync {
     /// Up to `limit` MACs, in ascending order after `after`, of devices that still hold
     /// secrets: the candidates for expiry sweeps and resealing, read in bounded batches.
     fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError>;
+
+    /// The devices of [`Store::devices_with_secrets`] with their lifecycle states: what an
+    /// expiry sweep decides on, without reading whole records. A device deleted in between is
+    /// left out. The default reads each record; a backend reads the states in one query.
+    fn secret_states(&self, after: Option<Mac>, limit: usize) -> Result<Vec<(Mac, CredentialState)>, StoreError> {
+        let mut states = Vec::new();
+        for mac in self.devices_with_secrets(after, limit)? {
+            if let Some(device) = self.device(&mac)? {
+                states.push((mac, device.state));
+            }
+        }
+        Ok(states)
+    }
 
     /// Appends events that change no device (refused fetches, pending sightings).
     fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError>;

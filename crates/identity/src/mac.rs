@@ -44,6 +44,17 @@ impl Mac {
         self.hex(b"0123456789ABCDEF").iter().map(|&b| char::from(b)).collect()
     }
 
+    /// The 12 hex digits in `digits` (`b"0123456789abcdef"` or its uppercase), built without
+    /// the formatting machinery: a MAC is written several times per request.
+    fn hex(&self, digits: &[u8; 16]) -> [u8; 12] {
+        let mut hex = [0u8; 12];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = digits[usize::from(byte >> 4)];
+            pair[1] = digits[usize::from(byte & 0x0f)];
+        }
+        hex
+    }
+
     /// Parses a MAC written in one of the common spellings:
     /// 12 hex digits, six pairs separated by `:` or `-`, or three groups of four separated by `.`.
     /// Hex digits may be of either case. Anything else (mixed separators, stray characters,
@@ -93,19 +104,6 @@ fn hex_value(b: u8) -> Option<u8> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
-    }
-}
-
-impl Mac {
-    /// The 12 hex digits in `digits` (`b"0123456789abcdef"` or its uppercase), built without
-    /// the formatting machinery: a MAC is written several times per request.
-    fn hex(&self, digits: &[u8; 16]) -> [u8; 12] {
-        let mut hex = [0u8; 12];
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = digits[usize::from(byte >> 4)];
-            pair[1] = digits[usize::from(byte & 0x0f)];
-        }
-        hex
     }
 }
 

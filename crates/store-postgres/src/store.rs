@@ -7,9 +7,10 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Object, Pool, Transaction};
 use sipprov_credentials::columns::{keys_to_json, settings_to_json};
 use sipprov_credentials::{
-    ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, DeviceQuery, DeviceRecord, DeviceUpdate, Document, FleetQuery,
-    FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RegistrarEntry, RevealToken, Sealed, Sighting,
-    Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport, UpdateDone, check_document,
+    ApiToken, AuditEvent, AuditKind, AuditQuery, Ban, CredentialState, DeviceQuery, DeviceRecord, DeviceUpdate,
+    Document, FleetQuery, FleetRow, MAX_PENDING_KEYS, PendingDevice, PendingQuery, ReadDone, RegistrarEntry,
+    RevealToken, Sealed, Sighting, Srtp, Store, StoreError, StoredAuditEvent, Timestamp, TokenUse, Transport,
+    UpdateDone, check_document,
 };
 use sipprov_identity::Mac;
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
@@ -556,6 +557,32 @@ impl Store for PostgresStore {
                 .map_err(backend)?;
             let rows = client.query(&statement, &[&after, &limit]).await.map_err(backend)?;
             rows.iter().map(|row| rows::mac(row.try_get(0).map_err(backend)?)).collect()
+        })
+    }
+
+    fn secret_states(&self, after: Option<Mac>, limit: usize) -> Result<Vec<(Mac, CredentialState)>, StoreError> {
+        let after = after.map(|m| m.to_string()).unwrap_or_default();
+        let limit = self::limit(limit);
+        self.run(async move |pool| {
+            let client = connection(&pool).await?;
+            let statement = client
+                .prepare_cached(
+                    "SELECT mac, state, state_time FROM devices WHERE mac IN (SELECT DISTINCT mac FROM accounts
+                     WHERE sip_password IS NOT NULL AND mac > $1 ORDER BY mac LIMIT $2) ORDER BY mac",
+                )
+                .await
+                .map_err(backend)?;
+            let rows = client.query(&statement, &[&after, &limit]).await.map_err(backend)?;
+            rows.iter()
+                .map(|row| {
+                    let mac = rows::mac(row.try_get(0).map_err(backend)?)?;
+                    let state: String = row.try_get(1).map_err(backend)?;
+                    let time: Option<i64> = row.try_get(2).map_err(backend)?;
+                    let state = CredentialState::from_parts(&state, time.map(Timestamp::from_unix))
+                        .ok_or_else(|| StoreError::Corrupt(format!("device {mac}: invalid state {state:?}")))?;
+                    Ok((mac, state))
+                })
+                .collect()
         })
     }
 

@@ -502,6 +502,32 @@ impl Store for SqliteStore {
         })
     }
 
+    fn secret_states(&self, after: Option<Mac>, limit: usize) -> Result<Vec<(Mac, CredentialState)>, StoreError> {
+        let after = after.map(|m| m.to_string()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT mac, state, state_time FROM devices WHERE mac IN (SELECT DISTINCT mac FROM accounts
+                     WHERE sip_password IS NOT NULL AND mac > ?1 ORDER BY mac LIMIT ?2) ORDER BY mac",
+                )
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(params![after, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?))
+                })
+                .map_err(backend)?;
+            rows.map(|row| {
+                let (mac, state, time) = row.map_err(backend)?;
+                let mac = parse_mac(&mac)?;
+                let state = CredentialState::from_parts(&state, time.map(Timestamp::from_unix))
+                    .ok_or_else(|| StoreError::Corrupt(format!("device {mac}: invalid state {state:?}")))?;
+                Ok((mac, state))
+            })
+            .collect()
+        })
+    }
+
     fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
         self.writer.submit(move |conn| insert_events(conn, &events).map_err(backend))
     }
