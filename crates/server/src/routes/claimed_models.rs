@@ -9,9 +9,9 @@
 use std::sync::Mutex;
 
 use sipprov_ratelimit::BoundedMap;
-use sipprov_template::{UserAgent, Vendor};
+use sipprov_template::{MAX_USER_AGENT_LEN, UserAgent, Vendor};
 
-/// How many User-Agent texts are remembered (at most 512 bytes each, a longer one claims nothing).
+/// How many User-Agent texts are remembered, each at most [`MAX_USER_AGENT_LEN`] bytes.
 const KEPT: usize = 1_024;
 
 /// What recent User-Agent texts claim: a vendor and a model, or nothing.
@@ -28,6 +28,10 @@ impl Default for ClaimedModels {
 impl ClaimedModels {
     /// The vendor and model `user_agent` claims, if it names both.
     pub(crate) fn claimed(&self, user_agent: &str) -> Option<(Vendor, String)> {
+        // A longer text claims nothing (the parser reads none), and is not kept.
+        if user_agent.len() > MAX_USER_AGENT_LEN {
+            return None;
+        }
         let key = user_agent.to_owned();
         // Only whole entries are ever inserted: a poisoned map is still consistent.
         let mut read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -50,8 +54,10 @@ mod tests {
         assert_eq!(models.claimed(yealink), Some((Vendor::Yealink, "T46G".to_owned())));
         assert_eq!(models.claimed(yealink), Some((Vendor::Yealink, "T46G".to_owned())));
         assert_eq!(models.claimed("curl/8.5.0"), None);
+        let long = format!("Yealink SIP-T46G 28.72.0.1 {}", "x".repeat(MAX_USER_AGENT_LEN));
+        assert_eq!(models.claimed(&long), None, "a text longer than the parser reads claims nothing");
         let read = models.read.lock().unwrap();
-        assert_eq!(read.len(), 2, "each text is kept once");
+        assert_eq!(read.len(), 2, "each text is kept once, a too long one never");
     }
 
     #[test]

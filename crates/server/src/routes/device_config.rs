@@ -9,7 +9,7 @@ use sipprov_template::{
     Vendor,
 };
 
-use super::ClaimedModels;
+use super::claimed_models::ClaimedModels;
 use crate::GroupSettings;
 
 /// What every device's config is rendered with: the registrar, the global settings and the

@@ -1,7 +1,6 @@
 //! Request routing, one module per listener.
 
 mod claimed_models;
-pub(crate) use claimed_models::ClaimedModels;
 mod device_config;
 pub(crate) use device_config::{DeviceConfig, DeviceToRender};
 mod known_devices;
