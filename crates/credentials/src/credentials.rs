@@ -538,7 +538,7 @@ impl Credentials {
     }
 
     /// Applies due expiries (dormant, purge) to every device holding secrets, `batch` devices per
-    /// store read, each device in its own transaction. Returns how many devices changed state.
+    /// store read, each due device in its own transaction. Returns how many devices changed state.
     pub fn sweep(&self, batch: usize) -> Result<usize, CredentialsError> {
         let lifecycle = self.lifecycle;
         let (mut after, mut changed) = (None, 0);
