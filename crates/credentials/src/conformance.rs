@@ -234,6 +234,36 @@ fn updates_persist_with_events(store: Arc<dyn Store>) {
     assert_eq!(written.state, CredentialState::Purged);
     assert_eq!(store.device(&mac(1)).unwrap(), Some(written));
     assert_eq!(all_events(&*store), vec![event(1, 10, AuditKind::Delivered), event(1, 10, AuditKind::Purged)]);
+    // Each part of the record an update may change alone is stored, and found by its indexes.
+    let change = |edit: fn(&mut DeviceRecord)| {
+        let written = store
+            .update_device(
+                &mac(1),
+                Box::new(move |device| {
+                    edit(device);
+                    Ok(Vec::new())
+                }),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.device(&mac(1)).unwrap(), Some(written));
+    };
+    change(|device| {
+        device.profile.vendor = Some("snom".into());
+        device.profile.site = Some("york".into());
+        device.profile.settings.insert("ntp_server".into(), "ntp.example".into());
+        device.enrolled_at = at(3);
+    });
+    change(|device| device.last_seen = Some(seen(40)));
+    change(|device| device.disabled = true);
+    let found = |query: DeviceQuery| store.devices(&query).unwrap().into_iter().map(|d| d.mac).collect::<Vec<_>>();
+    assert_eq!(
+        found(DeviceQuery { vendor: Some("snom".into()), site: Some("york".into()), ..Default::default() }),
+        [mac(1)]
+    );
+    assert_eq!(found(DeviceQuery { seen_since: Some(at(40)), ..Default::default() }), [mac(1)]);
+    let stored = store.device(&mac(1)).unwrap().unwrap();
+    assert_eq!((stored.disabled, stored.enrolled_at, stored.last_seen), (true, at(3), Some(seen(40))));
 }
 
 fn enrolment_secrets(store: Arc<dyn Store>) {

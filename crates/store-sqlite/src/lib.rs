@@ -33,6 +33,8 @@
 #![warn(missing_docs)]
 
 mod backup;
+mod commit_pacer;
+mod device_update;
 mod errors;
 mod registrar;
 mod schema;

@@ -13,6 +13,7 @@ use sipprov_credentials::{
 };
 use sipprov_identity::Mac;
 
+use crate::device_update::{Changed, update_device_row};
 use crate::errors::{backend, parse_mac};
 use crate::schema::{self, MigrateError};
 use crate::writer::Writer;
@@ -232,11 +233,6 @@ const INSERT_DEVICE: &str = "INSERT INTO devices (mac, state, state_time, admin_
      enrolled_at, last_fetch, vendor, model, site, settings, last_peer, last_user_agent, keys, enrolment_secret)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
-const UPDATE_DEVICE: &str = "UPDATE devices SET state = ?2, state_time = ?3, admin_password = ?4, pinned_spki = ?5,
-     disabled = ?6, enrolled_at = ?7, last_fetch = ?8, vendor = ?9, model = ?10, site = ?11, settings = ?12,
-     last_peer = ?13, last_user_agent = ?14, keys = ?15, enrolment_secret = ?16
-     WHERE mac = ?1";
-
 const SELECT_ACCOUNTS: &str = "SELECT line, user_name, auth_name, display_name, registrar, outbound_proxy, transport,
      srtp, sip_password FROM accounts WHERE mac = CAST(?1 AS TEXT)";
 
@@ -318,19 +314,12 @@ fn read_account(row: &Row<'_>, at: usize) -> rusqlite::Result<Result<StoredAccou
     Ok(Ok((account, row.get(at + 8)?)))
 }
 
-/// Writes the device row; its accounts only when `accounts_changed` (a poll's or a delivery's
-/// write leaves them, and their pages, alone).
-fn write_device(
-    conn: &Connection,
-    device: &DeviceRecord,
-    insert: bool,
-    accounts_changed: bool,
-) -> rusqlite::Result<()> {
+/// Inserts a new device's row and its accounts.
+fn insert_device(conn: &Connection, device: &DeviceRecord) -> rusqlite::Result<()> {
     let seen = device.last_seen.as_ref();
     let settings = sipprov_credentials::columns::settings_to_json(&device.profile.settings);
-    let mac = device.mac.to_string();
-    conn.prepare_cached(if insert { INSERT_DEVICE } else { UPDATE_DEVICE })?.execute(params![
-        mac,
+    conn.prepare_cached(INSERT_DEVICE)?.execute(params![
+        device.mac.to_string(),
         device.state.name(),
         device.state.time().map(Timestamp::unix),
         device.secrets.as_ref().and_then(|s| s.admin_password.as_ref()).map(Sealed::as_bytes),
@@ -347,9 +336,12 @@ fn write_device(
         sipprov_credentials::columns::keys_to_json(&device.profile.keys),
         device.enrolment_secret.as_ref().map(Sealed::as_bytes),
     ])?;
-    if !(insert || accounts_changed) {
-        return Ok(());
-    }
+    write_accounts(conn, device)
+}
+
+/// Replaces a device's account rows with its accounts.
+fn write_accounts(conn: &Connection, device: &DeviceRecord) -> rusqlite::Result<()> {
+    let mac = device.mac.to_string();
     conn.prepare_cached("DELETE FROM accounts WHERE mac = ?1")?.execute([&mac])?;
     let mut statement = conn.prepare_cached(INSERT_ACCOUNT)?;
     for account in &device.accounts {
@@ -370,17 +362,20 @@ fn write_device(
     Ok(())
 }
 
-/// One device update inside the writer's transaction: read, change, write the row (and the
-/// account rows only if they changed) and the audit events.
+/// One device update inside the writer's transaction: read, change, write the columns that
+/// changed (and the account rows only if they did: a delivery leaves them, and their pages,
+/// alone) and the audit events.
 fn apply_update(conn: &Connection, mac: Mac, update: DeviceUpdate) -> Result<Option<DeviceRecord>, StoreError> {
     let Some(mut device) = select_device(conn, &mac)? else { return Ok(None) };
-    let before = (device.accounts.clone(), sip_passwords(&device));
+    let before = device.clone();
     let events = update(&mut device).map_err(|abort| StoreError::Aborted(abort.0))?;
     if device.mac != mac {
         return Err(StoreError::Aborted("an update may not change the MAC".into()));
     }
-    let accounts_changed = before != (device.accounts.clone(), sip_passwords(&device));
-    write_device(conn, &device, false, accounts_changed).map_err(backend)?;
+    update_device_row(conn, &device, Changed::between(&before, &device)).map_err(backend)?;
+    if (&before.accounts, sip_passwords(&before)) != (&device.accounts, sip_passwords(&device)) {
+        write_accounts(conn, &device).map_err(backend)?;
+    }
     insert_events(conn, &events).map_err(backend)?;
     Ok(Some(device))
 }
@@ -408,7 +403,7 @@ impl Store for SqliteStore {
             if select_device(conn, &record.mac)?.is_some() {
                 return Ok(false);
             }
-            write_device(conn, &record, true, true).map_err(backend)?;
+            insert_device(conn, &record).map_err(backend)?;
             conn.prepare_cached("DELETE FROM pending WHERE mac = ?1")
                 .and_then(|mut statement| statement.execute([record.mac.to_string()]))
                 .map_err(backend)?;

@@ -2,17 +2,21 @@
 //!
 //! With `synchronous=FULL` each commit waits for an fsync. Many phones fetching at once would
 //! each wait for their own; instead, writes queue here, and the thread runs everything queued
-//! as savepoints inside one transaction and commits once (group commit). A write that fails rolls
+//! as savepoints inside one transaction and commits once (group commit); under load, commits
+//! are paced so that each gathers more (see [`crate::commit_pacer`]). A write that fails rolls
 //! back only its savepoint. Every caller is answered after the commit that holds its write, so
 //! an acknowledged write is durable.
 
 use std::sync::mpsc;
 use std::thread;
+use std::time::Instant;
 
 use std::cell::RefCell;
 
 use rusqlite::Connection;
 use sipprov_credentials::{AuditEvent, StoreError};
+
+use crate::commit_pacer::CommitPacer;
 
 /// Most writes one commit carries; bounds how long the first waiter in a batch waits.
 const MAX_BATCH: usize = 256;
@@ -37,15 +41,20 @@ impl Writer {
     pub(crate) fn start(conn: Connection, group_commit: bool) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         thread::Builder::new().name("sipprov-sqlite-writer".into()).spawn(move || {
+            let mut pacer = CommitPacer::default();
             while let Ok(first) = queue.recv() {
                 let mut batch = vec![first];
-                while group_commit && batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
+                if group_commit {
+                    // Asleep rather than woken by each arriving write: their senders need not
+                    // wake this thread, and it takes them all at once.
+                    if let Some(wait) = pacer.wait(Instant::now()) {
+                        thread::sleep(wait);
                     }
+                    batch.extend(queue.try_iter().take(MAX_BATCH - 1));
                 }
+                let writes = batch.len();
                 run_batch(&conn, batch);
+                pacer.committed(writes, Instant::now());
             }
         })?;
         Ok(Self { jobs })
