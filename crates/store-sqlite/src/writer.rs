@@ -41,20 +41,23 @@ impl Writer {
     pub(crate) fn start(conn: Connection, group_commit: bool) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         thread::Builder::new().name("sipprov-sqlite-writer".into()).spawn(move || {
-            let mut pacer = CommitPacer::default();
+            let mut pacer = CommitPacer::new(MAX_BATCH);
             while let Ok(first) = queue.recv() {
                 let mut batch = vec![first];
                 if group_commit {
-                    // Asleep rather than woken by each arriving write: their senders need not
-                    // wake this thread, and it takes them all at once.
-                    if let Some(wait) = pacer.wait(Instant::now()) {
-                        thread::sleep(wait);
-                    }
                     batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+                    // Asleep between looks rather than woken by each arriving write: their
+                    // senders need not wake this thread, and it takes them all at once.
+                    let mut grew = true;
+                    while let Some(nap) = pacer.next_look(Instant::now(), batch.len(), grew) {
+                        thread::sleep(nap);
+                        let before = batch.len();
+                        batch.extend(queue.try_iter().take(MAX_BATCH - before));
+                        grew = batch.len() > before;
+                    }
                 }
-                let writes = batch.len();
+                pacer.committed(batch.len(), Instant::now());
                 run_batch(&conn, batch);
-                pacer.committed(writes, Instant::now());
             }
         })?;
         Ok(Self { jobs })
