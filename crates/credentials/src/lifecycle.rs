@@ -187,12 +187,17 @@ impl Lifecycle {
     /// grace has run out, or the clock has stepped back past its time. A sweep decides on the
     /// states it read and updates only the devices that are due.
     pub fn due(&self, state: CredentialState, now: Timestamp) -> bool {
-        let stepped_back = |time: Timestamp| now.saturating_add(Self::CLOCK_STEP_TOLERANCE) < time;
+        let stepped_back = |time| Self::stepped_back(time, now);
         match state {
             CredentialState::Issued { since } => now >= since.saturating_add(self.dormant_after) || stepped_back(since),
             CredentialState::Delivered { at } => now >= at.saturating_add(self.grace) || stepped_back(at),
             CredentialState::Purged | CredentialState::Dormant { .. } => false,
         }
+    }
+
+    /// Whether a state's own `time` lies further in the future than the clock may step back.
+    fn stepped_back(time: Timestamp, now: Timestamp) -> bool {
+        now.saturating_add(Self::CLOCK_STEP_TOLERANCE) < time
     }
 
     /// Applies the time-based transitions due at `now`: `Issued` past the dormant period goes
@@ -204,21 +209,19 @@ impl Lifecycle {
     /// once. A secret thus never outlives its window by more than the window itself plus the
     /// tolerance, however far the clock is set back.
     pub fn sweep(&self, device: &mut DeviceRecord, now: Timestamp) -> Vec<AuditEvent> {
-        let stepped_back = |time: Timestamp| now.saturating_add(Self::CLOCK_STEP_TOLERANCE) < time;
+        if !self.due(device.state, now) {
+            return Vec::new();
+        }
         let (to, kind) = match device.state {
-            CredentialState::Issued { .. } if self.due(device.state, now) => {
-                (CredentialState::Dormant { since: now }, AuditKind::Dormant)
-            }
-            CredentialState::Delivered { .. } if self.due(device.state, now) => {
-                (CredentialState::Purged, AuditKind::Purged)
-            }
-            _ => return Vec::new(),
+            CredentialState::Issued { .. } => (CredentialState::Dormant { since: now }, AuditKind::Dormant),
+            CredentialState::Delivered { .. } => (CredentialState::Purged, AuditKind::Purged),
+            CredentialState::Purged | CredentialState::Dormant { .. } => return Vec::new(),
         };
         let from = device.state;
         device.state = to;
         device.secrets = None;
         let detail = match from.time() {
-            Some(time) if stepped_back(time) => format!("from={} clock_stepped_back=yes", from.name()),
+            Some(time) if Self::stepped_back(time, now) => format!("from={} clock_stepped_back=yes", from.name()),
             _ => format!("from={}", from.name()),
         };
         vec![AuditEvent::new(now, device.mac, kind, detail)]

@@ -545,19 +545,8 @@ impl Store for PostgresStore {
     }
 
     fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError> {
-        let after = after.map(|m| m.to_string()).unwrap_or_default();
-        let limit = self::limit(limit);
-        self.run(async move |pool| {
-            let client = connection(&pool).await?;
-            let statement = client
-                .prepare_cached(
-                    "SELECT DISTINCT mac FROM accounts WHERE sip_password IS NOT NULL AND mac > $1 ORDER BY mac LIMIT $2",
-                )
-                .await
-                .map_err(backend)?;
-            let rows = client.query(&statement, &[&after, &limit]).await.map_err(backend)?;
-            rows.iter().map(|row| rows::mac(row.try_get(0).map_err(backend)?)).collect()
-        })
+        // The sweep's query serves resealing too: one query to keep right, not two.
+        Ok(self.secret_states(after, limit)?.into_iter().map(|(mac, _)| mac).collect())
     }
 
     fn secret_states(&self, after: Option<Mac>, limit: usize) -> Result<Vec<(Mac, CredentialState)>, StoreError> {

@@ -7,6 +7,8 @@
 //! columns (`vendor` and `site` are indexed) and the last-seen columns (`last_fetch` is
 //! indexed) are set only when the update changed them.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, ToSql};
 use sipprov_credentials::{DeviceRecord, Sealed, Timestamp};
 
@@ -33,22 +35,27 @@ impl Changed {
         }
     }
 
-    /// The `UPDATE` statement for these changes, one of four: the statement cache keeps each.
-    fn sql(self) -> String {
-        let columns = LIFECYCLE
-            .iter()
-            .chain(if self.profile { PROFILE } else { &[] })
-            .chain(if self.seen { SEEN } else { &[] })
-            .map(|column| format!("{column} = :{column}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!("UPDATE devices SET {columns} WHERE mac = :mac")
+    /// The `UPDATE` statement for these changes, one of four, each built once.
+    fn sql(self) -> &'static str {
+        static STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
+            [(false, false), (false, true), (true, false), (true, true)].map(|(profile, seen)| {
+                let columns = LIFECYCLE
+                    .iter()
+                    .chain(if profile { PROFILE } else { &[] })
+                    .chain(if seen { SEEN } else { &[] })
+                    .map(|column| format!("{column} = :{column}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("UPDATE devices SET {columns} WHERE mac = :mac")
+            })
+        });
+        &STATEMENTS[usize::from(self.profile) * 2 + usize::from(self.seen)]
     }
 }
 
 /// Writes `device`'s row, setting the lifecycle columns and those `changed` names.
 pub(crate) fn update_device_row(conn: &Connection, device: &DeviceRecord, changed: Changed) -> rusqlite::Result<()> {
-    let mut statement = conn.prepare_cached(&changed.sql())?;
+    let mut statement = conn.prepare_cached(changed.sql())?;
     let mut bind = |name: &str, value: &dyn ToSql| statement.raw_bind_parameter(name, value);
     bind(":mac", &device.mac.to_string())?;
     bind(":state", &device.state.name())?;

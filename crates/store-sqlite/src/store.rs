@@ -484,17 +484,8 @@ impl Store for SqliteStore {
     }
 
     fn devices_with_secrets(&self, after: Option<Mac>, limit: usize) -> Result<Vec<Mac>, StoreError> {
-        let after = after.map(|m| m.to_string()).unwrap_or_default();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(|conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT DISTINCT mac FROM accounts WHERE sip_password IS NOT NULL AND mac > ?1 ORDER BY mac LIMIT ?2",
-                )
-                .map_err(backend)?;
-            let rows = statement.query_map(params![after, limit], |row| row.get::<_, String>(0)).map_err(backend)?;
-            rows.map(|mac| parse_mac(&mac.map_err(backend)?)).collect()
-        })
+        // The sweep's query serves resealing too: one query to keep right, not two.
+        Ok(self.secret_states(after, limit)?.into_iter().map(|(mac, _)| mac).collect())
     }
 
     fn secret_states(&self, after: Option<Mac>, limit: usize) -> Result<Vec<(Mac, CredentialState)>, StoreError> {
