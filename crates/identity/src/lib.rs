@@ -55,7 +55,7 @@ pub use device_identity::DeviceIdentity;
 pub use error::NoIdentity;
 pub use mac::{Mac, MacParseError};
 pub use rules::{AttributeRule, IdentityRule, PatternError, UnknownRule};
-pub use trust::{AnchorError, Oui, OuiParseError, TrustStore, VendorTrust};
+pub use trust::{AnchorError, Oui, OuiParseError, TrustStore, VendorTrust, VerifiedChain};
 
 /// The serial number of `certificate` (DER) in lowercase hex, as `openssl x509 -serial` prints
 /// it: for logs that name the certificate a client presented.

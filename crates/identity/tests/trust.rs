@@ -310,6 +310,29 @@ fn a_chain_verified_through_an_anchor_is_read_with_that_anchors_rule() {
 }
 
 #[test]
+fn verify_and_read_gives_what_verify_then_identify_would_from_one_parse() {
+    let store = store();
+    for (file, source) in [
+        ("device/polycom-vvx.pem", "polycom-ca"),
+        ("device/yealink-t46u.pem", "yealink-ca"),
+        ("device/private-phone.pem", "private-ca"),
+    ] {
+        let chain = vec![cert(file)];
+        let read = store.verify_and_read(&chain, now()).unwrap();
+        assert_eq!(store.vendors()[read.position].source(), source, "{file}");
+        assert_eq!(read.identity, store.identify(&chain, now()).map(|(identity, _)| identity), "{file}");
+        assert_eq!(read.serial, sipprov_identity::certificate_serial(&chain[0]).unwrap(), "{file}");
+    }
+    // A trusted chain that names no device under its anchor's rule: verified, without a device.
+    let misbound = TrustStore::new(vec![vendor("polycom-ca", IdentityRule::Yealink)]).unwrap();
+    let read = misbound.verify_and_read(&[cert("device/polycom-vvx.pem")], now()).unwrap();
+    assert_eq!(read.identity.unwrap_err().to_string(), "the subject has no serialNumber attribute");
+    // An untrusted one is refused as `verify` refuses it.
+    let untrusted = store.verify_and_read(&[cert("device/cisco-mic-8861.pem")], now()).unwrap_err();
+    assert_eq!(untrusted, NoIdentity::Untrusted("the certificate does not chain to a configured anchor".into()));
+}
+
+#[test]
 fn a_certificate_that_declares_itself_no_ca_is_no_anchor() {
     let mut params = rcgen::CertificateParams::new(vec!["phone.example".to_owned()]).unwrap();
     params.is_ca = rcgen::IsCa::ExplicitNoCa;

@@ -1,13 +1,14 @@
 //! The client certificate verifier: each chain verified once per handshake, per vendor anchor,
-//! and the anchor that vouched for it remembered for the identity read that follows.
+//! and what it says (the anchor that vouched for it, the device it names under that anchor's
+//! rule, its serial number) remembered for the connection that follows.
 //!
 //! rustls asks a verifier only yes or no. sipprov also needs to know *which* vendor's anchor
 //! the chain verified to, because that anchor carries the identity rule and the OUIs it may
 //! vouch for. Verifying again after the handshake would double the most expensive step of a
-//! poll, so the verifier remembers, by a hash of the presented chain, the position of the vendor
-//! that verified it; the connection looks that up right after its handshake. A chain missing
-//! from the memory (evicted under a flood) is verified again: the memory saves work, it never
-//! decides anything.
+//! poll, so the verifier reads the identity from the leaf it has just parsed and remembers it,
+//! by a hash of the presented chain; the connection takes it right after its handshake. A chain
+//! missing from the memory (evicted under a flood) is verified again: the memory saves work, it
+//! never decides anything.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest, Sha256};
-use sipprov_identity::{DeviceIdentity, NoIdentity, TrustStore, VendorTrust};
+use sipprov_identity::{NoIdentity, TrustStore, VendorTrust, VerifiedChain};
 use sipprov_ratelimit::BoundedMap;
 
 /// Chains remembered between their handshake and their connection's identity read. A
@@ -29,12 +30,12 @@ const REMEMBERED: usize = 4_096;
 /// A hash of a presented chain (leaf, then intermediates, each length-prefixed).
 type ChainHash = [u8; 32];
 
-/// Verifies client chains with [`TrustStore::verify`] and remembers which vendor verified each.
+/// Verifies client chains with [`TrustStore::verify_and_read`] and remembers what each says.
 pub(crate) struct VendorVerifier {
     trust: Arc<TrustStore>,
     subjects: Vec<DistinguishedName>,
     algorithms: WebPkiSupportedAlgorithms,
-    verified: Mutex<BoundedMap<ChainHash, usize>>,
+    verified: Mutex<BoundedMap<ChainHash, VerifiedChain>>,
 }
 
 impl fmt::Debug for VendorVerifier {
@@ -50,22 +51,22 @@ impl VendorVerifier {
         Self { trust, subjects, algorithms, verified: Mutex::new(BoundedMap::new(REMEMBERED)) }
     }
 
-    /// The identity `chain` names: read with the rule of the vendor that verified it in this
-    /// verifier's handshake; verified afresh if this verifier has not seen it (forgotten under
-    /// a flood, or a connection from before a reload held to the new trust).
-    pub(crate) fn identify(
-        &self,
-        chain: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
-        let remembered = self.verified().remove(&chain_hash(chain));
-        match (remembered, chain.first()) {
-            (Some(position), Some(leaf)) => self.trust.identify_verified(leaf, position),
-            _ => self.trust.identify(chain, now),
+    /// What `chain` says, as this verifier read it in its handshake (the identity read with the
+    /// rule of the vendor that verified it); verified afresh if this verifier has not seen it
+    /// (forgotten under a flood, or a connection from before a reload held to the new trust).
+    pub(crate) fn identify(&self, chain: &[CertificateDer<'_>], now: UnixTime) -> Result<VerifiedChain, NoIdentity> {
+        match self.verified().remove(&chain_hash(chain)) {
+            Some(verified) => Ok(verified),
+            None => self.trust.verify_and_read(chain, now),
         }
     }
 
-    fn verified(&self) -> std::sync::MutexGuard<'_, BoundedMap<ChainHash, usize>> {
+    /// The vendor a [`VerifiedChain`] of this verifier names.
+    pub(crate) fn vendor(&self, verified: &VerifiedChain) -> Option<&VendorTrust> {
+        self.trust.vendors().get(verified.position)
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, BoundedMap<ChainHash, VerifiedChain>> {
         // Only whole entries are ever inserted or removed: a poisoned map is still consistent.
         self.verified.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -84,9 +85,9 @@ impl ClientCertVerifier for VendorVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         let chain: Vec<CertificateDer<'_>> =
             std::iter::once(end_entity).chain(intermediates).map(|c| CertificateDer::from(c.as_ref())).collect();
-        match self.trust.verify(&chain, now) {
-            Ok(position) => {
-                self.verified().insert(chain_hash(&chain), position);
+        match self.trust.verify_and_read(&chain, now) {
+            Ok(verified) => {
+                self.verified().insert(chain_hash(&chain), verified);
                 Ok(ClientCertVerified::assertion())
             }
             Err(refused) => {

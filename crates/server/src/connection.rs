@@ -137,8 +137,8 @@ async fn serve(
     // that verified the chain in the handshake.
     let chain: Arc<[CertificateDer<'static>]> =
         tls.get_ref().1.peer_certificates().unwrap_or_default().iter().map(|c| c.clone().into_owned()).collect();
-    let identity = identify(&live, &chain, peer);
-    let tls_facts = Arc::new(TlsFacts::of(tls.get_ref().1.protocol_version(), &chain));
+    let (identity, serial) = identify(&live, &chain, peer);
+    let tls_facts = Arc::new(TlsFacts::of(tls.get_ref().1.protocol_version(), serial));
 
     let requests = Arc::new(AtomicU64::new(0));
     let service_context = Arc::clone(&context);
@@ -151,7 +151,7 @@ async fn serve(
             // A reload since the handshake (new anchors, a CRL): check the certificate again, so
             // a kept-alive connection is held to the current rules too.
             let current = snapshot(&context.live);
-            let identity = if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer) };
+            let identity = if Arc::ptr_eq(&current, &live) { identity } else { identify(&current, &chain, peer).0 };
             let (_, response) = context
                 .routes
                 .handle(&current.renderer, Client::Certificate(identity.as_deref()), &tls_facts, peer, request)
@@ -175,7 +175,7 @@ pub(crate) async fn serve_digest(
 ) {
     let deadline = tokio::time::Instant::now() + context.timeouts.handshake;
     let Some(tls) = handshake(&context, &digest.acceptor, tcp, peer, &permit, deadline).await else { return };
-    let tls_facts = Arc::new(TlsFacts::of(tls.get_ref().1.protocol_version(), &[]));
+    let tls_facts = Arc::new(TlsFacts::of(tls.get_ref().1.protocol_version(), None));
     let (requests, service_context) = (Arc::new(AtomicU64::new(0)), Arc::clone(&context));
     let counted = Arc::clone(&requests);
     let service = service_fn(move |request| {
@@ -271,21 +271,36 @@ async fn serve_requests<S>(
     }
 }
 
-/// The identity `chain` names under `live`'s trust. Right after the handshake its verifier
-/// knows which anchor verified the chain; after a reload, the new verifier has not seen it and
-/// verifies it under the new trust.
-fn identify(live: &Live, chain: &[CertificateDer<'static>], peer: SocketAddr) -> Option<Arc<Certified>> {
-    match live.verifier.identify(chain, UnixTime::now()) {
-        Ok((identity, vendor)) => {
-            tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
-            Some(Arc::new(Certified { identity, legacy: vendor.is_legacy() }))
-        }
+/// The identity `chain` names under `live`'s trust, and its leaf's serial number. Right after
+/// the handshake its verifier has read both; after a reload, the new verifier has not seen the
+/// chain and verifies it under the new trust.
+fn identify(
+    live: &Live,
+    chain: &[CertificateDer<'static>],
+    peer: SocketAddr,
+) -> (Option<Arc<Certified>>, Option<String>) {
+    let verified = match live.verifier.identify(chain, UnixTime::now()) {
+        Ok(verified) => verified,
         Err(reason) => {
             let serial = chain.first().and_then(|leaf| sipprov_identity::certificate_serial(leaf).ok());
             tracing::info!(%peer, %reason, certificate_serial = serial.as_deref().unwrap_or("-"), "certificate names no device");
-            None
+            return (None, serial);
         }
-    }
+    };
+    let vendor = live.verifier.vendor(&verified);
+    let (identity, serial) = match (verified.identity, vendor) {
+        (Ok(identity), Some(vendor)) => {
+            tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
+            (Some(Arc::new(Certified { identity, legacy: vendor.is_legacy() })), verified.serial)
+        }
+        (Err(reason), _) => {
+            let serial = verified.serial.as_str();
+            tracing::info!(%peer, %reason, certificate_serial = serial, "certificate names no device");
+            (None, verified.serial)
+        }
+        (Ok(_), None) => (None, verified.serial),
+    };
+    (identity, Some(serial))
 }
 
 /// Why a handshake failed, as `sipprov_tls_handshake_failures_total` names it: what the client

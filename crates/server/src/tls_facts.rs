@@ -3,7 +3,6 @@
 //! certificate (and to `openssl x509 -serial`).
 
 use rustls::ProtocolVersion;
-use rustls_pki_types::CertificateDer;
 
 /// The TLS facts of one connection, read once after its handshake.
 #[derive(Debug, Clone, Default)]
@@ -15,13 +14,14 @@ pub(crate) struct TlsFacts {
 }
 
 impl TlsFacts {
-    pub(crate) fn of(version: Option<ProtocolVersion>, chain: &[CertificateDer<'_>]) -> Self {
+    /// The facts of a connection at `version` whose client presented a leaf with
+    /// `certificate_serial` (as its verifier read it).
+    pub(crate) fn of(version: Option<ProtocolVersion>, certificate_serial: Option<String>) -> Self {
         let version = match version {
             Some(ProtocolVersion::TLSv1_3) => "TLSv1.3",
             Some(ProtocolVersion::TLSv1_2) => "TLSv1.2",
             _ => "-",
         };
-        let certificate_serial = chain.first().and_then(|leaf| sipprov_identity::certificate_serial(leaf).ok());
         Self { version, certificate_serial }
     }
 }

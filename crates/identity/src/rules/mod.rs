@@ -93,13 +93,17 @@ impl IdentityRule {
     /// rule: this function establishes *which* device it names, not *whether* to trust it
     /// (see [`TrustStore`](crate::TrustStore) for both).
     pub fn identify(&self, certificate: &[u8]) -> Result<DeviceIdentity, NoIdentity> {
-        let cert = CertificateView::parse(certificate)?;
+        self.identify_parsed(&CertificateView::parse(certificate)?)
+    }
+
+    /// [`IdentityRule::identify`] on a certificate already parsed.
+    pub(crate) fn identify_parsed(&self, cert: &CertificateView<'_>) -> Result<DeviceIdentity, NoIdentity> {
         let found = match self {
-            IdentityRule::Polycom | IdentityRule::Snom | IdentityRule::CnMac => common_name::identify(&cert)?,
-            IdentityRule::Yealink => yealink::identify(&cert)?,
-            IdentityRule::CiscoMic => cisco::identify_mic(&cert)?,
-            IdentityRule::CiscoMpp => cisco::identify_mpp(&cert)?,
-            IdentityRule::Attribute(rule) => rule.identify(&cert)?,
+            IdentityRule::Polycom | IdentityRule::Snom | IdentityRule::CnMac => common_name::identify(cert)?,
+            IdentityRule::Yealink => yealink::identify(cert)?,
+            IdentityRule::CiscoMic => cisco::identify_mic(cert)?,
+            IdentityRule::CiscoMpp => cisco::identify_mpp(cert)?,
+            IdentityRule::Attribute(rule) => rule.identify(cert)?,
         };
         Ok(DeviceIdentity {
             mac: found.mac,

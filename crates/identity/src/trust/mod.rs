@@ -203,16 +203,15 @@ impl TrustStore {
 
     /// Verifies `chain` (leaf first, then the intermediates the peer sent) for client
     /// authentication at `now`, finds the vendor whose anchor it chains to, and reads the
-    /// device's identity with that vendor's rule: [`TrustStore::verify`] then
-    /// [`TrustStore::identify_verified`].
+    /// device's identity with that vendor's rule: [`TrustStore::verify_and_read`], for a chain
+    /// that must name a device.
     pub fn identify(
         &self,
         chain: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
-        let vendor = self.verify(chain, now)?;
-        let leaf = chain.first().ok_or_else(|| NoIdentity::Untrusted("no certificate presented".into()))?;
-        self.identify_verified(leaf, vendor)
+        let read = self.verify_and_read(chain, now)?;
+        Ok((read.identity?, &self.vendors[read.position]))
     }
 
     /// Verifies `chain` (leaf first, then the intermediates the peer sent) for client
@@ -227,6 +226,25 @@ impl TrustStore {
     /// this as its client certificate verifier and keep the position for
     /// [`TrustStore::identify_verified`], so a chain is verified once per handshake.
     pub fn verify(&self, chain: &[CertificateDer<'_>], now: UnixTime) -> Result<usize, NoIdentity> {
+        self.verify_parsed(chain, now).map(|(position, _)| position)
+    }
+
+    /// Verifies `chain` as [`TrustStore::verify`] does and reads what a server logs and serves
+    /// by, from one parse of the leaf: the vendor that vouched for it, the device it names
+    /// under that vendor's rule (or why it names none) and its serial number. The error is
+    /// why the chain is not trusted; a trusted chain that names no device is not an error here,
+    /// since a TLS layer accepts it (and serves it nothing a device gets).
+    pub fn verify_and_read(&self, chain: &[CertificateDer<'_>], now: UnixTime) -> Result<VerifiedChain, NoIdentity> {
+        let (position, leaf) = self.verify_parsed(chain, now)?;
+        Ok(VerifiedChain { position, identity: self.identify_in(&leaf, position), serial: leaf.serial_hex() })
+    }
+
+    /// [`TrustStore::verify`], keeping the parsed leaf.
+    fn verify_parsed<'c>(
+        &self,
+        chain: &'c [CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(usize, CertificateView<'c>), NoIdentity> {
         let (leaf, intermediates) =
             chain.split_first().ok_or_else(|| NoIdentity::Untrusted("no certificate presented".into()))?;
         let end_entity = EndEntityCert::try_from(leaf).map_err(|e| NoIdentity::Untrusted(describe(&e)))?;
@@ -250,10 +268,11 @@ impl TrustStore {
             );
             match verified {
                 Ok(_) => {
-                    if !CertificateView::parse(leaf)?.allows_digital_signature() {
+                    let parsed = CertificateView::parse(leaf)?;
+                    if !parsed.allows_digital_signature() {
                         return Err(NoIdentity::NotForClientAuthentication);
                     }
-                    return Ok(position);
+                    return Ok((position, parsed));
                 }
                 Err(e) => last_error = Some(e),
             }
@@ -269,16 +288,33 @@ impl TrustStore {
         leaf: &CertificateDer<'_>,
         position: usize,
     ) -> Result<(DeviceIdentity, &VendorTrust), NoIdentity> {
+        let identity = self.identify_in(&CertificateView::parse(leaf)?, position)?;
+        Ok((identity, &self.vendors[position]))
+    }
+
+    /// The identity `leaf` names under the rule of the vendor at `position`, within its OUIs.
+    fn identify_in(&self, leaf: &CertificateView<'_>, position: usize) -> Result<DeviceIdentity, NoIdentity> {
         let vendor = self
             .vendors
             .get(position)
             .ok_or_else(|| NoIdentity::Untrusted(format!("no trust anchor bundle #{position}")))?;
-        let identity = vendor.rule.identify(leaf)?;
+        let identity = vendor.rule.identify_parsed(leaf)?;
         if !vendor.allowed_ouis.is_empty() && !vendor.allowed_ouis.contains(&Oui::of(&identity.mac)) {
             return Err(NoIdentity::OuiNotAllowed { mac: identity.mac.to_string(), anchor: vendor.source.clone() });
         }
-        Ok((identity, vendor))
+        Ok(identity)
     }
+}
+
+/// A chain [`TrustStore::verify_and_read`] verified, and what its leaf says.
+#[derive(Debug, Clone)]
+pub struct VerifiedChain {
+    /// The position in [`TrustStore::vendors`] of the vendor whose anchor vouched for it.
+    pub position: usize,
+    /// The device its leaf names under that vendor's rule and OUIs, or why it names none.
+    pub identity: Result<DeviceIdentity, NoIdentity>,
+    /// The leaf's serial number in lowercase hex, as `openssl x509 -serial` prints it.
+    pub serial: String,
 }
 
 /// A webpki error in words an operator can act on.

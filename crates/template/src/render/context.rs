@@ -6,7 +6,9 @@
 //! one vendor's format cannot carry does not stop another vendor's file. The formatter checks
 //! every value written once more, so a value computed inside a template cannot slip through.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use minijinja::Value;
 use sipprov_identity::Mac;
@@ -76,9 +78,6 @@ const ACCOUNT_KEYS: &[&str] = &[
     "password",
 ];
 
-/// One item of a list in the context (an account, a key): its index and its fields.
-type ListItem = (String, BTreeMap<String, Value>);
-
 /// The fields a programmable key's map holds.
 const FUNCTION_KEY_FIELDS: &[&str] = &["position", "type", "value", "label", "line"];
 
@@ -103,42 +102,121 @@ pub(crate) fn account_fields_used(referenced: Vec<String>, source: &str) -> Vec<
     refined
 }
 
-/// The fields a template refers to (`accounts.*.user_name`, `account`, `settings.ntp_server`),
-/// each split into its dotted parts once, when the template is loaded: every render asks of
-/// each of its fields whether one of them covers it.
+/// Where a value sits in a template's input. Its dotted name (`accounts.2.user_name`) is
+/// written out only for an error: a render checks and places every field by these parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place<'a> {
+    /// A top-level value: `mac`.
+    Top(&'static str),
+    /// An entry of a map: `settings.ntp_server`, `secrets.admin_password`, `account.user_name`.
+    Entry(&'static str, &'a str),
+    /// A field of a list's item: `accounts.2.user_name` (the list, the item's number, the key).
+    Item(&'static str, u16, &'static str),
+}
+
+impl Place<'_> {
+    /// The field's key within its map or item (`user_name`), or its name for a top-level value.
+    fn key(&self) -> &str {
+        match self {
+            Place::Top(name) => name,
+            Place::Entry(_, key) => key,
+            Place::Item(_, _, key) => key,
+        }
+    }
+}
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Top(name) => f.write_str(name),
+            Place::Entry(map, key) => write!(f, "{map}.{key}"),
+            Place::Item(list, number, key) => write!(f, "{list}.{number}.{key}"),
+        }
+    }
+}
+
+/// One part of a reference (`accounts`, `*`, `user_name`, `2`): `*` stands for any one part.
 #[derive(Debug)]
-pub(crate) struct References(Vec<Vec<String>>);
+struct Part {
+    text: String,
+    /// The number an item's part is written as, when `text` is one (`2`, not `02`).
+    number: Option<u16>,
+}
+
+impl Part {
+    fn read(text: &str) -> Self {
+        let number = text.parse::<u16>().ok().filter(|number| number.to_string() == text);
+        Self { text: text.to_owned(), number }
+    }
+
+    fn is_any(&self) -> bool {
+        self.text == "*"
+    }
+
+    fn is_name(&self, name: &str) -> bool {
+        self.is_any() || self.text == name
+    }
+
+    fn is_number(&self, number: u16) -> bool {
+        self.is_any() || self.number == Some(number)
+    }
+}
+
+/// The fields a template refers to (`accounts.*.user_name`, `account`, `settings.ntp_server`),
+/// each split into its parts once, when the template is loaded: every render asks of each of
+/// its fields whether one of them covers it.
+#[derive(Debug)]
+pub(crate) struct References(Vec<(String, Vec<Part>)>);
 
 impl References {
     pub(crate) fn new(referenced: &[String]) -> Self {
-        Self(referenced.iter().map(|r| r.split('.').map(str::to_owned).collect()).collect())
+        Self(
+            referenced
+                .iter()
+                .map(|r| {
+                    let mut parts = r.split('.');
+                    let head = parts.next().unwrap_or_default().to_owned();
+                    (head, parts.map(Part::read).collect())
+                })
+                .collect(),
+        )
     }
 
-    /// Whether `field` (`accounts.2.user_name`) is one of the references or lies below one;
-    /// `*` stands for any one part.
-    fn cover(&self, field: &str) -> bool {
-        let (first, rest) = field.split_once('.').unwrap_or((field, ""));
-        self.0.iter().any(|reference| match reference.split_first() {
-            Some((head, tail)) if head == first => {
-                let mut parts = rest.split('.').filter(|_| !rest.is_empty());
-                tail.iter().all(|part| parts.next().is_some_and(|f| part == "*" || part == f))
-            }
+    /// Whether the field at `place` is one of the references or lies below one.
+    fn cover(&self, place: Place<'_>) -> bool {
+        let head = match place {
+            Place::Top(head) | Place::Entry(head, _) | Place::Item(head, _, _) => head,
+        };
+        self.0.iter().filter(|(own, _)| own == head).any(|(_, tail)| match (place, tail.as_slice()) {
+            (_, []) => true,
+            (Place::Top(_), _) => false,
+            (Place::Entry(_, key), [part]) => part.is_name(key),
+            (Place::Item(_, number, _), [part]) => part.is_number(number),
+            (Place::Item(_, number, key), [item, part]) => item.is_number(number) && part.is_name(key),
             _ => false,
         })
     }
 }
 
-/// A template's input as `(field, value)` pairs, dotted names, before it becomes a minijinja value.
-pub(crate) struct Fields(Vec<(String, String)>);
+/// A check of one value, naming its field in the error.
+type Check = fn(&str, &str) -> Result<(), TemplateError>;
 
-impl Fields {
+/// A list item's fields in the context (an account's, a key's).
+type Item<'a> = BTreeMap<&'a str, Value>;
+
+/// A template's input as placed values, before it becomes a minijinja value.
+pub(crate) struct Fields<'a>(Vec<(Place<'a>, Cow<'a, str>)>);
+
+impl<'a> Fields<'a> {
     /// A device's fields; with `aliases`, the first account also as `account.*` and its
     /// password as `secrets.sip_password`.
-    pub(crate) fn device(device: &Device<'_>, aliases: bool) -> Self {
-        let mut fields =
-            vec![("mac".to_owned(), device.mac.to_string()), ("mac_upper".into(), device.mac.to_upper_hex())];
+    pub(crate) fn device(device: &Device<'a>, aliases: bool) -> Self {
+        let mut fields: Vec<(Place<'a>, Cow<'a, str>)> = vec![
+            (Place::Top("mac"), device.mac.to_string().into()),
+            (Place::Top("mac_upper"), device.mac.to_upper_hex().into()),
+        ];
         if let Some(model) = device.model {
-            fields.push(("model".into(), model.to_owned()));
+            fields.push((Place::Top("model"), model.into()));
         }
         let mut services: Vec<SipService<'_>> = Vec::new();
         for (index, account) in device.accounts.iter().enumerate() {
@@ -152,69 +230,69 @@ impl Fields {
                 }
             };
             let (registrar_host, registrar_port) = split_host_port(&account.registrar);
-            let mut values = vec![
-                ("line", account.line.to_string()),
-                ("user_name", account.user_name.clone()),
-                ("auth_name", account.auth_name.clone()),
-                ("display_name", account.display_name.clone()),
-                ("registrar", account.registrar.clone()),
-                ("registrar_host", registrar_host.to_owned()),
+            let mut values: Vec<(&'static str, Cow<'a, str>)> = vec![
+                ("line", account.line.to_string().into()),
+                ("user_name", account.user_name.as_str().into()),
+                ("auth_name", account.auth_name.as_str().into()),
+                ("display_name", account.display_name.as_str().into()),
+                ("registrar", account.registrar.as_str().into()),
+                ("registrar_host", registrar_host.into()),
             ];
-            values.extend(registrar_port.map(|port| ("registrar_port", port.to_owned())));
-            values.extend(account.transport.map(|transport| ("transport", transport.name().to_owned())));
-            values.extend(account.srtp.map(|srtp| ("srtp", srtp.name().to_owned())));
+            values.extend(registrar_port.map(|port| ("registrar_port", port.into())));
+            values.extend(account.transport.map(|transport| ("transport", transport.name().into())));
+            values.extend(account.srtp.map(|srtp| ("srtp", srtp.name().into())));
             if let Some(proxy) = &account.outbound_proxy {
                 let (host, port) = split_host_port(proxy);
-                values.push(("outbound_proxy", proxy.clone()));
-                values.push(("outbound_proxy_host", host.to_owned()));
-                values.extend(port.map(|port| ("outbound_proxy_port", port.to_owned())));
+                values.push(("outbound_proxy", proxy.as_str().into()));
+                values.push(("outbound_proxy_host", host.into()));
+                values.extend(port.map(|port| ("outbound_proxy_port", port.into())));
             }
-            values.push(("service", service_number.to_string()));
-            values.extend(first_of_service.then(|| ("first_of_service", "yes".to_owned())));
-            values.extend(password.map(|password| ("password", password.to_owned())));
+            values.push(("service", service_number.to_string().into()));
+            values.extend(first_of_service.then_some(("first_of_service", "yes".into())));
+            values.extend(password.map(|password| ("password", password.into())));
             for (name, value) in &values {
-                fields.push((format!("accounts.{}.{name}", account.line), value.clone()));
+                fields.push((Place::Item("accounts", account.line, name), value.clone()));
             }
             if index == 0 && aliases {
                 for (name, value) in values {
                     match name {
-                        "password" => fields.push(("secrets.sip_password".into(), value)),
-                        _ => fields.push((format!("account.{name}"), value)),
+                        "password" => fields.push((Place::Entry("secrets", "sip_password"), value)),
+                        _ => fields.push((Place::Entry("account", name), value)),
                     }
                 }
             }
         }
         if let Some(password) = device.secrets.admin_password {
-            fields.push(("secrets.admin_password".into(), password.to_owned()));
+            fields.push((Place::Entry("secrets", "admin_password"), password.into()));
         }
         for key in device.keys {
             for (name, value) in [
-                ("position", key.position.to_string()),
-                ("type", key.kind.name().to_owned()),
-                ("value", key.value.clone()),
-                ("label", key.label.clone()),
-                ("line", key.line.to_string()),
+                ("position", key.position.to_string().into()),
+                ("type", key.kind.name().into()),
+                ("value", key.value.as_str().into()),
+                ("label", key.label.as_str().into()),
+                ("line", key.line.to_string().into()),
             ] {
-                fields.push((format!("keys.{}.{name}", key.position), value));
+                fields.push((Place::Item("keys", key.position, name), value));
             }
         }
         for (name, value) in device.firmware.iter().flat_map(Firmware::fields) {
-            fields.push((format!("firmware.{name}"), value));
+            fields.push((Place::Entry("firmware", name), value.into()));
         }
         let mut fields = Fields(fields);
         fields.add_settings(device.settings);
         fields
     }
 
-    pub(crate) fn common(settings: &LayeredSettings) -> Self {
+    pub(crate) fn common(settings: &'a LayeredSettings) -> Self {
         let mut fields = Fields(Vec::new());
         fields.add_settings(settings);
         fields
     }
 
-    fn add_settings(&mut self, settings: &LayeredSettings) {
+    fn add_settings(&mut self, settings: &'a LayeredSettings) {
         for (name, value) in settings.resolve() {
-            self.0.push((format!("settings.{name}"), value.to_owned()));
+            self.0.push((Place::Entry("settings", name), value.into()));
         }
     }
 
@@ -222,26 +300,28 @@ impl Fields {
     /// `account.display_name`, `accounts.*.password`, or `settings` for a template that walks
     /// all settings).
     pub(crate) fn check(&self, format: Format, referenced: &References) -> Result<(), TemplateError> {
-        for (field, value) in &self.0 {
-            // What goes into SIP has SIP's shape in every vendor's file, referenced or not.
-            if field.starts_with("account") {
-                match field.rsplit('.').next() {
-                    Some("user_name") => crate::sip::check_sip_user(field, value)?,
-                    Some("auth_name") => crate::sip::check_auth_name(field, value)?,
-                    Some("registrar" | "outbound_proxy") => crate::sip::check_sip_host(field, value)?,
-                    _ => {}
-                }
+        for (place, value) in &self.0 {
+            let sip_check: Option<Check> = match place {
+                // What goes into SIP has SIP's shape in every vendor's file, referenced or not.
+                Place::Item("accounts", ..) | Place::Entry("account", _) => match place.key() {
+                    "user_name" => Some(crate::sip::check_sip_user),
+                    "auth_name" => Some(crate::sip::check_auth_name),
+                    "registrar" | "outbound_proxy" => Some(crate::sip::check_sip_host),
+                    _ => None,
+                },
+                // What a key watches or dials, and its label, go inside vendors' key syntaxes.
+                Place::Item("keys", ..) => match place.key() {
+                    "value" => Some(crate::sip::check_dial_string),
+                    "label" => Some(crate::check_key_label),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(check) = sip_check {
+                check(&place.to_string(), value)?;
             }
-            // What a key watches or dials, and its label, go inside vendors' key syntaxes.
-            if field.starts_with("keys.") {
-                match field.rsplit('.').next() {
-                    Some("value") => crate::sip::check_dial_string(field, value)?,
-                    Some("label") => crate::check_key_label(field, value)?,
-                    _ => {}
-                }
-            }
-            if referenced.cover(field) {
-                check_value(format, field, value)?;
+            if referenced.cover(*place) && !fits_every_format(value) {
+                check_value(format, &place.to_string(), value)?;
             }
         }
         Ok(())
@@ -250,44 +330,48 @@ impl Fields {
     /// The template context: top-level values, maps (`account`, `secrets`, `settings`) and the
     /// lists `accounts` and `keys`.
     pub(crate) fn to_value(&self) -> Value {
-        let mut top: BTreeMap<String, Value> = BTreeMap::new();
-        let mut maps: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+        let mut top: BTreeMap<&str, Value> = BTreeMap::new();
+        // `settings` and `secrets` always exist, so `settings.x is defined` works when nothing is
+        // set and `secrets.x is defined` when no secret may be sent.
+        let mut maps: BTreeMap<&str, BTreeMap<&str, Value>> =
+            [("settings", BTreeMap::new()), ("secrets", BTreeMap::new())].into();
         // The lists' items, in the order their fields were added (line, position).
-        let mut lists: BTreeMap<&str, Vec<ListItem>> = LISTS.iter().map(|(list, _)| (*list, Vec::new())).collect();
-        for (field, value) in &self.0 {
-            let item = field.split_once('.').and_then(|(list, rest)| Some((list, rest.split_once('.')?)));
-            if let Some((items, (index, key))) = item.and_then(|(list, at)| Some((lists.get_mut(list)?, at))) {
-                if items.last().is_none_or(|(last, _)| last != index) {
-                    items.push((index.to_owned(), BTreeMap::new()));
+        let mut lists: BTreeMap<&str, Vec<(u16, Item<'_>)>> =
+            LISTS.iter().map(|(list, _)| (*list, Vec::new())).collect();
+        for (place, value) in &self.0 {
+            match *place {
+                Place::Top(name) => {
+                    top.insert(name, Value::from(value.as_ref()));
                 }
-                if let Some((_, map)) = items.last_mut() {
-                    map.insert(key.to_owned(), context_value(key, value));
+                Place::Entry(map, key) => {
+                    maps.entry(map).or_default().insert(key, context_value(key, value));
                 }
-                continue;
-            }
-            let field = field.as_str();
-            match field.split_once('.') {
-                Some((map, key)) => {
-                    maps.entry(map.to_owned()).or_default().insert(key.to_owned(), context_value(key, value));
-                }
-                None => {
-                    top.insert(field.to_owned(), Value::from(value.as_str()));
+                Place::Item(list, number, key) => {
+                    let items = lists.entry(list).or_default();
+                    if items.last().is_none_or(|(last, _)| *last != number) {
+                        items.push((number, BTreeMap::new()));
+                    }
+                    if let Some((_, item)) = items.last_mut() {
+                        item.insert(key, context_value(key, value));
+                    }
                 }
             }
         }
         for (list, items) in lists {
-            let items: Vec<Value> = items.into_iter().map(|(_, map)| Value::from(map)).collect();
-            top.insert(list.to_owned(), Value::from(items));
+            top.insert(list, items.into_iter().map(|(_, item)| Value::from_pairs(item)).collect());
         }
-        // `settings` and `secrets` always exist, so `settings.x is defined` works when nothing is
-        // set and `secrets.x is defined` when no secret may be sent.
-        maps.entry("settings".to_owned()).or_default();
-        maps.entry("secrets".to_owned()).or_default();
         for (name, map) in maps {
-            top.insert(name, Value::from(map));
+            top.insert(name, Value::from_pairs(map));
         }
-        Value::from(top)
+        Value::from_pairs(top)
     }
+}
+
+/// Whether `value` is printable ASCII without surrounding spaces: what every format carries
+/// as it is, so its full check (which names the field) is skipped.
+fn fits_every_format(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.iter().all(|b| (b' '..=b'~').contains(b)) && bytes.first() != Some(&b' ') && bytes.last() != Some(&b' ')
 }
 
 /// What makes two accounts use the same SIP service: where they register, through which
