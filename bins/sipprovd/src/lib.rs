@@ -21,6 +21,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod files;
+pub mod json_lines;
 pub mod log_output;
 pub mod migrate;
 pub mod portal;

@@ -18,6 +18,7 @@ use sipprovd::config::{Config, LoggingSection};
 use sipprovd::daemon::Daemon;
 use sipprovd::demo::{DEMO_PHONES, Demo, DemoOptions};
 use sipprovd::files::write_new_file;
+use sipprovd::json_lines::JsonLines;
 use sipprovd::log_output::LogOutput;
 use sipprovd::migrate;
 
@@ -258,11 +259,7 @@ fn init_logging(logging: &LoggingSection) {
     let output = LogOutput::install(logging.flush_ms);
     let builder = tracing_subscriber::fmt().with_writer(output).with_ansi(ansi).with_env_filter(filter);
     // `try_init` fails only if a subscriber is already installed; it is set up once, here.
-    let _ = if logging.format == "json" {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if logging.format == "json" { builder.event_format(JsonLines).try_init() } else { builder.try_init() };
 }
 
 async fn demo(dir: &Path, options: DemoOptions) -> anyhow::Result<()> {

@@ -170,13 +170,10 @@ impl PhoneRoutes {
         self.metrics.count_request(outcome.label(), started.elapsed());
         // Client-supplied text (path, User-Agent) goes in as text values: the JSON encoder
         // escapes them, the text format quotes them, so control characters cannot forge a line.
-        // Every value is text or a number: a `Display` value would go through `fmt` machinery
-        // once more inside the encoder, on every request.
-        let mac = identity.map(|identity| identity.mac.to_string());
         tracing::info!(
-            request_id = request_id.to_string().as_str(),
-            peer = peer.to_string().as_str(),
-            mac = mac.as_deref().unwrap_or("-"),
+            %request_id,
+            %peer,
+            mac = %identity.map_or_else(|| "-".to_owned(), |identity| identity.mac.to_string()),
             tls = tls.version,
             certificate_serial = tls.certificate_serial.as_deref().unwrap_or("-"),
             rating,
