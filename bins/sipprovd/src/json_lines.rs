@@ -4,7 +4,7 @@
 //! span: `timestamp` (UTC, microseconds), `level`, the event's fields in order (`message`
 //! first), `target`. That formatter builds a serializer, a timestamp string and a formatted
 //! string per `Display` field for every line; a boot storm logs one line per request and one
-//! per audit event, and writing them directly costs about a third of that (see
+//! per audit event, and writing them directly takes about half the time (see
 //! `docs/performance.md`). `the_lines_are_those_of_the_json_formatter` holds the two to the
 //! same output.
 
@@ -110,21 +110,21 @@ impl<W: Write> Write for Escaping<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         let mut plain = 0;
         for (at, byte) in text.bytes().enumerate() {
-            let escaped = match byte {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                0..=0x1f => "",
+            let short = match byte {
+                b'"' => Some("\\\""),
+                b'\\' => Some("\\\\"),
+                b'\n' => Some("\\n"),
+                b'\r' => Some("\\r"),
+                b'\t' => Some("\\t"),
+                0x08 => Some("\\b"),
+                0x0c => Some("\\f"),
+                0..=0x1f => None,
                 _ => continue,
             };
             self.0.write_str(&text[plain..at])?;
-            match escaped {
-                "" => write!(self.0, "\\u{byte:04x}")?,
-                escaped => self.0.write_str(escaped)?,
+            match short {
+                Some(escaped) => self.0.write_str(escaped)?,
+                None => write!(self.0, "\\u{byte:04x}")?,
             }
             plain = at + 1;
         }

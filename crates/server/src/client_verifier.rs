@@ -19,7 +19,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest, Sha256};
-use sipprov_identity::{NoIdentity, TrustStore, VendorTrust, VerifiedChain};
+use sipprov_identity::{DeviceIdentity, NoIdentity, TrustStore, VendorTrust, VerifiedChain};
 use sipprov_ratelimit::BoundedMap;
 
 /// Chains remembered between their handshake and their connection's identity read. A
@@ -51,19 +51,29 @@ impl VendorVerifier {
         Self { trust, subjects, algorithms, verified: Mutex::new(BoundedMap::new(REMEMBERED)) }
     }
 
-    /// What `chain` says, as this verifier read it in its handshake (the identity read with the
-    /// rule of the vendor that verified it); verified afresh if this verifier has not seen it
-    /// (forgotten under a flood, or a connection from before a reload held to the new trust).
-    pub(crate) fn identify(&self, chain: &[CertificateDer<'_>], now: UnixTime) -> Result<VerifiedChain, NoIdentity> {
-        match self.verified().remove(&chain_hash(chain)) {
-            Some(verified) => Ok(verified),
+    /// The device `chain` names, with the vendor whose rule read it, and its leaf's serial
+    /// number: as this verifier read them in its handshake, or read afresh if it has not seen
+    /// the chain (forgotten under a flood, or a connection from before a reload held to the new
+    /// trust). The serial is there whenever the leaf can be read, for the log.
+    pub(crate) fn identify(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> (Result<(DeviceIdentity, &VendorTrust), NoIdentity>, Option<String>) {
+        let read = match self.verified().remove(&chain_hash(chain)) {
+            Some(read) => Ok(read),
             None => self.trust.verify_and_read(chain, now),
+        };
+        match read {
+            Ok(VerifiedChain { position, identity, serial }) => {
+                let vendor = self.trust.vendors().get(position);
+                let missing = || NoIdentity::Untrusted(format!("no trust anchor bundle #{position}"));
+                (identity.and_then(|identity| Ok((identity, vendor.ok_or_else(missing)?))), Some(serial))
+            }
+            Err(reason) => {
+                (Err(reason), chain.first().and_then(|leaf| sipprov_identity::certificate_serial(leaf).ok()))
+            }
         }
-    }
-
-    /// The vendor a [`VerifiedChain`] of this verifier names.
-    pub(crate) fn vendor(&self, verified: &VerifiedChain) -> Option<&VendorTrust> {
-        self.trust.vendors().get(verified.position)
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, BoundedMap<ChainHash, VerifiedChain>> {

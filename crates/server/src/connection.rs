@@ -279,28 +279,18 @@ fn identify(
     chain: &[CertificateDer<'static>],
     peer: SocketAddr,
 ) -> (Option<Arc<Certified>>, Option<String>) {
-    let verified = match live.verifier.identify(chain, UnixTime::now()) {
-        Ok(verified) => verified,
-        Err(reason) => {
-            let serial = chain.first().and_then(|leaf| sipprov_identity::certificate_serial(leaf).ok());
-            tracing::info!(%peer, %reason, certificate_serial = serial.as_deref().unwrap_or("-"), "certificate names no device");
-            return (None, serial);
-        }
-    };
-    let vendor = live.verifier.vendor(&verified);
-    let (identity, serial) = match (verified.identity, vendor) {
-        (Ok(identity), Some(vendor)) => {
+    let (identified, serial) = live.verifier.identify(chain, UnixTime::now());
+    let certified = match identified {
+        Ok((identity, vendor)) => {
             tracing::debug!(%peer, mac = %identity.mac, anchor = vendor.source(), "device identified");
-            (Some(Arc::new(Certified { identity, legacy: vendor.is_legacy() })), verified.serial)
+            Some(Arc::new(Certified { identity, legacy: vendor.is_legacy() }))
         }
-        (Err(reason), _) => {
-            let serial = verified.serial.as_str();
-            tracing::info!(%peer, %reason, certificate_serial = serial, "certificate names no device");
-            (None, verified.serial)
+        Err(reason) => {
+            tracing::info!(%peer, %reason, certificate_serial = serial.as_deref().unwrap_or("-"), "certificate names no device");
+            None
         }
-        (Ok(_), None) => (None, verified.serial),
     };
-    (identity, Some(serial))
+    (certified, serial)
 }
 
 /// Why a handshake failed, as `sipprov_tls_handshake_failures_total` names it: what the client

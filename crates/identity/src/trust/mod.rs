@@ -224,7 +224,8 @@ impl TrustStore {
     /// Verifying per vendor, rather than against all anchors at once, is what binds the
     /// identity rule and OUI list to the anchor that vouched for the chain; a TLS layer can use
     /// this as its client certificate verifier and keep the position for
-    /// [`TrustStore::identify_verified`], so a chain is verified once per handshake.
+    /// [`TrustStore::identify_verified`], so a chain is verified once per handshake
+    /// ([`TrustStore::verify_and_read`] reads the identity in the same pass).
     pub fn verify(&self, chain: &[CertificateDer<'_>], now: UnixTime) -> Result<usize, NoIdentity> {
         self.verify_parsed(chain, now).map(|(position, _)| position)
     }
