@@ -201,8 +201,8 @@ impl References {
 /// A check of one value, naming its field in the error.
 type Check = fn(&str, &str) -> Result<(), TemplateError>;
 
-/// A list item's fields in the context (an account's, a key's).
-type Item<'a> = BTreeMap<&'a str, Value>;
+/// A map in the context: the top level, `settings`, an account's fields.
+type Map = BTreeMap<Value, Value>;
 
 /// A template's input as placed values, before it becomes a minijinja value.
 pub(crate) struct Fields<'a>(Vec<(Place<'a>, Cow<'a, str>)>);
@@ -330,40 +330,40 @@ impl<'a> Fields<'a> {
     /// The template context: top-level values, maps (`account`, `secrets`, `settings`) and the
     /// lists `accounts` and `keys`.
     pub(crate) fn to_value(&self) -> Value {
-        let mut top: BTreeMap<&str, Value> = BTreeMap::new();
+        // Maps keyed by `Value` become the context's maps as they are, without being collected
+        // again.
+        let mut top: Map = BTreeMap::new();
         // `settings` and `secrets` always exist, so `settings.x is defined` works when nothing is
         // set and `secrets.x is defined` when no secret may be sent.
-        let mut maps: BTreeMap<&str, BTreeMap<&str, Value>> =
-            [("settings", BTreeMap::new()), ("secrets", BTreeMap::new())].into();
+        let mut maps: BTreeMap<&str, Map> = [("settings", Map::new()), ("secrets", Map::new())].into();
         // The lists' items, in the order their fields were added (line, position).
-        let mut lists: BTreeMap<&str, Vec<(u16, Item<'_>)>> =
-            LISTS.iter().map(|(list, _)| (*list, Vec::new())).collect();
+        let mut lists: BTreeMap<&str, Vec<(u16, Map)>> = LISTS.iter().map(|(list, _)| (*list, Vec::new())).collect();
         for (place, value) in &self.0 {
             match *place {
                 Place::Top(name) => {
-                    top.insert(name, Value::from(value.as_ref()));
+                    top.insert(Value::from(name), Value::from(value.as_ref()));
                 }
                 Place::Entry(map, key) => {
-                    maps.entry(map).or_default().insert(key, context_value(key, value));
+                    maps.entry(map).or_default().insert(Value::from(key), context_value(key, value));
                 }
                 Place::Item(list, number, key) => {
                     let items = lists.entry(list).or_default();
                     if items.last().is_none_or(|(last, _)| *last != number) {
-                        items.push((number, BTreeMap::new()));
+                        items.push((number, Map::new()));
                     }
                     if let Some((_, item)) = items.last_mut() {
-                        item.insert(key, context_value(key, value));
+                        item.insert(Value::from(key), context_value(key, value));
                     }
                 }
             }
         }
         for (list, items) in lists {
-            top.insert(list, items.into_iter().map(|(_, item)| Value::from_pairs(item)).collect());
+            top.insert(Value::from(list), items.into_iter().map(|(_, item)| Value::from(item)).collect());
         }
         for (name, map) in maps {
-            top.insert(name, Value::from_pairs(map));
+            top.insert(Value::from(name), Value::from(map));
         }
-        Value::from_pairs(top)
+        Value::from(top)
     }
 }
 
