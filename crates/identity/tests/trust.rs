@@ -292,14 +292,17 @@ fn a_leaf_whose_key_usage_lacks_digital_signature_is_no_client_certificate() {
     }
 }
 
+/// Phones of three vendors, each with the anchor that vouches for it.
+const ANCHORED_PHONES: &[(&str, &str)] = &[
+    ("device/polycom-vvx.pem", "polycom-ca"),
+    ("device/yealink-t46u.pem", "yealink-ca"),
+    ("device/private-phone.pem", "private-ca"),
+];
+
 #[test]
 fn a_chain_verified_through_an_anchor_is_read_with_that_anchors_rule() {
     let store = store();
-    for (file, source) in [
-        ("device/polycom-vvx.pem", "polycom-ca"),
-        ("device/yealink-t46u.pem", "yealink-ca"),
-        ("device/private-phone.pem", "private-ca"),
-    ] {
+    for &(file, source) in ANCHORED_PHONES {
         let chain = vec![cert(file)];
         let position = store.verify(&chain, now()).unwrap();
         assert_eq!(store.vendors()[position].source(), source);
@@ -312,11 +315,7 @@ fn a_chain_verified_through_an_anchor_is_read_with_that_anchors_rule() {
 #[test]
 fn verify_and_read_gives_what_verify_then_identify_would_from_one_parse() {
     let store = store();
-    for (file, source) in [
-        ("device/polycom-vvx.pem", "polycom-ca"),
-        ("device/yealink-t46u.pem", "yealink-ca"),
-        ("device/private-phone.pem", "private-ca"),
-    ] {
+    for &(file, source) in ANCHORED_PHONES {
         let chain = vec![cert(file)];
         let read = store.verify_and_read(&chain, now()).unwrap();
         assert_eq!(store.vendors()[read.position].source(), source, "{file}");
