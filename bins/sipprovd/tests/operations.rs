@@ -605,3 +605,36 @@ fn check_finds_a_digest_listener_on_a_taken_port_and_a_rating_that_does_not_exis
     let at = format!("{}:{policy_line}: ", config_path.display());
     assert!(report.lines().any(|l| l.starts_with(&at) && l.contains("min_rating is 4 or 5, not 3")), "{report}");
 }
+
+#[test]
+fn each_phone_gets_each_setting_from_its_nearest_layer() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_with(dir.path(), |dir| {
+        let path = dir.join("sipprov.toml");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        config.push_str("\n[vendor_settings.yealink]\nntp_server = \"ntp.vendor.example\"\n");
+        config.push_str("\n[site_settings.leeds]\nntp_server = \"ntp.leeds.example\"\n");
+        std::fs::write(path, config).unwrap();
+    });
+    for device in [
+        serde_json::json!({"mac": "00:15:65:00:00:01", "user_name": "1001"}),
+        serde_json::json!({"mac": "00:15:65:00:00:02", "user_name": "1002", "site": "leeds"}),
+        serde_json::json!({"mac": "00:15:65:00:00:03", "user_name": "1003", "site": "leeds",
+            "settings": {"ntp_server": "ntp.desk.example"}}),
+    ] {
+        let (status, answer) = daemon.admin("POST", "/v1/devices", &device);
+        assert_eq!(status, 201, "{answer}");
+    }
+    for (mac, layer, ntp) in [
+        ("001565000001", "its vendor's group", "ntp.vendor.example"),
+        ("001565000002", "its site's group over its vendor's", "ntp.leeds.example"),
+        ("001565000003", "its own over its site's", "ntp.desk.example"),
+    ] {
+        let (status, config) = daemon.fetch_as_phone(mac);
+        assert_eq!(status, Some(200), "{mac}: {config}");
+        assert!(config.contains(&format!("local_time.ntp_server1 = {ntp}\n")), "{mac} gets {layer}: {config}");
+    }
+}

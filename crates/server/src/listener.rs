@@ -12,7 +12,7 @@ use crate::live::Live;
 use crate::rating_policy::RatingPolicy;
 use crate::reload::Reloader;
 use crate::routes::phone::PhoneRoutes;
-use crate::routes::{DeviceConfig, KnownDevices};
+use crate::routes::{DeviceConfig, GroupLayers, KnownDevices};
 use sipprov_serving::Admission;
 use sipprov_serving::Drain;
 use sipprov_serving::Metrics;
@@ -45,8 +45,8 @@ impl PhoneServer {
             credentials: config.credentials,
             config: DeviceConfig {
                 registrar: config.registrar,
+                groups: GroupLayers::new(&config.settings, &config.group_settings).map_err(ServerError::Config)?,
                 settings: config.settings,
-                group_settings: config.group_settings,
                 claimed_models: Default::default(),
             },
             fleet: config.fleet,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::TemplateError;
 
@@ -63,7 +64,10 @@ impl fmt::Display for Layer {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayeredSettings {
-    layers: [BTreeMap<String, String>; 5],
+    /// Shared, not copied, when a layer is taken from other settings ([`LayeredSettings::share_layer`])
+    /// or the settings are cloned: a server layers the same global and group settings for every
+    /// request, and only the device's own layer is new each time.
+    layers: [Arc<BTreeMap<String, String>>; 5],
 }
 
 impl LayeredSettings {
@@ -80,13 +84,38 @@ impl LayeredSettings {
         if !is_setting_name(name) {
             return Err(TemplateError::InvalidSettingName { layer, name: name.chars().take(64).collect() });
         }
-        self.layers[layer as usize].insert(name.to_owned(), value.into());
+        Arc::make_mut(&mut self.layers[layer as usize]).insert(name.to_owned(), value.into());
         Ok(self)
+    }
+
+    /// Gives `layer` the settings `from` makes in that layer, replacing what it had: shared,
+    /// without copying them (their names were checked when `from` was set).
+    ///
+    /// ```
+    /// use sipprov_template::{Layer, LayeredSettings};
+    ///
+    /// // Built once: the settings of every Yealink phone.
+    /// let mut yealink = LayeredSettings::new();
+    /// yealink.set(Layer::Vendor, "ntp_server", "ntp.example.net")?;
+    /// // For each device: its own settings over the vendor's.
+    /// let mut settings = LayeredSettings::new();
+    /// settings.share_layer(Layer::Vendor, &yealink).set(Layer::Device, "language", "German")?;
+    /// assert_eq!(settings.get("ntp_server"), Some("ntp.example.net"));
+    /// # Ok::<(), sipprov_template::TemplateError>(())
+    /// ```
+    pub fn share_layer(&mut self, layer: Layer, from: &LayeredSettings) -> &mut Self {
+        self.layers[layer as usize] = Arc::clone(&from.layers[layer as usize]);
+        self
     }
 
     /// The value of `name` from the nearest layer that sets it.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.layers.iter().rev().find_map(|layer| layer.get(name)).map(String::as_str)
+        self.entry(name).map(|(_, value)| value)
+    }
+
+    /// [`LayeredSettings::get`], with the name as these settings hold it.
+    pub(crate) fn entry(&self, name: &str) -> Option<(&str, &str)> {
+        self.layers.iter().rev().find_map(|layer| layer.get_key_value(name)).map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The nearest layer that sets `name`.
@@ -103,7 +132,7 @@ impl LayeredSettings {
     pub fn resolve(&self) -> BTreeMap<&str, &str> {
         let mut merged = BTreeMap::new();
         for layer in &self.layers {
-            for (name, value) in layer {
+            for (name, value) in layer.iter() {
                 merged.insert(name.as_str(), value.as_str());
             }
         }
@@ -151,6 +180,21 @@ mod tests {
         assert_eq!(settings.resolve().get("x"), Some(&"model"));
         assert_eq!(settings.layer(Layer::Global).get("x").map(String::as_str), Some("global"));
         assert_eq!(settings.get("y"), None);
+    }
+
+    #[test]
+    fn a_shared_layer_is_copied_when_one_side_changes_it() {
+        let mut group = LayeredSettings::new();
+        group.set(Layer::Site, "ntp_server", "ntp.leeds.example").unwrap();
+        let mut device = LayeredSettings::new();
+        device.set(Layer::Site, "dropped", "replaced by the group's layer").unwrap();
+        device.share_layer(Layer::Site, &group).set(Layer::Site, "language", "German").unwrap();
+        assert_eq!(device.get("ntp_server"), Some("ntp.leeds.example"));
+        assert_eq!((device.get("language"), device.get("dropped")), (Some("German"), None));
+        assert_eq!(group.get("language"), None, "the group's own layer is unchanged");
+        let before = device.clone();
+        device.set(Layer::Global, "ntp_server", "pool.ntp.org").unwrap();
+        assert_eq!(before.layer(Layer::Global).get("ntp_server"), None, "a clone is not changed with it");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! A device's config: its settings layers, its accounts and keys as its vendor's template sees
 //! them, and the render.
 
+use std::collections::BTreeMap;
+
 use sipprov_credentials::{Account, DeviceProfile, IssuedSecrets};
 use sipprov_fleet::{DeviceKey, FirmwarePolicy};
 use sipprov_identity::DeviceIdentity;
@@ -17,9 +19,44 @@ use crate::GroupSettings;
 pub(crate) struct DeviceConfig {
     pub(crate) registrar: String,
     pub(crate) settings: LayeredSettings,
-    pub(crate) group_settings: GroupSettings,
+    pub(crate) groups: GroupLayers,
     /// What the User-Agents of devices with no known model claim.
     pub(crate) claimed_models: ClaimedModels,
+}
+
+/// The vendor, model and site groups' settings, each layered over the global settings once, at
+/// start: a render shares its device's groups instead of setting their values one by one.
+pub(crate) struct GroupLayers {
+    vendor: BTreeMap<String, LayeredSettings>,
+    model: BTreeMap<String, LayeredSettings>,
+    site: BTreeMap<String, LayeredSettings>,
+}
+
+impl GroupLayers {
+    /// Each group's settings in its layer, over what `global` sets in that layer; the error
+    /// names a group whose setting a layer refuses.
+    pub(crate) fn new(global: &LayeredSettings, groups: &GroupSettings) -> Result<Self, String> {
+        let layered = |layer: Layer, groups: &BTreeMap<String, BTreeMap<String, String>>| {
+            groups
+                .iter()
+                .map(|(group, values)| {
+                    let mut settings = LayeredSettings::new();
+                    settings.share_layer(layer, global);
+                    for (name, value) in values {
+                        settings
+                            .set(layer, name, value.as_str())
+                            .map_err(|e| format!("{layer} group {group:?}: {e}"))?;
+                    }
+                    Ok((group.clone(), settings))
+                })
+                .collect::<Result<BTreeMap<_, _>, String>>()
+        };
+        Ok(Self {
+            vendor: layered(Layer::Vendor, &groups.vendor)?,
+            model: layered(Layer::Model, &groups.model)?,
+            site: layered(Layer::Site, &groups.site)?,
+        })
+    }
 }
 
 /// What a device's file is rendered from, beside its identity.
@@ -134,18 +171,20 @@ impl DeviceConfig {
         model: Option<&str>,
         profile: &DeviceProfile,
     ) -> Result<LayeredSettings, String> {
+        // The global and group layers are shared, not copied: only the device's own is set here.
         let mut settings = self.settings.clone();
-        let groups = &self.group_settings;
-        let layers = [
-            (Layer::Vendor, groups.vendor.get(vendor)),
-            (Layer::Model, model.and_then(|model| groups.model.get(model))),
-            (Layer::Site, profile.site.as_ref().and_then(|site| groups.site.get(site))),
-            (Layer::Device, Some(&profile.settings)),
+        let groups = [
+            (Layer::Vendor, self.groups.vendor.get(vendor)),
+            (Layer::Model, model.and_then(|model| self.groups.model.get(model))),
+            (Layer::Site, profile.site.as_ref().and_then(|site| self.groups.site.get(site))),
         ];
-        for (layer, values) in layers {
-            for (name, value) in values.into_iter().flatten() {
-                settings.set(layer, name, value.as_str()).map_err(|e| e.to_string())?;
+        for (layer, group) in groups {
+            if let Some(group) = group {
+                settings.share_layer(layer, group);
             }
+        }
+        for (name, value) in &profile.settings {
+            settings.set(Layer::Device, name, value.as_str()).map_err(|e| e.to_string())?;
         }
         // Checked when each layer was set; checked again here, where it matters.
         match settings.get("provisioning_url") {
@@ -173,4 +212,31 @@ fn function_key(key: &sipprov_credentials::FunctionKey) -> FunctionKey {
 /// for a layout that names none (CN = MAC under a private CA), the vendor of its MAC's OUI.
 pub(crate) fn format_vendor(identity: &DeviceIdentity) -> Option<Vendor> {
     identity.vendor.parse::<Vendor>().ok().or_else(|| Vendor::from_oui(identity.mac.oui()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_layer_adds_to_what_the_global_settings_set_in_that_layer() {
+        let mut global = LayeredSettings::new();
+        global.set(Layer::Global, "ntp_server", "pool.ntp.org").unwrap();
+        global.set(Layer::Vendor, "language", "English").unwrap();
+        let mut groups = GroupSettings::default();
+        groups.vendor.insert("yealink".into(), [("ntp_server".to_owned(), "ntp.yealink.example".to_owned())].into());
+        let layers = GroupLayers::new(&global, &groups).unwrap();
+        let yealink = &layers.vendor["yealink"];
+        assert_eq!(yealink.layer(Layer::Vendor).len(), 2, "{yealink:?}");
+        let mut settings = global.clone();
+        settings.share_layer(Layer::Vendor, yealink);
+        assert_eq!(
+            (settings.get("ntp_server"), settings.get("language")),
+            (Some("ntp.yealink.example"), Some("English"))
+        );
+
+        groups.site.insert("leeds".into(), [("Bad-Name".to_owned(), "x".to_owned())].into());
+        let refused = GroupLayers::new(&global, &groups).err().unwrap_or_default();
+        assert!(refused.contains("site group \"leeds\"") && refused.contains("Bad-Name"), "{refused}");
+    }
 }

@@ -166,20 +166,42 @@ impl Part {
 /// each split into its parts once, when the template is loaded: every render asks of each of
 /// its fields whether one of them covers it.
 #[derive(Debug)]
-pub(crate) struct References(Vec<(String, Vec<Part>)>);
+pub(crate) struct References {
+    parts: Vec<(String, Vec<Part>)>,
+    /// The settings it names (`settings.ntp_server`), or `None` when it uses `settings` as a
+    /// whole (a loop, a lookup by a computed name, `settings|length`): a render gives it only
+    /// these, so its cost does not grow with settings it never reads.
+    settings: Option<Vec<String>>,
+}
 
 impl References {
     pub(crate) fn new(referenced: &[String]) -> Self {
-        Self(
-            referenced
-                .iter()
-                .map(|r| {
-                    let mut parts = r.split('.');
-                    let head = parts.next().unwrap_or_default().to_owned();
-                    (head, parts.map(Part::read).collect())
-                })
-                .collect(),
-        )
+        let parts = referenced
+            .iter()
+            .map(|r| {
+                let mut parts = r.split('.');
+                let head = parts.next().unwrap_or_default().to_owned();
+                (head, parts.map(Part::read).collect())
+            })
+            .collect();
+        let mut settings: Option<Vec<String>> = Some(Vec::new());
+        for r in referenced {
+            let mut parts = r.split('.');
+            if parts.next() != Some("settings") {
+                continue;
+            }
+            // `settings.ntp_server`, or `settings.ntp_server.x` (which fails on the string).
+            match (parts.next(), &mut settings) {
+                (None, _) => settings = None,
+                (Some(name), Some(names)) => names.push(name.to_owned()),
+                (Some(_), None) => {}
+            }
+        }
+        if let Some(names) = &mut settings {
+            names.sort();
+            names.dedup();
+        }
+        Self { parts, settings }
     }
 
     /// Whether the field at `place` is one of the references or lies below one.
@@ -187,7 +209,7 @@ impl References {
         let head = match place {
             Place::Top(head) | Place::Entry(head, _) | Place::Item(head, _, _) => head,
         };
-        self.0.iter().filter(|(own, _)| own == head).any(|(_, tail)| match (place, tail.as_slice()) {
+        self.parts.iter().filter(|(own, _)| own == head).any(|(_, tail)| match (place, tail.as_slice()) {
             (_, []) => true,
             (Place::Top(_), _) => false,
             (Place::Entry(_, key), [part]) => part.is_name(key),
@@ -210,7 +232,7 @@ pub(crate) struct Fields<'a>(Vec<(Place<'a>, Cow<'a, str>)>);
 impl<'a> Fields<'a> {
     /// A device's fields; with `aliases`, the first account also as `account.*` and its
     /// password as `secrets.sip_password`.
-    pub(crate) fn device(device: &Device<'a>, aliases: bool) -> Self {
+    pub(crate) fn device(device: &Device<'a>, aliases: bool, referenced: &References) -> Self {
         let mut fields: Vec<(Place<'a>, Cow<'a, str>)> = vec![
             (Place::Top("mac"), device.mac.to_string().into()),
             (Place::Top("mac_upper"), device.mac.to_upper_hex().into()),
@@ -280,19 +302,24 @@ impl<'a> Fields<'a> {
             fields.push((Place::Entry("firmware", name), value.into()));
         }
         let mut fields = Fields(fields);
-        fields.add_settings(device.settings);
+        fields.add_settings(device.settings, referenced);
         fields
     }
 
-    pub(crate) fn common(settings: &'a LayeredSettings) -> Self {
+    pub(crate) fn common(settings: &'a LayeredSettings, referenced: &References) -> Self {
         let mut fields = Fields(Vec::new());
-        fields.add_settings(settings);
+        fields.add_settings(settings, referenced);
         fields
     }
 
-    fn add_settings(&mut self, settings: &'a LayeredSettings) {
-        for (name, value) in settings.resolve() {
-            self.0.push((Place::Entry("settings", name), value.into()));
+    /// The settings a template reads: those it names, or all of them if it uses the whole map.
+    fn add_settings(&mut self, settings: &'a LayeredSettings, referenced: &References) {
+        let mut add = |name, value: &'a str| self.0.push((Place::Entry("settings", name), value.into()));
+        match &referenced.settings {
+            Some(names) => {
+                names.iter().filter_map(|name| settings.entry(name)).for_each(|(name, value)| add(name, value))
+            }
+            None => settings.resolve().into_iter().for_each(|(name, value)| add(name, value)),
         }
     }
 
@@ -317,7 +344,10 @@ impl<'a> Fields<'a> {
                 },
                 _ => None,
             };
-            if let Some(check) = sip_check {
+            // Checks are pure: the field's name is written out only to name it in a refusal.
+            if let Some(check) = sip_check
+                && check("", value).is_err()
+            {
                 check(&place.to_string(), value)?;
             }
             if referenced.cover(*place) && !fits_every_format(value) {

@@ -163,17 +163,24 @@ impl Renderer {
 
     /// Renders a device's own file. `file` must be a [`FileKind::Device`] file with a template.
     pub fn render_device(&self, file: &ProfileFile, device: &Device<'_>) -> Result<String, TemplateError> {
-        let aliases = file.template.and_then(|name| self.templates.get(name)).is_some_and(|loaded| loaded.one_account);
-        self.render(file, FileKind::Device, &context::Fields::device(device, aliases))
+        self.render(file, FileKind::Device, |loaded| {
+            context::Fields::device(device, loaded.one_account, &loaded.referenced)
+        })
     }
 
     /// Renders a file every phone fetches, from settings alone: no account, MAC or secret can
     /// reach it. `file` must be a [`FileKind::Common`] file with a template.
     pub fn render_common(&self, file: &ProfileFile, settings: &LayeredSettings) -> Result<String, TemplateError> {
-        self.render(file, FileKind::Common, &context::Fields::common(settings))
+        self.render(file, FileKind::Common, |loaded| context::Fields::common(settings, &loaded.referenced))
     }
 
-    fn render(&self, file: &ProfileFile, kind: FileKind, fields: &context::Fields) -> Result<String, TemplateError> {
+    /// Renders `file` with the fields `fields` gives for its template.
+    fn render<'a>(
+        &self,
+        file: &ProfileFile,
+        kind: FileKind,
+        fields: impl FnOnce(&Loaded) -> context::Fields<'a>,
+    ) -> Result<String, TemplateError> {
         let not_renderable =
             |detail| TemplateError::NotRenderable { vendor: file.vendor, pattern: file.pattern, detail };
         let Some(name) = file.template else {
@@ -189,6 +196,7 @@ impl Renderer {
         let Some(loaded) = self.templates.get(name) else {
             return Err(not_renderable("its template is missing"));
         };
+        let fields = fields(loaded);
         fields.check(loaded.format, &loaded.referenced)?;
         let env = if loaded.format == Format::KeyValue { &self.key_value } else { &self.xml };
         let failed = |e: Error| TemplateError::Render {

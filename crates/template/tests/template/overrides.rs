@@ -155,3 +155,28 @@ fn only_renderable_files_of_the_right_kind_render() {
     let err = renderer.render_device(master.file_for(Vendor::Polycom).unwrap(), &device).unwrap_err();
     assert!(matches!(err, TemplateError::NotRenderable { .. }), "{err:?}");
 }
+
+#[test]
+fn a_template_that_walks_or_looks_up_settings_sees_every_one() {
+    // A render gives a template only the settings it names; these use the map as a whole.
+    let mut settings = fixtures::settings();
+    settings.set(Layer::Model, "language", "German").unwrap();
+    settings.set(Layer::Device, "ntp_server", "ntp.desk.example.net").unwrap();
+    let account = fixtures::account();
+    let device = fixtures::device(Vendor::Yealink, &account, &settings, false);
+    let file = fixtures::device_file(Vendor::Yealink);
+    let walk = "{% for name, value in settings|items %}{{ name }}={{ value }}\n{% endfor %}";
+    let lookup =
+        "{% set name = 'lang' ~ 'uage' %}{{ settings.ntp_server }} {{ settings[name] }} {{ settings|length }}\n";
+    let walked = renderer_with("yealink/device.cfg", walk).unwrap().render_device(file, &device).unwrap();
+    assert_eq!(
+        walked, "language=German\nntp_server=ntp.desk.example.net\nprovisioning_url=https://prov.example.net\n",
+        "every setting, each from its nearest layer"
+    );
+    let looked_up = renderer_with("yealink/device.cfg", lookup).unwrap().render_device(file, &device).unwrap();
+    assert_eq!(looked_up, "ntp.desk.example.net German 3\n");
+    // Named one by one, each is the nearest layer's; one that is not set stays undefined.
+    let named = "{{ settings.ntp_server }} {{ settings.language }} {{ settings.firmware_url is defined }}\n";
+    let rendered = renderer_with("yealink/device.cfg", named).unwrap().render_device(file, &device).unwrap();
+    assert_eq!(rendered, "ntp.desk.example.net German False\n");
+}
