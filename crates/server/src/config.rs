@@ -53,6 +53,8 @@ pub struct PhoneServerConfig {
 }
 
 /// Settings shared by a group of devices, by group name; a device's own settings win over them.
+/// [`PhoneServer::bind`](crate::PhoneServer::bind) layers each group once and refuses a setting
+/// name a [`LayeredSettings`] would refuse.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupSettings {
     /// By vendor (the inventory's, else the certificate's), e.g. `yealink`.
