@@ -230,8 +230,9 @@ type Map = BTreeMap<Value, Value>;
 pub(crate) struct Fields<'a>(Vec<(Place<'a>, Cow<'a, str>)>);
 
 impl<'a> Fields<'a> {
-    /// A device's fields; with `aliases`, the first account also as `account.*` and its
-    /// password as `secrets.sip_password`.
+    /// A device's fields and the settings its template reads (see [`References`]); with
+    /// `aliases`, the first account also as `account.*` and its password as
+    /// `secrets.sip_password`.
     pub(crate) fn device(device: &Device<'a>, aliases: bool, referenced: &References) -> Self {
         let mut fields: Vec<(Place<'a>, Cow<'a, str>)> = vec![
             (Place::Top("mac"), device.mac.to_string().into()),
