@@ -20,7 +20,7 @@ use rcgen::{
     RsaKeySize,
 };
 use serde_json::Value;
-use support::{Daemon, have_tools, json_of, phone_tls, prepare_demo, sipprovd, wait_until};
+use support::{Daemon, append_config, have_tools, json_of, phone_tls, prepare_demo, sipprovd, wait_until};
 
 const PHONE: &str = "001565000001";
 
@@ -613,11 +613,11 @@ fn each_phone_gets_each_setting_from_its_nearest_layer() {
     }
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_with(dir.path(), |dir| {
-        let path = dir.join("sipprov.toml");
-        let mut config = std::fs::read_to_string(&path).unwrap();
-        config.push_str("\n[vendor_settings.yealink]\nntp_server = \"ntp.vendor.example\"\n");
-        config.push_str("\n[site_settings.leeds]\nntp_server = \"ntp.leeds.example\"\n");
-        std::fs::write(path, config).unwrap();
+        append_config(
+            dir,
+            "[vendor_settings.yealink]\nntp_server = \"ntp.vendor.example\"\n\n\
+             [site_settings.leeds]\nntp_server = \"ntp.leeds.example\"\n",
+        );
     });
     for device in [
         serde_json::json!({"mac": "00:15:65:00:00:01", "user_name": "1001"}),

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Daemon, connect_from, have_tools, json_of, phone_tls};
+use support::{Daemon, append_config, connect_from, have_tools, json_of, phone_tls};
 
 const PHONE: &str = "001565000001";
 const NEIGHBOUR: &str = "001565000002";
@@ -175,10 +175,7 @@ fn the_daemon_purges_expired_bans_with_its_periodic_jobs() {
     }
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_with(dir.path(), |dir| {
-        let config = dir.join("sipprov.toml");
-        let mut text = std::fs::read_to_string(&config).unwrap();
-        text.push_str("\n[limits]\nban_first_seconds = 1\nscan_source_max_misses = 5\n");
-        std::fs::write(config, text).unwrap();
+        append_config(dir, "[limits]\nban_first_seconds = 1\nscan_source_max_misses = 5\n");
     });
     let stored = || {
         let metrics = daemon.metrics();

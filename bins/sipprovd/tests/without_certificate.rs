@@ -10,7 +10,7 @@ mod support;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::{Daemon, have_tools, json_of, wait_until};
+use support::{Daemon, append_config, have_tools, json_of, wait_until};
 
 const PHONE: &str = "001565000010";
 const VAULT: &str = "001565000011";
@@ -19,10 +19,7 @@ const VAULT: &str = "001565000011";
 /// `vault`.
 fn start(dir: &std::path::Path) -> (Daemon, String) {
     let daemon = Daemon::start_with(dir, |dir| {
-        let config = dir.join("sipprov.toml");
-        let mut text = std::fs::read_to_string(&config).unwrap();
-        text.push_str("\n[digest]\nlisten = \"127.0.0.1:0\"\n\n[[policy]]\nsite = \"vault\"\nmin_rating = 5\n");
-        std::fs::write(config, text).unwrap();
+        append_config(dir, "[digest]\nlisten = \"127.0.0.1:0\"\n\n[[policy]]\nsite = \"vault\"\nmin_rating = 5\n");
     });
     let mut digest = String::new();
     wait_until("the digest listener is named", || {

@@ -29,6 +29,15 @@ pub struct Daemon {
     pub output: Arc<Mutex<Vec<String>>>,
 }
 
+/// Adds `tables` (whole TOML tables) to the end of the prepared directory's `sipprov.toml`.
+pub fn append_config(dir: &Path, tables: &str) {
+    let path = dir.join("sipprov.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push('\n');
+    config.push_str(tables);
+    std::fs::write(path, config).unwrap();
+}
+
 impl Daemon {
     pub fn start(dir: &Path) -> Self {
         Self::start_with(dir, |_| {})

@@ -176,7 +176,7 @@ pub(crate) struct References {
 
 impl References {
     pub(crate) fn new(referenced: &[String]) -> Self {
-        let parts = referenced
+        let parts: Vec<(String, Vec<Part>)> = referenced
             .iter()
             .map(|r| {
                 let mut parts = r.split('.');
@@ -184,16 +184,13 @@ impl References {
                 (head, parts.map(Part::read).collect())
             })
             .collect();
+        // `settings.ntp_server`, or `settings.ntp_server.x` (which fails on the string), names
+        // one setting; a bare `settings` uses them all.
         let mut settings: Option<Vec<String>> = Some(Vec::new());
-        for r in referenced {
-            let mut parts = r.split('.');
-            if parts.next() != Some("settings") {
-                continue;
-            }
-            // `settings.ntp_server`, or `settings.ntp_server.x` (which fails on the string).
-            match (parts.next(), &mut settings) {
+        for (_, tail) in parts.iter().filter(|(head, _)| head == "settings") {
+            match (tail.first(), &mut settings) {
                 (None, _) => settings = None,
-                (Some(name), Some(names)) => names.push(name.to_owned()),
+                (Some(name), Some(names)) => names.push(name.text.clone()),
                 (Some(_), None) => {}
             }
         }
