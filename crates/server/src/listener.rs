@@ -135,24 +135,26 @@ impl PhoneServer {
             Some((listener, _)) => listener.accept().await,
             None => std::future::pending().await,
         };
+        // Each connection's future is spawned boxed: it is about 7 KB (TLS and HTTP state),
+        // which tokio would otherwise copy into the task and again as the task finishes.
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 accepted = digest_accept(&self.digest) => match accepted {
                     Ok((tcp, peer)) => if let (Some(permit), Some((_, digest))) = (self.context.admit(peer), &self.digest) {
                         let (context, digest) = (Arc::clone(&self.context), Arc::clone(digest));
-                        tokio::spawn(connection::serve_digest(context, digest, tcp, peer, permit, drain.watcher()));
+                        tokio::spawn(Box::pin(connection::serve_digest(context, digest, tcp, peer, permit, drain.watcher())));
                     },
                     Err(e) => accept_failed(e, "digest").await?,
                 },
                 accepted = self.listener.accept() => match accepted {
                     // A load balancer's connection: the client it names is admitted, once read.
                     Ok((tcp, peer)) if self.context.sources.is_proxy(peer.ip()) => {
-                        tokio::spawn(connection::serve_proxied(Arc::clone(&self.context), tcp, peer, drain.watcher()));
+                        tokio::spawn(Box::pin(connection::serve_proxied(Arc::clone(&self.context), tcp, peer, drain.watcher())));
                     }
                     // Closed at once when refused: a refused client costs no TLS work.
                     Ok((tcp, peer)) => if let Some(permit) = self.context.admit(peer) {
-                        tokio::spawn(connection::serve_direct(Arc::clone(&self.context), tcp, peer, permit, drain.watcher()));
+                        tokio::spawn(Box::pin(connection::serve_direct(Arc::clone(&self.context), tcp, peer, permit, drain.watcher())));
                     },
                     Err(e) => accept_failed(e, "phone").await?,
                 },

@@ -221,24 +221,34 @@ impl fmt::Display for Vendor {
     }
 }
 
+/// Other names brands also go by.
+const ALIASES: [(&str, Vendor); 5] = [
+    ("poly", Vendor::Polycom),
+    ("aastra", Vendor::Mitel),
+    ("thomson", Vendor::Technicolor),
+    ("sangoma", Vendor::Digium),
+    ("sipura", Vendor::Linksys),
+];
+
+impl Vendor {
+    /// The vendor `name` names, in any case; `poly`, `aastra` and `thomson` are accepted as the
+    /// names those brands also go by. Allocates nothing, unlike a refused [`str::parse`]: the
+    /// server asks this of every request whose certificate names no vendor.
+    pub fn from_name(name: &str) -> Option<Vendor> {
+        ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+            .map(|(_, vendor)| *vendor)
+            .or_else(|| Vendor::ALL.into_iter().find(|vendor| vendor.name().eq_ignore_ascii_case(name)))
+    }
+}
+
 impl FromStr for Vendor {
     type Err = TemplateError;
 
-    /// Parses a vendor name in any case; `poly`, `aastra` and `thomson` are accepted as the
-    /// names those brands also go by.
+    /// [`Vendor::from_name`], with an error naming what was not a vendor.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.to_ascii_lowercase();
-        let alias = match lower.as_str() {
-            "poly" => Some(Vendor::Polycom),
-            "aastra" => Some(Vendor::Mitel),
-            "thomson" => Some(Vendor::Technicolor),
-            "sangoma" => Some(Vendor::Digium),
-            "sipura" => Some(Vendor::Linksys),
-            _ => None,
-        };
-        alias
-            .or_else(|| Vendor::ALL.into_iter().find(|v| v.name() == lower))
-            .ok_or_else(|| TemplateError::UnknownVendor { name: s.chars().take(64).collect() })
+        Vendor::from_name(s).ok_or_else(|| TemplateError::UnknownVendor { name: s.chars().take(64).collect() })
     }
 }
 
@@ -256,5 +266,8 @@ mod tests {
         assert_eq!("Aastra".parse::<Vendor>(), Ok(Vendor::Mitel));
         assert_eq!("poly".parse::<Vendor>(), Ok(Vendor::Polycom));
         assert!("acme".parse::<Vendor>().is_err());
+        assert_eq!(Vendor::from_name("SIPURA"), Some(Vendor::Linksys));
+        assert_eq!(Vendor::from_name("yealink-t4x"), None);
+        assert_eq!(Vendor::from_name(""), None);
     }
 }

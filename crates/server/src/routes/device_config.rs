@@ -211,7 +211,7 @@ fn function_key(key: &sipprov_credentials::FunctionKey) -> FunctionKey {
 /// The vendor whose file format a device gets: the vendor its certificate layout names, or
 /// for a layout that names none (CN = MAC under a private CA), the vendor of its MAC's OUI.
 pub(crate) fn format_vendor(identity: &DeviceIdentity) -> Option<Vendor> {
-    identity.vendor.parse::<Vendor>().ok().or_else(|| Vendor::from_oui(identity.mac.oui()))
+    Vendor::from_name(&identity.vendor).or_else(|| Vendor::from_oui(identity.mac.oui()))
 }
 
 #[cfg(test)]
