@@ -169,7 +169,9 @@ pub trait Store: Send + Sync {
 
     /// Physically removes what deleted data may have left in the backend's files (copies the
     /// storage engine made while moving records around), so a purged secret, even sealed, is gone
-    /// from disk and not only from the records. Slow on a large store: call it periodically.
+    /// from disk and not only from the records. Slow on a large store: call it periodically. A
+    /// backend may skip the work when nothing that can take a secret out of a record (anything
+    /// but [`Store::record_sightings`]) was written since its last compaction.
     fn compact(&self) -> Result<(), StoreError>;
 
     /// Up to `limit` registrar outbox rows not yet pushed, oldest change first: what the

@@ -192,6 +192,19 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// VACUUM, then a checkpoint that moves the rewritten pages into the file and empties the WAL.
+fn compact(path: &Path) -> Result<(), StoreError> {
+    let conn = connect(path).map_err(backend)?;
+    conn.execute_batch("VACUUM").map_err(backend)?;
+    let (busy, _, _): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .map_err(backend)?;
+    if busy != 0 {
+        return Err(StoreError::Backend("compaction could not finish its checkpoint: readers were busy".into()));
+    }
+    Ok(())
+}
+
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -643,7 +656,7 @@ impl Store for SqliteStore {
 
     fn record_sightings(&self, sightings: &[Sighting]) -> Result<(), StoreError> {
         let sightings = sightings.to_vec();
-        self.writer.submit(move |conn| {
+        self.writer.submit_keeping_secrets(move |conn| {
             // Only a later sighting replaces a stored one: batches from several nodes may cross.
             // Every right-hand side reads the row as it was, so `firmware_since` compares the
             // stored firmware.
@@ -883,16 +896,19 @@ impl Store for SqliteStore {
         // SQLite rebalances a page it can leave stale copies of moved records in the page's free
         // space. VACUUM rewrites every page from the live records; the checkpoint then moves the
         // rewritten pages into the file and empties the WAL. A connection of its own: VACUUM
-        // cannot run inside the writer's transactions, and takes the write lock like any writer.
-        let conn = connect(&self.path).map_err(backend)?;
-        conn.execute_batch("VACUUM").map_err(backend)?;
-        let (busy, _, _): (i64, i64, i64) = conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .map_err(backend)?;
-        if busy != 0 {
-            return Err(StoreError::Backend("compaction could not finish its checkpoint: readers were busy".into()));
+        // cannot run inside the writer's transactions, and takes the write lock like any writer,
+        // for as long as it rewrites the file (0.4 s for 80,000 devices, growing with the file),
+        // so every first delivery waits behind it. It is skipped when nothing but last-seen
+        // facts was written since the last one began: stale copies are then all of secrets
+        // still in their records, and a quiet fleet's polls write only those facts.
+        if !self.writer.take_compaction_due() {
+            return Ok(());
         }
-        Ok(())
+        let compacted = compact(&self.path);
+        if compacted.is_err() {
+            self.writer.compaction_still_due();
+        }
+        compacted
     }
 
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {

@@ -7,6 +7,8 @@
 //! back only its savepoint. Every caller is answered after the commit that holds its write, so
 //! an acknowledged write is durable.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
@@ -34,6 +36,10 @@ pub(crate) struct Done {
 #[derive(Debug)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Whether a write that may have taken a secret out of a record ran since the last
+    /// compaction began (see [`Writer::take_compaction_due`]). True at start: the process
+    /// before may have stopped between a purge and its compaction.
+    compaction_due: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -60,7 +66,19 @@ impl Writer {
                 run_batch(&conn, batch);
             }
         })?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, compaction_due: Arc::new(AtomicBool::new(true)) })
+    }
+
+    /// Whether the store needs compacting, reset for the compaction about to run: a write that
+    /// may have removed a secret ran since the last one began. A compaction that
+    /// fails gives it back with [`Writer::compaction_still_due`].
+    pub(crate) fn take_compaction_due(&self) -> bool {
+        self.compaction_due.swap(false, Ordering::SeqCst)
+    }
+
+    /// Marks the store as needing compaction again (the compaction did not finish).
+    pub(crate) fn compaction_still_due(&self) {
+        self.compaction_due.store(true, Ordering::SeqCst);
     }
 
     /// Runs `work` in the next batch and returns its result once the batch is committed.
@@ -68,8 +86,25 @@ impl Writer {
         &self,
         work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
+        self.submit_and_wait(self.marking_compaction_due(work))
+    }
+
+    /// [`Writer::submit`] for a write that takes no secret out of any record (last-seen facts,
+    /// and the alerts they raise), so the store needs no compaction for it: the stale copies a
+    /// page's free space may keep are then all of secrets still in their records.
+    pub(crate) fn submit_keeping_secrets<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.submit_and_wait(work)
+    }
+
+    fn submit_and_wait<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
         let (reply, answer) = mpsc::sync_channel::<Result<R, StoreError>>(1);
-        self.submit_then(work, move |result| {
+        self.enqueue(work, move |result| {
             let _ = reply.send(result);
         });
         answer
@@ -81,6 +116,27 @@ impl Writer {
     /// the batch is committed. `done` is dropped uncalled if the write cannot be run. It runs
     /// on the writer thread, so it must be quick and must not call the store.
     pub(crate) fn submit_then<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        done: impl FnOnce(Result<R, StoreError>) + Send + 'static,
+    ) {
+        self.enqueue(self.marking_compaction_due(work), done);
+    }
+
+    /// `work`, marking the store as needing compaction when it runs: a write that runs after a
+    /// compaction took the mark (waiting behind its VACUUM) leaves it for the next one.
+    fn marking_compaction_due<R>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static {
+        let due = Arc::clone(&self.compaction_due);
+        move |conn| {
+            due.store(true, Ordering::SeqCst);
+            work(conn)
+        }
+    }
+
+    fn enqueue<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         done: impl FnOnce(Result<R, StoreError>) + Send + 'static,

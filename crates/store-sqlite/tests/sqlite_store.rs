@@ -178,3 +178,35 @@ fn a_backup_of_an_open_store_holds_what_is_still_in_the_wal_and_a_bad_restore_ch
     assert_eq!(back.counts().unwrap().devices, 1);
     back.integrity_check().unwrap();
 }
+
+#[test]
+fn compaction_runs_after_any_write_but_not_after_last_seen_facts_alone() {
+    use sipprov_credentials::{FleetFacts, LastSeen, Sighting, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let keyring = Keyring::generate_file(1, None).unwrap();
+    let (store, credentials) = credentials(&path, &keyring);
+    let mac: Mac = MAC.parse().unwrap();
+    credentials.enrol(mac, vec![account()], Vec::new()).unwrap();
+    // `data_version` changes when another connection commits: a VACUUM does, a skip does not.
+    let watcher = rusqlite::Connection::open(&path).unwrap();
+    let version = || watcher.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).unwrap();
+    let compacted = |before: i64| {
+        store.compact().unwrap();
+        version() != before
+    };
+
+    assert!(compacted(version()), "the enrolment is a write: the first compaction runs");
+    assert!(!compacted(version()), "nothing written since");
+    let seen = LastSeen { at: Timestamp::from_unix(1_700_000_000), peer: "192.0.2.1".into(), user_agent: None };
+    store.record_sightings(&[Sighting { mac, seen, certificate_vendor: None, facts: FleetFacts::default() }]).unwrap();
+    let after_sighting = version();
+    assert!(!compacted(after_sighting), "last-seen facts take no secret out of a record");
+
+    // A first delivery, then the device deleted: each is compacted after.
+    assert!(matches!(credentials.fetch(&mac, request()).unwrap(), Fetched::Config { secrets: Some(_), .. }));
+    assert!(compacted(version()), "a first delivery is a write like any other");
+    credentials.delete(&mac, "test").unwrap();
+    assert!(compacted(version()), "a deleted device's secrets are compacted away");
+    assert!(!compacted(version()));
+}
