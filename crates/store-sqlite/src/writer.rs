@@ -86,20 +86,13 @@ impl Writer {
         &self,
         work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        self.submit_and_wait(self.marking_compaction_due(work))
+        self.submit_keeping_secrets(self.marking_compaction_due(work))
     }
 
     /// [`Writer::submit`] for a write that takes no secret out of any record (last-seen facts,
     /// and the alerts they raise), so the store needs no compaction for it: the stale copies a
     /// page's free space may keep are then all of secrets still in their records.
     pub(crate) fn submit_keeping_secrets<R: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-    ) -> Result<R, StoreError> {
-        self.submit_and_wait(work)
-    }
-
-    fn submit_and_wait<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
