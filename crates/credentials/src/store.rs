@@ -171,7 +171,8 @@ pub trait Store: Send + Sync {
     /// storage engine made while moving records around), so a purged secret, even sealed, is gone
     /// from disk and not only from the records. Slow on a large store: call it periodically. A
     /// backend may skip the work when nothing that can take a secret out of a record (anything
-    /// but [`Store::record_sightings`]) was written since its last compaction.
+    /// but [`Store::record_sightings`]) was written since its last compaction, and may postpone
+    /// it while writes are waiting (returning `Ok`), within a bound it documents.
     fn compact(&self) -> Result<(), StoreError>;
 
     /// Up to `limit` registrar outbox rows not yet pushed, oldest change first: what the

@@ -33,7 +33,10 @@ fn cpu_ticks() -> Option<u64> {
 fn deliveries(group_commit: bool) -> (f64, Option<f64>) {
     // On the target directory's disk, not a tmpfs, so fsync costs what it costs in production.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let store = Arc::new(SqliteStore::open_with(dir.path().join("bench.db"), SqliteOptions { group_commit }).unwrap());
+    let store = Arc::new(
+        SqliteStore::open_with(dir.path().join("bench.db"), SqliteOptions { group_commit, ..SqliteOptions::default() })
+            .unwrap(),
+    );
     let keyring = Keyring::parse(&Keyring::generate_file(1, None).unwrap()).unwrap();
     let credentials =
         Arc::new(Credentials::new(store as Arc<dyn Store>, Lifecycle::default(), Some(keyring), Arc::new(SystemClock)));

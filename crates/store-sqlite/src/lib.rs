@@ -34,6 +34,8 @@
 
 mod backup;
 mod commit_pacer;
+mod compaction;
+mod connection;
 mod device_update;
 mod errors;
 mod registrar;
@@ -42,4 +44,5 @@ mod store;
 mod writer;
 
 pub use backup::{BackupError, Copied, backup, restore};
+pub use compaction::CompactionPacing;
 pub use store::{Counts, Inspection, OpenError, SqliteOptions, SqliteStore};

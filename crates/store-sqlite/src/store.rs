@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sipprov_credentials::{
@@ -13,6 +12,8 @@ use sipprov_credentials::{
 };
 use sipprov_identity::Mac;
 
+use crate::compaction::{Compaction, CompactionPacing};
+use crate::connection::{connect, connect_reader};
 use crate::device_update::{Changed, update_device_row};
 use crate::errors::{backend, parse_mac};
 use crate::schema::{self, MigrateError};
@@ -23,11 +24,13 @@ use crate::writer::Writer;
 pub struct SqliteOptions {
     /// Let concurrent writes share one commit (and fsync). On by default; off only to measure.
     pub group_commit: bool,
+    /// When [`Store::compact`] runs, and when it gives way to writes.
+    pub compaction: CompactionPacing,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { group_commit: true }
+        Self { group_commit: true, compaction: CompactionPacing::default() }
     }
 }
 
@@ -35,6 +38,7 @@ impl Default for SqliteOptions {
 #[derive(Debug)]
 pub struct SqliteStore {
     writer: Writer,
+    compaction: Compaction,
     // WAL lets these connections read committed data while the writer writes; one per
     // concurrent reader, so a long listing never holds up a phone's fetch.
     readers: Mutex<Vec<Connection>>,
@@ -67,7 +71,8 @@ impl SqliteStore {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(fail)?;
         let reader = connect_reader(path).map_err(fail)?;
         let writer = Writer::start(conn, options.group_commit).map_err(|e| OpenError::Thread(e.to_string()))?;
-        Ok(Self { writer, readers: Mutex::new(vec![reader]), path: path.to_owned() })
+        let compaction = Compaction::new(path, options.compaction);
+        Ok(Self { writer, compaction, readers: Mutex::new(vec![reader]), path: path.to_owned() })
     }
 
     /// Looks at an existing database without changing it (read-only, no migration): its schema
@@ -190,36 +195,6 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// VACUUM, then a checkpoint that moves the rewritten pages into the file and empties the WAL.
-fn compact(path: &Path) -> Result<(), StoreError> {
-    let conn = connect(path).map_err(backend)?;
-    conn.execute_batch("VACUUM").map_err(backend)?;
-    let (busy, _, _): (i64, i64, i64) = conn
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .map_err(backend)?;
-    if busy != 0 {
-        return Err(StoreError::Backend("compaction could not finish its checkpoint: readers were busy".into()));
-    }
-    Ok(())
-}
-
-fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "secure_delete", true)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
-}
-
-/// A connection that only reads: refused any write, whatever a bug would try.
-fn connect_reader(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = connect(path)?;
-    conn.pragma_update(None, "query_only", true)?;
-    Ok(conn)
 }
 
 const DEVICE_COLUMNS: &str = "mac, state, state_time, admin_password, pinned_spki, disabled, enrolled_at, last_fetch,
@@ -892,23 +867,12 @@ impl Store for SqliteStore {
     }
 
     fn compact(&self) -> Result<(), StoreError> {
-        // `secure_delete` zeroes a record's old bytes when it is changed or deleted, but when
-        // SQLite rebalances a page it can leave stale copies of moved records in the page's free
-        // space. VACUUM rewrites every page from the live records; the checkpoint then moves the
-        // rewritten pages into the file and empties the WAL. A connection of its own: VACUUM
-        // cannot run inside the writer's transactions, and takes the write lock like any writer,
-        // for as long as it rewrites the file (0.4 s for 80,000 devices, growing with the file),
-        // so every first delivery waits behind it. It is skipped when nothing but last-seen
-        // facts was written since the last one began: stale copies are then all of secrets
-        // still in their records, and a quiet fleet's polls write only those facts.
-        if !self.writer.take_compaction_due() {
-            return Ok(());
-        }
-        let compacted = compact(&self.path);
-        if compacted.is_err() {
-            self.writer.compaction_still_due();
-        }
-        compacted
+        // VACUUM and checkpoint hold the write lock throughout: it waits for a quiet writer
+        // and gives way to a waiting write, within a bound (see `compaction`). Skipped when
+        // nothing but last-seen facts was written since the last one began: stale copies are
+        // then all of secrets still in their records, and a quiet fleet's polls write only
+        // those facts.
+        self.compaction.run(&self.writer)
     }
 
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {

@@ -8,10 +8,10 @@
 //! an acknowledged write is durable.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
 
@@ -40,12 +40,56 @@ pub(crate) struct Writer {
     /// compaction began (see [`Writer::take_compaction_due`]). True at start: the process
     /// before may have stopped between a purge and its compaction.
     compaction_due: Arc<AtomicBool>,
+    activity: Arc<Activity>,
+}
+
+/// What the writer thread is doing, for compaction to keep out of the way of writes.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    epoch: Instant,
+    /// When the thread began waiting for the write lock (`BEGIN IMMEDIATE`), as a [`Stamp`];
+    /// 0 while it is not waiting.
+    waiting_since: AtomicU64,
+    /// When its last batch was committed, as a [`Stamp`]; 0 before the first.
+    last_batch: AtomicU64,
+}
+
+/// A moment as nanoseconds after [`Activity::epoch`], plus one, so 0 can mean "never".
+type Stamp = u64;
+
+impl Activity {
+    fn new() -> Self {
+        Self { epoch: Instant::now(), waiting_since: AtomicU64::new(0), last_batch: AtomicU64::new(0) }
+    }
+
+    fn now(&self) -> Stamp {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    fn since(&self, stamp: Stamp) -> Option<Duration> {
+        let at = Duration::from_nanos(stamp.checked_sub(1)?);
+        Some(self.epoch.elapsed().saturating_sub(at))
+    }
+
+    /// How long the writer has been waiting for the write lock (another connection holds it:
+    /// a compaction's VACUUM, or another process), if it is waiting.
+    pub(crate) fn waiting_for_lock(&self) -> Option<Duration> {
+        self.since(self.waiting_since.load(Ordering::SeqCst))
+    }
+
+    /// Whether the writer neither waits for the lock nor ran a batch in the last `quiet`.
+    pub(crate) fn is_quiet(&self, quiet: Duration) -> bool {
+        self.waiting_for_lock().is_none()
+            && self.since(self.last_batch.load(Ordering::SeqCst)).is_none_or(|idle| idle >= quiet)
+    }
 }
 
 impl Writer {
     /// Starts the thread that owns `conn` for writing. It ends when the `Writer` is dropped.
     pub(crate) fn start(conn: Connection, group_commit: bool) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let activity = Arc::new(Activity::new());
+        let shown = Arc::clone(&activity);
         thread::Builder::new().name("sipprov-sqlite-writer".into()).spawn(move || {
             let mut pacer = CommitPacer::new(MAX_BATCH);
             while let Ok(first) = queue.recv() {
@@ -63,15 +107,20 @@ impl Writer {
                     }
                 }
                 pacer.committed(batch.len(), Instant::now());
-                run_batch(&conn, batch);
+                run_batch(&conn, batch, &shown);
             }
         })?;
-        Ok(Self { jobs, compaction_due: Arc::new(AtomicBool::new(true)) })
+        Ok(Self { jobs, compaction_due: Arc::new(AtomicBool::new(true)), activity })
+    }
+
+    /// What the writer thread is doing.
+    pub(crate) fn activity(&self) -> Arc<Activity> {
+        Arc::clone(&self.activity)
     }
 
     /// Whether the store needs compacting, reset for the compaction about to run: a write that
-    /// may have removed a secret ran since the last one began. A compaction that
-    /// fails gives it back with [`Writer::compaction_still_due`].
+    /// may have removed a secret ran since the last one began. A compaction that fails or is
+    /// postponed gives it back with [`Writer::compaction_still_due`].
     pub(crate) fn take_compaction_due(&self) -> bool {
         self.compaction_due.swap(false, Ordering::SeqCst)
     }
@@ -167,10 +216,13 @@ pub(crate) fn log_when_committed(events: &[AuditEvent]) {
     });
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>) {
+fn run_batch(conn: &Connection, batch: Vec<Job>, activity: &Activity) {
     // A job that cannot run inside a transaction is dropped unrun: dropping it drops its reply
     // channel, and its caller gets an error saying the write was not committed.
-    if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+    activity.waiting_since.store(activity.now(), Ordering::SeqCst);
+    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    activity.waiting_since.store(0, Ordering::SeqCst);
+    if begun.is_err() {
         return;
     }
     let mut finishes = Vec::with_capacity(batch.len());
@@ -194,6 +246,8 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    // Before any caller hears of its write, so none sees the writer as idle.
+    activity.last_batch.store(activity.now(), Ordering::SeqCst);
     let committed = TO_LOG.with_borrow_mut(Option::take).unwrap_or_default();
     if commit.is_ok() {
         sipprov_credentials::log_committed(&committed);

@@ -17,7 +17,11 @@ fn sqlite_store_conforms_with_and_without_group_commit() {
         let dirs = std::sync::Mutex::new(Vec::new());
         sipprov_credentials::conformance::run(&|| {
             let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open_with(dir.path().join("s.db"), SqliteOptions { group_commit }).unwrap();
+            let store = SqliteStore::open_with(
+                dir.path().join("s.db"),
+                SqliteOptions { group_commit, ..SqliteOptions::default() },
+            )
+            .unwrap();
             dirs.lock().unwrap().push(dir);
             Arc::new(store) as Arc<dyn Store>
         });
