@@ -13,6 +13,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::digest_listener::DigestListener;
+use crate::fin_on_close::FinOnClose;
 use crate::live::{Live, LiveCell, snapshot};
 use crate::routes::phone::{Certified, Client, PhoneRoutes};
 use sipprov_serving::Admission;
@@ -201,7 +202,7 @@ async fn handshake(
     peer: SocketAddr,
     permit: &ConnectionPermit,
     deadline: tokio::time::Instant,
-) -> Option<TlsStream<TcpStream>> {
+) -> Option<TlsStream<FinOnClose>> {
     let Some(place) = context.admission.handshake(permit, deadline).await else {
         tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
         context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
@@ -212,7 +213,7 @@ async fn handshake(
     // response waits for the client's ACK, and the client waits for it.
     let _ = tcp.set_nodelay(true);
     let started = std::time::Instant::now();
-    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await;
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(FinOnClose(tcp))).await;
     drop(place);
     match handshake {
         Ok(Ok(tls)) => {
@@ -239,7 +240,7 @@ async fn handshake(
 /// banned, holding the connection's `permit` (its place among its source's connections).
 async fn serve_requests<S>(
     context: &ConnectionContext,
-    tls: TlsStream<TcpStream>,
+    tls: TlsStream<FinOnClose>,
     service: S,
     peer: SocketAddr,
     permit: ConnectionPermit,

@@ -93,6 +93,7 @@ mod config;
 mod connection;
 mod digest_auth;
 mod digest_listener;
+mod fin_on_close;
 mod firmware;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

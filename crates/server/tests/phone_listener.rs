@@ -288,3 +288,31 @@ async fn identity_headers_from_the_client_are_ignored() {
     let response: String = response.lines().filter(|l| !l.starts_with("date:")).collect::<Vec<_>>().join("\n");
     assert_eq!(response, uniform);
 }
+
+/// A connection ends as TLS says it must: the whole response, a close_notify, then the TCP close
+/// (the server leaves its FIN to the close rather than shutting down first).
+#[tokio::test]
+async fn a_finished_connection_sends_close_notify_then_closes() {
+    let vendor_ca = ca("Yealink CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let mut tls = harness.tls(Some(&phone)).await.unwrap();
+    tls.write_all(format!("GET /{OWN}.cfg HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    // tokio-rustls reports a TCP close without a close_notify as an error: a truncation.
+    tls.read_to_end(&mut response).await.expect("a close_notify before the end of the stream");
+    let response = String::from_utf8(response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    let length: usize = response
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .and_then(|length| length.trim().parse().ok())
+        .unwrap();
+    let body = &response[response.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(body.len(), length, "the whole body arrived");
+    let (tcp, _) = tls.get_mut();
+    assert_eq!(tcp.read(&mut [0; 1]).await.unwrap(), 0, "and the server closed the connection");
+}

@@ -15,6 +15,8 @@
 
 mod pattern;
 
+use std::sync::LazyLock;
+
 use sipprov_identity::Mac;
 
 use crate::{FileKind, ProfileFile, UserAgent, Vendor, profiles};
@@ -160,8 +162,8 @@ pub fn recognise_route(path: &str, user_agent: Option<&str>) -> Route {
         return Route::Unknown;
     }
     let mut matches: Vec<(&'static ProfileFile, Option<Mac>)> = Vec::new();
-    for file in profiles().iter().flat_map(|p| p.files.iter()) {
-        if let Some(captured) = pattern::match_name(file.pattern, name) {
+    for (file, pattern) in patterns() {
+        if let Some(captured) = pattern.match_name(name) {
             match matches.iter_mut().find(|(kept, _)| kept.vendor == file.vendor) {
                 // One file per vendor: the pattern with more literal text is the more specific.
                 Some(kept) if pattern::literal_len(file.pattern) > pattern::literal_len(kept.0.pattern) => {
@@ -193,6 +195,14 @@ pub fn recognise_route(path: &str, user_agent: Option<&str>) -> Route {
         // A profile pattern whose kind and MAC disagree: a bug in the table, never served.
         _ => Route::Unknown,
     }
+}
+
+/// Every profile file with its pattern, read once.
+fn patterns() -> &'static [(&'static ProfileFile, pattern::Pattern<'static>)] {
+    static PATTERNS: LazyLock<Vec<(&'static ProfileFile, pattern::Pattern<'static>)>> = LazyLock::new(|| {
+        profiles().iter().flat_map(|p| p.files.iter()).map(|file| (file, pattern::Pattern::new(file.pattern))).collect()
+    });
+    &PATTERNS
 }
 
 fn is_path_byte(b: u8) -> bool {

@@ -12,18 +12,41 @@ pub(crate) struct Captured {
     pub(crate) mac: Option<Mac>,
 }
 
-/// Matches `name` (already restricted to `A-Z a-z 0-9 . _ - :`) against `pattern`.
-pub(crate) fn match_name(pattern: &str, name: &str) -> Option<Captured> {
-    let (pattern, name) = (pattern.as_bytes(), name.as_bytes());
-    // Most patterns fail on their fixed head or tail (`{mac}.cfg` against `init.xml`): a check
-    // that needs no backtracking, since every request is matched against every pattern.
-    let head = pattern.iter().position(|b| matches!(b, b'{' | b'[')).map_or(pattern, |end| &pattern[..end]);
-    let tail = pattern.iter().rposition(|b| matches!(b, b'}' | b']')).map_or(pattern, |end| &pattern[end + 1..]);
-    let fits = |fixed: &[u8], found: Option<&[u8]>| found.is_some_and(|found| found.eq_ignore_ascii_case(fixed));
-    if !fits(head, name.get(..head.len())) || !fits(tail, name.len().checked_sub(tail.len()).map(|at| &name[at..])) {
-        return None;
+/// A pattern with its fixed head and tail (the text before its first placeholder and after its
+/// last) found once: most patterns fail on these (`{mac}.cfg` against `init.xml`) without any
+/// backtracking, and every request is matched against every pattern.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pattern<'a> {
+    text: &'a [u8],
+    head: &'a [u8],
+    tail: &'a [u8],
+}
+
+impl<'a> Pattern<'a> {
+    pub(crate) fn new(pattern: &'a str) -> Self {
+        let text = pattern.as_bytes();
+        let head = text.iter().position(|b| matches!(b, b'{' | b'[')).map_or(text, |end| &text[..end]);
+        let tail = text.iter().rposition(|b| matches!(b, b'}' | b']')).map_or(text, |end| &text[end + 1..]);
+        Self { text, head, tail }
     }
-    match_from(pattern, name, None)
+
+    /// Matches `name` (already restricted to `A-Z a-z 0-9 . _ - :`).
+    pub(crate) fn match_name(&self, name: &str) -> Option<Captured> {
+        let name = name.as_bytes();
+        let fits = |fixed: &[u8], found: Option<&[u8]>| found.is_some_and(|found| found.eq_ignore_ascii_case(fixed));
+        if !fits(self.head, name.get(..self.head.len()))
+            || !fits(self.tail, name.len().checked_sub(self.tail.len()).map(|at| &name[at..]))
+        {
+            return None;
+        }
+        match_from(self.text, name, None)
+    }
+}
+
+/// Matches `name` (already restricted to `A-Z a-z 0-9 . _ - :`) against `pattern`.
+#[cfg(test)]
+fn match_name(pattern: &str, name: &str) -> Option<Captured> {
+    Pattern::new(pattern).match_name(name)
 }
 
 /// The number of literal (non-placeholder) bytes in a pattern: the more, the more specific.
