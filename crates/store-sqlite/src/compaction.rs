@@ -6,11 +6,12 @@
 //! pages into the file and empties the WAL. Both hold the write lock for as long as they take
 //! (0.4 s for 80,000 devices, growing with the file), and every write waits behind them: a
 //! first delivery in a boot storm, or one that waits longer than the writer's `busy_timeout`
-//! and fails. So a due compaction waits for a quiet writer (no batch for [`CompactionPacing::quiet`]),
-//! at most [`CompactionPacing::wait_for_quiet`], and a VACUUM that a write starts waiting for gives way
-//! to it (interrupted, rolled back, nothing changed). Either postpones the compaction to the
-//! next call; one postponed for [`CompactionPacing::postpone_at_most`] runs whatever the writer does, so
-//! stale copies of a purged secret are gone within that bound plus one period.
+//! and fails. So a due compaction waits for a quiet writer (no commit for
+//! [`CompactionPacing::quiet`]), at most [`CompactionPacing::wait_for_quiet`], and a VACUUM
+//! that a write starts waiting for gives way to it (interrupted, rolled back, nothing changed).
+//! Either postpones the compaction to the next call; one postponed for
+//! [`CompactionPacing::postpone_at_most`] runs whatever the writer does, so stale copies of a
+//! purged secret are gone within that bound plus one period.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -21,7 +22,7 @@ use sipprov_credentials::StoreError;
 
 use crate::connection::connect;
 use crate::errors::backend;
-use crate::writer::Writer;
+use crate::writer::{Activity, Writer};
 
 /// When a compaction may run, and when it gives way to writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,43 +84,43 @@ impl Compaction {
     /// Compacts the store if a write that may have taken a secret out of a record ran since
     /// the last compaction, when `writer` lets it (see the module's documentation).
     pub(crate) fn run(&self, writer: &Writer) -> Result<(), StoreError> {
-        if !writer.take_compaction_due() {
+        if !writer.compaction_due() {
             return Ok(());
         }
         let activity = writer.activity();
         let overdue = self.postponed_since().is_some_and(|since| since.elapsed() >= self.pacing.postpone_at_most);
-        let vacuumed = if overdue || self.wait_for_quiet(&|| activity.is_quiet(self.pacing.quiet)) {
+        let vacuumed = if overdue || self.wait_for_quiet(&activity) {
+            // Taken as the VACUUM starts: it covers every write before, none after.
+            writer.take_compaction_due();
             let yield_after = self.pacing.yield_after;
-            vacuum(&self.path, move || !overdue && activity.waiting_for_lock().is_some_and(|wait| wait >= yield_after))
+            let vacuumed = vacuum(&self.path, move || {
+                !overdue && activity.waiting_for_lock().is_some_and(|wait| wait >= yield_after)
+            });
+            if !matches!(vacuumed, Ok(Vacuum::Done)) {
+                writer.compaction_still_due();
+            }
+            vacuumed
         } else {
             Ok(Vacuum::GaveWay)
         };
-        match vacuumed {
-            Ok(Vacuum::Done) => {
-                *self.postponed_since() = None;
-                Ok(())
-            }
-            Ok(Vacuum::GaveWay) => {
-                writer.compaction_still_due();
+        match vacuumed? {
+            Vacuum::Done => *self.postponed_since() = None,
+            Vacuum::GaveWay => {
                 let since = *self.postponed_since().get_or_insert_with(Instant::now);
                 tracing::info!(
                     postponed_for_s = since.elapsed().as_secs(),
                     "store compaction postponed: writes were waiting"
                 );
-                Ok(())
-            }
-            Err(e) => {
-                writer.compaction_still_due();
-                Err(e)
             }
         }
+        Ok(())
     }
 
-    /// Whether `quiet` came true within [`CompactionPacing::wait_for_quiet`].
-    fn wait_for_quiet(&self, quiet: &dyn Fn() -> bool) -> bool {
+    /// Whether the writer became quiet within [`CompactionPacing::wait_for_quiet`].
+    fn wait_for_quiet(&self, activity: &Activity) -> bool {
         let deadline = Instant::now() + self.pacing.wait_for_quiet;
         loop {
-            if quiet() {
+            if activity.is_quiet(self.pacing.quiet) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -243,8 +244,7 @@ mod tests {
 
             compaction.run(&writer).unwrap();
             assert!(compaction.postponed_since().is_some(), "postponed: a write was waiting");
-            assert!(writer.take_compaction_due(), "and still due");
-            writer.compaction_still_due();
+            assert!(writer.compaction_due(), "and still due");
             assert!(free_pages(&conn) > 0, "nothing was compacted");
 
             blocker.execute_batch("COMMIT").unwrap();
@@ -254,7 +254,7 @@ mod tests {
         compaction.run(&writer).unwrap();
         assert_eq!(free_pages(&conn), 0, "compacted once the writer was quiet");
         assert!(compaction.postponed_since().is_none());
-        assert!(!writer.take_compaction_due(), "no longer due");
+        assert!(!writer.compaction_due(), "no longer due");
     }
 
     #[test]
@@ -289,7 +289,7 @@ mod tests {
             compacting.join().unwrap().unwrap();
         });
         assert!(compaction.postponed_since().is_some(), "the VACUUM gave way to the write");
-        assert!(writer.take_compaction_due(), "and the compaction is still due");
+        assert!(writer.compaction_due(), "and the compaction is still due");
         assert_eq!(free_pages(&conn), before, "the VACUUM that gave way changed nothing");
     }
 

@@ -118,6 +118,11 @@ impl Writer {
         Arc::clone(&self.activity)
     }
 
+    /// Whether a write that may have removed a secret ran since the last compaction began.
+    pub(crate) fn compaction_due(&self) -> bool {
+        self.compaction_due.load(Ordering::SeqCst)
+    }
+
     /// Whether the store needs compacting, reset for the compaction about to run: a write that
     /// may have removed a secret ran since the last one began. A compaction that fails or is
     /// postponed gives it back with [`Writer::compaction_still_due`].
