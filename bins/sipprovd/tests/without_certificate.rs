@@ -18,8 +18,13 @@ const VAULT: &str = "001565000011";
 /// The demo daemon with a `[digest]` listener, and a policy that wants certificates at the site
 /// `vault`.
 fn start(dir: &std::path::Path) -> (Daemon, String) {
+    start_with(dir, "[[policy]]\nsite = \"vault\"\nmin_rating = 5\n")
+}
+
+/// The demo daemon with a `[digest]` listener and `more` configuration, and the listener's URL.
+fn start_with(dir: &std::path::Path, more: &str) -> (Daemon, String) {
     let daemon = Daemon::start_with(dir, |dir| {
-        append_config(dir, "[digest]\nlisten = \"127.0.0.1:0\"\n\n[[policy]]\nsite = \"vault\"\nmin_rating = 5\n");
+        append_config(dir, &format!("[digest]\nlisten = \"127.0.0.1:0\"\n\n{more}"));
     });
     let mut digest = String::new();
     wait_until("the digest listener is named", || {
@@ -122,6 +127,29 @@ fn a_phone_fetches_with_its_enrolment_secret_and_nothing_else_gets_in() {
     let logged = daemon.all_output();
     assert!(logged.contains("\"rating\":4") && logged.contains("\"outcome\":\"served_with_secrets\""), "{logged}");
     assert!(!logged.contains(&secret), "the secret is never logged");
+}
+
+/// A fetch authenticated by its secret takes one request from its source's budget, as one by
+/// certificate does: the source is admitted before the credentials are checked, and only the
+/// device's rate after them.
+#[test]
+fn an_authenticated_fetch_takes_one_request_from_its_sources_budget() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, digest) = start_with(dir.path(), "[limits]\nrequests_burst = 3\nrequest_interval_ms = 3600000\n");
+    let secret = enrol(&daemon, PHONE, "1010", "leeds");
+    // Basic credentials in the URL: one request a fetch, no challenge.
+    let url = format!("{}/{PHONE}.cfg", digest.replacen("https://", &format!("https://{PHONE}:{secret}@"), 1));
+    for fetch in 1..=3 {
+        let (status, response) = daemon.curl(&[&url]);
+        assert_eq!(status, 200, "fetch {fetch} of the source's three: {response}");
+    }
+    let (status, _) = daemon.curl(&[&url]);
+    assert_eq!(status, 404, "the fourth is over the source's limit: the uniform answer");
+    let metrics = daemon.metrics();
+    assert!(metrics.contains("sipprov_phone_requests_total{outcome=\"rate_limited\"} 1\n"), "{metrics}");
 }
 
 /// Linphone (Debian's `linphone-cli`), a real client with no certificate: its `config-uri`

@@ -249,6 +249,17 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
         per_source.check(&client, now).map_err(request_rate)
     }
 
+    /// The device's part of [`Gatekeeper::admit_request`], for a request whose source was
+    /// admitted before its device was known: a listener that checks credentials admits the
+    /// source first (every check costs a read), then learns the device. Checks the ban list
+    /// again and the device's request rate; the source's budget is not taken a second time.
+    pub fn admit_device_request(&self, ip: IpAddr, device: &D, now: Moment) -> Result<(), GateRefusal> {
+        self.refuse_if_banned(ip, now)?;
+        lock(&self.device_rate)
+            .check(device, now)
+            .map_err(|limited| GateRefusal::DeviceRate { retry_after: limited.retry_after })
+    }
+
     /// Feeds one outcome from `ip` to the scan detector. Returns the ban it caused, if any, for
     /// the server to persist ([`NewBan::record`]) and audit. Allowlisted addresses are not
     /// counted. Record what was served or refused by the application (404, mismatch, failed

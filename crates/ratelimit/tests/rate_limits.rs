@@ -191,3 +191,21 @@ fn a_request_refused_for_its_device_consumes_no_source_budget() {
     gate.admit_request(ip, None, now).unwrap();
     assert!(matches!(gate.admit_request(ip, Some(&3), now), Err(GateRefusal::RequestRate { .. })));
 }
+
+#[test]
+fn a_device_request_after_its_source_was_admitted_takes_only_the_devices_budget() {
+    let mut policy = Policy::default();
+    policy.requests_per_source = RateLimit::new(2, Duration::from_secs(60)).unwrap();
+    policy.requests_per_device = RateLimit::new(1, Duration::from_secs(60)).unwrap();
+    let gate: Gatekeeper<u32> = Gatekeeper::new(policy).unwrap();
+    let ip: IpAddr = "192.0.2.7".parse().unwrap();
+    let now = Moment::from_secs(1);
+    // The source admitted before its credentials are checked, then the device they name.
+    gate.admit_request(ip, None, now).unwrap();
+    gate.admit_device_request(ip, &1, now).unwrap();
+    assert!(matches!(gate.admit_device_request(ip, &1, now), Err(GateRefusal::DeviceRate { .. })));
+    // One of the source's two requests is left: the device's admission took none of it.
+    gate.admit_request(ip, None, now).unwrap();
+    assert!(matches!(gate.admit_request(ip, None, now), Err(GateRefusal::RequestRate { .. })));
+    assert!(gate.admit_device_request(ip, &2, now).is_ok(), "another device's own budget is untouched");
+}

@@ -138,6 +138,12 @@ impl Admission {
         self.gate.admit_request(ip, device, self.now())
     }
 
+    /// Decides on a request from `ip` whose source [`Admission::request`] admitted before its
+    /// `device` was known (see [`Gatekeeper::admit_device_request`]).
+    pub fn device_request(&self, ip: IpAddr, device: &Mac) -> Result<(), GateRefusal> {
+        self.gate.admit_device_request(ip, device, self.now())
+    }
+
     /// Feeds one outcome to the scan detector; a resulting ban is persisted, audited and logged.
     pub fn record(&self, ip: IpAddr, outcome: ScanOutcome, now: Moment) {
         if let Some(ban) = self.gate.record(ip, outcome, now) {

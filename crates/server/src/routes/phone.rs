@@ -354,7 +354,13 @@ impl PhoneRoutes {
     ) -> (RequestOutcome, Response<Body>) {
         let Identified { identity, rating, digest } = client;
         let plan = self.plan(identity, request, user_agent.as_deref());
-        match self.admission.request(peer.ip(), identity.map(|identity| &identity.mac)) {
+        // A Digest request's source was admitted before its credentials were checked: only
+        // its device's rate is left to check.
+        let admitted = match (digest, identity) {
+            (Some(_), Some(identity)) => self.admission.device_request(peer.ip(), &identity.mac),
+            _ => self.admission.request(peer.ip(), identity.map(|identity| &identity.mac)),
+        };
+        match admitted {
             Ok(()) => {}
             // The connection is being closed; nothing more is learnt from it.
             Err(GateRefusal::Banned { .. }) => return (RequestOutcome::Banned, response::not_found()),
