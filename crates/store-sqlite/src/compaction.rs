@@ -13,7 +13,7 @@
 //! [`CompactionPacing::postpone_at_most`] runs whatever the writer does, so stale copies of a
 //! purged secret are gone within that bound plus one period.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,6 @@ enum Vacuum {
 /// The store's compactions: when the last one was postponed, and its pacing.
 #[derive(Debug)]
 pub(crate) struct Compaction {
-    path: PathBuf,
     pacing: CompactionPacing,
     /// When the compaction due now was first postponed.
     postponed_since: Mutex<Option<Instant>>,
@@ -77,13 +76,13 @@ const STEPS_BETWEEN_LOOKS: i32 = 10_000;
 const QUIET_LOOK: Duration = Duration::from_millis(25);
 
 impl Compaction {
-    pub(crate) fn new(path: &Path, pacing: CompactionPacing) -> Self {
-        Self { path: path.to_owned(), pacing, postponed_since: Mutex::new(None) }
+    pub(crate) fn new(pacing: CompactionPacing) -> Self {
+        Self { pacing, postponed_since: Mutex::new(None) }
     }
 
-    /// Compacts the store if a write that may have taken a secret out of a record ran since
-    /// the last compaction, when `writer` lets it (see the module's documentation).
-    pub(crate) fn run(&self, writer: &Writer) -> Result<(), StoreError> {
+    /// Compacts the database at `path` if a write that may have taken a secret out of a record
+    /// ran since the last compaction, when `writer` lets it (see the module's documentation).
+    pub(crate) fn run(&self, writer: &Writer, path: &Path) -> Result<(), StoreError> {
         if !writer.compaction_due() {
             return Ok(());
         }
@@ -91,11 +90,10 @@ impl Compaction {
         let overdue = self.postponed_since().is_some_and(|since| since.elapsed() >= self.pacing.postpone_at_most);
         let vacuumed = if overdue || self.wait_for_quiet(&activity) {
             // Taken as the VACUUM starts: it covers every write before, none after.
-            writer.take_compaction_due();
+            writer.clear_compaction_due();
             let yield_after = self.pacing.yield_after;
-            let vacuumed = vacuum(&self.path, move || {
-                !overdue && activity.waiting_for_lock().is_some_and(|wait| wait >= yield_after)
-            });
+            let vacuumed =
+                vacuum(path, move || !overdue && activity.waiting_for_lock().is_some_and(|wait| wait >= yield_after));
             if !matches!(vacuumed, Ok(Vacuum::Done)) {
                 writer.compaction_still_due();
             }
@@ -161,12 +159,28 @@ fn vacuum(path: &Path, give_way: impl FnMut() -> bool + Send + 'static) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::path::PathBuf;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use rusqlite::Connection;
 
     use super::*;
+
+    /// A database with free pages for a VACUUM to reclaim, and a writer on it.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+        conn: Connection,
+        writer: Writer,
+    }
+
+    fn fixture(rows: u32) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let conn = database_with_free_pages(&path, rows);
+        let writer = Writer::start(connect(&path).unwrap(), true).unwrap();
+        Fixture { _dir: dir, path, conn, writer }
+    }
 
     /// A database at `path` with `rows` rows of 1 KiB, the first half of them deleted: pages on
     /// the free list for a VACUUM to reclaim.
@@ -210,105 +224,90 @@ mod tests {
 
     #[test]
     fn a_vacuum_that_gives_way_changes_nothing_and_one_left_to_finish_frees_every_page() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let conn = database_with_free_pages(&path, 4000);
-        let before = free_pages(&conn);
+        let Fixture { path, conn, .. } = &fixture(4000);
+        let before = free_pages(conn);
         assert!(before > 100, "the deletions left free pages: {before}");
 
-        assert_eq!(vacuum(&path, || true).unwrap(), Vacuum::GaveWay);
-        assert_eq!(free_pages(&conn), before, "a VACUUM that gave way changed nothing");
+        assert_eq!(vacuum(path, || true).unwrap(), Vacuum::GaveWay);
+        assert_eq!(free_pages(conn), before, "a VACUUM that gave way changed nothing");
         let integrity: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
         assert_eq!(integrity, "ok");
 
-        assert_eq!(vacuum(&path, || false).unwrap(), Vacuum::Done);
-        assert_eq!(free_pages(&conn), 0, "a finished VACUUM rewrote the file without its free pages");
-        let wal = std::fs::metadata(dir.path().join("c.db-wal")).map_or(0, |wal| wal.len());
+        assert_eq!(vacuum(path, || false).unwrap(), Vacuum::Done);
+        assert_eq!(free_pages(conn), 0, "a finished VACUUM rewrote the file without its free pages");
+        let wal = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |wal| wal.len());
         assert_eq!(wal, 0, "the checkpoint truncated the WAL");
     }
 
     #[test]
     fn a_due_compaction_waits_while_a_write_waits_for_the_lock_and_runs_once_the_writer_is_quiet() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let conn = database_with_free_pages(&path, 1000);
-        let writer = Writer::start(connect(&path).unwrap(), true).unwrap();
-        let compaction = Compaction::new(&path, pacing(50, 200, Duration::from_secs(3600)));
+        let Fixture { path, conn, writer, .. } = &fixture(1000);
+        let compaction = Compaction::new(pacing(50, 200, Duration::from_secs(3600)));
 
         // Another connection holds the write lock: the writer's next batch waits for it.
-        let blocker = connect(&path).unwrap();
+        let blocker = connect(path).unwrap();
         blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
         std::thread::scope(|scope| {
-            let write = scope.spawn(|| insert(&writer, 1_000_000));
+            let write = scope.spawn(|| insert(writer, 1_000_000));
             until("the writer waits for the lock", || writer.activity().waiting_for_lock().is_some());
 
-            compaction.run(&writer).unwrap();
+            compaction.run(writer, path).unwrap();
             assert!(compaction.postponed_since().is_some(), "postponed: a write was waiting");
             assert!(writer.compaction_due(), "and still due");
-            assert!(free_pages(&conn) > 0, "nothing was compacted");
+            assert!(free_pages(conn) > 0, "nothing was compacted");
 
             blocker.execute_batch("COMMIT").unwrap();
             write.join().unwrap().unwrap();
         });
 
-        compaction.run(&writer).unwrap();
-        assert_eq!(free_pages(&conn), 0, "compacted once the writer was quiet");
+        compaction.run(writer, path).unwrap();
+        assert_eq!(free_pages(conn), 0, "compacted once the writer was quiet");
         assert!(compaction.postponed_since().is_none());
         assert!(!writer.compaction_due(), "no longer due");
     }
 
     #[test]
     fn a_running_vacuum_gives_way_to_a_write_that_waits_for_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
         // Large enough that the VACUUM runs far longer than the write waits before it gives way.
-        let conn = database_with_free_pages(&path, 64_000);
-        let before = free_pages(&conn);
-        let writer = Writer::start(connect(&path).unwrap(), true).unwrap();
-        let compaction = Compaction::new(&path, pacing(0, 0, Duration::from_secs(3600)));
-        let locked = connect(&path).unwrap();
+        let Fixture { path, conn, writer, .. } = &fixture(64_000);
+        let before = free_pages(conn);
+        let compaction = Compaction::new(pacing(0, 0, Duration::from_secs(3600)));
+        let locked = connect(path).unwrap();
         locked.busy_timeout(Duration::ZERO).unwrap();
 
+        let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            let done = Arc::new(AtomicBool::new(false));
-            let compacting = scope.spawn({
-                let done = Arc::clone(&done);
-                let (compaction, writer) = (&compaction, &writer);
-                move || {
-                    let ran = compaction.run(writer);
-                    done.store(true, Ordering::SeqCst);
-                    ran
-                }
+            let compacting = scope.spawn(|| {
+                let ran = compaction.run(writer, path);
+                done.store(true, Ordering::SeqCst);
+                ran
             });
             // The VACUUM holds the write lock once another connection cannot take it.
             until("the VACUUM holds the write lock", || {
                 assert!(!done.load(Ordering::SeqCst), "the VACUUM finished before a write could wait for it");
                 locked.execute_batch("BEGIN IMMEDIATE").map(|()| locked.execute_batch("ROLLBACK")).is_err()
             });
-            insert(&writer, 1_000_000).unwrap();
+            insert(writer, 1_000_000).unwrap();
             compacting.join().unwrap().unwrap();
         });
         assert!(compaction.postponed_since().is_some(), "the VACUUM gave way to the write");
         assert!(writer.compaction_due(), "and the compaction is still due");
-        assert_eq!(free_pages(&conn), before, "the VACUUM that gave way changed nothing");
+        assert_eq!(free_pages(conn), before, "the VACUUM that gave way changed nothing");
     }
 
     #[test]
     fn a_compaction_postponed_longer_than_the_bound_runs_whatever_the_writer_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let conn = database_with_free_pages(&path, 1000);
-        let writer = Writer::start(connect(&path).unwrap(), true).unwrap();
+        let Fixture { path, conn, writer, .. } = &fixture(1000);
         // The writer is never quiet enough, and a postponement is overdue at once.
-        let compaction = Compaction::new(&path, pacing(3_600_000, 0, Duration::ZERO));
-        insert(&writer, 1_000_000).unwrap();
+        let compaction = Compaction::new(pacing(3_600_000, 0, Duration::ZERO));
+        insert(writer, 1_000_000).unwrap();
 
-        compaction.run(&writer).unwrap();
+        compaction.run(writer, path).unwrap();
         assert!(compaction.postponed_since().is_some(), "the first attempt waits for a quiet writer");
-        assert!(free_pages(&conn) > 0);
+        assert!(free_pages(conn) > 0);
 
-        compaction.run(&writer).unwrap();
-        assert_eq!(free_pages(&conn), 0, "the overdue compaction ran");
+        compaction.run(writer, path).unwrap();
+        assert_eq!(free_pages(conn), 0, "the overdue compaction ran");
         assert!(compaction.postponed_since().is_none());
     }
 }

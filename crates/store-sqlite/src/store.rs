@@ -71,7 +71,7 @@ impl SqliteStore {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(fail)?;
         let reader = connect_reader(path).map_err(fail)?;
         let writer = Writer::start(conn, options.group_commit).map_err(|e| OpenError::Thread(e.to_string()))?;
-        let compaction = Compaction::new(path, options.compaction);
+        let compaction = Compaction::new(options.compaction);
         Ok(Self { writer, compaction, readers: Mutex::new(vec![reader]), path: path.to_owned() })
     }
 
@@ -872,7 +872,7 @@ impl Store for SqliteStore {
         // nothing but last-seen facts was written since the last one began: stale copies are
         // then all of secrets still in their records, and a quiet fleet's polls write only
         // those facts.
-        self.compaction.run(&self.writer)
+        self.compaction.run(&self.writer, &self.path)
     }
 
     fn insert_reveal_token(&self, token: &RevealToken) -> Result<(), StoreError> {

@@ -37,7 +37,7 @@ pub(crate) struct Done {
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
     /// Whether a write that may have taken a secret out of a record ran since the last
-    /// compaction began (see [`Writer::take_compaction_due`]). True at start: the process
+    /// compaction began (see [`Writer::clear_compaction_due`]). True at start: the process
     /// before may have stopped between a purge and its compaction.
     compaction_due: Arc<AtomicBool>,
     activity: Arc<Activity>,
@@ -123,11 +123,10 @@ impl Writer {
         self.compaction_due.load(Ordering::SeqCst)
     }
 
-    /// Whether the store needs compacting, reset for the compaction about to run: a write that
-    /// may have removed a secret ran since the last one began. A compaction that fails or is
-    /// postponed gives it back with [`Writer::compaction_still_due`].
-    pub(crate) fn take_compaction_due(&self) -> bool {
-        self.compaction_due.swap(false, Ordering::SeqCst)
+    /// Clears the mark as a compaction starts: writes from now on mark it again. A compaction
+    /// that fails or gives way puts it back with [`Writer::compaction_still_due`].
+    pub(crate) fn clear_compaction_due(&self) {
+        self.compaction_due.store(false, Ordering::SeqCst);
     }
 
     /// Marks the store as needing compaction again (the compaction did not finish).

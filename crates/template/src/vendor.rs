@@ -232,8 +232,8 @@ const ALIASES: [(&str, Vendor); 5] = [
 
 impl Vendor {
     /// The vendor `name` names, in any case; `poly`, `aastra`, `thomson`, `sangoma` and `sipura`
-    /// are accepted as the names those brands also go by. Allocates nothing, unlike a refused [`str::parse`]: the
-    /// server asks this of every request whose certificate names no vendor.
+    /// are accepted as the names those brands also go by. Allocates nothing, unlike a refused
+    /// [`str::parse`]: the server asks this of every request whose certificate names no vendor.
     pub fn from_name(name: &str) -> Option<Vendor> {
         ALIASES
             .iter()
