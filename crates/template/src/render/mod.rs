@@ -14,6 +14,7 @@ mod context;
 mod overrides;
 mod shipped;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -264,11 +265,12 @@ fn environment(format: Format) -> Result<Environment<'static>, TemplateError> {
     Ok(env)
 }
 
-/// A value as text. Strings as they are; anything else as minijinja displays it.
-fn text_of(value: &Value) -> String {
+/// A value as text. Strings as they are (borrowed: a render writes a few dozen); anything else
+/// as minijinja displays it.
+fn text_of(value: &Value) -> Cow<'_, str> {
     match value.as_str() {
-        Some(s) => s.to_owned(),
-        None => value.to_string(),
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(value.to_string()),
     }
 }
 
