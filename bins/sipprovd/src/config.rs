@@ -1046,12 +1046,8 @@ impl Config {
     /// The portal listener's configuration (`[portal]`).
     pub fn portal_config(&self, portal: &crate::portal::PortalSection) -> anyhow::Result<sipprov_portal::PortalConfig> {
         portal.check()?;
-        let certificate = match (&portal.certificate, &portal.key) {
-            (Some(certificate), Some(key)) => read_server_certificate(certificate, key)?,
-            _ => read_server_certificate(&self.phones.certificate, &self.phones.key)?,
-        };
         Ok(sipprov_portal::PortalConfig {
-            certificate,
+            certificate: self.portal_certificate(portal)?,
             public_url: portal.public_url.clone(),
             registrar: self.sip.registrar.clone(),
             brand: portal.brand.clone(),
@@ -1062,6 +1058,23 @@ impl Config {
         })
     }
 
+    /// The portal listener's certificate: its own, or else the phone listener's.
+    pub fn portal_certificate(&self, portal: &crate::portal::PortalSection) -> anyhow::Result<ServerCertificate> {
+        match (&portal.certificate, &portal.key) {
+            (Some(certificate), Some(key)) => read_server_certificate(certificate, key),
+            _ => read_server_certificate(&self.phones.certificate, &self.phones.key),
+        }
+    }
+
+    /// The admin listener's certificate: its own, or else the phone listener's.
+    pub fn admin_certificate(&self) -> anyhow::Result<ServerCertificate> {
+        match (&self.admin.certificate, &self.admin.key) {
+            (Some(certificate), Some(key)) => read_server_certificate(certificate, key),
+            (None, None) => read_server_certificate(&self.phones.certificate, &self.phones.key),
+            _ => bail!("[admin] certificate and key go together"),
+        }
+    }
+
     /// The admin listener's configuration.
     pub fn admin_config(&self) -> anyhow::Result<AdminConfig> {
         self.admin_config_with(None)
@@ -1069,14 +1082,9 @@ impl Config {
 
     /// [`Config::admin_config`], with the registrar outbox the admin API reports on and syncs.
     pub fn admin_config_with(&self, outbox: Option<Arc<sipprov_registrar::Outbox>>) -> anyhow::Result<AdminConfig> {
-        let certificate = match (&self.admin.certificate, &self.admin.key) {
-            (Some(certificate), Some(key)) => read_server_certificate(certificate, key)?,
-            (None, None) => read_server_certificate(&self.phones.certificate, &self.phones.key)?,
-            _ => bail!("[admin] certificate and key go together"),
-        };
         let limits = self.limits.policy()?;
         Ok(AdminConfig {
-            certificate,
+            certificate: self.admin_certificate()?,
             realm: self.sip.realm(),
             timeouts: self.phones.timeouts(),
             limits,

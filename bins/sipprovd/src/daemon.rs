@@ -1,12 +1,13 @@
 //! The running daemon: phone and admin listeners, background jobs, and signals.
 //!
-//! - SIGHUP re-reads the config file's trust anchors and templates and swaps them in without
-//!   dropping connections; if they do not load, the old ones stay and the error is logged.
+//! - SIGHUP re-reads the config file's trust anchors, templates and server certificates and
+//!   swaps them in without dropping connections; if any of them does not load, the old ones
+//!   stay and the error is logged (see [`crate::reload`]).
 //! - SIGTERM (or Ctrl-C) stops accepting, lets in-flight requests finish within
 //!   `[phones] drain_seconds`, and returns.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,9 +15,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sipprov_admin::AdminServer;
 use sipprov_credentials::Credentials;
-use sipprov_identity::certificate_not_after;
 use sipprov_portal::PortalServer;
-use sipprov_server::{Metrics, PhoneServer, Reloader, ServerState};
+use sipprov_server::{Metrics, PhoneServer, ServerState};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -80,11 +80,10 @@ impl Daemon {
         };
         let metrics = phones.admin_state().metrics;
         metrics.set_build_info(env!("CARGO_PKG_VERSION"), env!("SIPPROV_COMMIT"));
-        let admin_certificate = config.admin_config().ok().map(|admin| admin.certificate.chain);
+        let admin_certificate = config.admin_certificate().ok().map(|admin| admin.chain);
         let phone_certificate = config.phones.certificates().ok().map(|(primary, _)| primary.chain);
         for (listener, chain) in [("phones", phone_certificate), ("admin", admin_certificate)] {
-            let not_after = chain.as_ref().and_then(|chain| chain.first()).map(|leaf| certificate_not_after(leaf));
-            if let Some(Ok(not_after)) = not_after {
+            if let Some(not_after) = chain.as_deref().and_then(crate::reload::leaf_not_after) {
                 metrics.set_certificate_expiry(listener, not_after);
             }
         }
@@ -121,7 +120,13 @@ impl Daemon {
             start_audit_pruning(&jobs, Arc::clone(&self.credentials), retention);
         }
         if let Some(path) = self.config_path.clone() {
-            start_reload_on_sighup(path, self.phones.reloader());
+            let listeners = crate::reload::Listeners {
+                phones: self.phones.reloader(),
+                admin: self.admin.certificates(),
+                portal: self.portal.as_ref().map(PortalServer::certificates),
+                metrics: self.phones.admin_state().metrics,
+            };
+            crate::reload::start_on_sighup(path, listeners);
         }
         let outbox_stop = Arc::new(AtomicBool::new(false));
         let outbox = match self.outbox.clone() {
@@ -263,48 +268,6 @@ fn start_audit_pruning(jobs: &Jobs, credentials: Arc<Credentials>, retention: Du
         }
         Ok(())
     });
-}
-
-#[cfg(unix)]
-fn start_reload_on_sighup(config_path: PathBuf, reloader: Reloader) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(e) => return tracing::warn!(error = %e, "cannot listen for SIGHUP; reloads need a restart"),
-    };
-    tokio::spawn(async move {
-        while hangups.recv().await.is_some() {
-            crate::systemd::reloading();
-            let path = config_path.clone();
-            let loaded = tokio::task::spawn_blocking(move || reloadable(&path)).await;
-            let outcome = match loaded {
-                Ok(Ok((trust, renderer))) => reloader.reload(trust, Arc::new(renderer)).map_err(anyhow::Error::from),
-                Ok(Err(e)) => {
-                    reloader.refused();
-                    Err(e)
-                }
-                Err(e) => Err(anyhow::anyhow!("reload task failed: {e}")),
-            };
-            crate::systemd::reloaded(&outcome);
-            match outcome {
-                Ok(()) => tracing::info!(config = %config_path.display(), "reloaded trust anchors and templates"),
-                Err(e) => tracing::error!(
-                    config = %config_path.display(),
-                    error = format!("{e:#}"),
-                    "reload refused; still serving with the previous trust anchors and templates"
-                ),
-            }
-        }
-    });
-}
-
-#[cfg(not(unix))]
-fn start_reload_on_sighup(_config_path: PathBuf, _reloader: Reloader) {}
-
-/// What a reload replaces, read afresh from the config file.
-fn reloadable(path: &Path) -> anyhow::Result<(sipprov_identity::TrustStore, sipprov_template::Renderer)> {
-    let config = Config::load(path)?;
-    Ok((config.trust_store()?, config.renderer()?))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

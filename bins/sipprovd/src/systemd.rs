@@ -23,7 +23,9 @@ pub fn reloading() {
 pub fn reloaded(outcome: &anyhow::Result<()>) {
     let status = match outcome {
         Ok(()) => "serving; the last reload was applied".to_owned(),
-        Err(e) => format!("serving with the previous trust anchors and templates: the last reload was refused ({e:#})"),
+        Err(e) => format!(
+            "serving with the previous trust anchors, templates and certificates: the last reload was refused ({e:#})"
+        ),
     };
     send(&[NotifyState::Ready, NotifyState::Status(&status)]);
 }

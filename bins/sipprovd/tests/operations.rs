@@ -1,7 +1,8 @@
 //! End to end, as an operations team runs it: the real `sipprovd run` and `sipprov` binaries,
 //! `curl` and `openssl` as clients. Importing 1,000 devices through the CLI, a phone fetching
 //! its config, the audit log and metrics seeing it, roles enforced, SIGHUP adding a trust
-//! anchor, SIGTERM finishing a fetch in progress, and no secret in any log line.
+//! anchor and renewing the server certificate, SIGTERM finishing a fetch in progress, and no
+//! secret in any log line.
 //!
 //! The `sipprov` binary is found next to `sipprovd`: `cargo test --workspace` builds both.
 //! Without curl or openssl the tests are skipped loudly (in CI they fail).
@@ -194,6 +195,79 @@ fn sighup_adds_a_trust_anchor_and_refuses_a_broken_one() {
     std::fs::write(&config_path, with("second-ca.pem")).unwrap();
     daemon.signal("HUP");
     wait_until("the new anchor serves its phone", || daemon.fetch(&format!("/{mac}.cfg"), &cert, &key).0 == Some(200));
+}
+
+#[test]
+fn sighup_renews_the_server_certificate_on_every_listener_and_refuses_a_key_that_does_not_match() {
+    if !have_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let added = daemon.cli(&daemon.admin_token, &["device", "add", PHONE, "--user", "3001"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let expiry = |listener: &str| {
+        let series = format!("sipprov_server_certificate_expiry_timestamp_seconds{{listener=\"{listener}\"}} ");
+        daemon.metrics().lines().find_map(|line| line.strip_prefix(&series).map(str::to_owned))
+    };
+    let demo_expiry = expiry("phones").expect("the phone certificate's expiry");
+    assert_eq!(server_subject(&daemon.phones).as_deref(), Some("O = sipprov demo, CN = sipprov demo server"));
+
+    // The renewal: a certificate for the same names from a new CA, which clients also trust.
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name = DistinguishedName::new();
+    ca.distinguished_name.push(DnType::CommonName, "Renewal CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut renewed = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    renewed.distinguished_name = DistinguishedName::new();
+    renewed.distinguished_name.push(DnType::CommonName, "renewed server");
+    renewed.not_after = rcgen::date_time_ymd(2031, 1, 1);
+    let renewed = renewed.signed_by(&key, &ca).unwrap();
+    let trusted = std::fs::read_to_string(daemon.pki("server-ca.pem")).unwrap() + &ca.pem();
+    std::fs::write(daemon.pki("server-ca.pem"), trusted).unwrap();
+
+    // The certificate replaced first, its key not yet: they do not match, nothing changes.
+    std::fs::write(daemon.pki("server.pem"), renewed.pem()).unwrap();
+    daemon.signal("HUP");
+    wait_until("the mismatched pair is refused", || daemon.log_contains("reload refused"));
+    assert!(daemon.log_contains("does not belong to the certificate"), "{}", daemon.all_output());
+    assert_eq!(server_subject(&daemon.phones).as_deref(), Some("O = sipprov demo, CN = sipprov demo server"));
+    assert_eq!(daemon.fetch_as_phone(PHONE).0, Some(200), "still serving phones");
+
+    // With its key, every listener using the certificate presents it from its next handshake.
+    std::fs::write(daemon.pki("server.key"), key.serialize_pem()).unwrap();
+    daemon.signal("HUP");
+    wait_until("the renewed certificate is presented", || {
+        server_subject(&daemon.phones).as_deref() == Some("CN = renewed server")
+    });
+    assert_eq!(server_subject(&daemon.admin).as_deref(), Some("CN = renewed server"), "the admin listener too");
+    assert_eq!(daemon.fetch_as_phone(PHONE).0, Some(200), "phones fetch over the renewed certificate");
+    assert_eq!(expiry("phones").as_deref(), Some("1924992000"), "2031-01-01, was {demo_expiry}");
+    assert_eq!(expiry("admin").as_deref(), Some("1924992000"));
+}
+
+/// The subject of the certificate the listener at `url` presents, as `openssl x509` prints it
+/// (`O = sipprov demo, CN = sipprov demo server`).
+fn server_subject(url: &str) -> Option<String> {
+    let address = url.trim_start_matches("https://");
+    let connect = Command::new("openssl")
+        .args(["s_client", "-connect", address, "-servername", "localhost"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-subject"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    x509.stdin.take().unwrap().write_all(&connect.stdout).unwrap();
+    let printed = String::from_utf8(x509.wait_with_output().unwrap().stdout).unwrap();
+    printed.trim().strip_prefix("subject=").map(str::to_owned)
 }
 
 #[test]

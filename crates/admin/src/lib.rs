@@ -85,6 +85,7 @@ pub struct AdminConfig {
 pub struct AdminServer {
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    certificates: Arc<ServerCertificates>,
     timeouts: Timeouts,
     context: Arc<AdminContext>,
     gate: Arc<Gatekeeper<()>>,
@@ -96,7 +97,7 @@ impl AdminServer {
     /// Builds the TLS configuration and binds `addr`.
     pub async fn bind(addr: SocketAddr, config: AdminConfig, state: ServerState) -> Result<Self, ServerError> {
         let certificates = Arc::new(ServerCertificates::new(config.certificate, None)?);
-        let acceptor = TlsAcceptor::from(tls::admin_config(certificates)?);
+        let acceptor = TlsAcceptor::from(tls::admin_config(Arc::clone(&certificates))?);
         let gate = Gatekeeper::new(config.limits).map_err(|e| ServerError::Limits(e.to_string()))?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         state.metrics.register_admin_routes(routes::ROUTES.iter().map(|route| (route.method.as_str(), route.path)));
@@ -110,7 +111,21 @@ impl AdminServer {
             portal: config.portal,
             summary: std::sync::Mutex::default(),
         });
-        Ok(Self { listener, acceptor, timeouts: config.timeouts, context, gate: Arc::new(gate), epoch: Instant::now() })
+        Ok(Self {
+            listener,
+            acceptor,
+            certificates,
+            timeouts: config.timeouts,
+            context,
+            gate: Arc::new(gate),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The server certificates this listener presents: [`ServerCertificates::replace`] renews
+    /// them while it serves.
+    pub fn certificates(&self) -> Arc<ServerCertificates> {
+        Arc::clone(&self.certificates)
     }
 
     /// The address actually bound.
@@ -120,7 +135,7 @@ impl AdminServer {
 
     /// Serves until `shutdown` completes, then lets running calls finish within the drain deadline.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-        let Self { listener, acceptor, timeouts, context, gate, epoch } = self;
+        let Self { listener, acceptor, timeouts, context, gate, epoch, .. } = self;
         accept_until(listener, shutdown, timeouts.drain, "admin", |tcp, peer, watcher| {
             match gate.admit_connection(peer.ip(), Moment::from_duration(epoch.elapsed())) {
                 Ok(permit) => {

@@ -123,6 +123,7 @@ pub const DEFAULT_ACTIVATION_TTL: Duration = Duration::from_secs(72 * 3600);
 pub struct PortalServer {
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    certificates: Arc<ServerCertificates>,
     timeouts: Timeouts,
     portal: Arc<Portal>,
 }
@@ -144,7 +145,7 @@ impl PortalServer {
             )));
         }
         let certificates = Arc::new(ServerCertificates::new(config.certificate, None)?);
-        let acceptor = TlsAcceptor::from(tls::admin_config(certificates)?);
+        let acceptor = TlsAcceptor::from(tls::admin_config(Arc::clone(&certificates))?);
         let pages = context::pages(&config.brand)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let portal = Arc::new(Portal {
@@ -159,7 +160,13 @@ impl PortalServer {
             second_factor: config.second_factor,
             brand: config.brand,
         });
-        Ok(Self { listener, acceptor, timeouts: config.timeouts, portal })
+        Ok(Self { listener, acceptor, certificates, timeouts: config.timeouts, portal })
+    }
+
+    /// The server certificates this listener presents: [`ServerCertificates::replace`] renews
+    /// them while it serves.
+    pub fn certificates(&self) -> Arc<ServerCertificates> {
+        Arc::clone(&self.certificates)
     }
 
     /// The address actually bound.
@@ -170,7 +177,7 @@ impl PortalServer {
     /// Serves until `shutdown` completes, then lets running requests finish within the drain
     /// deadline.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-        let Self { listener, acceptor, timeouts, portal } = self;
+        let Self { listener, acceptor, timeouts, portal, .. } = self;
         accept_until(listener, shutdown, timeouts.drain, "portal", |tcp, peer, watcher| {
             let (acceptor, portal) = (acceptor.clone(), Arc::clone(&portal));
             tokio::spawn(serve_connection(acceptor, portal, timeouts, tcp, peer, watcher));

@@ -92,7 +92,8 @@ impl PhoneServer {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// Swaps in new trust anchors and templates without dropping connections.
+    /// Swaps in new trust anchors, templates and server certificates without dropping
+    /// connections.
     pub fn reloader(&self) -> Reloader {
         self.reloader.clone()
     }

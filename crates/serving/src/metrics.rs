@@ -51,7 +51,7 @@ pub struct Metrics {
     pub handshakes_refused: AtomicU64,
     /// Bans decided by the scan detector.
     pub bans: AtomicU64,
-    /// Reloads of trust anchors and templates.
+    /// Reloads of trust anchors, templates and server certificates.
     pub reloads: AtomicU64,
     /// Reloads refused (the new files did not load; the old ones stay in force).
     pub reloads_refused: AtomicU64,
@@ -251,7 +251,11 @@ impl Metrics {
             ),
             ("sipprov_store_errors_total", "Store calls on the phone path that failed.", &self.store_errors),
             ("sipprov_bans_total", "Bans decided by the scan detector.", &self.bans),
-            ("sipprov_reloads_total", "Reloads of trust anchors and templates applied.", &self.reloads),
+            (
+                "sipprov_reloads_total",
+                "Reloads of trust anchors, templates and server certificates applied.",
+                &self.reloads,
+            ),
             ("sipprov_reloads_refused_total", "Reloads refused (the old configuration stayed).", &self.reloads_refused),
         ];
         for (name, help, value) in own {

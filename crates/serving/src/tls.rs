@@ -1,7 +1,7 @@
 //! The server side of TLS for both listeners: aws-lc-rs crypto, and the server certificate
 //! chosen per ClientHello (ECDSA, or RSA for phones that cannot verify ECDSA).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -28,8 +28,20 @@ impl Clone for ServerCertificate {
 /// The server's certificates: the primary one (ECDSA P-256 recommended: a signature costs a
 /// fraction of an RSA-2048 one) and optionally an RSA one, used only for clients whose
 /// ClientHello offers no signature scheme the primary key can make.
+///
+/// A listener's TLS configuration holds these for as long as it runs; [`replace`] renews them
+/// in place (a renewed certificate, on SIGHUP), and every handshake from then on presents the
+/// new ones.
+///
+/// [`replace`]: ServerCertificates::replace
 #[derive(Debug)]
 pub struct ServerCertificates {
+    current: RwLock<Arc<Keys>>,
+}
+
+/// The keys one [`ServerCertificates`] presents, swapped whole.
+#[derive(Debug)]
+struct Keys {
     primary: Arc<CertifiedKey>,
     rsa_fallback: Option<Arc<CertifiedKey>>,
 }
@@ -43,15 +55,33 @@ impl ServerCertificates {
                 .map(Arc::new)
                 .map_err(|e| ServerError::Tls(format!("{what} server certificate or key: {}", in_words(&e))))
         };
-        Ok(Self { primary: load(primary, "primary")?, rsa_fallback: rsa_fallback.map(|c| load(c, "RSA")).transpose()? })
+        let keys = Keys {
+            primary: load(primary, "primary")?,
+            rsa_fallback: rsa_fallback.map(|c| load(c, "RSA")).transpose()?,
+        };
+        Ok(Self { current: RwLock::new(Arc::new(keys)) })
+    }
+
+    /// Presents `renewed`'s certificates from the next handshake on; handshakes in progress
+    /// finish with the ones they started with. Loading them ([`ServerCertificates::new`]) is
+    /// where a key that does not match its certificate is refused, so this cannot fail.
+    pub fn replace(&self, renewed: ServerCertificates) {
+        let keys = renewed.current.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+    }
+
+    fn keys(&self) -> Arc<Keys> {
+        // Only whole values are ever written: a poisoned lock still holds a consistent one.
+        Arc::clone(&self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 
 impl ResolvesServerCert for ServerCertificates {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        match &self.rsa_fallback {
-            Some(rsa) if self.primary.key.choose_scheme(hello.signature_schemes()).is_none() => Some(Arc::clone(rsa)),
-            _ => Some(Arc::clone(&self.primary)),
+        let keys = self.keys();
+        match &keys.rsa_fallback {
+            Some(rsa) if keys.primary.key.choose_scheme(hello.signature_schemes()).is_none() => Some(Arc::clone(rsa)),
+            _ => Some(Arc::clone(&keys.primary)),
         }
     }
 }
