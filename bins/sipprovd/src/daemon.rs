@@ -40,6 +40,8 @@ pub struct Daemon {
     admin: AdminServer,
     portal: Option<PortalServer>,
     credentials: Arc<Credentials>,
+    /// What SIGHUP renews.
+    listeners: crate::reload::Listeners,
     config_path: Option<PathBuf>,
     audit_retention: Option<Duration>,
     outbox: Option<Arc<sipprov_registrar::Outbox>>,
@@ -78,16 +80,25 @@ impl Daemon {
             }
             None => None,
         };
-        let metrics = phones.admin_state().metrics;
-        metrics.set_build_info(env!("CARGO_PKG_VERSION"), env!("SIPPROV_COMMIT"));
-        let admin_certificate = config.admin_certificate().ok().map(|admin| admin.chain);
-        let phone_certificate = config.phones.certificates().ok().map(|(primary, _)| primary.chain);
-        for (listener, chain) in [("phones", phone_certificate), ("admin", admin_certificate)] {
-            if let Some(not_after) = chain.as_deref().and_then(crate::reload::leaf_not_after) {
-                metrics.set_certificate_expiry(listener, not_after);
-            }
-        }
-        Ok(Self { phones, admin, portal, credentials, config_path, audit_retention: config.audit.retention(), outbox })
+        phones.admin_state().metrics.set_build_info(env!("CARGO_PKG_VERSION"), env!("SIPPROV_COMMIT"));
+        let listeners = crate::reload::Listeners {
+            phones: phones.reloader(),
+            phone_certificates: phones.certificates(),
+            admin: admin.certificates(),
+            portal: portal.as_ref().map(PortalServer::certificates),
+            metrics: phones.admin_state().metrics,
+        };
+        listeners.report_expiry();
+        Ok(Self {
+            phones,
+            admin,
+            portal,
+            credentials,
+            listeners,
+            config_path,
+            audit_retention: config.audit.retention(),
+            outbox,
+        })
     }
 
     /// Where phones connect.
@@ -120,13 +131,7 @@ impl Daemon {
             start_audit_pruning(&jobs, Arc::clone(&self.credentials), retention);
         }
         if let Some(path) = self.config_path.clone() {
-            let listeners = crate::reload::Listeners {
-                phones: self.phones.reloader(),
-                admin: self.admin.certificates(),
-                portal: self.portal.as_ref().map(PortalServer::certificates),
-                metrics: self.phones.admin_state().metrics,
-            };
-            crate::reload::start_on_sighup(path, listeners);
+            crate::reload::start_on_sighup(path, self.listeners);
         }
         let outbox_stop = Arc::new(AtomicBool::new(false));
         let outbox = match self.outbox.clone() {

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use rustls_pki_types::CertificateDer;
 use sipprov_identity::{TrustStore, certificate_not_after};
 use sipprov_server::tls::ServerCertificates;
 use sipprov_server::{Metrics, Reloader};
@@ -20,8 +19,10 @@ use crate::config::Config;
 
 /// The running listeners a reload renews.
 pub(crate) struct Listeners {
-    /// The certificate and Digest listeners: anchors, templates and their certificates.
+    /// The certificate and Digest listeners' anchors and templates.
     pub(crate) phones: Reloader,
+    /// The certificates the certificate and Digest listeners present.
+    pub(crate) phone_certificates: Arc<ServerCertificates>,
     /// The admin listener's certificates.
     pub(crate) admin: Arc<ServerCertificates>,
     /// The portal listener's certificates, if it runs.
@@ -31,18 +32,26 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
+    /// Sets `sipprov_server_certificate_expiry_timestamp_seconds` from the certificates the
+    /// phone and admin listeners present now.
+    pub(crate) fn report_expiry(&self) {
+        for (listener, certificates) in [("phones", &self.phone_certificates), ("admin", &self.admin)] {
+            if let Some(not_after) = certificates.leaf().and_then(|leaf| certificate_not_after(&leaf).ok()) {
+                self.metrics.set_certificate_expiry(listener, not_after);
+            }
+        }
+    }
+
     /// Swaps in everything `loaded` holds, or nothing if the new anchors cannot make a TLS
     /// configuration.
     fn renew(&self, loaded: Loaded) -> anyhow::Result<()> {
         self.phones.reload(loaded.trust, Arc::new(loaded.renderer))?;
-        self.phones.renew_certificates(loaded.phones);
+        self.phone_certificates.replace(loaded.phones);
         self.admin.replace(loaded.admin);
         if let (Some(running), Some(renewed)) = (&self.portal, loaded.portal) {
             running.replace(renewed);
         }
-        for (listener, not_after) in loaded.expiry {
-            self.metrics.set_certificate_expiry(listener, not_after);
-        }
+        self.report_expiry();
         Ok(())
     }
 }
@@ -54,9 +63,6 @@ struct Loaded {
     phones: ServerCertificates,
     admin: ServerCertificates,
     portal: Option<ServerCertificates>,
-    /// When each listener's new leaf certificate expires, for
-    /// `sipprov_server_certificate_expiry_timestamp_seconds`.
-    expiry: Vec<(&'static str, u64)>,
 }
 
 /// Reads everything a reload swaps in from the config file at `path`; any part that does not
@@ -67,23 +73,13 @@ fn load(path: &Path) -> anyhow::Result<Loaded> {
     let admin = config.admin_certificate().context("[admin] certificate")?;
     let portal = config.portal.as_ref().map(|section| config.portal_certificate(section)).transpose();
     let portal = portal.context("[portal] certificate")?;
-    let expiry = [("phones", &primary.chain), ("admin", &admin.chain)]
-        .into_iter()
-        .filter_map(|(listener, chain)| Some((listener, leaf_not_after(chain)?)))
-        .collect();
     Ok(Loaded {
         trust: config.trust_store()?,
         renderer: config.renderer()?,
         phones: ServerCertificates::new(primary, rsa).context("[phones] certificate")?,
         admin: ServerCertificates::new(admin, None).context("[admin] certificate")?,
         portal: portal.map(|c| ServerCertificates::new(c, None)).transpose().context("[portal] certificate")?,
-        expiry,
     })
-}
-
-/// When the first certificate of `chain` expires, if it can be read.
-pub(crate) fn leaf_not_after(chain: &[CertificateDer<'_>]) -> Option<u64> {
-    chain.first().and_then(|leaf| certificate_not_after(leaf).ok())
 }
 
 /// On each SIGHUP, reads the config file at `config_path` again and renews `listeners`.

@@ -242,9 +242,7 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
         let mut per_source = lock(&self.request_rate);
         per_source.would_admit(&client, now).map_err(request_rate)?;
         if let Some(device) = device {
-            lock(&self.device_rate)
-                .check(device, now)
-                .map_err(|limited| GateRefusal::DeviceRate { retry_after: limited.retry_after })?;
+            self.check_device_rate(device, now)?;
         }
         per_source.check(&client, now).map_err(request_rate)
     }
@@ -255,6 +253,11 @@ impl<D: Hash + Eq + Clone> Gatekeeper<D> {
     /// again and the device's request rate; the source's budget is not taken a second time.
     pub fn admit_device_request(&self, ip: IpAddr, device: &D, now: Moment) -> Result<(), GateRefusal> {
         self.refuse_if_banned(ip, now)?;
+        self.check_device_rate(device, now)
+    }
+
+    /// Takes one request from `device`'s budget, if it has one left.
+    fn check_device_rate(&self, device: &D, now: Moment) -> Result<(), GateRefusal> {
         lock(&self.device_rate)
             .check(device, now)
             .map_err(|limited| GateRefusal::DeviceRate { retry_after: limited.retry_after })

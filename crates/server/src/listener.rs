@@ -92,10 +92,15 @@ impl PhoneServer {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// Swaps in new trust anchors, templates and server certificates without dropping
-    /// connections.
+    /// Swaps in new trust anchors and templates without dropping connections.
     pub fn reloader(&self) -> Reloader {
         self.reloader.clone()
+    }
+
+    /// The server certificates the certificate and Digest listeners present:
+    /// [`ServerCertificates::replace`] renews them while they serve.
+    pub fn certificates(&self) -> Arc<ServerCertificates> {
+        Arc::clone(&self.certificates)
     }
 
     /// What the admin listener needs to see and manage this server (inventory, bans, metrics).

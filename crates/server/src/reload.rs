@@ -1,5 +1,4 @@
-//! Swapping the trust anchors, templates and server certificates of a running server
-//! ([`Reloader`]).
+//! Swapping the trust anchors and templates of a running server ([`Reloader`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,9 +11,8 @@ use sipprov_template::Renderer;
 use crate::connection::ConnectionContext;
 use crate::live::Live;
 
-/// Replaces the trust anchors, templates and server certificates of a running
-/// [`PhoneServer`](crate::PhoneServer), e.g. on SIGHUP. Connections in progress finish under the
-/// old ones.
+/// Replaces the trust anchors and templates of a running [`PhoneServer`](crate::PhoneServer),
+/// e.g. on SIGHUP. Connections in progress finish under the old ones.
 #[derive(Clone)]
 pub struct Reloader {
     certificates: Arc<ServerCertificates>,
@@ -40,12 +38,6 @@ impl Reloader {
         *self.context.live.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(live);
         metrics.reloads.fetch_add(1, Ordering::Relaxed);
         Ok(())
-    }
-
-    /// Presents `renewed` on the certificate listener and the Digest listener from their next
-    /// handshake on (a renewed server certificate; see [`ServerCertificates::replace`]).
-    pub fn renew_certificates(&self, renewed: ServerCertificates) {
-        self.certificates.replace(renewed);
     }
 
     /// Counts a reload refused before it reached the server (the new files did not load).

@@ -70,6 +70,11 @@ impl ServerCertificates {
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
     }
 
+    /// The leaf of the primary chain presented now (for its expiry date).
+    pub fn leaf(&self) -> Option<CertificateDer<'static>> {
+        self.keys().primary.cert.first().cloned()
+    }
+
     fn keys(&self) -> Arc<Keys> {
         // Only whole values are ever written: a poisoned lock still holds a consistent one.
         Arc::clone(&self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
