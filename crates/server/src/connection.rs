@@ -13,8 +13,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::digest_listener::DigestListener;
-use crate::fin_on_close::FinOnClose;
 use crate::live::{Live, LiveCell, snapshot};
+use crate::phone_socket::PhoneSocket;
 use crate::routes::phone::{Certified, Client, PhoneRoutes};
 use sipprov_serving::Admission;
 use sipprov_serving::Metrics;
@@ -202,22 +202,25 @@ async fn handshake(
     peer: SocketAddr,
     permit: &ConnectionPermit,
     deadline: tokio::time::Instant,
-) -> Option<TlsStream<FinOnClose>> {
+) -> Option<TlsStream<PhoneSocket>> {
     let Some(place) = context.admission.handshake(permit, deadline).await else {
         tracing::info!(%peer, "no TLS handshake place before the deadline; connection closed");
         context.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
         context.metrics.handshake_failed("busy");
         return None;
     };
-    // Each TLS record leaves when written: with Nagle's algorithm the close_notify after a
-    // response waits for the client's ACK, and the client waits for it.
+    // What the socket sends leaves at once: with Nagle's algorithm a write after an
+    // unacknowledged one (the response after the handshake's flight) waits for the client's ACK.
     let _ = tcp.set_nodelay(true);
     let started = std::time::Instant::now();
-    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(FinOnClose(tcp))).await;
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(PhoneSocket::new(tcp))).await;
     drop(place);
     match handshake {
-        Ok(Ok(tls)) => {
+        Ok(Ok(mut tls)) => {
             context.metrics.handshake_completed(started.elapsed());
+            if tls.get_ref().1.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+                tls.get_mut().0.hold_tickets();
+            }
             Some(tls)
         }
         Ok(Err(e)) => {
@@ -240,7 +243,7 @@ async fn handshake(
 /// banned, holding the connection's `permit` (its place among its source's connections).
 async fn serve_requests<S>(
     context: &ConnectionContext,
-    tls: TlsStream<FinOnClose>,
+    tls: TlsStream<PhoneSocket>,
     service: S,
     peer: SocketAddr,
     permit: ConnectionPermit,

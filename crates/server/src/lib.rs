@@ -93,13 +93,13 @@ mod config;
 mod connection;
 mod digest_auth;
 mod digest_listener;
-mod fin_on_close;
 mod firmware;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod listener;
 mod live;
+mod phone_socket;
 mod phone_tls;
 mod proxy_protocol;
 mod rating_policy;

@@ -316,3 +316,60 @@ async fn a_finished_connection_sends_close_notify_then_closes() {
     let (tcp, _) = tls.get_mut();
     assert_eq!(tcp.read(&mut [0; 1]).await.unwrap(), 0, "and the server closed the connection");
 }
+
+/// What the server writes is held until it waits for the client (`phone_socket.rs`): the
+/// answers still come without the client doing anything more, in each case where the client
+/// waits for them: TLS 1.2's last flight, a kept-alive connection's answer before its next
+/// request, and the alert refusing a certificate.
+#[tokio::test]
+async fn every_answer_a_client_waits_for_arrives_without_a_close() {
+    let vendor_ca = ca("Yealink CA");
+    let harness = Harness::start(yealink_trust(&vendor_ca), Timeouts::default()).await;
+    harness.enrol(OWN);
+    let phone = yealink_phone(&vendor_ca, OWN);
+    let bound = Duration::from_secs(10);
+
+    // TLS 1.2: the client needs the server's Finished before it may send its request.
+    let mut tls12 = tokio::time::timeout(bound, harness.tls12(&phone)).await.expect("the handshake finishes").unwrap();
+    assert_eq!(tls12.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+    let head = tokio::time::timeout(bound, answer(&mut tls12, &format!("/{OWN}.cfg"))).await.expect("an answer");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+
+    // TLS 1.3, kept alive: each answer arrives while the connection stays open for the next.
+    let mut tls13 = harness.tls(Some(&phone)).await.unwrap();
+    assert_eq!(tls13.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+    for path in [format!("/{OWN}.cfg"), "/nothing-here".to_owned()] {
+        let head = tokio::time::timeout(bound, answer(&mut tls13, &path)).await.expect("an answer");
+        assert!(head.starts_with("HTTP/1.1 "), "{path}: {head}");
+    }
+
+    // A certificate from an unknown CA: the client hears why, not a bare close.
+    let rogue = yealink_phone(&ca("Rogue CA"), OWN);
+    let mut refused = harness.tls(Some(&rogue)).await.unwrap();
+    refused.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let error = tokio::time::timeout(bound, refused.read(&mut [0; 64])).await.expect("an answer").unwrap_err();
+    assert!(error.to_string().contains("alert"), "{error}");
+}
+
+/// Sends a kept-alive GET of `path` and reads its answer's head and body (by its length).
+async fn answer(tls: &mut tokio_rustls::client::TlsStream<TcpStream>, path: &str) -> String {
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .and_then(|length| length.trim().parse().ok())
+                .unwrap_or(0);
+            if received.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        let read = tls.read(&mut buf).await.unwrap();
+        assert!(read > 0, "the connection stays open");
+        received.extend_from_slice(&buf[..read]);
+    }
+}

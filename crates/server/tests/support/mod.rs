@@ -266,6 +266,15 @@ impl Harness {
         tls_connect(self.addr, &self.server_ca, source, phone).await
     }
 
+    /// A TLS 1.2 connection presenting `phone`'s certificate.
+    pub async fn tls12(&self, phone: &Phone) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let config = client_config(&self.server_ca, Some(phone), &[&rustls::version::TLS12]);
+        let tcp = TcpStream::connect(self.addr).await?;
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+    }
+
     /// Sends one request and returns the whole response with the Date header removed.
     pub async fn request(&self, phone: Option<&Phone>, method: &str, path: &str) -> std::io::Result<String> {
         let mut tls = self.tls(phone).await?;
@@ -354,18 +363,27 @@ pub async fn tls_connect_after(
     prefix: &[u8],
     phone: Option<&Phone>,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let config = client_config(server_ca, phone, rustls::DEFAULT_VERSIONS);
+    let mut tcp = connect_from(source, addr).await?;
+    tcp.write_all(prefix).await?;
+    tokio_rustls::TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await
+}
+
+/// A client trusting `server_ca`, presenting `phone`'s certificate if any, speaking `versions`.
+fn client_config(
+    server_ca: &CertificateDer<'static>,
+    phone: Option<&Phone>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(server_ca.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots);
-    let config = match phone {
+    match phone {
         Some(phone) => builder.with_client_auth_cert(phone.chain.clone(), phone.key.clone_key()).unwrap(),
         None => builder.with_no_client_auth(),
-    };
-    let mut tcp = connect_from(source, addr).await?;
-    tcp.write_all(prefix).await?;
-    tokio_rustls::TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await
+    }
 }
