@@ -34,6 +34,10 @@ use tokio::net::TcpStream;
 /// larger response (a firmware image) leaves in writes of about this size.
 pub(crate) const HOLD_LIMIT: usize = 16 * 1024;
 
+/// What a connection keeps of its buffer once everything held is sent: a connection kept open
+/// between polls does not keep a large response's worth of memory.
+const KEPT_CAPACITY: usize = 4 * 1024;
+
 /// A phone's TCP stream whose writes wait for the server to wait (see the module docs).
 #[derive(Debug)]
 pub(crate) struct PhoneSocket {
@@ -64,6 +68,9 @@ impl PhoneSocket {
                 0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 sent => drop(self.held.drain(..sent)),
             }
+        }
+        if self.held.capacity() > KEPT_CAPACITY {
+            self.held = Vec::new();
         }
         Poll::Ready(Ok(()))
     }
@@ -230,5 +237,16 @@ mod tests {
         assert!(received[8..].iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
         let socket = sending.await.unwrap();
         assert!(socket.held.len() <= HOLD_LIMIT, "at most the limit is left held");
+    }
+
+    #[tokio::test]
+    async fn a_large_answer_once_sent_lets_its_buffer_go() {
+        let (mut socket, mut client) = pair().await;
+        let answer = vec![b'a'; HOLD_LIMIT - 1];
+        socket.write_all(&answer).await.unwrap();
+        assert_eq!(socket.held.len(), HOLD_LIMIT - 1);
+        assert!(read_finds_nothing(&mut socket).await);
+        assert_eq!(receive(&mut client, HOLD_LIMIT - 1).await, answer);
+        assert_eq!(socket.held.capacity(), 0, "a connection kept open keeps no large buffer");
     }
 }
