@@ -33,9 +33,12 @@ pub(crate) struct Listeners {
 
 impl Listeners {
     /// Sets `sipprov_server_certificate_expiry_timestamp_seconds` from the certificates the
-    /// phone and admin listeners present now.
+    /// phone and admin listeners, and the portal if it runs, present now.
     pub(crate) fn report_expiry(&self) {
-        for (listener, certificates) in [("phones", &self.phone_certificates), ("admin", &self.admin)] {
+        let portal = self.portal.as_ref().map(|portal| ("portal", portal));
+        for (listener, certificates) in
+            [("phones", &self.phone_certificates), ("admin", &self.admin)].into_iter().chain(portal)
+        {
             if let Some(not_after) = certificates.leaf().and_then(|leaf| certificate_not_after(&leaf).ok()) {
                 self.metrics.set_certificate_expiry(listener, not_after);
             }

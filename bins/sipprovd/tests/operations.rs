@@ -203,7 +203,15 @@ fn sighup_renews_the_server_certificate_on_every_listener_and_refuses_a_key_that
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(dir.path());
+    // The softphone portal too, which presents the phone listener's certificate by default.
+    let portal_port = support::free_port();
+    let daemon = Daemon::start_with(dir.path(), |dir| {
+        let portal = format!(
+            "[portal]\nlisten = \"127.0.0.1:{portal_port}\"\npublic_url = \"https://localhost:{portal_port}\"\n"
+        );
+        append_config(dir, &portal);
+    });
+    let portal = format!("https://127.0.0.1:{portal_port}");
     let added = daemon.cli(&daemon.admin_token, &["device", "add", PHONE, "--user", "3001"]);
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     let expiry = |listener: &str| {
@@ -234,6 +242,7 @@ fn sighup_renews_the_server_certificate_on_every_listener_and_refuses_a_key_that
     wait_until("the mismatched pair is refused", || daemon.log_contains("reload refused"));
     assert!(daemon.log_contains("does not belong to the certificate"), "{}", daemon.all_output());
     assert_eq!(server_subject(&daemon.phones).as_deref(), Some("O = sipprov demo, CN = sipprov demo server"));
+    assert_eq!(server_subject(&portal).as_deref(), Some("O = sipprov demo, CN = sipprov demo server"));
     assert_eq!(daemon.fetch_as_phone(PHONE).0, Some(200), "still serving phones");
 
     // With its key, every listener using the certificate presents it from its next handshake.
@@ -243,9 +252,11 @@ fn sighup_renews_the_server_certificate_on_every_listener_and_refuses_a_key_that
         server_subject(&daemon.phones).as_deref() == Some("CN = renewed server")
     });
     assert_eq!(server_subject(&daemon.admin).as_deref(), Some("CN = renewed server"), "the admin listener too");
+    assert_eq!(server_subject(&portal).as_deref(), Some("CN = renewed server"), "and the portal");
     assert_eq!(daemon.fetch_as_phone(PHONE).0, Some(200), "phones fetch over the renewed certificate");
     assert_eq!(expiry("phones").as_deref(), Some("1924992000"), "2031-01-01, was {demo_expiry}");
     assert_eq!(expiry("admin").as_deref(), Some("1924992000"));
+    assert_eq!(expiry("portal").as_deref(), Some("1924992000"));
 }
 
 /// The subject of the certificate the listener at `url` presents, as `openssl x509` prints it
