@@ -167,11 +167,7 @@ fn sighup_adds_a_trust_anchor_and_refuses_a_broken_one() {
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
 
     // A second vendor CA, and a phone under it.
-    let mut params = CertificateParams::default();
-    params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, "Second device CA");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let new_ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let new_ca = self_signed_ca("Second device CA");
     let phone_key = KeyPair::generate().unwrap();
     let mut phone = CertificateParams::default();
     phone.distinguished_name = DistinguishedName::new();
@@ -222,11 +218,7 @@ fn sighup_renews_the_server_certificate_on_every_listener_and_refuses_a_key_that
     assert_eq!(server_subject(&daemon.phones).as_deref(), Some("O = sipprov demo, CN = sipprov demo server"));
 
     // The renewal: a certificate for the same names from a new CA, which clients also trust.
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name = DistinguishedName::new();
-    ca.distinguished_name.push(DnType::CommonName, "Renewal CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let ca = self_signed_ca("Renewal CA");
     let key = KeyPair::generate().unwrap();
     let mut renewed = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     renewed.distinguished_name = DistinguishedName::new();
@@ -257,6 +249,15 @@ fn sighup_renews_the_server_certificate_on_every_listener_and_refuses_a_key_that
     assert_eq!(expiry("phones").as_deref(), Some("1924992000"), "2031-01-01, was {demo_expiry}");
     assert_eq!(expiry("admin").as_deref(), Some("1924992000"));
     assert_eq!(expiry("portal").as_deref(), Some("1924992000"));
+}
+
+/// A CA of the test's own, named `name`.
+fn self_signed_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
 }
 
 /// The subject of the certificate the listener at `url` presents, as `openssl x509` prints it
